@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The same strictness for every Swift target: Swift 6 language mode, warnings are errors.
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+
+let package = Package(
+    name: "bhatti",
+    products: [
+        .executable(name: "bhatti", targets: ["bhatti"]),
+        .executable(name: "lohar", targets: ["lohar"]),
+    ],
+    targets: [
+        // C: syscalls Glibc does not export, fork+exec, ioctl numbers. Returns -errno.
+        .target(name: "CBhattiShim"),
+        // C: mounts /proc before the Swift runtime starts (fully static binaries need /proc/self/exe).
+        .target(name: "CLoharInit"),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        .target(name: "BhattiSystem", dependencies: ["CBhattiShim"], swiftSettings: strict),
+        .target(name: "BhattiCore", swiftSettings: strict),
+        .target(name: "BhattiWire", swiftSettings: strict),
+        .target(name: "Lohar", dependencies: ["BhattiWire", "BhattiSystem"], swiftSettings: strict),
+        .executableTarget(name: "lohar", dependencies: ["Lohar", "CLoharInit"], swiftSettings: strict),
+        // Guest image builder (kernel, initramfs, rootfs from Debian packages); no VM knowledge.
+        .target(name: "BhattiImage", dependencies: ["BhattiSystem"], swiftSettings: strict),
+        .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiWire", "BhattiSystem", "BhattiImage"], swiftSettings: strict),
+        .target(name: "BhattiStore", dependencies: ["BhattiCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "BhattiHTTP", dependencies: ["BhattiSystem"], swiftSettings: strict),
+        .target(name: "BhattiAPI", dependencies: ["BhattiCore"], swiftSettings: strict),
+        .target(
+            name: "BhattiDaemon",
+            dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "COpenSSL"],
+            swiftSettings: strict),
+        .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiEngine", "BhattiDaemon"], swiftSettings: strict),
+        .executableTarget(name: "bhatti", dependencies: ["BhattiCLI"], swiftSettings: strict),
+
+        .testTarget(name: "BhattiSystemTests", dependencies: ["BhattiSystem"], swiftSettings: strict),
+        .testTarget(name: "BhattiCoreTests", dependencies: ["BhattiCore"], swiftSettings: strict),
+        .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire"], swiftSettings: strict),
+        .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
+        .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
+        .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage"], swiftSettings: strict),
+        .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
+        .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),
+        .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiCLI", "BhattiHTTP", "BhattiAPI", "BhattiCore", "BhattiSystem"],
+            swiftSettings: strict),
+    ]
+)

@@ -1,0 +1,101 @@
+import CBhattiShim
+import Glibc
+
+/// Fork+exec through the C shim, so nothing runs in Swift between fork and exec.
+public struct Spawn: Sendable {
+    public var path: String
+    public var arguments: [String]
+    public var environment: [String]
+    public var workingDirectory: String?
+    public var standardInput: Int32 = -1
+    public var standardOutput: Int32 = -1
+    public var standardError: Int32 = -1
+    public var user: (uid: Int32, gid: Int32, groups: [UInt32])?
+    public var newSession = false
+    public var newProcessGroup = false
+
+    public init(path: String, arguments: [String], environment: [String], workingDirectory: String? = nil) {
+        self.path = path
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+    }
+
+    /// Starts the process; throws the errno of the step that failed in the child (e.g. ENOENT for a
+    /// missing executable, or the chdir failure).
+    public func run() throws(Errno) -> Int32 {
+        let argv = CStringArray(arguments)
+        let envp = CStringArray(environment)
+        let groups = user?.groups ?? []
+        let pid: Int32 = groups.withUnsafeBufferPointer { g in
+            withOptionalCString(workingDirectory) { cwd in
+                path.withCString { p in
+                    var o = bh_spawn_opts()
+                    o.path = p
+                    o.argv = UnsafePointer(argv.pointer)
+                    o.envp = UnsafePointer(envp.pointer)
+                    o.cwd = cwd
+                    o.stdin_fd = standardInput
+                    o.stdout_fd = standardOutput
+                    o.stderr_fd = standardError
+                    o.uid = user?.uid ?? -1
+                    o.gid = user?.gid ?? -1
+                    o.groups = g.baseAddress
+                    o.ngroups = Int32(g.count)
+                    o.new_session = newSession ? 1 : 0
+                    o.new_pgroup = newProcessGroup ? 1 : 0
+                    return bh_spawn(&o)
+                }
+            }
+        }
+        return try valueOrNegatedErrno(pid)
+    }
+}
+
+/// How a process ended.
+public enum Termination: Equatable, Sendable {
+    case exited(Int32)
+    case signaled(Int32)
+
+    /// Shell convention: the exit code, or 128 + the signal number.
+    public var exitCode: Int32 {
+        switch self {
+        case .exited(let c): c
+        case .signaled(let s): 128 + s
+        }
+    }
+
+    public init(waitStatus s: Int32) {
+        if s & 0x7f == 0 { self = .exited((s >> 8) & 0xff) } else { self = .signaled(s & 0x7f) }
+    }
+}
+
+/// Blocks in waitpid for `pid` (call from a dedicated thread).
+public func waitForExit(pid: Int32) throws(Errno) -> Termination {
+    var status: Int32 = 0
+    try valueOrErrno { waitpid(pid, &status, 0) }
+    return Termination(waitStatus: status)
+}
+
+private func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
+    guard let s else { return body(nil) }
+    return s.withCString { body($0) }
+}
+
+/// A NULL-terminated `char *const *` that lives as long as the value.
+final class CStringArray {
+    let pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
+    private let count: Int
+
+    init(_ strings: [String]) {
+        count = strings.count
+        pointer = .allocate(capacity: strings.count + 1)
+        for (i, s) in strings.enumerated() { pointer[i] = strdup(s) }
+        pointer[strings.count] = nil
+    }
+
+    deinit {
+        for i in 0..<count { free(pointer[i]) }
+        pointer.deallocate()
+    }
+}

@@ -1,0 +1,57 @@
+// Thin C layer under BhattiSystem: calls Glibc does not export to Swift, socket address plumbing, and
+// fork+exec (nothing may run in Swift between fork and exec). Every function returns a non-negative
+// value on success and -errno on failure, unless stated otherwise.
+#ifndef BHATTI_SHIM_H
+#define BHATTI_SHIM_H
+#include <stdint.h>
+#include <sys/types.h>
+
+/// Connects a blocking, close-on-exec AF_UNIX stream socket to `path`. Returns the fd.
+int bh_unix_connect(const char *path);
+/// Binds and listens on `path` (an existing socket file is replaced), then chmods it to `mode`. Returns the fd.
+int bh_unix_listen(const char *path, int backlog, unsigned mode);
+/// Listens on a numeric IPv4/IPv6 `host` and `port` (0 picks one) with SO_REUSEADDR. Returns the fd.
+int bh_tcp_listen(const char *host, int port, int backlog);
+/// Connects to a numeric IPv4/IPv6 `host` and `port`, with TCP_NODELAY. Returns the fd.
+int bh_tcp_connect(const char *host, int port);
+/// The port a listening TCP socket is bound to.
+int bh_tcp_local_port(int fd);
+/// accept4 with SOCK_CLOEXEC. Retries EINTR and ECONNABORTED.
+int bh_accept(int fd);
+/// pipe2(O_CLOEXEC): fds[0] read end, fds[1] write end.
+int bh_pipe(int fds[2]);
+/// Sets or clears O_NONBLOCK.
+int bh_set_nonblocking(int fd, int on);
+/// Fills `buf` from getrandom(2).
+int bh_random(void *buf, size_t len);
+/// A socketpair(AF_UNIX, SOCK_STREAM|SOCK_CLOEXEC).
+int bh_socketpair(int fds[2]);
+
+/// What the child of bh_spawn does before exec.
+typedef struct {
+    const char *path;          ///< absolute path of the executable
+    char *const *argv;         ///< NULL-terminated
+    char *const *envp;         ///< NULL-terminated
+    const char *cwd;           ///< NULL: inherit
+    int stdin_fd, stdout_fd, stderr_fd;   ///< -1: /dev/null
+    int uid, gid;              ///< -1: keep; with uid set, supplementary groups become `groups`
+    const unsigned *groups; int ngroups;
+    int new_session;           ///< setsid() (also a new process group)
+    int new_pgroup;            ///< setpgid(0,0), when not new_session
+} bh_spawn_opts;
+
+/// Forks and execs. The child resets signal dispositions and mask, moves the given fds to 0/1/2, closes
+/// every other fd, and applies cwd/ids/session. If anything fails before exec, the parent gets -errno of
+/// that step (the child reports it through a close-on-exec pipe); otherwise the child's pid.
+pid_t bh_spawn(const bh_spawn_opts *opts);
+
+/// sync() then reboot(RB_POWER_OFF). Only returns on failure.
+int bh_poweroff(void);
+/// mount(2).
+int bh_mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data);
+/// sethostname(2).
+int bh_sethostname(const char *name);
+/// Kernel boot id as 36 chars + NUL into buf (from /proc/sys/kernel/random/boot_id).
+int bh_boot_id(char *buf, size_t len);
+
+#endif

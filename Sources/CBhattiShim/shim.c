@@ -1,0 +1,220 @@
+#define _GNU_SOURCE
+#include "bhatti_shim.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/random.h>
+#include <sys/reboot.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static int fill_un(struct sockaddr_un *a, const char *path) {
+    memset(a, 0, sizeof *a);
+    a->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof a->sun_path) return -ENAMETOOLONG;
+    strcpy(a->sun_path, path);
+    return 0;
+}
+
+int bh_unix_connect(const char *path) {
+    struct sockaddr_un a; int rc = fill_un(&a, path);
+    if (rc < 0) return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    while (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        if (errno == EINTR) continue;
+        int e = errno; close(fd); return -e;
+    }
+    return fd;
+}
+
+int bh_unix_listen(const char *path, int backlog, unsigned mode) {
+    struct sockaddr_un a; int rc = fill_un(&a, path);
+    if (rc < 0) return rc;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    unlink(path);
+    // Create the socket file with the final mode: no window in which it is reachable with wider access.
+    mode_t old = umask(0777 & ~mode);
+    rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (rc < 0 || chmod(path, mode) < 0 || listen(fd, backlog) < 0) { int e = errno; close(fd); return -e; }
+    return fd;
+}
+
+static int fill_inet(struct sockaddr_storage *ss, socklen_t *len, const char *host, int port) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET; v4->sin_port = htons((uint16_t)port); *len = sizeof *v4; return AF_INET;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6; v6->sin6_port = htons((uint16_t)port); *len = sizeof *v6; return AF_INET6;
+    }
+    return -EINVAL;
+}
+
+int bh_tcp_listen(const char *host, int port, int backlog) {
+    struct sockaddr_storage ss; socklen_t len;
+    int fam = fill_inet(&ss, &len, host, port);
+    if (fam < 0) return fam;
+    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) { int e = errno; close(fd); return -e; }
+    return fd;
+}
+
+int bh_tcp_connect(const char *host, int port) {
+    struct sockaddr_storage ss; socklen_t len;
+    int fam = fill_inet(&ss, &len, host, port);
+    if (fam < 0) return fam;
+    int fd = socket(fam, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    while (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        if (errno == EINTR) continue;
+        int e = errno; close(fd); return -e;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+}
+
+int bh_tcp_local_port(int fd) {
+    struct sockaddr_storage ss; socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -EAFNOSUPPORT;
+}
+
+int bh_accept(int fd) {
+    for (;;) {
+        int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c >= 0) {
+            int one = 1;   // harmless ENOTSUP on unix sockets
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+            return c;
+        }
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        return -errno;
+    }
+}
+
+int bh_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC) < 0 ? -errno : 0; }
+int bh_socketpair(int fds[2]) { return socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0 ? -errno : 0; }
+
+int bh_set_nonblocking(int fd, int on) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -errno;
+    fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+    return fcntl(fd, F_SETFL, fl) < 0 ? -errno : 0;
+}
+
+int bh_random(void *buf, size_t len) {
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = getrandom((char *)buf + got, len - got, 0);
+        if (n < 0) { if (errno == EINTR) continue; return -errno; }
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* Child side: only async-signal-safe calls from here to exec. */
+static void child_fail(int errfd, int err) {
+    ssize_t r = write(errfd, &err, sizeof err); (void)r;
+    _exit(127);
+}
+
+static int move_fd(int fd, int target, int errfd) {
+    if (fd == target) { int fl = fcntl(fd, F_GETFD); return fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC); }
+    if (fd < 0) {
+        int n = open("/dev/null", O_RDWR);
+        if (n < 0) child_fail(errfd, errno);
+        if (n != target) { if (dup2(n, target) < 0) child_fail(errfd, errno); close(n); }
+        return 0;
+    }
+    return dup2(fd, target);
+}
+
+pid_t bh_spawn(const bh_spawn_opts *o) {
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) < 0) return -errno;
+    // Move the error pipe above the stdio range so dup2 onto 0..2 cannot clobber it.
+    if (ep[1] < 3) {
+        int n = fcntl(ep[1], F_DUPFD_CLOEXEC, 3);
+        if (n < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
+        close(ep[1]); ep[1] = n;
+    }
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
+    if (pid == 0) {
+        int errfd = ep[1];
+        sigset_t all; sigemptyset(&all); sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        if (o->new_session) { if (setsid() < 0) child_fail(errfd, errno); }
+        else if (o->new_pgroup) { if (setpgid(0, 0) < 0) child_fail(errfd, errno); }
+        // stdio: take copies first so that (say) stdout_fd == 0 survives the dup2 onto 0.
+        int in = o->stdin_fd >= 0 ? fcntl(o->stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        int out = o->stdout_fd >= 0 ? fcntl(o->stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        int err = o->stderr_fd >= 0 ? fcntl(o->stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (move_fd(in, 0, errfd) < 0 || move_fd(out, 1, errfd) < 0 || move_fd(err, 2, errfd) < 0)
+            child_fail(errfd, errno);
+        if (o->gid >= 0) {
+            if (setgroups((size_t)o->ngroups, (const gid_t *)o->groups) < 0) child_fail(errfd, errno);
+            if (setgid((gid_t)o->gid) < 0) child_fail(errfd, errno);
+        }
+        if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(errfd, errno);
+        if (o->cwd && chdir(o->cwd) < 0) child_fail(errfd, errno);
+        // Everything above 2 except the error pipe goes: it is close-on-exec, the rest is closed here.
+        for (int fd = 3; fd < 1024; fd++) if (fd != errfd) close(fd);
+        syscall(SYS_close_range, 1024, ~0U, 0);
+        execve(o->path, o->argv, o->envp);
+        child_fail(errfd, errno);
+    }
+    close(ep[1]);
+    int childerr = 0;
+    ssize_t n;
+    do { n = read(ep[0], &childerr, sizeof childerr); } while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    if (n == (ssize_t)sizeof childerr) {
+        int st; while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        return -childerr;
+    }
+    return pid;
+}
+
+int bh_poweroff(void) {
+    sync();
+    return reboot(RB_POWER_OFF) < 0 ? -errno : 0;
+}
+
+int bh_mount(const char *src, const char *target, const char *fstype, unsigned long flags, const char *data) {
+    return mount(src, target, fstype, flags, data) < 0 ? -errno : 0;
+}
+
+int bh_sethostname(const char *name) { return sethostname(name, strlen(name)) < 0 ? -errno : 0; }
+
+int bh_boot_id(char *buf, size_t len) {
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    ssize_t n = read(fd, buf, len - 1);
+    int e = errno; close(fd);
+    if (n < 0) return -e;
+    while (n > 0 && (buf[n - 1] == '\n')) n--;
+    buf[n] = 0;
+    return (int)n;
+}
