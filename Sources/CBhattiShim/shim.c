@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -17,6 +18,8 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 
 static int fill_un(struct sockaddr_un *a, const char *path) {
     memset(a, 0, sizeof *a);
@@ -217,4 +220,65 @@ int bh_boot_id(char *buf, size_t len) {
     while (n > 0 && (buf[n - 1] == '\n')) n--;
     buf[n] = 0;
     return (int)n;
+}
+
+int bh_if_up(const char *name) {
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) return -errno;
+    struct ifreq ifr; memset(&ifr, 0, sizeof ifr);
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    int rc = ioctl(s, SIOCGIFFLAGS, &ifr);
+    if (rc == 0) { ifr.ifr_flags |= IFF_UP | IFF_RUNNING; rc = ioctl(s, SIOCSIFFLAGS, &ifr); }
+    int e = errno; close(s);
+    return rc < 0 ? -e : 0;
+}
+
+static void poweroff_handler(int sig) {
+    (void)sig;
+    sync();                      // async-signal-safe, as is reboot(2)
+    reboot(RB_POWER_OFF);
+}
+
+int bh_poweroff_on_sigterm(void) {
+    struct sigaction sa; memset(&sa, 0, sizeof sa);
+    sa.sa_handler = poweroff_handler;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGTERM, &sa, NULL) < 0 || sigaction(SIGINT, &sa, NULL) < 0) return -errno;
+    return 0;
+}
+
+int bh_block_signal(int sig) {
+    sigset_t set; sigemptyset(&set); sigaddset(&set, sig);
+    int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return rc ? -rc : 0;
+}
+
+int bh_wait_signal(int sig) {
+    sigset_t set; sigemptyset(&set); sigaddset(&set, sig);
+    for (;;) {
+        int s = sigwaitinfo(&set, NULL);
+        if (s >= 0) return s;
+        if (errno != EINTR) return -errno;
+    }
+}
+
+void bh_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+
+static void termination_set(sigset_t *set) {
+    sigemptyset(set); sigaddset(set, SIGTERM); sigaddset(set, SIGINT);
+}
+
+int bh_block_termination(void) {
+    sigset_t set; termination_set(&set);
+    int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return rc ? -rc : 0;
+}
+
+int bh_wait_termination(void) {
+    sigset_t set; termination_set(&set);
+    for (;;) {
+        int s = sigwaitinfo(&set, NULL);
+        if (s >= 0) return s;
+        if (errno != EINTR) return -errno;
+    }
 }

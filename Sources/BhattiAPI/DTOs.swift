@@ -1,0 +1,177 @@
+import BhattiCore
+import Foundation
+
+/// The sandbox as the API shows it (SPEC §4).
+public struct SandboxDTO: Codable, Equatable, Sendable {
+    public var id: String
+    public var name: String
+    public var state: String
+    public var cpus: Int
+    public var memoryMB: Int
+    public var diskMB: Int?
+    public var ip: String?
+    public var image: String
+    public var labels: [String: String]
+    public var keepHot: Bool
+    public var createdAt: String
+    public var urls: [String]
+    /// Why the sandbox is in `error`.
+    public var stateReason: String?
+
+    public init(
+        id: String, name: String, state: String, cpus: Int, memoryMB: Int, diskMB: Int?, ip: String?, image: String,
+        labels: [String: String], keepHot: Bool, createdAt: String, urls: [String], stateReason: String?
+    ) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.diskMB = diskMB
+        self.ip = ip
+        self.image = image
+        self.labels = labels
+        self.keepHot = keepHot
+        self.createdAt = createdAt
+        self.urls = urls
+        self.stateReason = stateReason
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, state, cpus, ip, image, labels, urls
+        case memoryMB = "memory_mb"
+        case diskMB = "disk_mb"
+        case keepHot = "keep_hot"
+        case createdAt = "created_at"
+        case stateReason = "state_reason"
+    }
+}
+
+/// `POST /v1/sandboxes`.
+public struct CreateSandboxRequest: Codable, Equatable, Sendable {
+    public var name: String?
+    public var cpus: Int?
+    public var memoryMB: Int?
+    public var diskMB: Int?
+    public var labels: [String: String]?
+    public var keepHot: Bool?
+
+    public init(name: String? = nil, cpus: Int? = nil, memoryMB: Int? = nil, diskMB: Int? = nil, labels: [String: String]? = nil, keepHot: Bool? = nil) {
+        self.name = name
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.diskMB = diskMB
+        self.labels = labels
+        self.keepHot = keepHot
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, cpus, labels
+        case memoryMB = "memory_mb"
+        case diskMB = "disk_mb"
+        case keepHot = "keep_hot"
+    }
+
+    /// Fields the contract names that this server does not implement yet: refused, never ignored.
+    public static let notYetSupported: Set<String> = ["env", "secrets", "files", "init", "from", "image", "disk_mb"]
+    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot"]
+}
+
+/// `POST /v1/sandboxes/{id}/exec`.
+public struct ExecRequestDTO: Codable, Equatable, Sendable {
+    public var cmd: [String]
+    public var env: [String: String]?
+    public var cwd: String?
+    public var timeoutSec: Double?
+    public var detach: Bool?
+    /// Text fed to the command's stdin, which is then closed.
+    public var stdin: String?
+
+    public init(cmd: [String], env: [String: String]? = nil, cwd: String? = nil, timeoutSec: Double? = nil, detach: Bool? = nil, stdin: String? = nil) {
+        self.cmd = cmd
+        self.env = env
+        self.cwd = cwd
+        self.timeoutSec = timeoutSec
+        self.detach = detach
+        self.stdin = stdin
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case cmd, env, cwd, detach, stdin
+        case timeoutSec = "timeout_sec"
+    }
+
+    public static let knownFields: Set<String> = ["cmd", "env", "cwd", "timeout_sec", "detach", "stdin"]
+}
+
+/// The buffered exec reply.
+public struct ExecResultDTO: Codable, Equatable, Sendable {
+    public var exitCode: Int32
+    public var stdout: String
+    public var stderr: String
+    public var durationMs: Double
+
+    public init(exitCode: Int32, stdout: String, stderr: String, durationMs: Double) {
+        self.exitCode = exitCode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.durationMs = durationMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case stdout, stderr
+        case exitCode = "exit_code"
+        case durationMs = "duration_ms"
+    }
+}
+
+/// One line of a streamed exec (`Accept: application/x-ndjson`).
+public struct ExecStreamLine: Codable, Equatable, Sendable {
+    /// `stdout`, `stderr`, `exit` or `error`.
+    public var type: String
+    public var data: String?
+    public var exitCode: Int32?
+    public var durationMs: Double?
+
+    public init(type: String, data: String? = nil, exitCode: Int32? = nil, durationMs: Double? = nil) {
+        self.type = type
+        self.data = data
+        self.exitCode = exitCode
+        self.durationMs = durationMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, data
+        case exitCode = "exit_code"
+        case durationMs = "duration_ms"
+    }
+}
+
+/// `GET /health`.
+public struct HealthDTO: Codable, Equatable, Sendable {
+    public var status: String
+    public var version: String
+    public var accelerator: String
+    public var acceleratorReason: String
+    public var uptimeSeconds: Double
+
+    public init(status: String, version: String, accelerator: String, acceleratorReason: String, uptimeSeconds: Double) {
+        self.status = status
+        self.version = version
+        self.accelerator = accelerator
+        self.acceleratorReason = acceleratorReason
+        self.uptimeSeconds = uptimeSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, version, accelerator
+        case acceleratorReason = "accelerator_reason"
+        case uptimeSeconds = "uptime_s"
+    }
+}
+
+/// `DELETE /v1/sandboxes/{id}`.
+public struct StatusDTO: Codable, Equatable, Sendable {
+    public var status: String
+    public init(status: String) { self.status = status }
+}

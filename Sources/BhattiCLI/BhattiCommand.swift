@@ -1,0 +1,98 @@
+import BhattiAPI
+import Foundation
+
+/// The `bhatti` command line: finds the command, parses its options, runs it, maps errors to exit codes.
+public enum BhattiCommand {
+    /// One command: its options, its usage line and what it does.
+    struct Command: Sendable {
+        var names: [String]
+        var usage: String
+        var summary: String
+        var options: [OptionSpec]
+        var run: @Sendable (ParsedArguments, CLIContext) async throws -> Int32
+    }
+
+    static let commands: [Command] = [
+        ServeCommand.command, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
+        ExecCommand.command, SandboxCommands.destroy, ImageCommand.command, versionCommand,
+    ]
+
+    /// Contract commands not built yet: refused with a clear message, never faked.
+    static let notYetAvailable: Set<String> = [
+        "shell", "ps", "file", "pause", "stop", "start", "edit", "snapshot", "publish", "unpublish", "secret", "user",
+    ]
+
+    static let versionCommand = Command(
+        names: ["version"], usage: "bhatti version", summary: "print the version", options: []
+    ) { _, ctx in
+        if ctx.json { ctx.printJSON(["version": APIVersion.server]) } else { print("bhatti \(APIVersion.server)") }
+        return 0
+    }
+
+    /// Runs the CLI; returns the process exit code.
+    public static func main(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
+        let (name, index) = commandWord(arguments)
+        guard let name else {
+            printUsage()
+            return arguments.contains(where: { $0 == "--help" || $0 == "-h" }) ? 0 : 2
+        }
+        if name == "help" { printUsage(); return 0 }
+        var remaining = arguments
+        remaining.remove(at: index)
+        guard let command = commands.first(where: { $0.names.contains(name) }) else {
+            if notYetAvailable.contains(name) {
+                return report(.failure("`bhatti \(name)` is not available in this version yet"))
+            }
+            return report(.usage("unknown command \"\(name)\"", usage: "bhatti help"))
+        }
+        if remaining.contains("--help") || remaining.contains("-h") {
+            print("usage: \(command.usage)\n\n\(command.summary)")
+            return 0
+        }
+        do {
+            let parsed = try parseArguments(remaining, specs: CLIContext.globalOptions + command.options)
+            let context = CLIContext.resolve(parsed, environment: environment)
+            return try await command.run(parsed, context)
+        } catch let error as UsageError {
+            return report(.usage(error.message, usage: command.usage))
+        } catch let error as CLIError {
+            return report(error)
+        } catch {
+            return report(.failure(String(describing: error)))
+        }
+    }
+
+    /// The first word that is not a global option or its value.
+    static func commandWord(_ args: [String]) -> (String?, Int) {
+        var i = 0
+        while i < args.count {
+            let a = args[i]
+            if a == "--url" || a == "--token" { i += 2; continue }
+            if a.hasPrefix("-") { i += 1; continue }
+            return (a, i)
+        }
+        return (nil, 0)
+    }
+
+    static func report(_ error: CLIError) -> Int32 {
+        switch error {
+        case .usage(let message, let usage): printError("error: \(message)\nusage: \(usage)")
+        case .server(_, let code, let message): printError("error: \(message) (\(code))")
+        case .unreachable(let message), .failure(let message): printError("error: \(message)")
+        }
+        return error.exitCode
+    }
+
+    static func printUsage() {
+        var lines = ["usage: bhatti [--url URL] [--token TOKEN] [--json] [-y] COMMAND …", "", "commands:"]
+        for c in commands { lines.append("  \(c.usage)") }
+        lines.append("")
+        lines.append("not yet available: \(notYetAvailable.sorted().joined(separator: ", "))")
+        print(lines.joined(separator: "\n"))
+    }
+}
+
+/// Writes a line to stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

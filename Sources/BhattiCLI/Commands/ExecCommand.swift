@@ -1,0 +1,86 @@
+import BhattiAPI
+import BhattiHTTP
+import Foundation
+import Glibc
+
+/// `bhatti exec SB -- CMD…`: streams output live and exits with the command's code.
+enum ExecCommand {
+    static let command = BhattiCommand.Command(
+        names: ["exec"],
+        usage: "bhatti exec SANDBOX [--timeout S] [--env K=V]… [--cwd DIR] [-i] -- CMD…",
+        summary: "Run a command in a sandbox. Output streams as it is produced; the exit code is the command's. -i sends this process's stdin.",
+        options: [
+            OptionSpec("--timeout", kind: .value), OptionSpec("--env", "-e", kind: .repeated), OptionSpec("--cwd", kind: .value),
+            OptionSpec("--stdin", "-i", kind: .flag), OptionSpec("--detach", "-d", kind: .flag),
+        ]
+    ) { args, ctx in
+        guard let target = args.positionals.first else { throw UsageError("exec needs a sandbox name or id") }
+        var cmd = args.rest ?? []
+        cmd = Array(args.positionals.dropFirst()) + cmd
+        guard !cmd.isEmpty else { throw UsageError("exec needs a command after --") }
+        if args.has("--detach") { throw CLIError.failure("exec --detach is not available in this version yet") }
+        var timeout: Double?
+        if let raw = args.value("--timeout") {
+            guard let t = Double(raw), t > 0 else { throw UsageError("--timeout expects seconds, got \"\(raw)\"") }
+            timeout = t
+        }
+        var stdin: String?
+        if args.has("--stdin") { stdin = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+        let env = try args.pairs("--env")
+        let body = ExecRequestDTO(cmd: cmd, env: env.isEmpty ? nil : env, cwd: args.value("--cwd"), timeoutSec: timeout, stdin: stdin)
+        let payload = Array(try JSONEncoder().encode(body))
+        let path = "/v1/sandboxes/" + pathSegment(target) + "/exec"
+        if ctx.json {
+            let result = try ctx.decode(ExecResultDTO.self, try ctx.request("POST", path, body: payload))
+            ctx.printJSON(result)
+            return result.exitCode
+        }
+        return try stream(ctx: ctx, path: path, payload: payload)
+    }
+
+    /// Reads NDJSON lines as they arrive and writes each chunk to our stdout or stderr.
+    static func stream(ctx: CLIContext, path: String, payload: [UInt8]) throws -> Int32 {
+        var headers = ctx.headers
+        headers.set("Accept", APIVersion.ndjson)
+        var exitCode: Int32?
+        var failure: String?
+        var status = 0
+        var errorBody: [UInt8] = []
+        var pending: [UInt8] = []
+        let decoder = JSONDecoder()
+        do {
+            _ = try ctx.client().stream(method: "POST", path: path, headers: headers, body: payload, onHead: { s, _ in status = s }) { chunk in
+                if status >= 400 { errorBody += chunk; return }
+                pending += chunk
+                while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = Array(pending[..<nl])
+                    pending.removeSubrange(...nl)
+                    guard let event = try? decoder.decode(ExecStreamLine.self, from: Data(line)) else { continue }
+                    switch event.type {
+                    case "stdout": write(1, event.data ?? "")
+                    case "stderr": write(2, event.data ?? "")
+                    case "exit": exitCode = event.exitCode
+                    case "error": failure = event.data ?? "exec failed"
+                    default: continue
+                    }
+                }
+            }
+        } catch let error as HTTPClientError {
+            throw ctx.transportError(error)
+        }
+        if status >= 400 { throw ctx.serverError(status: status, body: errorBody) }
+        if let failure { throw CLIError.failure(failure) }
+        guard let exitCode else { throw CLIError.failure("the daemon closed the stream before the command finished") }
+        return exitCode
+    }
+
+    private static func write(_ fd: Int32, _ text: String) {
+        let bytes = Array(text.utf8)
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import BhattiAPI
+import Foundation
+import Glibc
+
+/// create, list, inspect, destroy.
+enum SandboxCommands {
+    static let create = BhattiCommand.Command(
+        names: ["create"],
+        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--keep-hot] [--label K=V]…",
+        summary: "Create and boot a sandbox; an existing sandbox of that name is returned unchanged.",
+        options: [
+            OptionSpec("--name", kind: .value), OptionSpec("--cpus", kind: .value), OptionSpec("--memory", kind: .value),
+            OptionSpec("--keep-hot", kind: .flag), OptionSpec("--label", kind: .repeated),
+            OptionSpec("--disk", kind: .value), OptionSpec("--env", kind: .repeated), OptionSpec("--secret", kind: .repeated),
+            OptionSpec("--file", kind: .repeated), OptionSpec("--init", kind: .value), OptionSpec("--from", kind: .value),
+        ]
+    ) { args, ctx in
+        for unsupported in ["--disk", "--env", "--secret", "--file", "--init", "--from"] where args.values[unsupported] != nil {
+            throw CLIError.failure("create \(unsupported) is not available in this version yet")
+        }
+        guard args.positionals.isEmpty else { throw UsageError("unexpected argument \"\(args.positionals[0])\"") }
+        let body = CreateSandboxRequest(
+            name: args.value("--name"), cpus: try args.int("--cpus"), memoryMB: try args.int("--memory"),
+            labels: args.values["--label"] == nil ? nil : try args.pairs("--label"), keepHot: args.has("--keep-hot") ? true : nil)
+        let started = Date()
+        if !ctx.json, isatty(2) == 1 { printError("creating sandbox \(body.name ?? "")…") }
+        let response = try ctx.request("POST", "/v1/sandboxes", body: Array(try JSONEncoder().encode(body)))
+        let sandbox = try ctx.decode(SandboxDTO.self, response)
+        if ctx.json { ctx.printJSON(sandbox); return 0 }
+        if response.headers[APIVersion.existingHeader] == "true" {
+            print("sandbox/\(sandbox.name) unchanged (already exists, \(sandbox.state))")
+        } else {
+            print(String(format: "sandbox/%@ created (id %@, %d cpu, %d MiB) in %.1fs", sandbox.name, sandbox.id, sandbox.cpus, sandbox.memoryMB, Date().timeIntervalSince(started)))
+        }
+        return 0
+    }
+
+    static let list = BhattiCommand.Command(
+        names: ["list", "ls"], usage: "bhatti list [--label K=V]…", summary: "List sandboxes.",
+        options: [OptionSpec("--label", kind: .repeated)]
+    ) { args, ctx in
+        let query = try args.pairs("--label").sorted { $0.key < $1.key }
+            .map { "label=" + pathSegment("\($0.key)=\($0.value)") }.joined(separator: "&")
+        let sandboxes = try ctx.decode([SandboxDTO].self, try ctx.request("GET", "/v1/sandboxes" + (query.isEmpty ? "" : "?" + query)))
+        if ctx.json { ctx.printJSON(sandboxes); return 0 }
+        let rows = sandboxes.map { s in
+            [s.name, s.state, s.ip ?? "-", String(s.cpus), "\(s.memoryMB)M", age(s.createdAt)]
+        }
+        print(table(header: ["NAME", "STATE", "IP", "CPUS", "MEMORY", "AGE"], rows: rows))
+        return 0
+    }
+
+    static let inspect = BhattiCommand.Command(
+        names: ["inspect", "info"], usage: "bhatti inspect SANDBOX", summary: "Show everything known about a sandbox.", options: []
+    ) { args, ctx in
+        guard args.positionals.count == 1 else { throw UsageError("inspect takes one sandbox name or id") }
+        let s = try ctx.decode(SandboxDTO.self, try ctx.request("GET", "/v1/sandboxes/" + pathSegment(args.positionals[0])))
+        if ctx.json { ctx.printJSON(s); return 0 }
+        var lines = [
+            "Name:      \(s.name)", "ID:        \(s.id)", "State:     \(s.state)", "CPUs:      \(s.cpus)",
+            "Memory:    \(s.memoryMB) MiB", "IP:        \(s.ip ?? "-")", "Image:     \(s.image)",
+            "Keep hot:  \(s.keepHot)", "Created:   \(s.createdAt) (\(age(s.createdAt)) ago)",
+        ]
+        if let reason = s.stateReason { lines.append("Reason:    \(reason)") }
+        if !s.labels.isEmpty { lines.append("Labels:    " + s.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
+        print(lines.joined(separator: "\n"))
+        return 0
+    }
+
+    static let destroy = BhattiCommand.Command(
+        names: ["destroy", "rm"], usage: "bhatti destroy SANDBOX [--yes]", summary: "Stop a sandbox's VM and delete it with its files.",
+        options: []
+    ) { args, ctx in
+        guard args.positionals.count == 1 else { throw UsageError("destroy takes one sandbox name or id") }
+        let target = args.positionals[0]
+        if !ctx.yes {
+            guard isatty(0) == 1 else { throw UsageError("refusing to destroy \(target) without --yes (not a terminal)") }
+            FileHandle.standardError.write(Data("destroy sandbox \(target) and all its files? [y/N] ".utf8))
+            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
+                printError("aborted")
+                return 1
+            }
+        }
+        let response = try ctx.request("DELETE", "/v1/sandboxes/" + pathSegment(target))
+        if ctx.json { ctx.printJSON(try ctx.decode(StatusDTO.self, response)) } else { print("sandbox/\(target) destroyed") }
+        return 0
+    }
+
+    static func age(_ iso: String) -> String {
+        guard let date = ISO8601DateFormatter().date(from: iso) else { return "-" }
+        let s = Int(max(0, Date().timeIntervalSince(date)))
+        if s < 120 { return "\(s)s" }
+        if s < 7200 { return "\(s / 60)m" }
+        if s < 172_800 { return "\(s / 3600)h" }
+        return "\(s / 86400)d"
+    }
+
+    static func table(header: [String], rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() { widths[i] = max(widths[i], c.count) } }
+        return ([header] + rows).map { r in
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i] + 2, withPad: " ", startingAt: 0) }.joined()
+        }.joined(separator: "\n")
+    }
+}

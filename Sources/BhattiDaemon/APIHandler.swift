@@ -1,0 +1,122 @@
+import BhattiAPI
+import BhattiCore
+import BhattiHTTP
+import Foundation
+
+/// Routes requests to handlers: authenticate, translate the DTO, call the service, encode the reply.
+/// Handlers hold no logic of their own.
+public struct APIHandler: HTTPHandler {
+    let service: SandboxService
+    let adminKeyHash: String
+    let health: @Sendable () -> HealthDTO
+    let log: Logger
+
+    public func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        let requestID = "req_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let start = ContinuousClock.now
+        var response: HTTPResponse
+        do {
+            response = try await route(request)
+        } catch let error as BhattiError {
+            response = errorResponse(error, requestID: requestID)
+        } catch {
+            response = errorResponse(BhattiError(.internal, "internal error", cause: error), requestID: requestID)
+        }
+        response.headers.set("X-Request-Id", requestID)
+        response.headers.set("X-Bhatti-Version", APIVersion.server)
+        if request.path != "/health" {
+            let ms = Double((ContinuousClock.now - start).components.attoseconds) / 1e15 + Double((ContinuousClock.now - start).components.seconds) * 1000
+            log.info("http.request", [
+                "http.method": request.method, "http.path": request.path, "http.status": String(response.status),
+                "duration_ms": String(format: "%.2f", ms), "request.id": requestID,
+            ])
+        }
+        return response
+    }
+
+    private func route(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        if parts == ["health"] {
+            guard request.method == "GET" || request.method == "HEAD" else { throw methodNotAllowed(request) }
+            return try json(health())
+        }
+        try authenticate(request)
+        guard parts.count >= 2, parts[0] == "v1", parts[1] == "sandboxes" else {
+            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        }
+        switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
+        case ("GET", 2, _):
+            return try await SandboxHandlers.list(request, service)
+        case ("POST", 2, _):
+            return try await SandboxHandlers.create(request, service)
+        case ("GET", 3, _):
+            return try json(SandboxHandlers.dto(try await service.get(parts[2])))
+        case ("DELETE", 3, _):
+            try await service.destroy(parts[2])
+            return try json(StatusDTO(status: "destroyed"))
+        case ("POST", 4, "exec"):
+            return try await ExecHandler.exec(request, id: parts[2], service: service)
+        case (_, 2, _), (_, 3, _), (_, 4, "exec"):
+            throw methodNotAllowed(request)
+        default:
+            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        }
+    }
+
+    private func authenticate(_ request: HTTPRequest) throws {
+        if request.query.keys.contains(where: { ["token", "access_token", "api_key", "key"].contains($0.lowercased()) }) {
+            throw BhattiError(.unauthenticated, "tokens in query strings are refused; send Authorization: Bearer <key>")
+        }
+        guard let header = request.headers["Authorization"] else {
+            throw BhattiError(.unauthenticated, "authorization required: send Authorization: Bearer <key>")
+        }
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), APIKey.matches(String(header.dropFirst(prefix.count)), hash: adminKeyHash) else {
+            throw BhattiError(.unauthenticated, "invalid api key")
+        }
+    }
+
+    private func methodNotAllowed(_ request: HTTPRequest) -> BhattiError {
+        BhattiError(.invalidArgument, "method \(request.method) is not allowed on \(request.path)")
+    }
+
+    private func errorResponse(_ error: BhattiError, requestID: String) -> HTTPResponse {
+        // A 500 never leaks internals: the cause goes to the log under the request id.
+        let message = error.code == .internal ? "internal error" : error.message
+        if error.code == .internal || error.code == .unavailable {
+            log.error("http.error", ["request.id": requestID, "error": error.description])
+        }
+        let status = error.message.hasPrefix("method ") && error.code == .invalidArgument ? 405 : HTTPStatusMapping.status(for: error.code)
+        let body = ErrorEnvelope(code: error.code.rawValue, message: message, requestID: requestID)
+        return HTTPResponse.json(status: status, bytes: (try? Array(JSONEncoder().encode(body))) ?? [])
+    }
+}
+
+/// Encodes a DTO as a JSON response.
+func json<T: Encodable>(_ value: T, status: Int = 200) throws -> HTTPResponse {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return HTTPResponse.json(status: status, bytes: Array(try encoder.encode(value)))
+}
+
+/// Decodes a JSON body, refusing unknown fields and those the contract names but this server lacks.
+func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: Set<String>, notYetSupported: Set<String> = []) throws -> T {
+    let body = request.body.isEmpty ? Array("{}".utf8) : request.body
+    guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+        throw BhattiError(.invalidArgument, "request body must be a JSON object")
+    }
+    for key in object.keys.sorted() where !known.contains(key) {
+        if notYetSupported.contains(key) {
+            throw BhattiError(.invalidArgument, "field \"\(key)\" is not supported by this server yet")
+        }
+        throw BhattiError(.invalidArgument, "unknown field \"\(key)\"")
+    }
+    do {
+        return try JSONDecoder().decode(T.self, from: Data(body))
+    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+        let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+        throw BhattiError(.invalidArgument, "field \"\(field)\" has the wrong type")
+    } catch {
+        throw BhattiError(.invalidArgument, "invalid request body: \(error)")
+    }
+}

@@ -1,0 +1,76 @@
+import BhattiCore
+import BhattiSystem
+import COpenSSL
+import Foundation
+
+/// API keys: `bht_` + 64 hex. The daemon keeps only their SHA-256.
+public enum APIKey {
+    /// A fresh key from the kernel's random source.
+    public static func generate() -> String {
+        var bytes = [UInt8](repeating: 0, count: 32)
+        _ = RAND_bytes(&bytes, 32)
+        return "bht_" + bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Hex SHA-256 of the key: what is stored and compared.
+    public static func hash(_ key: String) -> String {
+        let input = Array(key.utf8)
+        var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
+        _ = SHA256(input, input.count, &digest)
+        return digest.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Constant-time comparison of two equal-length hex digests.
+    public static func matches(_ key: String, hash expected: String) -> Bool {
+        let actual = Array(hash(key).utf8), wanted = Array(expected.utf8)
+        guard actual.count == wanted.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<actual.count { diff |= actual[i] ^ wanted[i] }
+        return diff == 0
+    }
+}
+
+/// The admin key: created on first start in `<data-dir>/admin.key` (0600).
+enum AdminKey {
+    /// Reads the key, creating it when absent. Returns the key and whether it was created now.
+    static func loadOrCreate(dataDirectory: String) throws -> (key: String, created: Bool) {
+        let path = dataDirectory + "/admin.key"
+        if let data = FileManager.default.contents(atPath: path) {
+            let key = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard key.hasPrefix("bht_"), key.count == 68 else {
+                throw BhattiError(.internal, "\(path) does not hold a bhatti key; remove it to generate a new one")
+            }
+            return (key, false)
+        }
+        let key = APIKey.generate()
+        try writePrivate(path: path, contents: key + "\n")
+        return (key, true)
+    }
+
+    /// Writes `~/.bhatti/config.json` for the invoking user when it does not exist yet.
+    static func writeClientConfigIfAbsent(url: String, key: String) -> String? {
+        guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty else { return nil }
+        let dir = home + "/.bhatti"
+        let path = dir + "/config.json"
+        if FileManager.default.fileExists(atPath: path) { return nil }
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let body = "{\n  \"url\": \"\(url)\",\n  \"token\": \"\(key)\"\n}\n"
+        return (try? writePrivate(path: path, contents: body)) != nil ? path : nil
+    }
+
+    /// Atomically writes a 0600 file (temp, fsync, rename).
+    static func writePrivate(path: String, contents: String) throws {
+        let temp = path + ".tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BhattiError(.internal, "cannot write \(path)", cause: Errno.current) }
+        let file = FileDescriptor(rawValue: fd)
+        do {
+            try file.writeAllFile(Array(contents.utf8))
+            fsync(fd)
+        } catch {
+            throw BhattiError(.internal, "cannot write \(path)", cause: error)
+        }
+        file.close()
+        guard rename(temp, path) == 0 else { throw BhattiError(.internal, "cannot write \(path)", cause: Errno.current) }
+    }
+}

@@ -1,0 +1,104 @@
+import BhattiAPI
+import BhattiCore
+import BhattiEngine
+import BhattiHTTP
+import BhattiStore
+import BhattiSystem
+import Foundation
+
+/// The composition root: store, engine, service, API, listeners.
+public final class Daemon: Sendable {
+    public let configuration: DaemonConfiguration
+    public let service: SandboxService
+    public let engine: Engine
+    public let server: HTTPServer
+    public let adminKey: String
+    public let socketPath: String
+    /// The bound TCP port (useful with `--listen 127.0.0.1:0`).
+    public let tcpPort: Int?
+    private let log: Logger
+    private let events: Task<Void, Never>
+
+    /// Starts everything; returns once the API is listening.
+    public static func start(_ config: DaemonConfiguration, log: Logger = Logger()) async throws -> Daemon {
+        let data = config.dataDirectory
+        do {
+            try FileManager.default.createDirectory(atPath: data + "/sandboxes", withIntermediateDirectories: true)
+            chmod(data, 0o700)
+        } catch { throw BhattiError(.internal, "cannot create data directory \(data)", cause: error) }
+        let probe = try AcceleratorProbe.decide(config.accelerator, facts: .current())
+        log.info("daemon.accelerator", ["accel": probe.accelerator.rawValue, "reason": probe.reason])
+        let engine = try Engine(configuration: EngineConfiguration(
+            dataDirectory: data, imageDirectory: config.resolvedImageDirectory, accelerator: probe,
+            bootTimeout: .seconds(config.bootTimeoutSeconds)))
+        let orphans = await engine.reapOrphans()
+        if orphans > 0 { log.warning("daemon.orphans_killed", ["count": String(orphans)]) }
+        let store = try SandboxStore(path: data + "/state.db")
+        let service = SandboxService(store: store, engine: engine, log: log)
+        try await service.recoverAfterRestart()
+
+        let (key, created) = try AdminKey.loadOrCreate(dataDirectory: data)
+        let socketPath = data + "/api.sock"
+        if created {
+            log.info("daemon.admin_key_created", ["path": data + "/admin.key"])
+        }
+        if config.writeClientConfig, let path = AdminKey.writeClientConfigIfAbsent(url: "unix://" + socketPath, key: key) {
+            log.info("daemon.client_config_written", ["path": path])
+        }
+        let started = Date()
+        let handler = APIHandler(
+            service: service, adminKeyHash: APIKey.hash(key),
+            health: {
+                HealthDTO(status: "ok", version: APIVersion.server, accelerator: probe.accelerator.rawValue,
+                          acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
+            }, log: log)
+        let server = HTTPServer(handler: handler)
+        try server.listen(unixPath: socketPath, mode: 0o600)
+        var port: Int?
+        if let (host, p) = try config.listenAddress() { port = try server.listen(host: host, port: p) }
+        log.info("daemon.listening", ["unix": socketPath, "tcp": port.map { "\(try! config.listenAddress()!.host):\($0)" } ?? "off"])
+        return Daemon(config: config, service: service, engine: engine, server: server, key: key, socket: socketPath, port: port, log: log)
+    }
+
+    private init(config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, key: String, socket: String, port: Int?, log: Logger) {
+        configuration = config
+        self.service = service
+        self.engine = engine
+        self.server = server
+        adminKey = key
+        socketPath = socket
+        tcpPort = port
+        self.log = log
+        // Engine events (a QEMU that died on its own) become sandbox state. Lives as long as the daemon.
+        events = Task {
+            for await event in engine.events {
+                switch event {
+                case .vmmExited(let id, let termination, let log):
+                    let last = log.split(separator: "\n").last.map(String.init) ?? ""
+                    await service.vmLost(id: id, reason: "QEMU exited unexpectedly (\(termination))\(last.isEmpty ? "" : ": \(last)")")
+                }
+            }
+        }
+    }
+
+    /// Stops listening, stops every VM, records what happened.
+    public func stop() async {
+        server.shutdown()
+        let running = (try? await service.list()) ?? []
+        await engine.shutdown()
+        for r in running where r.state == .hot || r.state == .creating {
+            await service.vmLost(id: r.id.rawValue, reason: "the daemon stopped; this sandbox's VM was shut down")
+        }
+        events.cancel()
+        log.info("daemon.stopped")
+    }
+
+    /// `bhatti serve`: start, then run until SIGTERM/SIGINT. Call `Signals.blockTermination()` first.
+    public static func serve(_ config: DaemonConfiguration) async throws {
+        let log = Logger()
+        let daemon = try await start(config, log: log)
+        let signal = try await Blocking.run(name: "signals") { Signals.waitForTermination() }
+        log.info("daemon.signal", ["signal": String(signal)])
+        await daemon.stop()
+    }
+}

@@ -1,0 +1,77 @@
+import BhattiCore
+import BhattiEngine
+import Foundation
+
+/// The daemon's settings: defaults, overridden by a JSON file, overridden by flags. Immutable once running.
+public struct DaemonConfiguration: Codable, Equatable, Sendable {
+    public var dataDirectory: String = "/var/lib/bhatti"
+    public var imageDirectory: String?
+    /// `HOST:PORT` for the TCP listener; empty disables it.
+    public var listen: String = "127.0.0.1:8080"
+    public var accelerator: AcceleratorChoice = .auto
+    /// Seconds to wait for a booting guest's agent.
+    public var bootTimeoutSeconds: Int = 90
+    /// Whether to write the client config (~/.bhatti/config.json) on first start when absent.
+    public var writeClientConfig: Bool = true
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case dataDirectory = "data_dir"
+        case imageDirectory = "image_dir"
+        case listen
+        case accelerator = "accel"
+        case bootTimeoutSeconds = "boot_timeout_s"
+        case writeClientConfig = "write_client_config"
+    }
+
+    /// The image directory: explicit, or `<data-dir>/images/default`.
+    public var resolvedImageDirectory: String { imageDirectory ?? dataDirectory + "/images/default" }
+
+    /// Reads a JSON config file; unknown keys are refused so a typo is not silently ignored.
+    public static func load(file path: String) throws -> DaemonConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw BhattiError(.invalidArgument, "cannot read config file \(path)")
+        }
+        let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config"])
+        if let unknown = object.keys.first(where: { !known.contains($0) }) {
+            throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
+        }
+        var merged = DaemonConfiguration()
+        let decoded: PartialConfiguration
+        do { decoded = try JSONDecoder().decode(PartialConfiguration.self, from: data) } catch {
+            throw BhattiError(.invalidArgument, "config file \(path): \(error)", cause: error)
+        }
+        if let v = decoded.data_dir { merged.dataDirectory = v }
+        if let v = decoded.image_dir { merged.imageDirectory = v }
+        if let v = decoded.listen { merged.listen = v }
+        if let v = decoded.accel { merged.accelerator = v }
+        if let v = decoded.boot_timeout_s { merged.bootTimeoutSeconds = v }
+        if let v = decoded.write_client_config { merged.writeClientConfig = v }
+        return merged
+    }
+
+    /// Splits `listen` into host and port; nil when TCP is disabled.
+    public func listenAddress() throws -> (host: String, port: Int)? {
+        if listen.isEmpty { return nil }
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            throw BhattiError(.invalidArgument, "--listen must be HOST:PORT, got \"\(listen)\"")
+        }
+        var host = String(listen[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "0.0.0.0" }
+        if host == "localhost" { host = "127.0.0.1" }
+        return (host, port)
+    }
+}
+
+private struct PartialConfiguration: Decodable {
+    var data_dir: String?
+    var image_dir: String?
+    var listen: String?
+    var accel: AcceleratorChoice?
+    var boot_timeout_s: Int?
+    var write_client_config: Bool?
+}

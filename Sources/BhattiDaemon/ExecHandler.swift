@@ -1,0 +1,82 @@
+import BhattiAPI
+import BhattiCore
+import BhattiEngine
+import BhattiHTTP
+import BhattiWire
+import Foundation
+import Synchronization
+
+/// `POST /v1/sandboxes/{id}/exec`: buffered JSON, or NDJSON lines flushed as the command writes.
+enum ExecHandler {
+    static let defaultTimeout = 300.0
+    /// Combined output kept for a buffered reply; past it the rest is dropped and a marker added.
+    static let bufferedOutputLimit = 10 << 20
+
+    static func exec(_ request: HTTPRequest, id: String, service: SandboxService) async throws -> HTTPResponse {
+        let body = try decodeBody(ExecRequestDTO.self, from: request, known: ExecRequestDTO.knownFields)
+        guard !body.cmd.isEmpty, !body.cmd[0].isEmpty else { throw BhattiError(.invalidArgument, "cmd must name a command") }
+        if body.detach == true { throw BhattiError(.invalidArgument, "field \"detach\" is not supported by this server yet") }
+        let timeoutSeconds = body.timeoutSec ?? defaultTimeout
+        guard timeoutSeconds > 0, timeoutSeconds <= 86_400 else {
+            throw BhattiError(.invalidArgument, "timeout_sec must be between 0 and 86400")
+        }
+        let exec = ExecRequest(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd)
+        let stdin = body.stdin.map { Array($0.utf8) }
+        let timeout = Duration.milliseconds(Int64(timeoutSeconds * 1000))
+        // Fail fast (404, 409) before committing to a streamed 200.
+        _ = try await service.get(id)
+
+        if request.headers["Accept"]?.contains(APIVersion.ndjson) == true {
+            return stream(id: id, exec: exec, stdin: stdin, timeout: timeout, service: service)
+        }
+        let collected = Mutex((stdout: [UInt8](), stderr: [UInt8](), dropped: false))
+        let outcome = try await service.exec(id, request: exec, stdin: stdin, timeout: timeout) { event in
+            collected.withLock { c in
+                let room = bufferedOutputLimit - c.stdout.count - c.stderr.count
+                switch event {
+                case .stdout(let b): c.stdout += b.prefix(max(0, room)); c.dropped = c.dropped || b.count > room
+                case .stderr(let b): c.stderr += b.prefix(max(0, room)); c.dropped = c.dropped || b.count > room
+                case .exit: break
+                }
+            }
+        }
+        let (out, err, dropped) = collected.withLock { ($0.stdout, $0.stderr, $0.dropped) }
+        let stderrText = String(decoding: err, as: UTF8.self) + (dropped ? "\n[output truncated at 10MB]" : "")
+        return try json(ExecResultDTO(
+            exitCode: outcome.exitCode, stdout: String(decoding: out, as: UTF8.self), stderr: stderrText,
+            durationMs: milliseconds(outcome.duration)))
+    }
+
+    private static func stream(id: String, exec: ExecRequest, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {
+        // The server runs the producer when the response starts and cancels it if the client goes
+        // away; cancelling the exec kills the command's process group.
+        let output = ResponseStream { output in
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            let send: @Sendable (ExecStreamLine) -> Void = { line in
+                var bytes = (try? Array(encoder.encode(line))) ?? []
+                bytes.append(UInt8(ascii: "\n"))
+                output.write(bytes)
+            }
+            do {
+                let outcome = try await service.exec(id, request: exec, stdin: stdin, timeout: timeout) { event in
+                    switch event {
+                    case .stdout(let b): send(ExecStreamLine(type: "stdout", data: String(decoding: b, as: UTF8.self)))
+                    case .stderr(let b): send(ExecStreamLine(type: "stderr", data: String(decoding: b, as: UTF8.self)))
+                    case .exit: break
+                    }
+                }
+                send(ExecStreamLine(type: "exit", exitCode: outcome.exitCode, durationMs: milliseconds(outcome.duration)))
+            } catch {
+                send(ExecStreamLine(type: "error", data: (error as? BhattiError)?.message ?? "internal error"))
+            }
+        }
+        var response = HTTPResponse(status: 200, body: .stream(output))
+        response.headers.set("Content-Type", APIVersion.ndjson)
+        return response
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+}

@@ -1,0 +1,38 @@
+import BhattiAPI
+import BhattiCore
+import BhattiHTTP
+import BhattiStore
+import Foundation
+
+/// Sandbox CRUD: DTO in, service call, DTO out.
+enum SandboxHandlers {
+    static func create(_ request: HTTPRequest, _ service: SandboxService) async throws -> HTTPResponse {
+        let body = try decodeBody(
+            CreateSandboxRequest.self, from: request, known: CreateSandboxRequest.knownFields,
+            notYetSupported: CreateSandboxRequest.notYetSupported)
+        let name = try body.name.map { try SandboxName.parse($0) } ?? SandboxName(rawValue: "sandbox-" + String(SandboxID.random().rawValue.prefix(6)))!
+        let spec = try SandboxSpec(name: name, cpus: body.cpus ?? 1, memoryMB: body.memoryMB ?? 1024, diskMB: body.diskMB)
+        let (record, existing) = try await service.create(spec, labels: body.labels ?? [:], keepHot: body.keepHot ?? false)
+        var response = try json(dto(record), status: existing ? 200 : 201)
+        if existing { response.headers.set(APIVersion.existingHeader, "true") }
+        return response
+    }
+
+    static func list(_ request: HTTPRequest, _ service: SandboxService) async throws -> HTTPResponse {
+        var labels: [String: String] = [:]
+        for filter in request.query["label"] ?? [] {
+            guard let eq = filter.firstIndex(of: "="), eq != filter.startIndex else {
+                throw BhattiError(.invalidArgument, "label filter must be key=value, got \"\(filter)\"")
+            }
+            labels[String(filter[..<eq])] = String(filter[filter.index(after: eq)...])
+        }
+        return try json(try await service.list(labels: labels).map(dto))
+    }
+
+    static func dto(_ r: SandboxRecord) -> SandboxDTO {
+        SandboxDTO(
+            id: r.id.rawValue, name: r.name.rawValue, state: r.state.rawValue, cpus: r.cpus, memoryMB: r.memoryMB,
+            diskMB: r.diskMB, ip: nil, image: r.image, labels: r.labels, keepHot: r.keepHot,
+            createdAt: ISO8601DateFormatter().string(from: r.createdAt), urls: [], stateReason: r.stateReason)
+    }
+}

@@ -1,0 +1,158 @@
+import BhattiCore
+import BhattiEngine
+import BhattiImage
+import BhattiStore
+import BhattiWire
+import Foundation
+
+/// What a buffered or streamed exec produced.
+public struct ExecOutcome: Sendable {
+    public var exitCode: Int32
+    public var duration: Duration
+}
+
+/// The sandbox operations behind the API: store and engine kept in step.
+///
+/// Every state change is recorded in the store before it is reported, so a crash never leaves the
+/// API claiming something the store forgot.
+public actor SandboxService {
+    private let store: SandboxStore
+    private let engine: Engine
+    private let log: Logger
+    /// Creates in flight, by name: a second create of the same name waits for the first.
+    private var creating: [String: Task<SandboxRecord, any Error>] = [:]
+
+    public init(store: SandboxStore, engine: Engine, log: Logger) {
+        self.store = store
+        self.engine = engine
+        self.log = log
+    }
+
+    /// Creates and boots a sandbox, or returns the existing one of that name (`existing: true`).
+    public func create(_ spec: SandboxSpec, labels: [String: String], keepHot: Bool) async throws -> (SandboxRecord, existing: Bool) {
+        if let pending = creating[spec.name.rawValue] {
+            return (try await pending.value, true)
+        }
+        if let found = try await store.find(spec.name.rawValue), found.name == spec.name {
+            return (found, true)
+        }
+        let image = engine.configuration.imageDirectory
+        do { _ = try GuestImage.open(image) } catch {
+            throw BhattiError(.unavailable, "no guest image in \(image): run `bhatti image build --out \(image)` first", cause: error)
+        }
+        // Re-check after the awaits above: another create of this name may have started meanwhile.
+        // From here to registering the task there is no suspension point.
+        if let pending = creating[spec.name.rawValue] {
+            return (try await pending.value, true)
+        }
+        let record = SandboxRecord(
+            id: .random(), name: spec.name, state: .creating, cpus: spec.cpus, memoryMB: spec.memoryMB, diskMB: spec.diskMB,
+            image: "default", labels: labels, keepHot: keepHot, createdAt: Date())
+        let task = Task { [engine, store, log] () throws -> SandboxRecord in
+            try await store.insert(record)
+            do {
+                _ = try await engine.boot(id: record.id.rawValue, cpus: record.cpus, memoryMB: record.memoryMB)
+                try await store.setState(record.id, .hot)
+                var hot = record
+                hot.state = .hot
+                log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue])
+                return hot
+            } catch {
+                // A sandbox that never booted is not kept: the create failed as a whole.
+                await engine.destroy(id: record.id.rawValue)
+                try? await store.delete(record.id)
+                log.error("sandbox.boot_failed", ["sandbox.id": record.id.rawValue, "error": String(describing: error)])
+                throw BhattiError(.unavailable, "sandbox \(record.name) failed to boot: \(error)", cause: error)
+            }
+        }
+        creating[spec.name.rawValue] = task
+        defer { creating[spec.name.rawValue] = nil }
+        return (try await task.value, false)
+    }
+
+    /// Looks up by id or name.
+    public func get(_ idOrName: String) async throws -> SandboxRecord {
+        guard let record = try await store.find(idOrName) else {
+            throw BhattiError(.notFound, "sandbox \(idOrName) not found")
+        }
+        return record
+    }
+
+    public func list(labels: [String: String] = [:]) async throws -> [SandboxRecord] {
+        try await store.list().filter { r in labels.allSatisfy { r.labels[$0.key] == $0.value } }
+    }
+
+    /// Stops the VM and forgets the sandbox, files and all.
+    public func destroy(_ idOrName: String) async throws {
+        let record = try await get(idOrName)
+        await engine.destroy(id: record.id.rawValue)
+        try await store.delete(record.id)
+        log.info("sandbox.destroyed", ["sandbox.id": record.id.rawValue])
+    }
+
+    /// Runs a command to completion, reporting output through `onEvent` as it arrives.
+    /// A command that cannot start (not found) reports exit 127 with the reason on stderr; a
+    /// timeout kills the process group and reports 124, like `timeout(1)`.
+    public func exec(
+        _ idOrName: String, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
+        onEvent: @escaping @Sendable (ExecEvent) -> Void
+    ) async throws -> ExecOutcome {
+        let record = try await get(idOrName)
+        guard record.state == .hot else {
+            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
+        }
+        let agent: AgentConnection
+        do { agent = try await engine.agent(for: record.id.rawValue) } catch {
+            throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
+        }
+        let start = ContinuousClock.now
+        do {
+            let status = try await withTimeout(timeout) {
+                try await agent.exec(request, stdin: stdin, onEvent: onEvent)
+            }
+            return ExecOutcome(exitCode: status.code, duration: ContinuousClock.now - start)
+        } catch let error as AgentError {
+            if case .remote(let message) = error {
+                onEvent(.stderr(Array("bhatti: \(message.message)\n".utf8)))
+                let code: Int32 = message.code == .notFound ? 127 : (message.code == .permissionDenied ? 126 : 1)
+                return ExecOutcome(exitCode: code, duration: ContinuousClock.now - start)
+            }
+            throw BhattiError(.unavailable, "exec in \(record.name) failed: \(error)", cause: error)
+        } catch is TimeoutError {
+            onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
+            return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
+        }
+    }
+
+    /// Marks sandboxes whose VM did not survive (QEMU died, or the daemon restarted).
+    public func vmLost(id: String, reason: String) async {
+        guard let sid = SandboxID(rawValue: id) else { return }
+        try? await store.setState(sid, .error, reason: reason)
+        log.error("sandbox.vm_lost", ["sandbox.id": id, "reason": reason])
+    }
+
+    /// At start: nothing from a previous run is running yet (adoption comes with the thermal tiers).
+    public func recoverAfterRestart() async throws {
+        for r in try await store.list() where r.state != .error {
+            if await engine.isRunning(r.id.rawValue) { continue }
+            await engine.destroy(id: r.id.rawValue)
+            try await store.setState(r.id, .error, reason: "the daemon restarted and this sandbox's VM did not survive it; destroy and re-create it")
+        }
+    }
+}
+
+struct TimeoutError: Error {}
+
+/// Runs `body`, cancelling it after `timeout`.
+func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: T.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            throw TimeoutError()
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next() else { throw TimeoutError() }
+        return first
+    }
+}

@@ -1,0 +1,150 @@
+import BhattiSystem
+import BhattiWire
+import Foundation
+import Synchronization
+
+/// Failures on the host↔guest channel.
+public enum AgentError: Error, Sendable, CustomStringConvertible {
+    case connect(path: String, Errno)
+    /// The connection dropped (VM stopped, QEMU died, or the channel was closed).
+    case disconnected
+    case timedOut(String)
+    case protocolError(WireError)
+    /// The agent refused or failed the request.
+    case remote(WireErrorMessage)
+
+    public var description: String {
+        switch self {
+        case .connect(let path, let e): "cannot connect to the agent socket \(path): \(e)"
+        case .disconnected: "the guest agent connection closed"
+        case .timedOut(let what): "timed out waiting for \(what)"
+        case .protocolError(let e): "agent protocol error: \(e)"
+        case .remote(let m): m.message
+        }
+    }
+}
+
+/// The host side of one multiplexed agent channel.
+///
+/// A dedicated reader thread decodes frames and routes them to the stream that owns their id; each
+/// stream is an `AsyncThrowingStream` the caller iterates. Writes are whole frames under a lock. When
+/// the channel drops, every open stream ends with `AgentError.disconnected`.
+public final class AgentConnection: Sendable {
+    private struct State {
+        var nextStream: UInt32 = 1
+        var streams: [UInt32: AsyncThrowingStream<Frame, any Error>.Continuation] = [:]
+        var closed = false
+    }
+    private let fd: FileDescriptor
+    private let state = Mutex(State())
+    private let writeLock = Mutex(())
+    public let hello: HelloReply
+
+    private init(fd: FileDescriptor, hello: HelloReply) {
+        self.fd = fd
+        self.hello = hello
+    }
+
+    /// Says hello on `fd` and waits for the agent's reply (at most `timeout`).
+    public static func handshake(fd: FileDescriptor, token: String = "", timeout: Duration) async throws -> AgentConnection {
+        let request = Frame(stream: 0, type: .hello, payload: WireJSON.encode(Hello(token: token)))
+        do { try fd.writeAll(request.encoded()) } catch { throw AgentError.disconnected }
+        let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        // The reply comes when the guest's agent opens its port: poll for it on a dedicated thread.
+        let (reply, decoder) = try await Blocking.run(name: "agent-hello") { () throws -> (Frame, FrameDecoder) in
+            var decoder = FrameDecoder()
+            let deadline = ContinuousClock.now + .milliseconds(ms)
+            while true {
+                if let frame = try decoder.next() { return (frame, decoder) }
+                let left = deadline - ContinuousClock.now
+                guard left > .zero else { throw AgentError.timedOut("the guest agent's hello") }
+                let leftMs = Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                let events = try fd.poll(events: Int16(POLLIN), timeoutMilliseconds: leftMs)
+                if events == 0 { continue }
+                let bytes = try fd.read(upTo: 64 * 1024)
+                if bytes.isEmpty { throw AgentError.disconnected }
+                decoder.append(bytes)
+            }
+        }
+        switch reply.type {
+        case .helloReply:
+            let hello = try WireJSON.decode(HelloReply.self, from: reply)
+            guard hello.version == wireProtocolVersion else {
+                throw AgentError.protocolError(.versionMismatch(host: wireProtocolVersion, guest: hello.version))
+            }
+            let connection = AgentConnection(fd: fd, hello: hello)
+            startThread(name: "agent-reader") { connection.readLoop(decoder) }
+            return connection
+        case .error:
+            throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: reply))
+        default:
+            throw AgentError.protocolError(.malformedPayload(reply.type, "expected hello reply"))
+        }
+    }
+
+    /// Connects to an agent listening on a unix socket (QEMU's chardev, or lohar's test mode).
+    public static func connect(unixPath path: String, token: String = "", timeout: Duration) async throws -> AgentConnection {
+        let fd: FileDescriptor
+        do { fd = try Socket.connect(unixPath: path) } catch { throw AgentError.connect(path: path, error) }
+        do { return try await handshake(fd: fd, token: token, timeout: timeout) } catch { fd.close(); throw error }
+    }
+
+    public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Drops the channel; open streams end with `.disconnected`.
+    public func close() { fd.close() }
+
+    /// A new stream: its id and the frames the guest sends on it.
+    func openStream() throws -> (UInt32, AsyncThrowingStream<Frame, any Error>) {
+        let (stream, continuation) = AsyncThrowingStream<Frame, any Error>.makeStream()
+        let id: UInt32? = state.withLock { s in
+            if s.closed { return nil }
+            let id = s.nextStream
+            s.nextStream = s.nextStream &+ 1 == 0 ? 1 : s.nextStream &+ 1
+            s.streams[id] = continuation
+            return id
+        }
+        guard let id else { throw AgentError.disconnected }
+        return (id, stream)
+    }
+
+    func closeStream(_ id: UInt32) {
+        state.withLock { $0.streams.removeValue(forKey: id) }?.finish()
+    }
+
+    /// Sends one frame; throws `.disconnected` when the channel is gone.
+    func send(_ frame: Frame) throws {
+        let bytes = frame.encoded()
+        let ok = writeLock.withLock { _ in (try? fd.writeAll(bytes)) != nil }
+        if !ok { throw AgentError.disconnected }
+    }
+
+    private func readLoop(_ initial: FrameDecoder) {
+        var decoder = initial
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 1)
+        defer { buffer.deallocate() }
+        var failure: any Error = AgentError.disconnected
+        reading: while true {
+            do {
+                while let frame = try decoder.next() { route(frame) }
+            } catch {
+                failure = AgentError.protocolError(error)
+                break reading
+            }
+            guard let n = try? fd.read(into: buffer), n > 0 else { break }
+            decoder.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+        }
+        let open = state.withLock { s in
+            s.closed = true
+            defer { s.streams.removeAll() }
+            return Array(s.streams.values)
+        }
+        for c in open { c.finish(throwing: failure) }
+        fd.close()
+    }
+
+    private func route(_ frame: Frame) {
+        let continuation = state.withLock { $0.streams[frame.stream] }
+        continuation?.yield(frame)
+    }
+}

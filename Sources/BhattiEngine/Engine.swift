@@ -1,0 +1,116 @@
+import BhattiImage
+import BhattiSystem
+import BhattiWire
+import Foundation
+import Glibc
+
+/// Something the engine noticed on its own, outside any request.
+public enum EngineEvent: Sendable, Equatable {
+    /// QEMU ended without being asked to: the VM is gone.
+    case vmmExited(id: String, termination: Termination, log: String)
+}
+
+/// Engine-wide settings, fixed at start.
+public struct EngineConfiguration: Sendable {
+    public var dataDirectory: String
+    /// The guest image (kernel, initramfs, rootfs); opened at each boot so a rebuilt image is picked up.
+    public var imageDirectory: String
+    public var accelerator: AcceleratorProbe
+    public var tscKilohertz: Int?
+    public var bootTimeout: Duration
+
+    public init(dataDirectory: String, imageDirectory: String, accelerator: AcceleratorProbe, bootTimeout: Duration = .seconds(90)) {
+        self.dataDirectory = dataDirectory
+        self.imageDirectory = imageDirectory
+        self.accelerator = accelerator
+        self.tscKilohertz = AcceleratorProbe.hostTSCKilohertz()
+        self.bootTimeout = bootTimeout
+    }
+}
+
+/// Owns the running VMs, keyed by sandbox id. Knows nothing of names, users or the store.
+public actor Engine {
+    public nonisolated let configuration: EngineConfiguration
+    public nonisolated let events: AsyncStream<EngineEvent>
+    private let eventSink: AsyncStream<EngineEvent>.Continuation
+    private var machines: [String: VirtualMachine] = [:]
+    /// Ids whose QEMU we are stopping on purpose: their exit is not news.
+    private var stopping: Set<String> = []
+
+    public init(configuration: EngineConfiguration) throws {
+        try VMPaths.validate(dataDirectory: configuration.dataDirectory)
+        self.configuration = configuration
+        (events, eventSink) = AsyncStream.makeStream(of: EngineEvent.self)
+    }
+
+    /// Boots a VM for sandbox `id`; returns once its agent answers.
+    public func boot(id: String, cpus: Int, memoryMB: Int) async throws -> HelloReply {
+        let image: GuestImage
+        do { image = try GuestImage.open(configuration.imageDirectory) } catch {
+            throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory) (\(error)): run `bhatti image build`")
+        }
+        let config = VMConfiguration(
+            id: id, cpus: cpus, memoryMB: memoryMB, paths: VMPaths(dataDirectory: configuration.dataDirectory, id: id),
+            kernel: image.kernelPath, initramfs: image.initramfsPath,
+            baseImage: image.rootfsPath, accelerator: configuration.accelerator.accelerator,
+            tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
+        let sink = eventSink
+        let vm = try await VirtualMachine.boot(config) { [weak self] termination, log in
+            guard let self else { return }
+            Task { await self.exited(id: id, termination: termination, log: log, sink: sink) }
+        }
+        machines[id] = vm
+        return vm.agent.hello
+    }
+
+    /// The agent channel of a running VM.
+    public func agent(for id: String) throws -> AgentConnection {
+        guard let vm = machines[id] else { throw EngineError.notRunning("sandbox \(id) has no running VM") }
+        return vm.agent
+    }
+
+    public func isRunning(_ id: String) -> Bool { machines[id] != nil }
+
+    /// QEMU's pid, for tests and diagnostics.
+    public func pid(of id: String) -> Int32? { machines[id]?.process.pid }
+
+    /// Stops the VM (if any) and removes its files. Idempotent.
+    public func destroy(id: String) async {
+        guard let vm = machines.removeValue(forKey: id) else {
+            try? FileManager.default.removeItem(atPath: VMPaths(dataDirectory: configuration.dataDirectory, id: id).directory)
+            return
+        }
+        stopping.insert(id)
+        await vm.destroy()
+        stopping.remove(id)
+    }
+
+    /// Kills QEMUs left behind by a previous daemon that died without cleaning up (their pid files
+    /// name them; the process must still be a QEMU of that directory). Returns how many.
+    public func reapOrphans() -> Int {
+        let root = configuration.dataDirectory + "/sandboxes"
+        var killed = 0
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where machines[id] == nil {
+            let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
+            guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
+                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: cmdline, as: UTF8.self).contains(paths.directory)
+            else { continue }
+            kill(pid, SIGKILL)
+            killed += 1
+        }
+        return killed
+    }
+
+    /// Stops every VM (daemon shutdown).
+    public func shutdown() async {
+        for id in Array(machines.keys) { await destroy(id: id) }
+        eventSink.finish()
+    }
+
+    private func exited(id: String, termination: Termination, log: String, sink: AsyncStream<EngineEvent>.Continuation) {
+        guard !stopping.contains(id), machines.removeValue(forKey: id) != nil else { return }
+        sink.yield(.vmmExited(id: id, termination: termination, log: log))
+    }
+}

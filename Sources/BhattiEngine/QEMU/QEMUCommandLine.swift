@@ -1,0 +1,67 @@
+/// Everything that goes into one QEMU invocation. Pure: turning it into argv has no side effects,
+/// so the exact command line is unit-tested.
+public struct QEMUCommandLine: Sendable, Equatable {
+    public var binary = "qemu-system-x86_64"
+    public var accelerator: Accelerator
+    public var cpus: Int
+    public var memoryMB: Int
+    public var kernel: String
+    public var initramfs: String
+    public var disk: String
+    /// Guest RAM lives in this file (share=on), so a later snapshot writes only device state.
+    public var memoryFile: String
+    public var qmpSocket: String
+    public var agentSocket: String
+    /// Under TCG the kernel needs the TSC frequency, or about 1 boot in 15 hangs calibrating it.
+    public var tscKilohertz: Int?
+    public var extraKernelArguments: [String] = []
+
+    public init(
+        accelerator: Accelerator, cpus: Int, memoryMB: Int, kernel: String, initramfs: String, disk: String,
+        memoryFile: String, qmpSocket: String, agentSocket: String, tscKilohertz: Int?
+    ) {
+        self.accelerator = accelerator
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.kernel = kernel
+        self.initramfs = initramfs
+        self.disk = disk
+        self.memoryFile = memoryFile
+        self.qmpSocket = qmpSocket
+        self.agentSocket = agentSocket
+        self.tscKilohertz = tscKilohertz
+    }
+
+    /// The kernel command line.
+    public var kernelArguments: String {
+        var args = ["console=ttyS0", "reboot=t", "panic=-1", "quiet", "loglevel=3"]
+        if accelerator == .tcg, let khz = tscKilohertz { args.append("tsc_early_khz=\(khz)") }
+        args += extraKernelArguments
+        return args.joined(separator: " ")
+    }
+
+    /// argv, binary first.
+    public var arguments: [String] {
+        let accel: [String] = switch accelerator {
+        // Plain `-cpu host` aborts on some nested hosts (MSR 0x10a): drop arch-capabilities.
+        case .kvm: ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+        case .tcg: ["-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max"]
+        }
+        return [binary, "-M", "microvm,memory-backend=mem"] + accel + [
+            "-smp", "\(cpus)",
+            "-m", "\(memoryMB)M",
+            "-object", "memory-backend-file,id=mem,size=\(memoryMB)M,mem-path=\(memoryFile),share=on",
+            "-kernel", kernel,
+            "-initrd", initramfs,
+            "-append", kernelArguments,
+            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-serial", "stdio",
+            "-qmp", "unix:\(qmpSocket),server=on,wait=off",
+            "-drive", "id=root,file=\(disk),format=qcow2,if=none,cache=writeback,discard=unmap",
+            "-device", "virtio-blk-device,drive=root",
+            "-chardev", "socket,id=agent,path=\(agentSocket),server=on,wait=off",
+            "-device", "virtio-serial-device,max_ports=2",
+            "-device", "virtserialport,chardev=agent,name=bhatti.agent",
+        ]
+    }
+}

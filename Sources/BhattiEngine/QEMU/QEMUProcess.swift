@@ -1,0 +1,124 @@
+import BhattiSystem
+import Foundation
+import Glibc
+import Synchronization
+
+/// A running QEMU: its pid, its log, and how it ended.
+///
+/// A dedicated thread waits in waitpid; the termination is recorded here and handed to `onExit`,
+/// so a QEMU that dies under a running VM is noticed at once, not at the next request.
+public final class QEMUProcess: Sendable {
+    public let pid: Int32
+    public let logPath: String
+    private struct State {
+        var termination: Termination?
+        var waiters: [CheckedContinuation<Termination, Never>] = []
+    }
+    private let state = Mutex(State())
+
+    private init(pid: Int32, logPath: String) {
+        self.pid = pid
+        self.logPath = logPath
+    }
+
+    /// Starts `commandLine` with stdout/stderr appended to `logPath`, in its own session so a
+    /// terminal's Ctrl+C aimed at the daemon does not reach the VMs.
+    public static func start(
+        _ commandLine: QEMUCommandLine, logPath: String, onExit: @escaping @Sendable (Termination) -> Void
+    ) throws -> QEMUProcess {
+        let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard logFD >= 0 else { throw EngineError.io("open \(logPath)", Errno.current) }
+        defer { close(logFD) }
+        guard let binary = findExecutable(commandLine.binary) else {
+            throw EngineError.unsupported("\(commandLine.binary) not found on PATH (apt-get install qemu-system-x86)")
+        }
+        var args = commandLine.arguments
+        args[0] = binary
+        var spawn = Spawn(path: binary, arguments: args, environment: ["PATH=/usr/bin:/bin", "LANG=C"])
+        spawn.standardOutput = logFD
+        spawn.standardError = logFD
+        spawn.newSession = true
+        let pid: Int32
+        do { pid = try spawn.run() } catch { throw EngineError.spawn("QEMU", error) }
+        let process = QEMUProcess(pid: pid, logPath: logPath)
+        startThread(name: "qemu-wait") {
+            let t = (try? BhattiSystem.waitForExit(pid: pid)) ?? .exited(-1)
+            let waiters = process.state.withLock { s in
+                s.termination = t
+                defer { s.waiters.removeAll() }
+                return s.waiters
+            }
+            for w in waiters { w.resume(returning: t) }
+            onExit(t)
+        }
+        return process
+    }
+
+    /// How QEMU ended, or nil while it runs.
+    public var termination: Termination? { state.withLock { $0.termination } }
+
+    /// Waits for QEMU to end.
+    public func waitForExit() async -> Termination {
+        await withCheckedContinuation { c in
+            let done: Termination? = state.withLock { s in
+                if let t = s.termination { return t }
+                s.waiters.append(c)
+                return nil
+            }
+            if let done { c.resume(returning: done) }
+        }
+    }
+
+    /// Sends `signal` to QEMU (a no-op once it has been reaped, so the pid is never reused by mistake).
+    public func signal(_ signal: Int32) {
+        state.withLock { s in
+            if s.termination == nil { _ = kill(pid, signal) }
+        }
+    }
+
+    /// The last lines QEMU wrote, for error messages.
+    public func logTail(maxBytes: Int = 2048) -> String {
+        guard let handle = FileHandle(forReadingAtPath: logPath) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try? handle.seek(toOffset: size > UInt64(maxBytes) ? size - UInt64(maxBytes) : 0)
+        let data = (try? handle.readToEnd()) ?? Data()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// Searches PATH (and the sbin directories root tools live in) for `name`.
+func findExecutable(_ name: String) -> String? {
+    if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
+    let path = (ProcessInfo.processInfo.environment["PATH"] ?? "") + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    for dir in path.split(separator: ":") where !dir.isEmpty {
+        let candidate = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+    }
+    return nil
+}
+
+/// Runs a short helper tool (qemu-img) to completion on a dedicated thread; throws with its output on failure.
+func runTool(_ name: String, _ arguments: [String]) async throws {
+    guard let path = findExecutable(name) else { throw EngineError.unsupported("\(name) not found on PATH (apt-get install qemu-utils)") }
+    try await Blocking.run(name: "tool") {
+        let (read, write) = try Pipe.make()
+        var spawn = Spawn(path: path, arguments: [name] + arguments, environment: ["PATH=/usr/bin:/bin", "LANG=C"])
+        spawn.standardOutput = write.rawValue
+        spawn.standardError = write.rawValue
+        let pid: Int32
+        do { pid = try spawn.run() } catch let e as Errno { throw EngineError.spawn(name, e) }
+        write.close()
+        var output: [UInt8] = []
+        while let chunk = try? read.read(upTo: 4096), !chunk.isEmpty { output += chunk }
+        let t = try waitForExit(pid: pid)
+        guard t == .exited(0) else {
+            throw EngineError.io("\(name) \(arguments.joined(separator: " ")) failed (\(t))", ToolOutput(text: String(decoding: output, as: UTF8.self)))
+        }
+    }
+}
+
+struct ToolOutput: Error, CustomStringConvertible {
+    let text: String
+    var description: String { text.trimmingCharacters(in: .whitespacesAndNewlines) }
+}

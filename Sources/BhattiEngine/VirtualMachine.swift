@@ -1,0 +1,125 @@
+import BhattiSystem
+import BhattiWire
+import Foundation
+import Glibc
+
+/// What the engine needs to boot one VM.
+public struct VMConfiguration: Sendable {
+    public var id: String
+    public var cpus: Int
+    public var memoryMB: Int
+    public var paths: VMPaths
+    public var kernel: String
+    public var initramfs: String
+    public var baseImage: String
+    public var accelerator: Accelerator
+    public var tscKilohertz: Int?
+    public var bootTimeout: Duration
+
+    public init(
+        id: String, cpus: Int, memoryMB: Int, paths: VMPaths, kernel: String, initramfs: String, baseImage: String,
+        accelerator: Accelerator, tscKilohertz: Int?, bootTimeout: Duration = .seconds(60)
+    ) {
+        self.id = id
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.paths = paths
+        self.kernel = kernel
+        self.initramfs = initramfs
+        self.baseImage = baseImage
+        self.accelerator = accelerator
+        self.tscKilohertz = tscKilohertz
+        self.bootTimeout = bootTimeout
+    }
+
+    var commandLine: QEMUCommandLine {
+        QEMUCommandLine(
+            accelerator: accelerator, cpus: cpus, memoryMB: memoryMB, kernel: kernel, initramfs: initramfs,
+            disk: paths.disk, memoryFile: paths.memory, qmpSocket: paths.qmpSocket, agentSocket: paths.agentSocket,
+            tscKilohertz: tscKilohertz)
+    }
+}
+
+/// One running VM: its QEMU, QMP client and agent channel.
+///
+/// Created only by `boot`, which returns once the guest agent has answered hello, or cleans up
+/// everything it made and throws.
+public final class VirtualMachine: Sendable {
+    public let configuration: VMConfiguration
+    public let process: QEMUProcess
+    public let qmp: QMPClient
+    public let agent: AgentConnection
+
+    private init(configuration: VMConfiguration, process: QEMUProcess, qmp: QMPClient, agent: AgentConnection) {
+        self.configuration = configuration
+        self.process = process
+        self.qmp = qmp
+        self.agent = agent
+    }
+
+    /// Creates the overlay, starts QEMU, connects QMP and the agent.
+    /// `onExit` fires (on a background thread) when QEMU ends, for whatever reason.
+    public static func boot(
+        _ config: VMConfiguration, onExit: @escaping @Sendable (Termination, String) -> Void
+    ) async throws -> VirtualMachine {
+        let paths = config.paths
+        do {
+            try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
+        } catch { throw EngineError.io("create \(paths.directory)", error) }
+        var process: QEMUProcess?
+        do {
+            try await runTool("qemu-img", ["create", "-q", "-f", "qcow2", "-b", config.baseImage, "-F", "raw", paths.disk])
+            let logPath = paths.log
+            let started = try QEMUProcess.start(config.commandLine, logPath: logPath) { termination in
+                onExit(termination, QEMUProcess.tail(of: logPath))
+            }
+            process = started
+            // Lets a later daemon find and stop this QEMU if this one dies without cleaning up.
+            try? "\(started.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
+            try await waitForSocket(paths.qmpSocket, process: started)
+            let qmp = try await QMPClient.connect(path: paths.qmpSocket)
+            try await waitForSocket(paths.agentSocket, process: started)
+            // If the guest panics it powers off and QEMU closes the socket: the handshake fails fast.
+            let agent = try await AgentConnection.connect(unixPath: paths.agentSocket, timeout: config.bootTimeout)
+            return VirtualMachine(configuration: config, process: started, qmp: qmp, agent: agent)
+        } catch {
+            let exitedEarly = process?.termination
+            var log = ""
+            if let process {
+                process.signal(SIGKILL)
+                _ = await process.waitForExit()
+                log = process.logTail()
+            }
+            try? FileManager.default.removeItem(atPath: paths.directory)
+            if let exitedEarly { throw EngineError.bootFailed("QEMU exited with \(exitedEarly): \(log)") }
+            if process != nil, !log.isEmpty { throw EngineError.bootFailed("\(error); console: \(log)") }
+            throw error
+        }
+    }
+
+    /// Kills QEMU, waits for it, and removes every file of this VM.
+    public func destroy() async {
+        agent.close()
+        qmp.close()
+        process.signal(SIGKILL)
+        _ = await process.waitForExit()
+        try? FileManager.default.removeItem(atPath: configuration.paths.directory)
+    }
+
+    /// Waits until QEMU has created `path`, failing fast if QEMU exits first.
+    private static func waitForSocket(_ path: String, process: QEMUProcess) async throws {
+        for _ in 0..<2000 {
+            if FileManager.default.fileExists(atPath: path) { return }
+            if let t = process.termination { throw EngineError.bootFailed("QEMU exited with \(t): \(process.logTail())") }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw EngineError.bootFailed("QEMU did not create \(path) within 10 s")
+    }
+}
+
+extension QEMUProcess {
+    static func tail(of path: String) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else { return "" }
+        return String(decoding: data.suffix(2048), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

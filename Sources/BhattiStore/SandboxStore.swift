@@ -1,0 +1,125 @@
+import BhattiCore
+import Foundation
+
+/// A sandbox as recorded: what survives a daemon restart.
+public struct SandboxRecord: Equatable, Sendable {
+    public var id: SandboxID
+    public var name: SandboxName
+    public var state: SandboxState
+    public var cpus: Int
+    public var memoryMB: Int
+    public var diskMB: Int?
+    public var image: String
+    public var labels: [String: String]
+    public var keepHot: Bool
+    public var createdAt: Date
+    /// Why the sandbox is in `error`, for people.
+    public var stateReason: String?
+
+    public init(
+        id: SandboxID, name: SandboxName, state: SandboxState, cpus: Int, memoryMB: Int, diskMB: Int? = nil,
+        image: String, labels: [String: String] = [:], keepHot: Bool = false, createdAt: Date, stateReason: String? = nil
+    ) {
+        self.id = id
+        self.name = name
+        self.state = state
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.diskMB = diskMB
+        self.image = image
+        self.labels = labels
+        self.keepHot = keepHot
+        self.createdAt = createdAt
+        self.stateReason = stateReason
+    }
+}
+
+/// The SQLite store. An actor: one connection, one caller at a time.
+public actor SandboxStore {
+    private let db: Database
+
+    static let migrations = [
+        """
+        CREATE TABLE sandboxes (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL,
+            cpus INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL,
+            disk_mb INTEGER,
+            image TEXT NOT NULL,
+            labels TEXT NOT NULL DEFAULT '{}',
+            keep_hot INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            state_reason TEXT
+        );
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
+    ]
+
+    /// Opens (creating and migrating) the database at `path`; ":memory:" for tests.
+    public init(path: String) throws {
+        db = try Database(path: path)
+        try db.migrate(SandboxStore.migrations)
+    }
+
+    /// Inserts a new sandbox. A taken name throws `alreadyExists`.
+    public func insert(_ r: SandboxRecord) throws {
+        do {
+            try db.query(
+                "INSERT INTO sandboxes (id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [.text(r.id.rawValue), .text(r.name.rawValue), .text(r.state.rawValue), .int(Int64(r.cpus)), .int(Int64(r.memoryMB)),
+                 r.diskMB.map { .int(Int64($0)) } ?? .null, .text(r.image), .text(encodeLabels(r.labels)), .int(r.keepHot ? 1 : 0),
+                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), r.stateReason.map { .text($0) } ?? .null])
+        } catch let e as StoreError where e.isConstraintViolation {
+            throw BhattiError(.alreadyExists, "a sandbox named \(r.name) already exists", cause: e)
+        }
+    }
+
+    /// Records a new state (and why).
+    public func setState(_ id: SandboxID, _ state: SandboxState, reason: String? = nil) throws {
+        try db.query("UPDATE sandboxes SET state = ?, state_reason = ? WHERE id = ?",
+                     [.text(state.rawValue), reason.map { .text($0) } ?? .null, .text(id.rawValue)])
+    }
+
+    public func delete(_ id: SandboxID) throws {
+        try db.query("DELETE FROM sandboxes WHERE id = ?", [.text(id.rawValue)])
+    }
+
+    /// Looks a sandbox up by id, then by name.
+    public func find(_ idOrName: String) throws -> SandboxRecord? {
+        try db.query("SELECT * FROM sandboxes WHERE id = ? UNION ALL SELECT * FROM sandboxes WHERE name = ? LIMIT 1",
+                     [.text(idOrName), .text(idOrName)]).first.map(decode)
+    }
+
+    /// Every sandbox, oldest first.
+    public func list() throws -> [SandboxRecord] {
+        try db.query("SELECT * FROM sandboxes ORDER BY created_at, name").map(decode)
+    }
+
+    public func setting(_ key: String) throws -> String? {
+        try db.query("SELECT value FROM settings WHERE key = ?", [.text(key)]).first?.first?.text
+    }
+
+    public func setSetting(_ key: String, _ value: String) throws {
+        try db.query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     [.text(key), .text(value)])
+    }
+
+    private func decode(_ row: [Database.Value]) -> SandboxRecord {
+        let labels = (row[7].text?.data(using: .utf8)).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+        return SandboxRecord(
+            id: SandboxID(rawValue: row[0].text ?? "") ?? SandboxID.random(),
+            name: SandboxName(rawValue: row[1].text ?? "") ?? SandboxName(rawValue: "invalid")!,
+            state: SandboxState(rawValue: row[2].text ?? "") ?? .error,
+            cpus: Int(row[3].int ?? 1), memoryMB: Int(row[4].int ?? 0), diskMB: row[5].int.map { Int($0) },
+            image: row[6].text ?? "", labels: labels, keepHot: row[8].int == 1,
+            createdAt: Date(timeIntervalSince1970: Double(row[9].int ?? 0) / 1000), stateReason: row[10].text)
+    }
+
+    private func encodeLabels(_ labels: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? String(decoding: encoder.encode(labels), as: UTF8.self)) ?? "{}"
+    }
+}

@@ -1,0 +1,107 @@
+import FoundationEssentials
+
+/// The protocol version both sides send in hello; a mismatch refuses the connection.
+public let wireProtocolVersion = 1
+
+/// Host → guest, first frame on stream 0.
+public struct Hello: Codable, Equatable, Sendable {
+    public var version: Int
+    /// The per-sandbox token the agent must see before serving (empty until tokens are provisioned).
+    public var token: String
+    public init(version: Int = wireProtocolVersion, token: String = "") {
+        self.version = version
+        self.token = token
+    }
+}
+
+/// Guest → host, the answer to `Hello`.
+public struct HelloReply: Codable, Equatable, Sendable {
+    public var version: Int
+    public var agentVersion: String
+    /// The guest kernel's boot id: it changes when the VM reboots, not when it is restored.
+    public var bootID: String
+    public var uptimeMilliseconds: Int
+    public init(version: Int, agentVersion: String, bootID: String, uptimeMilliseconds: Int) {
+        self.version = version
+        self.agentVersion = agentVersion
+        self.bootID = bootID
+        self.uptimeMilliseconds = uptimeMilliseconds
+    }
+    enum CodingKeys: String, CodingKey {
+        case version
+        case agentVersion = "agent_version"
+        case bootID = "boot_id"
+        case uptimeMilliseconds = "uptime_ms"
+    }
+}
+
+/// Opens a piped exec: argv, environment, working directory.
+public struct ExecRequest: Codable, Equatable, Sendable {
+    public var argv: [String]
+    /// Overrides on top of the agent's defaults.
+    public var env: [String: String]
+    /// Working directory; the agent's default (`/workspace`) when nil.
+    public var cwd: String?
+    /// Whether the host will send `stdin` frames; without it stdin is /dev/null.
+    public var stdin: Bool
+
+    public init(argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: Bool = false) {
+        self.argv = argv
+        self.env = env
+        self.cwd = cwd
+        self.stdin = stdin
+    }
+}
+
+/// How the process ended. `code` follows the shell: the exit status, or 128 + signal.
+public struct ExitStatus: Codable, Equatable, Sendable {
+    public var code: Int32
+    public var signal: Int32?
+    /// Time the guest spent from spawn to exit, for host-overhead accounting.
+    public var guestMicroseconds: Int?
+    public init(code: Int32, signal: Int32? = nil, guestMicroseconds: Int? = nil) {
+        self.code = code
+        self.signal = signal
+        self.guestMicroseconds = guestMicroseconds
+    }
+    enum CodingKeys: String, CodingKey {
+        case code, signal
+        case guestMicroseconds = "guest_us"
+    }
+}
+
+/// An error that ends a stream. `code` is one of the `WireErrorCode` raw values.
+public struct WireErrorMessage: Codable, Equatable, Sendable, Error {
+    public var code: WireErrorCode
+    public var message: String
+    public init(code: WireErrorCode, message: String) {
+        self.code = code
+        self.message = message
+    }
+}
+
+/// Why the agent refused or failed a request.
+public enum WireErrorCode: String, Codable, Sendable {
+    case badRequest = "bad_request"
+    case notFound = "not_found"
+    case permissionDenied = "permission_denied"
+    case unauthenticated = "unauthenticated"
+    case resourceExhausted = "resource_exhausted"
+    case `internal` = "internal"
+}
+
+/// JSON payload coding shared by both sides.
+public enum WireJSON {
+    public static func encode<T: Encodable>(_ value: T) -> [UInt8] {
+        // Encoding our own plain structs cannot fail.
+        (try? Array(JSONEncoder().encode(value))) ?? []
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from frame: Frame) throws(WireError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(frame.payload))
+        } catch {
+            throw .malformedPayload(frame.type, String(describing: error))
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import BhattiSystem
+import BhattiWire
+import Synchronization
+
+/// Serialises frame writes onto the channel: each frame goes out whole, so writers on different
+/// threads never interleave bytes.
+final class FrameWriter: Sendable {
+    private let fd: FileDescriptor
+    private let lock = Mutex(())
+
+    init(fd: FileDescriptor) { self.fd = fd }
+
+    /// Sends a frame; false when the host has gone (the caller stops producing).
+    @discardableResult
+    func send(_ frame: Frame) -> Bool {
+        let bytes = frame.encoded()
+        return lock.withLock { _ in
+            do { try fd.writeAllFile(bytes); return true } catch { return false }
+        }
+    }
+
+    /// Sends `bytes` as one or more frames of at most `Frame.maxPayload`.
+    @discardableResult
+    func send(stream: UInt32, type: FrameType, bytes: [UInt8]) -> Bool {
+        if bytes.count <= Frame.maxPayload { return send(Frame(stream: stream, type: type, payload: bytes)) }
+        var offset = 0
+        while offset < bytes.count {
+            let end = min(offset + Frame.maxPayload, bytes.count)
+            if !send(Frame(stream: stream, type: type, payload: Array(bytes[offset..<end]))) { return false }
+            offset = end
+        }
+        return true
+    }
+
+    func sendError(stream: UInt32, _ code: WireErrorCode, _ message: String) {
+        send(Frame(stream: stream, type: .error, payload: WireJSON.encode(WireErrorMessage(code: code, message: message))))
+    }
+}
