@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "BhattiSystemTests", dependencies: ["BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiCoreTests", dependencies: ["BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire"], swiftSettings: strict),
-        .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
+        .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem", "BhattiEngine"], swiftSettings: strict),
         .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage"], swiftSettings: strict),
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),

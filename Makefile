@@ -1,0 +1,41 @@
+# bhatti: `make serve` runs the daemon, `make test` runs every test. Both install what is missing.
+SWIFT      ?= swift
+DATA_DIR   ?= /var/lib/bhatti
+IMAGE_DIR  ?= $(DATA_DIR)/images/default
+LISTEN     ?= 127.0.0.1:8080
+LOHAR      := .build/static/release/lohar
+
+.PHONY: deps build build-debug lohar image image-debug serve test unit-test bench clean
+
+deps:
+	@./scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build -c release --product bhatti
+
+build-debug: deps
+	$(SWIFT) build --product bhatti
+
+# The guest agent: fully static, so it runs as PID 1 in any rootfs.
+lohar: deps
+	$(SWIFT) build -c release --product lohar -Xswiftc -static-executable --scratch-path .build/static
+
+image: build lohar
+	.build/release/bhatti image build --out $(IMAGE_DIR) --lohar $(LOHAR) --init-source guest/init.c
+
+image-debug: build-debug lohar
+	.build/debug/bhatti image build --out $(IMAGE_DIR) --lohar $(LOHAR) --init-source guest/init.c
+
+serve: image
+	.build/release/bhatti serve --data-dir $(DATA_DIR) --image-dir $(IMAGE_DIR) --listen $(LISTEN)
+
+# Unit tests and real-VM tests (QEMU; TCG where KVM cannot boot a stock kernel).
+test: image-debug
+	BHATTI_TEST_IMAGE_DIR=$(IMAGE_DIR) BHATTI_TEST_LOHAR=$(LOHAR) $(SWIFT) test
+
+bench: image
+	@./scripts/install-deps.sh --bench
+	BHATTI_BENCH_IMAGE_DIR=$(IMAGE_DIR) ./bench/run.sh
+
+clean:
+	rm -rf .build

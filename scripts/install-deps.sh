@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bhatti needs to build, test and run, when they are missing.
+# Only Debian packages: nothing else is downloaded.
+set -euo pipefail
+need=(
+  pkg-config libsqlite3-dev libssl-dev gcc libc6-dev        # build
+  qemu-system-x86 qemu-utils                                 # the VMM and qcow2 overlays
+  debootstrap e2fsprogs                                      # guest image
+  curl python3 procps                                        # tests
+)
+[ "${1:-}" = "--bench" ] && need+=(hyperfine)
+missing=()
+for p in "${need[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then echo "error: run as root to install ${missing[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+command -v swift >/dev/null || { echo "error: swift (6.x) is not on PATH" >&2; exit 1; }
