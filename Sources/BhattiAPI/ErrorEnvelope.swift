@@ -26,6 +26,7 @@ public enum HTTPStatusMapping {
         case .unauthenticated: 401
         case .permissionDenied: 403
         case .notFound: 404
+        case .methodNotAllowed: 405
         case .alreadyExists, .invalidState: 409
         case .tooLarge: 413
         case .rateLimited, .resourceExhausted: 429

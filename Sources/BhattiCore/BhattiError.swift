@@ -3,6 +3,7 @@ public struct BhattiError: Error, Sendable, CustomStringConvertible {
     public enum Code: String, Codable, Sendable, CaseIterable {
         case invalidArgument = "invalid_argument"
         case notFound = "not_found"
+        case methodNotAllowed = "method_not_allowed"
         case alreadyExists = "already_exists"
         case invalidState = "invalid_state"
         case unauthenticated

@@ -77,7 +77,7 @@ public struct APIHandler: HTTPHandler {
     }
 
     private func methodNotAllowed(_ request: HTTPRequest) -> BhattiError {
-        BhattiError(.invalidArgument, "method \(request.method) is not allowed on \(request.path)")
+        BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")
     }
 
     private func errorResponse(_ error: BhattiError, requestID: String) -> HTTPResponse {
@@ -86,7 +86,7 @@ public struct APIHandler: HTTPHandler {
         if error.code == .internal || error.code == .unavailable {
             log.error("http.error", ["request.id": requestID, "error": error.description])
         }
-        let status = error.message.hasPrefix("method ") && error.code == .invalidArgument ? 405 : HTTPStatusMapping.status(for: error.code)
+        let status = HTTPStatusMapping.status(for: error.code)
         let body = ErrorEnvelope(code: error.code.rawValue, message: message, requestID: requestID)
         return HTTPResponse.json(status: status, bytes: (try? Array(JSONEncoder().encode(body))) ?? [])
     }

@@ -1,0 +1,83 @@
+/// Bounds on what a server accepts from a client; a request over a limit is answered 431 or 413 and the
+/// connection is closed.
+public struct HTTPLimits: Sendable {
+    /// The most bytes in the request line plus header fields (and in chunked-body trailers).
+    public var maxHeaderBytes: Int
+    /// The most header fields in one request.
+    public var maxHeaderCount: Int
+    /// The most body bytes for a route without its own limit.
+    public var maxBodyBytes: Int
+    /// A route's own body limit (uploads), asked once per request after the head is read; nil keeps `maxBodyBytes`.
+    public var routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)?
+    /// How long a connection may sit without sending a byte before it is closed; 0 waits forever.
+    public var idleTimeoutMilliseconds: Int
+
+    /// Limits with the defaults: 64 KiB of head, 100 fields, 1 MiB of body, two minutes idle.
+    public init(
+        maxHeaderBytes: Int = 64 * 1024,
+        maxHeaderCount: Int = 100,
+        maxBodyBytes: Int = 1 << 20,
+        idleTimeoutMilliseconds: Int = 120_000,
+        routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)? = nil
+    ) {
+        self.maxHeaderBytes = maxHeaderBytes
+        self.maxHeaderCount = maxHeaderCount
+        self.maxBodyBytes = maxBodyBytes
+        self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+        self.routeBodyLimit = routeBodyLimit
+    }
+
+    /// The body limit for one request.
+    func bodyLimit(method: String, path: String) -> Int {
+        routeBodyLimit?(method, path) ?? maxBodyBytes
+    }
+}
+
+/// Why bytes could not be parsed as an HTTP/1.x message.
+public enum HTTPParseError: Error, Equatable, Sendable {
+    /// The request line and headers exceed `maxHeaderBytes`.
+    case headersTooLarge
+    /// More than `maxHeaderCount` header fields.
+    case tooManyHeaders
+    /// The body exceeds the body limit (declared or received).
+    case bodyTooLarge(limit: Int)
+    /// A transfer coding other than `chunked`.
+    case unsupportedTransferEncoding(String)
+    /// An HTTP version other than 1.0 or 1.1.
+    case unsupportedVersion(String)
+    /// Anything else that breaks the grammar, with what was wrong.
+    case malformed(String)
+
+    /// The status a server answers with.
+    public var status: Int {
+        switch self {
+        case .headersTooLarge, .tooManyHeaders: 431
+        case .bodyTooLarge: 413
+        case .unsupportedTransferEncoding: 501
+        case .unsupportedVersion: 505
+        case .malformed: 400
+        }
+    }
+
+    /// The machine-readable code in the JSON error body.
+    public var code: String {
+        switch self {
+        case .headersTooLarge, .tooManyHeaders, .bodyTooLarge: "too_large"
+        case .unsupportedTransferEncoding: "not_implemented"
+        case .unsupportedVersion: "unsupported_version"
+        case .malformed: "bad_request"
+        }
+    }
+
+    /// A human-readable explanation.
+    public var message: String {
+        switch self {
+        case .headersTooLarge: "request headers are too large"
+        case .tooManyHeaders: "too many request headers"
+        case .bodyTooLarge(let limit): "request body is larger than \(limit) bytes"
+        case .unsupportedTransferEncoding(let coding): "unsupported transfer encoding: \(coding)"
+        case .unsupportedVersion(let version): "unsupported HTTP version: \(version)"
+        case .malformed(let what): "malformed request: \(what)"
+        }
+    }
+}

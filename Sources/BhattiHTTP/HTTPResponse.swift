@@ -1,0 +1,182 @@
+/// What a response carries after its head.
+public enum ResponseBody: Sendable {
+    /// A complete body, sent with `Content-Length`.
+    case bytes([UInt8])
+    /// A body produced over time, sent with chunked encoding and flushed chunk by chunk.
+    case stream(ResponseStream)
+}
+
+/// A response as a handler returns it; the server adds the framing headers (`Content-Length` or
+/// `Transfer-Encoding`, and `Connection`), replacing any the handler set.
+public struct HTTPResponse: Sendable {
+    /// The status code; the reason phrase is the standard one for it.
+    public var status: Int
+    /// Header fields to send (framing headers are the server's and are replaced).
+    public var headers: HTTPHeaders
+    /// The body: complete bytes or a stream.
+    public var body: ResponseBody
+
+    /// A response with the given parts.
+    public init(status: Int, headers: HTTPHeaders = [], body: ResponseBody = .bytes([])) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    /// A JSON response: `bytes` are sent as they are, with `Content-Type: application/json`.
+    public static func json(status: Int = 200, bytes: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], body: .bytes(bytes))
+    }
+
+    /// A plain-text response.
+    public static func text(status: Int = 200, _ text: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"], body: .bytes(Array(text.utf8)))
+    }
+
+    /// A streamed response (`Content-Type` defaults to NDJSON, the daemon's streaming format).
+    public static func stream(
+        status: Int = 200, headers: HTTPHeaders = ["Content-Type": "application/x-ndjson"], _ stream: ResponseStream
+    ) -> HTTPResponse {
+        HTTPResponse(status: status, headers: headers, body: .stream(stream))
+    }
+
+    /// The complete answer to a request that could not be parsed, closing the connection:
+    /// `{"error":{"code":...,"message":...}}`.
+    static func serializedError(_ error: HTTPParseError) -> [UInt8] {
+        let json = #"{"error":{"code":"\#(jsonEscaped(error.code))","message":"\#(jsonEscaped(error.message))"}}"#
+        return serialize(
+            status: error.status, headers: ["Content-Type": "application/json"], body: Array(json.utf8), keepAlive: false)
+    }
+}
+
+/// How a serialized response delimits its body.
+enum BodyFraming: Equatable {
+    /// `Content-Length: n`.
+    case length(Int)
+    /// `Transfer-Encoding: chunked`.
+    case chunked
+    /// Neither header: the body ends when the connection closes (streams to HTTP/1.0 clients).
+    case untilClose
+    /// No body and no length (1xx, 204, 304).
+    case none
+}
+
+extension HTTPResponse {
+    /// Whether the status forbids a body (RFC 9110 §6.4.1).
+    static func statusHasNoBody(_ status: Int) -> Bool {
+        (100..<200).contains(status) || status == 204 || status == 304
+    }
+
+    /// The status line and headers, ending with the empty line.
+    static func serializeHead(status: Int, headers: HTTPHeaders, framing: BodyFraming, keepAlive: Bool) -> [UInt8] {
+        var text = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
+        for (name, value) in headers {
+            if headerNamesEqual(name, "Content-Length") || headerNamesEqual(name, "Transfer-Encoding")
+                || headerNamesEqual(name, "Connection")
+            {
+                continue
+            }
+            // A CR or LF in a handler's value would split the response; they become spaces.
+            text += "\(sanitized(name)): \(sanitized(value))\r\n"
+        }
+        switch framing {
+        case .length(let n): text += "Content-Length: \(n)\r\n"
+        case .chunked: text += "Transfer-Encoding: chunked\r\n"
+        case .untilClose, .none: break
+        }
+        text += keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"
+        return Array(text.utf8)
+    }
+
+    /// A response with a complete body, head and body in one buffer (one write).
+    static func serialize(status: Int, headers: HTTPHeaders, body: [UInt8], keepAlive: Bool, headOnly: Bool = false) -> [UInt8] {
+        if statusHasNoBody(status) {
+            return serializeHead(status: status, headers: headers, framing: .none, keepAlive: keepAlive)
+        }
+        var bytes = serializeHead(status: status, headers: headers, framing: .length(body.count), keepAlive: keepAlive)
+        if !headOnly { bytes += body }
+        return bytes
+    }
+}
+
+/// One chunk of a chunked body: size in hex, CRLF, data, CRLF. Empty data would end the body, so callers skip it.
+func chunkFrame(_ data: [UInt8]) -> [UInt8] {
+    var frame = Array(String(data.count, radix: 16).utf8) + [0x0D, 0x0A]
+    frame.reserveCapacity(frame.count + data.count + 2)
+    frame += data
+    frame += [0x0D, 0x0A]
+    return frame
+}
+
+/// The chunk that ends a chunked body (no trailers).
+let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+
+/// `HTTP/1.1 100 Continue`, the interim answer to `Expect: 100-continue`.
+let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+private func sanitized(_ text: String) -> String {
+    guard text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) else { return text }
+    return String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
+}
+
+/// Escapes a string for a JSON string literal.
+func jsonEscaped(_ text: String) -> String {
+    var out = ""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\r": out += "\\r"
+        case "\t": out += "\\t"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out
+}
+
+/// The standard reason phrase (clients ignore it; it is for people reading traces).
+func reasonPhrase(_ status: Int) -> String {
+    switch status {
+    case 100: "Continue"
+    case 101: "Switching Protocols"
+    case 200: "OK"
+    case 201: "Created"
+    case 202: "Accepted"
+    case 204: "No Content"
+    case 206: "Partial Content"
+    case 301: "Moved Permanently"
+    case 302: "Found"
+    case 304: "Not Modified"
+    case 400: "Bad Request"
+    case 401: "Unauthorized"
+    case 403: "Forbidden"
+    case 404: "Not Found"
+    case 405: "Method Not Allowed"
+    case 408: "Request Timeout"
+    case 409: "Conflict"
+    case 410: "Gone"
+    case 411: "Length Required"
+    case 412: "Precondition Failed"
+    case 413: "Content Too Large"
+    case 415: "Unsupported Media Type"
+    case 416: "Range Not Satisfiable"
+    case 417: "Expectation Failed"
+    case 422: "Unprocessable Content"
+    case 423: "Locked"
+    case 426: "Upgrade Required"
+    case 429: "Too Many Requests"
+    case 431: "Request Header Fields Too Large"
+    case 500: "Internal Server Error"
+    case 501: "Not Implemented"
+    case 502: "Bad Gateway"
+    case 503: "Service Unavailable"
+    case 504: "Gateway Timeout"
+    case 505: "HTTP Version Not Supported"
+    case 507: "Insufficient Storage"
+    default: "Status \(status)"
+    }
+}

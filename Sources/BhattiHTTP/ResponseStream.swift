@@ -1,0 +1,141 @@
+import Dispatch
+import Synchronization
+
+/// A response body produced over time: producers push chunks without blocking, the connection thread
+/// pops and writes each as soon as it is queued, and a client that goes away cancels the stream.
+///
+/// Either hand the server an open stream and push into it from your own task or thread, or give
+/// `init(producer:)` a closure: the server runs it in a task when the response starts, cancels that
+/// task when the client disconnects, and finishes the stream when it returns.
+public final class ResponseStream: Sendable {
+    private struct State {
+        var chunks: [[UInt8]] = []
+        var pendingBytes = 0
+        var finished = false
+        var cancelled = false
+        var started = false
+        var onCancel: [@Sendable () -> Void] = []
+        var task: Task<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+    /// Signalled once per push, finish and cancel; the consumer re-checks the state after every wake-up.
+    private let wake = DispatchSemaphore(value: 0)
+    private let producer: (@Sendable (ResponseStream) async -> Void)?
+
+    /// An open stream; push with `write` and end with `finish`.
+    public init() { producer = nil }
+
+    /// A stream filled by `producer`, which the server runs when the response starts; returning finishes it.
+    public init(producer: @escaping @Sendable (ResponseStream) async -> Void) { self.producer = producer }
+
+    /// Queues `bytes` for the client; false once the client is gone or the stream finished (stop producing).
+    @discardableResult
+    public func write(_ bytes: [UInt8]) -> Bool {
+        let accepted = state.withLock { state -> Bool in
+            guard !state.cancelled, !state.finished else { return false }
+            // An empty chunk would end a chunked body early; it carries nothing, so it is dropped.
+            if !bytes.isEmpty {
+                state.chunks.append(bytes)
+                state.pendingBytes += bytes.count
+            }
+            return true
+        }
+        if accepted && !bytes.isEmpty { wake.signal() }
+        return accepted
+    }
+
+    /// Queues the UTF-8 bytes of `text`.
+    @discardableResult
+    public func write(_ text: String) -> Bool { write(Array(text.utf8)) }
+
+    /// Ends the body after the queued chunks are sent. Idempotent.
+    public func finish() {
+        let changed = state.withLock { state -> Bool in
+            guard !state.finished else { return false }
+            state.finished = true
+            return true
+        }
+        if changed { wake.signal() }
+    }
+
+    /// Whether the client went away (or the server shut down) before the body ended.
+    public var isCancelled: Bool { state.withLock { $0.cancelled } }
+
+    /// Bytes queued but not yet taken by the connection (for producers that want to slow down).
+    public var pendingBytes: Int { state.withLock { $0.pendingBytes } }
+
+    /// Runs `body` once when the stream is cancelled (at once if it already is), e.g. to stop a process
+    /// whose output is being streamed even while it prints nothing.
+    public func onCancel(_ body: @escaping @Sendable () -> Void) {
+        let runNow = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.onCancel.append(body)
+            return false
+        }
+        if runNow { body() }
+    }
+
+    /// Marks the client gone: drops queued chunks, runs the cancel handlers, cancels the producer task,
+    /// and wakes the consumer. Idempotent.
+    func cancel() {
+        let (handlers, task) = state.withLock { state -> ([@Sendable () -> Void], Task<Void, Never>?) in
+            guard !state.cancelled else { return ([], nil) }
+            state.cancelled = true
+            state.chunks = []
+            state.pendingBytes = 0
+            defer { state.onCancel = [] }
+            return (state.onCancel, state.task)
+        }
+        task?.cancel()
+        for handler in handlers { handler() }
+        wake.signal()
+    }
+
+    /// Starts the producer task, once; the stream finishes when the producer returns.
+    func start() {
+        guard let producer else { return }
+        state.withLock { state in
+            guard !state.started, !state.cancelled else { return }
+            state.started = true
+            // The task is joined through the stream: the connection thread waits for `finish`, and
+            // `cancel` cancels the task, so it never outlives its response unnoticed.
+            state.task = Task { [self] in
+                await producer(self)
+                finish()
+            }
+        }
+    }
+
+    /// What the consumer gets from `next`.
+    enum Item: Equatable {
+        /// Every chunk queued since the last call, joined (one write, one chunk frame).
+        case data([UInt8])
+        /// The producer finished and everything queued was taken.
+        case finished
+        /// The stream was cancelled.
+        case cancelled
+        /// Nothing happened within the timeout.
+        case idle
+    }
+
+    /// Blocks the calling (dedicated) thread until there is data, the end, or a cancellation, or until
+    /// `timeoutMilliseconds` pass.
+    func next(timeoutMilliseconds: Int) -> Item {
+        let deadline = DispatchTime.now() + .milliseconds(timeoutMilliseconds)
+        while true {
+            let item = state.withLock { state -> Item? in
+                if state.cancelled { return .cancelled }
+                if !state.chunks.isEmpty {
+                    let data = state.chunks.count == 1 ? state.chunks[0] : Array(state.chunks.joined())
+                    state.chunks = []
+                    state.pendingBytes = 0
+                    return .data(data)
+                }
+                return state.finished ? .finished : nil
+            }
+            if let item { return item }
+            if wake.wait(timeout: deadline) == .timedOut { return .idle }
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import BhattiSystem
+import Foundation
+import Glibc
+
+/// File-system helpers whose errors carry the path and the cause.
+enum FileOps {
+    /// Removes a file or a whole tree; absent is fine. Refuses to cross into mounts (see `unmountAll`).
+    static func remove(_ path: String) throws(ImageError) {
+        guard exists(path) else { return }
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            throw .io("cannot remove \(path)", underlying: error)
+        }
+    }
+
+    /// `lstat` succeeds: also true for a dangling symlink, which `fileExists` reports as absent.
+    static func exists(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0
+    }
+
+    /// `mkdir -p`.
+    static func makeDirectory(_ path: String) throws(ImageError) {
+        do { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) } catch {
+            throw .io("cannot create directory \(path)", underlying: error)
+        }
+    }
+
+    /// Reads a whole file.
+    static func read(_ path: String) throws(ImageError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .io("cannot read \(path)", underlying: Errno.current)
+        }
+        return [UInt8](data)
+    }
+
+    /// Writes `bytes` to `path.tmp`, fsyncs it, then renames it over `path`: readers see the old
+    /// file or the new one, never a torn one, even across a power cut.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, permissions: mode_t = 0o644) throws(ImageError) {
+        let temp = "\(path).tmp"
+        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
+        guard fd >= 0 else { throw .io("cannot create \(temp)", underlying: Errno.current) }
+        do {
+            try FileDescriptor(rawValue: fd).writeAllFile(bytes)
+        } catch {
+            close(fd)
+            throw .io("cannot write \(temp)", underlying: error)
+        }
+        close(fd)
+        // open's mode is masked by the umask; the image's modes must not depend on the caller's.
+        guard chmod(temp, permissions) == 0 else { throw .io("cannot chmod \(temp)", underlying: Errno.current) }
+        try commit(temp, to: path)
+    }
+
+    /// Makes a finished temp file durable and moves it into place (fsync file, rename, fsync dir).
+    static func commit(_ temp: String, to path: String) throws(ImageError) {
+        try fsyncPath(temp, directory: false)
+        guard rename(temp, path) == 0 else { throw .io("cannot rename \(temp) to \(path)", underlying: Errno.current) }
+        try fsyncPath((path as NSString).deletingLastPathComponent, directory: true)
+    }
+
+    /// Copies `source` to `destination` atomically with the given mode.
+    static func copy(_ source: String, to destination: String, permissions: mode_t) throws(ImageError) {
+        let temp = "\(destination).tmp"
+        try remove(temp)
+        do { try FileManager.default.copyItem(atPath: source, toPath: temp) } catch {
+            throw .io("cannot copy \(source) to \(temp)", underlying: error)
+        }
+        guard chmod(temp, permissions) == 0 else { throw .io("cannot chmod \(temp)", underlying: Errno.current) }
+        try commit(temp, to: destination)
+    }
+
+    /// Renames a directory into place, replacing what was there.
+    static func replaceDirectory(_ path: String, with temp: String) throws(ImageError) {
+        try remove(path)
+        guard rename(temp, path) == 0 else { throw .io("cannot rename \(temp) to \(path)", underlying: Errno.current) }
+    }
+
+    /// Size of a regular file in bytes (0 if absent).
+    static func size(_ path: String) -> UInt64 {
+        var st = stat()
+        return stat(path, &st) == 0 ? UInt64(st.st_size) : 0
+    }
+
+    /// Bytes allocated by a tree (hard links counted once), what the file system will need for data.
+    static func allocatedBytes(_ root: String) -> UInt64 {
+        var total: UInt64 = 0
+        var seen: Set<UInt64> = []
+        func add(_ path: String) {
+            var st = stat()
+            guard lstat(path, &st) == 0 else { return }
+            if st.st_nlink > 1, (st.st_mode & S_IFMT) != S_IFDIR, !seen.insert(UInt64(st.st_ino)).inserted { return }
+            total += UInt64(st.st_blocks) * 512
+        }
+        add(root)
+        let walker = FileManager.default.enumerator(atPath: root)
+        while let relative = walker?.nextObject() as? String { add("\(root)/\(relative)") }
+        return total
+    }
+
+    /// Detaches every mount at or below `path`, deepest first. debootstrap mounts /proc and /sys in
+    /// its target; if it died mid-way, removing the tree would otherwise walk into the host's /proc.
+    static func unmountAll(under path: String) throws(ImageError) {
+        let prefix = path.hasSuffix("/") ? String(path.dropLast()) : path
+        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
+        let points = table.split(separator: "\n").compactMap { line -> String? in
+            let fields = line.split(separator: " ")
+            guard fields.count > 4 else { return nil }
+            let point = unescapeMountPath(String(fields[4]))
+            return point == prefix || point.hasPrefix(prefix + "/") ? point : nil
+        }
+        for point in points.sorted(by: { $0.count > $1.count }) where umount2(point, Int32(MNT_DETACH)) != 0 {
+            throw .io("cannot unmount \(point)", underlying: Errno.current)
+        }
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as \ooo.
+    static func unescapeMountPath(_ s: String) -> String {
+        var out: [UInt8] = []
+        let b = Array(s.utf8)
+        var i = 0
+        while i < b.count {
+            if b[i] == UInt8(ascii: "\\"), i + 3 < b.count,
+               let v = UInt8(String(decoding: b[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                out.append(v)
+                i += 4
+            } else {
+                out.append(b[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func fsyncPath(_ path: String, directory: Bool) throws(ImageError) {
+        let fd = open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC)
+        guard fd >= 0 else { throw .io("cannot open \(path) to sync it", underlying: Errno.current) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw .io("cannot fsync \(path)", underlying: Errno.current) }
+    }
+}
+
+extension CommandRunner {
+    /// SHA-256 of a file as lower-case hex (coreutils' sha256sum: fast, and always on Debian).
+    func sha256(_ path: String) throws(ImageError) -> String {
+        let out = try output("sha256sum", ["-b", path])
+        guard let hex = out.split(separator: " ").first, hex.count == 64 else {
+            throw .commandFailed(command: "sha256sum -b \(path)", status: 0, output: "unexpected output: \(out)")
+        }
+        return String(hex)
+    }
+}

@@ -1,0 +1,61 @@
+@testable import BhattiCLI
+import Testing
+
+@Suite("Argument parsing")
+struct ArgumentsTests {
+    let specs = CLIContext.globalOptions + [
+        OptionSpec("--name", kind: .value), OptionSpec("--label", kind: .repeated), OptionSpec("--keep-hot", kind: .flag),
+    ]
+
+    @Test("values, repeated values, flags, positionals and everything after --")
+    func mixed() throws {
+        let p = try parseArguments(["dev", "--name=x", "--label", "a=1", "--label", "b=2", "--keep-hot", "-y", "--", "ls", "-la"], specs: specs)
+        #expect(p.positionals == ["dev"])
+        #expect(p.value("--name") == "x")
+        #expect(try p.pairs("--label") == ["a": "1", "b": "2"])
+        #expect(p.has("--keep-hot"))
+        #expect(p.has("--yes"))
+        #expect(p.rest == ["ls", "-la"])
+    }
+
+    @Test("usage errors name the problem", arguments: [["--bogus"], ["--name"], ["--keep-hot=1"]])
+    func errors(args: [String]) {
+        #expect(throws: UsageError.self) { try parseArguments(args, specs: specs) }
+    }
+
+    @Test("numbers and pairs are checked")
+    func typed() throws {
+        let p = try parseArguments(["--name", "abc", "--label", "novalue"], specs: specs)
+        #expect(throws: UsageError.self) { try p.int("--name") }
+        #expect(throws: UsageError.self) { try p.pairs("--label") }
+    }
+
+    @Test("flag beats environment beats config file beats the default socket")
+    func precedence() throws {
+        let none = try parseArguments([], specs: specs)
+        #expect(CLIContext.resolve(none, environment: ["HOME": "/nonexistent"]).url == CLIContext.defaultURL)
+        let env = CLIContext.resolve(none, environment: ["HOME": "/nonexistent", "BHATTI_URL": "http://127.0.0.1:9", "BHATTI_TOKEN": "t"])
+        #expect(env.url == "http://127.0.0.1:9")
+        #expect(env.token == "t")
+        let flag = try parseArguments(["--url", "unix:///x.sock", "--token", "f"], specs: specs)
+        let both = CLIContext.resolve(flag, environment: ["BHATTI_URL": "http://127.0.0.1:9", "BHATTI_TOKEN": "t"])
+        #expect(both.url == "unix:///x.sock")
+        #expect(both.token == "f")
+    }
+
+    @Test("the command word skips global options and their values")
+    func commandWord() {
+        #expect(BhattiCommand.commandWord(["--url", "u", "--json", "list"]).0 == "list")
+        #expect(BhattiCommand.commandWord(["--json"]).0 == nil)
+    }
+
+    @Test("exit codes: usage 2, unreachable 3, server 1; unknown command is a usage error")
+    func exitCodes() async {
+        #expect(CLIError.usage("x", usage: "y").exitCode == 2)
+        #expect(CLIError.unreachable("x").exitCode == 3)
+        #expect(CLIError.server(status: 404, code: "not_found", message: "x").exitCode == 1)
+        #expect(await BhattiCommand.main(["frobnicate"], environment: [:]) == 2)
+        #expect(await BhattiCommand.main(["list", "--url", "unix:///tmp/bh-nothing-here.sock"], environment: [:]) == 3)
+        #expect(await BhattiCommand.main(["snapshot", "list"], environment: [:]) == 1)
+    }
+}

@@ -1,0 +1,62 @@
+import BhattiCore
+import Testing
+
+@Suite("Domain types")
+struct CoreTests {
+    @Test("valid names", arguments: ["dev", "a", "A-1", "x.y_z", String(repeating: "a", count: 63)])
+    func validNames(name: String) { #expect(SandboxName(rawValue: name) != nil) }
+
+    @Test("invalid names", arguments: ["", "-dev", ".x", "a/b", "a b", "ünï", String(repeating: "a", count: 64), "../etc"])
+    func invalidNames(name: String) {
+        #expect(SandboxName(rawValue: name) == nil)
+        #expect(throws: BhattiError.self) { try SandboxName.parse(name) }
+    }
+
+    @Test("ids are 16 lowercase hex and safe as path components")
+    func ids() {
+        let id = SandboxID.random()
+        #expect(id.rawValue.count == 16)
+        #expect(SandboxID(rawValue: id.rawValue) == id)
+        #expect(SandboxID(rawValue: "../../etc/passwd") == nil)
+        #expect(SandboxID(rawValue: "ABCDEF0123456789") == nil)
+    }
+
+    @Test("cpus and memory out of range are refused with the allowed range")
+    func specBounds() throws {
+        let name = try SandboxName.parse("dev")
+        #expect(throws: BhattiError.self) { try SandboxSpec(name: name, cpus: 0) }
+        #expect(throws: BhattiError.self) { try SandboxSpec(name: name, cpus: 17) }
+        #expect(throws: BhattiError.self) { try SandboxSpec(name: name, memoryMB: 64) }
+        do {
+            _ = try SandboxSpec(name: name, memoryMB: 1_000_000)
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("128"))
+        }
+        let ok = try SandboxSpec(name: name, cpus: 2, memoryMB: 1024)
+        #expect(ok.cpus == 2)
+    }
+
+    /// Every (state, event) pair: the legal ones and where they lead; all others throw.
+    @Test("lifecycle transition table")
+    func lifecycle() {
+        let legal: [SandboxState: [SandboxEvent: SandboxState]] = [
+            .creating: [.booted: .hot, .bootFailed: .error, .vmmDied: .error],
+            .hot: [.vmmDied: .error, .paused: .warm, .snapshotted: .cold],
+            .warm: [.vmmDied: .error, .resumed: .hot, .snapshotted: .cold],
+            .cold: [.restored: .hot],
+            .error: [:],
+        ]
+        let events: [SandboxEvent] = [.booted, .bootFailed, .vmmDied, .paused, .resumed, .snapshotted, .restored]
+        for state in SandboxState.allCases {
+            for event in events {
+                if let expected = legal[state]?[event] {
+                    #expect((try? SandboxLifecycle.next(state, on: event)) == expected)
+                } else {
+                    #expect(throws: SandboxLifecycle.InvalidTransition.self) { try SandboxLifecycle.next(state, on: event) }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+
+@testable import BhattiImage
+
+@Suite struct GuestImageTests {
+    static func manifest() -> ImageManifest {
+        ImageManifest(
+            builtAt: "2025-01-01T00:00:00Z", kernelVersion: "6.1.0-56-cloud-amd64",
+            kernelPackage: "linux-image-6.1.0-56-cloud-amd64", kernelPackageVersion: "6.1.192-2",
+            kernelPackageSHA256: String(repeating: "a", count: 64), modules: ["virtio_ring", "virtio"],
+            initSourceSHA256: String(repeating: "b", count: 64), suite: "bookworm", mirror: "http://deb.debian.org/debian",
+            packages: ["bash": "5.2.15-2+b7"], loharSHA256: String(repeating: "c", count: 64),
+            files: ["vmlinuz": .init(bytes: 1, sha256: String(repeating: "d", count: 64))])
+    }
+
+    @Test func emptyDirectoryIsNotBuiltAndSaysHowToBuild() {
+        let dir = TemporaryDirectory("open")
+        #expect {
+            _ = try GuestImage.open(dir.path)
+        } throws: { error in
+            guard case ImageError.notBuilt(_, let missing) = error else { return false }
+            let text = "\(error)"
+            return missing == ["vmlinuz", "initramfs", "rootfs.ext4", "image.json"]
+                && text.contains("run `bhatti image build`") && text.contains(dir.path)
+        }
+    }
+
+    @Test func missingManifestAloneMeansIncomplete() {
+        let dir = TemporaryDirectory("open")
+        for name in ["vmlinuz", "initramfs", "rootfs.ext4"] { dir.write(name, "x") }
+        #expect {
+            _ = try GuestImage.open(dir.path)
+        } throws: { error in
+            guard case ImageError.notBuilt(_, let missing) = error else { return false }
+            return missing == ["image.json"]
+        }
+    }
+
+    @Test func corruptManifestIsReported() {
+        let dir = TemporaryDirectory("open")
+        for name in ["vmlinuz", "initramfs", "rootfs.ext4"] { dir.write(name, "x") }
+        dir.write("image.json", "{ not json")
+        #expect {
+            _ = try GuestImage.open(dir.path)
+        } throws: { error in
+            guard case ImageError.corruptManifest = error else { return false }
+            return "\(error)".contains("bhatti image build")
+        }
+    }
+
+    @Test func completeImageOpensWithPathsAndManifest() throws {
+        let dir = TemporaryDirectory("open")
+        for name in ["vmlinuz", "initramfs", "rootfs.ext4"] { dir.write(name, "x") }
+        let manifest = Self.manifest()
+        dir.write("image.json", String(decoding: try manifest.encoded(), as: UTF8.self))
+        let image = try GuestImage.open(dir.path + "/")
+        #expect(image.directory == dir.path)
+        #expect(image.kernelPath == "\(dir.path)/vmlinuz")
+        #expect(image.initramfsPath == "\(dir.path)/initramfs")
+        #expect(image.rootfsPath == "\(dir.path)/rootfs.ext4")
+        #expect(image.manifest == manifest)
+    }
+
+    @Test func manifestEncodingIsStableAndReadable() throws {
+        let bytes = try Self.manifest().encoded()
+        #expect(try Self.manifest().encoded() == bytes)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("\"kernelVersion\" : \"6.1.0-56-cloud-amd64\""))
+        #expect(text.contains("\"mirror\" : \"http://deb.debian.org/debian\""))  // slashes unescaped
+    }
+
+    @Test func installedPackagesComeFromDpkgStatus() {
+        let dir = TemporaryDirectory("dpkg")
+        dir.write("var/lib/dpkg/status", """
+            Package: bash
+            Status: install ok installed
+            Version: 5.2.15-2+b7
+            Description: shell
+             continuation line
+
+            Package: removed
+            Status: deinstall ok config-files
+            Version: 1.0
+
+            """)
+        #expect(ImageManifest.installedPackages(tree: dir.path) == ["bash": "5.2.15-2+b7"])
+    }
+
+    @Test func rootfsAutoSizeAddsHeadroomAndRounds() {
+        let mib: UInt64 = 1 << 20
+        // 300 MiB → 390 + 256 = 646 → 704 (next multiple of 64).
+        #expect(RootfsStep.autoSize(treeBytes: 300 * mib) == 704 * mib)
+        #expect(RootfsStep.autoSize(treeBytes: 0) == 256 * mib)
+    }
+}
