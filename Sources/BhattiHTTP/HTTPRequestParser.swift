@@ -3,7 +3,7 @@
 /// Pure (no I/O), so splits across reads and pipelining are unit-tested byte by byte. After an error
 /// the parser stays failed: the connection must answer `error.status` and close, because the framing
 /// of anything after the bad bytes is unknown.
-public struct HTTPRequestParser {
+public struct HTTPRequestParser: Sendable {
     /// What `next()` produces.
     public enum Event: Sendable {
         /// A complete request.
