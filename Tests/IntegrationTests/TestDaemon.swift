@@ -1,0 +1,113 @@
+import BhattiAPI
+import BhattiDaemon
+import BhattiHTTP
+import BhattiSystem
+import Foundation
+import Testing
+
+/// A real daemon in this process: its own data directory, the real engine booting real QEMU VMs.
+final class TestDaemon: Sendable {
+    let daemon: Daemon
+    let dataDirectory: String
+    let client: HTTPClient
+
+    /// The guest image `make test` built (or `BHATTI_TEST_IMAGE_DIR`).
+    static var imageDirectory: String {
+        ProcessInfo.processInfo.environment["BHATTI_TEST_IMAGE_DIR"] ?? "/var/lib/bhatti/images/default"
+    }
+
+    static func start(imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil) async throws -> TestDaemon {
+        // Short: sandbox socket paths must stay under 108 bytes.
+        let data = dataDirectory ?? "/tmp/bhi-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        var config = DaemonConfiguration()
+        config.dataDirectory = data
+        config.imageDirectory = imageDirectory
+        config.listen = "127.0.0.1:0"
+        config.writeClientConfig = false
+        let daemon = try await Daemon.start(config, log: Logger(sink: { _ in }))
+        return TestDaemon(daemon: daemon, dataDirectory: data)
+    }
+
+    private init(daemon: Daemon, dataDirectory: String) {
+        self.daemon = daemon
+        self.dataDirectory = dataDirectory
+        client = HTTPClient(endpoint: .unix(path: daemon.socketPath))
+    }
+
+    /// Stops the daemon (and every VM); removes the data directory unless `keepData`.
+    func stop(keepData: Bool = false) async {
+        await daemon.stop()
+        if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
+    }
+
+    var authHeaders: HTTPHeaders { ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"] }
+
+    /// Sends a request from a dedicated thread: the client blocks, and the daemon under test shares
+    /// this process's two-thread cooperative pool.
+    func call(_ method: String, _ path: String, json: String? = nil, headers extra: HTTPHeaders = []) async throws -> HTTPClientResponse {
+        var h = authHeaders
+        for (n, v) in extra { h.set(n, v) }
+        let client = self.client, headers = h
+        return try await Blocking.run { try client.send(method: method, path: path, headers: headers, body: Array((json ?? "").utf8)) }
+    }
+
+    /// A raw request without the admin headers, off the cooperative pool.
+    func raw(_ method: String, _ path: String, headers: HTTPHeaders = [], via client: HTTPClient? = nil) async throws -> HTTPClientResponse {
+        let c = client ?? self.client
+        return try await Blocking.run { try c.send(method: method, path: path, headers: headers) }
+    }
+
+    func create(_ name: String, cpus: Int = 1, memoryMB: Int = 512) async throws -> SandboxDTO {
+        let r = try await call("POST", "/v1/sandboxes", json: "{\"name\":\"\(name)\",\"cpus\":\(cpus),\"memory_mb\":\(memoryMB)}")
+        #expect(r.status == 201, "create \(name): \(r.status) \(r.text)")
+        return try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body))
+    }
+
+    func exec(_ sandbox: String, _ cmd: [String], stdin: String? = nil, timeout: Double? = nil) async throws -> ExecResultDTO {
+        let body = ExecRequestDTO(cmd: cmd, timeoutSec: timeout, stdin: stdin)
+        let r = try await call("POST", "/v1/sandboxes/\(sandbox)/exec", json: String(decoding: try JSONEncoder().encode(body), as: UTF8.self))
+        guard r.status == 200 else { throw Failure("exec \(cmd): \(r.status) \(r.text)") }
+        return try JSONDecoder().decode(ExecResultDTO.self, from: Data(r.body))
+    }
+
+    func get(_ sandbox: String) async throws -> SandboxDTO {
+        let r = try await call("GET", "/v1/sandboxes/\(sandbox)")
+        guard r.status == 200 else { throw Failure("get \(sandbox): \(r.status) \(r.text)") }
+        return try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body))
+    }
+
+    func errorCode(_ r: HTTPClientResponse) -> String? {
+        (try? JSONDecoder().decode(ErrorEnvelope.self, from: Data(r.body)))?.error.code
+    }
+}
+
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Whether a process exists (signal 0).
+func processExists(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
+
+/// QEMU processes whose command line mentions `fragment`.
+func qemuProcesses(mentioning fragment: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        let cmd = String(decoding: data, as: UTF8.self)
+        return cmd.contains("qemu-system") && cmd.contains(fragment)
+    }
+}
+
+/// Runs `body` with a fresh daemon and always stops it (and so every VM) before returning.
+func withDaemon(imageDirectory: String = TestDaemon.imageDirectory, _ body: (TestDaemon) async throws -> Void) async throws {
+    let d = try await TestDaemon.start(imageDirectory: imageDirectory)
+    do {
+        try await body(d)
+    } catch {
+        await d.stop()
+        throw error
+    }
+    await d.stop()
+    #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty, "QEMU left running after the daemon stopped")
+}

@@ -1,0 +1,149 @@
+import BhattiAPI
+import BhattiHTTP
+import BhattiSystem
+import Foundation
+import Testing
+
+/// Real VMs under QEMU, through the real daemon API. Serialized: two cores cannot boot many at once.
+@Suite("Real VMs", .serialized, .timeLimit(.minutes(5)))
+struct VMLifecycleTests {
+    @Test("boot, exec with stdout/stderr/stdin/exit codes, user, idempotent create, destroy leaves nothing")
+    func bootExecDestroy() async throws {
+        let d = try await TestDaemon.start()
+        do {
+            let sb = try await d.create("dev", cpus: 2, memoryMB: 1024)
+            #expect(sb.state == "hot")
+            #expect(sb.cpus == 2)
+
+            let uname = try await d.exec("dev", ["uname", "-a"])
+            #expect(uname.exitCode == 0)
+            #expect(uname.stdout.hasPrefix("Linux bhatti 6."), "\(uname.stdout)")
+            #expect(try await d.exec("dev", ["nproc"]).stdout == "2\n")
+
+            let mixed = try await d.exec("dev", ["sh", "-c", "echo out; echo err >&2; exit 7"])
+            #expect(mixed.exitCode == 7)
+            #expect(mixed.stdout == "out\n")
+            #expect(mixed.stderr == "err\n")
+            #expect(try await d.exec("dev", ["cat"], stdin: "from stdin").stdout == "from stdin")
+            #expect(try await d.exec("dev", ["false"]).exitCode == 1)
+
+            let missing = try await d.exec("dev", ["no-such-command-here"])
+            #expect(missing.exitCode == 127)
+            #expect(missing.stderr.contains("no-such-command-here: command not found"))
+            #expect(try await d.exec("dev", ["sh", "-c", "kill -9 $$"]).exitCode == 137)
+            #expect(try await d.exec("dev", ["sh", "-c", "kill -TERM $$"]).exitCode == 143)
+
+            // Commands run as lohar (1000) in /workspace, with passwordless sudo.
+            #expect(try await d.exec("dev", ["sh", "-c", "id -u; pwd"]).stdout == "1000\n/workspace\n")
+            #expect(try await d.exec("dev", ["sudo", "-n", "id", "-u"]).stdout == "0\n")
+            #expect(try await d.exec("dev", ["python3", "-c", "print(6*7)"]).stdout == "42\n")
+
+            // Writes persist across execs (same disk), and the timeout kills.
+            _ = try await d.exec("dev", ["sh", "-c", "echo kept > /workspace/f"])
+            #expect(try await d.exec("dev", ["cat", "/workspace/f"]).stdout == "kept\n")
+            let started = Date()
+            let slow = try await d.exec("dev", ["sleep", "30"], timeout: 1)
+            #expect(slow.exitCode == 124)
+            #expect(Date().timeIntervalSince(started) < 10)
+
+            // Idempotent create: same name returns the existing sandbox.
+            let again = try await d.call("POST", "/v1/sandboxes", json: "{\"name\":\"dev\"}")
+            #expect(again.status == 200)
+            #expect(again.headers["X-Bhatti-Existing"] == "true")
+            #expect(try JSONDecoder().decode(SandboxDTO.self, from: Data(again.body)).id == sb.id)
+            // By id works as well as by name.
+            #expect(try await d.get(sb.id).name == "dev")
+
+            let pid = try #require(await d.daemon.engine.pid(of: sb.id))
+            #expect(processExists(pid))
+            let dir = d.dataDirectory + "/sandboxes/" + sb.id
+            #expect(FileManager.default.fileExists(atPath: dir + "/agent.sock"))
+            let gone = try await d.call("DELETE", "/v1/sandboxes/dev")
+            #expect(gone.status == 200)
+            #expect(!processExists(pid))
+            #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty)
+            #expect(!FileManager.default.fileExists(atPath: dir))
+            #expect(try await d.call("GET", "/v1/sandboxes/dev").status == 404)
+            #expect(try FileManager.default.contentsOfDirectory(atPath: d.dataDirectory + "/sandboxes").isEmpty)
+        } catch {
+            await d.stop()
+            throw error
+        }
+        await d.stop()
+        #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty)
+    }
+
+    @Test("two VMs at once are separate machines")
+    func twoAtOnce() async throws {
+        try await withDaemon { d in
+            async let a = d.create("one")
+            async let b = d.create("two")
+            let (one, two) = try await (a, b)
+            #expect(one.id != two.id)
+            let bootA = try await d.exec("one", ["cat", "/proc/sys/kernel/random/boot_id"]).stdout
+            let bootB = try await d.exec("two", ["cat", "/proc/sys/kernel/random/boot_id"]).stdout
+            #expect(bootA.count == 37)
+            #expect(bootA != bootB)
+            _ = try await d.exec("one", ["sh", "-c", "echo only-in-one > /workspace/x"])
+            #expect(try await d.exec("two", ["cat", "/workspace/x"]).exitCode != 0)
+            let list = try JSONDecoder().decode([SandboxDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes").body))
+            #expect(Set(list.map(\.name)) == ["one", "two"])
+            #expect(try await d.call("DELETE", "/v1/sandboxes/one").status == 200)
+            #expect(try await d.call("DELETE", "/v1/sandboxes/two").status == 200)
+            #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty)
+        }
+    }
+
+    @Test("QEMU dying under a running VM is noticed and reported")
+    func qemuCrash() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("crashy")
+            let pid = try #require(await d.daemon.engine.pid(of: sb.id))
+            kill(pid, SIGKILL)
+            var state = ""
+            for _ in 0..<100 {
+                state = try await d.get("crashy").state
+                if state == "error" { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let after = try await d.get("crashy")
+            #expect(after.state == "error")
+            #expect(after.stateReason?.contains("QEMU exited unexpectedly") == true, "\(after.stateReason ?? "")")
+            let exec = try await d.call("POST", "/v1/sandboxes/crashy/exec", json: "{\"cmd\":[\"true\"]}")
+            #expect(exec.status == 409)
+            #expect(try await d.call("DELETE", "/v1/sandboxes/crashy").status == 200)
+            #expect(!FileManager.default.fileExists(atPath: d.dataDirectory + "/sandboxes/" + sb.id))
+        }
+    }
+
+    @Test("streamed exec delivers output as it is produced")
+    func ndjsonStreaming() async throws {
+        try await withDaemon { d in
+            _ = try await d.create("stream")
+            var headers = d.authHeaders
+            headers.set("Accept", "application/x-ndjson")
+            let client = d.client, h = headers
+            let (firstChunkAt, body, total) = try await Blocking.run { () throws -> (TimeInterval?, [UInt8], TimeInterval) in
+                let start = Date()
+                var first: TimeInterval?
+                var body: [UInt8] = []
+                _ = try client.stream(
+                    method: "POST", path: "/v1/sandboxes/stream/exec", headers: h,
+                    body: Array("{\"cmd\":[\"sh\",\"-c\",\"echo first; sleep 2; echo second >&2; exit 3\"]}".utf8)
+                ) { chunk in
+                    if first == nil { first = Date().timeIntervalSince(start) }
+                    body += chunk
+                }
+                return (first, body, Date().timeIntervalSince(start))
+            }
+            let lines = String(decoding: body, as: UTF8.self).split(separator: "\n").map {
+                try? JSONDecoder().decode(ExecStreamLine.self, from: Data($0.utf8))
+            }
+            #expect(lines.map { $0?.type } == ["stdout", "stderr", "exit"])
+            #expect(lines[0]?.data == "first\n")
+            #expect(lines[2]?.exitCode == 3)
+            #expect(try #require(firstChunkAt) < total - 1.5, "first chunk at \(firstChunkAt ?? -1)s of \(total)s")
+            #expect(try await d.call("DELETE", "/v1/sandboxes/stream").status == 200)
+        }
+    }
+}
