@@ -93,11 +93,19 @@ public final class Daemon: Sendable {
         log.info("daemon.stopped")
     }
 
-    /// `bhatti serve`: start, then run until SIGTERM/SIGINT. Call `Signals.blockTermination()` first.
+    /// `bhatti serve`: start, then run until SIGTERM/SIGINT, then stop every VM cleanly.
     public static func serve(_ config: DaemonConfiguration) async throws {
         let log = Logger()
+        // Catch the signals before anything starts, so an early Ctrl+C still shuts down cleanly.
+        let term = try Signals.pipe(for: SIGTERM)
+        let int = try Signals.pipe(for: SIGINT)
         let daemon = try await start(config, log: log)
-        let signal = try await Blocking.run(name: "signals") { Signals.waitForTermination() }
+        let signal = try await Blocking.run(name: "signals") { () throws -> Int32 in
+            while true {
+                let ready = try Signals.waitReadable([term, int])
+                if let byte = try ready.read(upTo: 1).first { return Int32(byte) }
+            }
+        }
         log.info("daemon.signal", ["signal": String(signal)])
         await daemon.stop()
     }

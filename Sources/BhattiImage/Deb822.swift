@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 
 /// Debian's "Field: value" stanza format: `apt-cache show`, `/var/lib/dpkg/status`, `.sources` files.
 enum Deb822 {
@@ -84,6 +85,22 @@ enum AptSources {
             if words.count >= 2, words[1] == suite, !words[0].contains("security") { return trimSlash(words[0]) }
         }
         return nil
+    }
+
+    /// Names, sizes and modification times of apt's index files and pin preferences: equal
+    /// fingerprints mean `apt-cache` would answer the same (one line, no hashing: a few stat calls).
+    static func indexFingerprint(lists: String = "/var/lib/apt/lists", etc: String = "/etc/apt") -> String {
+        var parts: [String] = []
+        for dir in [lists, "\(etc)/preferences.d"] {
+            for name in ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() {
+                var st = stat()
+                guard stat("\(dir)/\(name)", &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                parts.append("\(name):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec)")
+            }
+        }
+        var st = stat()
+        if stat("\(etc)/preferences", &st) == 0 { parts.append("preferences:\(st.st_size):\(st.st_mtim.tv_sec)") }
+        return parts.joined(separator: " ")
     }
 
     private static func trimSlash(_ uri: String) -> String {

@@ -4,9 +4,14 @@ import Glibc
 
 /// File-system helpers whose errors carry the path and the cause.
 enum FileOps {
-    /// Removes a file or a whole tree; absent is fine. Refuses to cross into mounts (see `unmountAll`).
+    /// Removes a file or a whole tree; absent is fine. A tree with a mount inside is refused, not
+    /// walked: removing a debootstrap tree whose /proc is still mounted would delete through it.
     static func remove(_ path: String) throws(ImageError) {
-        guard exists(path) else { return }
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        if (st.st_mode & S_IFMT) == S_IFDIR, let inside = mountPoints(under: path).first {
+            throw .io("refusing to remove \(path) (\(inside) is mounted inside it)", underlying: Errno(rawValue: EBUSY))
+        }
         do { try FileManager.default.removeItem(atPath: path) } catch {
             throw .io("cannot remove \(path)", underlying: error)
         }
@@ -98,18 +103,22 @@ enum FileOps {
     }
 
     /// Detaches every mount at or below `path`, deepest first. debootstrap mounts /proc and /sys in
-    /// its target; if it died mid-way, removing the tree would otherwise walk into the host's /proc.
+    /// its target; if it died mid-way, the tree cannot be removed until they are gone.
     static func unmountAll(under path: String) throws(ImageError) {
+        for point in mountPoints(under: path).sorted(by: { $0.count > $1.count }) where umount2(point, Int32(MNT_DETACH)) != 0 {
+            throw .io("cannot unmount \(point)", underlying: Errno.current)
+        }
+    }
+
+    /// Mount points at or below `path`, from /proc/self/mountinfo.
+    static func mountPoints(under path: String) -> [String] {
         let prefix = path.hasSuffix("/") ? String(path.dropLast()) : path
-        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return }
-        let points = table.split(separator: "\n").compactMap { line -> String? in
+        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }
             let point = unescapeMountPath(String(fields[4]))
             return point == prefix || point.hasPrefix(prefix + "/") ? point : nil
-        }
-        for point in points.sorted(by: { $0.count > $1.count }) where umount2(point, Int32(MNT_DETACH)) != 0 {
-            throw .io("cannot unmount \(point)", underlying: Errno.current)
         }
     }
 
@@ -140,11 +149,16 @@ enum FileOps {
 }
 
 extension CommandRunner {
-    /// SHA-256 of a file as lower-case hex (coreutils' sha256sum: fast, and always on Debian).
+    /// SHA-256 of a file as lower-case hex. `openssl dgst` when installed: it uses the CPU's SHA
+    /// instructions (0.7 s for a 700 MiB root file system here, against 4.7 s for coreutils'
+    /// sha256sum, which is the fallback because it is always on Debian).
     func sha256(_ path: String) throws(ImageError) -> String {
-        let out = try output("sha256sum", ["-b", path])
+        let (tool, arguments) = tools.locate("openssl") != nil
+            ? ("openssl", ["dgst", "-sha256", "-r", path])
+            : ("sha256sum", ["-b", path])
+        let out = try output(tool, arguments)
         guard let hex = out.split(separator: " ").first, hex.count == 64 else {
-            throw .commandFailed(command: "sha256sum -b \(path)", status: 0, output: "unexpected output: \(out)")
+            throw .commandFailed(command: Self.display(tool, arguments), status: 0, output: "unexpected output: \(out)")
         }
         return String(hex)
     }

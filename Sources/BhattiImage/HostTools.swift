@@ -15,6 +15,11 @@ public struct HostTools: Sendable {
         ("sha256sum", "coreutils"),
     ]
 
+    /// Tools needed only sometimes (compressed modules, faster hashing) → their packages.
+    static let optional: [(tool: String, package: String)] = [
+        ("xz", "xz-utils"), ("zstd", "zstd"), ("gzip", "gzip"), ("openssl", "openssl"),
+    ]
+
     /// Pseudo-tool reported when `cc` exists but cannot link statically (no libc.a).
     public static let staticLibc = "libc.a"
 
@@ -71,7 +76,7 @@ public struct HostTools: Sendable {
         for tool in tools {
             let package = tool == staticLibc
                 ? "libc6-dev"
-                : required.first { $0.tool == tool }?.package ?? tool
+                : (required + optional).first { $0.tool == tool }?.package ?? tool
             if !result.contains(package) { result.append(package) }
         }
         return result

@@ -21,12 +21,14 @@ public enum ImageBuilder {
         let runner = CommandRunner(tools: tools)
         let layout = ImageLayout(options.outputDirectory)
         try FileOps.makeDirectory(layout.stamps)
+        try FileOps.makeDirectory(layout.cache)
         let lock = try DirectoryLock(layout.directory)
         defer { lock.release() }
 
         let previous = try? ImageManifest.read(layout.manifest)
         let mirror = options.mirror ?? AptSources.mirror(for: options.suite)
-        let kernel = try KernelStep.resolve(options.kernelPackage, runner: runner, log: progress)
+        let kernel = try KernelStep.resolve(
+            options.kernelPackage, runner: runner, cacheFile: "\(layout.cache)/kernel-resolution", log: progress)
         let initSHA = try runner.sha256(options.initSourcePath)
         let loharSHA = try runner.sha256(options.loharPath)
         let initramfsKey = InitramfsStep.key(

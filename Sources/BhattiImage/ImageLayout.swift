@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where everything lives inside an image directory.
 ///
 /// The three boot files and `image.json` are the image; the dot-directories are the builder's
@@ -5,8 +7,11 @@
 struct ImageLayout: Sendable {
     let directory: String
 
+    /// Relative paths are made absolute: the path is handed to tools running in other directories
+    /// (apt-get download, chroot) and compared with mount points.
     init(_ directory: String) {
-        self.directory = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let absolute = directory.hasPrefix("/") ? directory : FileManager.default.currentDirectoryPath + "/" + directory
+        self.directory = absolute.count > 1 && absolute.hasSuffix("/") ? String(absolute.dropLast()) : absolute
     }
 
     var kernel: String { "\(directory)/vmlinuz" }

@@ -19,6 +19,24 @@ struct KernelPackage: Equatable, Sendable {
 /// Step 1: fetch the kernel `.deb`, unpack it beside the image (never installed on the host),
 /// and publish `vmlinuz`.
 enum KernelStep {
+    /// `resolve`, remembered in `cacheFile` for as long as apt's index files are unchanged: each
+    /// `apt-cache` call costs ~0.8 s on hosts that disable apt's binary cache, most of a no-op build.
+    static func resolve(
+        _ package: String, runner: CommandRunner, cacheFile: String,
+        aptState: () -> String = { AptSources.indexFingerprint() }, log: (String) -> Void
+    ) throws(ImageError) -> KernelPackage {
+        let header = "\(package)\n\(aptState())\n"
+        if let text = try? String(contentsOfFile: cacheFile, encoding: .utf8), text.hasPrefix(header) {
+            let fields = text.dropFirst(header.count).split(separator: "\n").map(String.init)
+            if fields.count == 3 { return KernelPackage(name: fields[0], version: fields[1], sha256: fields[2]) }
+        }
+        let resolved = try resolve(package, runner: runner, log: log)
+        // Fingerprint again: an `apt-get update` inside `resolve` changes the index it was resolved from.
+        let entry = "\(package)\n\(aptState())\n\(resolved.name)\n\(resolved.version)\n\(resolved.sha256)\n"
+        try FileOps.writeAtomically(Array(entry.utf8), to: cacheFile)
+        return resolved
+    }
+
     /// Resolves `package` (a metapackage or a versioned name) against the apt index. Runs
     /// `apt-get update` once if the index does not know it, then gives up with `packageNotFound`.
     static func resolve(_ package: String, runner: CommandRunner, log: (String) -> Void) throws(ImageError) -> KernelPackage {
@@ -39,6 +57,7 @@ enum KernelStep {
         guard let name = image["Package"], let version = image["Version"], let sha = image["SHA256"] else {
             throw .packageNotFound(target ?? package)
         }
+        log("kernel: \(package) is \(name) \(version)")
         return KernelPackage(name: name, version: version, sha256: sha)
     }
 
@@ -61,7 +80,7 @@ enum KernelStep {
             try decompressModules(tree: temp, release: release, runner: runner)
             try FileOps.replaceDirectory(layout.kernelTree, with: temp)
             try FileOps.copy("\(layout.kernelTree)/boot/vmlinuz-\(release)", to: layout.kernel, permissions: 0o644)
-            log("kernel \(release)")
+            log("vmlinuz and modules for \(release)")
         }
     }
 

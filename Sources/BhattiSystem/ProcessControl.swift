@@ -3,16 +3,13 @@ import Glibc
 
 /// Process-wide signal plumbing. These are process-global facts: call them from `main` only.
 public enum Signals {
-    /// Blocks `signal` in the calling thread; threads started afterwards inherit the mask.
-    public static func block(_ signal: Int32) { _ = bh_block_signal(signal) }
-    /// Waits until `signal` (blocked beforehand) is pending.
-    public static func wait(for signal: Int32) { _ = bh_wait_signal(signal) }
+    /// Delivers `signal` through a pipe: each arrival makes one byte readable on the returned
+    /// descriptor. Independent of thread signal masks, so it works however many threads exist.
+    public static func pipe(for signal: Int32) throws(Errno) -> FileDescriptor {
+        FileDescriptor(rawValue: try valueOrNegatedErrno(bh_signal_pipe(signal)))
+    }
     /// EPIPE instead of death when writing to a vanished peer.
     public static func ignoreBrokenPipe() { bh_ignore_sigpipe() }
-    /// Blocks SIGTERM and SIGINT so `waitForTermination` can take them (call first thing in main).
-    public static func blockTermination() { _ = bh_block_termination() }
-    /// Waits (blocking) for SIGTERM or SIGINT; returns the signal.
-    public static func waitForTermination() -> Int32 { bh_wait_termination() }
     /// SIGTERM/SIGINT sync the disks and power off (PID 1 only).
     public static func powerOffOnTerminate() { _ = bh_poweroff_on_sigterm() }
 }
@@ -35,4 +32,15 @@ public enum Machine {
     public static func interfaceUp(_ name: String) throws(Errno) { try valueOrNegatedErrno(bh_if_up(name)) }
     /// sync(2) and power off; returns only on failure.
     public static func powerOff() -> Errno { Errno(rawValue: -bh_poweroff()) }
+}
+
+extension Signals {
+    /// Blocks until one of `fds` is readable; returns it.
+    public static func waitReadable(_ fds: [FileDescriptor]) throws(Errno) -> FileDescriptor {
+        var polls = fds.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
+        while true {
+            _ = try valueOrErrno { Glibc.poll(&polls, nfds_t(polls.count), -1) }
+            if let i = polls.firstIndex(where: { $0.revents != 0 }) { return fds[i] }
+        }
+    }
 }

@@ -247,38 +247,31 @@ int bh_poweroff_on_sigterm(void) {
     return 0;
 }
 
-int bh_block_signal(int sig) {
-    sigset_t set; sigemptyset(&set); sigaddset(&set, sig);
-    int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
-    return rc ? -rc : 0;
-}
-
-int bh_wait_signal(int sig) {
-    sigset_t set; sigemptyset(&set); sigaddset(&set, sig);
-    for (;;) {
-        int s = sigwaitinfo(&set, NULL);
-        if (s >= 0) return s;
-        if (errno != EINTR) return -errno;
-    }
-}
-
 void bh_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
-static void termination_set(sigset_t *set) {
-    sigemptyset(set); sigaddset(set, SIGTERM); sigaddset(set, SIGINT);
-}
+/* One pipe per signal number; written from the handler (write(2) is async-signal-safe). */
+static int signal_pipes[65] = {0};
 
-int bh_block_termination(void) {
-    sigset_t set; termination_set(&set);
-    int rc = pthread_sigmask(SIG_BLOCK, &set, NULL);
-    return rc ? -rc : 0;
-}
-
-int bh_wait_termination(void) {
-    sigset_t set; termination_set(&set);
-    for (;;) {
-        int s = sigwaitinfo(&set, NULL);
-        if (s >= 0) return s;
-        if (errno != EINTR) return -errno;
+static void pipe_handler(int sig) {
+    int saved = errno;
+    if (sig > 0 && sig < 65 && signal_pipes[sig] > 0) {
+        unsigned char b = (unsigned char)sig;
+        ssize_t r = write(signal_pipes[sig], &b, 1); (void)r;   /* a full pipe already holds a wake-up */
     }
+    errno = saved;
+}
+
+int bh_signal_pipe(int sig) {
+    if (sig <= 0 || sig >= 65) return -EINVAL;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+    int fl = fcntl(fds[1], F_GETFL);
+    fcntl(fds[1], F_SETFL, fl | O_NONBLOCK);
+    signal_pipes[sig] = fds[1];
+    struct sigaction sa; memset(&sa, 0, sizeof sa);
+    sa.sa_handler = pipe_handler;
+    sa.sa_flags = SA_RESTART | (sig == SIGCHLD ? SA_NOCLDSTOP : 0);
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) < 0) { int e = errno; close(fds[0]); close(fds[1]); signal_pipes[sig] = 0; return -e; }
+    return fds[0];
 }

@@ -17,10 +17,13 @@ final class ChildWaiter: Sendable {
     private let state = Mutex(State())
     private let reapsAll: Bool
 
-    /// With `reapsAll`, SIGCHLD must already be blocked in every thread (see `LoharMain`).
     init(reapsAll: Bool) {
         self.reapsAll = reapsAll
-        if reapsAll { startThread(name: "lohar-reaper") { [self] in reapLoop() } }
+        if reapsAll {
+            // SIGCHLD arrives as a byte on a pipe; without it the reaper could not sleep between children.
+            let wakeups = try? Signals.pipe(for: SIGCHLD)
+            startThread(name: "lohar-reaper") { [self] in reapLoop(wakeups) }
+        }
     }
 
     /// Calls `callback` once `pid` has terminated.
@@ -40,7 +43,7 @@ final class ChildWaiter: Sendable {
         if let done { callback(done) }
     }
 
-    private func reapLoop() {
+    private func reapLoop(_ wakeups: FileDescriptor?) {
         while true {
             var status: Int32 = 0
             let pid = waitpid(-1, &status, WNOHANG)
@@ -57,7 +60,10 @@ final class ChildWaiter: Sendable {
                 callback?(t)
                 continue
             }
-            Signals.wait(for: SIGCHLD)
+            guard let wakeups, let bytes = try? wakeups.read(upTo: 64), !bytes.isEmpty else {
+                usleep(10_000)   // no pipe: fall back to polling
+                continue
+            }
         }
     }
 }

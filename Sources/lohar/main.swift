@@ -20,8 +20,6 @@ guard getpid() == 1 else {
     GuestBoot.log("refusing to run: lohar is the guest's init (PID 1); set LOHAR_TEST_SOCKET for test mode")
     exit(2)
 }
-// Children must be reaped by the reaper thread alone: block SIGCHLD before any thread exists.
-Signals.block(SIGCHLD)
 Signals.powerOffOnTerminate()
 GuestBoot.mountFilesystems()
 try? Machine.setHostname("bhatti")

@@ -66,6 +66,7 @@ import Testing
         dir.write("bin/apt-cache", """
             #!/bin/sh
             # apt-cache show --no-all-versions NAME
+            echo "$3" >> "\(dir.path)/apt-cache.log"
             f="\(dir.path)/index/$3"
             [ -f "$f" ] || { echo "E: No packages found" >&2; exit 100; }
             cat "$f"
@@ -85,6 +86,33 @@ import Testing
         let kernel = try KernelStep.resolve("linux-image-cloud-amd64", runner: runner) { _ in }
         #expect(kernel == KernelPackage(name: "linux-image-6.1.0-56-cloud-amd64", version: "6.1.192-2", sha256: "e7d02b94"))
         #expect(!apt.exists("apt-get.log"))  // the index knew it: no apt-get update
+    }
+
+    @Test func resolutionIsCachedUntilTheAptIndexChanges() throws {
+        let apt = Self.fakeApt()
+        let runner = CommandRunner(tools: HostTools(searchPath: "\(apt.path)/bin:/usr/bin:/bin"))
+        let cache = "\(apt.path)/resolution"
+        var state = "lists-v1"
+        func resolve() throws -> KernelPackage {
+            try KernelStep.resolve("linux-image-cloud-amd64", runner: runner, cacheFile: cache, aptState: { state }) { _ in }
+        }
+        func calls() -> Int {
+            ((try? String(contentsOfFile: "\(apt.path)/apt-cache.log", encoding: .utf8)) ?? "").split(separator: "\n").count
+        }
+        let first = try resolve()
+        #expect(calls() == 2)  // metapackage, then the versioned package
+        #expect(try resolve() == first)
+        #expect(calls() == 2)  // answered from the cache
+        state = "lists-v2"  // apt-get update ran
+        #expect(try resolve() == first)
+        #expect(calls() == 4)
+    }
+
+    @Test func indexFingerprintChangesWithTheLists() {
+        let dir = TemporaryDirectory("lists")
+        let before = AptSources.indexFingerprint(lists: dir.path, etc: dir.path)
+        dir.write("deb.debian.org_debian_dists_bookworm_main_binary-amd64_Packages", "Package: x\n")
+        #expect(AptSources.indexFingerprint(lists: dir.path, etc: dir.path) != before)
     }
 
     @Test func versionedNameResolvesToItself() throws {

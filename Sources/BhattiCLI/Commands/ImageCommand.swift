@@ -18,16 +18,14 @@ enum ImageCommand {
             }
             let initSource = try args.value("--init-source").map(ServeCommand.absolute) ?? locate("guest/init.c", candidates: sourceCandidates())
             let options = ImageBuildOptions(outputDirectory: out, loharPath: lohar, initSourcePath: initSource)
-            let started = Date()
             let manifest: ImageManifest
             do {
                 manifest = try ImageBuilder.build(options) { line in printError(line) }
             } catch {
                 throw CLIError.failure("image build failed: \(error)")
             }
-            if ctx.json { ctx.printJSON(manifest) } else {
-                print(String(format: "image ready in %@ (%.1fs)", out, Date().timeIntervalSince(started)))
-            }
+            // The builder already reported progress and the result on stderr.
+            if ctx.json { ctx.printJSON(manifest) }
             return 0
         case "list", "ls":
             do {

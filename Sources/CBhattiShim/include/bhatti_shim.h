@@ -60,13 +60,9 @@ int bh_boot_id(char *buf, size_t len);
 int bh_if_up(const char *name);
 /// Installs SIGTERM/SIGINT handlers that sync() and power off: what PID 1 does on a clean shutdown.
 int bh_poweroff_on_sigterm(void);
-/// Blocks `sig` in the calling thread (call before starting threads so they inherit the mask).
-int bh_block_signal(int sig);
-/// Waits for `sig` (which must be blocked). Returns the signal number.
-int bh_wait_signal(int sig);
 /// Ignores SIGPIPE process-wide: a vanished peer shows up as EPIPE instead.
 void bh_ignore_sigpipe(void);
-/// Blocks SIGTERM and SIGINT in the calling thread (before other threads start, so all inherit it).
-int bh_block_termination(void);
-/// Waits for SIGTERM or SIGINT (blocked beforehand); returns which.
-int bh_wait_termination(void);
+/// Routes `sig` to a pipe (the self-pipe trick): the handler writes the signal number as one byte
+/// to the returned read end's pipe. Works whatever the threads' signal masks are, unlike sigwait.
+/// Returns the read end (blocking, close-on-exec).
+int bh_signal_pipe(int sig);
