@@ -198,7 +198,15 @@ static void wait_for_root(void) {
 
 static void mount_root(void) {
     unsigned long flags = config.read_only ? MS_RDONLY : 0;
-    if (mount(config.root, NEWROOT, "ext4", flags, NULL) < 0)
+    int rc = mount(config.root, NEWROOT, "ext4", flags, NULL);
+    // A read-only disk (QEMU readonly=on) refuses a rw mount; like the kernel's own root mount,
+    // fall back to read-only and say so rather than refusing to boot.
+    if (rc < 0 && !config.read_only && (errno == EACCES || errno == EROFS)) {
+        say("warning: %s is read-only (%s); mounting it read-only", config.root, strerror(errno));
+        config.read_only = 1;
+        rc = mount(config.root, NEWROOT, "ext4", MS_RDONLY, NULL);
+    }
+    if (rc < 0)
         fail("mount %s (ext4, %s) on %s: %s", config.root, config.read_only ? "ro" : "rw", NEWROOT, strerror(errno));
 
     char path[2 * PATH_MAX_LEN];

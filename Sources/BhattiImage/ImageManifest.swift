@@ -28,8 +28,9 @@ public struct ImageManifest: Codable, Sendable, Equatable {
     public var modules: [String]
     /// SHA-256 of `guest/init.c`.
     public var initSourceSHA256: String
-    /// The Debian suite and mirror of the root file system.
+    /// The Debian suite of the root file system.
     public var suite: String
+    /// The mirror debootstrap fetched it from.
     public var mirror: String
     /// Every package installed in the root file system → its version.
     public var packages: [String: String]
