@@ -35,6 +35,10 @@ let package = Package(
             swiftSettings: strict),
         .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiEngine", "BhattiDaemon"], swiftSettings: strict),
         .executableTarget(name: "bhatti", dependencies: ["BhattiCLI"], swiftSettings: strict),
+        // `make bench`: boots real VMs through the real daemon and reports p50/p95/p99.
+        .executableTarget(
+            name: "bhatti-bench", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiWire"],
+            swiftSettings: strict),
 
         .testTarget(name: "BhattiSystemTests", dependencies: ["BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiCoreTests", dependencies: ["BhattiCore"], swiftSettings: strict),

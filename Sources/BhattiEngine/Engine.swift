@@ -52,7 +52,7 @@ public actor Engine {
         let config = VMConfiguration(
             id: id, cpus: cpus, memoryMB: memoryMB, paths: VMPaths(dataDirectory: configuration.dataDirectory, id: id),
             kernel: image.kernelPath, initramfs: image.initramfsPath,
-            baseImage: image.rootfsPath, accelerator: configuration.accelerator.accelerator,
+            baseImage: try pinnedBase(image), accelerator: configuration.accelerator.accelerator,
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
         let sink = eventSink
         let vm = try await VirtualMachine.boot(config) { [weak self] termination, log in
@@ -61,6 +61,22 @@ public actor Engine {
         }
         machines[id] = vm
         return vm.agent.hello
+    }
+
+    /// The overlay's backing file, pinned by content: a hard link `bases/<sha256>.ext4` beside the image.
+    /// A rebuild replaces `rootfs.ext4` by rename, so existing overlays keep the base they were made on.
+    private func pinnedBase(_ image: GuestImage) throws -> String {
+        guard let sha = image.manifest.files["rootfs.ext4"]?.sha256, !sha.isEmpty else { return image.rootfsPath }
+        let dir = image.directory + "/bases"
+        let pinned = dir + "/" + sha + ".ext4"
+        if FileManager.default.fileExists(atPath: pinned) { return pinned }
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            if link(image.rootfsPath, pinned) != 0 && errno != EEXIST { throw Errno.current }
+        } catch {
+            throw EngineError.io("pin base image \(pinned)", error)
+        }
+        return pinned
     }
 
     /// The agent channel of a running VM.

@@ -33,8 +33,15 @@ public struct QEMUCommandLine: Sendable, Equatable {
     }
 
     /// The kernel command line.
+    ///
+    /// Speed over guest-internal hardening: the sandbox is one tenant with root (sudo) anyway, the
+    /// isolation boundary is the VMM. `mitigations=off`, `nokaslr`, no crypto self-tests, no PCI probe
+    /// (microvm has none) and a trusted CPU RNG cut about 0.35 s of a TCG boot (measured: 2.40 → 2.05 s).
     public var kernelArguments: String {
-        var args = ["console=ttyS0", "reboot=t", "panic=-1", "quiet", "loglevel=3"]
+        var args = [
+            "console=ttyS0", "reboot=t", "panic=-1", "quiet", "loglevel=3", "mitigations=off", "nokaslr",
+            "random.trust_cpu=on", "cryptomgr.notests", "no_timer_check", "pci=off",
+        ]
         if accelerator == .tcg, let khz = tscKilohertz { args.append("tsc_early_khz=\(khz)") }
         args += extraKernelArguments
         return args.joined(separator: " ")

@@ -1,0 +1,167 @@
+import BhattiAPI
+import BhattiDaemon
+import BhattiEngine
+import BhattiHTTP
+import BhattiSystem
+import BhattiWire
+import Foundation
+
+/// The benchmark run: each figure is measured, never assumed.
+struct Bench {
+    let imageDirectory: String
+    let boots: Int
+    let execs: Int
+    let pings: Int
+    let cli: String?
+
+    func run() async throws -> String {
+        let data = "/tmp/bhb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        var config = DaemonConfiguration()
+        config.dataDirectory = data
+        config.imageDirectory = imageDirectory
+        config.listen = ""
+        config.writeClientConfig = false
+        let daemon = try await Daemon.start(config, log: Logger(sink: { _ in }))
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let client = HTTPClient(endpoint: .unix(path: daemon.socketPath))
+        let headers: HTTPHeaders = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]
+        func call(_ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
+            try await Blocking.run { try client.send(method: method, path: path, headers: headers, body: Array(body.utf8)) }
+        }
+        var rows: [Samples] = []
+        do {
+            // 1. Boot: create → first exec returns.
+            var boot = Samples("create → first exec (1 vCPU, 512 MiB)", how: "POST /v1/sandboxes then POST …/exec `true`, over the unix socket")
+            var destroy = Samples("destroy", how: "DELETE /v1/sandboxes/{id}: QEMU killed, files removed")
+            for i in 0..<boots {
+                log("boot \(i + 1)/\(boots)")
+                let name = "boot-\(i)"
+                boot.add(try await measure {
+                    let c = try await call("POST", "/v1/sandboxes", "{\"name\":\"\(name)\",\"cpus\":1,\"memory_mb\":512}")
+                    guard c.status == 201 else { throw BenchError("create: \(c.status) \(c.text)") }
+                    let e = try await call("POST", "/v1/sandboxes/\(name)/exec", "{\"cmd\":[\"true\"]}")
+                    guard e.status == 200 else { throw BenchError("exec: \(e.status) \(e.text)") }
+                })
+                destroy.add(try await measure { _ = try await call("DELETE", "/v1/sandboxes/\(name)") })
+            }
+            rows += [boot, destroy]
+
+            // 2. A hot VM for the rest.
+            let c = try await call("POST", "/v1/sandboxes", "{\"name\":\"hot\",\"cpus\":1,\"memory_mb\":512}")
+            guard c.status == 201 else { throw BenchError("create: \(c.status) \(c.text)") }
+            let id = try JSONDecoder().decode(SandboxDTO.self, from: Data(c.body)).id
+            for _ in 0..<10 { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") }
+
+            var api = Samples("exec `true`, API", how: "POST …/exec buffered, HTTP over the unix socket, client on its own thread")
+            for _ in 0..<execs { api.add(try await measure { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") }) }
+            rows.append(api)
+
+            let agent = try await daemon.engine.agent(for: id)
+            var engineExec = Samples("exec `true`, agent channel", how: "AgentConnection.exec in-process: frames over virtio-serial, spawn, exit")
+            var guestSide = Samples("  guest share of it", how: "lohar's own spawn → exit time for the same execs")
+            var hostSide = Samples("  host + channel overhead", how: "the difference: framing, virtio-serial, daemon scheduling")
+            for _ in 0..<execs {
+                let start = ContinuousClock.now
+                let status = try await agent.exec(ExecRequest(argv: ["true"]))
+                let total = ContinuousClock.now - start
+                engineExec.add(total)
+                let guestMs = Double(status.guestMicroseconds ?? 0) / 1000
+                guestSide.add(ms: guestMs)
+                hostSide.add(ms: Samples.ms(total) - guestMs)
+            }
+            rows += [engineExec, guestSide, hostSide]
+
+            var ping = Samples("agent round trip", how: "ping frame → pong over the multiplexed virtio-serial channel")
+            for _ in 0..<50 { _ = try await agent.ping() }
+            for _ in 0..<pings { ping.add(try await agent.ping(Array(repeating: 7, count: 64))) }
+            rows.append(ping)
+
+            var concurrent = Samples("10 concurrent exec `true`", how: "wall time for 10 parallel agent execs")
+            for _ in 0..<30 {
+                concurrent.add(try await measure {
+                    try await withThrowingTaskGroup(of: Void.self) { g in
+                        for _ in 0..<10 { g.addTask { _ = try await agent.exec(ExecRequest(argv: ["true"])) } }
+                        try await g.waitForAll()
+                    }
+                })
+            }
+            rows.append(concurrent)
+
+            if let cli {
+                var cliRow = Samples("exec `true`, CLI", how: "`bhatti exec hot -- true` as a new process (process start dominates)")
+                for i in 0..<min(execs, 100) {
+                    if i == 0 { log("cli execs") }
+                    cliRow.add(try await Blocking.run { try runCLI(cli, socket: daemon.socketPath, key: daemon.adminKey) })
+                }
+                rows.append(cliRow)
+            }
+            _ = try await call("DELETE", "/v1/sandboxes/hot")
+        } catch {
+            await daemon.stop()
+            throw error
+        }
+        await daemon.stop()
+        return render(rows, accelerator: daemon)
+    }
+
+    func render(_ rows: [Samples], accelerator daemon: Daemon) -> String {
+        let probe = try? AcceleratorProbe.decide(daemon.configuration.accelerator, facts: .current())
+        let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
+        let mem = ProcessInfo.processInfo.physicalMemory >> 30
+        let qemu = shell("qemu-system-x86_64 --version").split(separator: "\n").first.map(String.init) ?? "?"
+        let date = ISO8601DateFormatter().string(from: Date())
+        var out = """
+        # bhatti benchmark results
+
+        Written by `make bench` (`bhatti-bench`). Latencies in milliseconds; percentiles are nearest-rank over n samples.
+
+        | | |
+        |---|---|
+        | date | \(date) |
+        | machine | \(cpu), \(ProcessInfo.processInfo.activeProcessorCount) cores, \(mem) GiB |
+        | accelerator | \(probe?.accelerator.rawValue ?? "?") (\(probe?.reason ?? "")) |
+        | VMM | \(qemu) |
+        | guest | Debian linux-image-cloud-amd64, bookworm minbase rootfs, lohar as PID 1 |
+
+        | metric | n | p50 | p95 | p99 | max | how |
+        |---|---|---|---|---|---|---|
+
+        """
+        out += rows.map(\.row).joined(separator: "\n") + "\n"
+        return out
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+extension Samples {
+    static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
+}
+
+/// One `bhatti exec hot -- true` as a child process; returns its wall time.
+func runCLI(_ path: String, socket: String, key: String) throws -> Duration {
+    let start = ContinuousClock.now
+    let spawn = Spawn(path: path, arguments: [path, "--url", "unix://" + socket, "--token", key, "exec", "hot", "--", "true"], environment: ["HOME=/nonexistent"])
+    let pid = try spawn.run()
+    let t = try waitForExit(pid: pid)
+    guard t == .exited(0) else { throw BenchError("cli exec ended with \(t)") }
+    return ContinuousClock.now - start
+}
+
+func shell(_ command: String) -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/sh")
+    p.arguments = ["-c", command]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try? p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: data, as: UTF8.self)
+}

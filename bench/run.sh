@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# make bench: release build of the bench driver, then real VMs through the real daemon.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+IMAGE_DIR=${BHATTI_BENCH_IMAGE_DIR:-/var/lib/bhatti/images/default}
+swift build -c release --product bhatti-bench
+swift build -c release --product bhatti
+.build/release/bhatti-bench "$IMAGE_DIR" bench/RESULTS.md --boots "${BOOTS:-10}" --execs "${EXECS:-200}" --pings "${PINGS:-2000}" --cli .build/release/bhatti
