@@ -56,6 +56,8 @@ public actor Engine {
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
         let sink = eventSink
         let vm = try await VirtualMachine.boot(config) { [weak self] termination, log in
+            // Called on QEMU's waitpid thread: hop onto the actor to tell a deliberate stop from a death.
+            // The task is short and self-contained (it only reads actor state and yields an event).
             guard let self else { return }
             Task { await self.exited(id: id, termination: termination, log: log, sink: sink) }
         }

@@ -69,13 +69,13 @@ struct QMPClientTests {
 }
 
 final class Collected: Sendable {
-    private let m = Mutex2<[String]>([])
+    private let m = Locked<[String]>([])
     func append(_ s: String) { m.with { $0.append(s) } }
     var items: [String] { m.with { $0 } }
 }
 
 import Synchronization
-final class Mutex2<T: Sendable>: Sendable {
+final class Locked<T: Sendable>: Sendable {
     private let m: Mutex<T>
     init(_ v: T) { m = Mutex(v) }
     func with<R>(_ body: (inout T) -> R) -> R { m.withLock { body(&$0) } }

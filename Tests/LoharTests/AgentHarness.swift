@@ -34,7 +34,7 @@ struct AgentHarness {
 
 /// Thread-safe output collector for exec events.
 final class Collector: Sendable {
-    private let state = Mutex2<(out: [UInt8], err: [UInt8], order: [String])>((out: [], err: [], order: []))
+    private let state = Locked<(out: [UInt8], err: [UInt8], order: [String])>((out: [], err: [], order: []))
     func add(_ event: ExecEvent) {
         state.with { s in
             switch event {
@@ -50,7 +50,7 @@ final class Collector: Sendable {
 }
 
 import Synchronization
-final class Mutex2<T: Sendable>: Sendable {
+final class Locked<T: Sendable>: Sendable {
     private let m: Mutex<T>
     init(_ v: T) { m = Mutex(v) }
     func with<R>(_ body: (inout T) -> R) -> R { m.withLock { body(&$0) } }
