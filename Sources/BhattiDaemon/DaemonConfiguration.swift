@@ -25,6 +25,17 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case writeClientConfig = "write_client_config"
     }
 
+    /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
+    /// user's client config left alone.
+    public static func isolated(dataDirectory: String, imageDirectory: String, listen: String = "") -> DaemonConfiguration {
+        var config = DaemonConfiguration()
+        config.dataDirectory = dataDirectory
+        config.imageDirectory = imageDirectory
+        config.listen = listen
+        config.writeClientConfig = false
+        return config
+    }
+
     /// The image directory: explicit, or `<data-dir>/images/default`.
     public var resolvedImageDirectory: String { imageDirectory ?? dataDirectory + "/images/default" }
 

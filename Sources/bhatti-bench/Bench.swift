@@ -16,12 +16,7 @@ struct Bench {
 
     func run() async throws -> String {
         let data = "/tmp/bhb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        var config = DaemonConfiguration()
-        config.dataDirectory = data
-        config.imageDirectory = imageDirectory
-        config.listen = ""
-        config.writeClientConfig = false
-        let daemon = try await Daemon.start(config, log: Logger(sink: { _ in }))
+        let daemon = try await Daemon.start(.isolated(dataDirectory: data, imageDirectory: imageDirectory), log: Logger(sink: { _ in }))
         defer { try? FileManager.default.removeItem(atPath: data) }
         let client = HTTPClient(endpoint: .unix(path: daemon.socketPath))
         let headers: HTTPHeaders = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]

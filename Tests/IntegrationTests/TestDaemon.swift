@@ -19,11 +19,7 @@ final class TestDaemon: Sendable {
     static func start(imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil) async throws -> TestDaemon {
         // Short: sandbox socket paths must stay under 108 bytes.
         let data = dataDirectory ?? "/tmp/bhi-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        var config = DaemonConfiguration()
-        config.dataDirectory = data
-        config.imageDirectory = imageDirectory
-        config.listen = "127.0.0.1:0"
-        config.writeClientConfig = false
+        let config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0")
         let daemon = try await Daemon.start(config, log: Logger(sink: { _ in }))
         return TestDaemon(daemon: daemon, dataDirectory: data)
     }
