@@ -51,7 +51,7 @@ public actor Engine {
         }
         let config = VMConfiguration(
             id: id, cpus: cpus, memoryMB: memoryMB, paths: VMPaths(dataDirectory: configuration.dataDirectory, id: id),
-            kernel: image.kernelPath, initramfs: image.initramfsPath,
+            kernel: image.bootKernelPath, initramfs: image.initramfsPath,
             baseImage: try pinnedBase(image), accelerator: configuration.accelerator.accelerator,
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
         let sink = eventSink

@@ -7,8 +7,14 @@ public struct GuestImage: Sendable {
 
     /// The image directory.
     public let directory: String
-    /// The kernel (bzImage) for `-kernel`.
+    /// The kernel (bzImage).
     public let kernelPath: String
+    /// What to give QEMU's `-kernel`: the uncompressed `vmlinux` when the build extracted one (faster
+    /// under TCG), else the bzImage.
+    public var bootKernelPath: String {
+        let vmlinux = directory + "/vmlinux"
+        return FileManager.default.fileExists(atPath: vmlinux) ? vmlinux : kernelPath
+    }
     /// The initramfs (newc cpio) for `-initrd`.
     public let initramfsPath: String
     /// The raw ext4 root file system; sandboxes boot qcow2 overlays backed by it.

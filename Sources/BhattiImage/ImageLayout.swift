@@ -15,6 +15,8 @@ struct ImageLayout: Sendable {
     }
 
     var kernel: String { "\(directory)/vmlinuz" }
+    /// The uncompressed ELF kernel (PVH boot), when the bzImage's payload could be extracted.
+    var vmlinux: String { "\(directory)/vmlinux" }
     var initramfs: String { "\(directory)/initramfs" }
     var rootfs: String { "\(directory)/rootfs.ext4" }
     /// Written last: its presence marks the image complete.

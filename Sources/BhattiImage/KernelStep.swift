@@ -70,7 +70,7 @@ enum KernelStep {
 
     /// The step: outputs `vmlinuz` and the unpacked package tree.
     static func step(_ package: KernelPackage, layout: ImageLayout, runner: CommandRunner) -> BuildStep {
-        BuildStep(name: "kernel", key: package.key, outputs: [layout.kernel, layout.kernelTree]) { log in
+        BuildStep(name: "kernel", key: package.key + "\nvmlinux", outputs: [layout.kernel, layout.kernelTree]) { log in
             let deb = try fetch(package, layout: layout, runner: runner, log: log)
             log("unpacking \((deb as NSString).lastPathComponent)")
             let temp = layout.kernelTree + ".tmp"
@@ -80,8 +80,24 @@ enum KernelStep {
             try decompressModules(tree: temp, release: release, runner: runner)
             try FileOps.replaceDirectory(layout.kernelTree, with: temp)
             try FileOps.copy("\(layout.kernelTree)/boot/vmlinuz-\(release)", to: layout.kernel, permissions: 0o644)
+            try writeVmlinux(from: layout.kernel, to: layout.vmlinux, log: log)
             log("vmlinuz and modules for \(release)")
         }
+    }
+
+    /// Writes the uncompressed ELF kernel beside the bzImage (QEMU boots it through its PVH note,
+    /// skipping the guest-side decompressor). A kernel that is not LZ4-compressed keeps just the bzImage.
+    static func writeVmlinux(from bzImage: String, to path: String, log: (String) -> Void) throws(ImageError) {
+        guard let data = FileManager.default.contents(atPath: bzImage) else {
+            throw .missingInput(what: "kernel", path: bzImage)
+        }
+        guard let elf = LZ4.extractVmlinux(fromBzImage: Array(data)) else {
+            try FileOps.remove(path)
+            log("kernel payload is not LZ4: booting the bzImage")
+            return
+        }
+        try FileOps.writeAtomically(elf, to: path)
+        log("vmlinux (uncompressed, \(elf.count >> 20) MiB) for PVH boot")
     }
 
     /// The kernel release (`uname -r`) of an unpacked package, from its `boot/vmlinuz-<release>`.

@@ -48,11 +48,20 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case ping = 0x03
     /// G→H: the echo of a `ping`.
     case pong = 0x04
-    /// H→G: JSON `ExecRequest`; opens a piped exec stream.
+    /// Either way: u32 (BE) more bytes the sender of this frame will accept on the stream (flow control
+    /// for `stdin`, `stdout`, `stderr` and `data`; see `Credit`).
+    case credit = 0x05
+    /// Either way: bytes of a file or forward stream; counted against credit.
+    case data = 0x06
+    /// Either way: no more `data` from this side (end of file, or a half-close).
+    case end = 0x07
+    /// G→H: JSON reply to a request (files, sessions list/kill, activity, forward, configure, detached exec).
+    case result = 0x08
+    /// H→G: JSON `ExecRequest`; opens a piped exec stream (or, with `detach`, starts one and replies `result`).
     case exec = 0x10
     /// H→G: bytes for the process's stdin; an empty payload closes stdin.
     case stdin = 0x11
-    /// G→H: bytes the process wrote to stdout.
+    /// G→H: bytes the process wrote to stdout (or a session's terminal).
     case stdout = 0x12
     /// G→H: bytes the process wrote to stderr.
     case stderr = 0x13
@@ -60,6 +69,33 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case exit = 0x14
     /// H→G: empty; kills the stream's process group (SIGKILL).
     case kill = 0x15
+    /// H→G: u16 rows, u16 cols (BE): a session's terminal size.
+    case resize = 0x16
+    /// H→G: empty; leave the attached session running and end this stream (`result` `{"detached":true}`).
+    case detach = 0x18
+    /// H→G: JSON `SessionRequest`: open a session or attach to one. Replies `sessionInfo`, then the
+    /// scrollback and live output as `stdout`, until `exit` or `detach`.
+    case session = 0x20
+    /// G→H: JSON `SessionInfo`, first on a session stream.
+    case sessionInfo = 0x21
+    /// H→G: empty; `result` is `[SessionInfo]`.
+    case sessionList = 0x22
+    /// H→G: JSON `SessionKillRequest`; SIGTERM to the session's process group; `result` `{}`.
+    case sessionKill = 0x23
+    /// H→G: JSON `FileReadRequest`; `result` `FileReadInfo`, then `data` chunks, then `end`.
+    case fileRead = 0x30
+    /// H→G: JSON `FileWriteRequest`, then `data` chunks and `end`; `result` `FileInfo` once renamed into place.
+    case fileWrite = 0x31
+    /// H→G: JSON `PathRequest`; `result` `FileInfo`.
+    case fileStat = 0x32
+    /// H→G: JSON `PathRequest`; `result` `FileListing`.
+    case fileList = 0x33
+    /// H→G: JSON `ForwardRequest`; `result` `{}` once connected, then `data`/`end` both ways.
+    case forward = 0x40
+    /// H→G: empty; `result` `Activity`.
+    case activity = 0x50
+    /// H→G: JSON `GuestConfig`, applied once after boot; `result` `{}`.
+    case configure = 0x60
     /// Either way: JSON `WireErrorMessage`; ends the stream.
     case error = 0x1f
 }

@@ -44,12 +44,23 @@ public struct ExecRequest: Codable, Equatable, Sendable {
     public var cwd: String?
     /// Whether the host will send `stdin` frames; without it stdin is /dev/null.
     public var stdin: Bool
+    /// Start in its own session with output to `outputFile`, reply with the pid, and do not wait.
+    public var detach: Bool?
+    /// Where a detached command's stdout and stderr go (default `/tmp/bhatti-exec-<id>.log`).
+    public var outputFile: String?
 
-    public init(argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: Bool = false) {
+    public init(argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: Bool = false, detach: Bool? = nil, outputFile: String? = nil) {
         self.argv = argv
         self.env = env
         self.cwd = cwd
         self.stdin = stdin
+        self.detach = detach
+        self.outputFile = outputFile
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case argv, env, cwd, stdin, detach
+        case outputFile = "output_file"
     }
 }
 

@@ -101,8 +101,10 @@ public final class AgentSession: Sendable {
         case .error:
             // The host gave up on a stream: treat as cancel.
             streams.withLock { $0[frame.stream] }?.kill()
-        case .helloReply, .pong, .stdout, .stderr, .exit:
+        case .helloReply, .pong, .stdout, .stderr, .exit, .result, .sessionInfo:
             writer.sendError(stream: frame.stream, .badRequest, "frame type \(frame.type) is guest-to-host only")
+        default:
+            writer.sendError(stream: frame.stream, .badRequest, "frame type \(frame.type) is not supported by this agent yet")
         }
     }
 

@@ -1,0 +1,259 @@
+import FoundationEssentials
+
+/// Opens a session (`session_id` nil) or attaches to one.
+public struct SessionRequest: Codable, Equatable, Sendable {
+    /// The command; a login shell (`bash -l`) when empty.
+    public var argv: [String]
+    /// A PTY (interactive) or pipes with stderr merged (long-running programs).
+    public var tty: Bool
+    public var rows: UInt16?
+    public var cols: UInt16?
+    public var env: [String: String]
+    public var cwd: String?
+    /// Attach to this session instead of opening one; the current client, if any, is taken over.
+    public var sessionID: String?
+    /// With `sessionID` nil: attach to the newest detached running session of this kind if there is one.
+    public var reuseDetached: Bool
+    /// A detached session idle this long is killed; nil keeps it for ever.
+    public var idleTimeoutSeconds: Int?
+
+    public init(
+        argv: [String] = [], tty: Bool = true, rows: UInt16? = nil, cols: UInt16? = nil, env: [String: String] = [:],
+        cwd: String? = nil, sessionID: String? = nil, reuseDetached: Bool = false, idleTimeoutSeconds: Int? = nil
+    ) {
+        self.argv = argv
+        self.tty = tty
+        self.rows = rows
+        self.cols = cols
+        self.env = env
+        self.cwd = cwd
+        self.sessionID = sessionID
+        self.reuseDetached = reuseDetached
+        self.idleTimeoutSeconds = idleTimeoutSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case argv, tty, rows, cols, env, cwd
+        case sessionID = "session_id"
+        case reuseDetached = "reuse_detached"
+        case idleTimeoutSeconds = "idle_timeout_s"
+    }
+}
+
+/// What the agent knows of a session.
+public struct SessionInfo: Codable, Equatable, Sendable {
+    public var sessionID: String
+    public var argv: [String]
+    public var tty: Bool
+    public var running: Bool
+    public var exitCode: Int32?
+    public var attached: Bool
+    /// Unix seconds.
+    public var createdAt: Int
+
+    public init(sessionID: String, argv: [String], tty: Bool, running: Bool, exitCode: Int32?, attached: Bool, createdAt: Int) {
+        self.sessionID = sessionID
+        self.argv = argv
+        self.tty = tty
+        self.running = running
+        self.exitCode = exitCode
+        self.attached = attached
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case argv, tty, running, attached
+        case sessionID = "session_id"
+        case exitCode = "exit_code"
+        case createdAt = "created_at"
+    }
+}
+
+public struct SessionKillRequest: Codable, Equatable, Sendable {
+    public var sessionID: String
+    public init(sessionID: String) { self.sessionID = sessionID }
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id" }
+}
+
+/// Read a regular file, optionally truncated: whichever of the limits is hit first stops the read.
+public struct FileReadRequest: Codable, Equatable, Sendable {
+    public var path: String
+    /// First line to return, 1-based.
+    public var offset: Int?
+    /// Lines to return.
+    public var limit: Int?
+    /// Bytes to return at most (may cut a line).
+    public var maxBytes: Int?
+
+    public init(path: String, offset: Int? = nil, limit: Int? = nil, maxBytes: Int? = nil) {
+        self.path = path
+        self.offset = offset
+        self.limit = limit
+        self.maxBytes = maxBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case path, offset, limit
+        case maxBytes = "max_bytes"
+    }
+}
+
+/// The first reply to a read: the file's whole size, whatever part of it follows.
+public struct FileReadInfo: Codable, Equatable, Sendable {
+    public var size: Int
+    public var mode: String
+    public init(size: Int, mode: String) {
+        self.size = size
+        self.mode = mode
+    }
+}
+
+/// Write a file atomically: temp in the same directory, fsync, rename.
+public struct FileWriteRequest: Codable, Equatable, Sendable {
+    public var path: String
+    /// Octal, e.g. "0644".
+    public var mode: String
+    /// Exact byte count that follows in `data` frames.
+    public var size: Int
+
+    public init(path: String, mode: String = "0644", size: Int) {
+        self.path = path
+        self.mode = mode
+        self.size = size
+    }
+}
+
+public struct PathRequest: Codable, Equatable, Sendable {
+    public var path: String
+    public init(path: String) { self.path = path }
+}
+
+public struct FileInfo: Codable, Equatable, Sendable {
+    public var name: String
+    public var size: Int
+    public var mode: String
+    public var isDir: Bool
+    /// Unix seconds.
+    public var mtime: Int
+
+    public init(name: String, size: Int, mode: String, isDir: Bool, mtime: Int) {
+        self.name = name
+        self.size = size
+        self.mode = mode
+        self.isDir = isDir
+        self.mtime = mtime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, size, mode, mtime
+        case isDir = "is_dir"
+    }
+}
+
+/// A directory listing, capped (`truncated` says so, `total` counts every entry).
+public struct FileListing: Codable, Equatable, Sendable {
+    public var entries: [FileInfo]
+    public var truncated: Bool
+    public var total: Int
+    public init(entries: [FileInfo], truncated: Bool, total: Int) {
+        self.entries = entries
+        self.truncated = truncated
+        self.total = total
+    }
+}
+
+public struct ForwardRequest: Codable, Equatable, Sendable {
+    public var port: Int
+    public init(port: Int) { self.port = port }
+}
+
+/// What the thermal manager needs to know.
+public struct Activity: Codable, Equatable, Sendable {
+    /// Unix milliseconds of the last request or process output.
+    public var lastActivityMs: Int
+    public var runningSessions: Int
+    public var attachedSessions: Int
+    public var runningExecs: Int
+
+    public init(lastActivityMs: Int, runningSessions: Int, attachedSessions: Int, runningExecs: Int) {
+        self.lastActivityMs = lastActivityMs
+        self.runningSessions = runningSessions
+        self.attachedSessions = attachedSessions
+        self.runningExecs = runningExecs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case lastActivityMs = "last_activity_ms"
+        case runningSessions = "running_sessions"
+        case attachedSessions = "attached_sessions"
+        case runningExecs = "running_execs"
+    }
+}
+
+/// The reply to a detached exec.
+public struct DetachedExec: Codable, Equatable, Sendable {
+    public var pid: Int32
+    public var outputFile: String
+    public init(pid: Int32, outputFile: String) {
+        self.pid = pid
+        self.outputFile = outputFile
+    }
+    enum CodingKeys: String, CodingKey {
+        case pid
+        case outputFile = "output_file"
+    }
+}
+
+/// Delivered once after boot over the channel; never written to the guest's disk (secrets, token).
+public struct GuestConfig: Codable, Equatable, Sendable {
+    public struct File: Codable, Equatable, Sendable {
+        public var path: String
+        /// Base64.
+        public var content: String
+        public var mode: String
+        public init(path: String, content: String, mode: String = "0644") {
+            self.path = path
+            self.content = content
+            self.mode = mode
+        }
+    }
+
+    public var hostname: String?
+    public var env: [String: String]
+    /// Secrets become environment variables of every command, over `env`.
+    public var secrets: [String: String]
+    public var files: [File]
+    /// `A.B.C.D/NN` for eth0.
+    public var address: String?
+    public var gateway: String?
+    public var dns: [String]
+    /// Run as session `init` (`sh -c`, as lohar, in /workspace).
+    public var initScript: String?
+    /// From now on hello must carry this token.
+    public var token: String?
+
+    public init(
+        hostname: String? = nil, env: [String: String] = [:], secrets: [String: String] = [:], files: [File] = [],
+        address: String? = nil, gateway: String? = nil, dns: [String] = [], initScript: String? = nil, token: String? = nil
+    ) {
+        self.hostname = hostname
+        self.env = env
+        self.secrets = secrets
+        self.files = files
+        self.address = address
+        self.gateway = gateway
+        self.dns = dns
+        self.initScript = initScript
+        self.token = token
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case hostname, env, secrets, files, address, gateway, dns, token
+        case initScript = "init"
+    }
+}
+
+/// An empty JSON object, for `result` frames that only acknowledge.
+public struct Empty: Codable, Equatable, Sendable {
+    public init() {}
+}
