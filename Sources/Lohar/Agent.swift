@@ -3,18 +3,16 @@ import Glibc
 
 /// The guest agent: serves host connections with one shared child waiter.
 public final class Agent: Sendable {
-    public let configuration: AgentConfiguration
-    private let waiter: ChildWaiter
+    public var configuration: AgentConfiguration { state.base }
+    let state: AgentState
 
-    /// With `reapsAllChildren`, block SIGCHLD in the calling thread before any other thread starts.
     public init(configuration: AgentConfiguration) {
-        self.configuration = configuration
-        waiter = ChildWaiter(reapsAll: configuration.reapsAllChildren)
+        state = AgentState(configuration: configuration)
     }
 
     /// Serves one connection on the calling thread until the host disconnects.
     public func serve(connection fd: FileDescriptor) {
-        AgentSession(fd: fd, config: configuration, waiter: waiter).run()
+        AgentSession(fd: fd, state: state).run()
     }
 
     /// Serves connections on a unix socket forever (test mode: the host side talks to it exactly as

@@ -5,29 +5,30 @@ import Synchronization
 
 /// Serves one host connection: the hello gate, then frames dispatched by stream.
 ///
-/// The reader runs on the calling thread and never blocks on a process: exec output, stdin and
-/// exit reporting all have their own threads. When the host goes away, every piped exec it started
-/// is killed (nobody is left to read its output).
-public final class AgentSession: Sendable {
-    private let config: AgentConfiguration
-    private let writer: FrameWriter
-    private let waiter: ChildWaiter
-    private let streams = Mutex([UInt32: ExecStream]())
+/// The reader runs on the calling thread and never blocks on a process, a file or a socket: every
+/// stream does its blocking work on its own threads, and requests that touch the disk run on a
+/// fresh thread. When the host goes away, every stream it opened hears `connectionClosed` (piped
+/// execs are killed; session attachments merely detach).
+final class AgentSession: Sendable {
+    let state: AgentState
+    let writer: FrameWriter
+    private let streams = Mutex([UInt32: any GuestStream]())
     private let reader: FileDescriptor
 
-    init(fd: FileDescriptor, config: AgentConfiguration, waiter: ChildWaiter) {
-        self.config = config
+    init(fd: FileDescriptor, state: AgentState) {
+        self.state = state
         self.reader = fd
         self.writer = FrameWriter(fd: fd)
-        self.waiter = waiter
     }
+
+    var config: AgentConfiguration { state.base }
 
     /// Reads frames until the host disconnects or breaks the protocol.
     func run() {
         var decoder = FrameDecoder()
         var greeted = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 1)
-        defer { buffer.deallocate(); killAll() }
+        defer { buffer.deallocate(); closeAll() }
         while true {
             guard let n = try? reader.read(into: buffer), n > 0 else { return }
             decoder.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
@@ -37,6 +38,7 @@ public final class AgentSession: Sendable {
                         greeted = greet(frame)
                         continue
                     }
+                    state.touch()
                     handle(frame)
                 }
             } catch {
@@ -60,7 +62,8 @@ public final class AgentSession: Sendable {
             writer.sendError(stream: 0, .badRequest, WireError.versionMismatch(host: hello.version, guest: wireProtocolVersion).description)
             return false
         }
-        guard config.token.isEmpty || constantTimeEqual(hello.token, config.token) else {
+        let token = state.token
+        guard token.isEmpty || constantTimeEqual(hello.token, token) else {
             writer.sendError(stream: 0, .unauthenticated, "invalid token")
             return false
         }
@@ -77,44 +80,91 @@ public final class AgentSession: Sendable {
         case .hello:
             // A host may re-greet (after its own restart); answer again.
             _ = greet(frame)
-        case .exec:
-            guard frame.stream != 0 else { return writer.sendError(stream: 0, .badRequest, "exec on stream 0") }
-            guard streams.withLock({ $0[frame.stream] == nil }) else {
-                return writer.sendError(stream: frame.stream, .badRequest, "stream \(frame.stream) is already open")
-            }
-            guard let request = try? WireJSON.decode(ExecRequest.self, from: frame) else {
-                return writer.sendError(stream: frame.stream, .badRequest, "malformed exec request")
-            }
-            // Register before the process can finish, so `onFinish` always finds the entry to remove.
-            let exec = streams.withLock { table -> ExecStream? in
-                let e = ExecStream.start(
-                    stream: frame.stream, request: request, config: config, writer: writer, waiter: waiter,
-                    onFinish: { [weak self] id in _ = self?.streams.withLock { $0.removeValue(forKey: id) } })
-                if let e { table[frame.stream] = e }
-                return e
-            }
-            _ = exec
-        case .stdin:
-            streams.withLock { $0[frame.stream] }?.feedStdin(frame.payload)
-        case .kill:
-            streams.withLock { $0[frame.stream] }?.kill()
-        case .error:
-            // The host gave up on a stream: treat as cancel.
-            streams.withLock { $0[frame.stream] }?.kill()
+        case .credit:
+            guard let bytes = try? Credit.decode(frame) else { return }
+            streams.withLock { $0[frame.stream] }?.window.grant(bytes)
+        case .exec, .session, .fileRead, .fileWrite, .forward:
+            open(frame)
+        case .sessionList, .sessionKill, .fileStat, .fileList, .activity, .configure:
+            // One-shot requests: answered off the reader thread (they may touch the disk).
+            let request = frame
+            startThread(name: "lohar-request") { [self] in respond(to: request) }
+        case .stdin, .kill, .data, .end, .resize, .detach, .error:
+            // A frame for a stream that already ended (a late kill or credit) is dropped.
+            streams.withLock { $0[frame.stream] }?.receive(frame)
         case .helloReply, .pong, .stdout, .stderr, .exit, .result, .sessionInfo:
             writer.sendError(stream: frame.stream, .badRequest, "frame type \(frame.type) is guest-to-host only")
-        default:
-            writer.sendError(stream: frame.stream, .badRequest, "frame type \(frame.type) is not supported by this agent yet")
         }
     }
 
-    private func killAll() {
-        for s in streams.withLock({ Array($0.values) }) { s.kill() }
+    /// Opens a stream for `frame`, within the operation limit.
+    private func open(_ frame: Frame) {
+        guard frame.stream != 0 else { return writer.sendError(stream: 0, .badRequest, "\(frame.type) on stream 0") }
+        guard streams.withLock({ $0[frame.stream] == nil }) else {
+            return writer.sendError(stream: frame.stream, .badRequest, "stream \(frame.stream) is already open")
+        }
+        guard state.beginOperation() else {
+            return writer.sendError(stream: frame.stream, .resourceExhausted, "too many operations in flight (limit \(AgentState.maxOperations))")
+        }
+        let id = frame.stream
+        let finishedOnce = Mutex(false)
+        let context = StreamContext(
+            id: id, writer: writer, window: SendWindow(), received: ReceiveCredit(stream: id, writer: writer),
+            finished: { [weak self] in
+                guard !finishedOnce.withLock({ f in defer { f = true }; return f }) else { return }
+                _ = self?.streams.withLock { $0.removeValue(forKey: id) }
+                self?.state.endOperation()
+            })
+        // Made first, registered, then started: its frames and its end always find the entry.
+        let made: (any GuestStream)? = switch frame.type {
+        case .exec: openExec(frame, context)
+        case .session: openSession(frame, context)
+        case .fileRead: openFileRead(frame, context)
+        case .fileWrite: openFileWrite(frame, context)
+        case .forward: openForward(frame, context)
+        default: nil
+        }
+        guard let stream = made else { return context.finished() }
+        streams.withLock { $0[id] = stream }
+        stream.start()
+    }
+
+    /// Answers a one-shot request with `result` or `error`.
+    private func respond(to frame: Frame) {
+        do {
+            let reply: [UInt8] = switch frame.type {
+            case .activity: WireJSON.encode(state.activity())
+            case .configure: try configure(frame)
+            case .sessionList: try listSessions(frame)
+            case .sessionKill: try killSession(frame)
+            case .fileStat: try statFile(frame)
+            case .fileList: try listFiles(frame)
+            default: throw WireErrorMessage(code: .badRequest, message: "\(frame.type) is not a request")
+            }
+            writer.send(Frame(stream: frame.stream, type: .result, payload: reply))
+        } catch let error as WireErrorMessage {
+            writer.sendError(stream: frame.stream, error.code, error.message)
+        } catch let error as WireError {
+            writer.sendError(stream: frame.stream, .badRequest, error.description)
+        } catch {
+            writer.sendError(stream: frame.stream, .internal, String(describing: error))
+        }
+    }
+
+    private func closeAll() {
+        let open = streams.withLock { table in
+            defer { table.removeAll() }
+            return Array(table.values)
+        }
+        for s in open {
+            s.window.close()
+            s.connectionClosed()
+        }
     }
 }
 
 /// The agent's own version, reported in hello.
-public let loharVersion = "0.1.0"
+public let loharVersion = "0.2.0"
 
 func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8), y = Array(b.utf8)
@@ -128,4 +178,11 @@ func uptimeMilliseconds() -> Int {
     var ts = timespec()
     clock_gettime(CLOCK_BOOTTIME, &ts)
     return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+}
+
+/// Decodes a request payload or throws a `bad_request` the host will see.
+func decodeRequest<T: Decodable>(_ type: T.Type, _ frame: Frame) throws -> T {
+    do { return try WireJSON.decode(T.self, from: frame) } catch {
+        throw WireErrorMessage(code: .badRequest, message: "malformed \(frame.type) request: \(error)")
+    }
 }

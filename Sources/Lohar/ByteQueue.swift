@@ -13,9 +13,11 @@ final class ByteQueue: Sendable {
     /// One signal per pushed chunk or close.
     private let wake = DispatchSemaphore(value: 0)
     private let fd: FileDescriptor
+    private let credit: ReceiveCredit
 
-    init(fd: FileDescriptor) {
+    init(fd: FileDescriptor, credit: ReceiveCredit) {
         self.fd = fd
+        self.credit = credit
         startThread(name: "lohar-stdin") { [self] in drain() }
     }
 
@@ -44,6 +46,8 @@ final class ByteQueue: Sendable {
             }
             guard let chunk = next, !chunk.isEmpty else { break }
             if (try? fd.writeAllFile(chunk)) == nil { break }
+            // Written to the process: the host may send that much more.
+            credit.consumed(chunk.count)
         }
         fd.close()
     }

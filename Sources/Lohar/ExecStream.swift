@@ -5,14 +5,17 @@ import Synchronization
 
 /// One piped exec: the process, its pipes, and the frames that report on it.
 ///
-/// Threads: one per output pipe (blocking reads, each chunk becomes a frame), one feeding stdin, and
-/// the child waiter's callback. The exit frame goes out only after both output pipes reached EOF and
-/// the process was reaped, so no output can follow it.
-final class ExecStream: Sendable {
-    let id: UInt32
-    private let pid: Int32
-    private let stdinQueue: ByteQueue?
-    private struct Completion {
+/// Threads: one per output pipe (each chunk becomes a frame, within the stream's credit), one
+/// feeding stdin, and the child waiter's callback. The exit frame goes out only after both output
+/// pipes reached EOF and the process was reaped, so no output can follow it.
+final class ExecStream: GuestStream {
+    let window: SendWindow
+    private let context: StreamContext
+    private let request: ExecRequest
+    private let state: AgentState
+    private struct Run {
+        var pid: Int32 = 0
+        var stdin: ByteQueue?
         var openPipes = 2
         var termination: Termination?
         var sent = false
@@ -24,43 +27,34 @@ final class ExecStream: Sendable {
             return termination
         }
     }
-    private let completion = Mutex(Completion())
+    private let run = Mutex(Run())
 
-    private init(id: UInt32, pid: Int32, stdinQueue: ByteQueue?) {
-        self.id = id
-        self.pid = pid
-        self.stdinQueue = stdinQueue
+    init(request: ExecRequest, context: StreamContext, state: AgentState) {
+        self.request = request
+        self.context = context
+        self.state = state
+        window = context.window
     }
 
-    /// Spawns `request` and starts reporting on `stream`. Failures before the process runs are
-    /// sent as an error frame and return nil.
-    static func start(
-        stream: UInt32, request: ExecRequest, config: AgentConfiguration, writer: FrameWriter, waiter: ChildWaiter,
-        onFinish: @escaping @Sendable (UInt32) -> Void
-    ) -> ExecStream? {
+    func start() {
         guard let program = request.argv.first, !program.isEmpty else {
-            writer.sendError(stream: stream, .badRequest, "exec needs a command (argv is empty)")
-            return nil
+            return context.fail(.badRequest, "exec needs a command (argv is empty)")
         }
-        var env = config.defaultEnvironment
-        for (k, v) in request.env { env[k] = v }
+        let env = state.environment(overriding: request.env)
         guard let path = resolveExecutable(program, searchPath: env["PATH"] ?? "") else {
-            writer.sendError(stream: stream, .notFound, "\(program): command not found")
-            return nil
+            return context.fail(.notFound, "\(program): command not found")
         }
-        let cwd = request.cwd ?? config.defaultWorkingDirectory
+        let cwd = request.cwd ?? state.base.defaultWorkingDirectory
         let started = monotonicMicroseconds()
         do {
             let out = try Pipe.make()
             let err = try Pipe.make()
             let input = request.stdin ? try Pipe.make() : nil
-            var spawn = Spawn(
-                path: path, arguments: request.argv, environment: env.map { "\($0.key)=\($0.value)" }.sorted(),
-                workingDirectory: cwd)
+            var spawn = Spawn(path: path, arguments: request.argv, environment: env.map { "\($0.key)=\($0.value)" }.sorted(), workingDirectory: cwd)
             spawn.standardInput = input?.read.rawValue ?? -1
             spawn.standardOutput = out.write.rawValue
             spawn.standardError = err.write.rawValue
-            if let user = config.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
+            if let user = state.base.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
             // Its own process group, so a kill reaches everything it started.
             spawn.newProcessGroup = true
             let pid = try spawn.run()
@@ -68,66 +62,97 @@ final class ExecStream: Sendable {
             out.write.close()
             err.write.close()
             input?.read.close()
-            let queue = input.map { ByteQueue(fd: $0.write) }
-            let exec = ExecStream(id: stream, pid: pid, stdinQueue: queue)
-            let finish: @Sendable (Termination) -> Void = { termination in
-                if config.syncBeforeExit { sync() }
+            let queue = input.map { ByteQueue(fd: $0.write, credit: context.received) }
+            run.withLock { r in r.pid = pid; r.stdin = queue }
+            state.execStarted()
+            let finish: @Sendable (Termination) -> Void = { [context, state] termination in
+                if state.base.syncBeforeExit { sync() }
                 let status = ExitStatus(
                     code: termination.exitCode, signal: { if case .signaled(let s) = termination { s } else { nil } }(),
                     guestMicroseconds: monotonicMicroseconds() - started)
-                writer.send(Frame(stream: stream, type: .exit, payload: WireJSON.encode(status)))
-                onFinish(stream)
+                state.execEnded()
+                context.sendJSON(.exit, status)
+                context.finished()
             }
-            exec.pump(out.read, as: .stdout, writer: writer, finish: finish)
-            exec.pump(err.read, as: .stderr, writer: writer, finish: finish)
-            waiter.onExit(of: pid) { t in exec.record(termination: t, finish: finish) }
-            return exec
+            pump(out.read, as: .stdout, finish: finish)
+            pump(err.read, as: .stderr, finish: finish)
+            state.waiter.onExit(of: pid) { [self] t in record(termination: t, finish: finish) }
         } catch {
             let code: WireErrorCode = switch error.rawValue {
             case ENOENT, ENOTDIR: .notFound
             case EACCES, EPERM: .permissionDenied
             default: .internal
             }
-            writer.sendError(stream: stream, code, "cannot start \(program) in \(cwd): \(error)")
-            return nil
+            context.fail(code, "cannot start \(program) in \(cwd): \(error)")
         }
     }
 
-    /// Queues bytes for stdin; an empty chunk closes it.
-    func feedStdin(_ bytes: [UInt8]) { stdinQueue?.push(bytes) }
+    func receive(_ frame: Frame) {
+        switch frame.type {
+        case .stdin: run.withLock { $0.stdin }?.push(frame.payload)
+        case .kill, .error: kill()
+        default: break
+        }
+    }
+
+    /// Nobody is left to read the output: a piped exec dies with its host connection.
+    func connectionClosed() { kill() }
 
     /// SIGKILL to the whole process group.
-    func kill() { _ = Glibc.kill(-pid, SIGKILL) }
+    private func kill() {
+        let pid = run.withLock { $0.pid }
+        if pid > 0 { _ = Glibc.kill(-pid, SIGKILL) }
+    }
 
-    private func pump(_ fd: FileDescriptor, as type: FrameType, writer: FrameWriter, finish: @escaping @Sendable (Termination) -> Void) {
+    private func pump(_ fd: FileDescriptor, as type: FrameType, finish: @escaping @Sendable (Termination) -> Void) {
         startThread(name: "lohar-pump") { [self] in
             let size = 64 * 1024
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
             defer { buffer.deallocate() }
+            var hostGone = false
             while true {
-                guard let n = try? fd.read(into: buffer), n > 0 else { break }
-                writer.send(Frame(stream: id, type: type, payload: Array(buffer[0..<n])))
+                // Wait for credit before reading: an unread pipe is what slows the process down.
+                let allowed = hostGone ? size : window.take(upTo: size)
+                if allowed == 0 { hostGone = true; continue }   // closed: drain to EOF without sending
+                guard let n = try? fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<allowed])), n > 0 else { break }
+                if !hostGone {
+                    if n < allowed { window.grant(allowed - n) }
+                    state.touch()
+                    context.send(type, Array(buffer[0..<n]))
+                }
             }
             fd.close()
-            pipeClosed(finish: finish)
+            let ready: Termination? = run.withLock { r in
+                r.openPipes -= 1
+                return r.takeIfReady()
+            }
+            if let ready { finish(ready) }
         }
-    }
-
-    private func pipeClosed(finish: @Sendable (Termination) -> Void) {
-        let ready: Termination? = completion.withLock { c in
-            c.openPipes -= 1
-            return c.takeIfReady()
-        }
-        if let ready { finish(ready) }
     }
 
     private func record(termination: Termination, finish: @Sendable (Termination) -> Void) {
-        stdinQueue?.close()
-        let ready: Termination? = completion.withLock { c in
-            c.termination = termination
-            return c.takeIfReady()
+        let ready: Termination? = run.withLock { r in
+            r.stdin?.close()
+            r.termination = termination
+            return r.takeIfReady()
         }
         if let ready { finish(ready) }
+    }
+}
+
+extension AgentSession {
+    /// A piped exec stream, or a detached command answered at once with its pid.
+    func openExec(_ frame: Frame, _ context: StreamContext) -> (any GuestStream)? {
+        let request: ExecRequest
+        do { request = try decodeRequest(ExecRequest.self, frame) } catch {
+            context.fail(.badRequest, "malformed exec request")
+            return nil
+        }
+        if request.detach == true {
+            startDetached(request, context)
+            return nil
+        }
+        return ExecStream(request: request, context: context, state: state)
     }
 }
 

@@ -9,6 +9,23 @@ public enum ExecEvent: Sendable, Equatable {
 }
 
 extension AgentConnection {
+    /// Starts a detached command (its own session, output to a file); returns its pid and output file.
+    public func execDetached(_ request: ExecRequest) async throws -> DetachedExec {
+        var request = request
+        request.detach = true
+        return try await self.request(.exec, WireJSON.encode(request), as: DetachedExec.self)
+    }
+
+    /// What the thermal manager needs: last activity, running and attached sessions.
+    public func activity() async throws -> Activity {
+        try await request(.activity, as: Activity.self)
+    }
+
+    /// Delivers the boot configuration (hostname, env, secrets, files, network, DNS, init, token).
+    public func configure(_ config: GuestConfig) async throws {
+        _ = try await request(.configure, WireJSON.encode(config), as: Empty.self)
+    }
+
     /// Runs a piped exec. `stdin` (when given) is sent and then closed. Output events go to `onEvent`
     /// as they arrive; returns the exit status. Cancelling the task kills the process group.
     ///
@@ -22,20 +39,26 @@ extension AgentConnection {
         let (id, frames) = try openStream()
         defer { closeStream(id) }
         try send(Frame(stream: id, type: .exec, payload: WireJSON.encode(request)))
-        if let stdin {
-            var offset = 0
-            while offset < stdin.count {
-                let end = min(offset + 64 * 1024, stdin.count)
-                try send(Frame(stream: id, type: .stdin, payload: Array(stdin[offset..<end])))
-                offset = end
-            }
-            try send(Frame(stream: id, type: .stdin, payload: []))
-        }
         return try await withTaskCancellationHandler {
+            // Stdin goes out within the guest's credit while output comes back, so a command that
+            // writes before it reads cannot deadlock against us.
+            let feeder: Task<Void, Never>? = stdin.map { input in
+                Task {
+                    do {
+                        try await sendMetered(id, .stdin, input)
+                        try send(Frame(stream: id, type: .stdin, payload: []))
+                    } catch {}
+                }
+            }
+            defer { feeder?.cancel() }
             for try await frame in frames {
                 switch frame.type {
-                case .stdout: onEvent(.stdout(frame.payload))
-                case .stderr: onEvent(.stderr(frame.payload))
+                case .stdout:
+                    onEvent(.stdout(frame.payload))
+                    consumed(id, frame.payload.count)
+                case .stderr:
+                    onEvent(.stderr(frame.payload))
+                    consumed(id, frame.payload.count)
                 case .exit:
                     let status = try WireJSON.decode(ExitStatus.self, from: frame)
                     onEvent(.exit(status))

@@ -30,9 +30,15 @@ public enum AgentError: Error, Sendable, CustomStringConvertible {
 /// stream is an `AsyncThrowingStream` the caller iterates. Writes are whole frames under a lock. When
 /// the channel drops, every open stream ends with `AgentError.disconnected`.
 public final class AgentConnection: Sendable {
+    private struct Stream {
+        var continuation: AsyncThrowingStream<Frame, any Error>.Continuation
+        let window = OutboundWindow()
+        /// Bytes consumed since the last credit grant to the guest.
+        var consumed = 0
+    }
     private struct State {
         var nextStream: UInt32 = 1
-        var streams: [UInt32: AsyncThrowingStream<Frame, any Error>.Continuation] = [:]
+        var streams: [UInt32: Stream] = [:]
         var closed = false
     }
     private let fd: FileDescriptor
@@ -101,7 +107,7 @@ public final class AgentConnection: Sendable {
             if s.closed { return nil }
             let id = s.nextStream
             s.nextStream = s.nextStream &+ 1 == 0 ? 1 : s.nextStream &+ 1
-            s.streams[id] = continuation
+            s.streams[id] = Stream(continuation: continuation)
             return id
         }
         guard let id else { throw AgentError.disconnected }
@@ -109,7 +115,48 @@ public final class AgentConnection: Sendable {
     }
 
     func closeStream(_ id: UInt32) {
-        state.withLock { $0.streams.removeValue(forKey: id) }?.finish()
+        guard let stream = state.withLock({ $0.streams.removeValue(forKey: id) }) else { return }
+        stream.window.close()
+        stream.continuation.finish()
+    }
+
+    /// Sends `bytes` as metered frames of `type` on stream `id`, within the guest's credit.
+    func sendMetered(_ id: UInt32, _ type: FrameType, _ bytes: [UInt8]) async throws {
+        guard let window = state.withLock({ $0.streams[id]?.window }) else { throw AgentError.disconnected }
+        var offset = 0
+        while offset < bytes.count {
+            let n = try await window.take(upTo: min(bytes.count - offset, 64 * 1024))
+            try send(Frame(stream: id, type: type, payload: Array(bytes[offset..<offset + n])))
+            offset += n
+        }
+    }
+
+    /// Records that the caller consumed `bytes` of metered data on stream `id`; grants credit back in batches.
+    func consumed(_ id: UInt32, _ bytes: Int) {
+        let grant: Int = state.withLock { s in
+            guard var stream = s.streams[id] else { return 0 }
+            stream.consumed += bytes
+            let g = stream.consumed >= Credit.grantThreshold ? stream.consumed : 0
+            if g > 0 { stream.consumed = 0 }
+            s.streams[id] = stream
+            return g
+        }
+        if grant > 0 { try? send(Frame(stream: id, type: .credit, payload: Credit.payload(grant))) }
+    }
+
+    /// A one-shot request: sends `type` with `payload` and decodes the `result`.
+    func request<R: Decodable>(_ type: FrameType, _ payload: [UInt8] = [], as: R.Type) async throws -> R {
+        let (id, frames) = try openStream()
+        defer { closeStream(id) }
+        try send(Frame(stream: id, type: type, payload: payload))
+        for try await frame in frames {
+            switch frame.type {
+            case .result: return try WireJSON.decode(R.self, from: frame)
+            case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
+            default: continue
+            }
+        }
+        throw AgentError.disconnected
     }
 
     /// Sends one frame; throws `.disconnected` when the channel is gone.
@@ -139,12 +186,19 @@ public final class AgentConnection: Sendable {
             defer { s.streams.removeAll() }
             return Array(s.streams.values)
         }
-        for c in open { c.finish(throwing: failure) }
+        for stream in open {
+            stream.window.close()
+            stream.continuation.finish(throwing: failure)
+        }
         fd.close()
     }
 
     private func route(_ frame: Frame) {
-        let continuation = state.withLock { $0.streams[frame.stream] }
-        continuation?.yield(frame)
+        guard let stream = state.withLock({ $0.streams[frame.stream] }) else { return }
+        if frame.type == .credit {
+            if let bytes = try? Credit.decode(frame) { stream.window.grant(bytes) }
+            return
+        }
+        stream.continuation.yield(frame)
     }
 }

@@ -1,0 +1,81 @@
+import BhattiSystem
+import BhattiWire
+import Glibc
+import Synchronization
+
+/// What outlives a host connection: the configuration delivered at boot, sessions, activity, the
+/// child waiter, and the operation limit.
+final class AgentState: Sendable {
+    let base: AgentConfiguration
+    let waiter: ChildWaiter
+    let sessions: SessionRegistry
+    /// At most this many streams (execs, attachments, transfers, forwards) open at once.
+    static let maxOperations = 50
+    private struct Runtime {
+        var env: [String: String] = [:]
+        var secrets: [String: String] = [:]
+        var token: String
+        var lastActivityMs: Int
+        var openOperations = 0
+        var runningExecs = 0
+    }
+    private let runtime: Mutex<Runtime>
+
+    init(configuration: AgentConfiguration) {
+        base = configuration
+        waiter = ChildWaiter(reapsAll: configuration.reapsAllChildren)
+        runtime = Mutex(Runtime(token: configuration.token, lastActivityMs: unixMilliseconds()))
+        sessions = SessionRegistry()
+    }
+
+    var token: String { runtime.withLock { $0.token } }
+
+    /// The environment for a new process: defaults ← sandbox env ← secrets ← the request's own.
+    func environment(overriding request: [String: String]) -> [String: String] {
+        var env = base.defaultEnvironment
+        runtime.withLock { r in
+            for (k, v) in r.env { env[k] = v }
+            for (k, v) in r.secrets { env[k] = v }
+        }
+        for (k, v) in request { env[k] = v }
+        return env
+    }
+
+    /// Records the sandbox-wide env, secrets and token from `configure` (kept in memory only).
+    func apply(env: [String: String], secrets: [String: String], token: String?) {
+        runtime.withLock { r in
+            r.env = env
+            r.secrets = secrets
+            if let token { r.token = token }
+        }
+    }
+
+    /// Something happened: a request, or output from a process.
+    func touch() { runtime.withLock { $0.lastActivityMs = unixMilliseconds() } }
+
+    /// Reserves an operation slot; false when `maxOperations` are open.
+    func beginOperation() -> Bool {
+        runtime.withLock { r in
+            guard r.openOperations < AgentState.maxOperations else { return false }
+            r.openOperations += 1
+            return true
+        }
+    }
+
+    func endOperation() { runtime.withLock { $0.openOperations = max(0, $0.openOperations - 1) } }
+
+    func execStarted() { runtime.withLock { $0.runningExecs += 1 } }
+    func execEnded() { runtime.withLock { $0.runningExecs = max(0, $0.runningExecs - 1) } }
+
+    func activity() -> Activity {
+        let (last, execs) = runtime.withLock { ($0.lastActivityMs, $0.runningExecs) }
+        let (running, attached) = sessions.counts()
+        return Activity(lastActivityMs: last, runningSessions: running, attachedSessions: attached, runningExecs: execs)
+    }
+}
+
+func unixMilliseconds() -> Int {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+}

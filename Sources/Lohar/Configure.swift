@@ -1,0 +1,68 @@
+import BhattiSystem
+import BhattiWire
+import FoundationEssentials
+import Glibc
+
+extension AgentSession {
+    /// Applies the boot configuration: hostname, environment and secrets (memory only), files, the
+    /// network address, DNS, the token, and the init script (as session `init`).
+    func configure(_ frame: Frame) throws -> [UInt8] {
+        let config = try decodeRequest(GuestConfig.self, frame)
+        if let hostname = config.hostname {
+            guard !hostname.isEmpty, hostname.utf8.count <= 63, !hostname.contains("/") else {
+                throw WireErrorMessage(code: .badRequest, message: "invalid hostname \(hostname)")
+            }
+            if state.base.reapsAllChildren {   // the guest's own identity: only as PID 1, never in tests
+                try? Machine.setHostname(hostname)
+                writeSystemFile("/etc/hostname", hostname + "\n")
+                writeSystemFile("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 \(hostname)\n")
+            }
+        }
+        state.apply(env: config.env, secrets: config.secrets, token: config.token)
+        for file in config.files {
+            guard let bytes = Data(base64Encoded: file.content) else {
+                throw WireErrorMessage(code: .badRequest, message: "file \(file.path): content is not base64")
+            }
+            try writeUserFile(path: file.path, bytes: Array(bytes), mode: file.mode)
+        }
+        if let address = config.address, state.base.reapsAllChildren {
+            try runRoot(["ip", "addr", "replace", address, "dev", "eth0"])
+            try runRoot(["ip", "link", "set", "eth0", "up"])
+            if let gateway = config.gateway { try runRoot(["ip", "route", "replace", "default", "via", gateway]) }
+        }
+        if !config.dns.isEmpty, state.base.reapsAllChildren {
+            writeSystemFile("/etc/resolv.conf", config.dns.map { "nameserver \($0)\n" }.joined() + "options timeout:2 attempts:2\n")
+        }
+        if let script = config.initScript {
+            try state.sessions.startInit(script: script, state: state)
+        }
+        return WireJSON.encode(Empty())
+    }
+
+    /// Writes a file as the sandbox user would own it: parents created, atomic, mode applied.
+    func writeUserFile(path: String, bytes: [UInt8], mode: String) throws {
+        guard path.hasPrefix("/"), let perms = mode_t(mode, radix: 8) else {
+            throw WireErrorMessage(code: .badRequest, message: "file \(path): need an absolute path and an octal mode")
+        }
+        let user = state.base.user
+        try AtomicFile.write(bytes, to: path, mode: perms, owner: user.map { (uid_t($0.uid), gid_t($0.gid)) })
+    }
+
+    private func writeSystemFile(_ path: String, _ text: String) {
+        try? AtomicFile.write(Array(text.utf8), to: path, mode: 0o644, owner: nil)
+    }
+
+    /// Runs a system command as root (network setup); throws with its output when it fails.
+    private func runRoot(_ argv: [String]) throws {
+        guard let path = resolveExecutable(argv[0], searchPath: "/usr/sbin:/usr/bin:/sbin:/bin") else {
+            throw WireErrorMessage(code: .internal, message: "\(argv[0]) not found in the guest")
+        }
+        let pid = try Spawn(path: path, arguments: argv, environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"]).run()
+        let done = OneShot<Termination>()
+        state.waiter.onExit(of: pid) { t in done.set(t) }
+        let t = done.wait()
+        guard t == .exited(0) else {
+            throw WireErrorMessage(code: .internal, message: "\(argv.joined(separator: " ")) failed (\(t))")
+        }
+    }
+}
