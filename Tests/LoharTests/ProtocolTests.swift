@@ -1,0 +1,169 @@
+@testable import BhattiEngine
+import BhattiSystem
+import BhattiWire
+import Foundation
+@testable import Lohar
+import Testing
+
+@Suite("Credit, limits, detached exec, activity, configuration")
+struct ProtocolTests {
+    @Test("an unread stream stops at its window and does not hold back another stream")
+    func creditIsolatesStreams() async throws {
+        let h = try await AgentHarness.start()
+        let c = h.connection
+        // A stream whose output nobody reads: the guest may send at most the initial window.
+        let (id, frames) = try c.openStream()
+        try c.send(Frame(stream: id, type: .exec, payload: WireJSON.encode(ExecRequest(argv: ["head", "-c", "10485760", "/dev/zero"]))))
+        try await Task.sleep(for: .milliseconds(300))
+        // Meanwhile another exec on the same connection completes at once.
+        let start = ContinuousClock.now
+        let (status, out, _) = try await h.run(["echo", "still-flowing"])
+        #expect(status.code == 0)
+        #expect(out == "still-flowing\n")
+        #expect(ContinuousClock.now - start < .seconds(2))
+        // Now read the first stream, granting credit as we go: all 10 MiB arrive, then the exit.
+        var total = 0
+        var exit: BhattiWire.ExitStatus?
+        var buffered = 0
+        for try await frame in frames {
+            if frame.type == .stdout {
+                if total == 0 { buffered = frame.payload.count }
+                total += frame.payload.count
+                c.consumed(id, frame.payload.count)
+            } else if frame.type == .exit {
+                exit = try WireJSON.decode(BhattiWire.ExitStatus.self, from: frame)
+                break
+            }
+        }
+        c.closeStream(id)
+        #expect(buffered <= Credit.initialWindow)
+        #expect(total == 10 << 20)
+        #expect(exit?.code == 0)
+    }
+
+    @Test("stdin larger than the window is delivered whole")
+    func largeStdin() async throws {
+        let h = try await AgentHarness.start()
+        let input = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        let out = Collector()
+        let status = try await h.connection.exec(ExecRequest(argv: ["sha256sum"]), stdin: input) { out.add($0) }
+        #expect(status.code == 0)
+        let local = Process()
+        local.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        let pipeIn = Foundation.Pipe(), pipeOut = Foundation.Pipe()
+        local.standardInput = pipeIn
+        local.standardOutput = pipeOut
+        try local.run()
+        pipeIn.fileHandleForWriting.write(Data(input))
+        try pipeIn.fileHandleForWriting.close()
+        let digest = String(decoding: pipeOut.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        local.waitUntilExit()
+        #expect(out.stdout == digest)
+    }
+
+    @Test("the 51st concurrent operation is refused, and the agent keeps serving")
+    func operationLimit() async throws {
+        let h = try await AgentHarness.start()
+        let c = h.connection
+        var streams: [UInt32] = []
+        for _ in 0..<AgentState.maxOperations {
+            let (id, _) = try c.openStream()
+            try c.send(Frame(stream: id, type: .exec, payload: WireJSON.encode(ExecRequest(argv: ["sleep", "30"]))))
+            streams.append(id)
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        await #expect {
+            _ = try await h.run(["true"])
+        } throws: { error in
+            guard case AgentError.remote(let m) = error else { return false }
+            return m.code == .resourceExhausted
+        }
+        for id in streams { try c.send(Frame(stream: id, type: .kill)) }
+        // Slots come back as the killed commands end.
+        var ok = false
+        for _ in 0..<50 where !ok {
+            try await Task.sleep(for: .milliseconds(100))
+            ok = (try? await h.run(["true"]))?.0.code == 0
+        }
+        #expect(ok)
+    }
+
+    @Test("detached exec returns the pid at once and writes output to a file")
+    func detached() async throws {
+        let h = try await AgentHarness.start()
+        let file = "/tmp/bhatti-detached-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let reply = try await h.connection.execDetached(ExecRequest(argv: ["sh", "-c", "echo started; sleep 0.3; echo finished"], outputFile: file))
+        #expect(reply.pid > 0)
+        #expect(reply.outputFile == file)
+        var text = ""
+        for _ in 0..<40 where !text.contains("finished") {
+            try await Task.sleep(for: .milliseconds(50))
+            text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
+        }
+        #expect(text == "started\nfinished\n")
+    }
+
+    @Test("activity counts running execs and moves with requests")
+    func activity() async throws {
+        let h = try await AgentHarness.start()
+        let before = try await h.connection.activity()
+        let task = Task { try await h.run(["sleep", "1"]) }
+        try await Task.sleep(for: .milliseconds(300))
+        let during = try await h.connection.activity()
+        #expect(during.runningExecs == 1)
+        #expect(during.lastActivityMs >= before.lastActivityMs)
+        _ = try await task.value
+        #expect(try await h.connection.activity().runningExecs == 0)
+    }
+
+    @Test("configuration: env ← secrets ← request precedence, files, and the token for later hellos")
+    func configure() async throws {
+        let (host, guest) = try Pipe.socketPair()
+        let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
+        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(5))
+        let dir = "/tmp/bhatti-cfg-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await c.configure(GuestConfig(
+            env: ["FOO": "env", "ONLY_ENV": "e"], secrets: ["FOO": "secret"],
+            files: [.init(path: dir + "/a/b.txt", content: Data("hello".utf8).base64EncodedString(), mode: "0600")],
+            token: "tok"))
+        let out = Collector()
+        _ = try await c.exec(ExecRequest(argv: ["sh", "-c", "echo $FOO $ONLY_ENV"])) { out.add($0) }
+        #expect(out.stdout == "secret e\n")
+        let out2 = Collector()
+        _ = try await c.exec(ExecRequest(argv: ["sh", "-c", "echo $FOO"], env: ["FOO": "request"])) { out2.add($0) }
+        #expect(out2.stdout == "request\n")
+        #expect(try String(contentsOfFile: dir + "/a/b.txt", encoding: .utf8) == "hello")
+        let perms = try FileManager.default.attributesOfItem(atPath: dir + "/a/b.txt")[.posixPermissions] as? Int
+        #expect(perms == 0o600)
+        // A new connection now needs the token.
+        for (token, ok) in [("", false), ("tok", true)] {
+            let (h2, g2) = try Pipe.socketPair()
+            startThread(name: "t2") { agent.serve(connection: g2); g2.close() }
+            do {
+                _ = try await AgentConnection.handshake(fd: h2, token: token, timeout: .seconds(5))
+                #expect(ok)
+            } catch AgentError.remote(let m) {
+                #expect(!ok)
+                #expect(m.code == .unauthenticated)
+            }
+        }
+    }
+
+    @Test("malformed requests get errors and the connection keeps working")
+    func malformed() async throws {
+        let h = try await AgentHarness.start()
+        let c = h.connection
+        for type in [FrameType.exec, .configure, .fileStat, .sessionKill] {
+            let (id, frames) = try c.openStream()
+            try c.send(Frame(stream: id, type: type, payload: Array("{not json".utf8)))
+            var sawError = false
+            for try await f in frames where f.type == .error { sawError = true; break }
+            c.closeStream(id)
+            #expect(sawError, "\(type)")
+        }
+        #expect(try await h.run(["true"]).0.code == 0)
+    }
+}
