@@ -51,7 +51,7 @@ public actor SandboxService {
         let task = Task { [engine, store, log] () throws -> SandboxRecord in
             try await store.insert(record)
             do {
-                _ = try await engine.boot(id: record.id.rawValue, cpus: record.cpus, memoryMB: record.memoryMB)
+                _ = try await engine.boot(id: record.id.rawValue, cpus: record.cpus, memoryMB: record.memoryMB, hostname: record.name.rawValue)
                 try await store.setState(record.id, .hot)
                 var hot = record
                 hot.state = .hot

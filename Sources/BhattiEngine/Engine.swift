@@ -36,6 +36,7 @@ public actor Engine {
     private var machines: [String: VirtualMachine] = [:]
     /// Ids whose QEMU we are stopping on purpose: their exit is not news.
     private var stopping: Set<String> = []
+    private var reconnecting: [String: Task<AgentConnection, any Error>] = [:]
 
     public init(configuration: EngineConfiguration) throws {
         try VMPaths.validate(dataDirectory: configuration.dataDirectory)
@@ -44,7 +45,7 @@ public actor Engine {
     }
 
     /// Boots a VM for sandbox `id`; returns once its agent answers.
-    public func boot(id: String, cpus: Int, memoryMB: Int) async throws -> HelloReply {
+    public func boot(id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti") async throws -> HelloReply {
         let image: GuestImage
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
             throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory) (\(error)): run `bhatti image build`")
@@ -54,8 +55,10 @@ public actor Engine {
             kernel: image.bootKernelPath, initramfs: image.initramfsPath,
             baseImage: try pinnedBase(image), accelerator: configuration.accelerator.accelerator,
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
+        var vmConfig = config
+        vmConfig.hostname = hostname
         let sink = eventSink
-        let vm = try await VirtualMachine.boot(config) { [weak self] termination, log in
+        let vm = try await VirtualMachine.boot(vmConfig) { [weak self] termination, log in
             // Called on QEMU's waitpid thread: hop onto the actor to tell a deliberate stop from a death.
             // The task is short and self-contained (it only reads actor state and yields an event).
             guard let self else { return }
@@ -81,10 +84,17 @@ public actor Engine {
         return pinned
     }
 
-    /// The agent channel of a running VM.
-    public func agent(for id: String) throws -> AgentConnection {
+    /// The agent channel of a running VM, reconnecting first if the channel dropped while QEMU runs.
+    public func agent(for id: String) async throws -> AgentConnection {
         guard let vm = machines[id] else { throw EngineError.notRunning("sandbox \(id) has no running VM") }
-        return vm.agent
+        let current = vm.agent
+        if !current.isClosed { return current }
+        // One reconnect per VM at a time; concurrent callers share it.
+        if let pending = reconnecting[id] { return try await pending.value }
+        let task = Task { try await vm.reconnect() }
+        reconnecting[id] = task
+        defer { reconnecting[id] = nil }
+        return try await task.value
     }
 
     public func isRunning(_ id: String) -> Bool { machines[id] != nil }

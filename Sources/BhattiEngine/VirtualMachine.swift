@@ -2,6 +2,7 @@ import BhattiSystem
 import BhattiWire
 import Foundation
 import Glibc
+import Synchronization
 
 /// What the engine needs to boot one VM.
 public struct VMConfiguration: Sendable {
@@ -15,6 +16,8 @@ public struct VMConfiguration: Sendable {
     public var accelerator: Accelerator
     public var tscKilohertz: Int?
     public var bootTimeout: Duration
+    /// The guest's hostname, delivered with the token right after hello.
+    public var hostname: String = "bhatti"
 
     public init(
         id: String, cpus: Int, memoryMB: Int, paths: VMPaths, kernel: String, initramfs: String, baseImage: String,
@@ -48,13 +51,31 @@ public final class VirtualMachine: Sendable {
     public let configuration: VMConfiguration
     public let process: QEMUProcess
     public let qmp: QMPClient
-    public let agent: AgentConnection
+    /// The per-VM secret the agent requires in every hello after boot; lives in host memory only.
+    let token: String
+    private let connection: Mutex<AgentConnection>
 
-    private init(configuration: VMConfiguration, process: QEMUProcess, qmp: QMPClient, agent: AgentConnection) {
+    private init(configuration: VMConfiguration, process: QEMUProcess, qmp: QMPClient, agent: AgentConnection, token: String) {
         self.configuration = configuration
         self.process = process
         self.qmp = qmp
-        self.agent = agent
+        self.token = token
+        connection = Mutex(agent)
+    }
+
+    /// The current agent channel (it may have dropped; see `reconnect`).
+    public var agent: AgentConnection { connection.withLock { $0 } }
+
+    /// Opens a new agent channel (after a drop or a restore) and says hello with the VM's token.
+    /// Operations on the old channel have already failed with `.disconnected`.
+    func reconnect(timeout: Duration = .seconds(10)) async throws -> AgentConnection {
+        let fresh = try await AgentConnection.connect(unixPath: configuration.paths.agentSocket, token: token, timeout: timeout)
+        let old = connection.withLock { c in
+            defer { c = fresh }
+            return c
+        }
+        old.close()
+        return fresh
     }
 
     /// Creates the overlay, starts QEMU, connects QMP and the agent.
@@ -81,7 +102,9 @@ public final class VirtualMachine: Sendable {
             try await waitForSocket(paths.agentSocket, process: started)
             // If the guest panics it powers off and QEMU closes the socket: the handshake fails fast.
             let agent = try await AgentConnection.connect(unixPath: paths.agentSocket, timeout: config.bootTimeout)
-            return VirtualMachine(configuration: config, process: started, qmp: qmp, agent: agent)
+            let token = randomToken()
+            try await agent.configure(GuestConfig(hostname: config.hostname, token: token))
+            return VirtualMachine(configuration: config, process: started, qmp: qmp, agent: agent, token: token)
         } catch {
             let exitedEarly = process?.termination
             var log = ""
@@ -122,4 +145,10 @@ extension QEMUProcess {
         guard let data = FileManager.default.contents(atPath: path) else { return "" }
         return String(decoding: data.suffix(2048), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
+}
+
+/// 32 random hex characters.
+func randomToken() -> String {
+    var g = SystemRandomNumberGenerator()
+    return (0..<4).map { _ in String(format: "%016llx", g.next() as UInt64) }.joined().prefix(32).description
 }

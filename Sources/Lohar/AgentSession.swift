@@ -78,7 +78,9 @@ final class AgentSession: Sendable {
         case .ping:
             writer.send(Frame(stream: frame.stream, type: .pong, payload: frame.payload))
         case .hello:
-            // A host may re-greet (after its own restart); answer again.
+            // A hello starts a new host connection. Over virtio-serial a quick reconnect may never show
+            // the guest an end of file, so the previous host's streams end here, as on a disconnect.
+            closeAll()
             _ = greet(frame)
         case .credit:
             guard let bytes = try? Credit.decode(frame) else { return }

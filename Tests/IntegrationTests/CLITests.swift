@@ -50,7 +50,7 @@ struct CLITests {
 
             let uname = try await bhatti(["exec", "cli", "--", "uname", "-a"], daemon: d)
             #expect(uname.status == 0)
-            #expect(uname.stdout.hasPrefix("Linux bhatti"))
+            #expect(uname.stdout.hasPrefix("Linux cli "))
             let code = try await bhatti(["exec", "cli", "--", "sh", "-c", "echo to-err >&2; exit 42"], daemon: d)
             #expect(code.status == 42)
             #expect(code.stderr == "to-err\n")

@@ -17,7 +17,7 @@ struct VMLifecycleTests {
 
             let uname = try await d.exec("dev", ["uname", "-a"])
             #expect(uname.exitCode == 0)
-            #expect(uname.stdout.hasPrefix("Linux bhatti 6."), "\(uname.stdout)")
+            #expect(uname.stdout.hasPrefix("Linux dev 6."), "\(uname.stdout)")
             #expect(try await d.exec("dev", ["nproc"]).stdout == "2\n")
 
             let mixed = try await d.exec("dev", ["sh", "-c", "echo out; echo err >&2; exit 7"])

@@ -63,3 +63,22 @@ struct HandshakeTests {
         await #expect(throws: AgentError.self) { _ = try await task.value }
     }
 }
+
+@Suite("Re-greeting")
+struct RegreetTests {
+    @Test("a second hello on the same channel ends the previous host's streams")
+    func helloResets() async throws {
+        let (host, guest) = try Pipe.socketPair()
+        let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
+        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        let first = try await AgentConnection.handshake(fd: host, timeout: .seconds(5))
+        let running = Task { try await first.exec(ExecRequest(argv: ["sleep", "30"])) }
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await first.activity().runningExecs == 1)
+        // Same byte stream, new hello: what a host reconnecting through QEMU's chardev looks like.
+        try host.writeAll(Frame(stream: 0, type: .hello, payload: WireJSON.encode(Hello())).encoded())
+        let status = try await running.value
+        #expect(status.code == 137)
+        running.cancel()
+    }
+}

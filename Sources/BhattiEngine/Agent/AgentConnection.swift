@@ -61,7 +61,12 @@ public final class AgentConnection: Sendable {
             var decoder = FrameDecoder()
             let deadline = ContinuousClock.now + .milliseconds(ms)
             while true {
-                if let frame = try decoder.next() { return (frame, decoder) }
+                // Frames on other streams are leftovers of a previous connection on the same channel
+                // (virtio-serial keeps one byte stream across host reconnects): skip them.
+                if let frame = try decoder.next() {
+                    if frame.stream == 0 && (frame.type == .helloReply || frame.type == .error) { return (frame, decoder) }
+                    continue
+                }
                 let left = deadline - ContinuousClock.now
                 guard left > .zero else { throw AgentError.timedOut("the guest agent's hello") }
                 let leftMs = Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
