@@ -125,3 +125,19 @@ struct ExecTests {
         #expect(rtt < .seconds(1))
     }
 }
+
+@Suite("Host disconnect")
+struct DisconnectTests {
+    @Test("a host that disconnects takes its commands, children included, with it")
+    func disconnectKillsGroup() async throws {
+        let h = try await AgentHarness.start()
+        let marker = "/tmp/bhatti-lohar-disc-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: marker) }
+        let task = Task { try await h.run(["sh", "-c", "(sleep 1.5; touch \(marker)) & sleep 30"]) }
+        try await Task.sleep(for: .milliseconds(300))
+        h.connection.close()
+        _ = try? await task.value
+        try await Task.sleep(for: .milliseconds(2000))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+}
