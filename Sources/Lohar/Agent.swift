@@ -29,13 +29,22 @@ public final class Agent: Sendable {
     }
 
     /// Serves the virtio-serial port: one host at a time, for ever. While no host is connected the
-    /// port reports POLLHUP; the next host to connect gets a fresh session (and must say hello).
+    /// port reports POLLHUP (poll cannot wait on it); the virtio console driver raises SIGIO on an
+    /// `O_ASYNC` port when a host connects, so the agent sleeps on that signal (through a self-pipe)
+    /// and answers a reconnecting host at once, with a slow poll as a safety net.
     public func serve(port: FileDescriptor) -> Never {
+        let wakeups = try? Signals.pipe(for: SIGIO)
+        if wakeups != nil {   // without a handler SIGIO's default action would kill PID 1
+            _ = fcntl(port.rawValue, F_SETOWN, getpid())
+            _ = fcntl(port.rawValue, F_SETFL, fcntl(port.rawValue, F_GETFL) | O_ASYNC)
+        }
         while true {
             let events = (try? port.poll(events: Int16(POLLIN), timeoutMilliseconds: -1)) ?? 0
             if events & Int16(POLLIN) == 0 {
-                // No host on the other end: nothing to read until one connects.
-                usleep(2000)
+                // No host on the other end: wait for the connect signal (or re-check every 250 ms).
+                if let wakeups, (try? wakeups.poll(events: Int16(POLLIN), timeoutMilliseconds: 250)) ?? 0 != 0 {
+                    _ = try? wakeups.read(upTo: 64)
+                }
                 continue
             }
             serve(connection: port)

@@ -71,11 +71,20 @@ struct Bench {
             for _ in 0..<pings { ping.add(try await agent.ping(Array(repeating: 7, count: 64))) }
             rows.append(ping)
 
+            var reconnect = Samples("agent reconnect", how: "drop the channel, wait 50 ms, then connect + hello + first ping (the guest wakes on SIGIO)")
+            for _ in 0..<20 {
+                try await daemon.engine.agent(for: id).close()
+                try await Task.sleep(for: .milliseconds(50))
+                reconnect.add(try await measure { _ = try await daemon.engine.agent(for: id).ping() })
+            }
+            rows.append(reconnect)
+            let agentNow = try await daemon.engine.agent(for: id)
+
             var concurrent = Samples("10 concurrent exec `true`", how: "wall time for 10 parallel agent execs")
             for _ in 0..<30 {
                 concurrent.add(try await measure {
                     try await withThrowingTaskGroup(of: Void.self) { g in
-                        for _ in 0..<10 { g.addTask { _ = try await agent.exec(ExecRequest(argv: ["true"])) } }
+                        for _ in 0..<10 { g.addTask { _ = try await agentNow.exec(ExecRequest(argv: ["true"])) } }
                         try await g.waitForAll()
                     }
                 })
