@@ -46,15 +46,20 @@ enum AtomicFile {
             written += bytes.count
         }
 
-        /// fsync, set mode and owner, rename into place, fsync the directory.
-        func commit() throws {
+        /// fsync, set mode and owner, rename into place, fsync the directory; returns the new file's stat.
+        @discardableResult
+        func commit() throws -> stat {
             if let owner { _ = fchown(fd.rawValue, owner.0, owner.1) }
             _ = fchmod(fd.rawValue, mode)
             guard fsync(fd.rawValue) == 0 else { let e = Errno.current; abandon(); throw AtomicFile.error(e, path) }
+            // Taken from the descriptor: by name, a concurrent writer's file could answer instead.
+            var st = stat()
+            _ = fstat(fd.rawValue, &st)
             fd.close()
             guard rename(temp, path) == 0 else { let e = Errno.current; unlink(temp); throw AtomicFile.error(e, path) }
             let dir = open(String(path[..<path.lastIndex(of: "/")!]).isEmpty ? "/" : String(path[..<path.lastIndex(of: "/")!]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if dir >= 0 { fsync(dir); close(dir) }
+            return st
         }
 
         /// Drops the temp file (the transfer failed or was cancelled).

@@ -1,0 +1,128 @@
+import BhattiWire
+import Foundation
+import Synchronization
+
+extension AgentConnection {
+    /// Reads a file (whole, or truncated by `offset`/`limit`/`max_bytes`), handing each chunk to
+    /// `onChunk` as it arrives; returns the file's total size and mode.
+    ///
+    /// - Throws: `AgentError.remote` (not_found, bad_request for a directory, permission_denied…),
+    ///   `.disconnected`, or `CancellationError`.
+    public func readFile(_ request: FileReadRequest, onChunk: @Sendable ([UInt8]) -> Void) async throws -> FileReadInfo {
+        try await readFile(request, onInfo: { _ in }, onChunk: { onChunk($0) })
+    }
+
+    /// Reads a whole (or truncated) file into memory.
+    public func readFile(_ request: FileReadRequest) async throws -> (FileReadInfo, [UInt8]) {
+        let collected = Mutex<[UInt8]>([])
+        let info = try await readFile(request) { chunk in collected.withLock { $0 += chunk } }
+        return (info, collected.withLock { $0 })
+    }
+
+    /// Streams a read: `onInfo` once before any data (the size, for response headers), then `onChunk`
+    /// per chunk. Credit goes back only after `onChunk` returns, so a slow consumer slows the guest's
+    /// reader instead of piling up data here. A throw from either closure cancels the read.
+    public func readFile(
+        _ request: FileReadRequest, onInfo: @Sendable (FileReadInfo) async throws -> Void,
+        onChunk: @Sendable ([UInt8]) async throws -> Void
+    ) async throws -> FileReadInfo {
+        let (id, frames) = try openStream()
+        defer { closeStream(id) }
+        try send(Frame(stream: id, type: .fileRead, payload: WireJSON.encode(request)))
+        return try await withTaskCancellationHandler {
+            do {
+                var info: FileReadInfo?
+                for try await frame in frames {
+                    switch frame.type {
+                    case .result:
+                        let decoded = try WireJSON.decode(FileReadInfo.self, from: frame)
+                        info = decoded
+                        try await onInfo(decoded)
+                    case .data:
+                        guard info != nil else { throw AgentError.protocolError(.malformedPayload(.data, "file data before its info")) }
+                        try await onChunk(frame.payload)
+                        consumed(id, frame.payload.count)
+                    case .end:
+                        guard let info else { throw AgentError.protocolError(.malformedPayload(.end, "file end before its info")) }
+                        return info
+                    case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
+                    default: continue
+                    }
+                }
+                try Task.checkCancellation()
+                throw AgentError.disconnected
+            } catch {
+                // Whatever stopped us here (a consumer's throw, a bad frame), the guest stops reading too.
+                try? send(Frame(stream: id, type: .kill))
+                throw error
+            }
+        } onCancel: {
+            try? send(Frame(stream: id, type: .kill))
+            closeStream(id)
+        }
+    }
+
+    /// Writes `bytes` to `path` atomically (parents created, `mode` applied); returns the new file's info.
+    public func writeFile(path: String, mode: String = "0644", bytes: [UInt8]) async throws -> FileInfo {
+        let source = Mutex<[UInt8]?>(bytes)
+        return try await writeFile(path: path, mode: mode, size: bytes.count) {
+            source.withLock { s in defer { s = nil }; return s }
+        }
+    }
+
+    /// Writes exactly `size` bytes pulled from `next` (nil: no more) to `path` atomically; for
+    /// uploads that should not sit in memory whole. A throw from `next` cancels the write (the guest
+    /// drops its temp file) and is rethrown.
+    ///
+    /// - Throws: `AgentError.remote` (bad_request on a size mismatch, resource_exhausted over 100 MiB,
+    ///   permission_denied…), `.disconnected`, `CancellationError`, or what `next` threw.
+    public func writeFile(
+        path: String, mode: String = "0644", size: Int, from next: @escaping @Sendable () async throws -> [UInt8]?
+    ) async throws -> FileInfo {
+        let (id, frames) = try openStream()
+        defer { closeStream(id) }
+        try send(Frame(stream: id, type: .fileWrite, payload: WireJSON.encode(FileWriteRequest(path: path, mode: mode, size: size))))
+        return try await withTaskCancellationHandler {
+            // Data goes out while we listen, so an early refusal (too large, bad path) ends the wait at
+            // once; closing the stream then wakes the sender if it is waiting for credit.
+            let sender = Task<(any Error)?, Never> {
+                do {
+                    while let chunk = try await next() { try await sendMetered(id, .data, chunk) }
+                    try send(Frame(stream: id, type: .end))
+                    return nil
+                } catch let error as AgentError {
+                    return error   // the stream closed under us: the frames below say why
+                } catch {
+                    try? send(Frame(stream: id, type: .kill))
+                    closeStream(id)
+                    return error
+                }
+            }
+            defer { sender.cancel() }
+            for try await frame in frames {
+                switch frame.type {
+                case .result: return try WireJSON.decode(FileInfo.self, from: frame)
+                case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
+                default: continue
+                }
+            }
+            try Task.checkCancellation()
+            // The stream closed without a reply: the producer failed (and closed it), or the channel dropped.
+            if let error = await sender.value, !(error is AgentError) { throw error }
+            throw AgentError.disconnected
+        } onCancel: {
+            try? send(Frame(stream: id, type: .kill))
+            closeStream(id)
+        }
+    }
+
+    /// Stats `path` in the guest (a final symlink is followed).
+    public func stat(_ path: String) async throws -> FileInfo {
+        try await request(.fileStat, WireJSON.encode(PathRequest(path: path)), as: FileInfo.self)
+    }
+
+    /// Lists a directory in the guest: entries sorted by name, at most 10,000 (`truncated`, `total`).
+    public func list(_ path: String) async throws -> FileListing {
+        try await request(.fileList, WireJSON.encode(PathRequest(path: path)), as: FileListing.self)
+    }
+}
