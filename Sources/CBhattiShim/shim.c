@@ -275,3 +275,89 @@ int bh_signal_pipe(int sig) {
     if (sigaction(sig, &sa, NULL) < 0) { int e = errno; close(fds[0]); close(fds[1]); signal_pipes[sig] = 0; return -e; }
     return fds[0];
 }
+
+/* ---- Pseudo-terminals (agent sessions) ---- */
+#include <stdlib.h>
+#include <sys/eventfd.h>
+#include <termios.h>
+
+int bh_openpty(int fds[2], unsigned short rows, unsigned short cols) {
+    int m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) return -errno;
+    char name[128];
+    if (grantpt(m) < 0 || unlockpt(m) < 0) { int e = errno; close(m); return -e; }
+    int rc = ptsname_r(m, name, sizeof name);
+    if (rc != 0) { close(m); return -rc; }
+    int s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (s < 0) { int e = errno; close(m); return -e; }
+    struct winsize ws = { .ws_row = rows, .ws_col = cols, .ws_xpixel = 0, .ws_ypixel = 0 };
+    if (ioctl(m, TIOCSWINSZ, &ws) < 0) { int e = errno; close(s); close(m); return -e; }
+    fds[0] = m; fds[1] = s;
+    return 0;
+}
+
+int bh_set_winsize(int fd, unsigned short rows, unsigned short cols) {
+    struct winsize ws = { .ws_row = rows, .ws_col = cols, .ws_xpixel = 0, .ws_ypixel = 0 };
+    return ioctl(fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
+
+int bh_foreground_pgrp(int fd) {
+    pid_t pg = 0;
+    return ioctl(fd, TIOCGPGRP, &pg) < 0 ? -errno : (int)pg;
+}
+
+int bh_dup_cloexec(int fd) {
+    int n = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return n < 0 ? -errno : n;
+}
+
+int bh_eventfd(void) {
+    int fd = eventfd(0, EFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* The same child steps as bh_spawn (kept separate so bh_spawn stays untouched), plus the controlling
+   terminal: setsid() first, stdio from the slave, then TIOCSCTTY on fd 0 before ids are dropped. */
+pid_t bh_spawn_tty(const bh_spawn_opts *o) {
+    int ep[2];
+    if (pipe2(ep, O_CLOEXEC) < 0) return -errno;
+    if (ep[1] < 3) {
+        int n = fcntl(ep[1], F_DUPFD_CLOEXEC, 3);
+        if (n < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
+        close(ep[1]); ep[1] = n;
+    }
+    pid_t pid = fork();
+    if (pid < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
+    if (pid == 0) {
+        int errfd = ep[1];
+        sigset_t all; sigemptyset(&all); sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        if (setsid() < 0) child_fail(errfd, errno);
+        int in = o->stdin_fd >= 0 ? fcntl(o->stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        int out = o->stdout_fd >= 0 ? fcntl(o->stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        int err = o->stderr_fd >= 0 ? fcntl(o->stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
+        if (move_fd(in, 0, errfd) < 0 || move_fd(out, 1, errfd) < 0 || move_fd(err, 2, errfd) < 0)
+            child_fail(errfd, errno);
+        if (ioctl(0, TIOCSCTTY, 0) < 0) child_fail(errfd, errno);
+        if (o->gid >= 0) {
+            if (setgroups((size_t)o->ngroups, (const gid_t *)o->groups) < 0) child_fail(errfd, errno);
+            if (setgid((gid_t)o->gid) < 0) child_fail(errfd, errno);
+        }
+        if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(errfd, errno);
+        if (o->cwd && chdir(o->cwd) < 0) child_fail(errfd, errno);
+        for (int fd = 3; fd < 1024; fd++) if (fd != errfd) close(fd);
+        syscall(SYS_close_range, 1024, ~0U, 0);
+        execve(o->path, o->argv, o->envp);
+        child_fail(errfd, errno);
+    }
+    close(ep[1]);
+    int childerr = 0;
+    ssize_t n;
+    do { n = read(ep[0], &childerr, sizeof childerr); } while (n < 0 && errno == EINTR);
+    close(ep[0]);
+    if (n == (ssize_t)sizeof childerr) {
+        int st; while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        return -childerr;
+    }
+    return pid;
+}

@@ -66,3 +66,19 @@ void bh_ignore_sigpipe(void);
 /// to the returned read end's pipe. Works whatever the threads' signal masks are, unlike sigwait.
 /// Returns the read end (blocking, close-on-exec).
 int bh_signal_pipe(int sig);
+
+/// Opens a pseudo-terminal: fds[0] the master, fds[1] the slave (both close-on-exec, neither becomes
+/// the caller's controlling terminal), with the window size set to rows x cols.
+int bh_openpty(int fds[2], unsigned short rows, unsigned short cols);
+/// TIOCSWINSZ: sets a terminal's window size (the foreground process group gets SIGWINCH).
+int bh_set_winsize(int fd, unsigned short rows, unsigned short cols);
+/// The foreground process group of the terminal behind `fd` (a PTY master works).
+int bh_foreground_pgrp(int fd);
+/// dup with close-on-exec. Returns the new fd.
+int bh_dup_cloexec(int fd);
+/// A close-on-exec eventfd starting at 0 (a wake-up that, unlike a pipe, cannot raise SIGPIPE).
+int bh_eventfd(void);
+/// Like bh_spawn, but for a terminal session: the child always calls setsid(), and after stdio is in
+/// place makes stdin (which must be a terminal slave) its controlling terminal with TIOCSCTTY.
+/// `new_session` and `new_pgroup` are ignored.
+pid_t bh_spawn_tty(const bh_spawn_opts *opts);
