@@ -67,7 +67,7 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case stderr = 0x13
     /// G→H: JSON `ExitStatus`; ends the stream.
     case exit = 0x14
-    /// H→G: empty; kills the stream's process group (SIGKILL).
+    /// H→G: empty; piped exec: SIGKILL to its process group; session attachment: terminate the session (SIGTERM, SIGHUP on a terminal).
     case kill = 0x15
     /// H→G: u16 rows, u16 cols (BE): a session's terminal size.
     case resize = 0x16
