@@ -68,7 +68,7 @@ public struct ExecRequest: Codable, Equatable, Sendable {
 public struct ExitStatus: Codable, Equatable, Sendable {
     public var code: Int32
     public var signal: Int32?
-    /// Time the guest spent from spawn to exit, for host-overhead accounting.
+    /// Time the guest spent from decoding the request to sending this frame, for host-overhead accounting.
     public var guestMicroseconds: Int?
     public init(code: Int32, signal: Int32? = nil, guestMicroseconds: Int? = nil) {
         self.code = code

@@ -28,6 +28,8 @@ final class ExecStream: GuestStream {
         }
     }
     private let run = Mutex(Run())
+    /// When the exec frame was decoded: the guest's share of an exec is measured from here.
+    private let received = monotonicMicroseconds()
 
     init(request: ExecRequest, context: StreamContext, state: AgentState) {
         self.request = request
@@ -45,7 +47,7 @@ final class ExecStream: GuestStream {
             return context.fail(.notFound, "\(program): command not found")
         }
         let cwd = request.cwd ?? state.base.defaultWorkingDirectory
-        let started = monotonicMicroseconds()
+        let started = received
         do {
             let out = try Pipe.make()
             let err = try Pipe.make()

@@ -54,8 +54,8 @@ struct Bench {
 
             let agent = try await daemon.engine.agent(for: id)
             var engineExec = Samples("exec `true`, agent channel", how: "AgentConnection.exec in-process: frames over virtio-serial, spawn, exit")
-            var guestSide = Samples("  guest share of it", how: "lohar's own spawn → exit time for the same execs")
-            var hostSide = Samples("  host + channel overhead", how: "the difference: framing, virtio-serial, daemon scheduling")
+            var guestSide = Samples("  guest share of it", how: "lohar's own time: exec frame decoded → exit frame sent (spawn, wait, sync)")
+            var hostSide = Samples("  host + channel overhead", how: "the difference: host framing and scheduling plus two virtio-serial transits")
             for _ in 0..<execs {
                 let start = ContinuousClock.now
                 let status = try await agent.exec(ExecRequest(argv: ["true"]))
