@@ -34,19 +34,21 @@ public final class Agent: Sendable {
     /// and answers a reconnecting host at once, with a slow poll as a safety net.
     public func serve(port: FileDescriptor) -> Never {
         let wakeups = try? Signals.pipe(for: SIGIO)
-        if wakeups != nil {   // without a handler SIGIO's default action would kill PID 1
-            _ = fcntl(port.rawValue, F_SETOWN, getpid())
-            _ = fcntl(port.rawValue, F_SETFL, fcntl(port.rawValue, F_GETFL) | O_ASYNC)
-        }
+        let flags = fcntl(port.rawValue, F_GETFL)
+        if wakeups != nil { _ = fcntl(port.rawValue, F_SETOWN, getpid()) }
         while true {
+            // O_ASYNC only while waiting: with it on, every arriving frame would raise a signal.
+            // Set before checking, so a host that connects in between still raises one.
+            if wakeups != nil { _ = fcntl(port.rawValue, F_SETFL, flags | O_ASYNC) }
             let events = (try? port.poll(events: Int16(POLLIN), timeoutMilliseconds: -1)) ?? 0
             if events & Int16(POLLIN) == 0 {
                 // No host on the other end: wait for the connect signal (or re-check every 250 ms).
                 if let wakeups, (try? wakeups.poll(events: Int16(POLLIN), timeoutMilliseconds: 250)) ?? 0 != 0 {
-                    _ = try? wakeups.read(upTo: 64)
+                    _ = try? wakeups.read(upTo: 4096)
                 }
                 continue
             }
+            _ = fcntl(port.rawValue, F_SETFL, flags)
             serve(connection: port)
         }
     }

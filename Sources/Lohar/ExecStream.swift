@@ -28,9 +28,6 @@ final class ExecStream: GuestStream {
         }
     }
     private let run = Mutex(Run())
-    /// When the exec frame was decoded: the guest's share of an exec is measured from here.
-    private let received = monotonicMicroseconds()
-
     init(request: ExecRequest, context: StreamContext, state: AgentState) {
         self.request = request
         self.context = context
@@ -47,7 +44,8 @@ final class ExecStream: GuestStream {
             return context.fail(.notFound, "\(program): command not found")
         }
         let cwd = request.cwd ?? state.base.defaultWorkingDirectory
-        let started = received
+        // The guest's share of an exec is measured from the frame's arrival (request decoding included).
+        let started = context.openedAt
         do {
             let out = try Pipe.make()
             let err = try Pipe.make()
@@ -73,7 +71,7 @@ final class ExecStream: GuestStream {
                     code: termination.exitCode, signal: { if case .signaled(let s) = termination { s } else { nil } }(),
                     guestMicroseconds: monotonicMicroseconds() - started)
                 state.execEnded()
-                context.sendJSON(.exit, status)
+                context.send(.exit, status.fastJSON)
                 context.finished()
             }
             pump(out.read, as: .stdout, finish: finish)

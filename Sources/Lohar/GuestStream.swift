@@ -23,6 +23,8 @@ struct StreamContext: Sendable {
     let received: ReceiveCredit
     /// Removes the stream from the connection (call once, when the stream has sent its last frame).
     let finished: @Sendable () -> Void
+    /// When the opening frame came off the channel (monotonic µs), for the guest's share of timings.
+    var openedAt = monotonicMicroseconds()
 
     func send(_ type: FrameType, _ payload: [UInt8] = []) {
         writer.send(Frame(stream: id, type: type, payload: payload))

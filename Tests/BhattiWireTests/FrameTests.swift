@@ -82,6 +82,14 @@ struct FrameTests {
         }
     }
 
+    @Test("the hand-written exit payload decodes to the same status", arguments: [
+        BhattiWire.ExitStatus(code: 0), BhattiWire.ExitStatus(code: 137, signal: 9, guestMicroseconds: 12),
+        BhattiWire.ExitStatus(code: -1, guestMicroseconds: 0),
+    ])
+    func fastExit(status: BhattiWire.ExitStatus) throws {
+        #expect(try WireJSON.decode(BhattiWire.ExitStatus.self, from: Frame(stream: 1, type: .exit, payload: status.fastJSON)) == status)
+    }
+
     @Test("JSON messages round trip with snake_case keys")
     func messages() throws {
         let reply = HelloReply(version: 1, agentVersion: "0.1.0", bootID: "b", uptimeMilliseconds: 5)
