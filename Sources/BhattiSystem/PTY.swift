@@ -48,33 +48,8 @@ extension Spawn {
     /// Starts the process as the leader of a new session whose controlling terminal is its standard
     /// input (which must be a PTY slave). `newSession` and `newProcessGroup` do not apply.
     public func runOnTerminal() throws(Errno) -> Int32 {
-        let argv = CStringArray(arguments)
-        let envp = CStringArray(environment)
-        let groups = user?.groups ?? []
-        let pid: Int32 = groups.withUnsafeBufferPointer { g in
-            withCStringOrNil(workingDirectory) { cwd in
-                path.withCString { p in
-                    var o = bh_spawn_opts()
-                    o.path = p
-                    o.argv = UnsafePointer(argv.pointer)
-                    o.envp = UnsafePointer(envp.pointer)
-                    o.cwd = cwd
-                    o.stdin_fd = standardInput
-                    o.stdout_fd = standardOutput
-                    o.stderr_fd = standardError
-                    o.uid = user?.uid ?? -1
-                    o.gid = user?.gid ?? -1
-                    o.groups = g.baseAddress
-                    o.ngroups = Int32(g.count)
-                    return bh_spawn_tty(&o)
-                }
-            }
-        }
-        return try valueOrNegatedErrno(pid)
+        var onTerminal = self
+        onTerminal.controllingTerminal = true
+        return try onTerminal.run()
     }
-}
-
-private func withCStringOrNil<R>(_ s: String?, _ body: (UnsafePointer<CChar>?) -> R) -> R {
-    guard let s else { return body(nil) }
-    return s.withCString { body($0) }
 }

@@ -13,6 +13,8 @@ public struct Spawn: Sendable {
     public var user: (uid: Int32, gid: Int32, groups: [UInt32])?
     public var newSession = false
     public var newProcessGroup = false
+    /// A new session whose controlling terminal is standard input (which must be a PTY slave).
+    public var controllingTerminal = false
 
     public init(path: String, arguments: [String], environment: [String], workingDirectory: String? = nil) {
         self.path = path
@@ -44,6 +46,7 @@ public struct Spawn: Sendable {
                     o.ngroups = Int32(g.count)
                     o.new_session = newSession ? 1 : 0
                     o.new_pgroup = newProcessGroup ? 1 : 0
+                    o.controlling_tty = controllingTerminal ? 1 : 0
                     return bh_spawn(&o)
                 }
             }

@@ -168,7 +168,7 @@ pid_t bh_spawn(const bh_spawn_opts *o) {
         int errfd = ep[1];
         sigset_t all; sigemptyset(&all); sigprocmask(SIG_SETMASK, &all, NULL);
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-        if (o->new_session) { if (setsid() < 0) child_fail(errfd, errno); }
+        if (o->new_session || o->controlling_tty) { if (setsid() < 0) child_fail(errfd, errno); }
         else if (o->new_pgroup) { if (setpgid(0, 0) < 0) child_fail(errfd, errno); }
         // stdio: take copies first so that (say) stdout_fd == 0 survives the dup2 onto 0.
         int in = o->stdin_fd >= 0 ? fcntl(o->stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
@@ -176,6 +176,8 @@ pid_t bh_spawn(const bh_spawn_opts *o) {
         int err = o->stderr_fd >= 0 ? fcntl(o->stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
         if (move_fd(in, 0, errfd) < 0 || move_fd(out, 1, errfd) < 0 || move_fd(err, 2, errfd) < 0)
             child_fail(errfd, errno);
+        /* Before ids are dropped: the new session's controlling terminal is stdin (a PTY slave). */
+        if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0) child_fail(errfd, errno);
         if (o->gid >= 0) {
             if (setgroups((size_t)o->ngroups, (const gid_t *)o->groups) < 0) child_fail(errfd, errno);
             if (setgid((gid_t)o->gid) < 0) child_fail(errfd, errno);
@@ -316,48 +318,3 @@ int bh_eventfd(void) {
     return fd < 0 ? -errno : fd;
 }
 
-/* The same child steps as bh_spawn (kept separate so bh_spawn stays untouched), plus the controlling
-   terminal: setsid() first, stdio from the slave, then TIOCSCTTY on fd 0 before ids are dropped. */
-pid_t bh_spawn_tty(const bh_spawn_opts *o) {
-    int ep[2];
-    if (pipe2(ep, O_CLOEXEC) < 0) return -errno;
-    if (ep[1] < 3) {
-        int n = fcntl(ep[1], F_DUPFD_CLOEXEC, 3);
-        if (n < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
-        close(ep[1]); ep[1] = n;
-    }
-    pid_t pid = fork();
-    if (pid < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
-    if (pid == 0) {
-        int errfd = ep[1];
-        sigset_t all; sigemptyset(&all); sigprocmask(SIG_SETMASK, &all, NULL);
-        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-        if (setsid() < 0) child_fail(errfd, errno);
-        int in = o->stdin_fd >= 0 ? fcntl(o->stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
-        int out = o->stdout_fd >= 0 ? fcntl(o->stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
-        int err = o->stderr_fd >= 0 ? fcntl(o->stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
-        if (move_fd(in, 0, errfd) < 0 || move_fd(out, 1, errfd) < 0 || move_fd(err, 2, errfd) < 0)
-            child_fail(errfd, errno);
-        if (ioctl(0, TIOCSCTTY, 0) < 0) child_fail(errfd, errno);
-        if (o->gid >= 0) {
-            if (setgroups((size_t)o->ngroups, (const gid_t *)o->groups) < 0) child_fail(errfd, errno);
-            if (setgid((gid_t)o->gid) < 0) child_fail(errfd, errno);
-        }
-        if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(errfd, errno);
-        if (o->cwd && chdir(o->cwd) < 0) child_fail(errfd, errno);
-        for (int fd = 3; fd < 1024; fd++) if (fd != errfd) close(fd);
-        syscall(SYS_close_range, 1024, ~0U, 0);
-        execve(o->path, o->argv, o->envp);
-        child_fail(errfd, errno);
-    }
-    close(ep[1]);
-    int childerr = 0;
-    ssize_t n;
-    do { n = read(ep[0], &childerr, sizeof childerr); } while (n < 0 && errno == EINTR);
-    close(ep[0]);
-    if (n == (ssize_t)sizeof childerr) {
-        int st; while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
-        return -childerr;
-    }
-    return pid;
-}

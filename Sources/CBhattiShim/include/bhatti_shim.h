@@ -38,6 +38,7 @@ typedef struct {
     const unsigned *groups; int ngroups;
     int new_session;           ///< setsid() (also a new process group)
     int new_pgroup;            ///< setpgid(0,0), when not new_session
+    int controlling_tty;       ///< setsid() and make stdin (a PTY slave) the controlling terminal
 } bh_spawn_opts;
 
 /// Forks and execs. The child resets signal dispositions and mask, moves the given fds to 0/1/2, closes
@@ -78,7 +79,3 @@ int bh_foreground_pgrp(int fd);
 int bh_dup_cloexec(int fd);
 /// A close-on-exec eventfd starting at 0 (a wake-up that, unlike a pipe, cannot raise SIGPIPE).
 int bh_eventfd(void);
-/// Like bh_spawn, but for a terminal session: the child always calls setsid(), and after stdio is in
-/// place makes stdin (which must be a terminal slave) its controlling terminal with TIOCSCTTY.
-/// `new_session` and `new_pgroup` are ignored.
-pid_t bh_spawn_tty(const bh_spawn_opts *opts);
