@@ -175,3 +175,81 @@ public struct StatusDTO: Codable, Equatable, Sendable {
     public var status: String
     public init(status: String) { self.status = status }
 }
+
+/// A file as the API shows it (`HEAD`, `PUT` replies and listings).
+public struct FileInfoDTO: Codable, Equatable, Sendable {
+    public var name: String
+    public var size: Int
+    public var mode: String
+    public var isDir: Bool
+    public var mtime: Int
+
+    public init(name: String, size: Int, mode: String, isDir: Bool, mtime: Int) {
+        self.name = name
+        self.size = size
+        self.mode = mode
+        self.isDir = isDir
+        self.mtime = mtime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, size, mode, mtime
+        case isDir = "is_dir"
+    }
+}
+
+/// `GET …/files?path=DIR&ls=true`.
+public struct FileListingDTO: Codable, Equatable, Sendable {
+    public var entries: [FileInfoDTO]
+    public var truncated: Bool
+    public var total: Int
+    public init(entries: [FileInfoDTO], truncated: Bool, total: Int) {
+        self.entries = entries
+        self.truncated = truncated
+        self.total = total
+    }
+}
+
+/// `GET …/sessions`.
+public struct SessionDTO: Codable, Equatable, Sendable {
+    public var sessionID: String
+    public var argv: String
+    public var tty: Bool
+    public var running: Bool
+    public var exitCode: Int32?
+    public var attached: Bool
+    public var createdAt: Int
+
+    public init(sessionID: String, argv: String, tty: Bool, running: Bool, exitCode: Int32?, attached: Bool, createdAt: Int) {
+        self.sessionID = sessionID
+        self.argv = argv
+        self.tty = tty
+        self.running = running
+        self.exitCode = exitCode
+        self.attached = attached
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case argv, tty, running, attached
+        case sessionID = "session_id"
+        case exitCode = "exit_code"
+        case createdAt = "created_at"
+    }
+}
+
+/// A detached exec's reply.
+public struct DetachedExecDTO: Codable, Equatable, Sendable {
+    public var pid: Int32
+    public var outputFile: String
+    public var detached: Bool
+    public init(pid: Int32, outputFile: String) {
+        self.pid = pid
+        self.outputFile = outputFile
+        detached = true
+    }
+    enum CodingKeys: String, CodingKey {
+        case pid, detached
+        case outputFile = "output_file"
+    }
+}

@@ -56,7 +56,12 @@ public struct APIHandler: HTTPHandler {
             return try json(StatusDTO(status: "destroyed"))
         case ("POST", 4, "exec"):
             return try await ExecHandler.exec(request, id: parts[2], service: service)
-        case (_, 2, _), (_, 3, _), (_, 4, "exec"):
+        case (_, 4, "files"):
+            return try await FileHandlers.handle(request, id: parts[2], service: service)
+        case ("GET", 4, "sessions"):
+            let sessions = try await service.withGuest(parts[2]) { try await $0.listSessions() }
+            return try json(sessions.map(SessionDTO.init))
+        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"):
             throw methodNotAllowed(request)
         default:
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")

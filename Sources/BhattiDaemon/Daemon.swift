@@ -52,7 +52,11 @@ public final class Daemon: Sendable {
                 HealthDTO(status: "ok", version: APIVersion.server, accelerator: probe.accelerator.rawValue,
                           acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
-        let server = HTTPServer(handler: handler)
+        // File uploads may be larger than the 1 MiB every other body is held to.
+        let limits = HTTPLimits(routeBodyLimit: { method, path in
+            method == "PUT" && path.hasSuffix("/files") ? FileHandlers.maxUpload : nil
+        })
+        let server = HTTPServer(handler: handler, limits: limits)
         try server.listen(unixPath: socketPath, mode: 0o600)
         var port: Int?
         if let (host, p) = try config.listenAddress() { port = try server.listen(host: host, port: p) }

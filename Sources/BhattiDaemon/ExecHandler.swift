@@ -15,7 +15,12 @@ enum ExecHandler {
     static func exec(_ request: HTTPRequest, id: String, service: SandboxService) async throws -> HTTPResponse {
         let body = try decodeBody(ExecRequestDTO.self, from: request, known: ExecRequestDTO.knownFields)
         guard !body.cmd.isEmpty, !body.cmd[0].isEmpty else { throw BhattiError(.invalidArgument, "cmd must name a command") }
-        if body.detach == true { throw BhattiError(.invalidArgument, "field \"detach\" is not supported by this server yet") }
+        if body.detach == true {
+            let reply = try await service.withGuest(id) {
+                try await $0.execDetached(ExecRequest(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd))
+            }
+            return try json(DetachedExecDTO(pid: reply.pid, outputFile: reply.outputFile))
+        }
         let timeoutSeconds = body.timeoutSec ?? defaultTimeout
         guard timeoutSeconds > 0, timeoutSeconds <= 86_400 else {
             throw BhattiError(.invalidArgument, "timeout_sec must be between 0 and 86400")

@@ -97,14 +97,7 @@ public actor SandboxService {
         _ idOrName: String, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
         onEvent: @escaping @Sendable (ExecEvent) -> Void
     ) async throws -> ExecOutcome {
-        let record = try await get(idOrName)
-        guard record.state == .hot else {
-            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
-        }
-        let agent: AgentConnection
-        do { agent = try await engine.agent(for: record.id.rawValue) } catch {
-            throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
-        }
+        let (record, agent) = try await guest(idOrName)
         let start = ContinuousClock.now
         do {
             let status = try await withTimeout(timeout) {
@@ -121,6 +114,25 @@ public actor SandboxService {
         } catch is TimeoutError {
             onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
             return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
+        }
+    }
+
+    /// The agent channel of a sandbox that is running (waking it first will go here with the thermal tiers).
+    public func guest(_ idOrName: String) async throws -> (SandboxRecord, AgentConnection) {
+        let record = try await get(idOrName)
+        guard record.state == .hot else {
+            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
+        }
+        do { return (record, try await engine.agent(for: record.id.rawValue)) } catch {
+            throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
+        }
+    }
+
+    /// Runs `body` against the sandbox's agent, mapping the agent's refusals to API errors.
+    public func withGuest<T: Sendable>(_ idOrName: String, _ body: (AgentConnection) async throws -> T) async throws -> T {
+        let (record, agent) = try await guest(idOrName)
+        do { return try await body(agent) } catch let error as AgentError {
+            throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }
     }
 

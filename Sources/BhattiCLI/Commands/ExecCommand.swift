@@ -7,7 +7,7 @@ import Glibc
 enum ExecCommand {
     static let command = BhattiCommand.Command(
         names: ["exec"],
-        usage: "bhatti exec SANDBOX [--timeout S] [--env K=V]… [--cwd DIR] [-i] -- CMD…",
+        usage: "bhatti exec SANDBOX [--timeout S] [--env K=V]… [--cwd DIR] [-i] [--detach] -- CMD…",
         summary: "Run a command in a sandbox. Output streams as it is produced; the exit code is the command's. -i sends this process's stdin.",
         options: [
             OptionSpec("--timeout", kind: .value), OptionSpec("--env", "-e", kind: .repeated), OptionSpec("--cwd", kind: .value),
@@ -18,7 +18,13 @@ enum ExecCommand {
         var cmd = args.rest ?? []
         cmd = Array(args.positionals.dropFirst()) + cmd
         guard !cmd.isEmpty else { throw UsageError("exec needs a command after --") }
-        if args.has("--detach") { throw CLIError.failure("exec --detach is not available in this version yet") }
+        if args.has("--detach") {
+            let body = ExecRequestDTO(cmd: cmd, env: try args.pairs("--env").isEmpty ? nil : try args.pairs("--env"), cwd: args.value("--cwd"), detach: true)
+            let reply = try ctx.decode(DetachedExecDTO.self, try ctx.request(
+                "POST", "/v1/sandboxes/" + pathSegment(target) + "/exec", body: Array(try JSONEncoder().encode(body))))
+            if ctx.json { ctx.printJSON(reply) } else { print("pid: \(reply.pid)\noutput: \(reply.outputFile)") }
+            return 0
+        }
         var timeout: Double?
         if let raw = args.value("--timeout") {
             guard let t = Double(raw), t > 0 else { throw UsageError("--timeout expects seconds, got \"\(raw)\"") }

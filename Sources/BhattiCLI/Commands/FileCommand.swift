@@ -1,0 +1,75 @@
+import BhattiAPI
+import BhattiHTTP
+import Foundation
+import Glibc
+
+/// `bhatti file read|write|ls SB PATH`, and `bhatti ps SB`.
+enum FileCommand {
+    static let command = BhattiCommand.Command(
+        names: ["file"],
+        usage: "bhatti file read SB PATH [--offset N] [--limit N] [--max-bytes N] | file write SB PATH [--mode 0644] < data | file ls SB PATH",
+        summary: "Read a file to stdout (optionally a slice of lines or bytes), write stdin atomically to a file, or list a directory.",
+        options: [
+            OptionSpec("--offset", kind: .value), OptionSpec("--limit", kind: .value), OptionSpec("--max-bytes", kind: .value),
+            OptionSpec("--mode", kind: .value),
+        ]
+    ) { args, ctx in
+        guard args.positionals.count == 3 else { throw UsageError("file needs an action, a sandbox and a path") }
+        let (action, sandbox, path) = (args.positionals[0], args.positionals[1], args.positionals[2])
+        let base = "/v1/sandboxes/\(pathSegment(sandbox))/files?path=\(pathSegment(path))"
+        switch action {
+        case "read", "cat":
+            var query = ""
+            for (flag, name) in [("--offset", "offset"), ("--limit", "limit"), ("--max-bytes", "max_bytes")] {
+                if let n = try args.int(flag) { query += "&\(name)=\(n)" }
+            }
+            var status = 0
+            var errorBody: [UInt8] = []
+            do {
+                _ = try ctx.client().stream(method: "GET", path: base + query, headers: ctx.headers, onHead: { s, _ in status = s }) { chunk in
+                    if status >= 400 { errorBody += chunk } else { writeOut(chunk) }
+                }
+            } catch let error as HTTPClientError { throw ctx.transportError(error) }
+            if status >= 400 { throw ctx.serverError(status: status, body: errorBody) }
+            return 0
+        case "write":
+            let data = Array(FileHandle.standardInput.readDataToEndOfFile())
+            let mode = args.value("--mode") ?? "0644"
+            let info = try ctx.decode(FileInfoDTO.self, try ctx.request("PUT", base + "&mode=\(pathSegment(mode))", body: data))
+            if ctx.json { ctx.printJSON(info) } else { printError("wrote \(info.size) bytes to \(path)") }
+            return 0
+        case "ls":
+            let listing = try ctx.decode(FileListingDTO.self, try ctx.request("GET", base + "&ls=true"))
+            if ctx.json { ctx.printJSON(listing); return 0 }
+            for e in listing.entries { print("\(e.isDir ? "d" : "-")\(e.mode)  \(String(e.size).leftPad(10))  \(e.name)") }
+            if listing.truncated { print("… \(listing.total - listing.entries.count) more (\(listing.total) entries)") }
+            return 0
+        default:
+            throw UsageError("file action must be read, write or ls")
+        }
+    }
+
+    static let ps = BhattiCommand.Command(
+        names: ["ps"], usage: "bhatti ps SB", summary: "List the sandbox's sessions.", options: []
+    ) { args, ctx in
+        guard args.positionals.count == 1 else { throw UsageError("ps takes one sandbox name or id") }
+        let sessions = try ctx.decode([SessionDTO].self, try ctx.request("GET", "/v1/sandboxes/\(pathSegment(args.positionals[0]))/sessions"))
+        if ctx.json { ctx.printJSON(sessions); return 0 }
+        let rows = sessions.map { [$0.sessionID, $0.argv, $0.running ? "yes" : "no (\($0.exitCode ?? 0))", $0.attached ? "yes" : "no"] }
+        print(SandboxCommands.table(header: ["ID", "COMMAND", "RUNNING", "ATTACHED"], rows: rows))
+        return 0
+    }
+
+    private static func writeOut(_ bytes: [UInt8]) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
+
+extension String {
+    func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

@@ -1,0 +1,86 @@
+import BhattiAPI
+import BhattiCore
+import BhattiEngine
+import BhattiHTTP
+import BhattiWire
+import Foundation
+
+/// `GET` · `PUT` · `HEAD /v1/sandboxes/{id}/files?path=…`: raw bytes in and out, `ls=true` lists.
+enum FileHandlers {
+    /// Uploads are capped by the agent at 100 MiB.
+    static let maxUpload = 100 << 20
+    /// A slow client holds back the guest instead of growing the daemon's memory past this.
+    static let maxBuffered = 4 << 20
+
+    static func handle(_ request: HTTPRequest, id: String, service: SandboxService) async throws -> HTTPResponse {
+        guard let path = request.queryValue("path"), !path.isEmpty else {
+            throw BhattiError(.invalidArgument, "the path query parameter is required (…/files?path=/workspace/file)")
+        }
+        switch request.method {
+        case "GET" where request.queryValue("ls") == "true":
+            let listing = try await service.withGuest(id) { try await $0.list(path) }
+            return try json(FileListingDTO(listing))
+        case "GET": return try await read(request, path: path, id: id, service: service)
+        case "HEAD":
+            let info = try await service.withGuest(id) { try await $0.stat(path) }
+            var response = HTTPResponse(status: 200)
+            response.headers.set("X-File-Size", String(info.size))
+            response.headers.set("X-File-Mode", info.mode)
+            response.headers.set("X-File-IsDir", info.isDir ? "true" : "false")
+            return response
+        case "PUT":
+            if request.headers["Transfer-Encoding"] != nil {
+                throw BhattiError(.invalidArgument, "file uploads need Content-Length (chunked bodies are refused)")
+            }
+            let mode = request.queryValue("mode") ?? "0644"
+            guard mode.count >= 3, mode.count <= 4, Int(mode, radix: 8) != nil else {
+                throw BhattiError(.invalidArgument, "mode must be octal, like 0644")
+            }
+            let body = request.body
+            let info = try await service.withGuest(id) { try await $0.writeFile(path: path, mode: mode, bytes: body) }
+            return try json(FileInfoDTO(info))
+        default:
+            throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")
+        }
+    }
+
+    /// Streams the file; `X-File-Size` is the whole file's size even when `offset`/`limit`/`max_bytes` cut it.
+    private static func read(_ request: HTTPRequest, path: String, id: String, service: SandboxService) async throws -> HTTPResponse {
+        func number(_ name: String) throws -> Int? {
+            guard let raw = request.queryValue(name) else { return nil }
+            guard let n = Int(raw), n >= 0 else { throw BhattiError(.invalidArgument, "\(name) must be a whole number ≥ 0") }
+            return n
+        }
+        let fileRequest = FileReadRequest(path: path, offset: try number("offset"), limit: try number("limit"), maxBytes: try number("max_bytes"))
+        let (record, agent) = try await service.guest(id)
+        let output = ResponseStream()
+        let (infos, infoSink) = AsyncThrowingStream<FileReadInfo, any Error>.makeStream()
+        // Reads on while the response streams; cancelled when the client goes away.
+        let reader = Task {
+            do {
+                _ = try await agent.readFile(fileRequest, onInfo: { info in infoSink.yield(info); infoSink.finish() }) { chunk in
+                    output.write(chunk)
+                    while output.pendingBytes > maxBuffered, !output.isCancelled { try await Task.sleep(for: .milliseconds(2)) }
+                    if output.isCancelled { throw CancellationError() }
+                }
+            } catch {
+                infoSink.finish(throwing: error)
+            }
+            output.finish()
+        }
+        output.onCancel { reader.cancel() }
+        do {
+            var first: FileReadInfo?
+            for try await info in infos { first = info; break }
+            guard let info = first else { throw AgentError.disconnected }
+            var response = HTTPResponse(status: 200, body: .stream(output))
+            response.headers.set("Content-Type", "application/octet-stream")
+            response.headers.set("X-File-Size", String(info.size))
+            response.headers.set("X-File-Mode", info.mode)
+            return response
+        } catch let error as AgentError {
+            reader.cancel()
+            throw GuestErrors.map(error, sandbox: record.name.rawValue)
+        }
+    }
+}
