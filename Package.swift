@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "BhattiImage", dependencies: ["BhattiSystem"], swiftSettings: strict),
         .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiWire", "BhattiSystem", "BhattiImage"], swiftSettings: strict),
         .target(name: "BhattiStore", dependencies: ["BhattiCore", "CSQLite"], swiftSettings: strict),
-        .target(name: "BhattiHTTP", dependencies: ["BhattiSystem"], swiftSettings: strict),
+        .target(name: "BhattiHTTP", dependencies: ["BhattiSystem", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiAPI", dependencies: ["BhattiCore"], swiftSettings: strict),
         .target(
             name: "BhattiDaemon",

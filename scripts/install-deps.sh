@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bhatti needs to build, test and run, when they are missing.
-# Only Debian packages: nothing else is downloaded.
+# Only Debian packages here; the WebSocket interop test makes its own venv with PyPI's `websockets`
+# (a real peer for RFC 6455) under /tmp/bhatti-ws-venv the first time it runs.
 set -euo pipefail
 need=(
   pkg-config libsqlite3-dev libssl-dev gcc libc6-dev        # build
   qemu-system-x86 qemu-utils                                 # the VMM and qcow2 overlays
   debootstrap e2fsprogs                                      # guest image
-  curl python3 procps                                        # tests
+  curl python3 python3-venv procps                           # tests (curl and Python websockets as peers)
 )
 [ "${1:-}" = "--bench" ] && need+=(hyperfine)
 missing=()

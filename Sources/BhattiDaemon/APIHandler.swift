@@ -44,7 +44,7 @@ public struct APIHandler: HTTPHandler {
         guard parts.count >= 2, parts[0] == "v1", parts[1] == "sandboxes" else {
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
         }
-        switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
+        switch (request.method, parts.count, parts.count >= 4 ? parts[3] : nil) {
         case ("GET", 2, _):
             return try await SandboxHandlers.list(request, service)
         case ("POST", 2, _):
@@ -58,10 +58,14 @@ public struct APIHandler: HTTPHandler {
             return try await ExecHandler.exec(request, id: parts[2], service: service)
         case (_, 4, "files"):
             return try await FileHandlers.handle(request, id: parts[2], service: service)
+        case ("GET", 4, "shell"):
+            return try await ShellHandler.handle(request, id: parts[2], service: service, tty: true)
+        case ("GET", 5, _) where parts[3] == "exec" && parts[4] == "ws":
+            return try await ShellHandler.handle(request, id: parts[2], service: service, tty: false)
         case ("GET", 4, "sessions"):
             let sessions = try await service.withGuest(parts[2]) { try await $0.listSessions() }
             return try json(sessions.map(SessionDTO.init))
-        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"):
+        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"):
             throw methodNotAllowed(request)
         default:
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")

@@ -59,7 +59,7 @@ public struct HTTPClientResponse: Sendable {
 public final class HTTPClient: Sendable {
     /// Where requests go.
     public let endpoint: HTTPEndpoint
-    private let timeoutMilliseconds: Int
+    let timeoutMilliseconds: Int
 
     /// A client for `endpoint`; `timeoutMilliseconds` bounds each wait for response bytes (0: no bound).
     public init(endpoint: HTTPEndpoint, timeoutMilliseconds: Int = 0) {
@@ -139,7 +139,7 @@ public final class HTTPClient: Sendable {
         }
     }
 
-    private func connect() throws(HTTPClientError) -> FileDescriptor {
+    func connect() throws(HTTPClientError) -> FileDescriptor {
         do {
             switch endpoint {
             case .unix(let path): return try Socket.connect(unixPath: path)
@@ -151,9 +151,11 @@ public final class HTTPClient: Sendable {
     }
 }
 
-/// The bytes of a request: request line, `Host`, the caller's headers, `Content-Length`, `Connection:
-/// close` (one request per connection), body. Validates what would otherwise let a value split the message.
-func serializeRequest(method: String, path: String, headers: HTTPHeaders, body: [UInt8]) throws(HTTPClientError) -> [UInt8] {
+/// The bytes of a request: request line, `Host`, the caller's headers, `Content-Length`, `Connection`
+/// (`close`: one request per connection), body. Validates what would otherwise let a value split the message.
+func serializeRequest(
+    method: String, path: String, headers: HTTPHeaders, body: [UInt8], connection: String = "close"
+) throws(HTTPClientError) -> [UInt8] {
     guard !method.isEmpty, method.utf8.allSatisfy(isTokenByte) else { throw .invalidRequest("invalid method") }
     guard path.first == "/", path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
         throw .invalidRequest("path must start with / and be percent-encoded")
@@ -173,6 +175,6 @@ func serializeRequest(method: String, path: String, headers: HTTPHeaders, body: 
         text += "\(name): \(value)\r\n"
     }
     if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { text += "Content-Length: \(body.count)\r\n" }
-    text += "Connection: close\r\n\r\n"
+    text += "Connection: \(connection)\r\n\r\n"
     return Array(text.utf8) + body
 }

@@ -56,7 +56,7 @@ final class HTTPConnection: Sendable {
             case .expectContinue:
                 guard write(continueResponse) else { return }
             case .request(let request):
-                guard respond(to: request) else { return }
+                guard respond(to: request, pipelined: parser.bufferedByteCount > 0) else { return }
             case nil:
                 // A timeout (idle limit), a reset, or `abort` all end the connection.
                 let count = (try? fd.read(into: &readBuffer)) ?? 0
@@ -72,7 +72,8 @@ final class HTTPConnection: Sendable {
         let (task, stream) = state.withLock { state -> (Task<Void, Never>?, ResponseStream?) in
             guard !state.closed, !state.aborted else { return (nil, nil) }
             state.aborted = true
-            Glibc.shutdown(fd.rawValue, Int32(SHUT_RDWR))
+            // Through the descriptor's guard: a WebSocket closes it on this connection's thread.
+            _ = try? fd.withRawValue { raw in Glibc.shutdown(raw, Int32(SHUT_RDWR)) }
             return (state.task, state.stream)
         }
         task?.cancel()
@@ -81,8 +82,9 @@ final class HTTPConnection: Sendable {
 
     private var isAborted: Bool { state.withLock { $0.aborted } }
 
-    /// Answers one request; false when the connection must close afterwards.
-    private func respond(to request: HTTPRequest) -> Bool {
+    /// Answers one request; false when the connection must close afterwards. `pipelined`: more bytes
+    /// followed the request.
+    private func respond(to request: HTTPRequest, pipelined: Bool) -> Bool {
         guard let response = callHandler(request) else { return false }
         let keepAlive = request.keepAlive && !response.headers.tokens(for: "Connection").contains("close")
         let headOnly = request.method == "HEAD"
@@ -100,7 +102,40 @@ final class HTTPConnection: Sendable {
                 return write(head) && keepAlive
             }
             return send(stream, response: response, version: request.version, keepAlive: keepAlive)
+        case .webSocket(let upgrade):
+            serveWebSocket(upgrade, request: request, headers: response.headers, pipelined: pipelined)
+            return false
         }
+    }
+
+    /// Completes a WebSocket upgrade and serves the socket on this thread until it closes, with the
+    /// handler in a task; a request that is not a valid opening handshake gets 400.
+    private func serveWebSocket(_ upgrade: WebSocketUpgrade, request: HTTPRequest, headers: HTTPHeaders, pipelined: Bool) {
+        // RFC 6455 §4.1: a client sends nothing more until the handshake is answered.
+        let problem = request.webSocketHandshakeProblem ?? (pipelined ? "data sent before the upgrade was answered" : nil)
+        if let problem {
+            _ = write(HTTPResponse.webSocketRefusal(problem))
+            return
+        }
+        guard let key = request.headers["Sec-WebSocket-Key"],
+            write(HTTPResponse.webSocketAcceptHead(headers: headers, key: key))
+        else { return }
+        let socket = WebSocket(fd: fd, role: .server, options: upgrade.options)
+        let finished = DispatchSemaphore(value: 0)
+        let task = Task {
+            await upgrade.handler(socket)
+            socket.close()
+            finished.signal()
+        }
+        let aborted = state.withLock { state -> Bool in
+            state.task = task
+            return state.aborted
+        }
+        if aborted { task.cancel() }
+        socket.run()
+        // The handler is joined, not cancelled: it may still be taking the last messages out of the stream.
+        finished.wait()
+        state.withLock { $0.task = nil }
     }
 
     /// Runs the async handler in a task and blocks this (dedicated) thread until it answers.

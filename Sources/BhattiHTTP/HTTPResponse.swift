@@ -4,6 +4,8 @@ public enum ResponseBody: Sendable {
     case bytes([UInt8])
     /// A body produced over time, sent with chunked encoding and flushed chunk by chunk.
     case stream(ResponseStream)
+    /// No body: the connection switches to the WebSocket protocol (see `HTTPResponse.webSocket`).
+    case webSocket(WebSocketUpgrade)
 }
 
 /// A response as a handler returns it; the server adds the framing headers (`Content-Length` or
@@ -43,9 +45,15 @@ public struct HTTPResponse: Sendable {
     /// The complete answer to a request that could not be parsed, closing the connection:
     /// `{"error":{"code":...,"message":...}}`.
     static func serializedError(_ error: HTTPParseError) -> [UInt8] {
-        let json = #"{"error":{"code":"\#(jsonEscaped(error.code))","message":"\#(jsonEscaped(error.message))"}}"#
-        return serialize(
-            status: error.status, headers: ["Content-Type": "application/json"], body: Array(json.utf8), keepAlive: false)
+        serializedError(status: error.status, code: error.code, message: error.message)
+    }
+
+    /// A complete error answer with the JSON envelope and `headers`, closing the connection.
+    static func serializedError(status: Int, code: String, message: String, headers: HTTPHeaders = []) -> [UInt8] {
+        let json = #"{"error":{"code":"\#(jsonEscaped(code))","message":"\#(jsonEscaped(message))"}}"#
+        var fields = headers
+        fields.set("Content-Type", "application/json")
+        return serialize(status: status, headers: fields, body: Array(json.utf8), keepAlive: false)
     }
 }
 
@@ -67,8 +75,11 @@ extension HTTPResponse {
         (100..<200).contains(status) || status == 204 || status == 304
     }
 
-    /// The status line and headers, ending with the empty line.
-    static func serializeHead(status: Int, headers: HTTPHeaders, framing: BodyFraming, keepAlive: Bool) -> [UInt8] {
+    /// The status line and headers, ending with the empty line. `connection` replaces the
+    /// `Connection` value that `keepAlive` picks (`Upgrade` for 101).
+    static func serializeHead(
+        status: Int, headers: HTTPHeaders, framing: BodyFraming, keepAlive: Bool, connection: String? = nil
+    ) -> [UInt8] {
         var text = "HTTP/1.1 \(status) \(reasonPhrase(status))\r\n"
         for (name, value) in headers {
             if headerNamesEqual(name, "Content-Length") || headerNamesEqual(name, "Transfer-Encoding")
@@ -84,7 +95,7 @@ extension HTTPResponse {
         case .chunked: text += "Transfer-Encoding: chunked\r\n"
         case .untilClose, .none: break
         }
-        text += keepAlive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n"
+        text += "Connection: \(connection ?? (keepAlive ? "keep-alive" : "close"))\r\n\r\n"
         return Array(text.utf8)
     }
 

@@ -1,0 +1,141 @@
+import BhattiAPI
+import BhattiCore
+import BhattiEngine
+import BhattiHTTP
+import BhattiWire
+import Foundation
+
+/// `GET /v1/sandboxes/{id}/shell` and `/exec/ws`: a guest session bridged to a WebSocket.
+///
+/// Binary messages carry the session's bytes both ways; text messages carry JSON control
+/// (`{"type":"session","session_id":…}` first from the server, `{"type":"resize","rows":R,"cols":C}`
+/// and `{"type":"eof"}` from the client, `{"type":"exit","exit_code":N}` or `{"type":"error",…}` last).
+/// Closing the socket detaches: the session keeps running and can be reattached with `?session=ID`.
+enum ShellHandler {
+    static func handle(_ request: HTTPRequest, id: String, service: SandboxService, tty: Bool) async throws -> HTTPResponse {
+        guard request.isWebSocketUpgrade else {
+            throw BhattiError(.invalidArgument, "\(request.path) needs a WebSocket upgrade (GET with Upgrade: websocket)")
+        }
+        // 404 and 409 before upgrading, so a client sees a plain error.
+        let (record, agent) = try await service.guest(id)
+        let sessionID = request.queryValue("session")
+        let forceNew = request.queryValue("new") == "true"
+        let sandbox = record.name.rawValue
+        return HTTPResponse.webSocket { socket in
+            var open = SessionRequest(tty: tty, rows: 24, cols: 80, sessionID: sessionID, reuseDetached: tty && !forceNew && sessionID == nil)
+            if !tty, sessionID == nil {
+                // A piped session starts with its command as the first text message.
+                guard let command = await firstCommand(socket) else { return }
+                open.argv = command.cmd
+                open.env = command.env ?? [:]
+            }
+            await bridge(socket, agent: agent, request: open, sandbox: sandbox)
+        }
+    }
+
+    /// Runs the attachment until either side ends; a client that leaves detaches the session.
+    static func bridge(_ socket: WebSocket, agent: AgentConnection, request: SessionRequest, sandbox: String) async {
+        let attachment: AgentSessionAttachment
+        do { attachment = try await agent.openSession(request) } catch let error as AgentError {
+            fail(socket, GuestErrors.map(error, sandbox: sandbox).message)
+            return
+        } catch {
+            fail(socket, "internal error")
+            return
+        }
+        send(socket, ["type": "session", "session_id": attachment.info.sessionID])
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                // Guest → client. True when the session ended (exit) rather than the client.
+                do {
+                    for try await event in attachment.output {
+                        switch event {
+                        case .output(let bytes): try socket.send(binary: bytes)
+                        case .exit(let status):
+                            send(socket, ["type": "exit", "exit_code": Int(status.code)])
+                            return true
+                        case .detached(let reason):
+                            send(socket, ["type": "detached", "reason": reason ?? "detached"])
+                            return true
+                        }
+                    }
+                } catch {}
+                return true
+            }
+            group.addTask {
+                // Client → guest. Returns when the client closes.
+                do {
+                    for try await message in socket.messages {
+                        switch message {
+                        case .binary(let bytes): try await attachment.write(bytes)
+                        case .text(let text): try await control(text, attachment)
+                        }
+                    }
+                } catch {}
+                return false
+            }
+            let sessionEnded = await group.next() ?? false
+            // Close first: cancelling the task that reads `messages` would end the socket with 1001.
+            if sessionEnded { socket.close(code: WebSocketCloseCode.normal, reason: "") }
+            group.cancelAll()
+            if !sessionEnded { try? attachment.detach() }
+        }
+        attachment.close()
+        socket.close(code: WebSocketCloseCode.normal, reason: "")
+    }
+
+    /// A text message from the client: JSON control, or (when it is not) input text.
+    static func control(_ text: String, _ attachment: AgentSessionAttachment) async throws {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any], let type = object["type"] as? String else {
+            try await attachment.write(Array(text.utf8))
+            return
+        }
+        switch type {
+        case "resize":
+            if let rows = object["rows"] as? Int, let cols = object["cols"] as? Int, (1...1000).contains(rows), (1...1000).contains(cols) {
+                try attachment.resize(rows: UInt16(rows), cols: UInt16(cols))
+            }
+        case "eof": try await attachment.write([])
+        case "stdin": if let data = object["data"] as? String { try await attachment.write(Array(data.utf8)) }
+        default: break
+        }
+    }
+
+    struct Command: Decodable {
+        var cmd: [String]
+        var env: [String: String]?
+    }
+
+    /// Waits (10 s at most) for `{"cmd":[…],"env":{}}`.
+    static func firstCommand(_ socket: WebSocket) async -> Command? {
+        let first = await withTaskGroup(of: WebSocketMessage?.self) { group in
+            group.addTask {
+                var iterator = socket.messages.makeAsyncIterator()
+                return try? await iterator.next()
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return nil
+            }
+            let result = await group.next() ?? nil
+            group.cancelAll()
+            return result
+        }
+        guard case .text(let text)? = first, let command = try? JSONDecoder().decode(Command.self, from: Data(text.utf8)),
+              !command.cmd.isEmpty else {
+            fail(socket, "send {\"cmd\":[…]} as the first message, or attach with ?session=ID")
+            return nil
+        }
+        return command
+    }
+
+    static func send(_ socket: WebSocket, _ object: [String: Any]) {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        try? socket.send(text: String(decoding: data, as: UTF8.self))
+    }
+
+    static func fail(_ socket: WebSocket, _ message: String) {
+        send(socket, ["type": "error", "message": message])
+        socket.close(code: WebSocketCloseCode.normal, reason: "")
+    }
+}
