@@ -253,3 +253,27 @@ public struct DetachedExecDTO: Codable, Equatable, Sendable {
         case outputFile = "output_file"
     }
 }
+
+/// `PATCH /v1/sandboxes/{id}`.
+public struct EditSandboxRequest: Codable, Equatable, Sendable {
+    public var name: String?
+    public var keepHot: Bool?
+    public var labelsAdd: [String: String]?
+    public var labelsRemove: [String]?
+
+    public init(name: String? = nil, keepHot: Bool? = nil, labelsAdd: [String: String]? = nil, labelsRemove: [String]? = nil) {
+        self.name = name
+        self.keepHot = keepHot
+        self.labelsAdd = labelsAdd
+        self.labelsRemove = labelsRemove
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name
+        case keepHot = "keep_hot"
+        case labelsAdd = "labels_add"
+        case labelsRemove = "labels_remove"
+    }
+
+    public static let knownFields: Set<String> = ["name", "keep_hot", "labels_add", "labels_remove"]
+}

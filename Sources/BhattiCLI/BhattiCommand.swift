@@ -14,12 +14,12 @@ public enum BhattiCommand {
 
     static let commands: [Command] = [
         ServeCommand.command, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
-        ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.destroy, ImageCommand.command, versionCommand,
+        ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy, ImageCommand.command, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.
     static let notYetAvailable: Set<String> = [
-        "pause", "stop", "start", "edit", "snapshot", "publish", "unpublish", "secret", "user",
+        "pause", "stop", "start", "snapshot", "publish", "unpublish", "secret", "user",
     ]
 
     static let versionCommand = Command(

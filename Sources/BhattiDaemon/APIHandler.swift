@@ -51,6 +51,12 @@ public struct APIHandler: HTTPHandler {
             return try await SandboxHandlers.create(request, service)
         case ("GET", 3, _):
             return try json(SandboxHandlers.dto(try await service.get(parts[2])))
+        case ("PATCH", 3, _):
+            let body = try decodeBody(EditSandboxRequest.self, from: request, known: EditSandboxRequest.knownFields)
+            let name = try body.name.map { try SandboxName.parse($0) }
+            let record = try await service.edit(
+                parts[2], name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [])
+            return try json(SandboxHandlers.dto(record))
         case ("DELETE", 3, _):
             try await service.destroy(parts[2])
             return try json(StatusDTO(status: "destroyed"))

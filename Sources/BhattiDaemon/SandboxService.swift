@@ -45,6 +45,7 @@ public actor SandboxService {
         if let pending = creating[spec.name.rawValue] {
             return (try await pending.value, true)
         }
+        try SandboxLabels.validate(labels)
         let record = SandboxRecord(
             id: .random(), name: spec.name, state: .creating, cpus: spec.cpus, memoryMB: spec.memoryMB, diskMB: spec.diskMB,
             image: "default", labels: labels, keepHot: keepHot, createdAt: Date())
@@ -80,6 +81,18 @@ public actor SandboxService {
 
     public func list(labels: [String: String] = [:]) async throws -> [SandboxRecord] {
         try await store.list().filter { r in labels.allSatisfy { r.labels[$0.key] == $0.value } }
+    }
+
+    /// Renames, sets keep_hot, adds and removes labels. The guest's hostname stays what it was at boot.
+    public func edit(_ idOrName: String, name: SandboxName?, keepHot: Bool?, addLabels: [String: String], removeLabels: [String]) async throws -> SandboxRecord {
+        var record = try await get(idOrName)
+        if let name { record.name = name }
+        if let keepHot { record.keepHot = keepHot }
+        for key in removeLabels { record.labels.removeValue(forKey: key) }
+        for (k, v) in addLabels { record.labels[k] = v }
+        try SandboxLabels.validate(record.labels)
+        try await store.update(record.id, name: record.name, keepHot: record.keepHot, labels: record.labels)
+        return record
     }
 
     /// Stops the VM and forgets the sandbox, files and all.

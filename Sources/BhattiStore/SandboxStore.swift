@@ -82,6 +82,16 @@ public actor SandboxStore {
                      [.text(state.rawValue), reason.map { .text($0) } ?? .null, .text(id.rawValue)])
     }
 
+    /// Renames, pins or unpins, and relabels in one statement. A taken name throws `alreadyExists`.
+    public func update(_ id: SandboxID, name: SandboxName, keepHot: Bool, labels: [String: String]) throws {
+        do {
+            try db.query("UPDATE sandboxes SET name = ?, keep_hot = ?, labels = ? WHERE id = ?",
+                         [.text(name.rawValue), .int(keepHot ? 1 : 0), .text(encodeLabels(labels)), .text(id.rawValue)])
+        } catch let e as StoreError where e.isConstraintViolation {
+            throw BhattiError(.alreadyExists, "a sandbox named \(name) already exists", cause: e)
+        }
+    }
+
     public func delete(_ id: SandboxID) throws {
         try db.query("DELETE FROM sandboxes WHERE id = ?", [.text(id.rawValue)])
     }

@@ -38,6 +38,16 @@ struct CoreTests {
         #expect(ok.cpus == 2)
     }
 
+    @Test("label rules")
+    func labels() throws {
+        try SandboxLabels.validate(["team": "a", "app.kubernetes/part": "x-1_2"])
+        for bad in [["": "x"], ["a b": "x"], ["k": "v v"], ["bhatti.sh/x": "y"], [String(repeating: "k", count: 64): "v"]] {
+            #expect(throws: BhattiError.self) { try SandboxLabels.validate(bad) }
+        }
+        let many = Dictionary(uniqueKeysWithValues: (0..<17).map { ("k\($0)", "v") })
+        #expect(throws: BhattiError.self) { try SandboxLabels.validate(many) }
+    }
+
     /// Every (state, event) pair: the legal ones and where they lead; all others throw.
     @Test("lifecycle transition table")
     func lifecycle() {

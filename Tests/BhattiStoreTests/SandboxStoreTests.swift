@@ -27,6 +27,20 @@ struct SandboxStoreTests {
         #expect(try await store.list().isEmpty)
     }
 
+    @Test("update renames, pins and relabels; a taken name is refused")
+    func update() async throws {
+        let store = try SandboxStore(path: ":memory:")
+        let a = record("a"), b = record("b")
+        try await store.insert(a)
+        try await store.insert(b)
+        try await store.update(a.id, name: SandboxName(rawValue: "c")!, keepHot: true, labels: ["x": "1"])
+        let c = try #require(try await store.find("c"))
+        #expect(c.keepHot && c.labels == ["x": "1"] && c.id == a.id)
+        await #expect {
+            try await store.update(a.id, name: SandboxName(rawValue: "b")!, keepHot: false, labels: [:])
+        } throws: { ($0 as? BhattiError)?.code == .alreadyExists }
+    }
+
     @Test("a taken name is already_exists")
     func uniqueName() async throws {
         let store = try SandboxStore(path: ":memory:")

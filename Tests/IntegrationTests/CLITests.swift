@@ -67,6 +67,16 @@ struct CLITests {
             let json = try await bhatti(["--json", "inspect", "cli"], daemon: d)
             #expect(json.stdout.contains("\"state\" : \"hot\""))
 
+            // edit: rename, pin, label; the list filter sees the label; a bad label is refused.
+            let edited = try await bhatti(["edit", "cli", "--name", "cli2", "--keep-hot", "--label", "team=a"], daemon: d)
+            #expect(edited.status == 0, "\(edited.stderr)")
+            #expect(try await bhatti(["list", "--label", "team=a"], daemon: d).stdout.contains("cli2"))
+            #expect(try await bhatti(["list", "--label", "team=b"], daemon: d).stdout.contains("cli2") == false)
+            #expect(try await bhatti(["edit", "cli2", "--label", "bad key=x"], daemon: d).status == 1)
+            #expect(try await bhatti(["--json", "inspect", "cli2"], daemon: d).stdout.contains("\"keep_hot\" : true"))
+            #expect(try await bhatti(["exec", "cli2", "--", "true"], daemon: d).status == 0)
+            _ = try await bhatti(["edit", "cli2", "--name", "cli", "--allow-cold", "--label-delete", "team"], daemon: d)
+
             let noYes = try await bhatti(["destroy", "cli"], daemon: d)
             #expect(noYes.status == 2)
             let destroyed = try await bhatti(["destroy", "cli", "--yes"], daemon: d)

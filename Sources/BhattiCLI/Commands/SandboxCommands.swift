@@ -103,3 +103,28 @@ enum SandboxCommands {
         }.joined(separator: "\n")
     }
 }
+
+extension SandboxCommands {
+    static let edit = BhattiCommand.Command(
+        names: ["edit"],
+        usage: "bhatti edit SB [--name NEW] [--keep-hot|--allow-cold] [--label K=V]… [--label-delete K]…",
+        summary: "Rename a sandbox, pin it hot or let it cool, add or remove labels.",
+        options: [
+            OptionSpec("--name", kind: .value), OptionSpec("--keep-hot", kind: .flag), OptionSpec("--allow-cold", kind: .flag),
+            OptionSpec("--label", kind: .repeated), OptionSpec("--label-delete", kind: .repeated),
+        ]
+    ) { args, ctx in
+        guard args.positionals.count == 1 else { throw UsageError("edit takes one sandbox name or id") }
+        if args.has("--keep-hot") && args.has("--allow-cold") { throw UsageError("--keep-hot and --allow-cold exclude each other") }
+        let keepHot: Bool? = args.has("--keep-hot") ? true : (args.has("--allow-cold") ? false : nil)
+        let add = try args.pairs("--label")
+        let body = EditSandboxRequest(
+            name: args.value("--name"), keepHot: keepHot, labelsAdd: add.isEmpty ? nil : add,
+            labelsRemove: args.all("--label-delete").isEmpty ? nil : args.all("--label-delete"))
+        guard body != EditSandboxRequest() else { throw UsageError("edit needs at least one change") }
+        let s = try ctx.decode(SandboxDTO.self, try ctx.request(
+            "PATCH", "/v1/sandboxes/" + pathSegment(args.positionals[0]), body: Array(try JSONEncoder().encode(body))))
+        if ctx.json { ctx.printJSON(s) } else { print("sandbox/\(s.name) edited") }
+        return 0
+    }
+}
