@@ -37,7 +37,8 @@ let package = Package(
         .executableTarget(name: "bhatti", dependencies: ["BhattiCLI"], swiftSettings: strict),
         // `make bench`: boots real VMs through the real daemon and reports p50/p95/p99.
         .executableTarget(
-            name: "bhatti-bench", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiWire"],
+            name: "bhatti-bench",
+            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiWire", "BhattiStore", "BhattiCore"],
             swiftSettings: strict),
 
         .testTarget(name: "BhattiSystemTests", dependencies: ["BhattiSystem"], swiftSettings: strict),

@@ -9,7 +9,7 @@ need=(
   debootstrap e2fsprogs                                      # guest image
   curl python3 python3-venv procps                           # tests (curl and Python websockets as peers)
 )
-[ "${1:-}" = "--bench" ] && need+=(hyperfine)
+[ "${1:-}" = "--bench" ] && need+=(wrk)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

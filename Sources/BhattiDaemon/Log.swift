@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Synchronization
 
 /// JSON-lines logging to stderr: a constant event name and stable dotted keys.
@@ -17,9 +18,19 @@ public struct Logger: Sendable {
         var object = fields
         object["level"] = level
         object["event"] = event
-        object["ts"] = ISO8601DateFormatter().string(from: Date())
+        object["ts"] = utcTimestamp()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         if let data = try? encoder.encode(object) { sink(String(decoding: data, as: UTF8.self)) }
     }
+}
+
+/// `2026-11-24T10:30:00.123Z`, without building a formatter for every line (that cost more than the line).
+func utcTimestamp() -> String {
+    var ts = timespec()
+    clock_gettime(CLOCK_REALTIME, &ts)
+    var t = tm()
+    var seconds = ts.tv_sec
+    gmtime_r(&seconds, &t)
+    return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1_000_000)
 }

@@ -104,7 +104,8 @@ public actor SandboxStore {
 
     /// Every sandbox, oldest first.
     public func list() throws -> [SandboxRecord] {
-        try db.query("SELECT * FROM sandboxes ORDER BY created_at, name").map(decode)
+        let decoder = JSONDecoder()
+        return try db.query("SELECT * FROM sandboxes ORDER BY created_at, name").map { decode($0, decoder: decoder) }
     }
 
     public func setting(_ key: String) throws -> String? {
@@ -116,8 +117,11 @@ public actor SandboxStore {
                      [.text(key), .text(value)])
     }
 
-    private func decode(_ row: [Database.Value]) -> SandboxRecord {
-        let labels = (row[7].text?.data(using: .utf8)).flatMap { try? JSONDecoder().decode([String: String].self, from: $0) } ?? [:]
+    private func decode(_ row: [Database.Value]) -> SandboxRecord { decode(row, decoder: JSONDecoder()) }
+
+    private func decode(_ row: [Database.Value], decoder: JSONDecoder) -> SandboxRecord {
+        let labels: [String: String] = row[7].text == "{}" ? [:]
+            : (row[7].text?.data(using: .utf8)).flatMap { try? decoder.decode([String: String].self, from: $0) } ?? [:]
         return SandboxRecord(
             id: SandboxID(rawValue: row[0].text ?? "") ?? SandboxID.random(),
             name: SandboxName(rawValue: row[1].text ?? "") ?? SandboxName(rawValue: "invalid")!,

@@ -1,7 +1,9 @@
 import BhattiAPI
+import BhattiCore
 import BhattiDaemon
 import BhattiEngine
 import BhattiHTTP
+import BhattiStore
 import BhattiSystem
 import BhattiWire
 import Foundation
@@ -16,7 +18,9 @@ struct Bench {
 
     func run() async throws -> String {
         let data = "/tmp/bhb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let daemon = try await Daemon.start(.isolated(dataDirectory: data, imageDirectory: imageDirectory), log: Logger(sink: { _ in }))
+        try await seedSandboxes(dataDirectory: data, count: 100)
+        let daemon = try await Daemon.start(
+            .isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0"), log: Logger(sink: { _ in }))
         defer { try? FileManager.default.removeItem(atPath: data) }
         let client = HTTPClient(endpoint: .unix(path: daemon.socketPath))
         let headers: HTTPHeaders = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]
@@ -25,7 +29,16 @@ struct Bench {
         }
         var rows: [Samples] = []
         var throughputNote = ""
+        var wrkNote = ""
         do {
+            // 0. The API alone: health, and a list of 100 sandboxes (records seeded before start).
+            var health = Samples("GET /health", how: "one request at a time over the unix socket, our client")
+            var list = Samples("GET /v1/sandboxes (100 sandboxes)", how: "authenticated list, JSON for 100 records")
+            for _ in 0..<500 { health.add(try await measure { _ = try await call("GET", "/health") }) }
+            for _ in 0..<200 { list.add(try await measure { _ = try await call("GET", "/v1/sandboxes") }) }
+            rows += [health, list]
+            if let port = daemon.tcpPort { wrkNote = wrk(port: port) }
+
             // 1. Boot: create → first exec returns.
             var boot = Samples("create → first exec (1 vCPU, 512 MiB)", how: "POST /v1/sandboxes then POST …/exec `true`, over the unix socket")
             var destroy = Samples("destroy", how: "DELETE /v1/sandboxes/{id}: QEMU killed, files removed")
@@ -128,7 +141,7 @@ struct Bench {
             throw error
         }
         await daemon.stop()
-        return render(rows, accelerator: daemon) + (throughputNote.isEmpty ? "" : "\n" + throughputNote + "\n")
+        return render(rows, accelerator: daemon) + "\n" + [throughputNote, wrkNote].filter { !$0.isEmpty }.joined(separator: "\n\n") + "\n"
     }
 
     func render(_ rows: [Samples], accelerator daemon: Daemon) -> String {
@@ -215,4 +228,28 @@ func shell(_ command: String) -> String {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
+}
+
+/// Records for `count` sandboxes, written before the daemon starts (no VMs: they list as `error`).
+func seedSandboxes(dataDirectory: String, count: Int) async throws {
+    try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: true)
+    let store = try SandboxStore(path: dataDirectory + "/state.db")
+    for i in 0..<count {
+        try await store.insert(SandboxRecord(
+            id: .random(), name: SandboxName(rawValue: "seed-\(i)")!, state: .error, cpus: 1, memoryMB: 512, image: "default",
+            labels: ["bench": "seed"], createdAt: Date(), stateReason: "benchmark record"))
+    }
+}
+
+/// `wrk` against GET /health over TCP, when wrk is installed: throughput and latency at 50 connections.
+func wrk(port: Int) -> String {
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else { return "" }
+    let out = shell("wrk -t1 -c50 -d5s --latency http://127.0.0.1:\(port)/health")
+    let rps = out.split(separator: "\n").first { $0.hasPrefix("Requests/sec") }.map { String($0) } ?? "?"
+    let p50 = out.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("50%") }.map {
+        $0.trimmingCharacters(in: .whitespaces) } ?? "?"
+    let one = shell("wrk -t1 -c1 -d3s --latency http://127.0.0.1:\(port)/health")
+    let p50one = one.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("50%") }.map {
+        $0.trimmingCharacters(in: .whitespaces) } ?? "?"
+    return "wrk GET /health over TCP: 50 connections: \(rps.replacingOccurrences(of: "Requests/sec:", with: "").trimmingCharacters(in: .whitespaces)) req/s, latency \(p50); 1 connection: latency \(p50one)"
 }
