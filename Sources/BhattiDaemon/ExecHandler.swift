@@ -28,10 +28,9 @@ enum ExecHandler {
         let exec = ExecRequest(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd)
         let stdin = body.stdin.map { Array($0.utf8) }
         let timeout = Duration.milliseconds(Int64(timeoutSeconds * 1000))
-        // Fail fast (404, 409) before committing to a streamed 200.
-        _ = try await service.get(id)
-
         if request.headers["Accept"]?.contains(APIVersion.ndjson) == true {
+            // Fail fast (404, 409) before committing to a streamed 200.
+            _ = try await service.guest(id)
             return stream(id: id, exec: exec, stdin: stdin, timeout: timeout, service: service)
         }
         let collected = Mutex((stdout: [UInt8](), stderr: [UInt8](), dropped: false))
