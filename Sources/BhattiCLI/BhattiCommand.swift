@@ -1,5 +1,6 @@
 import BhattiAPI
 import Foundation
+import Glibc
 
 /// The `bhatti` command line: finds the command, parses its options, runs it, maps errors to exit codes.
 public enum BhattiCommand {
@@ -95,4 +96,14 @@ public enum BhattiCommand {
 /// Writes a line to stderr.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
+}
+
+/// Writes all of `bytes` to `fd` (stdout or stderr), unbuffered: command output must appear as it arrives.
+func writeAll(to fd: Int32, _ bytes: [UInt8]) {
+    var done = 0
+    while done < bytes.count {
+        let n = bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { return }
+        done += n
+    }
 }

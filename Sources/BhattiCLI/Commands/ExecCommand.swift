@@ -63,8 +63,8 @@ enum ExecCommand {
                     pending.removeSubrange(...nl)
                     guard let event = try? decoder.decode(ExecStreamLine.self, from: Data(line)) else { continue }
                     switch event.type {
-                    case "stdout": write(1, event.data ?? "")
-                    case "stderr": write(2, event.data ?? "")
+                    case "stdout": writeAll(to: 1, Array((event.data ?? "").utf8))
+                    case "stderr": writeAll(to: 2, Array((event.data ?? "").utf8))
                     case "exit": exitCode = event.exitCode
                     case "error": failure = event.data ?? "exec failed"
                     default: continue
@@ -80,13 +80,4 @@ enum ExecCommand {
         return exitCode
     }
 
-    private static func write(_ fd: Int32, _ text: String) {
-        let bytes = Array(text.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { return }
-            done += n
-        }
-    }
 }

@@ -27,7 +27,7 @@ enum FileCommand {
             var errorBody: [UInt8] = []
             do {
                 _ = try ctx.client().stream(method: "GET", path: base + query, headers: ctx.headers, onHead: { s, _ in status = s }) { chunk in
-                    if status >= 400 { errorBody += chunk } else { writeOut(chunk) }
+                    if status >= 400 { errorBody += chunk } else { writeAll(to: 1, chunk) }
                 }
             } catch let error as HTTPClientError { throw ctx.transportError(error) }
             if status >= 400 { throw ctx.serverError(status: status, body: errorBody) }
@@ -60,14 +60,6 @@ enum FileCommand {
         return 0
     }
 
-    private static func writeOut(_ bytes: [UInt8]) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
-            if n <= 0 { return }
-            done += n
-        }
-    }
 }
 
 extension String {

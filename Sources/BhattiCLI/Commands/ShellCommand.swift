@@ -61,7 +61,7 @@ enum ShellCommand {
         do {
             for try await message in socket.messages {
                 switch message {
-                case .binary(let bytes): writeOut(bytes)
+                case .binary(let bytes): writeAll(to: 1, bytes)
                 case .text(let text):
                     let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:]
                     switch object["type"] as? String {
@@ -88,14 +88,6 @@ enum ShellCommand {
         try? socket.send(text: "{\"type\":\"resize\",\"rows\":\(ws.ws_row),\"cols\":\(ws.ws_col)}")
     }
 
-    static func writeOut(_ bytes: [UInt8]) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { Glibc.write(1, $0.baseAddress, $0.count) }
-            if n <= 0 { return }
-            done += n
-        }
-    }
 }
 
 /// The local terminal in raw mode for as long as the value lives (or until `restore`).
