@@ -1,4 +1,5 @@
 @testable import BhattiCLI
+import Foundation
 import Testing
 
 @Suite("Argument parsing")
@@ -33,7 +34,15 @@ struct ArgumentsTests {
     @Test("flag beats environment beats config file beats the default socket")
     func precedence() throws {
         let none = try parseArguments([], specs: specs)
-        #expect(CLIContext.resolve(none, environment: ["HOME": "/nonexistent"]).url == CLIContext.defaultURL)
+        let home = "/tmp/bhatti-home-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: home) }
+        #expect(CLIContext.resolve(none, environment: ["HOME": home]).url == CLIContext.defaultURL)
+        try FileManager.default.createDirectory(atPath: home + "/.bhatti", withIntermediateDirectories: true)
+        try Data("{\"url\":\"http://127.0.0.1:7\",\"token\":\"from-file\"}".utf8).write(to: URL(fileURLWithPath: home + "/.bhatti/config.json"))
+        let file = CLIContext.resolve(none, environment: ["HOME": home])
+        #expect(file.url == "http://127.0.0.1:7")
+        #expect(file.token == "from-file")
+        #expect(CLIContext.resolve(none, environment: ["HOME": home, "BHATTI_URL": "http://127.0.0.1:9"]).url == "http://127.0.0.1:9")
         let env = CLIContext.resolve(none, environment: ["HOME": "/nonexistent", "BHATTI_URL": "http://127.0.0.1:9", "BHATTI_TOKEN": "t"])
         #expect(env.url == "http://127.0.0.1:9")
         #expect(env.token == "t")

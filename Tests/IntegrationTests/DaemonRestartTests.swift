@@ -11,7 +11,8 @@ struct DaemonRestartTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
         p.arguments = ["serve", "--data-dir", data, "--image-dir", TestDaemon.imageDirectory, "--listen", ""]
-        p.environment = ["HOME": "/nonexistent", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"]
+        // Its own HOME: a first start writes ~/.bhatti/config.json there, not in anyone's real home.
+        p.environment = ["HOME": data + "/home", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"]
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try p.run()
         return p
