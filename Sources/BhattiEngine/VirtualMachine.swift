@@ -97,11 +97,12 @@ public final class VirtualMachine: Sendable {
             process = started
             // Lets a later daemon find and stop this QEMU if this one dies without cleaning up.
             try? "\(started.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
-            try await waitForSocket(paths.qmpSocket, process: started)
-            let qmp = try await QMPClient.connect(path: paths.qmpSocket)
-            try await waitForSocket(paths.agentSocket, process: started)
+            // QEMU binds its sockets before it listens on them: until then connecting is refused.
+            let qmp = try await whenListening(paths.qmpSocket, process: started) { try await QMPClient.connect(path: paths.qmpSocket) }
             // If the guest panics it powers off and QEMU closes the socket: the handshake fails fast.
-            let agent = try await AgentConnection.connect(unixPath: paths.agentSocket, timeout: config.bootTimeout)
+            let agent = try await whenListening(paths.agentSocket, process: started) {
+                try await AgentConnection.connect(unixPath: paths.agentSocket, timeout: config.bootTimeout)
+            }
             let token = randomToken()
             try await agent.configure(GuestConfig(hostname: config.hostname, token: token))
             return VirtualMachine(configuration: config, process: started, qmp: qmp, agent: agent, token: token)
@@ -129,14 +130,28 @@ public final class VirtualMachine: Sendable {
         try? FileManager.default.removeItem(atPath: configuration.paths.directory)
     }
 
-    /// Waits until QEMU has created `path`, failing fast if QEMU exits first.
-    private static func waitForSocket(_ path: String, process: QEMUProcess) async throws {
-        for _ in 0..<2000 {
-            if FileManager.default.fileExists(atPath: path) { return }
-            if let t = process.termination { throw EngineError.bootFailed("QEMU exited with \(t): \(process.logTail())") }
-            try await Task.sleep(for: .milliseconds(5))
+    /// Runs `connect` once QEMU listens on `path`: retries while the socket is missing or refuses
+    /// (bound, not yet listening), failing fast if QEMU exits, for at most 10 s.
+    private static func whenListening<T>(_ path: String, process: QEMUProcess, _ connect: () async throws -> T) async throws -> T {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while true {
+            do {
+                return try await connect()
+            } catch let error where Self.isNotListening(error) {
+                if let t = process.termination { throw EngineError.bootFailed("QEMU exited with \(t): \(process.logTail())") }
+                guard ContinuousClock.now < deadline else { throw EngineError.bootFailed("QEMU did not listen on \(path) within 10 s") }
+                try await Task.sleep(for: .milliseconds(5))
+            }
         }
-        throw EngineError.bootFailed("QEMU did not create \(path) within 10 s")
+    }
+
+    private static func isNotListening(_ error: any Error) -> Bool {
+        let errno: Errno? = switch error {
+        case QMPError.connect(_, let e): e
+        case AgentError.connect(_, let e): e
+        default: nil
+        }
+        return errno == .noEntry || errno == .connectionRefused
     }
 }
 
