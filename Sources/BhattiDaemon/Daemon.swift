@@ -59,8 +59,13 @@ public final class Daemon: Sendable {
         let server = HTTPServer(handler: handler, limits: limits)
         try server.listen(unixPath: socketPath, mode: 0o600)
         var port: Int?
-        if let (host, p) = try config.listenAddress() { port = try server.listen(host: host, port: p) }
-        log.info("daemon.listening", ["unix": socketPath, "tcp": port.map { "\(try! config.listenAddress()!.host):\($0)" } ?? "off"])
+        var tcp = "off"
+        if let (host, p) = try config.listenAddress() {
+            let bound = try server.listen(host: host, port: p)
+            port = bound
+            tcp = "\(host):\(bound)"
+        }
+        log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])
         return Daemon(config: config, service: service, engine: engine, server: server, key: key, socket: socketPath, port: port, log: log)
     }
 

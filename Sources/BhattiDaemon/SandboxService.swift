@@ -53,9 +53,9 @@ public actor SandboxService {
             try await store.insert(record)
             do {
                 _ = try await engine.boot(id: record.id.rawValue, cpus: record.cpus, memoryMB: record.memoryMB, hostname: record.name.rawValue)
-                try await store.setState(record.id, .hot)
                 var hot = record
-                hot.state = .hot
+                hot.state = try SandboxLifecycle.next(record.state, on: .booted)
+                try await store.setState(record.id, hot.state)
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue])
                 return hot
             } catch {
@@ -151,9 +151,16 @@ public actor SandboxService {
 
     /// Marks sandboxes whose VM did not survive (QEMU died, or the daemon restarted).
     public func vmLost(id: String, reason: String) async {
-        guard let sid = SandboxID(rawValue: id) else { return }
-        try? await store.setState(sid, .error, reason: reason)
-        log.error("sandbox.vm_lost", ["sandbox.id": id, "reason": reason])
+        guard let record = try? await store.find(id) else { return }
+        await lose(record, reason: reason)
+    }
+
+    /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
+    /// `error` stays as it is, with its first reason).
+    private func lose(_ record: SandboxRecord, reason: String) async {
+        guard let next = try? SandboxLifecycle.next(record.state, on: .vmmDied) else { return }
+        try? await store.setState(record.id, next, reason: reason)
+        log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
     }
 
     /// At start: nothing from a previous run is running yet (adoption comes with the thermal tiers).
@@ -161,7 +168,7 @@ public actor SandboxService {
         for r in try await store.list() where r.state != .error {
             if await engine.isRunning(r.id.rawValue) { continue }
             await engine.destroy(id: r.id.rawValue)
-            try await store.setState(r.id, .error, reason: "the daemon restarted and this sandbox's VM did not survive it; destroy and re-create it")
+            await lose(r, reason: "the daemon restarted and this sandbox's VM did not survive it; destroy and re-create it")
         }
     }
 }
