@@ -15,10 +15,13 @@ public struct SandboxRecord: Equatable, Sendable {
     public var createdAt: Date
     /// Why the sandbox is in `error`, for people.
     public var stateReason: String?
+    /// The owning user's id; nil for the admin's sandboxes.
+    public var userID: String?
 
     public init(
         id: SandboxID, name: SandboxName, state: SandboxState, cpus: Int, memoryMB: Int, diskMB: Int? = nil,
-        image: String, labels: [String: String] = [:], keepHot: Bool = false, createdAt: Date, stateReason: String? = nil
+        image: String, labels: [String: String] = [:], keepHot: Bool = false, createdAt: Date, stateReason: String? = nil,
+        userID: String? = nil
     ) {
         self.id = id
         self.name = name
@@ -31,46 +34,43 @@ public struct SandboxRecord: Equatable, Sendable {
         self.keepHot = keepHot
         self.createdAt = createdAt
         self.stateReason = stateReason
+        self.userID = userID
     }
 }
 
-/// The SQLite store. An actor: one connection, one caller at a time.
+/// The SQLite store: the truth across restarts. An actor: one connection, one caller at a time.
+/// Each operation is one transaction; the repositories for users, secrets, snapshots, publish rules and
+/// events are extensions in their own files.
 public actor SandboxStore {
-    private let db: Database
-
-    static let migrations = [
-        """
-        CREATE TABLE sandboxes (
-            id TEXT PRIMARY KEY,
-            name TEXT NOT NULL UNIQUE,
-            state TEXT NOT NULL,
-            cpus INTEGER NOT NULL,
-            memory_mb INTEGER NOT NULL,
-            disk_mb INTEGER,
-            image TEXT NOT NULL,
-            labels TEXT NOT NULL DEFAULT '{}',
-            keep_hot INTEGER NOT NULL DEFAULT 0,
-            created_at INTEGER NOT NULL,
-            state_reason TEXT
-        );
-        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        """,
-    ]
+    let db: Database
+    let eventRetention: EventRetention
 
     /// Opens (creating and migrating) the database at `path`; ":memory:" for tests.
-    public init(path: String) throws {
+    public init(path: String, eventRetention: EventRetention = .standard) throws {
         db = try Database(path: path)
+        self.eventRetention = eventRetention
         try db.migrate(SandboxStore.migrations)
     }
+
+    /// Runs several store operations as one transaction: if `body` throws, none of its writes remain.
+    public func transaction<T: Sendable>(_ body: @Sendable (isolated SandboxStore) throws -> T) throws -> T {
+        try db.transaction { try body(self) }
+    }
+
+    /// Columns in the order `decode` reads them; explicit, because `user_id` came later than `SELECT *` assumed.
+    private static let sandboxColumns =
+        "id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id"
 
     /// Inserts a new sandbox. A taken name throws `alreadyExists`.
     public func insert(_ r: SandboxRecord) throws {
         do {
             try db.query(
-                "INSERT INTO sandboxes (id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sandboxes (\(Self.sandboxColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [.text(r.id.rawValue), .text(r.name.rawValue), .text(r.state.rawValue), .int(Int64(r.cpus)), .int(Int64(r.memoryMB)),
                  r.diskMB.map { .int(Int64($0)) } ?? .null, .text(r.image), .text(encodeLabels(r.labels)), .int(r.keepHot ? 1 : 0),
-                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), r.stateReason.map { .text($0) } ?? .null])
+                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), .nullable(r.stateReason), .nullable(r.userID)])
+        } catch let e as StoreError where e.isForeignKeyViolation {
+            throw BhattiError(.notFound, "user \(r.userID ?? "") not found", cause: e)
         } catch let e as StoreError where e.isConstraintViolation {
             throw BhattiError(.alreadyExists, "a sandbox named \(r.name) already exists", cause: e)
         }
@@ -92,20 +92,28 @@ public actor SandboxStore {
         }
     }
 
+    /// Removes the row; its publish rules go with it (foreign key cascade).
     public func delete(_ id: SandboxID) throws {
         try db.query("DELETE FROM sandboxes WHERE id = ?", [.text(id.rawValue)])
     }
 
     /// Looks a sandbox up by id, then by name.
     public func find(_ idOrName: String) throws -> SandboxRecord? {
-        try db.query("SELECT * FROM sandboxes WHERE id = ? UNION ALL SELECT * FROM sandboxes WHERE name = ? LIMIT 1",
+        try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes WHERE id = ? UNION ALL SELECT \(Self.sandboxColumns) FROM sandboxes WHERE name = ? LIMIT 1",
                      [.text(idOrName), .text(idOrName)]).first.map(decode)
     }
 
     /// Every sandbox, oldest first.
     public func list() throws -> [SandboxRecord] {
         let decoder = JSONDecoder()
-        return try db.query("SELECT * FROM sandboxes ORDER BY created_at, name").map { decode($0, decoder: decoder) }
+        return try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes ORDER BY created_at, name").map { decode($0, decoder: decoder) }
+    }
+
+    /// The sandboxes one user owns, oldest first.
+    public func list(ownedBy userID: String) throws -> [SandboxRecord] {
+        let decoder = JSONDecoder()
+        return try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes WHERE user_id = ? ORDER BY created_at, name", [.text(userID)])
+            .map { decode($0, decoder: decoder) }
     }
 
     public func setting(_ key: String) throws -> String? {
@@ -128,7 +136,7 @@ public actor SandboxStore {
             state: SandboxState(rawValue: row[2].text ?? "") ?? .error,
             cpus: Int(row[3].int ?? 1), memoryMB: Int(row[4].int ?? 0), diskMB: row[5].int.map { Int($0) },
             image: row[6].text ?? "", labels: labels, keepHot: row[8].int == 1,
-            createdAt: Date(timeIntervalSince1970: Double(row[9].int ?? 0) / 1000), stateReason: row[10].text)
+            createdAt: Date(timeIntervalSince1970: Double(row[9].int ?? 0) / 1000), stateReason: row[10].text, userID: row[11].text)
     }
 
     private func encodeLabels(_ labels: [String: String]) -> String {

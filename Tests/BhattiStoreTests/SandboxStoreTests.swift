@@ -64,4 +64,31 @@ struct SandboxStoreTests {
         #expect(try await reopened.find("keep") == r)
         #expect(try await reopened.setting("k") == "v")
     }
+
+    @Test("users, secrets, snapshots, publish rules and events survive reopening the file")
+    func persistenceOfEverything() async throws {
+        try await withDatabaseFile { path in
+            let ann = user("ann"), dev = sandbox("dev", owner: "u-ann")
+            let snap = SnapshotRecord(id: "s1", userID: "u-ann", name: "base", sourceSandboxID: dev.id, cpus: 2, memoryMB: 512,
+                                      image: "default", directory: "/d/s1", sizeBytes: 42, createdAt: epoch)
+            let rule = PublishRule(sandboxID: dev.id, port: 80, alias: "dev", createdAt: epoch)
+            let event: EventRecord
+            do {
+                let store = try SandboxStore(path: path)
+                try await store.insertUser(ann)
+                try await store.insert(dev)
+                try await store.setSecret(userID: ann.id, name: "TOKEN", ciphertext: [0, 1, 2], at: epoch)
+                try await store.insertSnapshot(snap)
+                try await store.insertPublishRule(rule)
+                event = try await store.appendEvent("sandbox.created", sandboxID: dev.id, userID: ann.id, at: epoch)
+            }
+            let reopened = try SandboxStore(path: path)
+            #expect(try await reopened.user(keySHA256: ann.keySHA256) == ann)
+            #expect(try await reopened.find("dev") == dev)
+            #expect(try await reopened.secret(userID: ann.id, name: "TOKEN")?.ciphertext == [0, 1, 2])
+            #expect(try await reopened.snapshot(ownedBy: ann.id, named: "base") == snap)
+            #expect(try await reopened.publishRule(alias: "dev") == rule)
+            #expect(try await reopened.events(sandboxID: dev.id) == [event])
+        }
+    }
 }

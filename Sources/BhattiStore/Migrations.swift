@@ -1,0 +1,79 @@
+extension SandboxStore {
+    /// The schema, one entry per `user_version`. Append only: databases in the field are at every earlier
+    /// version, and an edited entry would never run on them.
+    static let migrations = [
+        """
+        CREATE TABLE sandboxes (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            state TEXT NOT NULL,
+            cpus INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL,
+            disk_mb INTEGER,
+            image TEXT NOT NULL,
+            labels TEXT NOT NULL DEFAULT '{}',
+            keep_hot INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            state_reason TEXT
+        );
+        CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        """,
+        // Users, ownership, secrets, snapshots, publish rules and the event log. Times are milliseconds.
+        // Sandboxes and snapshots refer to their owner without a cascade: their files and VMs must go
+        // first, so deleting a user who still has them fails instead of orphaning them.
+        """
+        CREATE TABLE users (
+            id TEXT PRIMARY KEY CHECK (id <> ''),
+            name TEXT NOT NULL UNIQUE,
+            key_sha256 TEXT NOT NULL UNIQUE,
+            is_admin INTEGER NOT NULL DEFAULT 0,
+            max_sandboxes INTEGER NOT NULL,
+            max_cpus INTEGER NOT NULL,
+            max_memory_mb INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        ALTER TABLE sandboxes ADD COLUMN user_id TEXT REFERENCES users(id);
+        CREATE INDEX sandboxes_user ON sandboxes (user_id);
+        CREATE TABLE secrets (
+            user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            ciphertext BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (user_id, name)
+        );
+        CREATE TABLE snapshots (
+            id TEXT PRIMARY KEY,
+            user_id TEXT REFERENCES users(id),
+            name TEXT NOT NULL,
+            source_sandbox_id TEXT,
+            cpus INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL,
+            disk_mb INTEGER,
+            image TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL
+        );
+        -- NULLs are distinct in a UNIQUE constraint: without COALESCE the admin's (NULL-owned) names would not be unique.
+        CREATE UNIQUE INDEX snapshots_owner_name ON snapshots (COALESCE(user_id, ''), name);
+        CREATE TABLE publish_rules (
+            sandbox_id TEXT NOT NULL REFERENCES sandboxes(id) ON DELETE CASCADE,
+            port INTEGER NOT NULL,
+            alias TEXT NOT NULL UNIQUE,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (sandbox_id, port)
+        );
+        -- An audit log: no foreign keys, so it outlives the sandboxes and users it mentions.
+        CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            at INTEGER NOT NULL,
+            sandbox_id TEXT,
+            user_id TEXT,
+            kind TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX events_sandbox ON events (sandbox_id, seq);
+        """,
+    ]
+}

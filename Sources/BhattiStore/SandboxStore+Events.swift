@@ -1,0 +1,75 @@
+import BhattiCore
+import Foundation
+
+/// How many events the log keeps. Pruning runs with every `pruneEvery`-th insert, so the table holds at
+/// most `keep + pruneEvery - 1` rows and most inserts pay nothing for it.
+public struct EventRetention: Sendable {
+    public let keep: Int
+    public let pruneEvery: Int
+    public init(keep: Int, pruneEvery: Int) {
+        self.keep = max(1, keep)
+        self.pruneEvery = max(1, pruneEvery)
+    }
+    public static let standard = EventRetention(keep: 10_000, pruneEvery: 100)
+}
+
+/// One entry of the append-only lifecycle and audit log.
+public struct EventRecord: Equatable, Sendable {
+    /// Increases with every append and is never reused, so it orders events even within one millisecond.
+    public var seq: Int64
+    public var at: Date
+    public var sandboxID: SandboxID?
+    public var userID: String?
+    /// What happened, e.g. `sandbox.created`.
+    public var kind: String
+    /// Details for people or tools: text or JSON.
+    public var detail: String?
+
+    public init(seq: Int64, at: Date, sandboxID: SandboxID? = nil, userID: String? = nil, kind: String, detail: String? = nil) {
+        self.seq = seq
+        self.at = at.atStorePrecision
+        self.sandboxID = sandboxID
+        self.userID = userID
+        self.kind = kind
+        self.detail = detail
+    }
+
+    init(_ row: Row) throws {
+        self.init(seq: try row.int(0), at: try row.date(1), sandboxID: try row.optionalSandboxID(2), userID: try row.optionalText(3),
+                  kind: try row.text(4), detail: try row.optionalText(5))
+    }
+}
+
+extension SandboxStore {
+    private static let eventColumns = "seq, at, sandbox_id, user_id, kind, detail"
+
+    /// Appends an event; every `pruneEvery`-th append also drops what falls out of the retention window,
+    /// in the same transaction.
+    @discardableResult
+    public func appendEvent(
+        _ kind: String, sandboxID: SandboxID? = nil, userID: String? = nil, detail: String? = nil, at: Date = Date()
+    ) throws -> EventRecord {
+        try db.transaction {
+            let row = try db.query(
+                "INSERT INTO events (at, sandbox_id, user_id, kind, detail) VALUES (?,?,?,?,?) RETURNING \(Self.eventColumns)",
+                [.millis(at), .nullable(sandboxID?.rawValue), .nullable(userID), .text(kind), .nullable(detail)])
+            let event = try EventRecord(Row(row[0]))
+            if event.seq % Int64(eventRetention.pruneEvery) == 0 {
+                try db.query("DELETE FROM events WHERE seq <= ?", [.int(event.seq - Int64(eventRetention.keep))])
+            }
+            return event
+        }
+    }
+
+    /// A sandbox's events, newest first.
+    public func events(sandboxID: SandboxID, limit: Int = 100) throws -> [EventRecord] {
+        try db.query("SELECT \(Self.eventColumns) FROM events WHERE sandbox_id = ? ORDER BY seq DESC LIMIT ?",
+                     [.text(sandboxID.rawValue), .int(Int64(max(0, limit)))]).map { try EventRecord(Row($0)) }
+    }
+
+    /// Everyone's events, newest first.
+    public func recentEvents(limit: Int = 100) throws -> [EventRecord] {
+        try db.query("SELECT \(Self.eventColumns) FROM events ORDER BY seq DESC LIMIT ?", [.int(Int64(max(0, limit)))])
+            .map { try EventRecord(Row($0)) }
+    }
+}
