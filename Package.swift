@@ -25,7 +25,7 @@ let package = Package(
         .executableTarget(name: "lohar", dependencies: ["Lohar", "CLoharInit"], swiftSettings: strict),
         // Guest image builder (kernel, initramfs, rootfs from Debian packages); no VM knowledge.
         .target(name: "BhattiImage", dependencies: ["BhattiSystem"], swiftSettings: strict),
-        .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiWire", "BhattiSystem", "BhattiImage"], swiftSettings: strict),
+        .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiWire", "BhattiSystem", "BhattiImage", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiStore", dependencies: ["BhattiCore", "CSQLite"], swiftSettings: strict),
         .target(name: "BhattiHTTP", dependencies: ["BhattiSystem", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiAPI", dependencies: ["BhattiCore"], swiftSettings: strict),

@@ -16,6 +16,11 @@ public enum SandboxEvent: Equatable, Sendable {
     case resumed
     case snapshotted
     case restored
+    /// Its snapshot could not be restored, or kept failing to be taken.
+    case thermalFailed
+    /// A daemon restart found it: adopted (hot), on disk (cold), or gone.
+    case adopted
+    case foundCold
 }
 
 /// The pure transition table: which events are legal in which state, and where they lead.
@@ -34,6 +39,9 @@ public enum SandboxLifecycle {
         case (.warm, .resumed): .hot
         case (.warm, .snapshotted), (.hot, .snapshotted): .cold
         case (.cold, .restored): .hot
+        case (.hot, .thermalFailed), (.warm, .thermalFailed), (.cold, .thermalFailed): .error
+        case (.creating, .adopted), (.hot, .adopted), (.warm, .adopted), (.cold, .adopted): .hot
+        case (.creating, .foundCold), (.hot, .foundCold), (.warm, .foundCold), (.cold, .foundCold): .cold
         default: throw InvalidTransition(state: state, event: event)
         }
     }

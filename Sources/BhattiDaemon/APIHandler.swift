@@ -60,6 +60,12 @@ public struct APIHandler: HTTPHandler {
         case ("DELETE", 3, _):
             try await service.destroy(parts[2])
             return try json(StatusDTO(status: "destroyed"))
+        case ("POST", 4, "pause"):
+            return try json(SandboxHandlers.dto(try await service.pause(parts[2])))
+        case ("POST", 4, "stop"):
+            return try json(SandboxHandlers.dto(try await service.stop(parts[2])))
+        case ("POST", 4, "start"):
+            return try json(SandboxHandlers.dto(try await service.start(parts[2])))
         case ("POST", 4, "exec"):
             return try await ExecHandler.exec(request, id: parts[2], service: service)
         case (_, 4, "files"):
@@ -71,7 +77,7 @@ public struct APIHandler: HTTPHandler {
         case ("GET", 4, "sessions"):
             let sessions = try await service.withGuest(parts[2]) { try await $0.listSessions() }
             return try json(sessions.map(SessionDTO.init))
-        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"):
+        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"), (_, 4, "pause"), (_, 4, "stop"), (_, 4, "start"):
             throw methodNotAllowed(request)
         default:
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")

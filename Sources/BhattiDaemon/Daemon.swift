@@ -31,11 +31,12 @@ public final class Daemon: Sendable {
         let engine = try Engine(configuration: EngineConfiguration(
             dataDirectory: data, imageDirectory: config.resolvedImageDirectory, accelerator: probe,
             bootTimeout: .seconds(config.bootTimeoutSeconds)))
+        let store = try SandboxStore(path: data + "/state.db")
+        let service = SandboxService(store: store, engine: engine, log: log, policy: try config.thermalPolicy)
+        // Adopt first; what is left running after that belongs to no sandbox we know.
+        try await service.recoverAfterRestart()
         let orphans = await engine.reapOrphans()
         if orphans > 0 { log.warning("daemon.orphans_killed", ["count": String(orphans)]) }
-        let store = try SandboxStore(path: data + "/state.db")
-        let service = SandboxService(store: store, engine: engine, log: log)
-        try await service.recoverAfterRestart()
 
         let (key, created) = try AdminKey.loadOrCreate(dataDirectory: data)
         let socketPath = data + "/api.sock"
@@ -93,10 +94,12 @@ public final class Daemon: Sendable {
     /// Stops listening, stops every VM, records what happened.
     public func stop() async {
         server.shutdown()
+        // Every running sandbox goes to disk first: the next start finds it cold, memory intact.
+        await service.snapshotAllForShutdown()
         let running = (try? await service.list()) ?? []
         await engine.shutdown()
-        for r in running where r.state == .hot || r.state == .creating {
-            await service.vmLost(id: r.id.rawValue, reason: "the daemon stopped; this sandbox's VM was shut down")
+        for r in running where r.state == .hot || r.state == .warm || r.state == .creating {
+            await service.vmLost(id: r.id.rawValue, reason: "the daemon stopped and could not snapshot this sandbox; its VM was shut down")
         }
         events.cancel()
         log.info("daemon.stopped")

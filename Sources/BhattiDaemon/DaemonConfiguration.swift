@@ -13,8 +13,21 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var bootTimeoutSeconds: Int = 90
     /// Whether to write the client config (~/.bhatti/config.json) on first start when absent.
     public var writeClientConfig: Bool = true
+    /// Idle time before a hot sandbox is paused (`30s`, `500ms`, `5m`; `off` never).
+    public var warmAfter: String = "30s"
+    /// Time warm before a sandbox is snapshotted to disk.
+    public var coldAfter: String = "30m"
 
     public init() {}
+
+    /// The thermal policy these settings describe; throws on a malformed duration.
+    public var thermalPolicy: ThermalPolicy {
+        get throws {
+            ThermalPolicy(
+                warmAfter: try parseDuration(warmAfter, flag: "--warm-after"),
+                coldAfter: try parseDuration(coldAfter, flag: "--cold-after"))
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case dataDirectory = "data_dir"
@@ -23,6 +36,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case accelerator = "accel"
         case bootTimeoutSeconds = "boot_timeout_s"
         case writeClientConfig = "write_client_config"
+        case warmAfter = "warm_after"
+        case coldAfter = "cold_after"
     }
 
     /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
@@ -46,7 +61,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -61,6 +76,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.accel { merged.accelerator = v }
         if let v = decoded.boot_timeout_s { merged.bootTimeoutSeconds = v }
         if let v = decoded.write_client_config { merged.writeClientConfig = v }
+        if let v = decoded.warm_after { merged.warmAfter = v }
+        if let v = decoded.cold_after { merged.coldAfter = v }
+        _ = try merged.thermalPolicy
         return merged
     }
 
@@ -85,4 +103,21 @@ private struct PartialConfiguration: Decodable {
     var accel: AcceleratorChoice?
     var boot_timeout_s: Int?
     var write_client_config: Bool?
+    var warm_after: String?
+    var cold_after: String?
+}
+
+/// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds); `off` or `never` gives nil.
+public func parseDuration(_ text: String, flag: String) throws -> Duration? {
+    let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+    if t == "off" || t == "never" { return nil }
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (suffix, scale) in units where t.hasSuffix(suffix) {
+        let number = t.dropLast(suffix.count)
+        if let n = Double(number), n >= 0, suffix != "s" || !number.hasSuffix("m") {
+            return .milliseconds(Int64((n * scale * 1000).rounded()))
+        }
+    }
+    if let n = Double(t), n >= 0 { return .milliseconds(Int64((n * 1000).rounded())) }
+    throw BhattiError(.invalidArgument, "\(flag) must be a duration like 500ms, 30s, 5m or off, got \"\(text)\"")
 }

@@ -56,7 +56,9 @@ enum FileHandlers {
         let output = ResponseStream()
         let (infos, infoSink) = AsyncThrowingStream<FileReadInfo, any Error>.makeStream()
         // Reads on while the response streams; cancelled when the client goes away.
+        await service.hold(record.id)
         let reader = Task {
+            defer { Task { await service.release(record.id) } }
             do {
                 _ = try await agent.readFile(fileRequest, onInfo: { info in infoSink.yield(info); infoSink.finish() }) { chunk in
                     output.write(chunk)

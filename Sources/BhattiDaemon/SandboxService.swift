@@ -21,12 +21,24 @@ public actor SandboxService {
     private let log: Logger
     /// Creates in flight, by name: a second create of the same name waits for the first.
     private var creating: [String: Task<SandboxRecord, any Error>] = [:]
+    /// The lifecycle lock: at most one thermal transition per sandbox; others wait for it and look again.
+    var transitions: [SandboxID: Task<SandboxRecord, any Error>] = [:]
+    /// Idleness bookkeeping per sandbox (see SandboxService+Thermal).
+    var thermal: [SandboxID: ThermalEntry] = [:]
+    let policy: ThermalPolicy
+    /// Set once shutdown begins: the thermal manager stops cooling on its own.
+    var shuttingDown = false
 
-    public init(store: SandboxStore, engine: Engine, log: Logger) {
+    public init(store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy()) {
         self.store = store
         self.engine = engine
         self.log = log
+        self.policy = policy
     }
+
+    var storeForThermal: SandboxStore { store }
+    var engineForThermal: Engine { engine }
+    var logForThermal: Logger { log }
 
     /// Creates and boots a sandbox, or returns the existing one of that name (`existing: true`).
     public func create(_ spec: SandboxSpec, labels: [String: String], keepHot: Bool) async throws -> (SandboxRecord, existing: Bool) {
@@ -57,6 +69,7 @@ public actor SandboxService {
                 hot.state = try SandboxLifecycle.next(record.state, on: .booted)
                 try await store.setState(record.id, hot.state)
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue])
+                self.touch(record.id)
                 return hot
             } catch {
                 // A sandbox that never booted is not kept: the create failed as a whole.
@@ -92,12 +105,15 @@ public actor SandboxService {
         for (k, v) in addLabels { record.labels[k] = v }
         try SandboxLabels.validate(record.labels)
         try await store.update(record.id, name: record.name, keepHot: record.keepHot, labels: record.labels)
+        // Unpinned: idleness counts from now.
+        if keepHot == false { touch(record.id) }
         return record
     }
 
     /// Stops the VM and forgets the sandbox, files and all.
     public func destroy(_ idOrName: String) async throws {
         let record = try await get(idOrName)
+        forget(record.id)
         await engine.destroy(id: record.id.rawValue)
         try await store.delete(record.id)
         log.info("sandbox.destroyed", ["sandbox.id": record.id.rawValue])
@@ -112,6 +128,8 @@ public actor SandboxService {
     ) async throws -> ExecOutcome {
         let (record, agent) = try await guest(idOrName)
         let start = ContinuousClock.now
+        hold(record.id)
+        defer { release(record.id) }
         do {
             let status = try await withTimeout(timeout) {
                 try await agent.exec(request, stdin: stdin, onEvent: onEvent)
@@ -130,12 +148,15 @@ public actor SandboxService {
         }
     }
 
-    /// The agent channel of a sandbox that is running (waking it first will go here with the thermal tiers).
+    /// The agent channel of a sandbox, waking it first if it is warm or cold (one wake however many
+    /// callers ask at once). Counts as use: the idle clock restarts.
     public func guest(_ idOrName: String) async throws -> (SandboxRecord, AgentConnection) {
-        let record = try await get(idOrName)
+        var record = try await get(idOrName)
+        if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
         guard record.state == .hot else {
             throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
         }
+        touch(record.id)
         do { return (record, try await engine.agent(for: record.id.rawValue)) } catch {
             throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
         }
@@ -144,6 +165,8 @@ public actor SandboxService {
     /// Runs `body` against the sandbox's agent, mapping the agent's refusals to API errors.
     public func withGuest<T: Sendable>(_ idOrName: String, _ body: (AgentConnection) async throws -> T) async throws -> T {
         let (record, agent) = try await guest(idOrName)
+        hold(record.id)
+        defer { release(record.id) }
         do { return try await body(agent) } catch let error as AgentError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }
@@ -157,20 +180,12 @@ public actor SandboxService {
 
     /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
     /// `error` stays as it is, with its first reason).
-    private func lose(_ record: SandboxRecord, reason: String) async {
+    func lose(_ record: SandboxRecord, reason: String) async {
         guard let next = try? SandboxLifecycle.next(record.state, on: .vmmDied) else { return }
         try? await store.setState(record.id, next, reason: reason)
         log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
     }
 
-    /// At start: nothing from a previous run is running yet (adoption comes with the thermal tiers).
-    public func recoverAfterRestart() async throws {
-        for r in try await store.list() where r.state != .error {
-            if await engine.isRunning(r.id.rawValue) { continue }
-            await engine.destroy(id: r.id.rawValue)
-            await lose(r, reason: "the daemon restarted and this sandbox's VM did not survive it; destroy and re-create it")
-        }
-    }
 }
 
 struct TimeoutError: Error {}

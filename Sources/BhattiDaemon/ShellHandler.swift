@@ -29,7 +29,10 @@ enum ShellHandler {
                 open.argv = command.cmd
                 open.env = command.env ?? [:]
             }
+            // An attached client keeps the sandbox hot.
+            await service.hold(record.id)
             await bridge(socket, agent: agent, request: open, sandbox: sandbox)
+            await service.release(record.id)
         }
     }
 

@@ -32,10 +32,10 @@ public struct EngineConfiguration: Sendable {
 public actor Engine {
     public nonisolated let configuration: EngineConfiguration
     public nonisolated let events: AsyncStream<EngineEvent>
-    private let eventSink: AsyncStream<EngineEvent>.Continuation
-    private var machines: [String: VirtualMachine] = [:]
+    let eventSink: AsyncStream<EngineEvent>.Continuation
+    var machines: [String: VirtualMachine] = [:]
     /// Ids whose QEMU we are stopping on purpose: their exit is not news.
-    private var stopping: Set<String> = []
+    var stopping: Set<String> = []
     private var reconnecting: [String: Task<AgentConnection, any Error>] = [:]
 
     public init(configuration: EngineConfiguration) throws {
@@ -50,36 +50,35 @@ public actor Engine {
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
             throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory) (\(error)): run `bhatti image build`")
         }
+        // Pinned by content like the disk's base: a restore must load the very kernel the guest runs.
+        let kernelKey = image.manifest.files["vmlinuz"]?.sha256
+        let kernelName = image.bootKernelPath.hasSuffix("vmlinux") ? "vmlinux" : "vmlinuz"
         let config = VMConfiguration(
             id: id, cpus: cpus, memoryMB: memoryMB, paths: VMPaths(dataDirectory: configuration.dataDirectory, id: id),
-            kernel: image.bootKernelPath, initramfs: image.initramfsPath,
-            baseImage: try pinnedBase(image), accelerator: configuration.accelerator.accelerator,
+            kernel: try pin(image.bootKernelPath, key: kernelKey, suffix: kernelName, in: image),
+            initramfs: try pin(image.initramfsPath, key: image.manifest.files["initramfs"]?.sha256, suffix: "initramfs", in: image),
+            baseImage: try pin(image.rootfsPath, key: image.manifest.files["rootfs.ext4"]?.sha256, suffix: "ext4", in: image),
+            accelerator: configuration.accelerator.accelerator,
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
         var vmConfig = config
         vmConfig.hostname = hostname
-        let sink = eventSink
-        let vm = try await VirtualMachine.boot(vmConfig) { [weak self] termination, log in
-            // Called on QEMU's waitpid thread: hop onto the actor to tell a deliberate stop from a death.
-            // The task is short and self-contained (it only reads actor state and yields an event).
-            guard let self else { return }
-            Task { await self.exited(id: id, termination: termination, log: log, sink: sink) }
-        }
+        let vm = try await VirtualMachine.boot(vmConfig, onExit: exitHandler(id: id))
         machines[id] = vm
         return vm.agent.hello
     }
 
-    /// The overlay's backing file, pinned by content: a hard link `bases/<sha256>.ext4` beside the image.
-    /// A rebuild replaces `rootfs.ext4` by rename, so existing overlays keep the base they were made on.
-    private func pinnedBase(_ image: GuestImage) throws -> String {
-        guard let sha = image.manifest.files["rootfs.ext4"]?.sha256, !sha.isEmpty else { return image.rootfsPath }
+    /// A hard link `bases/<sha256>.<suffix>` beside the image, so a rebuild (which replaces files by
+    /// rename) never changes what an existing sandbox's overlay, kernel or initramfs refers to.
+    private func pin(_ path: String, key: String?, suffix: String, in image: GuestImage) throws -> String {
+        guard let key, !key.isEmpty else { return path }
         let dir = image.directory + "/bases"
-        let pinned = dir + "/" + sha + ".ext4"
+        let pinned = dir + "/" + key + "." + suffix
         if FileManager.default.fileExists(atPath: pinned) { return pinned }
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            if link(image.rootfsPath, pinned) != 0 && errno != EEXIST { throw Errno.current }
+            if link(path, pinned) != 0 && errno != EEXIST { throw Errno.current }
         } catch {
-            throw EngineError.io("pin base image \(pinned)", error)
+            throw EngineError.io("pin \(pinned)", error)
         }
         return pinned
     }
@@ -119,26 +118,42 @@ public actor Engine {
         let root = configuration.dataDirectory + "/sandboxes"
         var killed = 0
         for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where machines[id] == nil {
-            let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
-            guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
-                  let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: cmdline, as: UTF8.self).contains(paths.directory)
-            else { continue }
+            guard let pid = livingQEMU(VMPaths(dataDirectory: configuration.dataDirectory, id: id)) else { continue }
             kill(pid, SIGKILL)
             killed += 1
         }
         return killed
     }
 
-    /// Stops every VM (daemon shutdown).
+    /// Stops every VM still running (daemon shutdown), keeping their files: a sandbox that could not
+    /// be snapshotted still has its disk.
     public func shutdown() async {
-        for id in Array(machines.keys) { await destroy(id: id) }
+        for (id, vm) in machines {
+            stopping.insert(id)
+            vm.agent.close()
+            vm.qmp.close()
+            vm.process.signal(SIGKILL)
+            _ = await vm.process.waitForExit()
+        }
+        machines.removeAll()
         eventSink.finish()
     }
 
-    private func exited(id: String, termination: Termination, log: String, sink: AsyncStream<EngineEvent>.Continuation) {
-        guard !stopping.contains(id), machines.removeValue(forKey: id) != nil else { return }
+    /// Tells the engine when a VM's QEMU ends. Runs on QEMU's wait thread, so it hops onto the actor
+    /// (a short, self-contained task) to tell a deliberate stop from a death.
+    func exitHandler(id: String) -> VMExitHandler {
+        let sink = eventSink
+        return { [weak self] pid, termination, log in
+            guard let self else { return }
+            Task { await self.exited(id: id, pid: pid, termination: termination, log: log, sink: sink) }
+        }
+    }
+
+    /// Only the QEMU that is the sandbox's current one counts: an old one ending after a snapshot and
+    /// restore must not take the new one with it.
+    private func exited(id: String, pid: Int32, termination: Termination, log: String, sink: AsyncStream<EngineEvent>.Continuation) {
+        guard !stopping.contains(id), let vm = machines[id], vm.process.pid == pid else { return }
+        machines[id] = nil
         sink.yield(.vmmExited(id: id, termination: termination, log: log))
     }
 }

@@ -9,6 +9,12 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case bootFailed(String)
     case vmmDied(String)
     case notRunning(String)
+    /// Writing a snapshot failed; the VM was left running.
+    case snapshotFailed(String)
+    /// A snapshot's files are missing or do not match their manifest: it cannot be restored.
+    case snapshotDamaged(String)
+    /// QEMU could not load a snapshot.
+    case restoreFailed(String)
 
     public var description: String {
         switch self {
@@ -19,6 +25,9 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .bootFailed(let s): "boot failed: \(s)"
         case .vmmDied(let s): "QEMU exited: \(s)"
         case .notRunning(let s): s
+        case .snapshotFailed(let s): "snapshot failed: \(s)"
+        case .snapshotDamaged(let s): "snapshot damaged: \(s)"
+        case .restoreFailed(let s): "restore failed: \(s)"
         }
     }
 }

@@ -9,6 +9,12 @@ public struct VMPaths: Sendable, Equatable {
     public var agentSocket: String { directory + "/agent.sock" }
     public var log: String { directory + "/qemu.log" }
     public var pidFile: String { directory + "/qemu.pid" }
+    /// How the VM was booted and its agent token (0600): adoption and restore need both.
+    public var record: String { directory + "/vm.json" }
+    /// Device state written by a cold snapshot; exists only while the sandbox is cold.
+    public var deviceState: String { directory + "/state.bin" }
+    /// Sizes and checksum of the cold snapshot, checked before a restore trusts it.
+    public var snapshotManifest: String { directory + "/snapshot.json" }
 
     public init(dataDirectory: String, id: String) {
         directory = dataDirectory + "/sandboxes/" + id

@@ -43,6 +43,10 @@ public struct VMConfiguration: Sendable {
     }
 }
 
+/// Called on a background thread when a VM's QEMU ends, for whatever reason: its pid, how it ended,
+/// the tail of its log.
+public typealias VMExitHandler = @Sendable (_ pid: Int32, Termination, _ log: String) -> Void
+
 /// One running VM: its QEMU, QMP client and agent channel.
 ///
 /// Created only by `boot`, which returns once the guest agent has answered hello, or cleans up
@@ -51,11 +55,11 @@ public final class VirtualMachine: Sendable {
     public let configuration: VMConfiguration
     public let process: QEMUProcess
     public let qmp: QMPClient
-    /// The per-VM secret the agent requires in every hello after boot; lives in host memory only.
+    /// The per-VM secret the agent requires in every hello after boot; kept on the host only (vm.json).
     let token: String
     private let connection: Mutex<AgentConnection>
 
-    private init(configuration: VMConfiguration, process: QEMUProcess, qmp: QMPClient, agent: AgentConnection, token: String) {
+    init(configuration: VMConfiguration, process: QEMUProcess, qmp: QMPClient, agent: AgentConnection, token: String) {
         self.configuration = configuration
         self.process = process
         self.qmp = qmp
@@ -81,7 +85,7 @@ public final class VirtualMachine: Sendable {
     /// Creates the overlay, starts QEMU, connects QMP and the agent.
     /// `onExit` fires (on a background thread) when QEMU ends, for whatever reason.
     public static func boot(
-        _ config: VMConfiguration, onExit: @escaping @Sendable (Termination, String) -> Void
+        _ config: VMConfiguration, onExit: @escaping VMExitHandler
     ) async throws -> VirtualMachine {
         let paths = config.paths
         do {
@@ -91,8 +95,8 @@ public final class VirtualMachine: Sendable {
         do {
             try await runTool("qemu-img", ["create", "-q", "-f", "qcow2", "-b", config.baseImage, "-F", "raw", paths.disk])
             let logPath = paths.log
-            let started = try QEMUProcess.start(config.commandLine, logPath: logPath) { termination in
-                onExit(termination, QEMUProcess.tail(of: logPath))
+            let started = try QEMUProcess.start(config.commandLine, logPath: logPath) { pid, termination in
+                onExit(pid, termination, QEMUProcess.tail(of: logPath))
             }
             process = started
             // Lets a later daemon find and stop this QEMU if this one dies without cleaning up.
@@ -104,6 +108,8 @@ public final class VirtualMachine: Sendable {
                 try await AgentConnection.connect(unixPath: paths.agentSocket, timeout: config.bootTimeout)
             }
             let token = randomToken()
+            // Before the guest learns the token, so a daemon that dies now can still adopt this VM.
+            try VMRecord(config, token: token).write(to: paths.record)
             try await agent.configure(GuestConfig(hostname: config.hostname, token: token))
             return VirtualMachine(configuration: config, process: started, qmp: qmp, agent: agent, token: token)
         } catch {
@@ -132,7 +138,7 @@ public final class VirtualMachine: Sendable {
 
     /// Runs `connect` once QEMU listens on `path`: retries while the socket is missing or refuses
     /// (bound, not yet listening), failing fast if QEMU exits, for at most 10 s.
-    private static func whenListening<T>(_ path: String, process: QEMUProcess, _ connect: () async throws -> T) async throws -> T {
+    static func whenListening<T>(_ path: String, process: QEMUProcess, _ connect: () async throws -> T) async throws -> T {
         let deadline = ContinuousClock.now + .seconds(10)
         while true {
             do {

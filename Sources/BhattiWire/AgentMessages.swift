@@ -174,12 +174,21 @@ public struct Activity: Codable, Equatable, Sendable {
     public var runningSessions: Int
     public var attachedSessions: Int
     public var runningExecs: Int
+    /// The guest's CPU time so far in clock ticks (/proc/stat): busy (not idle or iowait) and total.
+    /// Two readings give the guest's CPU use in between; nil from an agent that predates them.
+    public var cpuBusyTicks: Int?
+    public var cpuTotalTicks: Int?
 
-    public init(lastActivityMs: Int, runningSessions: Int, attachedSessions: Int, runningExecs: Int) {
+    public init(
+        lastActivityMs: Int, runningSessions: Int, attachedSessions: Int, runningExecs: Int,
+        cpuBusyTicks: Int? = nil, cpuTotalTicks: Int? = nil
+    ) {
         self.lastActivityMs = lastActivityMs
         self.runningSessions = runningSessions
         self.attachedSessions = attachedSessions
         self.runningExecs = runningExecs
+        self.cpuBusyTicks = cpuBusyTicks
+        self.cpuTotalTicks = cpuTotalTicks
     }
 
     enum CodingKeys: String, CodingKey {
@@ -187,6 +196,8 @@ public struct Activity: Codable, Equatable, Sendable {
         case runningSessions = "running_sessions"
         case attachedSessions = "attached_sessions"
         case runningExecs = "running_execs"
+        case cpuBusyTicks = "cpu_busy_ticks"
+        case cpuTotalTicks = "cpu_total_ticks"
     }
 }
 

@@ -70,8 +70,26 @@ final class AgentState: Sendable {
     func activity() -> Activity {
         let (last, execs) = runtime.withLock { ($0.lastActivityMs, $0.runningExecs) }
         let (running, attached) = sessions.counts()
-        return Activity(lastActivityMs: last, runningSessions: running, attachedSessions: attached, runningExecs: execs)
+        let cpu = cpuTicks()
+        return Activity(
+            lastActivityMs: last, runningSessions: running, attachedSessions: attached, runningExecs: execs,
+            cpuBusyTicks: cpu?.busy, cpuTotalTicks: cpu?.total)
     }
+}
+
+/// The first line of /proc/stat: busy ticks (everything but idle and iowait) and all ticks.
+func cpuTicks(stat path: String = "/proc/stat") -> (busy: Int, total: Int)? {
+    guard let file = fopen(path, "r") else { return nil }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 512)
+    guard fgets(&line, Int32(line.count), file) != nil else { return nil }
+    let fields = String(decoding: line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        .split(separator: " ").dropFirst().compactMap { Int($0.filter { $0 != "\n" }) }
+    guard fields.count >= 5 else { return nil }
+    // user nice system idle iowait irq softirq steal (guest and guest_nice are already in user/nice).
+    let counted = Array(fields.prefix(8))
+    let total = counted.reduce(0, +)
+    return (total - counted[3] - counted[4], total)
 }
 
 func unixMilliseconds() -> Int {

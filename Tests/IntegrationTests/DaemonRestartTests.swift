@@ -22,8 +22,28 @@ struct DaemonRestartTests {
         for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(25)) }
     }
 
-    @Test("after SIGKILL the next daemon finds every sandbox, marks it, and leaves no QEMU behind")
-    func sigkillRestart() async throws {
+    /// Execs `cmd` through the API; the reply's stdout, or nil on any failure.
+    static func exec(_ client: HTTPClient, _ headers: HTTPHeaders, _ sandbox: String, _ cmd: [String]) async throws -> String? {
+        let body = try JSONEncoder().encode(ExecRequestDTO(cmd: cmd, timeoutSec: 20))
+        let r = try await Blocking.run {
+            try client.send(method: "POST", path: "/v1/sandboxes/\(sandbox)/exec", headers: headers, body: Array(body))
+        }
+        guard r.status == 200 else { return nil }
+        return try JSONDecoder().decode(ExecResultDTO.self, from: Data(r.body)).stdout
+    }
+
+    static func list(_ client: HTTPClient, _ headers: HTTPHeaders) async throws -> [SandboxDTO] {
+        for _ in 0..<100 {
+            if let r = try? await Blocking.run({ try client.send(method: "GET", path: "/v1/sandboxes", headers: headers) }), r.status == 200 {
+                return try JSONDecoder().decode([SandboxDTO].self, from: Data(r.body))
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw Failure("the daemon did not answer")
+    }
+
+    @Test("SIGKILL: the next daemon adopts the running VM; SIGTERM: every sandbox goes cold and comes back with its memory")
+    func restarts() async throws {
         let data = "/tmp/bhr-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         defer { try? FileManager.default.removeItem(atPath: data) }
         let first = try Self.serve(data)
@@ -35,6 +55,8 @@ struct DaemonRestartTests {
             try client.send(method: "POST", path: "/v1/sandboxes", headers: headers, body: Array("{\"name\":\"survivor\"}".utf8))
         }
         #expect(created.status == 201, "\(created.text)")
+        // Memory-only state: a tmpfs file and a process that keeps counting.
+        _ = try await Self.exec(client, headers, "survivor", ["sh", "-c", "echo ram > /dev/shm/marker; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c; sleep 0.1; done) >/dev/null 2>&1 &"])
         let qemu = qemuProcesses(mentioning: data)
         #expect(qemu.count == 1)
 
@@ -43,25 +65,33 @@ struct DaemonRestartTests {
         // The VM outlives its daemon (it runs in its own session)…
         #expect(qemuProcesses(mentioning: data) == qemu)
 
+        // …and the next daemon adopts it: same QEMU, same memory, answering.
         let second = try Self.serve(data)
-        defer { second.terminate(); second.waitUntilExit() }
         try await Task.sleep(for: .milliseconds(200))
         try await Self.waitForSocket(data + "/api.sock")
-        var listed: [SandboxDTO] = []
-        for _ in 0..<100 where listed.isEmpty {
-            if let r = try? await Blocking.run({ try client.send(method: "GET", path: "/v1/sandboxes", headers: headers) }), r.status == 200 {
-                listed = (try? JSONDecoder().decode([SandboxDTO].self, from: Data(r.body))) ?? []
-            }
-            if listed.isEmpty { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        // …and the next daemon finds the sandbox (same key, same record), says why it is not running,
-        // and stops the QEMU it cannot adopt yet.
+        let listed = try await Self.list(client, headers)
         #expect(listed.map(\.name) == ["survivor"])
-        #expect(listed.first?.state == "error")
-        #expect(listed.first?.stateReason?.contains("restarted") == true)
-        for _ in 0..<40 where !qemuProcesses(mentioning: data).isEmpty { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(listed.first?.state == "hot", "\(listed.first?.stateReason ?? "")")
+        #expect(qemuProcesses(mentioning: data) == qemu)
+        #expect(try await Self.exec(client, headers, "survivor", ["cat", "/dev/shm/marker"]) == "ram\n")
+        let before = Int(try await Self.exec(client, headers, "survivor", ["cat", "/dev/shm/c"])?.filter(\.isNumber) ?? "") ?? -1
+
+        // SIGTERM: the sandbox is snapshotted to disk and its QEMU ends with the daemon.
+        second.terminate()
+        second.waitUntilExit()
         #expect(qemuProcesses(mentioning: data).isEmpty)
+        let third = try Self.serve(data)
+        defer { third.terminate(); third.waitUntilExit() }
+        try await Self.waitForSocket(data + "/api.sock")
+        let again = try await Self.list(client, headers)
+        #expect(again.first?.state == "cold", "\(again.first?.stateReason ?? "")")
+        // Any guest route wakes it, with its memory as it was.
+        #expect(try await Self.exec(client, headers, "survivor", ["cat", "/dev/shm/marker"]) == "ram\n")
+        let after = Int(try await Self.exec(client, headers, "survivor", ["cat", "/dev/shm/c"])?.filter(\.isNumber) ?? "") ?? -1
+        #expect(after >= before, "the counter went back from \(before) to \(after)")
+        #expect(try await Self.list(client, headers).first?.state == "hot")
         let gone = try await Blocking.run { try client.send(method: "DELETE", path: "/v1/sandboxes/survivor", headers: headers) }
         #expect(gone.status == 200)
+        #expect(qemuProcesses(mentioning: data).isEmpty)
     }
 }

@@ -3,6 +3,7 @@ import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
+import Synchronization
 import Testing
 
 /// A real daemon in this process: its own data directory, the real engine booting real QEMU VMs.
@@ -10,23 +11,32 @@ final class TestDaemon: Sendable {
     let daemon: Daemon
     let dataDirectory: String
     let client: HTTPClient
+    /// The `event` of every log line so far, in order.
+    let logEvents: LogEvents
 
     /// The guest image `make test` built (or `BHATTI_TEST_IMAGE_DIR`).
     static var imageDirectory: String {
         ProcessInfo.processInfo.environment["BHATTI_TEST_IMAGE_DIR"] ?? "/var/lib/bhatti/images/default"
     }
 
-    static func start(imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil) async throws -> TestDaemon {
+    static func start(
+        imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil,
+        warmAfter: String = "30s", coldAfter: String = "30m"
+    ) async throws -> TestDaemon {
         // Short: sandbox socket paths must stay under 108 bytes.
         let data = dataDirectory ?? "/tmp/bhi-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        let config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0")
-        let daemon = try await Daemon.start(config, log: Logger(sink: { _ in }))
-        return TestDaemon(daemon: daemon, dataDirectory: data)
+        var config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0")
+        config.warmAfter = warmAfter
+        config.coldAfter = coldAfter
+        let events = LogEvents()
+        let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }))
+        return TestDaemon(daemon: daemon, dataDirectory: data, events: events)
     }
 
-    private init(daemon: Daemon, dataDirectory: String) {
+    private init(daemon: Daemon, dataDirectory: String, events: LogEvents) {
         self.daemon = daemon
         self.dataDirectory = dataDirectory
+        logEvents = events
         client = HTTPClient(endpoint: .unix(path: daemon.socketPath))
     }
 
@@ -77,6 +87,21 @@ final class TestDaemon: Sendable {
     }
 }
 
+/// Event names of a daemon's log lines.
+final class LogEvents: Sendable {
+    private let events = Mutex<[String]>([])
+
+    func record(_ line: String) {
+        guard let data = line.data(using: .utf8),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let event = object["event"] as? String
+        else { return }
+        events.withLock { $0.append(event) }
+    }
+
+    func count(_ event: String) -> Int { events.withLock { $0.filter { $0 == event }.count } }
+}
+
 struct Failure: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
@@ -96,8 +121,11 @@ func qemuProcesses(mentioning fragment: String) -> [Int32] {
 }
 
 /// Runs `body` with a fresh daemon and always stops it (and so every VM) before returning.
-func withDaemon(imageDirectory: String = TestDaemon.imageDirectory, _ body: (TestDaemon) async throws -> Void) async throws {
-    let d = try await TestDaemon.start(imageDirectory: imageDirectory)
+func withDaemon(
+    imageDirectory: String = TestDaemon.imageDirectory, warmAfter: String = "30s", coldAfter: String = "30m",
+    _ body: (TestDaemon) async throws -> Void
+) async throws {
+    let d = try await TestDaemon.start(imageDirectory: imageDirectory, warmAfter: warmAfter, coldAfter: coldAfter)
     do {
         try await body(d)
     } catch {

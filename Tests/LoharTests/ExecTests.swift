@@ -122,7 +122,9 @@ struct ExecTests {
     func ping() async throws {
         let h = try await AgentHarness.start()
         let rtt = try await h.connection.ping([1, 2, 3])
-        #expect(rtt < .seconds(1))
+        // A bound for "answered", not a speed check (bench/ measures that): a loaded 2-core CI
+        // machine took 1.3 s once.
+        #expect(rtt < .seconds(10))
     }
 }
 

@@ -15,6 +15,8 @@ public struct QEMUCommandLine: Sendable, Equatable {
     /// Under TCG the kernel needs the TSC frequency, or about 1 boot in 15 hangs calibrating it.
     public var tscKilohertz: Int?
     public var extraKernelArguments: [String] = []
+    /// Start paused, waiting for device state from `migrate-incoming` (restore from a snapshot).
+    public var incoming = false
 
     public init(
         accelerator: Accelerator, cpus: Int, memoryMB: Int, kernel: String, initramfs: String, disk: String,
@@ -69,6 +71,6 @@ public struct QEMUCommandLine: Sendable, Equatable {
             "-chardev", "socket,id=agent,path=\(agentSocket),server=on,wait=off",
             "-device", "virtio-serial-device,max_ports=2",
             "-device", "virtserialport,chardev=agent,name=bhatti.agent",
-        ]
+        ] + (incoming ? ["-incoming", "defer"] : [])
     }
 }

@@ -24,7 +24,7 @@ public final class QEMUProcess: Sendable {
     /// Starts `commandLine` with stdout/stderr appended to `logPath`, in its own session so a
     /// terminal's Ctrl+C aimed at the daemon does not reach the VMs.
     public static func start(
-        _ commandLine: QEMUCommandLine, logPath: String, onExit: @escaping @Sendable (Termination) -> Void
+        _ commandLine: QEMUCommandLine, logPath: String, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void
     ) throws -> QEMUProcess {
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard logFD >= 0 else { throw EngineError.io("open \(logPath)", Errno.current) }
@@ -42,16 +42,33 @@ public final class QEMUProcess: Sendable {
         do { pid = try spawn.run() } catch { throw EngineError.spawn("QEMU", error) }
         let process = QEMUProcess(pid: pid, logPath: logPath)
         startThread(name: "qemu-wait") {
-            let t = (try? BhattiSystem.waitForExit(pid: pid)) ?? .exited(-1)
-            let waiters = process.state.withLock { s in
-                s.termination = t
-                defer { s.waiters.removeAll() }
-                return s.waiters
-            }
-            for w in waiters { w.resume(returning: t) }
-            onExit(t)
+            process.ended((try? BhattiSystem.waitForExit(pid: pid)) ?? .exited(-1), onExit: onExit)
         }
         return process
+    }
+
+    /// Takes over a QEMU started by an earlier daemon (not our child): its exit is seen through a pidfd,
+    /// and how it ended is not knowable, so it reads as `exited(-1)`.
+    public static func adopt(pid: Int32, logPath: String, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void) throws -> QEMUProcess {
+        let pidfd: FileDescriptor
+        do { pidfd = try ForeignProcess.open(pid: pid) } catch { throw EngineError.io("watch QEMU pid \(pid)", error) }
+        let process = QEMUProcess(pid: pid, logPath: logPath)
+        startThread(name: "qemu-watch") {
+            try? ForeignProcess.waitForExit(pidfd)
+            pidfd.close()
+            process.ended(.exited(-1), onExit: onExit)
+        }
+        return process
+    }
+
+    private func ended(_ t: Termination, onExit: @Sendable (Int32, Termination) -> Void) {
+        let waiters = state.withLock { s in
+            s.termination = t
+            defer { s.waiters.removeAll() }
+            return s.waiters
+        }
+        for w in waiters { w.resume(returning: t) }
+        onExit(pid, t)
     }
 
     /// How QEMU ended, or nil while it runs.

@@ -60,9 +60,9 @@ public final class QMPClient: Sendable {
         return client
     }
 
-    /// Runs `command` and returns its `return` value.
+    /// Runs `command` and returns its `return` value; `passing` rides along as SCM_RIGHTS (`getfd`).
     @discardableResult
-    public func execute(_ command: String, _ arguments: [String: JSONValue] = [:]) async throws -> JSONValue {
+    public func execute(_ command: String, _ arguments: [String: JSONValue] = [:], passing: FileDescriptor? = nil) async throws -> JSONValue {
         try await withCheckedThrowingContinuation { continuation in
             let id: Int? = state.withLock { s in
                 if s.closed { return nil }
@@ -76,7 +76,9 @@ public final class QMPClient: Sendable {
             if !arguments.isEmpty { message["arguments"] = .object(arguments) }
             var bytes = (try? Array(JSONEncoder().encode(JSONValue.object(message)))) ?? []
             bytes.append(UInt8(ascii: "\n"))
-            let sent = writeLock.withLock { _ in (try? fd.writeAll(bytes)) != nil }
+            let sent = writeLock.withLock { _ in
+                if let passing { (try? fd.writeAll(bytes, passing: passing)) != nil } else { (try? fd.writeAll(bytes)) != nil }
+            }
             if !sent { fail(id: id, with: QMPError.disconnected) }
         }
     }

@@ -79,3 +79,6 @@ int bh_foreground_pgrp(int fd);
 int bh_dup_cloexec(int fd);
 /// A close-on-exec eventfd starting at 0 (a wake-up that, unlike a pipe, cannot raise SIGPIPE).
 int bh_eventfd(void);
+
+#include "bhatti_pidfd.h"
+#include "bhatti_fdpass.h"

@@ -1,0 +1,365 @@
+import BhattiCore
+import BhattiEngine
+import BhattiStore
+import BhattiWire
+import Foundation
+
+/// When sandboxes cool down. Durations of nil never cool.
+public struct ThermalPolicy: Sendable {
+    public var warmAfter: Duration?
+    public var coldAfter: Duration?
+    /// Guest CPU use (busy ticks / all ticks over the probe window) at or above which it is not idle.
+    public var busyThreshold: Double
+    /// How long the guest's CPU is watched before an idle hot sandbox is paused.
+    public var probeWindow: Duration
+    /// Failed snapshots are retried this many times (with doubling waits) before the sandbox is marked `error`.
+    public var maxSnapshotAttempts: Int
+    /// At most this many sandboxes are snapshotted at once on shutdown.
+    public var shutdownParallelism: Int
+
+    public init(
+        warmAfter: Duration? = .seconds(30), coldAfter: Duration? = .seconds(30 * 60), busyThreshold: Double = 0.05,
+        probeWindow: Duration = .milliseconds(500), maxSnapshotAttempts: Int = 4, shutdownParallelism: Int = 4
+    ) {
+        self.warmAfter = warmAfter
+        self.coldAfter = coldAfter
+        self.busyThreshold = busyThreshold
+        self.probeWindow = probeWindow
+        self.maxSnapshotAttempts = maxSnapshotAttempts
+        self.shutdownParallelism = shutdownParallelism
+    }
+}
+
+/// One sandbox's idleness: when it was last used, what holds it hot, and its timer.
+struct ThermalEntry {
+    var lastUse = ContinuousClock.now
+    /// Open streams, shells and requests in flight: while above zero the sandbox stays hot.
+    var holds = 0
+    var warmSince: ContinuousClock.Instant?
+    var snapshotFailures = 0
+    var timer: Task<Void, Never>?
+    /// Tells the current timer from one that was replaced, so an old one ending cannot clear it.
+    var timerGeneration = 0
+}
+
+extension SandboxService {
+    // MARK: explicit transitions (each idempotent, serialised per sandbox)
+
+    /// Hot → warm (vCPUs paused). Warm and cold stay as they are.
+    public func pause(_ idOrName: String) async throws -> SandboxRecord {
+        let id = try await get(idOrName).id
+        return try await transition(id) { service, record in
+            guard record.state == .hot else { return try await service.settled(record, for: "pause") }
+            return try await service.pauseNow(record)
+        }
+    }
+
+    /// Hot or warm → cold (snapshot on disk, QEMU gone, memory freed). Cold stays cold.
+    public func stop(_ idOrName: String) async throws -> SandboxRecord {
+        let id = try await get(idOrName).id
+        return try await transition(id) { service, record in
+            guard record.state == .hot || record.state == .warm else { return try await service.settled(record, for: "stop") }
+            return try await service.snapshotNow(record)
+        }
+    }
+
+    /// Warm or cold → hot. Hot stays hot.
+    public func start(_ idOrName: String) async throws -> SandboxRecord {
+        try await wake(try await get(idOrName).id)
+    }
+
+    /// Brings a sandbox back to hot; concurrent callers share one resume or restore.
+    func wake(_ id: SandboxID) async throws -> SandboxRecord {
+        let record = try await transition(id) { service, record in
+            switch record.state {
+            case .warm: return try await service.resumeNow(record)
+            case .cold: return try await service.restoreNow(record)
+            default: return try await service.settled(record, for: "start")
+            }
+        }
+        touch(id)
+        return record
+    }
+
+    /// Runs `body` as the sandbox's only transition, on a fresh read of its record. Later callers wait
+    /// for the one in flight, then run theirs on what it left (so twenty wakes give one restore).
+    private func transition(
+        _ id: SandboxID, _ body: @escaping @Sendable (SandboxService, SandboxRecord) async throws -> SandboxRecord
+    ) async throws -> SandboxRecord {
+        while let pending = transitions[id] {
+            _ = try? await pending.value
+            // Whoever sees it finished first clears it: awaiting a finished task need not suspend, so
+            // waiting for its owner to do it could spin on the actor forever.
+            if transitions[id] == pending { transitions[id] = nil }
+        }
+        // No suspension between the check above and registering below.
+        let task = Task { [self] () throws -> SandboxRecord in
+            guard let record = try await storeForThermal.find(id.rawValue) else {
+                throw BhattiError(.notFound, "sandbox \(id) not found")
+            }
+            return try await body(self, record)
+        }
+        transitions[id] = task
+        defer { if transitions[id] == task { transitions[id] = nil } }
+        return try await task.value
+    }
+
+    /// A state in which `operation` has nothing to do: hot/warm/cold are answered as they are.
+    private func settled(_ record: SandboxRecord, for operation: String) throws -> SandboxRecord {
+        switch record.state {
+        case .hot, .warm, .cold: return record
+        case .creating: throw BhattiError(.invalidState, "sandbox \(record.name) is still being created")
+        case .error:
+            throw BhattiError(.invalidState, "cannot \(operation) sandbox \(record.name): it is in error\(record.stateReason.map { ": \($0)" } ?? "")")
+        }
+    }
+
+    private func pauseNow(_ record: SandboxRecord) async throws -> SandboxRecord {
+        let started = ContinuousClock.now
+        do { try await engineForThermal.pause(id: record.id.rawValue) } catch {
+            throw BhattiError(.unavailable, "pausing \(record.name) failed: \(error)", cause: error)
+        }
+        let next = try await moved(record, on: .paused)
+        thermal[record.id, default: ThermalEntry()].warmSince = .now
+        armTimer(record.id)
+        logForThermal.info("sandbox.paused", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
+        return next
+    }
+
+    private func resumeNow(_ record: SandboxRecord) async throws -> SandboxRecord {
+        do { try await engineForThermal.resume(id: record.id.rawValue) } catch {
+            throw BhattiError(.unavailable, "resuming \(record.name) failed: \(error)", cause: error)
+        }
+        thermal[record.id]?.warmSince = nil
+        return try await moved(record, on: .resumed)
+    }
+
+    /// Snapshot to disk. A failure leaves the VM running as it was and is reported; the thermal
+    /// manager retries, an explicit `stop` reports it to its caller.
+    private func snapshotNow(_ record: SandboxRecord) async throws -> SandboxRecord {
+        let started = ContinuousClock.now
+        do { try await engineForThermal.snapshot(id: record.id.rawValue) } catch {
+            logForThermal.error("sandbox.snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+            throw BhattiError(.unavailable, "snapshotting \(record.name) failed (it keeps running): \(error)", cause: error)
+        }
+        thermal[record.id]?.snapshotFailures = 0
+        thermal[record.id]?.warmSince = nil
+        let next = try await moved(record, on: .snapshotted)
+        logForThermal.info("sandbox.snapshotted", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
+        return next
+    }
+
+    /// Restore from disk. Damaged files put the sandbox in `error` with the reason: retrying cannot help.
+    private func restoreNow(_ record: SandboxRecord) async throws -> SandboxRecord {
+        let started = ContinuousClock.now
+        do { try await engineForThermal.restore(id: record.id.rawValue) } catch {
+            let reason = "restoring its snapshot failed: \(error)"
+            if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
+                try? await storeForThermal.setState(record.id, next, reason: reason)
+            }
+            logForThermal.error("sandbox.restore_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+            throw BhattiError(.unavailable, "sandbox \(record.name): \(reason)", cause: error)
+        }
+        let next = try await moved(record, on: .restored)
+        logForThermal.info("sandbox.restored", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
+        return next
+    }
+
+    /// Records the lifecycle table's next state (store first, then the answer).
+    private func moved(_ record: SandboxRecord, on event: SandboxEvent) async throws -> SandboxRecord {
+        var next = record
+        do { next.state = try SandboxLifecycle.next(record.state, on: event) } catch {
+            throw BhattiError(.internal, "sandbox \(record.name): \(event) is not possible in state \(record.state.rawValue)", cause: error)
+        }
+        next.stateReason = nil
+        try await storeForThermal.setState(record.id, next.state)
+        return next
+    }
+
+    // MARK: idleness
+
+    /// Marks use of a sandbox: its idle clock restarts (and its timer starts if it had none).
+    func touch(_ id: SandboxID) {
+        thermal[id, default: ThermalEntry()].lastUse = .now
+        if thermal[id]?.timer == nil { armTimer(id) }
+    }
+
+    /// Keeps a sandbox hot while something streams to or from it (shell, NDJSON exec, file read).
+    public func hold(_ id: SandboxID) {
+        thermal[id, default: ThermalEntry()].holds += 1
+    }
+
+    /// Ends a `hold`; the idle clock restarts from now.
+    public func release(_ id: SandboxID) {
+        thermal[id, default: ThermalEntry()].holds = max(0, (thermal[id]?.holds ?? 1) - 1)
+        touch(id)
+    }
+
+    /// Drops a sandbox's bookkeeping (destroy).
+    func forget(_ id: SandboxID) {
+        thermal.removeValue(forKey: id)?.timer?.cancel()
+    }
+
+    /// One timer per sandbox, sleeping until the next moment anything could change; a touch only moves
+    /// `lastUse`, and the timer, on waking, sleeps again if the deadline moved.
+    func armTimer(_ id: SandboxID) {
+        guard !shuttingDown, policy.warmAfter != nil || policy.coldAfter != nil else { return }
+        thermal[id, default: ThermalEntry()].timer?.cancel()
+        thermal[id]?.timerGeneration += 1
+        let generation = thermal[id]?.timerGeneration ?? 0
+        thermal[id]?.timer = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                guard let wait = await self.nextCheck(id) else { break }
+                if wait > .zero {
+                    do { try await Task.sleep(for: wait) } catch { return }
+                    continue
+                }
+                await self.cool(id)
+            }
+            await self?.timerEnded(id, generation: generation)
+        }
+    }
+
+    /// A timer with nothing left to do (cold, error, keep_hot) is dropped, so the next touch starts one.
+    private func timerEnded(_ id: SandboxID, generation: Int) {
+        if thermal[id]?.timerGeneration == generation { thermal[id]?.timer = nil }
+    }
+
+    /// How long until `id` should be looked at again (zero: now), or nil when nothing will happen.
+    private func nextCheck(_ id: SandboxID) async -> Duration? {
+        guard !shuttingDown, let entry = thermal[id], let record = try? await storeForThermal.find(id.rawValue) else { return nil }
+        if record.keepHot { return nil }
+        let now = ContinuousClock.now
+        switch record.state {
+        case .hot:
+            guard let warmAfter = policy.warmAfter else { return nil }
+            if entry.holds > 0 { return warmAfter }
+            return max(.zero, entry.lastUse + warmAfter - now)
+        case .warm:
+            guard let coldAfter = policy.coldAfter else { return nil }
+            return max(.zero, (entry.warmSince ?? now) + coldAfter - now)
+        default:
+            return nil
+        }
+    }
+
+    /// The timer fired: cool `id` one step if it is still idle (the guest's CPU agrees); failed
+    /// snapshots back off and, after `maxSnapshotAttempts`, mark the sandbox `error`.
+    private func cool(_ id: SandboxID) async {
+        guard let record = try? await storeForThermal.find(id.rawValue) else { return }
+        switch record.state {
+        case .hot:
+            if await guestIsBusy(id) {
+                touch(id)
+                return
+            }
+            // Re-check after the probe's await: a request may have come in meanwhile.
+            guard let entry = thermal[id], entry.holds == 0, let warmAfter = policy.warmAfter,
+                  ContinuousClock.now - entry.lastUse >= warmAfter
+            else { return }
+            do {
+                _ = try await transition(id) { service, record in
+                    guard record.state == .hot else { return record }
+                    return try await service.pauseNow(record)
+                }
+            } catch {
+                thermal[id]?.lastUse = .now
+            }
+        case .warm:
+            do {
+                _ = try await transition(id) { service, record in
+                    guard record.state == .warm else { return record }
+                    return try await service.snapshotNow(record)
+                }
+            } catch {
+                await snapshotFailed(record, error: error)
+            }
+        default:
+            return
+        }
+    }
+
+    private func snapshotFailed(_ record: SandboxRecord, error: any Error) async {
+        let failures = (thermal[record.id]?.snapshotFailures ?? 0) + 1
+        thermal[record.id]?.snapshotFailures = failures
+        if failures >= policy.maxSnapshotAttempts {
+            let reason = "snapshot failed \(failures) times: \(error)"
+            if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
+                try? await storeForThermal.setState(record.id, next, reason: reason)
+            }
+            logForThermal.error("sandbox.snapshot_gave_up", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+            return
+        }
+        // Back off: the warm clock restarts so the next try comes after 2^n seconds.
+        let wait = Duration.seconds(1 << failures)
+        if let coldAfter = policy.coldAfter { thermal[record.id]?.warmSince = .now - coldAfter + wait }
+    }
+
+    /// Whether the guest used at least `busyThreshold` of its CPU over `probeWindow`, or runs an exec
+    /// for the API. A guest that cannot be asked counts as idle.
+    private func guestIsBusy(_ id: SandboxID) async -> Bool {
+        guard let agent = try? await engineForThermal.agent(for: id.rawValue),
+              let first = try? await agent.activity()
+        else { return false }
+        if first.runningExecs > 0 || first.attachedSessions > 0 { return true }
+        try? await Task.sleep(for: policy.probeWindow)
+        guard let second = try? await agent.activity(),
+              let b0 = first.cpuBusyTicks, let t0 = first.cpuTotalTicks, let b1 = second.cpuBusyTicks, let t1 = second.cpuTotalTicks,
+              t1 > t0
+        else { return false }
+        return Double(b1 - b0) / Double(t1 - t0) >= policy.busyThreshold
+    }
+
+    private func ms(since start: ContinuousClock.Instant) -> String {
+        let d = ContinuousClock.now - start
+        return String(format: "%.2f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+    }
+
+    // MARK: daemon lifecycle
+
+    /// At start: every sandbox is found again. A QEMU that still runs is adopted (hot); one that is
+    /// gone leaves a snapshot (cold) or nothing (error, with the reason). keep_hot sandboxes are woken.
+    public func recoverAfterRestart() async throws {
+        for record in try await storeForThermal.list() where record.state != .error {
+            let id = record.id.rawValue
+            switch await engineForThermal.recover(id: id) {
+            case .adopted:
+                if let next = try? SandboxLifecycle.next(record.state, on: .adopted) {
+                    try await storeForThermal.setState(record.id, next)
+                }
+                touch(record.id)
+                logForThermal.info("sandbox.adopted", ["sandbox.id": id])
+            case .cold:
+                if let next = try? SandboxLifecycle.next(record.state, on: .foundCold) {
+                    try await storeForThermal.setState(record.id, next)
+                }
+                logForThermal.info("sandbox.found_cold", ["sandbox.id": id])
+                if record.keepHot {
+                    Task { _ = try? await self.wake(record.id) }
+                }
+            case .lost(let why):
+                await lose(record, reason: "the daemon restarted and \(why); destroy and re-create it")
+            }
+        }
+    }
+
+    /// Daemon shutdown: stops the timers and snapshots every hot and warm sandbox to disk, a few at a
+    /// time, so the next start finds them cold with their memory intact.
+    public func snapshotAllForShutdown() async {
+        shuttingDown = true
+        for entry in thermal.values { entry.timer?.cancel() }
+        let running = ((try? await storeForThermal.list()) ?? []).filter { $0.state == .hot || $0.state == .warm }
+        let width = max(1, policy.shutdownParallelism)
+        await withTaskGroup(of: Void.self) { group in
+            for (i, record) in running.enumerated() {
+                if i >= width { await group.next() }
+                group.addTask {
+                    do { _ = try await self.stop(record.id.rawValue) } catch {
+                        await self.logForThermal.error("sandbox.shutdown_snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+                    }
+                }
+            }
+        }
+    }
+}

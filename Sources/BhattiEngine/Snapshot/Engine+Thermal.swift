@@ -1,0 +1,102 @@
+import BhattiSystem
+import Foundation
+import Glibc
+
+/// Where a sandbox's VM stands after a daemon restart.
+public enum Recovery: Sendable, Equatable {
+    /// Its QEMU still ran and now answers to this daemon.
+    case adopted
+    /// No QEMU, but a verified snapshot on disk: it can be restored.
+    case cold
+    /// Neither: the VM is gone (why, for people).
+    case lost(String)
+}
+
+/// The thermal tiers. The caller (the sandbox service) serialises operations per sandbox; the engine
+/// only keeps its table of running QEMUs true.
+extension Engine {
+    /// QMP `stop` on a running VM.
+    public func pause(id: String) async throws {
+        try await machine(id).pause()
+    }
+
+    /// QMP `cont` on a paused VM.
+    public func resume(id: String) async throws {
+        try await machine(id).resume()
+    }
+
+    /// Snapshots a running or paused VM to disk and ends its QEMU (see `VirtualMachine.snapshot`).
+    /// The RAM file's pages are then written back and dropped from the page cache in the background,
+    /// so the host's memory is freed without holding up the caller.
+    public func snapshot(id: String) async throws {
+        let vm = try machine(id)
+        // Out of the table first: QEMU's exit after the snapshot is not a death.
+        machines[id] = nil
+        do {
+            try await vm.snapshot()
+        } catch {
+            if vm.process.termination == nil { machines[id] = vm }
+            throw error
+        }
+        let memory = vm.configuration.paths.memory
+        Task.detached { try? await Blocking.run(name: "evict") { try flushAndEvict(memory) } }
+    }
+
+    /// Restores a cold sandbox (see `VirtualMachine.restore`). Throws `snapshotDamaged` at once if its
+    /// files do not match their manifest.
+    public func restore(id: String) async throws {
+        guard machines[id] == nil else { return }
+        let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
+        let record = try VMRecord.read(paths.record)
+        let config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
+        machines[id] = try await VirtualMachine.restore(config, token: record.token, onExit: exitHandler(id: id))
+    }
+
+    /// Whether `id` has a snapshot on disk (not yet verified).
+    public func hasSnapshot(id: String) -> Bool {
+        BhattiEngine.hasSnapshot(VMPaths(dataDirectory: configuration.dataDirectory, id: id))
+    }
+
+    /// Finds sandbox `id` again after a restart: adopts its QEMU if that still runs and answers, else
+    /// falls back to a snapshot on disk. A QEMU that cannot be adopted is stopped.
+    public func recover(id: String) async -> Recovery {
+        if machines[id] != nil { return .adopted }
+        let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
+        var why = "its QEMU was not running"
+        if let pid = livingQEMU(paths) {
+            do {
+                let record = try VMRecord.read(paths.record)
+                let config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
+                machines[id] = try await VirtualMachine.adopt(config, token: record.token, pid: pid, onExit: exitHandler(id: id))
+                return .adopted
+            } catch {
+                why = "its QEMU could not be adopted (\(error))"
+                kill(pid, SIGKILL)
+                for _ in 0..<200 where kill(pid, 0) == 0 { usleep(5_000) }
+            }
+        }
+        guard hasSnapshot(id: id) else { return .lost(why) }
+        do {
+            let record = try VMRecord.read(paths.record)
+            _ = try SnapshotManifest.verified(paths, memoryMB: record.memoryMB)
+            return .cold
+        } catch {
+            return .lost("\(why), and its snapshot is unusable: \(error)")
+        }
+    }
+
+    func machine(_ id: String) throws -> VirtualMachine {
+        guard let vm = machines[id] else { throw EngineError.notRunning("sandbox \(id) has no running VM") }
+        return vm
+    }
+
+    /// The pid in the sandbox's pid file, if that process lives and is a QEMU of this sandbox.
+    func livingQEMU(_ paths: VMPaths) -> Int32? {
+        guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
+              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+              let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              String(decoding: cmdline, as: UTF8.self).contains(paths.directory)
+        else { return nil }
+        return pid
+    }
+}

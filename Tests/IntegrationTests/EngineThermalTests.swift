@@ -1,0 +1,55 @@
+import BhattiEngine
+import BhattiSystem
+import Foundation
+import Testing
+
+/// The engine's thermal operations on a real VM, below the service: pause/resume, snapshot/restore.
+@Suite("Engine thermal tiers on a real VM", .serialized, .timeLimit(.minutes(5)))
+struct EngineThermalTests {
+    @Test("RAM state (a tmpfs file and a running counter) survives pause and three cold cycles")
+    func ramSurvivesCycles() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("thermal")
+            let engine = d.daemon.engine
+            _ = try await d.exec(sb.id, ["sh", "-c", "echo marker > /dev/shm/m; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c; sleep 0.05; done) > /dev/null 2>&1 &"], timeout: 5)
+            try await engine.pause(id: sb.id)
+            try await engine.resume(id: sb.id)
+            #expect(try await d.exec(sb.id, ["cat", "/dev/shm/m"]).stdout == "marker\n")
+            let dir = d.dataDirectory + "/sandboxes/" + sb.id
+            var last = 0
+            for cycle in 1...3 {
+                let oldPid = try #require(await engine.pid(of: sb.id))
+                try await engine.snapshot(id: sb.id)
+                #expect(!processExists(oldPid), "cycle \(cycle): QEMU still runs after the snapshot")
+                #expect(await engine.isRunning(sb.id) == false)
+                #expect(FileManager.default.fileExists(atPath: dir + "/state.bin"))
+                try await engine.restore(id: sb.id)
+                #expect(!FileManager.default.fileExists(atPath: dir + "/state.bin"))
+                #expect(try await d.exec(sb.id, ["cat", "/dev/shm/m"]).stdout == "marker\n")
+                let counter = Int(try await d.exec(sb.id, ["cat", "/dev/shm/c"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+                #expect(counter > last, "cycle \(cycle): the counter process did not keep counting (\(counter) after \(last))")
+                last = counter
+            }
+        }
+    }
+
+    @Test("a damaged snapshot fails fast and says what is wrong")
+    func damagedSnapshot() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("damaged")
+            let engine = d.daemon.engine
+            try await engine.snapshot(id: sb.id)
+            let state = d.dataDirectory + "/sandboxes/" + sb.id + "/state.bin"
+            let original = try #require(FileManager.default.contents(atPath: state))
+            try Data(original.prefix(original.count / 2)).write(to: URL(fileURLWithPath: state))
+            let started = ContinuousClock.now
+            await #expect(throws: EngineError.self) { try await engine.restore(id: sb.id) }
+            do { try await engine.restore(id: sb.id) } catch { #expect("\(error)".contains("does not match"), "\(error)") }
+            #expect(ContinuousClock.now - started < .seconds(2))
+            // Put it back: the snapshot restores after all.
+            try original.write(to: URL(fileURLWithPath: state))
+            try await engine.restore(id: sb.id)
+            #expect(try await d.exec(sb.id, ["true"]).exitCode == 0)
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import BhattiAPI
+import BhattiHTTP
+import BhattiSystem
+import Foundation
+import Testing
+
+/// Thermal tiers through the real daemon API on real VMs: explicit pause/stop/start, transparent wake,
+/// the idle timers, a TTY session across cold.
+@Suite("Thermal tiers", .serialized, .timeLimit(.minutes(5)))
+struct ThermalTests {
+    func post(_ d: TestDaemon, _ sandbox: String, _ verb: String) async throws -> SandboxDTO {
+        let r = try await d.call("POST", "/v1/sandboxes/\(sandbox)/\(verb)")
+        guard r.status == 200 else { throw Failure("\(verb): \(r.status) \(r.text)") }
+        return try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body))
+    }
+
+    func waitForState(_ d: TestDaemon, _ sandbox: String, _ state: String, within: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + within
+        while ContinuousClock.now < deadline {
+            if try await d.get(sandbox).state == state { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    @Test("pause/stop/start are idempotent; RAM survives three cold cycles; guest routes wake; metadata does not")
+    func explicitTransitions() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("tiers")
+            _ = try await d.exec("tiers", ["sh", "-c", "echo kept > /dev/shm/m; echo disk > /workspace/d"])
+            #expect(try await post(d, "tiers", "pause").state == "warm")
+            #expect(try await post(d, "tiers", "pause").state == "warm")
+            // A guest route wakes a warm sandbox.
+            #expect(try await d.exec("tiers", ["cat", "/dev/shm/m"]).stdout == "kept\n")
+            #expect(try await d.get("tiers").state == "hot")
+            for _ in 1...3 {
+                #expect(try await post(d, "tiers", "stop").state == "cold")
+                #expect(try await post(d, "tiers", "stop").state == "cold")
+                #expect(qemuProcesses(mentioning: sb.id).isEmpty)
+                // Metadata routes never wake.
+                #expect(try await d.get("tiers").state == "cold")
+                #expect(try await d.call("GET", "/v1/sandboxes").status == 200)
+                #expect(try await d.get("tiers").state == "cold")
+                #expect(try await d.exec("tiers", ["cat", "/dev/shm/m", "/workspace/d"]).stdout == "kept\ndisk\n")
+                #expect(try await d.get("tiers").state == "hot")
+            }
+            #expect(try await post(d, "tiers", "start").state == "hot")
+            #expect(try await post(d, "tiers", "stop").state == "cold")
+            #expect(try await post(d, "tiers", "start").state == "hot")
+            #expect(try await d.call("GET", "/v1/sandboxes/tiers/stop").status == 405)
+            #expect(try await d.call("POST", "/v1/sandboxes/nope/stop").status == 404)
+        }
+    }
+
+    @Test("a wake storm: 20 concurrent requests on a cold sandbox give one restore and 20 answers")
+    func wakeStorm() async throws {
+        try await withDaemon { d in
+            _ = try await d.create("storm")
+            _ = try await post(d, "storm", "stop")
+            let before = d.logEvents.count("sandbox.restored")
+            let answers = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<20 { group.addTask { try await d.exec("storm", ["echo", "\(i)"]).stdout } }
+                var all: [String] = []
+                for try await a in group { all.append(a) }
+                return all
+            }
+            #expect(Set(answers) == Set((0..<20).map { "\($0)\n" }))
+            #expect(d.logEvents.count("sandbox.restored") - before == 1)
+        }
+    }
+
+    @Test("idle timers: hot → warm → cold on their own, back on request; a busy detached command keeps it hot")
+    func timers() async throws {
+        try await withDaemon(warmAfter: "1s", coldAfter: "2s") { d in
+            _ = try await d.create("idle")
+            #expect(try await waitForState(d, "idle", "warm", within: .seconds(10)))
+            #expect(try await waitForState(d, "idle", "cold", within: .seconds(10)))
+            #expect(try await d.exec("idle", ["echo", "back"]).stdout == "back\n")
+            #expect(try await d.get("idle").state == "hot")
+
+            // A detached CPU-bound command is guest activity: the sandbox stays hot past warm-after.
+            let r = try await d.call("POST", "/v1/sandboxes/idle/exec", json: #"{"cmd":["sh","-c","echo $$ > /tmp/busy.pid; while :; do :; done"],"detach":true}"#)
+            #expect(r.status == 200, "\(r.text)")
+            try await Task.sleep(for: .seconds(4))
+            #expect(try await d.get("idle").state == "hot")
+            #expect(try await d.exec("idle", ["sh", "-c", "kill $(cat /tmp/busy.pid)"]).exitCode == 0)
+            #expect(try await waitForState(d, "idle", "warm", within: .seconds(10)))
+
+            // keep_hot never cools.
+            let edit = try await d.call("PATCH", "/v1/sandboxes/idle", json: #"{"keep_hot":true}"#)
+            #expect(edit.status == 200)
+            _ = try await d.exec("idle", ["true"])
+            try await Task.sleep(for: .seconds(3))
+            #expect(try await d.get("idle").state == "hot")
+        }
+    }
+
+    @Test("a TTY session keeps its scrollback and process across a cold cycle")
+    func sessionSurvivesCold() async throws {
+        try await withDaemon { d in
+            _ = try await d.create("tty")
+            let headers: HTTPHeaders = ["Authorization": "Bearer \(d.daemon.adminKey)"]
+            let client = d.client
+            let first = try await Blocking.run { try client.webSocket(path: "/v1/sandboxes/tty/shell", headers: headers) }
+            try first.send(binary: Array("echo BEFORE-$((6*7)); X=held\n".utf8))
+            let (out, controls) = try await ShellRoutesTests.collect(first) { text, _ in text.contains("BEFORE-42") }
+            #expect(out.contains("BEFORE-42"))
+            let session = try #require(controls.first.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] })
+            let id = try #require(session["session_id"] as? String)
+            first.close(code: WebSocketCloseCode.normal, reason: "")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await post(d, "tty", "stop").state == "cold")
+            let again = try await Blocking.run { try client.webSocket(path: "/v1/sandboxes/tty/shell?session=\(id)", headers: headers) }
+            try again.send(binary: Array("echo AFTER-$X\n".utf8))
+            let (replay, _) = try await ShellRoutesTests.collect(again) { text, _ in text.contains("AFTER-held") }
+            #expect(replay.contains("BEFORE-42"), "scrollback lost: \(replay)")
+            #expect(replay.contains("AFTER-held"), "shell state lost: \(replay)")
+            again.close(code: WebSocketCloseCode.normal, reason: "")
+        }
+    }
+}
