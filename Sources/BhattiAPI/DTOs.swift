@@ -55,8 +55,14 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     public var diskMB: Int?
     public var labels: [String: String]?
     public var keepHot: Bool?
+    /// A running sandbox to fork (its memory and disk) instead of booting.
+    public var from: String?
 
-    public init(name: String? = nil, cpus: Int? = nil, memoryMB: Int? = nil, diskMB: Int? = nil, labels: [String: String]? = nil, keepHot: Bool? = nil) {
+    public init(
+        name: String? = nil, cpus: Int? = nil, memoryMB: Int? = nil, diskMB: Int? = nil, labels: [String: String]? = nil,
+        keepHot: Bool? = nil, from: String? = nil
+    ) {
+        self.from = from
         self.name = name
         self.cpus = cpus
         self.memoryMB = memoryMB
@@ -66,15 +72,62 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, cpus, labels
+        case name, cpus, labels, from
         case memoryMB = "memory_mb"
         case diskMB = "disk_mb"
         case keepHot = "keep_hot"
     }
 
     /// Fields the contract names that this server does not implement yet: refused, never ignored.
-    public static let notYetSupported: Set<String> = ["env", "secrets", "files", "init", "from", "image", "disk_mb"]
-    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot"]
+    public static let notYetSupported: Set<String> = ["env", "secrets", "files", "init", "image", "disk_mb"]
+    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot", "from"]
+}
+
+/// A named snapshot (`GET /v1/snapshots`).
+public struct SnapshotDTO: Codable, Equatable, Sendable {
+    public var id: String
+    public var name: String
+    public var sourceSandboxID: String?
+    public var cpus: Int
+    public var memoryMB: Int
+    public var sizeBytes: Int64
+    public var createdAt: String
+
+    public init(id: String, name: String, sourceSandboxID: String?, cpus: Int, memoryMB: Int, sizeBytes: Int64, createdAt: String) {
+        self.id = id
+        self.name = name
+        self.sourceSandboxID = sourceSandboxID
+        self.cpus = cpus
+        self.memoryMB = memoryMB
+        self.sizeBytes = sizeBytes
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, cpus
+        case sourceSandboxID = "source_sandbox_id"
+        case memoryMB = "memory_mb"
+        case sizeBytes = "size_bytes"
+        case createdAt = "created_at"
+    }
+}
+
+/// `POST /v1/sandboxes/{id}/snapshots`.
+public struct CreateSnapshotRequest: Codable, Equatable, Sendable {
+    public var name: String
+    public init(name: String) { self.name = name }
+    public static let knownFields: Set<String> = ["name"]
+}
+
+/// `POST /v1/snapshots/{name}/restore`: the new sandbox's name (optional) and labels.
+public struct RestoreSnapshotRequest: Codable, Equatable, Sendable {
+    public var name: String?
+    public var labels: [String: String]?
+    public init(name: String? = nil, labels: [String: String]? = nil) {
+        self.name = name
+        self.labels = labels
+    }
+    public static let knownFields: Set<String> = ["name", "labels"]
 }
 
 /// `POST /v1/sandboxes/{id}/exec`.

@@ -41,6 +41,7 @@ public struct APIHandler: HTTPHandler {
             return try json(health())
         }
         try authenticate(request)
+        if parts.count >= 2, parts[0] == "v1", parts[1] == "snapshots" { return try await snapshotRoute(request, parts) }
         guard parts.count >= 2, parts[0] == "v1", parts[1] == "sandboxes" else {
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
         }
@@ -66,6 +67,9 @@ public struct APIHandler: HTTPHandler {
             return try json(SandboxHandlers.dto(try await service.stop(parts[2])))
         case ("POST", 4, "start"):
             return try json(SandboxHandlers.dto(try await service.start(parts[2])))
+        case ("POST", 4, "snapshots"):
+            let body = try decodeBody(CreateSnapshotRequest.self, from: request, known: CreateSnapshotRequest.knownFields)
+            return try json(SandboxHandlers.snapshotDTO(try await service.createSnapshot(of: parts[2], name: body.name)), status: 201)
         case ("POST", 4, "exec"):
             return try await ExecHandler.exec(request, id: parts[2], service: service)
         case (_, 4, "files"):
@@ -77,7 +81,28 @@ public struct APIHandler: HTTPHandler {
         case ("GET", 4, "sessions"):
             let sessions = try await service.withGuest(parts[2]) { try await $0.listSessions() }
             return try json(sessions.map(SessionDTO.init))
-        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"), (_, 4, "pause"), (_, 4, "stop"), (_, 4, "start"):
+        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"), (_, 4, "pause"), (_, 4, "stop"), (_, 4, "start"), (_, 4, "snapshots"):
+            throw methodNotAllowed(request)
+        default:
+            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        }
+    }
+
+    /// `GET /v1/snapshots`, `POST /v1/snapshots/{name}/restore`, `DELETE /v1/snapshots/{name}`.
+    private func snapshotRoute(_ request: HTTPRequest, _ parts: [String]) async throws -> HTTPResponse {
+        switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
+        case ("GET", 2, _):
+            return try json(try await service.snapshots().map(SandboxHandlers.snapshotDTO))
+        case ("POST", 4, "restore"):
+            let body = try decodeBody(RestoreSnapshotRequest.self, from: request, known: RestoreSnapshotRequest.knownFields)
+            let name = try body.name.map { try SandboxName.parse($0) }
+            try SandboxLabels.validate(body.labels ?? [:])
+            let record = try await service.restoreSnapshot(parts[2], as: name, labels: body.labels ?? [:])
+            return try json(SandboxHandlers.dto(record), status: 201)
+        case ("DELETE", 3, _):
+            try await service.deleteSnapshot(parts[2])
+            return try json(StatusDTO(status: "deleted"))
+        case (_, 2, _), (_, 3, _), (_, 4, "restore"):
             throw methodNotAllowed(request)
         default:
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")

@@ -17,6 +17,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var warmAfter: String = "30s"
     /// Time warm before a sandbox is snapshotted to disk.
     public var coldAfter: String = "30m"
+    /// Keep a booted template snapshot per size so creates restore it instead of booting.
+    public var templates: Bool = true
 
     public init() {}
 
@@ -25,7 +27,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         get throws {
             ThermalPolicy(
                 warmAfter: try parseDuration(warmAfter, flag: "--warm-after"),
-                coldAfter: try parseDuration(coldAfter, flag: "--cold-after"))
+                coldAfter: try parseDuration(coldAfter, flag: "--cold-after"), templates: templates)
         }
     }
 
@@ -38,6 +40,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case writeClientConfig = "write_client_config"
         case warmAfter = "warm_after"
         case coldAfter = "cold_after"
+        case templates
     }
 
     /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
@@ -48,6 +51,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         config.imageDirectory = imageDirectory
         config.listen = listen
         config.writeClientConfig = false
+        // Background template boots would compete with the tests for the CPU; the template test turns them on.
+        config.templates = false
         return config
     }
 
@@ -61,7 +66,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -78,6 +83,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.write_client_config { merged.writeClientConfig = v }
         if let v = decoded.warm_after { merged.warmAfter = v }
         if let v = decoded.cold_after { merged.coldAfter = v }
+        if let v = decoded.templates { merged.templates = v }
         _ = try merged.thermalPolicy
         return merged
     }
@@ -105,6 +111,7 @@ private struct PartialConfiguration: Decodable {
     var write_client_config: Bool?
     var warm_after: String?
     var cold_after: String?
+    var templates: Bool?
 }
 
 /// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds); `off` or `never` gives nil.

@@ -11,8 +11,11 @@ enum SandboxHandlers {
             CreateSandboxRequest.self, from: request, known: CreateSandboxRequest.knownFields,
             notYetSupported: CreateSandboxRequest.notYetSupported)
         let name = try body.name.map { try SandboxName.parse($0) } ?? SandboxName(rawValue: "sandbox-" + String(SandboxID.random().rawValue.prefix(6)))!
+        if body.from != nil, body.cpus != nil || body.memoryMB != nil {
+            throw BhattiError(.invalidArgument, "a fork takes cpus and memory_mb from its source; leave them out with \"from\"")
+        }
         let spec = try SandboxSpec(name: name, cpus: body.cpus ?? 1, memoryMB: body.memoryMB ?? 1024, diskMB: body.diskMB)
-        let (record, existing) = try await service.create(spec, labels: body.labels ?? [:], keepHot: body.keepHot ?? false)
+        let (record, existing) = try await service.create(spec, labels: body.labels ?? [:], keepHot: body.keepHot ?? false, from: body.from)
         var response = try json(dto(record), status: existing ? 200 : 201)
         if existing { response.headers.set(APIVersion.existingHeader, "true") }
         return response
@@ -36,5 +39,11 @@ enum SandboxHandlers {
             id: r.id.rawValue, name: r.name.rawValue, state: r.state.rawValue, cpus: r.cpus, memoryMB: r.memoryMB,
             diskMB: r.diskMB, ip: nil, image: r.image, labels: r.labels, keepHot: r.keepHot,
             createdAt: formatter.string(from: r.createdAt), urls: [], stateReason: r.stateReason)
+    }
+
+    static func snapshotDTO(_ s: SnapshotRecord) -> SnapshotDTO {
+        SnapshotDTO(
+            id: s.id, name: s.name, sourceSandboxID: s.sourceSandboxID?.rawValue, cpus: s.cpus, memoryMB: s.memoryMB,
+            sizeBytes: s.sizeBytes, createdAt: ISO8601DateFormatter().string(from: s.createdAt))
     }
 }

@@ -16,11 +16,15 @@ public struct ThermalPolicy: Sendable {
     public var maxSnapshotAttempts: Int
     /// At most this many sandboxes are snapshotted at once on shutdown.
     public var shutdownParallelism: Int
+    /// Keep a booted template snapshot per size, so creates restore instead of booting.
+    public var templates: Bool
 
     public init(
         warmAfter: Duration? = .seconds(30), coldAfter: Duration? = .seconds(30 * 60), busyThreshold: Double = 0.05,
-        probeWindow: Duration = .milliseconds(500), maxSnapshotAttempts: Int = 4, shutdownParallelism: Int = 4
+        probeWindow: Duration = .milliseconds(500), maxSnapshotAttempts: Int = 4, shutdownParallelism: Int = 4,
+        templates: Bool = true
     ) {
+        self.templates = templates
         self.warmAfter = warmAfter
         self.coldAfter = coldAfter
         self.busyThreshold = busyThreshold

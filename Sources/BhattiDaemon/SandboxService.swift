@@ -28,6 +28,8 @@ public actor SandboxService {
     let policy: ThermalPolicy
     /// Set once shutdown begins: the thermal manager stops cooling on its own.
     var shuttingDown = false
+    /// Template sizes built or being built by this daemon.
+    var templateBuilds: Set<String> = []
 
     public init(store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy()) {
         self.store = store
@@ -41,7 +43,10 @@ public actor SandboxService {
     var logForThermal: Logger { log }
 
     /// Creates and boots a sandbox, or returns the existing one of that name (`existing: true`).
-    public func create(_ spec: SandboxSpec, labels: [String: String], keepHot: Bool) async throws -> (SandboxRecord, existing: Bool) {
+    /// `source` names a running sandbox to fork (its memory and disk) instead of a fresh boot.
+    public func create(
+        _ spec: SandboxSpec, labels: [String: String], keepHot: Bool, from source: String? = nil
+    ) async throws -> (SandboxRecord, existing: Bool) {
         if let pending = creating[spec.name.rawValue] {
             return (try await pending.value, true)
         }
@@ -52,23 +57,45 @@ public actor SandboxService {
         do { _ = try GuestImage.open(image) } catch {
             throw BhattiError(.unavailable, "no guest image in \(image): run `bhatti image build --out \(image)` first", cause: error)
         }
-        // Re-check after the awaits above: another create of this name may have started meanwhile.
+        try SandboxLabels.validate(labels)
+        var origin = Origin.boot
+        var spec = spec
+        if let source {
+            let parent = try await get(source)
+            // The fork's RAM is the parent's: its size comes along.
+            spec = try SandboxSpec(name: spec.name, cpus: parent.cpus, memoryMB: parent.memoryMB, diskMB: parent.diskMB)
+            origin = .fork(parent.id)
+        }
+        return try await create(spec, labels: labels, keepHot: keepHot, origin: origin)
+    }
+
+    /// Where a new sandbox's first state comes from.
+    enum Origin: Sendable {
+        /// A cold boot, or the image's template snapshot when one fits.
+        case boot
+        /// A running sandbox's memory and disk, copied.
+        case fork(SandboxID)
+        /// A named snapshot's directory.
+        case snapshot(directory: String)
+    }
+
+    func create(_ spec: SandboxSpec, labels: [String: String], keepHot: Bool, origin: Origin) async throws -> (SandboxRecord, existing: Bool) {
+        // Re-check after the callers' awaits: another create of this name may have started meanwhile.
         // From here to registering the task there is no suspension point.
         if let pending = creating[spec.name.rawValue] {
             return (try await pending.value, true)
         }
-        try SandboxLabels.validate(labels)
         let record = SandboxRecord(
             id: .random(), name: spec.name, state: .creating, cpus: spec.cpus, memoryMB: spec.memoryMB, diskMB: spec.diskMB,
             image: "default", labels: labels, keepHot: keepHot, createdAt: Date())
         let task = Task { [engine, store, log] () throws -> SandboxRecord in
             try await store.insert(record)
             do {
-                _ = try await engine.boot(id: record.id.rawValue, cpus: record.cpus, memoryMB: record.memoryMB, hostname: record.name.rawValue)
+                let how = try await self.start(record, origin: origin)
                 var hot = record
                 hot.state = try SandboxLifecycle.next(record.state, on: .booted)
                 try await store.setState(record.id, hot.state)
-                log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue])
+                log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "from": how])
                 self.touch(record.id)
                 return hot
             } catch {
@@ -76,12 +103,59 @@ public actor SandboxService {
                 await engine.destroy(id: record.id.rawValue)
                 try? await store.delete(record.id)
                 log.error("sandbox.boot_failed", ["sandbox.id": record.id.rawValue, "error": String(describing: error)])
+                if let e = error as? BhattiError { throw e }
                 throw BhattiError(.unavailable, "sandbox \(record.name) failed to boot: \(error)", cause: error)
             }
         }
         creating[spec.name.rawValue] = task
         defer { creating[spec.name.rawValue] = nil }
         return (try await task.value, false)
+    }
+
+    /// Brings a new sandbox's VM up; says how (for the log).
+    private func start(_ record: SandboxRecord, origin: Origin) async throws -> String {
+        let id = record.id.rawValue, hostname = record.name.rawValue
+        switch origin {
+        case .boot:
+            if policy.templates, let template = try? await engine.template(cpus: record.cpus, memoryMB: record.memoryMB) {
+                do {
+                    try await engine.clone(from: template, to: id, hostname: hostname, keepEnvironment: false)
+                    return "template"
+                } catch {
+                    log.warning("sandbox.template_failed", ["sandbox.id": id, "error": "\(error)"])
+                }
+            }
+            _ = try await engine.boot(id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname)
+            if policy.templates { buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB) }
+            return "boot"
+        case .fork(let parentID):
+            let (parent, _) = try await guest(parentID.rawValue)
+            hold(parent.id)
+            defer { release(parent.id) }
+            let directory = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id).directory
+            _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory)
+            try await engine.clone(from: directory, to: id, hostname: hostname)
+            return "fork"
+        case .snapshot(let directory):
+            try await engine.clone(from: directory, to: id, hostname: hostname)
+            return "snapshot"
+        }
+    }
+
+    /// Builds the template for a size in the background, once: the next create of that size restores
+    /// it instead of booting.
+    private func buildTemplate(cpus: Int, memoryMB: Int) {
+        let key = "\(cpus)x\(memoryMB)"
+        guard !templateBuilds.contains(key) else { return }
+        templateBuilds.insert(key)
+        Task { [engine, log] in
+            do {
+                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB)
+                log.info("template.built", ["size": key, "directory": directory])
+            } catch {
+                log.warning("template.failed", ["size": key, "error": "\(error)"])
+            }
+        }
     }
 
     /// Looks up by id or name.

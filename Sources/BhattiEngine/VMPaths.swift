@@ -20,6 +20,11 @@ public struct VMPaths: Sendable, Equatable {
         directory = dataDirectory + "/sandboxes/" + id
     }
 
+    /// The same layout in any directory (named snapshots, templates).
+    public init(directory: String) {
+        self.directory = directory
+    }
+
     /// Unix socket paths are limited to 107 bytes: refuse a data directory that would overflow them.
     public static func validate(dataDirectory: String) throws {
         let sample = VMPaths(dataDirectory: dataDirectory, id: String(repeating: "0", count: 16))

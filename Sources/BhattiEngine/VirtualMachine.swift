@@ -56,16 +56,20 @@ public final class VirtualMachine: Sendable {
     public let process: QEMUProcess
     public let qmp: QMPClient
     /// The per-VM secret the agent requires in every hello after boot; kept on the host only (vm.json).
-    let token: String
+    var token: String { tokenBox.withLock { $0 } }
+    private let tokenBox: Mutex<String>
     private let connection: Mutex<AgentConnection>
 
     init(configuration: VMConfiguration, process: QEMUProcess, qmp: QMPClient, agent: AgentConnection, token: String) {
         self.configuration = configuration
         self.process = process
         self.qmp = qmp
-        self.token = token
+        tokenBox = Mutex(token)
         connection = Mutex(agent)
     }
+
+    /// After the guest accepted a new token (a clone takes its own identity).
+    func replaceToken(_ token: String) { tokenBox.withLock { $0 = token } }
 
     /// The current agent channel (it may have dropped; see `reconnect`).
     public var agent: AgentConnection { connection.withLock { $0 } }

@@ -242,11 +242,19 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     public var initScript: String?
     /// From now on hello must carry this token.
     public var token: String?
+    /// Base64 random bytes mixed into the guest's pool: a restored or forked guest would otherwise
+    /// share its random state with every other copy of the same memory.
+    public var entropy: String?
+    /// False keeps the guest's current environment and secrets (a fork); true replaces them.
+    public var replaceEnvironment: Bool
 
     public init(
         hostname: String? = nil, env: [String: String] = [:], secrets: [String: String] = [:], files: [File] = [],
-        address: String? = nil, gateway: String? = nil, dns: [String] = [], initScript: String? = nil, token: String? = nil
+        address: String? = nil, gateway: String? = nil, dns: [String] = [], initScript: String? = nil, token: String? = nil,
+        entropy: String? = nil, replaceEnvironment: Bool = true
     ) {
+        self.entropy = entropy
+        self.replaceEnvironment = replaceEnvironment
         self.hostname = hostname
         self.env = env
         self.secrets = secrets
@@ -259,8 +267,24 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, env, secrets, files, address, gateway, dns, token
+        case hostname, env, secrets, files, address, gateway, dns, token, entropy
         case initScript = "init"
+        case replaceEnvironment = "replace_env"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        hostname = try c.decodeIfPresent(String.self, forKey: .hostname)
+        env = try c.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+        secrets = try c.decodeIfPresent([String: String].self, forKey: .secrets) ?? [:]
+        files = try c.decodeIfPresent([File].self, forKey: .files) ?? []
+        address = try c.decodeIfPresent(String.self, forKey: .address)
+        gateway = try c.decodeIfPresent(String.self, forKey: .gateway)
+        dns = try c.decodeIfPresent([String].self, forKey: .dns) ?? []
+        initScript = try c.decodeIfPresent(String.self, forKey: .initScript)
+        token = try c.decodeIfPresent(String.self, forKey: .token)
+        entropy = try c.decodeIfPresent(String.self, forKey: .entropy)
+        replaceEnvironment = try c.decodeIfPresent(Bool.self, forKey: .replaceEnvironment) ?? true
     }
 }
 

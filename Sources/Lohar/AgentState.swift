@@ -50,6 +50,10 @@ final class AgentState: Sendable {
         }
     }
 
+    func apply(token: String?) {
+        if let token { runtime.withLock { $0.token = token } }
+    }
+
     /// Something happened: a request, or output from a process.
     func touch() { runtime.withLock { $0.lastActivityMs = unixMilliseconds() } }
 

@@ -18,7 +18,19 @@ extension AgentSession {
                 writeSystemFile("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 \(hostname)\n")
             }
         }
-        state.apply(env: config.env, secrets: config.secrets, token: config.token)
+        if config.replaceEnvironment {
+            state.apply(env: config.env, secrets: config.secrets, token: config.token)
+        } else {
+            state.apply(token: config.token)
+        }
+        if let entropy = config.entropy, let bytes = Data(base64Encoded: entropy), state.base.reapsAllChildren {
+            // Mixed in, not credited: the kernel's pool diverges from every other copy of this memory.
+            let fd = open("/dev/urandom", O_WRONLY | O_CLOEXEC)
+            if fd >= 0 {
+                _ = Array(bytes).withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                close(fd)
+            }
+        }
         for file in config.files {
             guard let bytes = Data(base64Encoded: file.content) else {
                 throw WireErrorMessage(code: .badRequest, message: "file \(file.path): content is not base64")

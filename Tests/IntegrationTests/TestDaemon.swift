@@ -21,13 +21,14 @@ final class TestDaemon: Sendable {
 
     static func start(
         imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil,
-        warmAfter: String = "30s", coldAfter: String = "30m"
+        warmAfter: String = "30s", coldAfter: String = "30m", templates: Bool = false
     ) async throws -> TestDaemon {
         // Short: sandbox socket paths must stay under 108 bytes.
         let data = dataDirectory ?? "/tmp/bhi-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         var config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0")
         config.warmAfter = warmAfter
         config.coldAfter = coldAfter
+        config.templates = templates
         let events = LogEvents()
         let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }))
         return TestDaemon(daemon: daemon, dataDirectory: data, events: events)
@@ -96,7 +97,11 @@ final class LogEvents: Sendable {
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let event = object["event"] as? String
         else { return }
-        events.withLock { $0.append(event) }
+        events.withLock { list in
+            list.append(event)
+            // `sandbox.created:template` and the like: how it was made.
+            if let from = object["from"] as? String { list.append(event + ":" + from) }
+        }
     }
 
     func count(_ event: String) -> Int { events.withLock { $0.filter { $0 == event }.count } }

@@ -6,7 +6,7 @@ import Glibc
 enum SandboxCommands {
     static let create = BhattiCommand.Command(
         names: ["create"],
-        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--keep-hot] [--label K=V]…",
+        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--keep-hot] [--label K=V]… [--from SANDBOX]",
         summary: "Create and boot a sandbox; an existing sandbox of that name is returned unchanged.",
         options: [
             OptionSpec("--name", kind: .value), OptionSpec("--cpus", kind: .value), OptionSpec("--memory", kind: .value),
@@ -15,13 +15,14 @@ enum SandboxCommands {
             OptionSpec("--file", kind: .repeated), OptionSpec("--init", kind: .value), OptionSpec("--from", kind: .value),
         ]
     ) { args, ctx in
-        for unsupported in ["--disk", "--env", "--secret", "--file", "--init", "--from"] where args.values[unsupported] != nil {
+        for unsupported in ["--disk", "--env", "--secret", "--file", "--init"] where args.values[unsupported] != nil {
             throw CLIError.failure("create \(unsupported) is not available in this version yet")
         }
         guard args.positionals.isEmpty else { throw UsageError("unexpected argument \"\(args.positionals[0])\"") }
         let body = CreateSandboxRequest(
             name: args.value("--name"), cpus: try args.int("--cpus"), memoryMB: try args.int("--memory"),
-            labels: args.values["--label"] == nil ? nil : try args.pairs("--label"), keepHot: args.has("--keep-hot") ? true : nil)
+            labels: args.values["--label"] == nil ? nil : try args.pairs("--label"), keepHot: args.has("--keep-hot") ? true : nil,
+            from: args.value("--from"))
         let started = Date()
         if !ctx.json, isatty(2) == 1 { printError("creating sandbox \(body.name ?? "")…") }
         let response = try ctx.request("POST", "/v1/sandboxes", body: Array(try JSONEncoder().encode(body)))

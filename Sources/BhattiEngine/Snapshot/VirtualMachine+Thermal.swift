@@ -64,7 +64,7 @@ extension VirtualMachine {
     }
 
     /// Polls `query-migrate` until the migration ends; throws if it failed.
-    private func waitForMigration(timeout: Duration = .seconds(30)) async throws {
+    func waitForMigration(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
             let info = try await qmp.execute("query-migrate")

@@ -1,0 +1,44 @@
+import BhattiAPI
+import Foundation
+
+/// `bhatti snapshot create SB --name N | list | restore N [--name NEW] | delete N`.
+enum SnapshotCommand {
+    static let command = BhattiCommand.Command(
+        names: ["snapshot"],
+        usage: "bhatti snapshot create SANDBOX --name NAME | list | restore NAME [--name NEW] | delete NAME",
+        summary: "Named memory+disk checkpoints of running sandboxes; restore makes a new sandbox.",
+        options: [OptionSpec("--name", kind: .value)]
+    ) { args, ctx in
+        guard let verb = args.positionals.first else { throw UsageError("snapshot needs create, list, restore or delete") }
+        let rest = Array(args.positionals.dropFirst())
+        switch verb {
+        case "create":
+            guard rest.count == 1, let name = args.value("--name") else { throw UsageError("snapshot create SANDBOX --name NAME") }
+            let body = try JSONEncoder().encode(CreateSnapshotRequest(name: name))
+            let snapshot = try ctx.decode(SnapshotDTO.self, try ctx.request("POST", "/v1/sandboxes/" + pathSegment(rest[0]) + "/snapshots", body: Array(body)))
+            if ctx.json { ctx.printJSON(snapshot) } else { print("snapshot/\(snapshot.name) created from \(rest[0]) (\(megabytes(snapshot.sizeBytes)))") }
+        case "list", "ls":
+            guard rest.isEmpty else { throw UsageError("snapshot list takes no arguments") }
+            let list = try ctx.decode([SnapshotDTO].self, try ctx.request("GET", "/v1/snapshots"))
+            if ctx.json { ctx.printJSON(list); return 0 }
+            let rows = list.map { s in
+                [s.name, s.sourceSandboxID ?? "-", String(s.cpus), "\(s.memoryMB) MiB", megabytes(s.sizeBytes), s.createdAt]
+            }
+            print(SandboxCommands.table(header: ["NAME", "SOURCE", "CPUS", "MEMORY", "SIZE", "CREATED"], rows: rows))
+        case "restore":
+            guard rest.count == 1 else { throw UsageError("snapshot restore NAME [--name NEW]") }
+            let body = try JSONEncoder().encode(RestoreSnapshotRequest(name: args.value("--name")))
+            let sandbox = try ctx.decode(SandboxDTO.self, try ctx.request("POST", "/v1/snapshots/" + pathSegment(rest[0]) + "/restore", body: Array(body)))
+            if ctx.json { ctx.printJSON(sandbox) } else { print("sandbox/\(sandbox.name) restored from snapshot/\(rest[0]) (id \(sandbox.id))") }
+        case "delete", "rm":
+            guard rest.count == 1 else { throw UsageError("snapshot delete NAME") }
+            _ = try ctx.request("DELETE", "/v1/snapshots/" + pathSegment(rest[0]))
+            if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("snapshot/\(rest[0]) deleted") }
+        default:
+            throw UsageError("unknown snapshot command \"\(verb)\": use create, list, restore or delete")
+        }
+        return 0
+    }
+
+    private static func megabytes(_ bytes: Int64) -> String { String(format: "%.1f MiB", Double(bytes) / 1_048_576) }
+}

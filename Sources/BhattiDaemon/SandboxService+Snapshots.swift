@@ -1,0 +1,70 @@
+import BhattiCore
+import BhattiEngine
+import BhattiStore
+import Foundation
+
+/// Named snapshots: checkpoints of a running sandbox that restore into new sandboxes.
+extension SandboxService {
+    /// How many named snapshots one owner may keep.
+    public static let snapshotQuota = 20
+
+    /// Checkpoints `sandbox` (waking it first) as `name`; the sandbox keeps running.
+    public func createSnapshot(of sandbox: String, name: String) async throws -> SnapshotRecord {
+        let name = try SandboxName.parse(name).rawValue
+        let store = storeForThermal, engine = engineForThermal
+        if try await store.snapshot(ownedBy: nil, named: name) != nil {
+            throw BhattiError(.alreadyExists, "a snapshot named \(name) already exists")
+        }
+        guard try await store.snapshots(ownedBy: nil).count < Self.snapshotQuota else {
+            throw BhattiError(.resourceExhausted, "snapshot quota reached (\(Self.snapshotQuota)); delete one first")
+        }
+        let (record, _) = try await guest(sandbox)
+        hold(record.id)
+        defer { release(record.id) }
+        let id = "snap" + SandboxID.random().rawValue
+        let directory = engine.configuration.dataDirectory + "/snapshots/" + id
+        let started = ContinuousClock.now
+        let copied: Int
+        do { copied = try await engine.checkpoint(id: record.id.rawValue, into: directory) } catch {
+            throw BhattiError(.unavailable, "snapshot of \(record.name) failed (it keeps running): \(error)", cause: error)
+        }
+        let snapshot = SnapshotRecord(
+            id: id, name: name, sourceSandboxID: record.id, cpus: record.cpus, memoryMB: record.memoryMB, diskMB: record.diskMB,
+            image: record.image, directory: directory, sizeBytes: Int64(copied), createdAt: Date())
+        do { try await store.insertSnapshot(snapshot) } catch {
+            try? FileManager.default.removeItem(atPath: directory)
+            throw error
+        }
+        logForThermal.info("snapshot.created", [
+            "snapshot.id": id, "sandbox.id": record.id.rawValue, "bytes": String(copied),
+            "ms": String(describing: ContinuousClock.now - started),
+        ])
+        return snapshot
+    }
+
+    public func snapshots() async throws -> [SnapshotRecord] {
+        try await storeForThermal.snapshots(ownedBy: nil)
+    }
+
+    /// A new sandbox from snapshot `name`, with its own identity; `newName` or `<snapshot>-<n>`.
+    public func restoreSnapshot(_ name: String, as newName: SandboxName?, labels: [String: String] = [:]) async throws -> SandboxRecord {
+        guard let snapshot = try await storeForThermal.snapshot(ownedBy: nil, named: name) else {
+            throw BhattiError(.notFound, "snapshot \(name) not found")
+        }
+        let sandboxName = try newName ?? SandboxName.parse(name + "-" + String(SandboxID.random().rawValue.prefix(4)))
+        if try await storeForThermal.find(sandboxName.rawValue) != nil {
+            throw BhattiError(.alreadyExists, "a sandbox named \(sandboxName) already exists")
+        }
+        let spec = try SandboxSpec(name: sandboxName, cpus: snapshot.cpus, memoryMB: snapshot.memoryMB, diskMB: snapshot.diskMB)
+        return try await create(spec, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory)).0
+    }
+
+    public func deleteSnapshot(_ name: String) async throws {
+        guard let snapshot = try await storeForThermal.snapshot(ownedBy: nil, named: name) else {
+            throw BhattiError(.notFound, "snapshot \(name) not found")
+        }
+        try await storeForThermal.deleteSnapshot(id: snapshot.id)
+        try? FileManager.default.removeItem(atPath: snapshot.directory)
+        logForThermal.info("snapshot.deleted", ["snapshot.id": snapshot.id])
+    }
+}

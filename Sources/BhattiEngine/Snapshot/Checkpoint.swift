@@ -1,0 +1,90 @@
+import BhattiSystem
+import BhattiWire
+import Foundation
+import Glibc
+
+/// Named snapshots, forks and templates: a running VM's memory, device state and disk copied into
+/// another directory, and a new VM started from such a copy with a new identity.
+extension VirtualMachine {
+    /// Pauses the VM, writes its device state into `target`, copies the RAM file and the disk overlay
+    /// there (sparse: untouched memory costs nothing), and lets it run again. The VM is stopped only
+    /// for as long as the copies take. Returns the bytes of data copied.
+    func checkpoint(into target: VMPaths) async throws -> Int {
+        let wasRunning = try await runState() == "running"
+        do {
+            try FileManager.default.createDirectory(atPath: target.directory, withIntermediateDirectories: true)
+            let raw = open(target.deviceState, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+            guard raw >= 0 else { throw EngineError.io("create \(target.deviceState)", Errno.current) }
+            let file = FileDescriptor(rawValue: raw)
+            defer { file.close() }
+            try await qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+            if wasRunning { try await qmp.execute("stop") }
+            try await qmp.execute("getfd", ["fdname": "bhatti-checkpoint"], passing: file)
+            try await qmp.execute("migrate", ["uri": "fd:bhatti-checkpoint"])
+            try await waitForMigration()
+            guard fsync(raw) == 0 else { throw EngineError.io("fsync \(target.deviceState)", Errno.current) }
+            let source = configuration.paths
+            let copied = try await Blocking.run(name: "checkpoint-copy") { () throws -> Int in
+                do {
+                    return try SparseCopy.copy(source.memory, to: target.memory) + SparseCopy.copy(source.disk, to: target.disk)
+                } catch { throw EngineError.io("copy \(source.directory) to \(target.directory)", error) }
+            }
+            // Running again before the manifests are written: they describe the copies, not the VM.
+            if wasRunning { try await qmp.execute("cont") }
+            try SnapshotManifest.describe(target).write(to: target.snapshotManifest)
+            try VMRecord(configuration, token: token).write(to: target.record)
+            return copied
+        } catch {
+            if wasRunning { _ = try? await qmp.execute("cont") }
+            try? FileManager.default.removeItem(atPath: target.directory)
+            throw EngineError.snapshotFailed("checkpoint of \(configuration.id): \(error)")
+        }
+    }
+}
+
+extension Engine {
+    /// Copies running sandbox `id` into `directory` (see `VirtualMachine.checkpoint`); returns the bytes copied.
+    public func checkpoint(id: String, into directory: String) async throws -> Int {
+        try await machine(id).checkpoint(into: VMPaths(directory: directory))
+    }
+
+    /// Starts sandbox `id` from a checkpoint in `directory`: its files are copied into the sandbox's
+    /// own directory and restored there, then the guest takes its new identity (hostname, token, fresh
+    /// randomness) through the agent. `keepEnvironment` keeps the source's env (a fork).
+    public func clone(from directory: String, to id: String, hostname: String, keepEnvironment: Bool = true) async throws {
+        let source = VMPaths(directory: directory)
+        let target = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
+        let record = try VMRecord.read(source.record)
+        do {
+            try FileManager.default.createDirectory(atPath: target.directory, withIntermediateDirectories: true)
+            // A fork checkpoints straight into its own directory: nothing to copy then.
+            if source.directory != target.directory {
+                try await Blocking.run(name: "clone-copy") {
+                do {
+                    try SparseCopy.copy(source.memory, to: target.memory)
+                    try SparseCopy.copy(source.disk, to: target.disk)
+                    try SparseCopy.copy(source.deviceState, to: target.deviceState)
+                    try SparseCopy.copy(source.snapshotManifest, to: target.snapshotManifest)
+                } catch { throw EngineError.io("copy \(source.directory) to \(target.directory)", error) }
+                }
+            }
+            try record.write(to: target.record)
+            try await restore(id: id)
+            let vm = try machine(id)
+            let token = randomToken()
+            var fresh = [UInt8](repeating: 0, count: 64)
+            var generator = SystemRandomNumberGenerator()
+            for i in fresh.indices { fresh[i] = generator.next() }
+            try await vm.agent.configure(GuestConfig(
+                hostname: hostname, token: token, entropy: Data(fresh).base64EncodedString(), replaceEnvironment: !keepEnvironment))
+            var updated = record
+            updated.token = token
+            updated.hostname = hostname
+            try updated.write(to: target.record)
+            vm.replaceToken(token)
+        } catch {
+            await destroy(id: id)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,50 @@
+import BhattiImage
+import BhattiSystem
+import Foundation
+import Glibc
+
+/// Template snapshots: one booted, idle VM per image and size, checkpointed to
+/// `<data-dir>/templates/<key>/`, so a create copies and restores it instead of booting.
+/// The key covers everything the copy depends on: the image's files, the size and the accelerator.
+extension Engine {
+    /// The template directory for a size under the current image, if one has been built.
+    public func template(cpus: Int, memoryMB: Int) throws -> String? {
+        let directory = try templateDirectory(cpus: cpus, memoryMB: memoryMB)
+        return FileManager.default.fileExists(atPath: VMPaths(directory: directory).snapshotManifest) ? directory : nil
+    }
+
+    /// Boots a VM of this size, lets it settle, checkpoints it into the template directory (built
+    /// aside and renamed into place, so a half-made template is never used) and destroys the VM.
+    public func buildTemplate(cpus: Int, memoryMB: Int, settle: Duration = .seconds(1)) async throws -> String {
+        let directory = try templateDirectory(cpus: cpus, memoryMB: memoryMB)
+        if FileManager.default.fileExists(atPath: directory) { return directory }
+        var generator = SystemRandomNumberGenerator()
+        let id = "tpl" + String(generator.next() as UInt64 % 1_000_000_000_000, radix: 16)
+        let staging = directory + ".building-" + id
+        do {
+            _ = try await boot(id: id, cpus: cpus, memoryMB: memoryMB, hostname: "bhatti")
+            try await Task.sleep(for: settle)
+            _ = try await checkpoint(id: id, into: staging)
+            await destroy(id: id)
+            guard rename(staging, directory) == 0 else { throw EngineError.io("rename \(staging)", Errno.current) }
+            return directory
+        } catch {
+            await destroy(id: id)
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    private func templateDirectory(cpus: Int, memoryMB: Int) throws -> String {
+        let image: GuestImage
+        do { image = try GuestImage.open(configuration.imageDirectory) } catch {
+            throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory): \(error)")
+        }
+        let files = image.manifest.files.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.sha256)" }.joined(separator: ",")
+        let facts = "\(files);cpus=\(cpus);memory=\(memoryMB);accel=\(configuration.accelerator.accelerator.rawValue)"
+        let key = String(sha256Hex(Array(facts.utf8)).prefix(16))
+        let root = configuration.dataDirectory + "/templates"
+        try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        return root + "/" + key
+    }
+}
