@@ -87,6 +87,35 @@ struct CLITests {
         }
     }
 
+    @Test("pause, stop, start, fork and snapshots from the command line")
+    func thermalAndSnapshots() async throws {
+        try await withDaemon { d in
+            #expect(try await bhatti(["create", "--name", "cli", "--memory", "512"], daemon: d).status == 0)
+            #expect(try await bhatti(["pause", "cli"], daemon: d).stdout == "cli warm\n")
+            #expect(try await bhatti(["stop", "cli"], daemon: d).stdout == "cli cold\n")
+            #expect(try await bhatti(["start", "cli"], daemon: d).stdout == "cli hot\n")
+            let stopped = try await bhatti(["--json", "stop", "cli"], daemon: d)
+            #expect(stopped.stdout.contains("\"state\" : \"cold\""), "\(stopped.stdout)")
+            // exec wakes it.
+            #expect(try await bhatti(["exec", "cli", "--", "sh", "-c", "echo s > /workspace/s"], daemon: d).status == 0)
+            let fork = try await bhatti(["create", "--name", "cli2", "--from", "cli"], daemon: d)
+            #expect(fork.status == 0, "\(fork.stderr)")
+            #expect(try await bhatti(["exec", "cli2", "--", "cat", "/workspace/s"], daemon: d).stdout == "s\n")
+            let snap = try await bhatti(["snapshot", "create", "cli", "--name", "base"], daemon: d)
+            #expect(snap.status == 0, "\(snap.stderr)")
+            #expect(try await bhatti(["snapshot", "list"], daemon: d).stdout.contains("base"))
+            let restored = try await bhatti(["snapshot", "restore", "base", "--name", "cli3"], daemon: d)
+            #expect(restored.status == 0, "\(restored.stderr)")
+            #expect(try await bhatti(["exec", "cli3", "--", "cat", "/workspace/s"], daemon: d).stdout == "s\n")
+            #expect(try await bhatti(["snapshot", "delete", "base"], daemon: d).status == 0)
+            let missing = try await bhatti(["snapshot", "restore", "base"], daemon: d)
+            #expect(missing.status == 1)
+            #expect(missing.stderr.hasPrefix("error: "))
+            #expect(try await bhatti(["stop"], daemon: d).status == 2)
+            #expect(try await bhatti(["snapshot", "frobnicate"], daemon: d).status == 2)
+        }
+    }
+
     @Test("usage errors exit 2; an unreachable daemon exits 3")
     func exitCodes() throws {
         let p = Process()

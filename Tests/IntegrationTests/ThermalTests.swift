@@ -118,4 +118,45 @@ struct ThermalTests {
             again.close(code: WebSocketCloseCode.normal, reason: "")
         }
     }
+
+    @Test("a snapshot that cannot be written leaves the VM running; a damaged one fails fast with the reason")
+    func failures() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("fragile")
+            _ = try await d.exec("fragile", ["sh", "-c", "echo alive > /dev/shm/a"])
+            let dir = d.dataDirectory + "/sandboxes/" + sb.id
+            // Immutable directory: even root cannot create the device-state file in it.
+            #expect(try await runTool("chattr", ["+i", dir]) == 0)
+            let refused = try await d.call("POST", "/v1/sandboxes/fragile/stop")
+            #expect(try await runTool("chattr", ["-i", dir]) == 0)
+            #expect(refused.status == 503, "\(refused.text)")
+            #expect(refused.text.contains("keeps running"))
+            #expect(try await d.get("fragile").state == "hot")
+            #expect(try await d.exec("fragile", ["cat", "/dev/shm/a"]).stdout == "alive\n")
+
+            // A truncated RAM file: the wake fails at once, saying why, and the sandbox is in error.
+            #expect(try await post(d, "fragile", "stop").state == "cold")
+            #expect(truncate(dir + "/memory", 4096) == 0)
+            let started = ContinuousClock.now
+            let woke = try await d.call("POST", "/v1/sandboxes/fragile/exec", json: #"{"cmd":["true"]}"#)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(woke.status == 503, "\(woke.text)")
+            #expect(woke.text.contains("RAM file"), "\(woke.text)")
+            let after = try await d.get("fragile")
+            #expect(after.state == "error")
+            #expect(after.stateReason?.contains("snapshot damaged") == true, "\(after.stateReason ?? "")")
+        }
+    }
+}
+
+/// Runs a host tool to completion off the cooperative pool; its exit status.
+func runTool(_ name: String, _ arguments: [String]) async throws -> Int32 {
+    try await Blocking.run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        p.arguments = [name] + arguments
+        try p.run()
+        p.waitUntilExit()
+        return p.terminationStatus
+    }
 }

@@ -154,7 +154,11 @@ extension VirtualMachine {
             let state = try await qmp.execute("query-status")["status"]?.stringValue ?? "unknown"
             switch state {
             case "running": break
-            case "paused": try await qmp.execute("cont")
+            // postmigrate: the earlier daemon died between writing a snapshot and ending QEMU; the
+            // VM can simply go on (cont re-activates its disk).
+            case "paused", "postmigrate":
+                try await qmp.execute("cont")
+                removeSnapshotFiles(paths)
             default: throw EngineError.notRunning("QEMU of \(config.id) is \(state)")
             }
             let agent = try await AgentConnection.connect(unixPath: paths.agentSocket, token: token, timeout: .seconds(10))
