@@ -146,23 +146,57 @@ func json<T: Encodable>(_ value: T, status: Int = 200) throws -> HTTPResponse {
 }
 
 /// Decodes a JSON body, refusing unknown fields and those the contract names but this server lacks.
+/// One parse: the unknown-field check reads the same decoder's keys.
 func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: Set<String>, notYetSupported: Set<String> = []) throws -> T {
     let body = request.body.isEmpty ? Array("{}".utf8) : request.body
-    guard let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any] else {
+    let decoder = JSONDecoder()
+    decoder.userInfo[knownKeysKey] = known
+    let checked: KeyCheck<T>
+    do {
+        checked = try decoder.decode(KeyCheck<T>.self, from: Data(body))
+    } catch KeyCheckError.notAnObject {
         throw BhattiError(.invalidArgument, "request body must be a JSON object")
+    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
+        if context.codingPath.isEmpty { throw BhattiError(.invalidArgument, "request body must be a JSON object") }
+        let field = context.codingPath.map(\.stringValue).joined(separator: ".")
+        throw BhattiError(.invalidArgument, "field \"\(field)\" has the wrong type")
+    } catch DecodingError.dataCorrupted {
+        throw BhattiError(.invalidArgument, "request body must be a JSON object")
+    } catch {
+        throw BhattiError(.invalidArgument, "invalid request body: \(error)")
     }
-    for key in object.keys.sorted() where !known.contains(key) {
+    if let key = checked.unknown.first {
         if notYetSupported.contains(key) {
             throw BhattiError(.invalidArgument, "field \"\(key)\" is not supported by this server yet")
         }
         throw BhattiError(.invalidArgument, "unknown field \"\(key)\"")
     }
-    do {
-        return try JSONDecoder().decode(T.self, from: Data(body))
-    } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
-        let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-        throw BhattiError(.invalidArgument, "field \"\(field)\" has the wrong type")
-    } catch {
-        throw BhattiError(.invalidArgument, "invalid request body: \(error)")
+    guard let value = checked.value else { throw BhattiError(.invalidArgument, "invalid request body") }
+    return value
+}
+
+enum KeyCheckError: Error { case notAnObject }
+
+/// Where `decodeBody` tells `KeyCheck` which keys the DTO knows.
+let knownKeysKey = CodingUserInfoKey(rawValue: "bhatti.knownKeys")!
+
+/// Decodes `T` and collects the top-level keys it does not know, from one pass over the JSON. Unknown
+/// keys are reported before `T`'s own errors, as a client with a typo expects.
+struct KeyCheck<T: Decodable>: Decodable {
+    var unknown: [String] = []
+    var value: T?
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        guard let keys = try? decoder.container(keyedBy: AnyKey.self) else { throw KeyCheckError.notAnObject }
+        let known = decoder.userInfo[knownKeysKey] as? Set<String> ?? []
+        unknown = keys.allKeys.map(\.stringValue).filter { !known.contains($0) }.sorted()
+        if unknown.isEmpty { value = try T(from: decoder) }
     }
 }
