@@ -4,6 +4,7 @@ import BhattiImage
 import BhattiStore
 import BhattiWire
 import Foundation
+import Synchronization
 
 /// What a buffered or streamed exec produced.
 public struct ExecOutcome: Sendable {
@@ -264,16 +265,26 @@ public actor SandboxService {
 
 struct TimeoutError: Error {}
 
-/// Runs `body`, cancelling it after `timeout`.
+/// Runs `body`, cancelling it after `timeout` (then `TimeoutError`). The deadline is a Dispatch timer
+/// rather than a sleeping task in a task group: it costs nothing on the cooperative pool when the body
+/// finishes first, which is every exec on the hot path.
 func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw TimeoutError()
-        }
-        defer { group.cancelAll() }
-        guard let first = try await group.next() else { throw TimeoutError() }
-        return first
+    let task = Task { try await body() }
+    let timedOut = Atomic<Bool>(false)
+    let timer = DispatchWorkItem {
+        timedOut.store(true, ordering: .sequentiallyConsistent)
+        task.cancel()
+    }
+    let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), execute: timer)
+    defer { timer.cancel() }
+    return try await withTaskCancellationHandler {
+        let result: Result<T, any Error>
+        do { result = .success(try await task.value) } catch { result = .failure(error) }
+        // However the cancelled body ended (an error, or the status of the killed command), it timed out.
+        if timedOut.load(ordering: .sequentiallyConsistent) { throw TimeoutError() }
+        return try result.get()
+    } onCancel: {
+        task.cancel()
     }
 }
