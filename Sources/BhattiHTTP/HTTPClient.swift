@@ -95,6 +95,16 @@ public final class HTTPClient: Sendable {
         let fd = try connect()
         defer { fd.close() }
         if timeoutMilliseconds > 0 { fd.setReceiveTimeout(milliseconds: timeoutMilliseconds) }
+        return try Self.exchange(on: fd, request: request, method: method, onHead: onHead, onBody: onBody).response
+    }
+
+    /// Writes `request` on `fd` and reads one response. `reusable`: the connection may carry another
+    /// request (the response was delimited and the server did not ask to close); `sawBytes`: the server
+    /// answered at all (a kept-alive connection the server had already closed answers nothing).
+    static func exchange(
+        on fd: FileDescriptor, request: [UInt8], method: String,
+        onHead: (Int, HTTPHeaders) -> Void, onBody: ([UInt8]) -> Void
+    ) throws(HTTPClientError) -> (response: HTTPClientResponse, reusable: Bool) {
         var writeError: Errno?
         do {
             try fd.writeAll(request)
@@ -116,8 +126,9 @@ public final class HTTPClient: Sendable {
                     case .body(let bytes):
                         onBody(bytes)
                     case .end:
-                        if let head { return head }
-                        throw HTTPParseError.malformed("body without a head")
+                        guard let head else { throw HTTPParseError.malformed("body without a head") }
+                        let close = head.headers.tokens(for: "Connection").contains("close")
+                        return (head, writeError == nil && !close)
                     }
                 }
             } catch {
@@ -131,7 +142,7 @@ public final class HTTPClient: Sendable {
                 throw .io(writeError ?? error)
             }
             if count == 0 {
-                if parser.bodyRunsUntilClose, let head { return head }
+                if parser.bodyRunsUntilClose, let head { return (head, false) }
                 if let writeError { throw .io(writeError) }
                 throw .closed
             }
