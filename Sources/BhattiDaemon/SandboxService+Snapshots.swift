@@ -25,7 +25,7 @@ extension SandboxService {
         let directory = engine.configuration.dataDirectory + "/snapshots/" + id
         let started = ContinuousClock.now
         let copied: Int
-        do { copied = try await engine.checkpoint(id: record.id.rawValue, into: directory) } catch {
+        do { copied = try await engine.checkpoint(id: record.id.rawValue, into: directory, durable: true) } catch {
             throw BhattiError(.unavailable, "snapshot of \(record.name) failed (it keeps running): \(error)", cause: error)
         }
         let snapshot = SnapshotRecord(

@@ -127,7 +127,7 @@ public actor SandboxService {
                 }
             }
             _ = try await engine.boot(id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname)
-            if policy.templates { buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB) }
+            if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB) }
             return "boot"
         case .fork(let parentID):
             let (parent, _) = try await guest(parentID.rawValue)
@@ -145,9 +145,9 @@ public actor SandboxService {
 
     /// Builds the template for a size in the background, once: the next create of that size restores
     /// it instead of booting.
-    private func buildTemplate(cpus: Int, memoryMB: Int) {
-        let key = "\(cpus)x\(memoryMB)"
-        guard !templateBuilds.contains(key) else { return }
+    private func buildTemplate(cpus: Int, memoryMB: Int) async {
+        // Keyed by the template's directory, which changes with the image: a rebuilt image gets new ones.
+        guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB), !templateBuilds.contains(key) else { return }
         templateBuilds.insert(key)
         Task { [engine, log] in
             do {
@@ -180,8 +180,12 @@ public actor SandboxService {
         for (k, v) in addLabels { record.labels[k] = v }
         try SandboxLabels.validate(record.labels)
         try await store.update(record.id, name: record.name, keepHot: record.keepHot, labels: record.labels)
-        // Unpinned: idleness counts from now.
+        // Unpinned: idleness counts from now. Pinned: a warm or cold sandbox comes back, as at start.
         if keepHot == false { touch(record.id) }
+        if keepHot == true, record.state == .warm || record.state == .cold {
+            let id = record.id
+            Task { _ = try? await self.wake(id) }
+        }
         return record
     }
 

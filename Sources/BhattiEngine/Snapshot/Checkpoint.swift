@@ -9,7 +9,9 @@ extension VirtualMachine {
     /// Pauses the VM, writes its device state into `target`, copies the RAM file and the disk overlay
     /// there (sparse: untouched memory costs nothing), and lets it run again. The VM is stopped only
     /// for as long as the copies take. Returns the bytes of data copied.
-    func checkpoint(into target: VMPaths) async throws -> Int {
+    /// `durable`: fsync the copies before returning (named snapshots outlive a host crash; forks and
+    /// templates need not pay for it).
+    func checkpoint(into target: VMPaths, durable: Bool = false) async throws -> Int {
         let wasRunning = try await runState() == "running"
         do {
             try FileManager.default.createDirectory(atPath: target.directory, withIntermediateDirectories: true)
@@ -26,7 +28,12 @@ extension VirtualMachine {
             let source = configuration.paths
             let copied = try await Blocking.run(name: "checkpoint-copy") { () throws -> Int in
                 do {
-                    return try SparseCopy.copy(source.memory, to: target.memory) + SparseCopy.copy(source.disk, to: target.disk)
+                    let bytes = try SparseCopy.copy(source.memory, to: target.memory) + SparseCopy.copy(source.disk, to: target.disk)
+                    if durable {
+                        try SparseCopy.sync(target.memory)
+                        try SparseCopy.sync(target.disk)
+                    }
+                    return bytes
                 } catch { throw EngineError.io("copy \(source.directory) to \(target.directory)", error) }
             }
             // Running again before the manifests are written: they describe the copies, not the VM.
@@ -44,8 +51,8 @@ extension VirtualMachine {
 
 extension Engine {
     /// Copies running sandbox `id` into `directory` (see `VirtualMachine.checkpoint`); returns the bytes copied.
-    public func checkpoint(id: String, into directory: String) async throws -> Int {
-        try await machine(id).checkpoint(into: VMPaths(directory: directory))
+    public func checkpoint(id: String, into directory: String, durable: Bool = false) async throws -> Int {
+        try await machine(id).checkpoint(into: VMPaths(directory: directory), durable: durable)
     }
 
     /// Starts sandbox `id` from a checkpoint in `directory`: its files are copied into the sandbox's

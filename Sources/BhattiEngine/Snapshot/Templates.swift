@@ -35,7 +35,8 @@ extension Engine {
         }
     }
 
-    private func templateDirectory(cpus: Int, memoryMB: Int) throws -> String {
+    /// Where the template for a size under the current image lives (or will): the name changes with the image.
+    public func templateDirectory(cpus: Int, memoryMB: Int) throws -> String {
         let image: GuestImage
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
             throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory): \(error)")
