@@ -15,143 +15,160 @@ struct Bench {
     let execs: Int
     let pings: Int
     let cli: String?
+    let thermal: ThermalOptions
 
     func run() async throws -> String {
         let data = "/tmp/bhb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         try await seedSandboxes(dataDirectory: data, count: 100)
-        let daemon = try await Daemon.start(
-            .isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0"), log: Logger(sink: { _ in }))
+        var config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0")
+        // Only the bench moves sandboxes between tiers: an idle timer would pause one between samples.
+        config.warmAfter = "off"
+        config.coldAfter = "off"
+        let daemon = try await Daemon.start(config, log: Logger(sink: { _ in }))
         defer { try? FileManager.default.removeItem(atPath: data) }
-        let client = HTTPClient(endpoint: .unix(path: daemon.socketPath))
-        let headers: HTTPHeaders = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]
-        func call(_ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
-            try await Blocking.run { try client.send(method: method, path: path, headers: headers, body: Array(body.utf8)) }
-        }
+        let api = BenchAPI(daemon)
         var rows: [Samples] = []
-        var throughputNote = ""
-        var wrkNote = ""
-        var apiNote = ""
+        var notes: [String] = []
+        var tiers: ThermalReport?
         do {
-            // 0. The API alone: health, and a list of 100 sandboxes (records seeded before start).
-            var health = Samples("GET /health", how: "one request at a time over the unix socket, our client")
-            var list = Samples("GET /v1/sandboxes (100 sandboxes)", how: "authenticated list, JSON for 100 records")
-            for _ in 0..<500 { health.add(try await measure { _ = try await call("GET", "/health") }) }
-            for _ in 0..<200 { list.add(try await measure { _ = try await call("GET", "/v1/sandboxes") }) }
-            rows += [health, list]
-            if let port = daemon.tcpPort { wrkNote = wrk(port: port) }
-
-            // 1. Boot: create → first exec returns.
-            var boot = Samples("create → first exec (1 vCPU, 512 MiB)", how: "POST /v1/sandboxes then POST …/exec `true`, over the unix socket")
-            var destroy = Samples("destroy", how: "DELETE /v1/sandboxes/{id}: QEMU killed, files removed")
-            for i in 0..<boots {
-                log("boot \(i + 1)/\(boots)")
-                let name = "boot-\(i)"
-                boot.add(try await measure {
-                    let c = try await call("POST", "/v1/sandboxes", "{\"name\":\"\(name)\",\"cpus\":1,\"memory_mb\":512}")
-                    guard c.status == 201 else { throw BenchError("create: \(c.status) \(c.text)") }
-                    let e = try await call("POST", "/v1/sandboxes/\(name)/exec", "{\"cmd\":[\"true\"]}")
-                    guard e.status == 200 else { throw BenchError("exec: \(e.status) \(e.text)") }
-                })
-                destroy.add(try await measure { _ = try await call("DELETE", "/v1/sandboxes/\(name)") })
-            }
-            rows += [boot, destroy]
-
-            // 2. A hot VM for the rest.
-            let c = try await call("POST", "/v1/sandboxes", "{\"name\":\"hot\",\"cpus\":1,\"memory_mb\":512}")
-            guard c.status == 201 else { throw BenchError("create: \(c.status) \(c.text)") }
-            let id = try JSONDecoder().decode(SandboxDTO.self, from: Data(c.body)).id
-            for _ in 0..<10 { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") }
-
-
-            let agent = try await daemon.engine.agent(for: id)
-            var engineExec = Samples("exec `true`, agent channel", how: "AgentConnection.exec in-process: frames over virtio-serial, spawn, exit")
-            var guestSide = Samples("  guest share of it", how: "lohar's own time: exec frame decoded → exit frame sent (spawn, wait, sync)")
-            var hostSide = Samples("  host + channel overhead", how: "the difference: host framing and scheduling plus two virtio-serial transits")
-            // The three paths take turns, so the guest's drifting spawn time affects them alike.
-            var api = Samples("exec `true`, API", how: "POST …/exec buffered, HTTP over the unix socket, client on its own thread")
-            var service = Samples("exec `true`, service", how: "SandboxService.exec in-process: lookup, timeout, agent exec (no HTTP)")
-            for _ in 0..<execs {
-                api.add(try await measure { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") })
-                service.add(try await measure {
-                    _ = try await daemon.service.exec("hot", request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
-                })
-                let start = ContinuousClock.now
-                let status = try await agent.exec(ExecRequest(argv: ["true"]))
-                let total = ContinuousClock.now - start
-                engineExec.add(total)
-                let guestMs = Double(status.guestMicroseconds ?? 0) / 1000
-                guestSide.add(ms: guestMs)
-                hostSide.add(ms: Samples.ms(total) - guestMs)
-            }
-            rows += [api, service, engineExec, guestSide, hostSide]
-            apiNote = String(format: "exec through the API adds %.3f ms p50 over the engine's own exec (interleaved samples)",
-                             api.percentile(0.5) - engineExec.percentile(0.5))
-
-            var ping = Samples("agent round trip", how: "ping frame → pong over the multiplexed virtio-serial channel")
-            for _ in 0..<50 { _ = try await agent.ping() }
-            for _ in 0..<pings { ping.add(try await agent.ping(Array(repeating: 7, count: 64))) }
-            rows.append(ping)
-
-            var reconnect = Samples("agent reconnect", how: "drop the channel, wait 50 ms, then connect + hello + first ping (the guest wakes on SIGIO)")
-            for _ in 0..<20 {
-                try await daemon.engine.agent(for: id).close()
-                try await Task.sleep(for: .milliseconds(50))
-                reconnect.add(try await measure { _ = try await daemon.engine.agent(for: id).ping() })
-            }
-            rows.append(reconnect)
-            let agentNow = try await daemon.engine.agent(for: id)
-
-            let kb = Array(repeating: UInt8(ascii: "x"), count: 1024)
-            _ = try await agentNow.writeFile(path: "/tmp/bench-1k", bytes: kb)
-            var read1k = Samples("file read 1 KB", how: "AgentConnection.readFile in-process: result + data + end frames")
-            var write1k = Samples("file write 1 KB", how: "AgentConnection.writeFile: temp, fsync, rename in the guest")
-            for _ in 0..<execs {
-                read1k.add(try await measure { _ = try await agentNow.readFile(FileReadRequest(path: "/tmp/bench-1k")) })
-                write1k.add(try await measure { _ = try await agentNow.writeFile(path: "/tmp/bench-1k", bytes: kb) })
-            }
-            rows += [read1k, write1k]
-
-            var big = Samples("100 MiB file round trip", how: "write then read back 100 MiB over the channel (ms; MB/s in the note below)")
-            let payload = (0..<(100 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131) }
-            for _ in 0..<3 {
-                big.add(try await measure {
-                    _ = try await agentNow.writeFile(path: "/tmp/bench-100m", bytes: payload)
-                    let (_, back) = try await agentNow.readFile(FileReadRequest(path: "/tmp/bench-100m"))
-                    guard back.count == payload.count else { throw BenchError("100 MiB read back \(back.count) bytes") }
-                })
-            }
-            rows.append(big)
-            throughputNote = String(format: "100 MiB round trip: %.0f MB/s (209.7 MB moved per round trip, p50)", 209.7 / (big.percentile(0.5) / 1000))
-
-            var concurrent = Samples("10 concurrent exec `true`", how: "wall time for 10 parallel agent execs")
-            for _ in 0..<30 {
-                concurrent.add(try await measure {
-                    try await withThrowingTaskGroup(of: Void.self) { g in
-                        for _ in 0..<10 { g.addTask { _ = try await agentNow.exec(ExecRequest(argv: ["true"])) } }
-                        try await g.waitForAll()
-                    }
-                })
-            }
-            rows.append(concurrent)
-
-            if let cli {
-                var cliRow = Samples("exec `true`, CLI", how: "`bhatti exec hot -- true` as a new process (process start dominates)")
-                for i in 0..<min(execs, 100) {
-                    if i == 0 { log("cli execs") }
-                    cliRow.add(try await Blocking.run { try runCLI(cli, socket: daemon.socketPath, key: daemon.adminKey) })
-                }
-                rows.append(cliRow)
-            }
-            _ = try await call("DELETE", "/v1/sandboxes/hot")
+            if !thermal.only { (rows, notes) = try await core(daemon, api) }
+            if thermal.enabled { tiers = try await thermal.bench(daemon, api).run() }
         } catch {
             await daemon.stop()
             throw error
         }
         await daemon.stop()
-        return render(rows, accelerator: daemon) + "\n" + [apiNote, throughputNote, wrkNote].filter { !$0.isEmpty }.joined(separator: "\n\n") + "\n"
+        var out = render(rows, thermal: tiers, accelerator: daemon)
+        let shown = notes.filter { !$0.isEmpty }
+        if !shown.isEmpty { out += "\n" + shown.joined(separator: "\n\n") + "\n" }
+        if let tiers { out += "\n" + tiers.markdown }
+        return out
     }
 
-    func render(_ rows: [Samples], accelerator daemon: Daemon) -> String {
+    /// Everything but the thermal tiers: the API, boot and destroy, exec paths, the agent channel, files.
+    func core(_ daemon: Daemon, _ api: BenchAPI) async throws -> (rows: [Samples], notes: [String]) {
+        func call(_ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
+            try await api.call(method, path, body)
+        }
+        var rows: [Samples] = []
+        var throughputNote = ""
+        var wrkNote = ""
+        var apiNote = ""
+        // 0. The API alone: health, and a list of 100 sandboxes (records seeded before start).
+        var health = Samples("GET /health", how: "one request at a time over the unix socket, our client")
+        var list = Samples("GET /v1/sandboxes (100 sandboxes)", how: "authenticated list, JSON for 100 records")
+        for _ in 0..<500 { health.add(try await measure { _ = try await call("GET", "/health") }) }
+        for _ in 0..<200 { list.add(try await measure { _ = try await call("GET", "/v1/sandboxes") }) }
+        rows += [health, list]
+        if let port = daemon.tcpPort { wrkNote = wrk(port: port) }
+
+        // 1. Boot: create → first exec returns.
+        var boot = Samples("create → first exec (1 vCPU, 512 MiB)", how: "POST /v1/sandboxes then POST …/exec `true`, over the unix socket")
+        var destroy = Samples("destroy", how: "DELETE /v1/sandboxes/{id}: QEMU killed, files removed")
+        for i in 0..<boots {
+            log("boot \(i + 1)/\(boots)")
+            let name = "boot-\(i)"
+            boot.add(try await measure {
+                let c = try await call("POST", "/v1/sandboxes", "{\"name\":\"\(name)\",\"cpus\":1,\"memory_mb\":512}")
+                guard c.status == 201 else { throw BenchError("create: \(c.status) \(c.text)") }
+                let e = try await call("POST", "/v1/sandboxes/\(name)/exec", "{\"cmd\":[\"true\"]}")
+                guard e.status == 200 else { throw BenchError("exec: \(e.status) \(e.text)") }
+            })
+            destroy.add(try await measure { _ = try await call("DELETE", "/v1/sandboxes/\(name)") })
+        }
+        rows += [boot, destroy]
+
+        // 2. A hot VM for the rest.
+        let c = try await call("POST", "/v1/sandboxes", "{\"name\":\"hot\",\"cpus\":1,\"memory_mb\":512}")
+        guard c.status == 201 else { throw BenchError("create: \(c.status) \(c.text)") }
+        let id = try JSONDecoder().decode(SandboxDTO.self, from: Data(c.body)).id
+        for _ in 0..<10 { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") }
+
+
+        let agent = try await daemon.engine.agent(for: id)
+        var engineExec = Samples("exec `true`, agent channel", how: "AgentConnection.exec in-process: frames over virtio-serial, spawn, exit")
+        var guestSide = Samples("  guest share of it", how: "lohar's own time: exec frame decoded → exit frame sent (spawn, wait, sync)")
+        var hostSide = Samples("  host + channel overhead", how: "the difference: host framing and scheduling plus two virtio-serial transits")
+        // The three paths take turns, so the guest's drifting spawn time affects them alike.
+        var api = Samples("exec `true`, API", how: "POST …/exec buffered, HTTP over the unix socket, client on its own thread")
+        var service = Samples("exec `true`, service", how: "SandboxService.exec in-process: lookup, timeout, agent exec (no HTTP)")
+        for _ in 0..<execs {
+            api.add(try await measure { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") })
+            service.add(try await measure {
+                _ = try await daemon.service.exec("hot", request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
+            })
+            let start = ContinuousClock.now
+            let status = try await agent.exec(ExecRequest(argv: ["true"]))
+            let total = ContinuousClock.now - start
+            engineExec.add(total)
+            let guestMs = Double(status.guestMicroseconds ?? 0) / 1000
+            guestSide.add(ms: guestMs)
+            hostSide.add(ms: Samples.ms(total) - guestMs)
+        }
+        rows += [api, service, engineExec, guestSide, hostSide]
+        apiNote = String(format: "exec through the API adds %.3f ms p50 over the engine's own exec (interleaved samples)",
+                         api.percentile(0.5) - engineExec.percentile(0.5))
+
+        var ping = Samples("agent round trip", how: "ping frame → pong over the multiplexed virtio-serial channel")
+        for _ in 0..<50 { _ = try await agent.ping() }
+        for _ in 0..<pings { ping.add(try await agent.ping(Array(repeating: 7, count: 64))) }
+        rows.append(ping)
+
+        var reconnect = Samples("agent reconnect", how: "drop the channel, wait 50 ms, then connect + hello + first ping (the guest wakes on SIGIO)")
+        for _ in 0..<20 {
+            try await daemon.engine.agent(for: id).close()
+            try await Task.sleep(for: .milliseconds(50))
+            reconnect.add(try await measure { _ = try await daemon.engine.agent(for: id).ping() })
+        }
+        rows.append(reconnect)
+        let agentNow = try await daemon.engine.agent(for: id)
+
+        let kb = Array(repeating: UInt8(ascii: "x"), count: 1024)
+        _ = try await agentNow.writeFile(path: "/tmp/bench-1k", bytes: kb)
+        var read1k = Samples("file read 1 KB", how: "AgentConnection.readFile in-process: result + data + end frames")
+        var write1k = Samples("file write 1 KB", how: "AgentConnection.writeFile: temp, fsync, rename in the guest")
+        for _ in 0..<execs {
+            read1k.add(try await measure { _ = try await agentNow.readFile(FileReadRequest(path: "/tmp/bench-1k")) })
+            write1k.add(try await measure { _ = try await agentNow.writeFile(path: "/tmp/bench-1k", bytes: kb) })
+        }
+        rows += [read1k, write1k]
+
+        var big = Samples("100 MiB file round trip", how: "write then read back 100 MiB over the channel (ms; MB/s in the note below)")
+        let payload = (0..<(100 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 131) }
+        for _ in 0..<3 {
+            big.add(try await measure {
+                _ = try await agentNow.writeFile(path: "/tmp/bench-100m", bytes: payload)
+                let (_, back) = try await agentNow.readFile(FileReadRequest(path: "/tmp/bench-100m"))
+                guard back.count == payload.count else { throw BenchError("100 MiB read back \(back.count) bytes") }
+            })
+        }
+        rows.append(big)
+        throughputNote = String(format: "100 MiB round trip: %.0f MB/s (209.7 MB moved per round trip, p50)", 209.7 / (big.percentile(0.5) / 1000))
+
+        var concurrent = Samples("10 concurrent exec `true`", how: "wall time for 10 parallel agent execs")
+        for _ in 0..<30 {
+            concurrent.add(try await measure {
+                try await withThrowingTaskGroup(of: Void.self) { g in
+                    for _ in 0..<10 { g.addTask { _ = try await agentNow.exec(ExecRequest(argv: ["true"])) } }
+                    try await g.waitForAll()
+                }
+            })
+        }
+        rows.append(concurrent)
+
+        if let cli {
+            var cliRow = Samples("exec `true`, CLI", how: "`bhatti exec hot -- true` as a new process (process start dominates)")
+            for i in 0..<min(execs, 100) {
+                if i == 0 { log("cli execs") }
+                cliRow.add(try await Blocking.run { try runCLI(cli, socket: daemon.socketPath, key: daemon.adminKey) })
+            }
+            rows.append(cliRow)
+        }
+        _ = try await call("DELETE", "/v1/sandboxes/hot")
+        return (rows, [apiNote, throughputNote, wrkNote])
+    }
+
+    func render(_ rows: [Samples], thermal: ThermalReport?, accelerator daemon: Daemon) -> String {
         let probe = try? AcceleratorProbe.decide(daemon.configuration.accelerator, facts: .current())
         let cpu = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
             .split(separator: "\n").first { $0.hasPrefix("model name") }?.split(separator: ":").last?.trimmingCharacters(in: .whitespaces) ?? "?"
@@ -170,6 +187,12 @@ struct Bench {
         | accelerator | \(probe?.accelerator.rawValue ?? "?") (\(probe?.reason ?? "")) |
         | VMM | \(qemu) |
         | guest | Debian linux-image-cloud-amd64, bookworm minbase rootfs, lohar as PID 1 |
+        | data dir | \(shell("stat -f -c %T /tmp").trimmingCharacters(in: .whitespacesAndNewlines)) filesystem under /tmp (VM RAM files live there) |
+
+        """
+        // A thermal-only run (--thermal-only) has no general rows and no seed comparison.
+        guard !rows.isEmpty else { return out }
+        out += """
 
         | metric | n | p50 | p95 | p99 | max | how |
         |---|---|---|---|---|---|---|
@@ -190,6 +213,10 @@ struct Bench {
         | destroy | 87 ms | destroy above |
         | run a command (CLI) | 12.5 ms | exec `true`, CLI above |
         | agent round trip | not published (exec `true` in-process on a Pi 5: 1.0 ms) | agent round trip above |
+
+        """
+        if let thermal { out += thermal.seedRows + "\n" }
+        out += """
 
         Notes:
         - Under TCG a guest `fork`+`exec` of `/bin/true` costs about 20–30 ms by itself (bash in the guest

@@ -7,10 +7,13 @@ import BhattiWire
 import Foundation
 
 // bhatti-bench: real VMs through the real daemon (unix socket API), plus the raw agent channel.
-// Usage: bhatti-bench IMAGE_DIR OUT.md [--boots N] [--execs N] [--pings N] [--cli PATH]
+let usage = """
+    usage: bhatti-bench IMAGE_DIR OUT.md [--boots N] [--execs N] [--pings N] [--cli PATH]
+           [--cycles N] [--warm-wakes N] [--cold-wakes N] [--fleet N] [--fleet-rounds N] [--thermal-only]
+    """
 let args = CommandLine.arguments
 guard args.count >= 3 else {
-    print("usage: bhatti-bench IMAGE_DIR OUT.md [--boots N] [--execs N] [--pings N] [--cli PATH]")
+    print(usage)
     exit(2)
 }
 func option(_ name: String, _ fallback: Int) -> Int {
@@ -18,8 +21,16 @@ func option(_ name: String, _ fallback: Int) -> Int {
     return n
 }
 let cliPath = args.firstIndex(of: "--cli").map { args[$0 + 1] }
+var thermal = ThermalOptions()
+thermal.cycles = option("--cycles", thermal.cycles)
+thermal.warmWakes = option("--warm-wakes", thermal.warmWakes)
+thermal.coldWakes = option("--cold-wakes", thermal.coldWakes)
+thermal.fleet = option("--fleet", thermal.fleet)
+thermal.fleetRounds = option("--fleet-rounds", thermal.fleetRounds)
+thermal.only = args.contains("--thermal-only")
 let report = try await Bench(
-    imageDirectory: args[1], boots: option("--boots", 10), execs: option("--execs", 200), pings: option("--pings", 2000), cli: cliPath
+    imageDirectory: args[1], boots: option("--boots", 10), execs: option("--execs", 200), pings: option("--pings", 2000), cli: cliPath,
+    thermal: thermal
 ).run()
 try report.write(toFile: args[2], atomically: true, encoding: .utf8)
 print(report)

@@ -1,0 +1,34 @@
+import BhattiDaemon
+import BhattiHTTP
+import BhattiSystem
+import Foundation
+
+/// The daemon's API over its unix socket: one connection per request, each on its own thread (the
+/// client blocks), so concurrent calls are really concurrent.
+struct BenchAPI: Sendable {
+    let client: HTTPClient
+    let headers: HTTPHeaders
+
+    init(_ daemon: Daemon) {
+        client = HTTPClient(endpoint: .unix(path: daemon.socketPath))
+        headers = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]
+    }
+
+    func call(_ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
+        let (client, headers) = (client, headers)
+        return try await Blocking.run { try client.send(method: method, path: path, headers: headers, body: Array(body.utf8)) }
+    }
+
+    /// `call`, but an answer other than `status` throws with the body.
+    @discardableResult
+    func expect(_ status: Int, _ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
+        let r = try await call(method, path, body)
+        guard r.status == status else { throw BenchError("\(method) \(path): \(r.status) \(r.text)") }
+        return r
+    }
+
+    /// `exec true` through the API (which wakes a warm or cold sandbox first).
+    func execTrue(_ name: String) async throws {
+        try await expect(200, "POST", "/v1/sandboxes/\(name)/exec", "{\"cmd\":[\"true\"]}")
+    }
+}
