@@ -93,7 +93,7 @@ public final class Daemon: Sendable {
 
     /// Stops listening, stops every VM, records what happened.
     public func stop() async {
-        server.shutdown()
+        await server.shutdown(gracePeriod: .seconds(5))
         // Every running sandbox goes to disk first: the next start finds it cold, memory intact.
         await service.snapshotAllForShutdown()
         let running = (try? await service.list()) ?? []

@@ -1,242 +1,434 @@
 import BhattiSystem
-import Dispatch
+import CBhattiShim
 import Glibc
-import Synchronization
 
-/// One accepted connection, served sequentially on its own thread: read, parse, call the handler,
-/// write, repeat while keep-alive holds. Pipelined requests wait in the parser until their turn.
-final class HTTPConnection: Sendable {
-    private struct State {
-        var closed = false
-        var aborted = false
-        var task: Task<Void, Never>?
-        var stream: ResponseStream?
+/// One accepted connection, driven by the event loop: read and parse, run the handler in a task,
+/// write its answer, repeat while keep-alive holds. Requests are answered one at a time in order;
+/// pipelined ones wait in the parser until their turn.
+final class HTTPConnection: LoopSource, @unchecked Sendable {
+    // SAFETY: loop-confined. Created, driven and closed on the loop thread; handler tasks and lent
+    // threads only hand it back to the loop through `EventLoop.execute`.
+
+    /// What to do once `writing` has flushed its bytes.
+    enum AfterWrite {
+        /// Read the next request.
+        case read
+        /// Close (the response said `Connection: close`).
+        case close
+        /// The answer was an error: close gently so the client still gets it.
+        case linger
     }
 
-    let id: Int
+    enum Phase {
+        /// Waiting for (the rest of) a request.
+        case reading
+        /// The handler's task is running; the socket is not read until its answer is out.
+        case handling(Task<Void, Never>, Exchange)
+        /// Bytes the kernel has not taken yet; EPOLLOUT is watched while its buffer is full.
+        case writing(OutputBuffer, then: AfterWrite)
+        /// After an error answer: our side is shut for writing and input is dropped until the deadline.
+        case lingering(discarded: Int)
+        /// A thread owns the socket (blocking) for a stream or a WebSocket.
+        case handedOff(HandOff)
+        case closed
+    }
+
+    /// What answering a request needs to know about it.
+    struct Exchange {
+        /// The request without its body.
+        var head: HTTPRequest
+        /// More bytes followed the request (a WebSocket client must wait for the 101).
+        var pipelined: Bool
+    }
+
     private let fd: FileDescriptor
-    private let handler: any HTTPHandler
-    private let limits: HTTPLimits
-    private let onClose: @Sendable (Int) -> Void
-    private let state = Mutex(State())
+    private let core: ServerCore
+    private var loop: EventLoop { core.loop }
+    private var limits: HTTPLimits { core.limits }
+    private var parser: HTTPRequestParser
+    private(set) var phase = Phase.reading
+    /// Nil while the loop does not watch the socket (lent to a thread, or closed).
+    private var token: LoopToken?
+    /// When the request head being read must be complete, however slowly its bytes trickle in.
+    private var headDeadline: ContinuousClock.Instant?
+    /// A graceful shutdown began: finish what has started, then close.
+    private var draining = false
+    /// The client reset the connection while its handler ran.
+    private var peerGone = false
 
-    /// How often a waiting stream checks whether the client hung up while the producer is quiet.
-    static let hangupCheckMilliseconds = 200
-
-    init(id: Int, fd: FileDescriptor, handler: any HTTPHandler, limits: HTTPLimits, onClose: @escaping @Sendable (Int) -> Void) {
-        self.id = id
+    init(fd: FileDescriptor, core: ServerCore) {
         self.fd = fd
-        self.handler = handler
-        self.limits = limits
-        self.onClose = onClose
+        self.core = core
+        parser = HTTPRequestParser(limits: core.limits)
     }
 
-    /// Serves the connection until it closes; runs on the connection's dedicated thread.
-    func run() {
-        defer {
-            // Only this thread closes the descriptor, so `abort` never shuts down a reused fd number.
-            state.withLock { state in
-                state.closed = true
-                fd.close()
+    /// Starts watching the socket for the first request.
+    func start() throws(Errno) {
+        let token = try loop.register(fd: fd.rawValue, interest: .readable, source: self)
+        self.token = token
+        loop.setDeadline(token, readDeadline())
+    }
+
+    // MARK: Events
+
+    func ready(_ events: PollEvents) {
+        switch phase {
+        case .reading:
+            receive()
+        case .lingering(let discarded):
+            discard(already: discarded)
+        case .writing:
+            if events.isDisjoint(with: [.writable, .error, .hangUp]) {
+                // Readable only: input waits until the answer is out.
+                if let token { loop.setInterest(token, .writable) }
+            } else {
+                drive()
             }
-            onClose(id)
-        }
-        if limits.idleTimeoutMilliseconds > 0 { fd.setReceiveTimeout(milliseconds: limits.idleTimeoutMilliseconds) }
-        var parser = HTTPRequestParser(limits: limits)
-        var readBuffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while !isAborted {
-            let event: HTTPRequestParser.Event?
-            do {
-                event = try parser.next()
-            } catch {
-                if write(HTTPResponse.serializedError(error)) { lingeringClose() }
-                return
+        case .handling:
+            if !events.isDisjoint(with: [.error, .hangUp]) {
+                // A reset: stop watching (it would keep firing); the answer will fail to write and close.
+                peerGone = true
+                unwatch()
+            } else {
+                // Pipelined bytes: they wait in the kernel until this request is answered.
+                if let token { loop.setInterest(token, []) }
             }
-            switch event {
-            case .expectContinue:
-                guard write(continueResponse) else { return }
-            case .request(let request):
-                guard respond(to: request, pipelined: parser.bufferedByteCount > 0) else { return }
-            case nil:
-                // A timeout (idle limit), a reset, or `abort` all end the connection.
-                let count = (try? fd.read(into: &readBuffer)) ?? 0
-                if count == 0 { return }
-                parser.feed(readBuffer[0..<count])
-            }
+        case .handedOff, .closed:
+            break
         }
     }
 
-    /// Ends the connection from another thread (server shutdown): wakes the blocked reader or writer,
-    /// cancels the handler task and any stream.
-    func abort() {
-        let (task, stream) = state.withLock { state -> (Task<Void, Never>?, ResponseStream?) in
-            guard !state.closed, !state.aborted else { return (nil, nil) }
-            state.aborted = true
-            // Through the descriptor's guard: a WebSocket closes it on this connection's thread.
-            _ = try? fd.withRawValue { raw in Glibc.shutdown(raw, Int32(SHUT_RDWR)) }
-            return (state.task, state.stream)
+    /// An idle, head, write or lingering deadline passed: the client is too slow or gone.
+    func deadlinePassed() { close() }
+
+    /// The handler's answer, delivered on the loop.
+    func answered(_ answer: Answer) {
+        let response = answer.response
+        guard case .handling(_, let exchange) = phase else {
+            // Aborted meanwhile: nobody will consume the stream.
+            response.body.cancelStream()
+            return
         }
-        task?.cancel()
-        stream?.cancel()
-    }
-
-    private var isAborted: Bool { state.withLock { $0.aborted } }
-
-    /// Answers one request; false when the connection must close afterwards. `pipelined`: more bytes
-    /// followed the request.
-    private func respond(to request: HTTPRequest, pipelined: Bool) -> Bool {
-        guard let response = callHandler(request) else { return false }
-        let keepAlive = request.keepAlive && !response.headers.tokens(for: "Connection").contains("close")
+        let request = exchange.head
+        let keepAlive = answer.keepAlive && !draining && !peerGone
         let headOnly = request.method == "HEAD"
         switch response.body {
         case .bytes(let body):
-            let bytes = HTTPResponse.serialize(
+            let bytes = keepAlive == answer.keepAlive ? answer.wire : HTTPResponse.serialize(
                 status: response.status, headers: response.headers, body: body, keepAlive: keepAlive, headOnly: headOnly)
-            return write(bytes) && keepAlive
+            phase = .writing(OutputBuffer(bytes), then: keepAlive ? .read : .close)
         case .stream(let stream):
             if headOnly || HTTPResponse.statusHasNoBody(response.status) {
                 stream.cancel()
-                let framing: BodyFraming = headOnly ? .chunked : .none
                 let head = HTTPResponse.serializeHead(
-                    status: response.status, headers: response.headers, framing: framing, keepAlive: keepAlive)
-                return write(head) && keepAlive
+                    status: response.status, headers: response.headers, framing: headOnly ? .chunked : .none,
+                    keepAlive: keepAlive)
+                phase = .writing(OutputBuffer(head), then: keepAlive ? .read : .close)
+            } else {
+                // HTTP/1.0 has no chunked coding: the body runs until the connection closes.
+                let chunked = request.version == .http1_1
+                let head = HTTPResponse.serializeHead(
+                    status: response.status, headers: response.headers, framing: chunked ? .chunked : .untilClose,
+                    keepAlive: keepAlive && chunked)
+                lend { $0.serveStream(stream, head: head, chunked: chunked, keepAlive: keepAlive) }
+                return
             }
-            return send(stream, response: response, version: request.version, keepAlive: keepAlive)
         case .webSocket(let upgrade):
-            serveWebSocket(upgrade, request: request, headers: response.headers, pipelined: pipelined)
-            return false
+            // RFC 6455 §4.1: a client sends nothing more until the handshake is answered.
+            let problem = request.webSocketHandshakeProblem
+                ?? (exchange.pipelined ? "data sent before the upgrade was answered" : nil)
+            if let problem {
+                phase = .writing(OutputBuffer(HTTPResponse.webSocketRefusal(problem)), then: .close)
+            } else {
+                let head = HTTPResponse.webSocketAcceptHead(
+                    headers: response.headers, key: request.headers["Sec-WebSocket-Key"] ?? "")
+                lend { handOff in
+                    handOff.serveWebSocket(upgrade, head: head)
+                    return false
+                }
+                return
+            }
         }
+        drive()
     }
 
-    /// Completes a WebSocket upgrade and serves the socket on this thread until it closes, with the
-    /// handler in a task; a request that is not a valid opening handshake gets 400.
-    private func serveWebSocket(_ upgrade: WebSocketUpgrade, request: HTTPRequest, headers: HTTPHeaders, pipelined: Bool) {
-        // RFC 6455 §4.1: a client sends nothing more until the handshake is answered.
-        let problem = request.webSocketHandshakeProblem ?? (pipelined ? "data sent before the upgrade was answered" : nil)
-        if let problem {
-            _ = write(HTTPResponse.webSocketRefusal(problem))
+    /// The lent thread is done with the socket: serve the next request, or close.
+    func handOffEnded(keepAlive: Bool) {
+        guard case .handedOff = phase else { return }
+        guard keepAlive, !draining, (try? valueOrNegatedErrno(bh_set_nonblocking(fd.rawValue, 1))) != nil else {
+            close()
             return
         }
-        guard let key = request.headers["Sec-WebSocket-Key"],
-            write(HTTPResponse.webSocketAcceptHead(headers: headers, key: key))
-        else { return }
-        let socket = WebSocket(fd: fd, role: .server, options: upgrade.options)
-        let finished = DispatchSemaphore(value: 0)
-        let task = Task {
-            await upgrade.handler(socket)
-            socket.close()
-            finished.signal()
-        }
-        let aborted = state.withLock { state -> Bool in
-            state.task = task
-            return state.aborted
-        }
-        if aborted { task.cancel() }
-        socket.run()
-        // The handler is joined, not cancelled: it may still be taking the last messages out of the stream.
-        finished.wait()
-        state.withLock { $0.task = nil }
+        phase = .reading
+        drive()
     }
 
-    /// Runs the async handler in a task and blocks this (dedicated) thread until it answers.
-    private func callHandler(_ request: HTTPRequest) -> HTTPResponse? {
-        let slot = ResponseSlot()
-        let handler = self.handler
-        let task = Task {
-            let response = await handler.handle(request)
-            if Task.isCancelled {
-                if case .stream(let stream) = response.body { stream.cancel() }
-                slot.fill(nil)
-            } else {
-                slot.fill(response)
-            }
+    /// Graceful shutdown: an idle connection closes now, one with an exchange under way after it.
+    func drain() {
+        draining = true
+        switch phase {
+        case .reading where !parser.isMidRequest:
+            close()
+        case .handedOff(let handOff):
+            handOff.drain()
+        default:
+            break
         }
-        let aborted = state.withLock { state -> Bool in
-            state.task = task
-            return state.aborted
-        }
-        if aborted { task.cancel() }
-        let response = slot.wait()
-        state.withLock { $0.task = nil }
-        return response
     }
 
-    /// Writes a streamed body chunk by chunk as the producer queues it; false when the connection must close.
-    private func send(_ stream: ResponseStream, response: HTTPResponse, version: HTTPVersion, keepAlive: Bool) -> Bool {
-        // HTTP/1.0 has no chunked coding: the body runs until the connection closes.
-        let chunked = version == .http1_1
-        let keepAlive = keepAlive && chunked
-        let registered = state.withLock { state -> Bool in
-            guard !state.aborted else { return false }
-            state.stream = stream
-            return true
+    /// Immediate shutdown: cancels the handler or the lent response and closes.
+    func abort() {
+        switch phase {
+        case .handling(let task, _): task.cancel()
+        case .handedOff(let handOff): handOff.abort()
+        default: break
         }
-        defer { state.withLock { $0.stream = nil } }
-        guard registered else {
-            stream.cancel()
-            return false
-        }
-        let head = HTTPResponse.serializeHead(
-            status: response.status, headers: response.headers, framing: chunked ? .chunked : .untilClose,
-            keepAlive: keepAlive)
-        guard write(head) else {
-            stream.cancel()
-            return false
-        }
-        stream.start()
+        close()
+    }
+
+    // MARK: The state machine
+
+    /// Advances through parsed requests and flushed writes until the connection must wait.
+    private func drive() {
         while true {
-            switch stream.next(timeoutMilliseconds: Self.hangupCheckMilliseconds) {
-            case .data(let data):
-                guard write(chunked ? chunkFrame(data) : data) else {
-                    stream.cancel()
-                    return false
+            switch phase {
+            case .reading:
+                guard nextRequest() else { return }
+            case .writing(var output, let then):
+                switch flush(&output) {
+                case .failed:
+                    close()
+                    return
+                case .blocked:
+                    phase = .writing(output, then: then)
+                    watch(.writable, deadline: after(limits.writeTimeoutMilliseconds))
+                    return
+                case .done:
+                    switch then {
+                    case .read: phase = .reading
+                    case .close:
+                        close()
+                        return
+                    case .linger:
+                        linger()
+                        return
+                    }
                 }
-            case .finished:
-                return chunked ? write(lastChunk) && keepAlive : false
-            case .cancelled:
-                return false
-            case .idle:
-                if peerHungUp() {
-                    stream.cancel()
-                    return false
-                }
+            default:
+                return
             }
         }
     }
 
-    /// Whether the client closed its end: a non-blocking peek reads end of file (0) or an error.
-    /// Pipelined bytes read as data, which is not a hang-up.
-    private func peerHungUp() -> Bool {
-        var byte: UInt8 = 0
-        let n = Glibc.recv(fd.rawValue, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
-        if n > 0 { return false }
-        if n == 0 { return true }
-        let error = Errno.current
-        return error != .wouldBlock && error != .interrupted
-    }
-
-    private func write(_ bytes: [UInt8]) -> Bool {
+    /// Takes the next event out of the parser; true when the phase moved on to something to drive.
+    private func nextRequest() -> Bool {
+        let event: HTTPRequestParser.Event?
         do {
-            try fd.writeAll(bytes)
-            return true
+            event = try parser.next()
         } catch {
+            headDeadline = nil
+            phase = .writing(OutputBuffer(HTTPResponse.serializedError(error)), then: .linger)
+            return true
+        }
+        switch event {
+        case .expectContinue:
+            phase = .writing(OutputBuffer(continueResponse), then: .read)
+            return true
+        case .request(let request):
+            startHandler(request)
+            return false
+        case nil:
+            if peerGone || (draining && !parser.isMidRequest) {
+                close()
+            } else {
+                watch(.readable, deadline: readDeadline())
+            }
             return false
         }
+    }
+
+    private func startHandler(_ request: HTTPRequest) {
+        headDeadline = nil
+        var head = request
+        head.body = []
+        let exchange = Exchange(head: head, pipelined: parser.bufferedByteCount > 0)
+        let (handler, loop, connection) = (core.handler, loop, self)
+        let task = Task {
+            let answer = Answer(await handler.handle(request), to: request)
+            if !loop.execute({ connection.answered(answer) }) { answer.response.body.cancelStream() }
+        }
+        phase = .handling(task, exchange)
+        // Readable interest stays on: a client that does not pipeline then costs no epoll_ctl per
+        // request. Pipelined bytes arriving now turn it off in `ready`.
+        if let token { loop.setDeadline(token, nil) }
+    }
+
+    /// Lends the socket to a thread running `body`, which returns whether to keep the connection.
+    private func lend(_ body: @escaping @Sendable (HandOff) -> Bool) {
+        unwatch()
+        let handOff = HandOff(fd: fd)
+        phase = .handedOff(handOff)
+        guard (try? valueOrNegatedErrno(bh_set_nonblocking(fd.rawValue, 0))) != nil else {
+            handOff.abort()
+            close()
+            return
+        }
+        setSendTimeout(milliseconds: limits.writeTimeoutMilliseconds)
+        let (loop, connection) = (loop, self)
+        startThread(name: "bhatti-http-lent") {
+            let keepAlive = body(handOff)
+            if !loop.execute({ connection.handOffEnded(keepAlive: keepAlive) }) { handOff.fd.close() }
+        }
+    }
+
+    // MARK: Socket I/O (loop-owned: only the loop closes `fd`, so the raw number is safe to use)
+
+    private func receive() {
+        let buffer = core.readBuffer
+        let n = Glibc.recv(fd.rawValue, buffer.baseAddress, buffer.count, 0)
+        if n > 0 {
+            parser.feed(UnsafeBufferPointer(rebasing: buffer[0..<n]))
+            drive()
+        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+            // End of input between requests (or mid-request, which cannot be answered) or a reset.
+            close()
+        }
+    }
+
+    private enum FlushResult {
+        case done
+        case blocked
+        case failed
+    }
+
+    private func flush(_ output: inout OutputBuffer) -> FlushResult {
+        while !output.isEmpty {
+            let n = output.bytes.withUnsafeBytes { raw in
+                Glibc.send(fd.rawValue, raw.baseAddress! + output.offset, raw.count - output.offset, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 {
+                output.offset += n
+            } else if n < 0 && errno == EINTR {
+                continue
+            } else {
+                return n < 0 && errno == EAGAIN ? .blocked : .failed
+            }
+        }
+        return .done
     }
 
     /// After an error answer, reads and drops what the client is still sending for a moment before
     /// closing: closing with unread input makes the kernel reset the connection, and the client would
     /// lose the answer.
-    private func lingeringClose() {
-        fd.shutdownWrite()
-        fd.setReceiveTimeout(milliseconds: 100)
-        let deadline = DispatchTime.now() + .seconds(1)
-        var scratch = [UInt8](repeating: 0, count: 64 * 1024)
-        var discarded = 0
-        while DispatchTime.now() < deadline, discarded < 16 << 20 {
-            let n = (try? fd.read(into: &scratch)) ?? 0
-            if n <= 0 { return }
-            discarded += n
+    private func linger() {
+        Glibc.shutdown(fd.rawValue, Int32(SHUT_WR))
+        phase = .lingering(discarded: 0)
+        watch(.readable, deadline: loop.now + .seconds(1))
+    }
+
+    private func discard(already discarded: Int) {
+        let buffer = core.readBuffer
+        let n = Glibc.recv(fd.rawValue, buffer.baseAddress, buffer.count, 0)
+        if n > 0, discarded + n < 16 << 20 {
+            phase = .lingering(discarded: discarded + n)
+        } else if n >= 0 || (errno != EAGAIN && errno != EINTR) {
+            close()
         }
+    }
+
+    private func close() {
+        if case .closed = phase { return }
+        phase = .closed
+        unwatch()
+        core.forget(self)
+        fd.close()
+        core.finishIfIdle()
+    }
+
+    // MARK: Interest and deadlines
+
+    /// Watches for `interest` (registering again after a lent thread gave the socket back) and sets the deadline.
+    private func watch(_ interest: PollEvents, deadline: ContinuousClock.Instant? = nil) {
+        if token == nil {
+            do {
+                token = try loop.register(fd: fd.rawValue, interest: interest, source: self)
+            } catch {
+                close()
+                return
+            }
+        }
+        guard let token else { return }
+        loop.setInterest(token, interest)
+        loop.setDeadline(token, deadline)
+    }
+
+    private func unwatch() {
+        guard let token else { return }
+        loop.deregister(token)
+        self.token = nil
+    }
+
+    /// While reading: the idle limit from now, and during a head also the head limit from its first byte.
+    private func readDeadline() -> ContinuousClock.Instant? {
+        let idle = after(limits.idleTimeoutMilliseconds)
+        guard parser.isReadingHead else {
+            headDeadline = nil
+            return idle
+        }
+        let head = headDeadline ?? after(limits.headerTimeoutMilliseconds)
+        headDeadline = head
+        guard let head else { return idle }
+        return idle.map { min($0, head) } ?? head
+    }
+
+    /// Now plus `milliseconds`; nil for 0, which means no limit.
+    private func after(_ milliseconds: Int) -> ContinuousClock.Instant? {
+        milliseconds > 0 ? loop.now + .milliseconds(milliseconds) : nil
+    }
+
+    /// Bounds each blocking write of a lent thread, so a client that stops reading frees it.
+    private func setSendTimeout(milliseconds: Int) {
+        guard milliseconds > 0 else { return }
+        var limit = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        setsockopt(fd.rawValue, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    }
+}
+
+/// A handler's response as its task hands it to the loop. A buffered body is serialized there, in
+/// parallel with the loop, which then only writes it (unless a shutdown began and it must say close).
+struct Answer: Sendable {
+    let response: HTTPResponse
+    /// Whether the request and the response let the connection stay open.
+    let keepAlive: Bool
+    /// The whole response for a `.bytes` body (empty otherwise), framed for `keepAlive`.
+    let wire: [UInt8]
+
+    init(_ response: HTTPResponse, to request: HTTPRequest) {
+        self.response = response
+        keepAlive = request.keepAlive && !response.headers.tokens(for: "Connection").contains("close")
+        if case .bytes(let body) = response.body {
+            wire = HTTPResponse.serialize(
+                status: response.status, headers: response.headers, body: body, keepAlive: keepAlive,
+                headOnly: request.method == "HEAD")
+        } else {
+            wire = []
+        }
+    }
+}
+
+/// Serialized bytes being written, with how many the kernel has taken.
+struct OutputBuffer {
+    let bytes: [UInt8]
+    var offset = 0
+
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    var isEmpty: Bool { offset >= bytes.count }
+}
+
+extension ResponseBody {
+    /// Cancels a stream that will never be sent (its producer stops).
+    func cancelStream() {
+        if case .stream(let stream) = self { stream.cancel() }
     }
 }

@@ -11,19 +11,30 @@ public struct HTTPLimits: Sendable {
     public var routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)?
     /// How long a connection may sit without sending a byte before it is closed; 0 waits forever.
     public var idleTimeoutMilliseconds: Int
+    /// How long a request head (line and header fields) may take from its first byte to its last,
+    /// however slowly the bytes trickle in (slowloris); the connection is closed after it. 0: no limit.
+    public var headerTimeoutMilliseconds: Int
+    /// How long writing a response may go without the client taking a byte before the connection is
+    /// closed (a client that stops reading); 0: no limit.
+    public var writeTimeoutMilliseconds: Int
 
-    /// Limits with the defaults: 64 KiB of head, 100 fields, 1 MiB of body, two minutes idle.
+    /// Limits with the defaults: 64 KiB of head, 100 fields, 1 MiB of body, two minutes idle, ten
+    /// seconds for a head, a minute without write progress.
     public init(
         maxHeaderBytes: Int = 64 * 1024,
         maxHeaderCount: Int = 100,
         maxBodyBytes: Int = 1 << 20,
         idleTimeoutMilliseconds: Int = 120_000,
+        headerTimeoutMilliseconds: Int = 10_000,
+        writeTimeoutMilliseconds: Int = 60_000,
         routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)? = nil
     ) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
         self.maxBodyBytes = maxBodyBytes
         self.idleTimeoutMilliseconds = idleTimeoutMilliseconds
+        self.headerTimeoutMilliseconds = headerTimeoutMilliseconds
+        self.writeTimeoutMilliseconds = writeTimeoutMilliseconds
         self.routeBodyLimit = routeBodyLimit
     }
 

@@ -54,6 +54,17 @@ public struct HTTPRequest: Sendable {
         }
     }
 
+    /// A request from an already decoded target (the parser has decoded it to validate it).
+    init(method: String, target: String, decoded: RequestTarget, version: HTTPVersion, headers: HTTPHeaders) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        body = []
+        path = decoded.path
+        query = decoded.query
+    }
+
     /// The first value of query parameter `name`.
     public func queryValue(_ name: String) -> String? { query[name]?.first }
 
@@ -78,7 +89,8 @@ struct RequestTarget: Equatable {
             query = [:]
             return
         }
-        if let schemeEnd = raw.firstRange(of: "://"), raw.first != "/" {
+        // The origin form first: the generic substring search is costly on every request.
+        if raw.first != "/", let schemeEnd = raw.firstRange(of: "://") {
             let scheme = raw[..<schemeEnd.lowerBound].lowercased()
             guard scheme == "http" || scheme == "https" else { return nil }
             let afterAuthority = raw[schemeEnd.upperBound...].drop { $0 != "/" && $0 != "?" }

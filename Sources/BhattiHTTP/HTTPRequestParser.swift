@@ -46,6 +46,12 @@ public struct HTTPRequestParser: Sendable {
         return true
     }
 
+    /// Whether part of a request head has arrived but not all of it (what a head timeout bounds).
+    var isReadingHead: Bool {
+        if case .head = state { return !buffer.isEmpty || head.startLine != nil }
+        return false
+    }
+
     /// The next event, or nil when more bytes are needed.
     public mutating func next() throws(HTTPParseError) -> Event? {
         if let failure { throw failure }
@@ -111,11 +117,9 @@ public struct HTTPRequestParser: Sendable {
         let version = try parseVersion(parts[2])
         let target = String(decoding: parts[1], as: UTF8.self)
         guard let decoded = RequestTarget(target) else { throw .malformed("invalid request target") }
-        var request = HTTPRequest(
-            method: String(decoding: parts[0], as: UTF8.self), target: target, version: version, headers: headers)
-        request.path = decoded.path
-        request.query = decoded.query
-        return request
+        return HTTPRequest(
+            method: String(decoding: parts[0], as: UTF8.self), target: target, decoded: decoded, version: version,
+            headers: headers)
     }
 
     private enum Framing: Equatable {

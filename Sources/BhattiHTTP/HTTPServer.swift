@@ -1,17 +1,25 @@
 import BhattiSystem
+import CBhattiShim
 import Glibc
 import Synchronization
 
-/// An HTTP/1.1 server on blocking sockets: one thread per listener blocked in `accept`, one thread per
-/// connection; handlers run as tasks, so the cooperative pool never blocks on the network.
+/// An HTTP/1.1 server on an epoll event loop: one dedicated thread (not the cooperative pool) accepts,
+/// reads, parses and writes for every connection, and each request's handler runs as a task that hands
+/// its answer back to the loop, so an idle keep-alive connection or a slow client costs no thread.
 ///
-/// Keeps running until `shutdown()` (its threads hold it alive).
+/// Streamed bodies (`ResponseStream`) and WebSocket upgrades are the exception: such a connection is
+/// lent to a dedicated thread for as long as the response lasts (see `HandOff`), and a kept-alive
+/// connection returns to the loop when its stream ends. Slow clients are bounded by `HTTPLimits`: the
+/// head of a request must arrive within the header timeout, a response must make progress within the
+/// write timeout, and a connection with nothing to say is closed after the idle timeout.
+///
+/// Keeps running until `shutdown()` or `shutdown(gracePeriod:)` (its loop thread holds it alive).
 public final class HTTPServer: Sendable {
     private struct State {
         var stopped = false
-        var listeners: [Listener] = []
-        var connections: [Int: HTTPConnection] = [:]
-        var nextConnectionID = 0
+        /// Created with the first listener (it starts the loop thread, which may fail).
+        var core: ServerCore?
+        var sockets: [ListeningSocket] = []
     }
 
     private let handler: any HTTPHandler
@@ -28,7 +36,7 @@ public final class HTTPServer: Sendable {
     /// Throws `Errno.invalid` after `shutdown()`.
     public func listen(unixPath path: String, mode: UInt32 = 0o600) throws(Errno) {
         let fd = try Socket.listen(unixPath: path, mode: mode)
-        try start(Listener(fd: fd, unixPath: path))
+        try start(ListeningSocket(fd: fd, unixPath: path))
     }
 
     /// Serves on a numeric `host` address and `port` (0 picks a free port); returns the bound port.
@@ -43,106 +51,72 @@ public final class HTTPServer: Sendable {
             fd.close()
             throw error
         }
-        try start(Listener(fd: fd, unixPath: nil))
+        try start(ListeningSocket(fd: fd, unixPath: nil))
         return bound
     }
 
     /// Stops accepting (removing unix socket files), closes every open connection, and cancels running
-    /// handlers and streams. Returns without waiting for the threads to finish. Idempotent.
+    /// handlers and streams. Returns without waiting for them to finish. Idempotent.
     public func shutdown() {
-        let (listeners, connections) = state.withLock { state -> ([Listener], [HTTPConnection]) in
-            guard !state.stopped else { return ([], []) }
-            state.stopped = true
-            defer { state.listeners = [] }
-            return (state.listeners, Array(state.connections.values))
+        guard let core = stopAccepting() else { return }
+        core.loop.execute { core.abortAll() }
+    }
+
+    /// Stops accepting at once (removing unix socket files) and closes idle connections; requests under
+    /// way (a handler running, a response being written, a stream) finish and their connections close
+    /// after the response (`Connection: close`), and WebSockets are asked to close (1001). Whatever is
+    /// left after `gracePeriod` is aborted as by `shutdown()`. Returns once every connection is closed;
+    /// cancelling the calling task aborts at once.
+    public func shutdown(gracePeriod: Duration) async {
+        guard let core = stopAccepting() else { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                // Refused: the loop already ended, so nothing is left to wait for.
+                if !core.loop.execute({ core.drain(gracePeriod: gracePeriod, then: done) }) { done.resume() }
+            }
+        } onCancel: {
+            shutdown()
         }
-        for listener in listeners {
-            listener.wake()
-            if let path = listener.unixPath { unlink(path) }
-        }
-        for connection in connections { connection.abort() }
     }
 
     /// The number of connections open now.
-    public var connectionCount: Int { state.withLock { $0.connections.count } }
-
-    private func start(_ listener: Listener) throws(Errno) {
-        let accepted = state.withLock { state -> Bool in
-            guard !state.stopped else { return false }
-            state.listeners.append(listener)
-            return true
-        }
-        guard accepted else {
-            listener.close()
-            throw Errno.invalid
-        }
-        startThread(name: "bhatti-http-accept") { [self] in acceptLoop(listener) }
+    public var connectionCount: Int {
+        state.withLock { $0.core }?.openConnections.load(ordering: .relaxed) ?? 0
     }
 
-    private var isStopped: Bool { state.withLock { $0.stopped } }
-
-    private func acceptLoop(_ listener: Listener) {
-        defer { listener.close() }
-        while !isStopped {
-            // The timeout is a fallback only: `shutdown` wakes both poll and accept at once.
-            let ready = (try? listener.fd.poll(timeoutMilliseconds: 500)) ?? 0
-            if isStopped { return }
-            if ready == 0 { continue }
-            do {
-                register(try Socket.accept(listener.fd))
-            } catch {
-                if isStopped || error == .invalid || error == .badFileDescriptor { return }
-                // Out of descriptors or memory: back off instead of spinning.
-                usleep(50_000)
+    private func start(_ socket: ListeningSocket) throws(Errno) {
+        let core: ServerCore
+        do {
+            try valueOrNegatedErrno(bh_set_nonblocking(socket.fd.rawValue, 1))
+            core = try state.withLock { state throws(Errno) -> ServerCore in
+                guard !state.stopped else { throw Errno.invalid }
+                if let core = state.core {
+                    state.sockets.append(socket)
+                    return core
+                }
+                let core = try ServerCore(handler: handler, limits: limits)
+                state.core = core
+                state.sockets.append(socket)
+                return core
             }
+        } catch {
+            if let path = socket.unixPath { unlink(path) }
+            socket.fd.close()
+            throw error
         }
+        // Refused only when a shutdown already ended the loop.
+        if !core.loop.execute({ core.add(socket) }) { socket.fd.close() }
     }
 
-    private func register(_ fd: FileDescriptor) {
-        let connection = state.withLock { state -> HTTPConnection? in
-            guard !state.stopped else { return nil }
-            state.nextConnectionID += 1
-            let connection = HTTPConnection(
-                id: state.nextConnectionID, fd: fd, handler: handler, limits: limits,
-                onClose: { [weak self] id in self?.unregister(id) })
-            state.connections[connection.id] = connection
-            return connection
+    /// Marks the server stopped and refuses new connections on every listener (the first call does);
+    /// the core to finish shutting down, nil if nothing was ever served.
+    private func stopAccepting() -> ServerCore? {
+        let (sockets, core) = state.withLock { state -> ([ListeningSocket], ServerCore?) in
+            state.stopped = true
+            defer { state.sockets = [] }
+            return (state.sockets, state.core)
         }
-        guard let connection else {
-            fd.close()
-            return
-        }
-        startThread(name: "bhatti-http-conn") { connection.run() }
-    }
-
-    private func unregister(_ id: Int) {
-        _ = state.withLock { $0.connections.removeValue(forKey: id) }
-    }
-}
-
-/// A listening socket; only its accept thread closes it, so waking it from `shutdown` cannot hit a
-/// reused descriptor number.
-private final class Listener: Sendable {
-    let fd: FileDescriptor
-    let unixPath: String?
-    private let closed = Mutex(false)
-
-    init(fd: FileDescriptor, unixPath: String?) {
-        self.fd = fd
-        self.unixPath = unixPath
-    }
-
-    /// Wakes a thread blocked in accept or poll on this socket (Linux fails them with EINVAL).
-    func wake() {
-        closed.withLock { closed in
-            if !closed { Glibc.shutdown(fd.rawValue, Int32(SHUT_RDWR)) }
-        }
-    }
-
-    func close() {
-        closed.withLock { closed in
-            closed = true
-            fd.close()
-        }
+        for socket in sockets { socket.refuse() }
+        return core
     }
 }

@@ -1,8 +1,9 @@
 import Dispatch
 import Synchronization
 
-/// A response body produced over time: producers push chunks without blocking, the connection thread
-/// pops and writes each as soon as it is queued, and a client that goes away cancels the stream.
+/// A response body produced over time: producers push chunks without blocking, the thread the
+/// connection is lent to pops and writes each as soon as it is queued, and a client that goes away
+/// cancels the stream.
 ///
 /// Either hand the server an open stream and push into it from your own task or thread, or give
 /// `init(producer:)` a closure: the server runs it in a task when the response starts, cancels that
@@ -98,7 +99,7 @@ public final class ResponseStream: Sendable {
         state.withLock { state in
             guard !state.started, !state.cancelled else { return }
             state.started = true
-            // The task is joined through the stream: the connection thread waits for `finish`, and
+            // The task is joined through the stream: the lent connection thread waits for `finish`, and
             // `cancel` cancels the task, so it never outlives its response unnoticed.
             state.task = Task { [self] in
                 await producer(self)

@@ -90,7 +90,7 @@ public final class WebSocket: Sendable {
     public var closeStatus: WebSocketClose? { state.withLock { $0.peerClose } }
 
     /// Reads until the connection ends, then closes the socket. Runs on a dedicated thread: the
-    /// server's connection thread, or one the client starts.
+    /// thread a server connection is lent to (`HandOff`), or one the client starts.
     func run() {
         defer { fd.close() }
         var parser = WebSocketParser(expectsMaskedFrames: role == .server, maxMessageBytes: options.maxMessageBytes)

@@ -1,0 +1,133 @@
+import BhattiSystem
+import Dispatch
+import Glibc
+import Synchronization
+
+/// A connection lent to a dedicated thread for a long-lived response: a streamed body or a WebSocket.
+///
+/// Both are written with blocking calls as the producer or the handler makes progress, which a thread
+/// does simply and which few connections need at once; idle and short exchanges stay on the loop. The
+/// loop keeps this object to end the response early: `drain` asks a WebSocket to close, `abort` cancels
+/// everything and closes the socket, which wakes the thread from any blocked call.
+final class HandOff: Sendable {
+    private struct State {
+        var aborted = false
+        var task: Task<Void, Never>?
+        var stream: ResponseStream?
+        var socket: WebSocket?
+    }
+
+    /// The connection's socket, blocking while the thread owns it.
+    let fd: FileDescriptor
+    private let state = Mutex(State())
+
+    /// How often a waiting stream checks whether the client hung up while the producer is quiet.
+    static let hangupCheckMilliseconds = 200
+
+    init(fd: FileDescriptor) { self.fd = fd }
+
+    /// Cancels the handler task and the stream and closes the socket. Idempotent; any thread.
+    func abort() {
+        let (task, stream) = state.withLock { state -> (Task<Void, Never>?, ResponseStream?) in
+            state.aborted = true
+            return (state.task, state.stream)
+        }
+        // First, so a cancelled WebSocket handler's close frame (1001) finds the socket gone: an aborted
+        // connection ends without a handshake. The kernel's close waits until the thread's call returns,
+        // so the number is never reused under it.
+        fd.close()
+        task?.cancel()
+        stream?.cancel()
+    }
+
+    /// Asks a WebSocket's peer to close (1001 going away); a stream is left to finish.
+    func drain() {
+        guard let socket = state.withLock({ $0.socket }) else { return }
+        // The close frame is a blocking write: not on the loop thread.
+        startThread(name: "bhatti-http-ws-close") { socket.close(code: WebSocketCloseCode.goingAway) }
+    }
+
+    // MARK: On the lent thread
+
+    /// Writes the head, then the body chunk by chunk as the producer queues it; whether the connection
+    /// may serve another request afterwards. `chunked` false: the body runs until the connection closes.
+    func serveStream(_ stream: ResponseStream, head: [UInt8], chunked: Bool, keepAlive: Bool) -> Bool {
+        let registered = state.withLock { state -> Bool in
+            guard !state.aborted else { return false }
+            state.stream = stream
+            return true
+        }
+        defer { state.withLock { $0.stream = nil } }
+        guard registered, write(head) else {
+            stream.cancel()
+            return false
+        }
+        stream.start()
+        while true {
+            switch stream.next(timeoutMilliseconds: Self.hangupCheckMilliseconds) {
+            case .data(let data):
+                guard write(chunked ? chunkFrame(data) : data) else {
+                    stream.cancel()
+                    return false
+                }
+            case .finished:
+                return chunked && write(lastChunk) && keepAlive
+            case .cancelled:
+                return false
+            case .idle:
+                if peerHungUp() {
+                    stream.cancel()
+                    return false
+                }
+            }
+        }
+    }
+
+    /// Sends the 101 head, then serves the socket until it closes, with the handler in a task.
+    func serveWebSocket(_ upgrade: WebSocketUpgrade, head: [UInt8]) {
+        guard write(head) else { return }
+        let socket = WebSocket(fd: fd, role: .server, options: upgrade.options)
+        let finished = DispatchSemaphore(value: 0)
+        let task = Task {
+            await upgrade.handler(socket)
+            socket.close()
+            finished.signal()
+        }
+        let aborted = state.withLock { state -> Bool in
+            state.task = task
+            state.socket = socket
+            return state.aborted
+        }
+        if aborted { task.cancel() }
+        socket.run()
+        // The handler is joined, not cancelled: it may still be taking the last messages out of the stream.
+        finished.wait()
+        state.withLock {
+            $0.task = nil
+            $0.socket = nil
+        }
+    }
+
+    /// Whether the client closed its end: a non-blocking peek reads end of file (0) or an error.
+    /// Pipelined bytes read as data, which is not a hang-up.
+    private func peerHungUp() -> Bool {
+        let result = try? fd.withRawValue { raw -> (Int, Errno) in
+            var byte: UInt8 = 0
+            let n = Glibc.recv(raw, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+            return (n, Errno.current)
+        }
+        guard let (n, error) = result else { return true }
+        if n > 0 { return false }
+        if n == 0 { return true }
+        return error != .wouldBlock && error != .interrupted
+    }
+
+    private func write(_ bytes: [UInt8]) -> Bool {
+        do {
+            try fd.writeAll(bytes)
+            return true
+        } catch {
+            return false
+        }
+    }
+}
