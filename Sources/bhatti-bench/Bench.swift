@@ -91,9 +91,20 @@ struct Bench {
         var hostSide = Samples("  host + channel overhead", how: "the difference: host framing and scheduling plus two virtio-serial transits")
         // The three paths take turns, so the guest's drifting spawn time affects them alike.
         var api = Samples("exec `true`, API", how: "POST …/exec buffered, HTTP over the unix socket, client on its own thread")
+        var kept = Samples("exec `true`, API, keep-alive", how: "the same over one kept-alive connection (HTTPSession), as an SDK would")
         var service = Samples("exec `true`, service", how: "SandboxService.exec in-process: lookup, timeout, agent exec (no HTTP)")
+        var keptOverhead = Samples("  API keep-alive − agent channel, paired", how: "per round: keep-alive API exec minus the agent-channel exec next to it")
+        let session = HTTPSession(endpoint: .unix(path: daemon.socketPath))
+        let sessionHeaders: HTTPHeaders = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]
         for _ in 0..<execs {
             api.add(try await measure { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") })
+            let keptTime = try await measure {
+                let r = try await Blocking.run {
+                    try session.send(method: "POST", path: "/v1/sandboxes/hot/exec", headers: sessionHeaders, body: Array("{\"cmd\":[\"true\"]}".utf8))
+                }
+                guard r.status == 200 else { throw BenchError("keep-alive exec: \(r.status) \(r.text)") }
+            }
+            kept.add(keptTime)
             service.add(try await measure {
                 _ = try await daemon.service.exec("hot", request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
             })
@@ -101,13 +112,15 @@ struct Bench {
             let status = try await agent.exec(ExecRequest(argv: ["true"]))
             let total = ContinuousClock.now - start
             engineExec.add(total)
+            keptOverhead.add(ms: Samples.ms(keptTime) - Samples.ms(total))
             let guestMs = Double(status.guestMicroseconds ?? 0) / 1000
             guestSide.add(ms: guestMs)
             hostSide.add(ms: Samples.ms(total) - guestMs)
         }
-        rows += [api, service, engineExec, guestSide, hostSide]
-        apiNote = String(format: "exec through the API adds %.3f ms p50 over the engine's own exec (interleaved samples)",
-                         api.percentile(0.5) - engineExec.percentile(0.5))
+        rows += [api, kept, service, engineExec, guestSide, hostSide, keptOverhead]
+        apiNote = String(
+            format: "exec through the API adds %.3f ms p50 over the engine's own exec with a new connection per request, %.3f ms over one kept-alive connection (p50 of the paired differences: %.3f ms; interleaved samples)",
+            api.percentile(0.5) - engineExec.percentile(0.5), kept.percentile(0.5) - engineExec.percentile(0.5), keptOverhead.percentile(0.5))
 
         var ping = Samples("agent round trip", how: "ping frame → pong over the multiplexed virtio-serial channel")
         for _ in 0..<50 { _ = try await agent.ping() }
