@@ -34,3 +34,12 @@ func utcTimestamp() -> String {
     gmtime_r(&seconds, &t)
     return String(format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1_000_000)
 }
+
+/// `2026-11-24T10:30:00Z` (ISO 8601, UTC, whole seconds) for API timestamps. Hand-made: building an
+/// `ISO8601DateFormatter` per response cost more than the rest of a sandbox GET.
+func iso8601(_ date: Date) -> String {
+    var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+    var t = tm()
+    gmtime_r(&seconds, &t)
+    return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+}

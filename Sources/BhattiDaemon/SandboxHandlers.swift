@@ -29,21 +29,19 @@ enum SandboxHandlers {
             }
             labels[String(filter[..<eq])] = String(filter[filter.index(after: eq)...])
         }
-        let formatter = ISO8601DateFormatter()
-        return try json(try await service.list(labels: labels).map { dto($0, formatter: formatter) })
+        return try json(try await service.list(labels: labels).map { dto($0) })
     }
 
-    /// `formatter`: one per request; making an ISO 8601 formatter costs more than the rest of a row.
-    static func dto(_ r: SandboxRecord, formatter: ISO8601DateFormatter = ISO8601DateFormatter()) -> SandboxDTO {
+    static func dto(_ r: SandboxRecord) -> SandboxDTO {
         SandboxDTO(
             id: r.id.rawValue, name: r.name.rawValue, state: r.state.rawValue, cpus: r.cpus, memoryMB: r.memoryMB,
             diskMB: r.diskMB, ip: nil, image: r.image, labels: r.labels, keepHot: r.keepHot,
-            createdAt: formatter.string(from: r.createdAt), urls: [], stateReason: r.stateReason)
+            createdAt: iso8601(r.createdAt), urls: [], stateReason: r.stateReason)
     }
 
     static func snapshotDTO(_ s: SnapshotRecord) -> SnapshotDTO {
         SnapshotDTO(
             id: s.id, name: s.name, sourceSandboxID: s.sourceSandboxID?.rawValue, cpus: s.cpus, memoryMB: s.memoryMB,
-            sizeBytes: s.sizeBytes, createdAt: ISO8601DateFormatter().string(from: s.createdAt))
+            sizeBytes: s.sizeBytes, createdAt: iso8601(s.createdAt))
     }
 }
