@@ -54,9 +54,10 @@ public final class Daemon: Sendable {
                           acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
         // File uploads may be larger than the 1 MiB every other body is held to.
-        let limits = HTTPLimits(routeBodyLimit: { method, path in
-            method == "PUT" && path.hasSuffix("/files") ? FileHandlers.maxUpload : nil
-        })
+        let isUpload: @Sendable (String, String) -> Bool = { method, path in method == "PUT" && path.hasSuffix("/files") }
+        let limits = HTTPLimits(
+            routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : nil },
+            streamsBody: isUpload)
         let server = HTTPServer(handler: handler, limits: limits)
         try server.listen(unixPath: socketPath, mode: 0o600)
         var port: Int?

@@ -36,8 +36,17 @@ enum FileHandlers {
             guard mode.count >= 3, mode.count <= 4, Int(mode, radix: 8) != nil else {
                 throw BhattiError(.invalidArgument, "mode must be octal, like 0644")
             }
-            let body = request.body
-            let info = try await service.withGuest(id) { try await $0.writeFile(path: path, mode: mode, bytes: body) }
+            let info: FileInfo
+            if let stream = request.bodyStream {
+                // Streamed (Daemon.start turns it on): chunks go to the guest as they arrive, and the
+                // socket is read only as fast as the guest takes them.
+                info = try await service.withGuest(id) {
+                    try await $0.writeFile(path: path, mode: mode, size: stream.length) { try await stream.next() }
+                }
+            } else {
+                let body = request.body
+                info = try await service.withGuest(id) { try await $0.writeFile(path: path, mode: mode, bytes: body) }
+            }
             return try json(FileInfoDTO(info))
         default:
             throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")

@@ -5,6 +5,12 @@ import Glibc
 /// One accepted connection, driven by the event loop: read and parse, run the handler in a task,
 /// write its answer, repeat while keep-alive holds. Requests are answered one at a time in order;
 /// pipelined ones wait in the parser until their turn.
+///
+/// A streamed request body (`HTTPLimits.streamsBody`) is read here too, while its handler runs: the
+/// loop already multiplexes readiness and deadlines, so pausing the socket when the handler's queue
+/// is full and resuming when it drains is an interest change, not a thread per upload. The socket
+/// never reads past the body, so a fully read one keeps the connection; one the handler answered
+/// before its end is left unread and the connection closes after the answer, lingering as for errors.
 final class HTTPConnection: LoopSource, @unchecked Sendable {
     // SAFETY: loop-confined. Created, driven and closed on the loop thread; handler tasks and lent
     // threads only hand it back to the loop through `EventLoop.execute`.
@@ -39,6 +45,17 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         var head: HTTPRequest
         /// More bytes followed the request (a WebSocket client must wait for the 101).
         var pipelined: Bool
+        /// A streamed body still arriving; nil once its last byte is read (or without one).
+        var upload: Upload?
+    }
+
+    /// A streamed request body being read from the socket into the handler's stream.
+    struct Upload {
+        let stream: RequestBodyStream
+        /// Body bytes still in the socket.
+        var remaining: Int
+        /// The stream is full: the socket is not read until the handler takes a chunk.
+        var paused: Bool
     }
 
     private let fd: FileDescriptor
@@ -84,6 +101,14 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             } else {
                 drive()
             }
+        case .handling(_, let exchange) where exchange.upload != nil:
+            // A hang-up may still leave body bytes to read; recv says when they end. Paused, the
+            // (level-triggered) hang-up would only fire again, and the body cannot complete unread.
+            if exchange.upload?.paused == true {
+                uploadBroke(.disconnected)
+            } else {
+                receiveBody()
+            }
         case .handling:
             if !events.isDisjoint(with: [.error, .hangUp]) {
                 // A reset: stop watching (it would keep firing); the answer will fail to write and close.
@@ -99,7 +124,10 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
     }
 
     /// An idle, head, write or lingering deadline passed: the client is too slow or gone.
-    func deadlinePassed() { close() }
+    func deadlinePassed() {
+        if case .handling(_, let exchange) = phase { exchange.upload?.stream.fail(.timedOut) }
+        close()
+    }
 
     /// The handler's answer, delivered on the loop.
     func answered(_ answer: Answer) {
@@ -110,13 +138,16 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             return
         }
         let request = exchange.head
-        let keepAlive = answer.keepAlive && !draining && !peerGone
+        // Answered before its body was all read: what is left must not be parsed as a request.
+        let unread = exchange.upload != nil
+        exchange.upload?.stream.fail(.abandoned)
+        let keepAlive = answer.keepAlive && !draining && !peerGone && !unread
         let headOnly = request.method == "HEAD"
         switch response.body {
         case .bytes(let body):
             let bytes = keepAlive == answer.keepAlive ? answer.wire : HTTPResponse.serialize(
                 status: response.status, headers: response.headers, body: body, keepAlive: keepAlive, headOnly: headOnly)
-            phase = .writing(OutputBuffer(bytes), then: keepAlive ? .read : .close)
+            phase = .writing(OutputBuffer(bytes), then: keepAlive ? .read : unread ? .linger : .close)
         case .stream(let stream):
             if headOnly || HTTPResponse.statusHasNoBody(response.status) {
                 stream.cancel()
@@ -237,6 +268,18 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         case .request(let request):
             startHandler(request)
             return false
+        case .streamedRequest(var request, let length):
+            let stream = RequestBodyStream(length: length, capacity: limits.maxQueuedBodyBytes)
+            let (loop, connection) = (loop, self)
+            stream.onSpace { loop.execute { connection.resumeBody() } }
+            let buffered = parser.takeBody(upTo: length)
+            let room = buffered.isEmpty || stream.push(buffered)
+            if buffered.count == length { stream.finish() }
+            request.bodyStream = stream
+            let upload = buffered.count < length
+                ? Upload(stream: stream, remaining: length - buffered.count, paused: !room) : nil
+            startHandler(request, upload: upload)
+            return false
         case nil:
             if peerGone || (draining && !parser.isMidRequest) {
                 close()
@@ -247,20 +290,74 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         }
     }
 
-    private func startHandler(_ request: HTTPRequest) {
+    private func startHandler(_ request: HTTPRequest, upload: Upload? = nil) {
         headDeadline = nil
         var head = request
         head.body = []
-        let exchange = Exchange(head: head, pipelined: parser.bufferedByteCount > 0)
+        let exchange = Exchange(head: head, pipelined: parser.bufferedByteCount > 0, upload: upload)
         let (handler, loop, connection) = (core.handler, loop, self)
         let task = Task {
             let answer = Answer(await handler.handle(request), to: request)
             if !loop.execute({ connection.answered(answer) }) { answer.response.body.cancelStream() }
         }
         phase = .handling(task, exchange)
+        if let upload {
+            // The body keeps coming under the idle limit, unless the handler's queue is already full.
+            watch(upload.paused ? [] : .readable, deadline: upload.paused ? nil : after(limits.idleTimeoutMilliseconds))
+            return
+        }
         // Readable interest stays on: a client that does not pipeline then costs no epoll_ctl per
         // request. Pipelined bytes arriving now turn it off in `ready`.
         if let token { loop.setDeadline(token, nil) }
+    }
+
+    // MARK: A streamed request body
+
+    /// Reads the next piece of a streamed body into the handler's stream.
+    private func receiveBody() {
+        guard case .handling(let task, var exchange) = phase, var upload = exchange.upload else { return }
+        let buffer = core.readBuffer
+        let n = Glibc.recv(fd.rawValue, buffer.baseAddress, min(buffer.count, upload.remaining), 0)
+        guard n > 0 else {
+            if n == 0 || (errno != EAGAIN && errno != EINTR) { uploadBroke(.disconnected) }
+            return
+        }
+        upload.remaining -= n
+        upload.paused = !upload.stream.push(Array(UnsafeBufferPointer(rebasing: buffer[0..<n])))
+        if upload.remaining == 0 {
+            upload.stream.finish()
+            exchange.upload = nil
+            phase = .handling(task, exchange)
+            // Now it waits like any handler: readable interest on, no deadline.
+            watch(.readable)
+            return
+        }
+        exchange.upload = upload
+        phase = .handling(task, exchange)
+        if upload.paused {
+            watch([])
+        } else if let token {
+            loop.setDeadline(token, after(limits.idleTimeoutMilliseconds))
+        }
+    }
+
+    /// The handler took a chunk out of a full stream: read on.
+    private func resumeBody() {
+        guard case .handling(let task, var exchange) = phase, var upload = exchange.upload, upload.paused else { return }
+        upload.paused = false
+        exchange.upload = upload
+        phase = .handling(task, exchange)
+        watch(.readable, deadline: after(limits.idleTimeoutMilliseconds))
+    }
+
+    /// The client went away mid-body: the handler's stream throws, and its answer is written if it still can be.
+    private func uploadBroke(_ error: RequestBodyError) {
+        guard case .handling(let task, var exchange) = phase, let upload = exchange.upload else { return }
+        upload.stream.fail(error)
+        exchange.upload = nil
+        phase = .handling(task, exchange)
+        peerGone = true
+        unwatch()
     }
 
     /// Lends the socket to a thread running `body`, which returns whether to keep the connection.
@@ -338,6 +435,7 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
 
     private func close() {
         if case .closed = phase { return }
+        if case .handling(_, let exchange) = phase { exchange.upload?.stream.fail(.abandoned) }
         phase = .closed
         unwatch()
         core.forget(self)

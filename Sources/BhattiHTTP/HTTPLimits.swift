@@ -9,6 +9,12 @@ public struct HTTPLimits: Sendable {
     public var maxBodyBytes: Int
     /// A route's own body limit (uploads), asked once per request after the head is read; nil keeps `maxBodyBytes`.
     public var routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)?
+    /// Routes whose handler starts once the head is read and pulls the body from `request.bodyStream`
+    /// (uploads), asked after the head is read. Only Content-Length bodies stream: a chunked body on
+    /// such a route is refused with 400, since the handler could not know its size up front.
+    public var streamsBody: (@Sendable (_ method: String, _ path: String) -> Bool)?
+    /// How many bytes of a streamed body may wait for the handler before the socket stops being read.
+    public var maxQueuedBodyBytes: Int
     /// How long a connection may sit without sending a byte before it is closed; 0 waits forever.
     public var idleTimeoutMilliseconds: Int
     /// How long a request head (line and header fields) may take from its first byte to its last,
@@ -27,7 +33,9 @@ public struct HTTPLimits: Sendable {
         idleTimeoutMilliseconds: Int = 120_000,
         headerTimeoutMilliseconds: Int = 10_000,
         writeTimeoutMilliseconds: Int = 60_000,
-        routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)? = nil
+        routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)? = nil,
+        streamsBody: (@Sendable (_ method: String, _ path: String) -> Bool)? = nil,
+        maxQueuedBodyBytes: Int = 1 << 20
     ) {
         self.maxHeaderBytes = maxHeaderBytes
         self.maxHeaderCount = maxHeaderCount
@@ -36,6 +44,8 @@ public struct HTTPLimits: Sendable {
         self.headerTimeoutMilliseconds = headerTimeoutMilliseconds
         self.writeTimeoutMilliseconds = writeTimeoutMilliseconds
         self.routeBodyLimit = routeBodyLimit
+        self.streamsBody = streamsBody
+        self.maxQueuedBodyBytes = maxQueuedBodyBytes
     }
 
     /// The body limit for one request.

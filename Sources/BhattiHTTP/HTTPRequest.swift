@@ -19,7 +19,8 @@ public struct HTTPVersion: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "HTTP/\(major).\(minor)" }
 }
 
-/// A complete request as the server hands it to a handler: head plus the whole body.
+/// A request as the server hands it to a handler: head plus the whole body, or on a streamed route
+/// (`HTTPLimits.streamsBody`) the head with `bodyStream` still arriving.
 public struct HTTPRequest: Sendable {
     /// The method token as sent (`GET`, `POST`, ...); methods are case-sensitive.
     public var method: String
@@ -33,8 +34,10 @@ public struct HTTPRequest: Sendable {
     public var version: HTTPVersion
     /// The header fields in the order received.
     public var headers: HTTPHeaders
-    /// The body, de-chunked.
+    /// The body, de-chunked; empty when it streams.
     public var body: [UInt8]
+    /// The body as it arrives, on a streamed route with a non-empty Content-Length body; nil otherwise.
+    public var bodyStream: RequestBodyStream?
 
     /// A request whose path and query are decoded from `target` (kept raw where the encoding is invalid).
     public init(

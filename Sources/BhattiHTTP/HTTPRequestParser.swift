@@ -10,12 +10,18 @@ public struct HTTPRequestParser: Sendable {
         case request(HTTPRequest)
         /// A head with `Expect: 100-continue` whose body has not started; answer `100 Continue` to get it.
         case expectContinue
+        /// The head of a request on a streamed route (`HTTPLimits.streamsBody`) with `length` body bytes
+        /// to come: take what is buffered with `takeBody(upTo:)` and read the rest from the socket
+        /// yourself; the parser expects the next request after it.
+        case streamedRequest(HTTPRequest, length: Int)
     }
 
     private enum State {
         case head
         case body(remaining: Int)
         case chunked(ChunkedDecoder)
+        /// A streamed request's head, held back while `100 Continue` is answered.
+        case streamed(length: Int)
     }
 
     private let limits: HTTPLimits
@@ -39,6 +45,11 @@ public struct HTTPRequestParser: Sendable {
 
     /// Bytes fed but not yet consumed by a request.
     public var bufferedByteCount: Int { buffer.count }
+
+    /// Takes up to `count` buffered bytes: the start of a streamed body, which the caller reads on from the socket.
+    public mutating func takeBody(upTo count: Int) -> [UInt8] {
+        buffer.take(min(count, buffer.count))
+    }
 
     /// Whether a request has started arriving but is not complete (its bytes would be lost at end of input).
     public var isMidRequest: Bool {
@@ -72,11 +83,16 @@ public struct HTTPRequestParser: Sendable {
                 head = HeadReader(
                     expectsStartLine: true, maxBytes: limits.maxHeaderBytes, maxCount: limits.maxHeaderCount)
                 let limit = limits.bodyLimit(method: request.method, path: request.path)
+                let streams = limits.streamsBody?(request.method, request.path) ?? false
                 switch try Self.framing(of: request.headers, limit: limit) {
                 case .length(0):
                     return .request(request)
+                case .length(let length) where streams:
+                    state = .streamed(length: length)
                 case .length(let length):
                     state = .body(remaining: length)
+                case .chunked where streams:
+                    throw .malformed("this route needs a Content-Length body, not a chunked one")
                 case .chunked:
                     state = .chunked(ChunkedDecoder(
                         limit: limit, trailerBytes: limits.maxHeaderBytes, trailerCount: limits.maxHeaderCount))
@@ -87,6 +103,11 @@ public struct HTTPRequestParser: Sendable {
                 if request.version == .http1_1, expectation == "100-continue", buffer.isEmpty {
                     return .expectContinue
                 }
+            case .streamed(let length):
+                state = .head
+                guard let request = pending else { return nil }
+                pending = nil
+                return .streamedRequest(request, length: length)
             case .body(let remaining):
                 guard buffer.count >= remaining else { return nil }
                 pendingBody = buffer.take(remaining)

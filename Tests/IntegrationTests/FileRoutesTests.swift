@@ -83,6 +83,52 @@ struct FileRoutesTests {
         }
     }
 
+    @Test("a 20 MiB upload streams to the guest intact (curl -T); chunked and unknown sandboxes are refused")
+    func streamedUpload() async throws {
+        try await withDaemon { d in
+            _ = try await d.create("up")
+            let base = "http://localhost/v1/sandboxes/up/files?path="
+            let auth = "Authorization: Bearer \(d.daemon.adminKey)"
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("bhatti-up-\(UUID().uuidString)")
+            var bytes = [UInt8](repeating: 0, count: 20 << 20)
+            var x: UInt32 = 2463534242
+            for i in bytes.indices {
+                x ^= x << 13; x ^= x >> 17; x ^= x << 5
+                bytes[i] = UInt8(truncatingIfNeeded: x)
+            }
+            try Data(bytes).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let local = try await Blocking.run { () throws -> String in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+                p.arguments = [file.path]
+                let out = Foundation.Pipe()
+                p.standardOutput = out
+                try p.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
+            }
+            let up = try await curl(["--unix-socket", d.daemon.socketPath, "-H", auth, "-T", file.path,
+                                     "-w", "\n%{http_code}", base + "/workspace/big.bin&mode=0640"])
+            #expect(up.0 == 0 && up.1.hasSuffix("\n200"), "\(up.1)")
+            let sum = try await d.exec("up", ["sha256sum", "/workspace/big.bin"]).stdout
+            #expect(sum.hasPrefix(local + " ") && local.count == 64, "\(sum) vs \(local)")
+            let head = try await d.call("HEAD", "/v1/sandboxes/up/files?path=/workspace/big.bin")
+            #expect(head.headers["X-File-Size"] == String(20 << 20))
+            #expect(head.headers["X-File-Mode"] == "0640")
+            // A chunked body cannot stream to the guest (its size is needed up front): 400.
+            let chunked = try await curl(["--unix-socket", d.daemon.socketPath, "-X", "PUT", "-H", auth,
+                                          "-H", "Transfer-Encoding: chunked", "--data-binary", "hello",
+                                          "-o", "/dev/null", "-w", "%{http_code}", base + "/workspace/c"])
+            #expect(chunked.1 == "400", "\(chunked.1)")
+            // Refused before the body is read: the answer still arrives.
+            let ghost = try await d.call("PUT", "/v1/sandboxes/ghost/files?path=/x", json: "data")
+            #expect(ghost.status == 404)
+            #expect(try await d.call("DELETE", "/v1/sandboxes/up").status == 200)
+        }
+    }
+
     @Test("detached exec and the sessions list")
     func detachAndSessions() async throws {
         try await withDaemon { d in
