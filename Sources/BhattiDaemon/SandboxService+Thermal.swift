@@ -44,6 +44,8 @@ struct ThermalEntry {
     var timer: Task<Void, Never>?
     /// Tells the current timer from one that was replaced, so an old one ending cannot clear it.
     var timerGeneration = 0
+    /// The timer found `keep_hot` set and stopped: touches do not restart it until an edit clears it.
+    var keptHot = false
 }
 
 extension SandboxService {
@@ -185,7 +187,10 @@ extension SandboxService {
     /// Marks use of a sandbox: its idle clock restarts (and its timer starts if it had none).
     func touch(_ id: SandboxID) {
         thermal[id, default: ThermalEntry()].lastUse = .now
-        if thermal[id]?.timer == nil { armTimer(id) }
+        // Only a hot sandbox that can cool needs a timer; a kept-hot one would start a task per request
+        // that ends at once.
+        guard policy.warmAfter != nil, thermal[id]?.timer == nil, thermal[id]?.keptHot != true else { return }
+        armTimer(id)
     }
 
     /// Keeps a sandbox hot while something streams to or from it (shell, NDJSON exec, file read).
@@ -233,7 +238,11 @@ extension SandboxService {
     /// How long until `id` should be looked at again (zero: now), or nil when nothing will happen.
     private func nextCheck(_ id: SandboxID) async -> Duration? {
         guard !shuttingDown, let entry = thermal[id], let record = try? await storeForThermal.find(id.rawValue) else { return nil }
-        if record.keepHot { return nil }
+        if record.keepHot {
+            thermal[id]?.keptHot = true
+            return nil
+        }
+        thermal[id]?.keptHot = false
         let now = ContinuousClock.now
         switch record.state {
         case .hot:

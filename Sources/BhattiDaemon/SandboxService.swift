@@ -181,7 +181,10 @@ public actor SandboxService {
         try SandboxLabels.validate(record.labels)
         try await store.update(record.id, name: record.name, keepHot: record.keepHot, labels: record.labels)
         // Unpinned: idleness counts from now. Pinned: a warm or cold sandbox comes back, as at start.
-        if keepHot == false { touch(record.id) }
+        if keepHot == false {
+            thermal[record.id, default: ThermalEntry()].keptHot = false
+            touch(record.id)
+        }
         if keepHot == true, record.state == .warm || record.state == .cold {
             let id = record.id
             Task { _ = try? await self.wake(id) }
