@@ -25,10 +25,9 @@ public struct APIHandler: HTTPHandler {
         response.headers.set("X-Request-Id", requestID)
         response.headers.set("X-Bhatti-Version", APIVersion.server)
         if request.path != "/health" {
-            let ms = Double((ContinuousClock.now - start).components.attoseconds) / 1e15 + Double((ContinuousClock.now - start).components.seconds) * 1000
             log.info("http.request", [
                 "http.method": request.method, "http.path": request.path, "http.status": String(response.status),
-                "duration_ms": String(format: "%.2f", ms), "request.id": requestID,
+                "duration_ms": millisecondsText(ContinuousClock.now - start), "request.id": requestID,
             ])
         }
         return response

@@ -326,7 +326,7 @@ extension SandboxService {
 
     private func ms(since start: ContinuousClock.Instant) -> String {
         let d = ContinuousClock.now - start
-        return String(format: "%.2f", Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15)
+        return millisecondsText(d)
     }
 
     // MARK: daemon lifecycle
