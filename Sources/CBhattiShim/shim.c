@@ -48,9 +48,10 @@ int bh_unix_listen(const char *path, int backlog, unsigned mode) {
     if (fd < 0) return -errno;
     unlink(path);
     // Create the socket file with the final mode: no window in which it is reachable with wider access.
-    mode_t old = umask(0777 & ~mode);
+    // Linux takes the new file's mode from the socket inode (masked by the umask), so fchmod first. Not
+    // umask(): that is process-wide, and a child spawned meanwhile (cc, QEMU) inherited 0177.
+    if (fchmod(fd, mode) < 0) { int e = errno; close(fd); return -e; }
     rc = bind(fd, (struct sockaddr *)&a, sizeof a);
-    umask(old);
     if (rc < 0 || chmod(path, mode) < 0 || listen(fd, backlog) < 0) { int e = errno; close(fd); return -e; }
     return fd;
 }

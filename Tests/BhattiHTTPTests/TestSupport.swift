@@ -55,7 +55,8 @@ final class RawConnection {
         case .unix(let path): fd = try Socket.connect(unixPath: path)
         case .tcp(let host, let port): fd = try Socket.connect(host: host, port: port)
         }
-        fd.setReceiveTimeout(milliseconds: 2000)
+        // Generous: under the full suite (VMs booting on two cores) an answer took over 2 s once.
+        fd.setReceiveTimeout(milliseconds: 10_000)
     }
 
     func send(_ text: String) throws { try fd.writeAll(bytes(text)) }

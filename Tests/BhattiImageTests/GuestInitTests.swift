@@ -13,10 +13,13 @@ import Testing
         try runner.output("cc", [
             "-static", "-Os", "-s", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-o", "\(dir.path)/init", Self.source,
         ])
-        // Run outside PID 1 it must refuse to do anything (no mounts, no power-off).
-        let result = try runner.run("\(dir.path)/init", [])
-        #expect(result.status == 1)
-        #expect(result.stderr.contains("must run as PID 1"))
+        // Run outside PID 1 it must refuse to do anything (no mounts, no power-off). The directory must
+        // outlive the run: ARC may release it after its last use, before the binary is executed.
+        try withExtendedLifetime(dir) {
+            let result = try runner.run("\(dir.path)/init", [])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("must run as PID 1"))
+        }
     }
 
     @Test func initReadsTheOrderFileTheBuilderWrites() throws {
