@@ -18,12 +18,15 @@ struct ThermalBench {
     /// Cold sandboxes woken at once, and how many times.
     let fleet: Int
     let fleetRounds: Int
+    /// Creates from a template, on a second daemon with templates on.
+    let templateCreates: Int
 
     func run() async throws -> ThermalReport {
         var report = ThermalReport()
         if cycles > 0 || warmWakes > 0 { try await pauseAndWarm(&report) }
         if coldWakes > 0 { try await cold(&report) }
         if fleet > 0 && fleetRounds > 0 { try await fleetWake(&report) }
+        if templateCreates > 0 { try await templateCreate(&report) }
         return report
     }
 
@@ -174,6 +177,45 @@ struct ThermalBench {
     }
 
     // MARK: helpers
+
+    /// Instant create: a second daemon with templates on; its first create boots and builds the
+    /// template in the background, later creates of that size copy and restore it.
+    private func templateCreate(_ report: inout ThermalReport) async throws {
+        log("thermal: creates from a template")
+        let data = "/tmp/bht-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        var config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: daemon.configuration.resolvedImageDirectory)
+        config.warmAfter = "off"
+        config.coldAfter = "off"
+        config.templates = true
+        let second = try await Daemon.start(config, log: Logger(sink: { _ in }))
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        do {
+            let api2 = BenchAPI(second)
+            try await api2.expect(201, "POST", "/v1/sandboxes", #"{"name":"seed","memory_mb":512}"#)
+            let deadline = ContinuousClock.now + .seconds(180)
+            while try await second.engine.template(cpus: 1, memoryMB: 512) == nil {
+                guard ContinuousClock.now < deadline else { throw BenchError("no template after 180 s") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            var samples = Samples(
+                "create → first exec, from a template",
+                how: "POST /v1/sandboxes (1 vCPU, 512 MiB) then exec `true`: sparse copy of the template's RAM and disk, restore, new identity")
+            for i in 0..<templateCreates {
+                samples.add(try await measure {
+                    try await api2.expect(201, "POST", "/v1/sandboxes", "{\"name\":\"t\(i)\",\"memory_mb\":512}")
+                    try await api2.execTrue("t\(i)")
+                })
+                try await api2.expect(200, "DELETE", "/v1/sandboxes/t\(i)")
+            }
+            report.rows.append(samples)
+            let p50 = samples.percentile(0.5)
+            report.target("create → first exec from a template p50", goal: "≤ 400 ms", p50, met: p50 <= 400)
+        } catch {
+            await second.stop()
+            throw error
+        }
+        await second.stop()
+    }
 
     private func create(_ name: String, memoryMB: Int) async throws -> String {
         let r = try await api.expect(201, "POST", "/v1/sandboxes", "{\"name\":\"\(name)\",\"cpus\":1,\"memory_mb\":\(memoryMB)}")

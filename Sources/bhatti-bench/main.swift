@@ -27,6 +27,7 @@ thermal.warmWakes = option("--warm-wakes", thermal.warmWakes)
 thermal.coldWakes = option("--cold-wakes", thermal.coldWakes)
 thermal.fleet = option("--fleet", thermal.fleet)
 thermal.fleetRounds = option("--fleet-rounds", thermal.fleetRounds)
+thermal.templateCreates = option("--template-creates", thermal.templateCreates)
 thermal.only = args.contains("--thermal-only")
 let report = try await Bench(
     imageDirectory: args[1], boots: option("--boots", 10), execs: option("--execs", 200), pings: option("--pings", 2000), cli: cliPath,
