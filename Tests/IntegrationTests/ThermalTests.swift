@@ -149,6 +149,33 @@ struct ThermalTests {
     }
 }
 
+extension ThermalTests {
+    @Test("a snapshot that keeps failing is retried with backoff, then the sandbox is marked error with the reason")
+    func snapshotRetriesThenError() async throws {
+        try await withDaemon(warmAfter: "500ms", coldAfter: "500ms") { d in
+            let sb = try await d.create("stuck")
+            let dir = d.dataDirectory + "/sandboxes/" + sb.id
+            #expect(try await runTool("chattr", ["+i", dir]) == 0)
+            // Attempts at about 0.5 s, then 2, 4 and 8 s later: the fourth failure gives up.
+            let deadline = ContinuousClock.now + .seconds(40)
+            var seen: SandboxDTO = sb
+            while ContinuousClock.now < deadline {
+                seen = try await d.get("stuck")
+                if seen.state == "error" { break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            #expect(try await runTool("chattr", ["-i", dir]) == 0)
+            #expect(seen.state == "error", "\(seen.state) \(seen.stateReason ?? "")")
+            #expect(seen.stateReason?.contains("snapshot failed 4 times") == true, "\(seen.stateReason ?? "")")
+            #expect(d.logEvents.count("sandbox.snapshot_failed") == 4)
+            // The VM was never taken down by the failures; destroy still cleans everything up.
+            #expect(!qemuProcesses(mentioning: sb.id).isEmpty)
+            #expect(try await d.call("DELETE", "/v1/sandboxes/stuck").status == 200)
+            #expect(qemuProcesses(mentioning: sb.id).isEmpty)
+        }
+    }
+}
+
 /// Runs a host tool to completion off the cooperative pool; its exit status.
 func runTool(_ name: String, _ arguments: [String]) async throws -> Int32 {
     try await Blocking.run {
