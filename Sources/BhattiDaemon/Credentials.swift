@@ -9,7 +9,7 @@ public enum APIKey {
     public static func generate() -> String {
         var bytes = [UInt8](repeating: 0, count: 32)
         _ = RAND_bytes(&bytes, 32)
-        return "bht_" + hex(bytes)
+        return "bht_" + hexString(bytes)
     }
 
     /// Hex SHA-256 of the key: what is stored and compared.
@@ -17,20 +17,9 @@ public enum APIKey {
         let input = Array(key.utf8)
         var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
         _ = SHA256(input, input.count, &digest)
-        return hex(digest)
+        return hexString(digest)
     }
 
-    /// Lower-case hex; a table, not String(format:), which made hashing the key a tenth of a request.
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(bytes.count * 2)
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
 
     /// Constant-time comparison of two equal-length hex digests.
     public static func matches(_ key: String, hash expected: String) -> Bool {

@@ -1,3 +1,4 @@
+import BhattiHTTP
 import Foundation
 import Glibc
 import Synchronization
@@ -24,31 +25,11 @@ public struct Logger: Sendable {
         var line = "{"
         for (i, key) in object.keys.sorted().enumerated() {
             if i > 0 { line += "," }
-            appendJSONString(key, to: &line)
-            line += ":"
-            appendJSONString(object[key] ?? "", to: &line)
+            line += "\"" + jsonEscaped(key) + "\":\"" + jsonEscaped(object[key] ?? "") + "\""
         }
         line += "}"
         sink(line)
     }
-}
-
-/// Appends `value` as a JSON string literal (RFC 8259 escapes; `/` left alone).
-func appendJSONString(_ value: String, to out: inout String) {
-    out += "\""
-    for scalar in value.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            out += "\\u00" + String(scalar.value >> 4, radix: 16) + String(scalar.value & 0xF, radix: 16)
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    out += "\""
 }
 
 /// `n` in decimal, left-padded with zeros to `width`.

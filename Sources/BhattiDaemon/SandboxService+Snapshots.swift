@@ -11,7 +11,6 @@ extension SandboxService {
     /// Checkpoints `sandbox` (waking it first) as `name`; the sandbox keeps running.
     public func createSnapshot(of sandbox: String, name: String) async throws -> SnapshotRecord {
         let name = try SandboxName.parse(name).rawValue
-        let store = storeForThermal, engine = engineForThermal
         if try await store.snapshot(ownedBy: nil, named: name) != nil {
             throw BhattiError(.alreadyExists, "a snapshot named \(name) already exists")
         }
@@ -35,24 +34,24 @@ extension SandboxService {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
-        logForThermal.info("snapshot.created", [
+        log.info("snapshot.created", [
             "snapshot.id": id, "sandbox.id": record.id.rawValue, "bytes": String(copied),
-            "ms": String(describing: ContinuousClock.now - started),
+            "ms": ms(since: started),
         ])
         return snapshot
     }
 
     public func snapshots() async throws -> [SnapshotRecord] {
-        try await storeForThermal.snapshots(ownedBy: nil)
+        try await store.snapshots(ownedBy: nil)
     }
 
     /// A new sandbox from snapshot `name`, with its own identity; `newName` or `<snapshot>-<n>`.
     public func restoreSnapshot(_ name: String, as newName: SandboxName?, labels: [String: String] = [:]) async throws -> SandboxRecord {
-        guard let snapshot = try await storeForThermal.snapshot(ownedBy: nil, named: name) else {
+        guard let snapshot = try await store.snapshot(ownedBy: nil, named: name) else {
             throw BhattiError(.notFound, "snapshot \(name) not found")
         }
         let sandboxName = try newName ?? SandboxName.parse(name + "-" + String(SandboxID.random().rawValue.prefix(4)))
-        if try await storeForThermal.find(sandboxName.rawValue) != nil {
+        if try await store.find(sandboxName.rawValue) != nil {
             throw BhattiError(.alreadyExists, "a sandbox named \(sandboxName) already exists")
         }
         let spec = try SandboxSpec(name: sandboxName, cpus: snapshot.cpus, memoryMB: snapshot.memoryMB, diskMB: snapshot.diskMB)
@@ -60,11 +59,11 @@ extension SandboxService {
     }
 
     public func deleteSnapshot(_ name: String) async throws {
-        guard let snapshot = try await storeForThermal.snapshot(ownedBy: nil, named: name) else {
+        guard let snapshot = try await store.snapshot(ownedBy: nil, named: name) else {
             throw BhattiError(.notFound, "snapshot \(name) not found")
         }
-        try await storeForThermal.deleteSnapshot(id: snapshot.id)
+        try await store.deleteSnapshot(id: snapshot.id)
         try? FileManager.default.removeItem(atPath: snapshot.directory)
-        logForThermal.info("snapshot.deleted", ["snapshot.id": snapshot.id])
+        log.info("snapshot.deleted", ["snapshot.id": snapshot.id])
     }
 }

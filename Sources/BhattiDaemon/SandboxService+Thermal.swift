@@ -100,7 +100,7 @@ extension SandboxService {
         }
         // No suspension between the check above and registering below.
         let task = Task { [self] () throws -> SandboxRecord in
-            guard let record = try await storeForThermal.find(id.rawValue) else {
+            guard let record = try await store.find(id.rawValue) else {
                 throw BhattiError(.notFound, "sandbox \(id) not found")
             }
             return try await body(self, record)
@@ -122,18 +122,18 @@ extension SandboxService {
 
     private func pauseNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
-        do { try await engineForThermal.pause(id: record.id.rawValue) } catch {
+        do { try await engine.pause(id: record.id.rawValue) } catch {
             throw BhattiError(.unavailable, "pausing \(record.name) failed: \(error)", cause: error)
         }
         let next = try await moved(record, on: .paused)
         thermal[record.id, default: ThermalEntry()].warmSince = .now
         armTimer(record.id)
-        logForThermal.info("sandbox.paused", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
+        log.info("sandbox.paused", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
     }
 
     private func resumeNow(_ record: SandboxRecord) async throws -> SandboxRecord {
-        do { try await engineForThermal.resume(id: record.id.rawValue) } catch {
+        do { try await engine.resume(id: record.id.rawValue) } catch {
             throw BhattiError(.unavailable, "resuming \(record.name) failed: \(error)", cause: error)
         }
         thermal[record.id]?.warmSince = nil
@@ -144,30 +144,30 @@ extension SandboxService {
     /// manager retries, an explicit `stop` reports it to its caller.
     private func snapshotNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
-        do { try await engineForThermal.snapshot(id: record.id.rawValue) } catch {
-            logForThermal.error("sandbox.snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+        do { try await engine.snapshot(id: record.id.rawValue) } catch {
+            log.error("sandbox.snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             throw BhattiError(.unavailable, "snapshotting \(record.name) failed (it keeps running): \(error)", cause: error)
         }
         thermal[record.id]?.snapshotFailures = 0
         thermal[record.id]?.warmSince = nil
         let next = try await moved(record, on: .snapshotted)
-        logForThermal.info("sandbox.snapshotted", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
+        log.info("sandbox.snapshotted", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
     }
 
     /// Restore from disk. Damaged files put the sandbox in `error` with the reason: retrying cannot help.
     private func restoreNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
-        do { try await engineForThermal.restore(id: record.id.rawValue) } catch {
+        do { try await engine.restore(id: record.id.rawValue) } catch {
             let reason = "restoring its snapshot failed: \(error)"
             if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                try? await storeForThermal.setState(record.id, next, reason: reason)
+                try? await store.setState(record.id, next, reason: reason)
             }
-            logForThermal.error("sandbox.restore_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+            log.error("sandbox.restore_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             throw BhattiError(.unavailable, "sandbox \(record.name): \(reason)", cause: error)
         }
         let next = try await moved(record, on: .restored)
-        logForThermal.info("sandbox.restored", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
+        log.info("sandbox.restored", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
     }
 
@@ -178,7 +178,7 @@ extension SandboxService {
             throw BhattiError(.internal, "sandbox \(record.name): \(event) is not possible in state \(record.state.rawValue)", cause: error)
         }
         next.stateReason = nil
-        try await storeForThermal.setState(record.id, next.state)
+        try await store.setState(record.id, next.state)
         return next
     }
 
@@ -237,7 +237,7 @@ extension SandboxService {
 
     /// How long until `id` should be looked at again (zero: now), or nil when nothing will happen.
     private func nextCheck(_ id: SandboxID) async -> Duration? {
-        guard !shuttingDown, let entry = thermal[id], let record = try? await storeForThermal.find(id.rawValue) else { return nil }
+        guard !shuttingDown, let entry = thermal[id], let record = try? await store.find(id.rawValue) else { return nil }
         if record.keepHot {
             thermal[id]?.keptHot = true
             return nil
@@ -260,7 +260,7 @@ extension SandboxService {
     /// The timer fired: cool `id` one step if it is still idle (the guest's CPU agrees); failed
     /// snapshots back off and, after `maxSnapshotAttempts`, mark the sandbox `error`.
     private func cool(_ id: SandboxID) async {
-        guard let record = try? await storeForThermal.find(id.rawValue) else { return }
+        guard let record = try? await store.find(id.rawValue) else { return }
         switch record.state {
         case .hot:
             if await guestIsBusy(id) {
@@ -299,9 +299,9 @@ extension SandboxService {
         if failures >= policy.maxSnapshotAttempts {
             let reason = "snapshot failed \(failures) times: \(error)"
             if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                try? await storeForThermal.setState(record.id, next, reason: reason)
+                try? await store.setState(record.id, next, reason: reason)
             }
-            logForThermal.error("sandbox.snapshot_gave_up", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+            log.error("sandbox.snapshot_gave_up", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             return
         }
         // Back off: the warm clock restarts so the next try comes after 2^n seconds.
@@ -312,7 +312,7 @@ extension SandboxService {
     /// Whether the guest used at least `busyThreshold` of its CPU over `probeWindow`, or runs an exec
     /// for the API. A guest that cannot be asked counts as idle.
     private func guestIsBusy(_ id: SandboxID) async -> Bool {
-        guard let agent = try? await engineForThermal.agent(for: id.rawValue),
+        guard let agent = try? await engine.agent(for: id.rawValue),
               let first = try? await agent.activity()
         else { return false }
         if first.runningExecs > 0 || first.attachedSessions > 0 { return true }
@@ -324,7 +324,7 @@ extension SandboxService {
         return Double(b1 - b0) / Double(t1 - t0) >= policy.busyThreshold
     }
 
-    private func ms(since start: ContinuousClock.Instant) -> String {
+    func ms(since start: ContinuousClock.Instant) -> String {
         let d = ContinuousClock.now - start
         return millisecondsText(d)
     }
@@ -334,20 +334,20 @@ extension SandboxService {
     /// At start: every sandbox is found again. A QEMU that still runs is adopted (hot); one that is
     /// gone leaves a snapshot (cold) or nothing (error, with the reason). keep_hot sandboxes are woken.
     public func recoverAfterRestart() async throws {
-        for record in try await storeForThermal.list() where record.state != .error {
+        for record in try await store.list() where record.state != .error {
             let id = record.id.rawValue
-            switch await engineForThermal.recover(id: id) {
+            switch await engine.recover(id: id) {
             case .adopted:
                 if let next = try? SandboxLifecycle.next(record.state, on: .adopted) {
-                    try await storeForThermal.setState(record.id, next)
+                    try await store.setState(record.id, next)
                 }
                 touch(record.id)
-                logForThermal.info("sandbox.adopted", ["sandbox.id": id])
+                log.info("sandbox.adopted", ["sandbox.id": id])
             case .cold:
                 if let next = try? SandboxLifecycle.next(record.state, on: .foundCold) {
-                    try await storeForThermal.setState(record.id, next)
+                    try await store.setState(record.id, next)
                 }
-                logForThermal.info("sandbox.found_cold", ["sandbox.id": id])
+                log.info("sandbox.found_cold", ["sandbox.id": id])
                 if record.keepHot {
                     Task { _ = try? await self.wake(record.id) }
                 }
@@ -362,14 +362,14 @@ extension SandboxService {
     public func snapshotAllForShutdown() async {
         shuttingDown = true
         for entry in thermal.values { entry.timer?.cancel() }
-        let running = ((try? await storeForThermal.list()) ?? []).filter { $0.state == .hot || $0.state == .warm }
+        let running = ((try? await store.list()) ?? []).filter { $0.state == .hot || $0.state == .warm }
         let width = max(1, policy.shutdownParallelism)
         await withTaskGroup(of: Void.self) { group in
             for (i, record) in running.enumerated() {
                 if i >= width { await group.next() }
                 group.addTask {
                     do { _ = try await self.stop(record.id.rawValue) } catch {
-                        await self.logForThermal.error("sandbox.shutdown_snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+                        self.log.error("sandbox.shutdown_snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
                     }
                 }
             }

@@ -17,9 +17,10 @@ public struct ExecOutcome: Sendable {
 /// Every state change is recorded in the store before it is reported, so a crash never leaves the
 /// API claiming something the store forgot.
 public actor SandboxService {
-    private let store: SandboxStore
-    private let engine: Engine
-    private let log: Logger
+    // Internal, not private: the thermal and snapshot extensions in their own files use them.
+    let store: SandboxStore
+    let engine: Engine
+    let log: Logger
     /// Creates in flight, by name: a second create of the same name waits for the first.
     private var creating: [String: Task<SandboxRecord, any Error>] = [:]
     /// The lifecycle lock: at most one thermal transition per sandbox; others wait for it and look again.
@@ -39,9 +40,6 @@ public actor SandboxService {
         self.policy = policy
     }
 
-    var storeForThermal: SandboxStore { store }
-    var engineForThermal: Engine { engine }
-    var logForThermal: Logger { log }
 
     /// Creates and boots a sandbox, or returns the existing one of that name (`existing: true`).
     /// `source` names a running sandbox to fork (its memory and disk) instead of a fresh boot.
@@ -92,7 +90,7 @@ public actor SandboxService {
         let task = Task { [engine, store, log] () throws -> SandboxRecord in
             try await store.insert(record)
             do {
-                let how = try await self.start(record, origin: origin)
+                let how = try await self.bringUp(record, origin: origin)
                 var hot = record
                 hot.state = try SandboxLifecycle.next(record.state, on: .booted)
                 try await store.setState(record.id, hot.state)
@@ -114,7 +112,7 @@ public actor SandboxService {
     }
 
     /// Brings a new sandbox's VM up; says how (for the log).
-    private func start(_ record: SandboxRecord, origin: Origin) async throws -> String {
+    private func bringUp(_ record: SandboxRecord, origin: Origin) async throws -> String {
         let id = record.id.rawValue, hostname = record.name.rawValue
         switch origin {
         case .boot:

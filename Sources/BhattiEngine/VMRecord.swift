@@ -1,3 +1,4 @@
+import BhattiImage
 import BhattiSystem
 import Foundation
 import Glibc
@@ -41,7 +42,7 @@ struct VMRecord: Codable, Equatable, Sendable {
     func write(to path: String) throws {
         let data: Data
         do { data = try JSONEncoder().encode(self) } catch { throw EngineError.io("encode \(path)", error) }
-        try writeFileAtomically(path, data, mode: 0o600)
+        do { try FileOps.writeAtomically(Array(data), to: path, permissions: 0o600) } catch { throw EngineError.io("write \(path)", error) }
     }
 
     static func read(_ path: String) throws -> VMRecord {
@@ -52,19 +53,4 @@ struct VMRecord: Codable, Equatable, Sendable {
             throw EngineError.io("read VM record \(path)", error)
         }
     }
-}
-
-/// Writes `data` to a temporary file, fsyncs it and renames it over `path`, so a crash leaves the old
-/// file or the new one, never half of one.
-func writeFileAtomically(_ path: String, _ data: Data, mode: mode_t) throws {
-    let temp = path + ".tmp"
-    let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-    guard fd >= 0 else { throw EngineError.io("create \(temp)", Errno.current) }
-    let file = FileDescriptor(rawValue: fd)
-    defer { file.close() }
-    do {
-        try file.writeAllFile(Array(data))
-        guard fsync(fd) == 0 else { throw Errno.current }
-    } catch { throw EngineError.io("write \(temp)", error) }
-    guard rename(temp, path) == 0 else { throw EngineError.io("rename \(temp)", Errno.current) }
 }

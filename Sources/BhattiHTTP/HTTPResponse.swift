@@ -130,8 +130,8 @@ private func sanitized(_ text: String) -> String {
     return String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
 }
 
-/// Escapes a string for a JSON string literal.
-func jsonEscaped(_ text: String) -> String {
+/// Escapes a string for a JSON string literal (RFC 8259; `/` left alone).
+public func jsonEscaped(_ text: String) -> String {
     var out = ""
     for scalar in text.unicodeScalars {
         switch scalar {

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 
 /// File-system helpers whose errors carry the path and the cause.
-enum FileOps {
+public enum FileOps {
     /// Removes a file or a whole tree; absent is fine. A tree with a mount inside is refused, not
     /// walked: removing a debootstrap tree whose /proc is still mounted would delete through it.
     static func remove(_ path: String) throws(ImageError) {
@@ -40,7 +40,7 @@ enum FileOps {
 
     /// Writes `bytes` to `path.tmp`, fsyncs it, then renames it over `path`: readers see the old
     /// file or the new one, never a torn one, even across a power cut.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, permissions: mode_t = 0o644) throws(ImageError) {
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, permissions: mode_t = 0o644) throws(ImageError) {
         let temp = "\(path).tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
         guard fd >= 0 else { throw .io("cannot create \(temp)", underlying: Errno.current) }
@@ -140,7 +140,8 @@ enum FileOps {
         return String(decoding: out, as: UTF8.self)
     }
 
-    private static func fsyncPath(_ path: String, directory: Bool) throws(ImageError) {
+    /// fsync(2) of a file, or of a directory (after a rename into it).
+    public static func fsyncPath(_ path: String, directory: Bool) throws(ImageError) {
         let fd = open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC)
         guard fd >= 0 else { throw .io("cannot open \(path) to sync it", underlying: Errno.current) }
         defer { close(fd) }

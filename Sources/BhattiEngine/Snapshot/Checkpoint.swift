@@ -1,3 +1,4 @@
+import BhattiImage
 import BhattiSystem
 import BhattiWire
 import Foundation
@@ -15,26 +16,18 @@ extension VirtualMachine {
         let wasRunning = try await runState() == "running"
         do {
             try FileManager.default.createDirectory(atPath: target.directory, withIntermediateDirectories: true)
-            let raw = open(target.deviceState, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard raw >= 0 else { throw EngineError.io("create \(target.deviceState)", Errno.current) }
-            let file = FileDescriptor(rawValue: raw)
-            defer { file.close() }
-            try await qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
-            if wasRunning { try await qmp.execute("stop") }
-            try await qmp.execute("getfd", ["fdname": "bhatti-checkpoint"], passing: file)
-            try await qmp.execute("migrate", ["uri": "fd:bhatti-checkpoint"])
-            try await waitForMigration()
-            guard fsync(raw) == 0 else { throw EngineError.io("fsync \(target.deviceState)", Errno.current) }
+            try await saveDeviceState(to: target.deviceState)
             let source = configuration.paths
             let copied = try await Blocking.run(name: "checkpoint-copy") { () throws -> Int in
-                do {
-                    let bytes = try SparseCopy.copy(source.memory, to: target.memory) + SparseCopy.copy(source.disk, to: target.disk)
-                    if durable {
-                        try SparseCopy.sync(target.memory)
-                        try SparseCopy.sync(target.disk)
-                    }
-                    return bytes
-                } catch { throw EngineError.io("copy \(source.directory) to \(target.directory)", error) }
+                let bytes: Int
+                do { bytes = try SparseCopy.copy(source.memory, to: target.memory) + SparseCopy.copy(source.disk, to: target.disk) } catch {
+                    throw EngineError.io("copy \(source.directory) to \(target.directory)", error)
+                }
+                if durable {
+                    try FileOps.fsyncPath(target.memory, directory: false)
+                    try FileOps.fsyncPath(target.disk, directory: false)
+                }
+                return bytes
             }
             // Running again before the manifests are written: they describe the copies, not the VM.
             if wasRunning { try await qmp.execute("cont") }

@@ -71,8 +71,9 @@ extension Engine {
                 return .adopted
             } catch {
                 why = "its QEMU could not be adopted (\(error))"
+                // Not our child, so no waitpid: poll for it to go, without blocking the cooperative pool.
                 kill(pid, SIGKILL)
-                for _ in 0..<200 where kill(pid, 0) == 0 { usleep(5_000) }
+                for _ in 0..<200 where kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(5)) }
             }
         }
         guard hasSnapshot(id: id) else { return .lost(why) }

@@ -1,3 +1,4 @@
+import BhattiImage
 import BhattiSystem
 import COpenSSL
 import Foundation
@@ -45,7 +46,7 @@ struct SnapshotManifest: Codable, Equatable, Sendable {
     func write(to path: String) throws {
         let data: Data
         do { data = try JSONEncoder().encode(self) } catch { throw EngineError.io("encode \(path)", error) }
-        try writeFileAtomically(path, data, mode: 0o600)
+        do { try FileOps.writeAtomically(Array(data), to: path, permissions: 0o600) } catch { throw EngineError.io("write \(path)", error) }
     }
 }
 
@@ -63,7 +64,7 @@ private func readWhole(_ path: String) throws -> [UInt8] {
 func sha256Hex(_ bytes: [UInt8]) -> String {
     var digest = [UInt8](repeating: 0, count: Int(SHA256_DIGEST_LENGTH))
     _ = SHA256(bytes, bytes.count, &digest)
-    return digest.map { String(format: "%02x", $0) }.joined()
+    return hexString(digest)
 }
 
 /// Makes a file's data durable and drops it from the page cache (the cold tier frees host memory).

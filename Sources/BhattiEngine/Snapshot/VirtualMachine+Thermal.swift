@@ -26,18 +26,7 @@ extension VirtualMachine {
         removeSnapshotFiles(paths)
         let temp = paths.deviceState + ".tmp"
         do {
-            let raw = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-            guard raw >= 0 else { throw EngineError.io("create \(temp)", Errno.current) }
-            let file = FileDescriptor(rawValue: raw)
-            defer { file.close() }
-            try await qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
-            if wasRunning { try await qmp.execute("stop") }
-            // An fd: QEMU writes into our file directly, so "completed" means the bytes are in it
-            // (with `exec:cat` the copy could still be in flight).
-            try await qmp.execute("getfd", ["fdname": "bhatti-snapshot"], passing: file)
-            try await qmp.execute("migrate", ["uri": "fd:bhatti-snapshot"])
-            try await waitForMigration()
-            guard fsync(raw) == 0 else { throw EngineError.io("fsync \(temp)", Errno.current) }
+            try await saveDeviceState(to: temp)
             guard rename(temp, paths.deviceState) == 0 else { throw EngineError.io("rename \(temp)", Errno.current) }
             try SnapshotManifest.describe(paths).write(to: paths.snapshotManifest)
             // Verify before the only live copy of the device state goes away.
@@ -49,6 +38,29 @@ extension VirtualMachine {
             throw EngineError.snapshotFailed("\(error)")
         }
         await stopProcess()
+    }
+
+    /// Stops the vCPUs (if they run) and writes the device state to a new file at `path`, fsynced.
+    /// QEMU writes through an fd handed over with `getfd`, so "completed" means the bytes are in our
+    /// file (with `exec:cat` the copy could still be in flight). The VM stays stopped: the caller
+    /// lets it run again or ends QEMU.
+    func saveDeviceState(to path: String) async throws {
+        let raw = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard raw >= 0 else { throw EngineError.io("create \(path)", Errno.current) }
+        let file = FileDescriptor(rawValue: raw)
+        defer { file.close() }
+        try await Self.skipSharedRAM(qmp)
+        try await qmp.execute("stop")
+        try await qmp.execute("getfd", ["fdname": "bhatti-state"], passing: file)
+        try await qmp.execute("migrate", ["uri": "fd:bhatti-state"])
+        try await waitForMigration()
+        guard fsync(raw) == 0 else { throw EngineError.io("fsync \(path)", Errno.current) }
+    }
+
+    /// Migration leaves out RAM in a shared memory backend (it is already in the sandbox's file);
+    /// needed on both ends.
+    static func skipSharedRAM(_ qmp: QMPClient) async throws {
+        try await qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
     }
 
     /// Ends QEMU after a snapshot: `quit`, then SIGKILL if it lingers.
@@ -98,7 +110,7 @@ extension VirtualMachine {
         do {
             let qmp = try await whenListening(paths.qmpSocket, process: process) { try await QMPClient.connect(path: paths.qmpSocket) }
             do {
-                try await qmp.execute("migrate-set-capabilities", ["capabilities": [["capability": "x-ignore-shared", "state": true]]])
+                try await skipSharedRAM(qmp)
                 let raw = open(paths.deviceState, O_RDONLY | O_CLOEXEC)
                 guard raw >= 0 else { throw EngineError.snapshotDamaged("open \(paths.deviceState): \(Errno.current)") }
                 let file = FileDescriptor(rawValue: raw)
