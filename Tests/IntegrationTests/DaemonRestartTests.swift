@@ -97,4 +97,51 @@ struct DaemonRestartTests {
         #expect(gone.status == 200)
         #expect(qemuProcesses(mentioning: data).isEmpty)
     }
+
+    @Test("a paused VM is adopted and resumed after SIGKILL; a keep_hot sandbox is woken by the next start after SIGTERM")
+    func pausedAndKeptHot() async throws {
+        let data = "/tmp/bhr-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        defer { try? FileManager.default.removeItem(atPath: data) }
+        let first = try Self.serve(data)
+        try await Self.waitForSocket(data + "/api.sock")
+        let key = try String(contentsOfFile: data + "/admin.key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let client = HTTPClient(endpoint: .unix(path: data + "/api.sock"))
+        let headers: HTTPHeaders = ["Authorization": "Bearer \(key)", "Content-Type": "application/json"]
+        func send(_ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
+            try await Blocking.run { try client.send(method: method, path: path, headers: headers, body: Array(body.utf8)) }
+        }
+        #expect(try await send("POST", "/v1/sandboxes", #"{"name":"pinned","keep_hot":true}"#).status == 201)
+        _ = try await Self.exec(client, headers, "pinned", ["sh", "-c", "echo kept > /dev/shm/k"])
+        #expect(try await send("POST", "/v1/sandboxes/pinned/pause").status == 200)
+        let qemu = qemuProcesses(mentioning: data)
+
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        // The next daemon finds the QEMU paused, adopts it and lets it run.
+        let second = try Self.serve(data)
+        try await Task.sleep(for: .milliseconds(200))
+        try await Self.waitForSocket(data + "/api.sock")
+        let adopted = try await Self.list(client, headers)
+        #expect(adopted.first?.state == "hot", "\(adopted.first?.stateReason ?? "")")
+        #expect(qemuProcesses(mentioning: data) == qemu)
+        #expect(try await Self.exec(client, headers, "pinned", ["cat", "/dev/shm/k"]) == "kept\n")
+
+        // SIGTERM puts it on disk; keep_hot brings it back as soon as the next daemon starts.
+        second.terminate()
+        second.waitUntilExit()
+        #expect(qemuProcesses(mentioning: data).isEmpty)
+        let third = try Self.serve(data)
+        defer { third.terminate(); third.waitUntilExit() }
+        try await Self.waitForSocket(data + "/api.sock")
+        var state = ""
+        for _ in 0..<100 {
+            state = try await Self.list(client, headers).first?.state ?? ""
+            if state == "hot" { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(state == "hot")
+        #expect(!qemuProcesses(mentioning: data).isEmpty)
+        #expect(try await Self.exec(client, headers, "pinned", ["cat", "/dev/shm/k"]) == "kept\n")
+        #expect(try await send("DELETE", "/v1/sandboxes/pinned").status == 200)
+    }
 }

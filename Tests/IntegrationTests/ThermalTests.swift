@@ -47,6 +47,10 @@ struct ThermalTests {
             #expect(try await post(d, "tiers", "start").state == "hot")
             #expect(try await post(d, "tiers", "stop").state == "cold")
             #expect(try await post(d, "tiers", "start").state == "hot")
+            // Setting keep_hot on a cold sandbox brings it back without any guest route.
+            #expect(try await post(d, "tiers", "stop").state == "cold")
+            #expect(try await d.call("PATCH", "/v1/sandboxes/tiers", json: #"{"keep_hot":true}"#).status == 200)
+            #expect(try await waitForState(d, "tiers", "hot", within: .seconds(10)))
             #expect(try await d.call("GET", "/v1/sandboxes/tiers/stop").status == 405)
             #expect(try await d.call("POST", "/v1/sandboxes/nope/stop").status == 404)
         }

@@ -152,6 +152,30 @@ struct ProtocolTests {
         }
     }
 
+    @Test("a clone's configure with replace_env false keeps env and secrets and takes the new token; true replaces them")
+    func configureKeepsOrReplacesEnvironment() async throws {
+        let (host, guest) = try Pipe.socketPair()
+        let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
+        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(5))
+        func echo() async throws -> String {
+            let out = Collector()
+            _ = try await c.exec(ExecRequest(argv: ["sh", "-c", "echo $A $S"])) { out.add($0) }
+            return out.stdout
+        }
+        try await c.configure(GuestConfig(env: ["A": "parent"], secrets: ["S": "hush"], token: "old"))
+        #expect(try await echo() == "parent hush\n")
+        // A fork: new token (and entropy, written only as PID 1), environment kept.
+        try await c.configure(GuestConfig(token: "new", entropy: Data([1, 2, 3]).base64EncodedString(), replaceEnvironment: false))
+        #expect(try await echo() == "parent hush\n")
+        let (h2, g2) = try Pipe.socketPair()
+        startThread(name: "t2") { agent.serve(connection: g2); g2.close() }
+        _ = try await AgentConnection.handshake(fd: h2, token: "new", timeout: .seconds(5))
+        // A template create: the environment is the new sandbox's, replacing the template's.
+        try await c.configure(GuestConfig(env: ["A": "child"], token: "newer"))
+        #expect(try await echo() == "child\n")
+    }
+
     @Test("malformed requests get errors and the connection keeps working")
     func malformed() async throws {
         let h = try await AgentHarness.start()
