@@ -27,11 +27,13 @@ let package = Package(
         .target(name: "BhattiImage", dependencies: ["BhattiSystem"], swiftSettings: strict),
         .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiWire", "BhattiSystem", "BhattiImage", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiStore", dependencies: ["BhattiCore", "CSQLite"], swiftSettings: strict),
+        // The age file format (X25519 recipients) on libcrypto: secrets at rest, readable by the `age` CLI.
+        .target(name: "BhattiAge", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiHTTP", dependencies: ["BhattiSystem", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiAPI", dependencies: ["BhattiCore"], swiftSettings: strict),
         .target(
             name: "BhattiDaemon",
-            dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "COpenSSL"],
+            dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiAge", "COpenSSL"],
             swiftSettings: strict),
         .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiEngine", "BhattiDaemon"], swiftSettings: strict),
         .executableTarget(name: "bhatti", dependencies: ["BhattiCLI"], swiftSettings: strict),
@@ -48,6 +50,7 @@ let package = Package(
         .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage"], swiftSettings: strict),
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
+        .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(

@@ -8,6 +8,7 @@ need=(
   qemu-system-x86 qemu-utils                                 # the VMM and qcow2 overlays
   debootstrap e2fsprogs                                      # guest image
   curl python3 python3-venv procps                           # tests (curl and Python websockets as peers)
+  age                                                        # tests: secrets interoperate with the age CLI
 )
 [ "${1:-}" = "--bench" ] && need+=(wrk)
 missing=()

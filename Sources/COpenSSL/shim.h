@@ -2,3 +2,5 @@
 #include <openssl/sha.h>
 #include <openssl/rand.h>
 #include <openssl/crypto.h>
+#include <openssl/kdf.h>
+#include <openssl/hmac.h>
