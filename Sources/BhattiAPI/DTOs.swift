@@ -57,10 +57,18 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     public var keepHot: Bool?
     /// A running sandbox to fork (its memory and disk) instead of booting.
     public var from: String?
+    /// Environment of every command in the guest.
+    public var env: [String: String]?
+    /// Names of the caller's secrets, delivered as environment variables (over `env`).
+    public var secrets: [String]?
+    public var files: [GuestFileDTO]?
+    /// A script run once as the session `init`.
+    public var initScript: String?
 
     public init(
         name: String? = nil, cpus: Int? = nil, memoryMB: Int? = nil, diskMB: Int? = nil, labels: [String: String]? = nil,
-        keepHot: Bool? = nil, from: String? = nil
+        keepHot: Bool? = nil, from: String? = nil, env: [String: String]? = nil, secrets: [String]? = nil,
+        files: [GuestFileDTO]? = nil, initScript: String? = nil
     ) {
         self.from = from
         self.name = name
@@ -69,18 +77,23 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
         self.diskMB = diskMB
         self.labels = labels
         self.keepHot = keepHot
+        self.env = env
+        self.secrets = secrets
+        self.files = files
+        self.initScript = initScript
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, cpus, labels, from
+        case name, cpus, labels, from, env, secrets, files
         case memoryMB = "memory_mb"
         case diskMB = "disk_mb"
         case keepHot = "keep_hot"
+        case initScript = "init"
     }
 
     /// Fields the contract names that this server does not implement yet: refused, never ignored.
-    public static let notYetSupported: Set<String> = ["env", "secrets", "files", "init", "image", "disk_mb"]
-    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot", "from"]
+    public static let notYetSupported: Set<String> = ["image", "disk_mb"]
+    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init"]
 }
 
 /// A named snapshot (`GET /v1/snapshots`).

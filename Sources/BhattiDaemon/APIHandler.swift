@@ -7,78 +7,102 @@ import Foundation
 /// Handlers hold no logic of their own.
 public struct APIHandler: HTTPHandler {
     let service: SandboxService
-    let adminKeyHash: String
+    let gate: Gate
+    let secrets: SecretBox
     let health: @Sendable () -> HealthDTO
     let log: Logger
+
+    private var tenancy: TenancyHandlers { TenancyHandlers(service: service, users: gate.users, secrets: secrets) }
 
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let requestID = "req_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let start = ContinuousClock.now
         var response: HTTPResponse
+        var user = "-"
         do {
-            response = try await route(request)
+            let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+            if parts == ["health"] {
+                guard request.method == "GET" || request.method == "HEAD" else { throw methodNotAllowed(request) }
+                response = try json(health())
+            } else {
+                let caller: Caller
+                do { caller = try gate.admit(request, parts: parts) } catch {
+                    response = errorResponse(error.error, requestID: requestID)
+                    if let wait = error.retryAfter { response.headers.set("Retry-After", String(wait)) }
+                    return finish(response, request, requestID: requestID, user: user, start: start)
+                }
+                user = caller.user.name
+                response = try await route(request, parts, caller)
+            }
         } catch let error as BhattiError {
             response = errorResponse(error, requestID: requestID)
         } catch {
             response = errorResponse(BhattiError(.internal, "internal error", cause: error), requestID: requestID)
         }
+        return finish(response, request, requestID: requestID, user: user, start: start)
+    }
+
+    private func finish(_ response: HTTPResponse, _ request: HTTPRequest, requestID: String, user: String, start: ContinuousClock.Instant) -> HTTPResponse {
+        var response = response
         response.headers.set("X-Request-Id", requestID)
         response.headers.set("X-Bhatti-Version", APIVersion.server)
         if request.path != "/health" {
             log.info("http.request", [
                 "http.method": request.method, "http.path": request.path, "http.status": String(response.status),
-                "duration_ms": millisecondsText(ContinuousClock.now - start), "request.id": requestID,
+                "duration_ms": millisecondsText(ContinuousClock.now - start), "request.id": requestID, "user": user,
             ])
         }
         return response
     }
 
-    private func route(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        if parts == ["health"] {
-            guard request.method == "GET" || request.method == "HEAD" else { throw methodNotAllowed(request) }
-            return try json(health())
-        }
-        try authenticate(request)
-        if parts.count >= 2, parts[0] == "v1", parts[1] == "snapshots" { return try await snapshotRoute(request, parts) }
-        guard parts.count >= 2, parts[0] == "v1", parts[1] == "sandboxes" else {
+    private func route(_ request: HTTPRequest, _ parts: [String], _ caller: Caller) async throws -> HTTPResponse {
+        guard parts.count >= 2, parts[0] == "v1" else {
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
         }
+        switch parts[1] {
+        case "sandboxes": break
+        case "snapshots": return try await snapshotRoute(request, parts, caller)
+        case "users": return try await tenancy.users(request, parts, caller: caller)
+        case "secrets": return try await tenancy.secrets(request, parts, caller: caller)
+        case "events": return try await tenancy.events(request, parts, caller: caller)
+        default: throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        }
+        let ref = parts.count >= 3 ? SandboxRef(parts[2], owner: caller.owner) : SandboxRef("", owner: caller.owner)
         switch (request.method, parts.count, parts.count >= 4 ? parts[3] : nil) {
         case ("GET", 2, _):
-            return try await SandboxHandlers.list(request, service)
+            return try await SandboxHandlers.list(request, service, caller: caller)
         case ("POST", 2, _):
-            return try await SandboxHandlers.create(request, service)
+            return try await SandboxHandlers.create(request, service, caller: caller, secrets: secrets)
         case ("GET", 3, _):
-            return try json(SandboxHandlers.dto(try await service.get(parts[2])))
+            return try json(SandboxHandlers.dto(try await service.get(ref)))
         case ("PATCH", 3, _):
             let body = try decodeBody(EditSandboxRequest.self, from: request, known: EditSandboxRequest.knownFields)
             let name = try body.name.map { try SandboxName.parse($0) }
             let record = try await service.edit(
-                parts[2], name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [])
+                ref, name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [])
             return try json(SandboxHandlers.dto(record))
         case ("DELETE", 3, _):
-            try await service.destroy(parts[2])
+            try await service.destroy(ref)
             return try json(StatusDTO(status: "destroyed"))
         case ("POST", 4, "pause"):
-            return try json(SandboxHandlers.dto(try await service.pause(parts[2])))
+            return try json(SandboxHandlers.dto(try await service.pause(ref)))
         case ("POST", 4, "stop"):
-            return try json(SandboxHandlers.dto(try await service.stop(parts[2])))
+            return try json(SandboxHandlers.dto(try await service.stop(ref)))
         case ("POST", 4, "start"):
-            return try json(SandboxHandlers.dto(try await service.start(parts[2])))
+            return try json(SandboxHandlers.dto(try await service.start(ref)))
         case ("POST", 4, "snapshots"):
             let body = try decodeBody(CreateSnapshotRequest.self, from: request, known: CreateSnapshotRequest.knownFields)
-            return try json(SandboxHandlers.snapshotDTO(try await service.createSnapshot(of: parts[2], name: body.name)), status: 201)
+            return try json(SandboxHandlers.snapshotDTO(try await service.createSnapshot(of: ref, name: body.name)), status: 201)
         case ("POST", 4, "exec"):
-            return try await ExecHandler.exec(request, id: parts[2], service: service)
+            return try await ExecHandler.exec(request, id: ref, service: service)
         case (_, 4, "files"):
-            return try await FileHandlers.handle(request, id: parts[2], service: service)
+            return try await FileHandlers.handle(request, id: ref, service: service)
         case ("GET", 4, "shell"):
-            return try await ShellHandler.handle(request, id: parts[2], service: service, tty: true)
+            return try await ShellHandler.handle(request, id: ref, service: service, tty: true)
         case ("GET", 5, _) where parts[3] == "exec" && parts[4] == "ws":
-            return try await ShellHandler.handle(request, id: parts[2], service: service, tty: false)
+            return try await ShellHandler.handle(request, id: ref, service: service, tty: false)
         case ("GET", 4, "sessions"):
-            let sessions = try await service.withGuest(parts[2]) { try await $0.listSessions() }
+            let sessions = try await service.withGuest(ref) { try await $0.listSessions() }
             return try json(sessions.map(SessionDTO.init))
         case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"), (_, 4, "pause"), (_, 4, "stop"), (_, 4, "start"), (_, 4, "snapshots"):
             throw methodNotAllowed(request)
@@ -87,37 +111,25 @@ public struct APIHandler: HTTPHandler {
         }
     }
 
-    /// `GET /v1/snapshots`, `POST /v1/snapshots/{name}/restore`, `DELETE /v1/snapshots/{name}`.
-    private func snapshotRoute(_ request: HTTPRequest, _ parts: [String]) async throws -> HTTPResponse {
+    /// `GET /v1/snapshots`, `POST /v1/snapshots/{name}/restore`, `DELETE /v1/snapshots/{name}`: the caller's own.
+    private func snapshotRoute(_ request: HTTPRequest, _ parts: [String], _ caller: Caller) async throws -> HTTPResponse {
         switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
         case ("GET", 2, _):
-            return try json(try await service.snapshots().map(SandboxHandlers.snapshotDTO))
+            return try json(try await service.snapshots(owner: caller.owner).map(SandboxHandlers.snapshotDTO))
         case ("POST", 4, "restore"):
             let body = try decodeBody(RestoreSnapshotRequest.self, from: request, known: RestoreSnapshotRequest.knownFields)
             let name = try body.name.map { try SandboxName.parse($0) }
             try SandboxLabels.validate(body.labels ?? [:])
-            let record = try await service.restoreSnapshot(parts[2], as: name, labels: body.labels ?? [:])
+            let record = try await service.restoreSnapshot(
+                parts[2], owner: caller.owner, limits: caller.limits, as: name, labels: body.labels ?? [:])
             return try json(SandboxHandlers.dto(record), status: 201)
         case ("DELETE", 3, _):
-            try await service.deleteSnapshot(parts[2])
+            try await service.deleteSnapshot(parts[2], owner: caller.owner)
             return try json(StatusDTO(status: "deleted"))
         case (_, 2, _), (_, 3, _), (_, 4, "restore"):
             throw methodNotAllowed(request)
         default:
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
-        }
-    }
-
-    private func authenticate(_ request: HTTPRequest) throws {
-        if request.query.keys.contains(where: { ["token", "access_token", "api_key", "key"].contains($0.lowercased()) }) {
-            throw BhattiError(.unauthenticated, "tokens in query strings are refused; send Authorization: Bearer <key>")
-        }
-        guard let header = request.headers["Authorization"] else {
-            throw BhattiError(.unauthenticated, "authorization required: send Authorization: Bearer <key>")
-        }
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix), APIKey.matches(String(header.dropFirst(prefix.count)), hash: adminKeyHash) else {
-            throw BhattiError(.unauthenticated, "invalid api key")
         }
     }
 
@@ -133,7 +145,9 @@ public struct APIHandler: HTTPHandler {
         }
         let status = HTTPStatusMapping.status(for: error.code)
         let body = ErrorEnvelope(code: error.code.rawValue, message: message, requestID: requestID)
-        return HTTPResponse.json(status: status, bytes: (try? Array(JSONEncoder().encode(body))) ?? [])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return HTTPResponse.json(status: status, bytes: (try? Array(encoder.encode(body))) ?? [])
     }
 }
 

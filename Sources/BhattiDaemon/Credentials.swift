@@ -21,12 +21,17 @@ public enum APIKey {
     }
 
 
-    /// Constant-time comparison of two equal-length hex digests.
+    /// Whether `key` hashes to `expected`, compared in constant time.
     public static func matches(_ key: String, hash expected: String) -> Bool {
-        let actual = Array(hash(key).utf8), wanted = Array(expected.utf8)
-        guard actual.count == wanted.count else { return false }
+        constantTimeEqual(hash(key), expected)
+    }
+
+    /// Constant-time comparison of two hex digests (the time depends only on their length).
+    public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
         var diff: UInt8 = 0
-        for i in 0..<actual.count { diff |= actual[i] ^ wanted[i] }
+        for i in 0..<x.count { diff |= x[i] ^ y[i] }
         return diff == 0
     }
 }

@@ -13,6 +13,7 @@ public final class Daemon: Sendable {
     public let engine: Engine
     public let server: HTTPServer
     public let adminKey: String
+    public let users: UserDirectory
     public let socketPath: String
     /// The bound TCP port (useful with `--listen 127.0.0.1:0`).
     public let tcpPort: Int?
@@ -43,12 +44,15 @@ public final class Daemon: Sendable {
         if created {
             log.info("daemon.admin_key_created", ["path": data + "/admin.key"])
         }
+        let users = try await UserDirectory.load(store: store, adminKey: key, adminKeyPath: data + "/admin.key")
+        let secrets = try SecretBox.open(dataDirectory: data, store: store)
+        let gate = Gate(users: users, limits: config.rateLimits, events: service.events)
         if config.writeClientConfig, let path = AdminKey.writeClientConfigIfAbsent(url: "unix://" + socketPath, key: key) {
             log.info("daemon.client_config_written", ["path": path])
         }
         let started = Date()
         let handler = APIHandler(
-            service: service, adminKeyHash: APIKey.hash(key),
+            service: service, gate: gate, secrets: secrets,
             health: {
                 HealthDTO(status: "ok", version: APIVersion.server, accelerator: probe.accelerator.rawValue,
                           acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
@@ -68,15 +72,20 @@ public final class Daemon: Sendable {
             tcp = "\(host):\(bound)"
         }
         log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])
-        return Daemon(config: config, service: service, engine: engine, server: server, key: key, socket: socketPath, port: port, log: log)
+        return Daemon(
+            config: config, service: service, engine: engine, server: server, key: key, users: users, socket: socketPath, port: port, log: log)
     }
 
-    private init(config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, key: String, socket: String, port: Int?, log: Logger) {
+    private init(
+        config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, key: String, users: UserDirectory,
+        socket: String, port: Int?, log: Logger
+    ) {
         configuration = config
         self.service = service
         self.engine = engine
         self.server = server
         adminKey = key
+        self.users = users
         socketPath = socket
         tcpPort = port
         self.log = log
@@ -97,12 +106,13 @@ public final class Daemon: Sendable {
         await server.shutdown(gracePeriod: .seconds(5))
         // Every running sandbox goes to disk first: the next start finds it cold, memory intact.
         await service.snapshotAllForShutdown()
-        let running = (try? await service.list()) ?? []
+        let running = await service.allSandboxes()
         await engine.shutdown()
         for r in running where r.state == .hot || r.state == .warm || r.state == .creating {
             await service.vmLost(id: r.id.rawValue, reason: "the daemon stopped and could not snapshot this sandbox; its VM was shut down")
         }
         events.cancel()
+        await service.events.flushed()
         log.info("daemon.stopped")
     }
 

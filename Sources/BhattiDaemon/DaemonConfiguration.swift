@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var coldAfter: String = "30m"
     /// Keep a booted template snapshot per size so creates restore it instead of booting.
     public var templates: Bool = true
+    /// Per-user token buckets by class of request; the admin is exempt.
+    public var rateLimits = RateLimits()
 
     public init() {}
 
@@ -41,6 +43,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case warmAfter = "warm_after"
         case coldAfter = "cold_after"
         case templates
+        case rateLimits = "rate_limits"
     }
 
     /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
@@ -66,7 +69,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -84,6 +87,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.warm_after { merged.warmAfter = v }
         if let v = decoded.cold_after { merged.coldAfter = v }
         if let v = decoded.templates { merged.templates = v }
+        if let v = decoded.rate_limits { merged.rateLimits = v }
         _ = try merged.thermalPolicy
         return merged
     }
@@ -112,6 +116,7 @@ private struct PartialConfiguration: Decodable {
     var warm_after: String?
     var cold_after: String?
     var templates: Bool?
+    var rate_limits: RateLimits?
 }
 
 /// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds); `off` or `never` gives nil.

@@ -12,7 +12,7 @@ enum ExecHandler {
     /// Combined output kept for a buffered reply; past it the rest is dropped and a marker added.
     static let bufferedOutputLimit = 10 << 20
 
-    static func exec(_ request: HTTPRequest, id: String, service: SandboxService) async throws -> HTTPResponse {
+    static func exec(_ request: HTTPRequest, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
         let body = try decodeBody(ExecRequestDTO.self, from: request, known: ExecRequestDTO.knownFields)
         guard !body.cmd.isEmpty, !body.cmd[0].isEmpty else { throw BhattiError(.invalidArgument, "cmd must name a command") }
         if body.detach == true {
@@ -51,7 +51,7 @@ enum ExecHandler {
             durationMs: milliseconds(outcome.duration)))
     }
 
-    private static func stream(id: String, exec: ExecRequest, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {
+    private static func stream(id: SandboxRef, exec: ExecRequest, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {
         // The server runs the producer when the response starts and cancels it if the client goes
         // away; cancelling the exec kills the command's process group.
         let output = ResponseStream { output in

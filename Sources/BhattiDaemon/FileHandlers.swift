@@ -12,7 +12,7 @@ enum FileHandlers {
     /// A slow client holds back the guest instead of growing the daemon's memory past this.
     static let maxBuffered = 4 << 20
 
-    static func handle(_ request: HTTPRequest, id: String, service: SandboxService) async throws -> HTTPResponse {
+    static func handle(_ request: HTTPRequest, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
         guard let path = request.queryValue("path"), !path.isEmpty else {
             throw BhattiError(.invalidArgument, "the path query parameter is required (…/files?path=/workspace/file)")
         }
@@ -54,7 +54,7 @@ enum FileHandlers {
     }
 
     /// Streams the file; `X-File-Size` is the whole file's size even when `offset`/`limit`/`max_bytes` cut it.
-    private static func read(_ request: HTTPRequest, path: String, id: String, service: SandboxService) async throws -> HTTPResponse {
+    private static func read(_ request: HTTPRequest, path: String, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
         func number(_ name: String) throws -> Int? {
             guard let raw = request.queryValue(name) else { return nil }
             guard let n = Int(raw), n >= 0 else { throw BhattiError(.invalidArgument, "\(name) must be a whole number ≥ 0") }

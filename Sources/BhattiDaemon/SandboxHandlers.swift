@@ -2,11 +2,12 @@ import BhattiAPI
 import BhattiCore
 import BhattiHTTP
 import BhattiStore
+import BhattiWire
 import Foundation
 
 /// Sandbox CRUD: DTO in, service call, DTO out.
 enum SandboxHandlers {
-    static func create(_ request: HTTPRequest, _ service: SandboxService) async throws -> HTTPResponse {
+    static func create(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, secrets: SecretBox) async throws -> HTTPResponse {
         let body = try decodeBody(
             CreateSandboxRequest.self, from: request, known: CreateSandboxRequest.knownFields,
             notYetSupported: CreateSandboxRequest.notYetSupported)
@@ -15,13 +16,32 @@ enum SandboxHandlers {
             throw BhattiError(.invalidArgument, "a fork takes cpus and memory_mb from its source; leave them out with \"from\"")
         }
         let spec = try SandboxSpec(name: name, cpus: body.cpus ?? 1, memoryMB: body.memoryMB ?? 1024, diskMB: body.diskMB)
-        let (record, existing) = try await service.create(spec, labels: body.labels ?? [:], keepHot: body.keepHot ?? false, from: body.from)
+        var setup = GuestSetup(env: body.env ?? [:], initScript: body.initScript)
+        for key in setup.env.keys { try SecretBox.validate(name: key) }
+        for file in body.files ?? [] {
+            guard file.path.hasPrefix("/"), !file.path.split(separator: "/").contains("..") else {
+                throw BhattiError(.invalidArgument, "file path \"\(file.path)\" must be absolute, without ..")
+            }
+            guard Data(base64Encoded: file.content) != nil else {
+                throw BhattiError(.invalidArgument, "file \(file.path): content must be base64")
+            }
+            let mode = file.mode ?? "0644"
+            guard mode.count <= 4, let bits = Int(mode, radix: 8), bits <= 0o7777 else {
+                throw BhattiError(.invalidArgument, "file \(file.path): mode must be octal like 0644")
+            }
+            setup.files.append(GuestConfig.File(path: file.path, content: file.content, mode: mode))
+        }
+        // Decrypted here, straight into the agent's configure message: never stored, never returned.
+        setup.secrets = try await secrets.reveal(owner: caller.owner, names: body.secrets ?? [])
+        let (record, existing) = try await service.create(
+            spec, owner: caller.owner, limits: caller.limits, labels: body.labels ?? [:], keepHot: body.keepHot ?? false,
+            from: body.from, setup: setup)
         var response = try json(dto(record), status: existing ? 200 : 201)
         if existing { response.headers.set(APIVersion.existingHeader, "true") }
         return response
     }
 
-    static func list(_ request: HTTPRequest, _ service: SandboxService) async throws -> HTTPResponse {
+    static func list(_ request: HTTPRequest, _ service: SandboxService, caller: Caller) async throws -> HTTPResponse {
         var labels: [String: String] = [:]
         for filter in request.query["label"] ?? [] {
             guard let eq = filter.firstIndex(of: "="), eq != filter.startIndex else {
@@ -29,7 +49,7 @@ enum SandboxHandlers {
             }
             labels[String(filter[..<eq])] = String(filter[filter.index(after: eq)...])
         }
-        return try json(try await service.list(labels: labels).map { dto($0) })
+        return try json(try await service.list(owner: caller.owner, labels: labels).map { dto($0) })
     }
 
     static func dto(_ r: SandboxRecord) -> SandboxDTO {

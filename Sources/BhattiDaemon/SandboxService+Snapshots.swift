@@ -8,13 +8,15 @@ extension SandboxService {
     /// How many named snapshots one owner may keep.
     public static let snapshotQuota = 20
 
-    /// Checkpoints `sandbox` (waking it first) as `name`; the sandbox keeps running.
-    public func createSnapshot(of sandbox: String, name: String) async throws -> SnapshotRecord {
+    /// Checkpoints `sandbox` (waking it first) as `name`; the sandbox keeps running. Names and the quota
+    /// are per owner.
+    public func createSnapshot(of sandbox: SandboxRef, name: String) async throws -> SnapshotRecord {
         let name = try SandboxName.parse(name).rawValue
-        if try await store.snapshot(ownedBy: nil, named: name) != nil {
+        let owner = sandbox.owner
+        if try await store.snapshot(ownedBy: owner, named: name) != nil {
             throw BhattiError(.alreadyExists, "a snapshot named \(name) already exists")
         }
-        guard try await store.snapshots(ownedBy: nil).count < Self.snapshotQuota else {
+        guard try await store.snapshots(ownedBy: owner).count < Self.snapshotQuota else {
             throw BhattiError(.resourceExhausted, "snapshot quota reached (\(Self.snapshotQuota)); delete one first")
         }
         let (record, _) = try await guest(sandbox)
@@ -28,8 +30,8 @@ extension SandboxService {
             throw BhattiError(.unavailable, "snapshot of \(record.name) failed (it keeps running): \(error)", cause: error)
         }
         let snapshot = SnapshotRecord(
-            id: id, name: name, sourceSandboxID: record.id, cpus: record.cpus, memoryMB: record.memoryMB, diskMB: record.diskMB,
-            image: record.image, directory: directory, sizeBytes: Int64(copied), createdAt: Date())
+            id: id, userID: owner, name: name, sourceSandboxID: record.id, cpus: record.cpus, memoryMB: record.memoryMB,
+            diskMB: record.diskMB, image: record.image, directory: directory, sizeBytes: Int64(copied), createdAt: Date())
         do { try await store.insertSnapshot(snapshot) } catch {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
@@ -38,32 +40,38 @@ extension SandboxService {
             "snapshot.id": id, "sandbox.id": record.id.rawValue, "bytes": String(copied),
             "ms": ms(since: started),
         ])
+        events.record("snapshot.created", sandbox: record.id, user: owner, detail: "name=\(name) bytes=\(copied)")
         return snapshot
     }
 
-    public func snapshots() async throws -> [SnapshotRecord] {
-        try await store.snapshots(ownedBy: nil)
+    public func snapshots(owner: String) async throws -> [SnapshotRecord] {
+        try await store.snapshots(ownedBy: owner)
     }
 
-    /// A new sandbox from snapshot `name`, with its own identity; `newName` or `<snapshot>-<n>`.
-    public func restoreSnapshot(_ name: String, as newName: SandboxName?, labels: [String: String] = [:]) async throws -> SandboxRecord {
-        guard let snapshot = try await store.snapshot(ownedBy: nil, named: name) else {
+    /// A new sandbox from the owner's snapshot `name`, with its own identity; `newName` or `<snapshot>-<n>`.
+    public func restoreSnapshot(
+        _ name: String, owner: String, limits: OwnerLimits = .none, as newName: SandboxName?, labels: [String: String] = [:]
+    ) async throws -> SandboxRecord {
+        guard let snapshot = try await store.snapshot(ownedBy: owner, named: name) else {
             throw BhattiError(.notFound, "snapshot \(name) not found")
         }
         let sandboxName = try newName ?? SandboxName.parse(name + "-" + String(SandboxID.random().rawValue.prefix(4)))
-        if try await store.find(sandboxName.rawValue) != nil {
+        if try await store.find(sandboxName.rawValue, ownedBy: owner) != nil {
             throw BhattiError(.alreadyExists, "a sandbox named \(sandboxName) already exists")
         }
         let spec = try SandboxSpec(name: sandboxName, cpus: snapshot.cpus, memoryMB: snapshot.memoryMB, diskMB: snapshot.diskMB)
-        return try await create(spec, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory)).0
+        try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
+        return try await create(
+            spec, owner: owner, limits: limits, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory)).0
     }
 
-    public func deleteSnapshot(_ name: String) async throws {
-        guard let snapshot = try await store.snapshot(ownedBy: nil, named: name) else {
+    public func deleteSnapshot(_ name: String, owner: String) async throws {
+        guard let snapshot = try await store.snapshot(ownedBy: owner, named: name) else {
             throw BhattiError(.notFound, "snapshot \(name) not found")
         }
         try await store.deleteSnapshot(id: snapshot.id)
         try? FileManager.default.removeItem(atPath: snapshot.directory)
         log.info("snapshot.deleted", ["snapshot.id": snapshot.id])
+        events.record("snapshot.deleted", user: owner, detail: "name=\(name)")
     }
 }

@@ -52,7 +52,7 @@ extension SandboxService {
     // MARK: explicit transitions (each idempotent, serialised per sandbox)
 
     /// Hot → warm (vCPUs paused). Warm and cold stay as they are.
-    public func pause(_ idOrName: String) async throws -> SandboxRecord {
+    public func pause(_ idOrName: SandboxRef) async throws -> SandboxRecord {
         let id = try await get(idOrName).id
         return try await transition(id) { service, record in
             guard record.state == .hot else { return try await service.settled(record, for: "pause") }
@@ -61,7 +61,7 @@ extension SandboxService {
     }
 
     /// Hot or warm → cold (snapshot on disk, QEMU gone, memory freed). Cold stays cold.
-    public func stop(_ idOrName: String) async throws -> SandboxRecord {
+    public func stop(_ idOrName: SandboxRef) async throws -> SandboxRecord {
         let id = try await get(idOrName).id
         return try await transition(id) { service, record in
             guard record.state == .hot || record.state == .warm else { return try await service.settled(record, for: "stop") }
@@ -70,7 +70,7 @@ extension SandboxService {
     }
 
     /// Warm or cold → hot. Hot stays hot.
-    public func start(_ idOrName: String) async throws -> SandboxRecord {
+    public func start(_ idOrName: SandboxRef) async throws -> SandboxRecord {
         try await wake(try await get(idOrName).id)
     }
 
@@ -100,7 +100,7 @@ extension SandboxService {
         }
         // No suspension between the check above and registering below.
         let task = Task { [self] () throws -> SandboxRecord in
-            guard let record = try await store.find(id.rawValue) else {
+            guard let record = try await store.sandbox(id: id) else {
                 throw BhattiError(.notFound, "sandbox \(id) not found")
             }
             return try await body(self, record)
@@ -179,6 +179,7 @@ extension SandboxService {
         }
         next.stateReason = nil
         try await store.setState(record.id, next.state)
+        events.record("thermal.\(next.state.rawValue)", sandbox: record.id, user: record.userID, detail: "from=\(record.state.rawValue)")
         return next
     }
 
@@ -237,7 +238,7 @@ extension SandboxService {
 
     /// How long until `id` should be looked at again (zero: now), or nil when nothing will happen.
     private func nextCheck(_ id: SandboxID) async -> Duration? {
-        guard !shuttingDown, let entry = thermal[id], let record = try? await store.find(id.rawValue) else { return nil }
+        guard !shuttingDown, let entry = thermal[id], let record = try? await store.sandbox(id: id) else { return nil }
         if record.keepHot {
             thermal[id]?.keptHot = true
             return nil
@@ -260,7 +261,7 @@ extension SandboxService {
     /// The timer fired: cool `id` one step if it is still idle (the guest's CPU agrees); failed
     /// snapshots back off and, after `maxSnapshotAttempts`, mark the sandbox `error`.
     private func cool(_ id: SandboxID) async {
-        guard let record = try? await store.find(id.rawValue) else { return }
+        guard let record = try? await store.sandbox(id: id) else { return }
         switch record.state {
         case .hot:
             if await guestIsBusy(id) {
@@ -368,7 +369,7 @@ extension SandboxService {
             for (i, record) in running.enumerated() {
                 if i >= width { await group.next() }
                 group.addTask {
-                    do { _ = try await self.stop(record.id.rawValue) } catch {
+                    do { _ = try await self.stop(SandboxRef(record.id.rawValue, owner: record.userID ?? "")) } catch {
                         self.log.error("sandbox.shutdown_snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
                     }
                 }

@@ -6,6 +6,58 @@ import BhattiWire
 import Foundation
 import Synchronization
 
+/// A sandbox as a request names it: an id or a name, and whose namespace to look in. Every lookup a
+/// request makes goes through one, so another user's sandbox is simply not found.
+public struct SandboxRef: Sendable, Hashable, CustomStringConvertible {
+    public var key: String
+    /// The owning user's id.
+    public var owner: String
+    public init(_ key: String, owner: String) {
+        self.key = key
+        self.owner = owner
+    }
+    public var description: String { key }
+}
+
+/// What a new guest is given besides its hostname: environment, secrets (decrypted), files, an init script.
+public struct GuestSetup: Sendable, Equatable {
+    public var env: [String: String] = [:]
+    public var secrets: [String: String] = [:]
+    public var files: [GuestConfig.File] = []
+    public var initScript: String?
+    public init(env: [String: String] = [:], secrets: [String: String] = [:], files: [GuestConfig.File] = [], initScript: String? = nil) {
+        self.env = env
+        self.secrets = secrets
+        self.files = files
+        self.initScript = initScript
+    }
+    var isEmpty: Bool { env.isEmpty && secrets.isEmpty && files.isEmpty && initScript == nil }
+    var replacesEnvironment: Bool { !env.isEmpty || !secrets.isEmpty }
+}
+
+/// What one owner may have: nil fields are unlimited (the admin).
+public struct OwnerLimits: Sendable, Equatable {
+    public var maxSandboxes: Int?
+    public var maxCPUs: Int?
+    public var maxMemoryMB: Int?
+    public init(maxSandboxes: Int? = nil, maxCPUs: Int? = nil, maxMemoryMB: Int? = nil) {
+        self.maxSandboxes = maxSandboxes
+        self.maxCPUs = maxCPUs
+        self.maxMemoryMB = maxMemoryMB
+    }
+    public static let none = OwnerLimits()
+
+    /// Refuses a size past the per-sandbox limits (400: the request itself is wrong for this user).
+    func check(cpus: Int, memoryMB: Int) throws {
+        if let max = maxCPUs, cpus > max {
+            throw BhattiError(.invalidArgument, "cpus \(cpus) exceeds your limit of \(max) per sandbox")
+        }
+        if let max = maxMemoryMB, memoryMB > max {
+            throw BhattiError(.invalidArgument, "memory_mb \(memoryMB) exceeds your limit of \(max) per sandbox")
+        }
+    }
+}
+
 /// What a buffered or streamed exec produced.
 public struct ExecOutcome: Sendable {
     public var exitCode: Int32
@@ -21,8 +73,8 @@ public actor SandboxService {
     let store: SandboxStore
     let engine: Engine
     let log: Logger
-    /// Creates in flight, by name: a second create of the same name waits for the first.
-    private var creating: [String: Task<SandboxRecord, any Error>] = [:]
+    /// Creates in flight, by owner and name: a second create of the same name waits for the first.
+    private var creating: [SandboxRef: Task<SandboxRecord, any Error>] = [:]
     /// The lifecycle lock: at most one thermal transition per sandbox; others wait for it and look again.
     var transitions: [SandboxID: Task<SandboxRecord, any Error>] = [:]
     /// Idleness bookkeeping per sandbox (see SandboxService+Thermal).
@@ -32,24 +84,31 @@ public actor SandboxService {
     var shuttingDown = false
     /// Template sizes built or being built by this daemon.
     var templateBuilds: Set<String> = []
+    /// The audit log: lifecycle moves are recorded here.
+    public nonisolated let events: EventLog
 
     public init(store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy()) {
         self.store = store
         self.engine = engine
         self.log = log
         self.policy = policy
+        events = EventLog(store: store, log: log)
     }
 
 
-    /// Creates and boots a sandbox, or returns the existing one of that name (`existing: true`).
-    /// `source` names a running sandbox to fork (its memory and disk) instead of a fresh boot.
+    /// Creates and boots a sandbox for `owner`, or returns the owner's existing one of that name
+    /// (`existing: true`). `source` names one of the owner's running sandboxes to fork (its memory and
+    /// disk) instead of a fresh boot. `limits` are checked before anything starts; the count limit is
+    /// checked again atomically with the insert.
     public func create(
-        _ spec: SandboxSpec, labels: [String: String], keepHot: Bool, from source: String? = nil
+        _ spec: SandboxSpec, owner: String, limits: OwnerLimits = .none, labels: [String: String], keepHot: Bool,
+        from source: String? = nil, setup: GuestSetup = GuestSetup()
     ) async throws -> (SandboxRecord, existing: Bool) {
-        if let pending = creating[spec.name.rawValue] {
+        let ref = SandboxRef(spec.name.rawValue, owner: owner)
+        if let pending = creating[ref] {
             return (try await pending.value, true)
         }
-        if let found = try await store.find(spec.name.rawValue), found.name == spec.name {
+        if let found = try await store.find(spec.name.rawValue, ownedBy: owner), found.name == spec.name {
             return (found, true)
         }
         let image = engine.configuration.imageDirectory
@@ -60,14 +119,14 @@ public actor SandboxService {
         var origin = Origin.boot
         var spec = spec
         if let source {
-            let parent = try await get(source)
+            let parent = try await get(SandboxRef(source, owner: owner))
             // The fork's RAM is the parent's: its size comes along.
             spec = try SandboxSpec(name: spec.name, cpus: parent.cpus, memoryMB: parent.memoryMB, diskMB: parent.diskMB)
             origin = .fork(parent.id)
         }
-        return try await create(spec, labels: labels, keepHot: keepHot, origin: origin)
+        try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
+        return try await create(spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: origin, setup: setup)
     }
-
     /// Where a new sandbox's first state comes from.
     enum Origin: Sendable {
         /// A cold boot, or the image's template snapshot when one fits.
@@ -78,23 +137,29 @@ public actor SandboxService {
         case snapshot(directory: String)
     }
 
-    func create(_ spec: SandboxSpec, labels: [String: String], keepHot: Bool, origin: Origin) async throws -> (SandboxRecord, existing: Bool) {
+    func create(
+        _ spec: SandboxSpec, owner: String, limits: OwnerLimits, labels: [String: String], keepHot: Bool, origin: Origin,
+        setup: GuestSetup = GuestSetup()
+    ) async throws -> (SandboxRecord, existing: Bool) {
         // Re-check after the callers' awaits: another create of this name may have started meanwhile.
         // From here to registering the task there is no suspension point.
-        if let pending = creating[spec.name.rawValue] {
+        let ref = SandboxRef(spec.name.rawValue, owner: owner)
+        if let pending = creating[ref] {
             return (try await pending.value, true)
         }
         let record = SandboxRecord(
             id: .random(), name: spec.name, state: .creating, cpus: spec.cpus, memoryMB: spec.memoryMB, diskMB: spec.diskMB,
-            image: "default", labels: labels, keepHot: keepHot, createdAt: Date())
-        let task = Task { [engine, store, log] () throws -> SandboxRecord in
-            try await store.insert(record)
+            image: "default", labels: labels, keepHot: keepHot, createdAt: Date(), userID: owner)
+        let task = Task { [engine, store, log, events] () throws -> SandboxRecord in
+            try await store.insert(record, maxForOwner: limits.maxSandboxes)
             do {
                 let how = try await self.bringUp(record, origin: origin)
+                if !setup.isEmpty { try await self.apply(setup, to: record) }
                 var hot = record
                 hot.state = try SandboxLifecycle.next(record.state, on: .booted)
                 try await store.setState(record.id, hot.state)
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "from": how])
+                events.record("sandbox.created", sandbox: record.id, user: owner, detail: "name=\(record.name) from=\(how)")
                 self.touch(record.id)
                 return hot
             } catch {
@@ -106,8 +171,8 @@ public actor SandboxService {
                 throw BhattiError(.unavailable, "sandbox \(record.name) failed to boot: \(error)", cause: error)
             }
         }
-        creating[spec.name.rawValue] = task
-        defer { creating[spec.name.rawValue] = nil }
+        creating[ref] = task
+        defer { creating[ref] = nil }
         return (try await task.value, false)
     }
 
@@ -128,7 +193,7 @@ public actor SandboxService {
             if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB) }
             return "boot"
         case .fork(let parentID):
-            let (parent, _) = try await guest(parentID.rawValue)
+            let (parent, _) = try await guest(SandboxRef(parentID.rawValue, owner: record.userID ?? ""))
             hold(parent.id)
             defer { release(parent.id) }
             let directory = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id).directory
@@ -138,6 +203,17 @@ public actor SandboxService {
         case .snapshot(let directory):
             try await engine.clone(from: directory, to: id, hostname: hostname)
             return "snapshot"
+        }
+    }
+
+    /// Gives a new guest its environment, secrets, files and init script. A fork or snapshot keeps its
+    /// source's environment unless the create names env or secrets, which then replace it whole.
+    private func apply(_ setup: GuestSetup, to record: SandboxRecord) async throws {
+        let agent = try await engine.agent(for: record.id.rawValue)
+        var config = GuestConfig(env: setup.env, secrets: setup.secrets, files: setup.files, initScript: setup.initScript)
+        config.replaceEnvironment = setup.replacesEnvironment
+        do { try await agent.configure(config) } catch let error as AgentError {
+            throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }
     }
 
@@ -157,20 +233,24 @@ public actor SandboxService {
         }
     }
 
-    /// Looks up by id or name.
-    public func get(_ idOrName: String) async throws -> SandboxRecord {
-        guard let record = try await store.find(idOrName) else {
-            throw BhattiError(.notFound, "sandbox \(idOrName) not found")
+    /// Looks up by id or name, in the owner's namespace only.
+    public func get(_ ref: SandboxRef) async throws -> SandboxRecord {
+        guard let record = try await store.find(ref.key, ownedBy: ref.owner) else {
+            throw BhattiError(.notFound, "sandbox \(ref.key) not found")
         }
         return record
     }
 
-    public func list(labels: [String: String] = [:]) async throws -> [SandboxRecord] {
-        try await store.list().filter { r in labels.allSatisfy { r.labels[$0.key] == $0.value } }
+    /// Every owner's sandboxes: for the daemon's own shutdown bookkeeping, never for a request.
+    public func allSandboxes() async -> [SandboxRecord] { (try? await store.list()) ?? [] }
+
+    /// One owner's sandboxes, filtered by labels.
+    public func list(owner: String, labels: [String: String] = [:]) async throws -> [SandboxRecord] {
+        try await store.list(ownedBy: owner).filter { r in labels.allSatisfy { r.labels[$0.key] == $0.value } }
     }
 
     /// Renames, sets keep_hot, adds and removes labels. The guest's hostname stays what it was at boot.
-    public func edit(_ idOrName: String, name: SandboxName?, keepHot: Bool?, addLabels: [String: String], removeLabels: [String]) async throws -> SandboxRecord {
+    public func edit(_ idOrName: SandboxRef, name: SandboxName?, keepHot: Bool?, addLabels: [String: String], removeLabels: [String]) async throws -> SandboxRecord {
         var record = try await get(idOrName)
         if let name { record.name = name }
         if let keepHot { record.keepHot = keepHot }
@@ -191,19 +271,20 @@ public actor SandboxService {
     }
 
     /// Stops the VM and forgets the sandbox, files and all.
-    public func destroy(_ idOrName: String) async throws {
-        let record = try await get(idOrName)
+    public func destroy(_ ref: SandboxRef) async throws {
+        let record = try await get(ref)
         forget(record.id)
         await engine.destroy(id: record.id.rawValue)
         try await store.delete(record.id)
         log.info("sandbox.destroyed", ["sandbox.id": record.id.rawValue])
+        events.record("sandbox.destroyed", sandbox: record.id, user: record.userID, detail: "name=\(record.name)")
     }
 
     /// Runs a command to completion, reporting output through `onEvent` as it arrives.
     /// A command that cannot start (not found) reports exit 127 with the reason on stderr; a
     /// timeout kills the process group and reports 124, like `timeout(1)`.
     public func exec(
-        _ idOrName: String, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
+        _ idOrName: SandboxRef, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
         onEvent: @escaping @Sendable (ExecEvent) -> Void
     ) async throws -> ExecOutcome {
         let (record, agent) = try await guest(idOrName)
@@ -230,7 +311,7 @@ public actor SandboxService {
 
     /// The agent channel of a sandbox, waking it first if it is warm or cold (one wake however many
     /// callers ask at once). Counts as use: the idle clock restarts.
-    public func guest(_ idOrName: String) async throws -> (SandboxRecord, AgentConnection) {
+    public func guest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection) {
         var record = try await get(idOrName)
         if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
         guard record.state == .hot else {
@@ -243,7 +324,7 @@ public actor SandboxService {
     }
 
     /// Runs `body` against the sandbox's agent, mapping the agent's refusals to API errors.
-    public func withGuest<T: Sendable>(_ idOrName: String, _ body: (AgentConnection) async throws -> T) async throws -> T {
+    public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (AgentConnection) async throws -> T) async throws -> T {
         let (record, agent) = try await guest(idOrName)
         hold(record.id)
         defer { release(record.id) }
@@ -254,7 +335,7 @@ public actor SandboxService {
 
     /// Marks sandboxes whose VM did not survive (QEMU died, or the daemon restarted).
     public func vmLost(id: String, reason: String) async {
-        guard let record = try? await store.find(id) else { return }
+        guard let sandboxID = SandboxID(rawValue: id), let record = try? await store.sandbox(id: sandboxID) else { return }
         await lose(record, reason: reason)
     }
 
@@ -264,6 +345,7 @@ public actor SandboxService {
         guard let next = try? SandboxLifecycle.next(record.state, on: .vmmDied) else { return }
         try? await store.setState(record.id, next, reason: reason)
         log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
+        events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
     }
 
 }

@@ -12,7 +12,7 @@ import Foundation
 /// and `{"type":"eof"}` from the client, `{"type":"exit","exit_code":N}` or `{"type":"error",…}` last).
 /// Closing the socket detaches: the session keeps running and can be reattached with `?session=ID`.
 enum ShellHandler {
-    static func handle(_ request: HTTPRequest, id: String, service: SandboxService, tty: Bool) async throws -> HTTPResponse {
+    static func handle(_ request: HTTPRequest, id: SandboxRef, service: SandboxService, tty: Bool) async throws -> HTTPResponse {
         guard request.isWebSocketUpgrade else {
             throw BhattiError(.invalidArgument, "\(request.path) needs a WebSocket upgrade (GET with Upgrade: websocket)")
         }

@@ -163,11 +163,21 @@ final class Database {
     }
 
     /// Applies the migrations past `user_version`, each in its own transaction.
+    /// Foreign keys are off while they run, as SQLite's recipe for rebuilding a table asks (a DROP would
+    /// otherwise cascade into the tables that refer to it); each migration must leave them consistent,
+    /// which `foreign_key_check` verifies before its commit.
     func migrate(_ migrations: [String]) throws {
         let current = try userVersion
+        guard current < migrations.count else { return }
+        // A no-op inside a transaction, so set outside one.
+        try execute("PRAGMA foreign_keys=OFF")
+        defer { try? execute("PRAGMA foreign_keys=ON") }
         for (i, sql) in migrations.enumerated() where i >= current {
             try transaction {
                 try execute(sql)
+                if let broken = try query("PRAGMA foreign_key_check").first {
+                    throw StoreError(code: SQLITE_CONSTRAINT, message: "migration \(i + 1) breaks a foreign key: \(broken)")
+                }
                 try execute("PRAGMA user_version = \(i + 1)")
             }
         }

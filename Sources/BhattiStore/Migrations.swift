@@ -75,5 +75,32 @@ extension SandboxStore {
         );
         CREATE INDEX events_sandbox ON events (sandbox_id, seq);
         """,
+        // Sandbox names become unique per owner, like snapshot names: two users may both have a "dev", and a
+        // taken name must not tell one user that another's sandbox exists. SQLite cannot drop a column's
+        // UNIQUE, so the table is rebuilt (foreign keys are off during migrations; see Database.migrate).
+        """
+        CREATE TABLE sandboxes_v3 (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            cpus INTEGER NOT NULL,
+            memory_mb INTEGER NOT NULL,
+            disk_mb INTEGER,
+            image TEXT NOT NULL,
+            labels TEXT NOT NULL DEFAULT '{}',
+            keep_hot INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            state_reason TEXT,
+            user_id TEXT REFERENCES users(id)
+        );
+        INSERT INTO sandboxes_v3 (id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id)
+            SELECT id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id FROM sandboxes;
+        DROP TABLE sandboxes;
+        ALTER TABLE sandboxes_v3 RENAME TO sandboxes;
+        CREATE INDEX sandboxes_user ON sandboxes (user_id);
+        CREATE UNIQUE INDEX sandboxes_owner_name ON sandboxes (COALESCE(user_id, ''), name);
+        CREATE INDEX events_user ON events (user_id, seq);
+        CREATE INDEX events_kind ON events (kind, seq);
+        """,
     ]
 }

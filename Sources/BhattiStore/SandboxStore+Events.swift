@@ -73,3 +73,39 @@ extension SandboxStore {
             .map { try EventRecord(Row($0)) }
     }
 }
+
+/// What `GET /v1/events` asks for; every field narrows, none widens.
+public struct EventFilter: Sendable, Equatable {
+    /// `auth` matches `auth.failed`; `sandbox.created` matches itself.
+    public var kindPrefix: String?
+    public var userID: String?
+    public var sandboxID: SandboxID?
+    public var since: Date?
+    public var limit: Int
+    public init(kindPrefix: String? = nil, userID: String? = nil, sandboxID: SandboxID? = nil, since: Date? = nil, limit: Int = 100) {
+        self.kindPrefix = kindPrefix
+        self.userID = userID
+        self.sandboxID = sandboxID
+        self.since = since
+        self.limit = limit
+    }
+}
+
+extension SandboxStore {
+    /// Events matching `filter`, newest first. The SQL is built from fixed fragments; values are bound.
+    public func events(matching filter: EventFilter) throws -> [EventRecord] {
+        var clauses: [String] = []
+        var values: [Database.Value] = []
+        if let prefix = filter.kindPrefix {
+            clauses.append("(kind = ? OR substr(kind, 1, ?) = ?)")
+            values += [.text(prefix), .int(Int64(prefix.utf8.count + 1)), .text(prefix + ".")]
+        }
+        if let user = filter.userID { clauses.append("user_id = ?"); values.append(.text(user)) }
+        if let sandbox = filter.sandboxID { clauses.append("sandbox_id = ?"); values.append(.text(sandbox.rawValue)) }
+        if let since = filter.since { clauses.append("at >= ?"); values.append(.millis(since)) }
+        let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
+        values.append(.int(Int64(max(0, filter.limit))))
+        return try db.query("SELECT seq, at, sandbox_id, user_id, kind, detail FROM events\(whereSQL) ORDER BY seq DESC LIMIT ?", values)
+            .map { try EventRecord(Row($0)) }
+    }
+}

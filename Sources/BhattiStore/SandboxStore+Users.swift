@@ -96,3 +96,14 @@ extension SandboxStore {
         guard !deleted.isEmpty else { throw BhattiError(.notFound, "user \(name) not found") }
     }
 }
+
+extension SandboxStore {
+    /// Gives rows from before users existed (no owner) to `userID`: the admin, on upgrade.
+    public func adoptUnowned(by userID: String) throws -> Int {
+        try db.transaction {
+            let sandboxes = try db.query("UPDATE sandboxes SET user_id = ? WHERE user_id IS NULL RETURNING id", [.text(userID)])
+            let snapshots = try db.query("UPDATE snapshots SET user_id = ? WHERE user_id IS NULL RETURNING id", [.text(userID)])
+            return sandboxes.count + snapshots.count
+        }
+    }
+}

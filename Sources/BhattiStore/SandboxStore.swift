@@ -61,8 +61,22 @@ public actor SandboxStore {
     private static let sandboxColumns =
         "id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id"
 
-    /// Inserts a new sandbox. A taken name throws `alreadyExists`.
-    public func insert(_ r: SandboxRecord) throws {
+    /// Inserts a new sandbox. A taken name throws `alreadyExists`. With `maxForOwner`, an owner who
+    /// already has that many is refused with `resourceExhausted`, checked in the same transaction as the
+    /// insert so concurrent creates cannot pass the limit together.
+    public func insert(_ r: SandboxRecord, maxForOwner: Int? = nil) throws {
+        try db.transaction {
+            if let limit = maxForOwner {
+                let have = try count(ownedBy: r.userID)
+                guard have < limit else {
+                    throw BhattiError(.resourceExhausted, "sandbox limit reached (\(have)/\(limit)); destroy one first")
+                }
+            }
+            try insertRow(r)
+        }
+    }
+
+    private func insertRow(_ r: SandboxRecord) throws {
         do {
             try db.query(
                 "INSERT INTO sandboxes (\(Self.sandboxColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -97,10 +111,21 @@ public actor SandboxStore {
         try db.query("DELETE FROM sandboxes WHERE id = ?", [.text(id.rawValue)])
     }
 
-    /// Looks a sandbox up by id, then by name.
-    public func find(_ idOrName: String) throws -> SandboxRecord? {
-        try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes WHERE id = ? UNION ALL SELECT \(Self.sandboxColumns) FROM sandboxes WHERE name = ? LIMIT 1",
-                     [.text(idOrName), .text(idOrName)]).first.map(decode)
+    /// Looks a sandbox up by id, then by name, among one owner's (nil: the admin's). Another owner's
+    /// sandbox is not found, whichever way it is named. The COALESCE matches the unique index's expression.
+    public func find(_ idOrName: String, ownedBy userID: String?) throws -> SandboxRecord? {
+        let owner = Database.Value.text(userID ?? "")
+        return try db.query(
+            """
+            SELECT \(Self.sandboxColumns) FROM sandboxes WHERE id = ? AND COALESCE(user_id, '') = ?
+            UNION ALL SELECT \(Self.sandboxColumns) FROM sandboxes WHERE COALESCE(user_id, '') = ? AND name = ? LIMIT 1
+            """,
+            [.text(idOrName), owner, owner, .text(idOrName)]).first.map(decode)
+    }
+
+    /// A sandbox by id, whoever owns it: for the daemon's own bookkeeping, never for a request.
+    public func sandbox(id: SandboxID) throws -> SandboxRecord? {
+        try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes WHERE id = ?", [.text(id.rawValue)]).first.map(decode)
     }
 
     /// Every sandbox, oldest first.
@@ -109,11 +134,17 @@ public actor SandboxStore {
         return try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes ORDER BY created_at, name").map { decode($0, decoder: decoder) }
     }
 
-    /// The sandboxes one user owns, oldest first.
-    public func list(ownedBy userID: String) throws -> [SandboxRecord] {
+    /// The sandboxes one owner has (nil: the admin's), oldest first.
+    public func list(ownedBy userID: String?) throws -> [SandboxRecord] {
         let decoder = JSONDecoder()
-        return try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes WHERE user_id = ? ORDER BY created_at, name", [.text(userID)])
+        return try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes WHERE COALESCE(user_id, '') = ? ORDER BY created_at, name",
+                            [.text(userID ?? "")])
             .map { decode($0, decoder: decoder) }
+    }
+
+    /// How many sandboxes one owner has: what the sandbox limit counts.
+    public func count(ownedBy userID: String?) throws -> Int {
+        Int(try db.query("SELECT COUNT(*) FROM sandboxes WHERE COALESCE(user_id, '') = ?", [.text(userID ?? "")]).first?.first?.int ?? 0)
     }
 
     public func setting(_ key: String) throws -> String? {

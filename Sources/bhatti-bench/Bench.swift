@@ -61,6 +61,8 @@ struct Bench {
         for _ in 0..<200 { list.add(try await measure { _ = try await call("GET", "/v1/sandboxes") }) }
         rows += [health, list]
         if let port = daemon.tcpPort { wrkNote = wrk(port: port) }
+        let (tenancyRows, tenancyNote) = try await TenancyBench(users: 10_000, calls: 100_000).run(daemon)
+        rows += tenancyRows
 
         // 1. Boot: create → first exec returns.
         var boot = Samples("create → first exec (1 vCPU, 512 MiB)", how: "POST /v1/sandboxes then POST …/exec `true`, over the unix socket")
@@ -86,6 +88,7 @@ struct Bench {
 
 
         let agent = try await daemon.engine.agent(for: id)
+        let adminID = try await daemon.users.user(named: UserDirectory.adminName).id
         var engineExec = Samples("exec `true`, agent channel", how: "AgentConnection.exec in-process: frames over virtio-serial, spawn, exit")
         var guestSide = Samples("  guest share of it", how: "lohar's own time: exec frame decoded → exit frame sent (spawn, wait, sync)")
         var hostSide = Samples("  host + channel overhead", how: "the difference: host framing and scheduling plus two virtio-serial transits")
@@ -106,7 +109,7 @@ struct Bench {
             }
             kept.add(keptTime)
             service.add(try await measure {
-                _ = try await daemon.service.exec("hot", request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
+                _ = try await daemon.service.exec(SandboxRef("hot", owner: adminID), request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
             })
             let start = ContinuousClock.now
             let status = try await agent.exec(ExecRequest(argv: ["true"]))
@@ -178,7 +181,7 @@ struct Bench {
             rows.append(cliRow)
         }
         _ = try await call("DELETE", "/v1/sandboxes/hot")
-        return (rows, [apiNote, throughputNote, wrkNote])
+        return (rows, [apiNote, throughputNote, wrkNote, tenancyNote])
     }
 
     func render(_ rows: [Samples], thermal: ThermalReport?, accelerator daemon: Daemon) -> String {

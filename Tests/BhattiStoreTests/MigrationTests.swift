@@ -31,7 +31,7 @@ struct MigrationTests {
         try await withDatabaseFile { path in
             try Database(path: path).execute(Self.versionOne)
             let store = try SandboxStore(path: path)
-            let old = try #require(try await store.find("old"))
+            let old = try #require(try await store.find("old", ownedBy: nil))
             #expect(old == SandboxRecord(
                 id: SandboxID(rawValue: "0123456789abcdef")!, name: SandboxName(rawValue: "old")!, state: .cold, cpus: 2,
                 memoryMB: 1024, diskMB: 4096, image: "default", labels: ["team": "a"], keepHot: true, createdAt: epoch))
@@ -64,6 +64,29 @@ struct MigrationTests {
             }
             #expect(try db.userVersion == 1)
             #expect(try db.query("SELECT name FROM sqlite_master WHERE name = 'half'").isEmpty)
+        }
+    }
+
+    @Test("version 3 rebuilds sandboxes without cascading into publish rules, and foreign keys stay enforced")
+    func fromVersionTwo() async throws {
+        try await withDatabaseFile { path in
+            let db = try Database(path: path)
+            try db.migrate(Array(SandboxStore.migrations.prefix(2)))
+            try db.execute("""
+                INSERT INTO users VALUES ('u-ann', 'ann', 'h', 0, 5, 4, 4096, 1700000000000);
+                INSERT INTO sandboxes (id, name, state, cpus, memory_mb, image, created_at, user_id)
+                    VALUES ('0123456789abcdef', 'dev', 'hot', 1, 512, 'default', 1700000000000, 'u-ann');
+                INSERT INTO publish_rules VALUES ('0123456789abcdef', 3000, 'ann-dev', 1700000000000);
+                """)
+            let store = try SandboxStore(path: path)
+            #expect(try Database(path: path).userVersion == SandboxStore.migrations.count)
+            let dev = try #require(try await store.find("dev", ownedBy: "u-ann"))
+            #expect(try await store.publishRule(alias: "ann-dev")?.sandboxID == dev.id)
+            // Foreign keys are back on: an unknown owner is refused, and a delete still cascades.
+            let orphan = await #expect(throws: BhattiError.self) { try await store.insert(sandbox("x", owner: "u-nobody")) }
+            #expect(orphan?.code == .notFound)
+            try await store.delete(dev.id)
+            #expect(try await store.publishRule(alias: "ann-dev") == nil)
         }
     }
 }

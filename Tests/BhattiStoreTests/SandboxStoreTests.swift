@@ -15,11 +15,11 @@ struct SandboxStoreTests {
         let store = try SandboxStore(path: ":memory:")
         let r = record("dev")
         try await store.insert(r)
-        #expect(try await store.find(r.id.rawValue) == r)
-        #expect(try await store.find("dev") == r)
-        #expect(try await store.find("nope") == nil)
+        #expect(try await store.find(r.id.rawValue, ownedBy: nil) == r)
+        #expect(try await store.find("dev", ownedBy: nil) == r)
+        #expect(try await store.find("nope", ownedBy: nil) == nil)
         try await store.setState(r.id, .error, reason: "qemu died")
-        let updated = try #require(try await store.find("dev"))
+        let updated = try #require(try await store.find("dev", ownedBy: nil))
         #expect(updated.state == .error)
         #expect(updated.stateReason == "qemu died")
         #expect(try await store.list().count == 1)
@@ -34,7 +34,7 @@ struct SandboxStoreTests {
         try await store.insert(a)
         try await store.insert(b)
         try await store.update(a.id, name: SandboxName(rawValue: "c")!, keepHot: true, labels: ["x": "1"])
-        let c = try #require(try await store.find("c"))
+        let c = try #require(try await store.find("c", ownedBy: nil))
         #expect(c.keepHot && c.labels == ["x": "1"] && c.id == a.id)
         await #expect {
             try await store.update(a.id, name: SandboxName(rawValue: "b")!, keepHot: false, labels: [:])
@@ -61,7 +61,7 @@ struct SandboxStoreTests {
             try await store.setSetting("k", "v")
         }
         let reopened = try SandboxStore(path: path)
-        #expect(try await reopened.find("keep") == r)
+        #expect(try await reopened.find("keep", ownedBy: nil) == r)
         #expect(try await reopened.setting("k") == "v")
     }
 
@@ -84,7 +84,7 @@ struct SandboxStoreTests {
             }
             let reopened = try SandboxStore(path: path)
             #expect(try await reopened.user(keySHA256: ann.keySHA256) == ann)
-            #expect(try await reopened.find("dev") == dev)
+            #expect(try await reopened.find("dev", ownedBy: ann.id) == dev)
             #expect(try await reopened.secret(userID: ann.id, name: "TOKEN")?.ciphertext == [0, 1, 2])
             #expect(try await reopened.snapshot(ownedBy: ann.id, named: "base") == snap)
             #expect(try await reopened.publishRule(alias: "dev") == rule)

@@ -55,8 +55,16 @@ struct UserSecretTests {
         let owned = sandbox("dev", owner: "u-ann"), admins = sandbox("ops", at: 1)
         try await store.insert(owned)
         try await store.insert(admins)
-        #expect(try await store.find("dev")?.userID == "u-ann")
+        #expect(try await store.find("dev", ownedBy: "u-ann")?.userID == "u-ann")
+        #expect(try await store.find(owned.id.rawValue, ownedBy: "u-ann") == owned)
+        // Another owner finds nothing, by name or by id.
+        #expect(try await store.find("dev", ownedBy: nil) == nil)
+        #expect(try await store.find(owned.id.rawValue, ownedBy: nil) == nil)
+        #expect(try await store.find("ops", ownedBy: "u-ann") == nil)
+        #expect(try await store.sandbox(id: owned.id) == owned)
         #expect(try await store.list(ownedBy: "u-ann") == [owned])
+        #expect(try await store.list(ownedBy: nil) == [admins])
+        #expect(try await store.count(ownedBy: "u-ann") == 1)
         #expect(try await store.list() == [owned, admins])
 
         let orphan = await #expect(throws: BhattiError.self) { try await store.insert(sandbox("x", owner: "u-nobody")) }
@@ -65,6 +73,22 @@ struct UserSecretTests {
         #expect(busy?.code == .invalidState)
         try await store.delete(owned.id)
         try await store.deleteUser(named: "ann")
+    }
+
+    @Test("sandbox names are unique per owner: two owners may use one name, one owner may not")
+    func namesPerOwner() async throws {
+        let store = try SandboxStore(path: ":memory:")
+        try await store.insertUser(user("ann"))
+        try await store.insertUser(user("bob"))
+        try await store.insert(sandbox("dev", owner: "u-ann"))
+        try await store.insert(sandbox("dev", owner: "u-bob", at: 1))
+        try await store.insert(sandbox("dev", at: 2))
+        let taken = await #expect(throws: BhattiError.self) { try await store.insert(sandbox("dev", owner: "u-ann", at: 3)) }
+        #expect(taken?.code == .alreadyExists)
+        let adminTaken = await #expect(throws: BhattiError.self) { try await store.insert(sandbox("dev", at: 4)) }
+        #expect(adminTaken?.code == .alreadyExists)
+        #expect(try await store.find("dev", ownedBy: "u-bob")?.userID == "u-bob")
+        #expect(try await store.find("dev", ownedBy: nil)?.userID == nil)
     }
 
     @Test("secrets: upsert keeps the creation time, names are per user and sorted, bytes are kept exactly")

@@ -21,7 +21,8 @@ final class TestDaemon: Sendable {
 
     static func start(
         imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil,
-        warmAfter: String = "30s", coldAfter: String = "30m", templates: Bool = false
+        warmAfter: String = "30s", coldAfter: String = "30m", templates: Bool = false,
+        configure: (inout DaemonConfiguration) -> Void = { _ in }
     ) async throws -> TestDaemon {
         // Short: sandbox socket paths must stay under 108 bytes.
         let data = dataDirectory ?? "/tmp/bhi-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -29,6 +30,7 @@ final class TestDaemon: Sendable {
         config.warmAfter = warmAfter
         config.coldAfter = coldAfter
         config.templates = templates
+        configure(&config)
         let events = LogEvents()
         let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }))
         return TestDaemon(daemon: daemon, dataDirectory: data, events: events)
@@ -59,9 +61,9 @@ final class TestDaemon: Sendable {
     }
 
     /// A raw request without the admin headers, off the cooperative pool.
-    func raw(_ method: String, _ path: String, headers: HTTPHeaders = [], via client: HTTPClient? = nil) async throws -> HTTPClientResponse {
+    func raw(_ method: String, _ path: String, headers: HTTPHeaders = [], body: [UInt8] = [], via client: HTTPClient? = nil) async throws -> HTTPClientResponse {
         let c = client ?? self.client
-        return try await Blocking.run { try c.send(method: method, path: path, headers: headers) }
+        return try await Blocking.run { try c.send(method: method, path: path, headers: headers, body: body) }
     }
 
     func create(_ name: String, cpus: Int = 1, memoryMB: Int = 512) async throws -> SandboxDTO {
@@ -91,8 +93,13 @@ final class TestDaemon: Sendable {
 /// Event names of a daemon's log lines.
 final class LogEvents: Sendable {
     private let events = Mutex<[String]>([])
+    private let lines = Mutex<[String]>([])
+
+    /// Every log line so far, as written.
+    var all: [String] { lines.withLock { $0 } }
 
     func record(_ line: String) {
+        lines.withLock { $0.append(line) }
         guard let data = line.data(using: .utf8),
               let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let event = object["event"] as? String

@@ -1,0 +1,141 @@
+import BhattiAPI
+import BhattiCore
+import BhattiHTTP
+import BhattiStore
+import Foundation
+
+/// `/v1/users` (admin only), `/v1/secrets` (the caller's own) and `/v1/events` (admin only).
+struct TenancyHandlers {
+    let service: SandboxService
+    let users: UserDirectory
+    let secrets: SecretBox
+
+    private var store: SandboxStore { service.store }
+    private var events: EventLog { service.events }
+
+    // MARK: users
+
+    func users(_ request: HTTPRequest, _ parts: [String], caller: Caller) async throws -> HTTPResponse {
+        guard caller.isAdmin else { throw BhattiError(.permissionDenied, "only the admin may manage users") }
+        switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
+        case ("GET", 2, _):
+            var out: [UserDTO] = []
+            for user in try await users.list() { out.append(try await dto(user)) }
+            return try json(out)
+        case ("POST", 2, _):
+            let body = try decodeBody(CreateUserRequest.self, from: request, known: CreateUserRequest.knownFields)
+            let (user, key) = try await users.create(
+                name: body.name, maxSandboxes: body.maxSandboxes, maxCPUs: body.maxCPUs, maxMemoryMB: body.maxMemoryMB)
+            events.record("user.created", user: user.id, detail: "name=\(user.name) by=\(caller.user.name)")
+            return try json(UserKeyDTO(user: try await dto(user), apiKey: key), status: 201)
+        case ("DELETE", 3, _):
+            try await deleteUser(parts[2], force: request.query["force"]?.first == "true", by: caller)
+            return try json(StatusDTO(status: "deleted"))
+        case ("POST", 4, "rotate-key"):
+            let (user, key) = try await users.rotateKey(name: parts[2])
+            events.record("user.key_rotated", user: user.id, detail: "name=\(user.name) by=\(caller.user.name)")
+            return try json(UserKeyDTO(user: try await dto(user), apiKey: key))
+        case (_, 2, _), (_, 3, _), (_, 4, "rotate-key"):
+            throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")
+        default:
+            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        }
+    }
+
+    /// A user who owns sandboxes or snapshots is refused unless `force`, which destroys them first.
+    private func deleteUser(_ name: String, force: Bool, by caller: Caller) async throws {
+        let user = try await users.user(named: name)
+        guard !user.isAdmin else { throw BhattiError(.invalidArgument, "the admin user cannot be deleted") }
+        let sandboxes = try await service.list(owner: user.id)
+        let snapshots = try await service.snapshots(owner: user.id)
+        if !force, !sandboxes.isEmpty || !snapshots.isEmpty {
+            throw BhattiError(
+                .invalidState,
+                "user \(name) owns \(sandboxes.count) sandbox(es) and \(snapshots.count) snapshot(s); destroy them or pass --force")
+        }
+        for sandbox in sandboxes { try await service.destroy(SandboxRef(sandbox.id.rawValue, owner: user.id)) }
+        for snapshot in snapshots { try await service.deleteSnapshot(snapshot.name, owner: user.id) }
+        try await users.delete(name: name)
+        events.record("user.deleted", user: user.id, detail: "name=\(name) by=\(caller.user.name) destroyed=\(sandboxes.count)")
+    }
+
+    private func dto(_ user: UserRecord) async throws -> UserDTO {
+        UserDTO(
+            id: user.id, name: user.name, isAdmin: user.isAdmin, maxSandboxes: user.maxSandboxes, maxCPUs: user.maxCPUs,
+            maxMemoryMB: user.maxMemoryMB, sandboxes: try await store.count(ownedBy: user.id), createdAt: iso8601(user.createdAt))
+    }
+
+    // MARK: secrets
+
+    func secrets(_ request: HTTPRequest, _ parts: [String], caller: Caller) async throws -> HTTPResponse {
+        switch (request.method, parts.count) {
+        case ("GET", 2):
+            return try json(try await store.secrets(userID: caller.owner).map(Self.dto))
+        case ("POST", 2):
+            let body = try decodeBody(SetSecretRequest.self, from: request, known: SetSecretRequest.knownFields)
+            let record = try await secrets.set(owner: caller.owner, name: body.name, value: body.value)
+            events.record("secret.set", user: caller.owner, detail: "name=\(body.name)")
+            return try json(Self.dto(record), status: 201)
+        case ("DELETE", 3):
+            try await store.deleteSecret(userID: caller.owner, name: parts[2])
+            events.record("secret.deleted", user: caller.owner, detail: "name=\(parts[2])")
+            return try json(StatusDTO(status: "deleted"))
+        case (_, 2), (_, 3):
+            throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")
+        default:
+            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        }
+    }
+
+    static func dto(_ s: SecretRecord) -> SecretDTO {
+        SecretDTO(name: s.name, createdAt: iso8601(s.createdAt), updatedAt: iso8601(s.updatedAt))
+    }
+
+    // MARK: events
+
+    /// `GET /v1/events?type=&user=&sandbox=&since=&limit=`: `since` is a duration back from now (`24h`)
+    /// or an ISO 8601 time.
+    func events(_ request: HTTPRequest, _ parts: [String], caller: Caller) async throws -> HTTPResponse {
+        guard caller.isAdmin else { throw BhattiError(.permissionDenied, "only the admin may read the event log") }
+        guard parts.count == 2 else { throw BhattiError(.notFound, "no route for \(request.method) \(request.path)") }
+        guard request.method == "GET" else { throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)") }
+        let q = { (name: String) in request.query[name]?.first }
+        var filter = EventFilter(kindPrefix: q("type"))
+        if let name = q("user") {
+            guard let user = try await store.user(named: name) else { throw BhattiError(.notFound, "user \(name) not found") }
+            filter.userID = user.id
+        }
+        if let sandbox = q("sandbox") {
+            guard let id = SandboxID(rawValue: sandbox) else { throw BhattiError(.invalidArgument, "sandbox must be a sandbox id") }
+            filter.sandboxID = id
+        }
+        if let since = q("since") {
+            if let back = try? parseDuration(since, flag: "since") {
+                filter.since = Date().addingTimeInterval(-Double(back.components.seconds) - Double(back.components.attoseconds) / 1e18)
+            } else if let date = parseISO8601(since) {
+                filter.since = date
+            } else {
+                throw BhattiError(.invalidArgument, "since must be a duration like 24h or an ISO 8601 time, got \"\(since)\"")
+            }
+        }
+        if let limit = q("limit") {
+            guard let n = Int(limit), (1...1000).contains(n) else { throw BhattiError(.invalidArgument, "limit must be 1-1000") }
+            filter.limit = n
+        }
+        await events.flushed()
+        var names: [String: String] = [:]
+        for user in try await users.list() { names[user.id] = user.name }
+        let found = try await store.events(matching: filter)
+        return try json(found.map {
+            EventDTO(seq: $0.seq, at: iso8601($0.at), type: $0.kind, user: $0.userID.map { names[$0] ?? $0 }, sandboxID: $0.sandboxID?.rawValue, detail: $0.detail)
+        })
+    }
+}
+
+/// `2026-11-28T03:00:00Z` or with milliseconds.
+func parseISO8601(_ text: String) -> Date? {
+    let formatter = ISO8601DateFormatter()
+    if let d = formatter.date(from: text) { return d }
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.date(from: text)
+}
