@@ -16,12 +16,12 @@ public enum BhattiCommand {
     static let commands: [Command] = [
         ServeCommand.command, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
         ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy, ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
-        SnapshotCommand.command, ImageCommand.command, versionCommand,
+        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, ImageCommand.command, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.
     static let notYetAvailable: Set<String> = [
-        "publish", "unpublish", "secret", "user",
+        "publish", "unpublish",
     ]
 
     static let versionCommand = Command(

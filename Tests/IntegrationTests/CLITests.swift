@@ -14,8 +14,8 @@ struct CLITests {
     }
 
     /// Runs the CLI on a dedicated thread (it blocks until the process exits).
-    func bhatti(_ args: [String], daemon: TestDaemon, stdin: String? = nil) async throws -> Run {
-        let socket = daemon.daemon.socketPath, key = daemon.daemon.adminKey
+    func bhatti(_ args: [String], daemon: TestDaemon, stdin: String? = nil, key: String? = nil) async throws -> Run {
+        let socket = daemon.daemon.socketPath, key = key ?? daemon.daemon.adminKey
         return try await Blocking.run { try CLITests.run(args, socket: socket, key: key, stdin: stdin) }
     }
 
@@ -35,6 +35,54 @@ struct CLITests {
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    @Test("user and secret commands: a key printed once works, rotation stops the old one; create gives env, secrets, files and init to the guest")
+    func tenancy() async throws {
+        try await withDaemon { d in
+            let made = try await bhatti(["user", "create", "--name", "carol", "--max-sandboxes", "2"], daemon: d)
+            #expect(made.status == 0, "\(made.stderr)")
+            let key = try #require(made.stdout.split(separator: "\n").first { $0.hasPrefix("API key: ") }.map { String($0.dropFirst(9)) })
+            #expect(key.hasPrefix("bht_") && key.count == 68)
+            #expect(made.stderr.contains("shown once"))
+            let users = try await bhatti(["--json", "user", "list"], daemon: d)
+            #expect(users.stdout.contains("\"name\" : \"carol\"") && !users.stdout.contains(key))
+            #expect(try await bhatti(["user", "list"], daemon: d, key: key).status == 1, "users are the admin's business")
+
+            #expect(try await bhatti(["secret", "set", "API_TOKEN", "-"], daemon: d, stdin: "tok-123\n", key: key).status == 0)
+            let secrets = try await bhatti(["secret", "list"], daemon: d, key: key)
+            #expect(secrets.stdout.contains("API_TOKEN") && !secrets.stdout.contains("tok-123"))
+            #expect(try await bhatti(["secret", "list"], daemon: d).stdout.contains("API_TOKEN") == false, "secrets are per user")
+
+            let local = NSTemporaryDirectory() + "bhatti-cli-file-\(UInt32.random(in: 0...UInt32.max))"
+            try "hello from the host\n".write(toFile: local, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: local) }
+            let created = try await bhatti([
+                "create", "--name", "box", "--memory", "512", "--env", "GREETING=hi there", "--secret", "API_TOKEN",
+                "--file", "\(local):/workspace/note.txt", "--init", "echo init-ran > /tmp/init.out",
+            ], daemon: d, key: key)
+            #expect(created.status == 0, "\(created.stderr)")
+            let env = try await bhatti(["exec", "box", "--", "sh", "-c", "printf '%s/%s' \"$GREETING\" \"$API_TOKEN\""], daemon: d, key: key)
+            #expect(env.stdout == "hi there/tok-123")
+            #expect(try await bhatti(["exec", "box", "--", "cat", "/workspace/note.txt"], daemon: d, key: key).stdout == "hello from the host\n")
+            var initOut = ""
+            for _ in 0..<50 where initOut.isEmpty {
+                initOut = try await bhatti(["exec", "box", "--", "sh", "-c", "cat /tmp/init.out 2>/dev/null"], daemon: d, key: key).stdout
+                if initOut.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(initOut == "init-ran\n")
+            #expect(try await bhatti(["list"], daemon: d).stdout.contains("box") == false, "the admin does not see carol's sandbox")
+
+            let rotated = try await bhatti(["user", "rotate-key", "carol"], daemon: d)
+            #expect(rotated.stdout.contains("API key: bht_"))
+            #expect(try await bhatti(["list"], daemon: d, key: key).status == 1)
+            let refused = try await bhatti(["user", "delete", "carol"], daemon: d)
+            #expect(refused.status == 1 && refused.stderr.contains("--force"), "\(refused.stderr)")
+            let noYes = try await bhatti(["user", "delete", "carol", "--force"], daemon: d)
+            #expect(noYes.status == 2, "a forced delete needs --yes without a terminal")
+            #expect(try await bhatti(["user", "delete", "carol", "--force", "--yes"], daemon: d).status == 0)
+            #expect(try await bhatti(["user", "list"], daemon: d).stdout.contains("carol") == false)
+        }
     }
 
     @Test("create, exec (exit code passes through), list, inspect, destroy")

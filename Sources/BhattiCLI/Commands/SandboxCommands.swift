@@ -6,7 +6,7 @@ import Glibc
 enum SandboxCommands {
     static let create = BhattiCommand.Command(
         names: ["create"],
-        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--keep-hot] [--label K=V]… [--from SANDBOX]",
+        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init SCRIPT] [--keep-hot] [--label K=V]… [--from SANDBOX]",
         summary: "Create and boot a sandbox; an existing sandbox of that name is returned unchanged.",
         options: [
             OptionSpec("--name", kind: .value), OptionSpec("--cpus", kind: .value), OptionSpec("--memory", kind: .value),
@@ -15,14 +15,22 @@ enum SandboxCommands {
             OptionSpec("--file", kind: .repeated), OptionSpec("--init", kind: .value), OptionSpec("--from", kind: .value),
         ]
     ) { args, ctx in
-        for unsupported in ["--disk", "--env", "--secret", "--file", "--init"] where args.values[unsupported] != nil {
-            throw CLIError.failure("create \(unsupported) is not available in this version yet")
-        }
+        if args.values["--disk"] != nil { throw CLIError.failure("create --disk is not available in this version yet") }
         guard args.positionals.isEmpty else { throw UsageError("unexpected argument \"\(args.positionals[0])\"") }
+        var files: [GuestFileDTO] = []
+        for spec in args.all("--file") {
+            guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex else { throw UsageError("--file must be LOCAL:GUEST, got \"\(spec)\"") }
+            let local = String(spec[..<colon]), guest = String(spec[spec.index(after: colon)...])
+            guard let data = FileManager.default.contents(atPath: local) else { throw CLIError.failure("cannot read \(local)") }
+            let mode = (try? FileManager.default.attributesOfItem(atPath: local)[.posixPermissions] as? Int).map { String(format: "%04o", $0 & 0o777) }
+            files.append(GuestFileDTO(path: guest, content: data.base64EncodedString(), mode: mode))
+        }
+        let env = try args.pairs("--env")
         let body = CreateSandboxRequest(
             name: args.value("--name"), cpus: try args.int("--cpus"), memoryMB: try args.int("--memory"),
             labels: args.values["--label"] == nil ? nil : try args.pairs("--label"), keepHot: args.has("--keep-hot") ? true : nil,
-            from: args.value("--from"))
+            from: args.value("--from"), env: env.isEmpty ? nil : env, secrets: args.all("--secret").isEmpty ? nil : args.all("--secret"),
+            files: files.isEmpty ? nil : files, initScript: args.value("--init"))
         let started = Date()
         if !ctx.json, isatty(2) == 1 { printError("creating sandbox \(body.name ?? "")…") }
         let response = try ctx.request("POST", "/v1/sandboxes", body: Array(try JSONEncoder().encode(body)))

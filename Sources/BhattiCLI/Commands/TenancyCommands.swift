@@ -1,0 +1,104 @@
+import BhattiAPI
+import Foundation
+import Glibc
+
+/// `bhatti user …` (admin only) and `bhatti secret …`.
+enum TenancyCommands {
+    static let user = BhattiCommand.Command(
+        names: ["user"],
+        usage: "bhatti user create --name N [--max-sandboxes 5] [--max-cpus 4] [--max-memory 4096] | list | delete N [--force] | rotate-key N",
+        summary: "Manage users and their API keys (admin only). A key is printed once, when it is made.",
+        options: [
+            OptionSpec("--name", kind: .value), OptionSpec("--max-sandboxes", kind: .value), OptionSpec("--max-cpus", kind: .value),
+            OptionSpec("--max-memory", kind: .value), OptionSpec("--force", kind: .flag),
+        ]
+    ) { args, ctx in
+        guard let verb = args.positionals.first else { throw UsageError("user needs create, list, delete or rotate-key") }
+        let rest = Array(args.positionals.dropFirst())
+        switch verb {
+        case "create":
+            guard rest.isEmpty, let name = args.value("--name") else { throw UsageError("user create --name NAME") }
+            let body = CreateUserRequest(
+                name: name, maxSandboxes: try args.int("--max-sandboxes"), maxCPUs: try args.int("--max-cpus"),
+                maxMemoryMB: try args.int("--max-memory"))
+            let reply = try ctx.decode(UserKeyDTO.self, try ctx.request("POST", "/v1/users", body: Array(try JSONEncoder().encode(body))))
+            if ctx.json { ctx.printJSON(reply); return 0 }
+            print("user/\(reply.user.name) created (\(limits(reply.user)))")
+            print("API key: \(reply.apiKey)")
+            printError("This key is shown once; store it now.")
+        case "list", "ls":
+            guard rest.isEmpty else { throw UsageError("user list takes no arguments") }
+            let users = try ctx.decode([UserDTO].self, try ctx.request("GET", "/v1/users"))
+            if ctx.json { ctx.printJSON(users); return 0 }
+            let rows = users.map { u in
+                [u.name, u.id, u.isAdmin ? "admin" : "user", String(u.sandboxes), limits(u), SandboxCommands.age(u.createdAt)]
+            }
+            print(SandboxCommands.table(header: ["NAME", "ID", "ROLE", "SANDBOXES", "LIMITS", "AGE"], rows: rows))
+        case "delete", "rm":
+            guard rest.count == 1 else { throw UsageError("user delete NAME [--force]") }
+            let force = args.has("--force")
+            if force, !ctx.yes {
+                try confirm("delete user \(rest[0]) and destroy all their sandboxes and snapshots?", ctx: ctx)
+            }
+            _ = try ctx.request("DELETE", "/v1/users/" + pathSegment(rest[0]) + (force ? "?force=true" : ""))
+            if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("user/\(rest[0]) deleted") }
+        case "rotate-key":
+            guard rest.count == 1 else { throw UsageError("user rotate-key NAME") }
+            let reply = try ctx.decode(UserKeyDTO.self, try ctx.request("POST", "/v1/users/" + pathSegment(rest[0]) + "/rotate-key"))
+            if ctx.json { ctx.printJSON(reply); return 0 }
+            print("user/\(reply.user.name): the old key no longer works")
+            print("API key: \(reply.apiKey)")
+        default:
+            throw UsageError("unknown user command \"\(verb)\": use create, list, delete or rotate-key")
+        }
+        return 0
+    }
+
+    static let secret = BhattiCommand.Command(
+        names: ["secret"],
+        usage: "bhatti secret set NAME VALUE | list | delete NAME",
+        summary: "Secrets, encrypted at rest; `create --secret NAME` gives one to a sandbox as an environment variable.",
+        options: []
+    ) { args, ctx in
+        guard let verb = args.positionals.first else { throw UsageError("secret needs set, list or delete") }
+        let rest = Array(args.positionals.dropFirst())
+        switch verb {
+        case "set":
+            // VALUE "-" reads it from stdin, which keeps it out of shell history and `ps`.
+            guard rest.count == 2 else { throw UsageError("secret set NAME VALUE (VALUE - reads stdin)") }
+            var value = rest[1]
+            if value == "-" {
+                value = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                if value.hasSuffix("\n") { value.removeLast() }
+            }
+            let body = SetSecretRequest(name: rest[0], value: value)
+            let secret = try ctx.decode(SecretDTO.self, try ctx.request("POST", "/v1/secrets", body: Array(try JSONEncoder().encode(body))))
+            if ctx.json { ctx.printJSON(secret) } else { print("secret/\(secret.name) set") }
+        case "list", "ls":
+            guard rest.isEmpty else { throw UsageError("secret list takes no arguments") }
+            let secrets = try ctx.decode([SecretDTO].self, try ctx.request("GET", "/v1/secrets"))
+            if ctx.json { ctx.printJSON(secrets); return 0 }
+            print(SandboxCommands.table(header: ["NAME", "UPDATED"], rows: secrets.map { [$0.name, $0.updatedAt] }))
+        case "delete", "rm":
+            guard rest.count == 1 else { throw UsageError("secret delete NAME") }
+            if !ctx.yes { try confirm("delete secret \(rest[0])?", ctx: ctx) }
+            _ = try ctx.request("DELETE", "/v1/secrets/" + pathSegment(rest[0]))
+            if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("secret/\(rest[0]) deleted") }
+        default:
+            throw UsageError("unknown secret command \"\(verb)\": use set, list or delete")
+        }
+        return 0
+    }
+
+    static func limits(_ u: UserDTO) -> String {
+        if u.maxSandboxes == 0 { return "unlimited" }
+        return "\(u.maxSandboxes) sandboxes, \(u.maxCPUs) cpu, \(u.maxMemoryMB) MiB each"
+    }
+
+    /// Asks on a terminal; refuses without one (scripts pass --yes).
+    static func confirm(_ question: String, ctx: CLIContext) throws {
+        guard isatty(0) == 1 else { throw UsageError("refusing without --yes (not a terminal): \(question)") }
+        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+        guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw CLIError.failure("aborted") }
+    }
+}
