@@ -68,6 +68,9 @@ public struct APIHandler: HTTPHandler {
         default: throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
         }
         let ref = parts.count >= 3 ? SandboxRef(parts[2], owner: caller.owner) : SandboxRef("", owner: caller.owner)
+        if parts.count >= 5, parts[3] == "proxy" {
+            return try await ProxyHandler.handle(request, ref: ref, port: parts[4], service: service)
+        }
         switch (request.method, parts.count, parts.count >= 4 ? parts[3] : nil) {
         case ("GET", 2, _):
             return try await SandboxHandlers.list(request, service, caller: caller)

@@ -58,7 +58,10 @@ public final class Daemon: Sendable {
                           acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
         // File uploads may be larger than the 1 MiB every other body is held to.
-        let isUpload: @Sendable (String, String) -> Bool = { method, path in method == "PUT" && path.hasSuffix("/files") }
+        // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
+        let isUpload: @Sendable (String, String) -> Bool = { method, path in
+            method == "PUT" && path.hasSuffix("/files") && path.split(separator: "/").count == 4
+        }
         let limits = HTTPLimits(
             routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : nil },
             streamsBody: isUpload)

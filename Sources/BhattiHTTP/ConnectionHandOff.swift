@@ -108,6 +108,16 @@ final class HandOff: Sendable {
         }
     }
 
+    /// Records the handler task so `abort` can cancel it; false when the connection was aborted already.
+    func register(_ task: Task<Void, Never>) -> Bool {
+        state.withLock { state in
+            state.task = task
+            return !state.aborted
+        }
+    }
+
+    func unregister() { state.withLock { $0.task = nil } }
+
     /// Whether the client closed its end: a non-blocking peek reads end of file (0) or an error.
     /// Pipelined bytes read as data, which is not a hang-up.
     private func peerHungUp() -> Bool {

@@ -164,6 +164,12 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
                 lend { $0.serveStream(stream, head: head, chunked: chunked, keepAlive: keepAlive) }
                 return
             }
+        case .tunnel(let tunnel):
+            lend { handOff in
+                handOff.serveTunnel(tunnel)
+                return false
+            }
+            return
         case .webSocket(let upgrade):
             // RFC 6455 §4.1: a client sends nothing more until the handshake is answered.
             let problem = request.webSocketHandshakeProblem
@@ -296,7 +302,9 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         head.body = []
         let exchange = Exchange(head: head, pipelined: parser.bufferedByteCount > 0, upload: upload)
         let (handler, loop, connection) = (core.handler, loop, self)
-        let task = Task {
+        var request = request
+        request.remoteAddress = remoteAddress
+        let task = Task { [request] in
             let answer = Answer(await handler.handle(request), to: request)
             if !loop.execute({ connection.answered(answer) }) { answer.response.body.cancelStream() }
         }
@@ -359,6 +367,13 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         peerGone = true
         unwatch()
     }
+
+    /// The peer's IP address (TCP), read once.
+    private lazy var remoteAddress: String? = {
+        var buffer = [CChar](repeating: 0, count: 64)
+        guard bh_peer_address(fd.rawValue, &buffer, buffer.count) == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 
     /// Lends the socket to a thread running `body`, which returns whether to keep the connection.
     private func lend(_ body: @escaping @Sendable (HandOff) -> Bool) {

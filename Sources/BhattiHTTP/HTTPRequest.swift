@@ -38,6 +38,8 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]
     /// The body as it arrives, on a streamed route with a non-empty Content-Length body; nil otherwise.
     public var bodyStream: RequestBodyStream?
+    /// The client's IP address over TCP; nil over a unix socket.
+    public var remoteAddress: String?
 
     /// A request whose path and query are decoded from `target` (kept raw where the encoding is invalid).
     public init(

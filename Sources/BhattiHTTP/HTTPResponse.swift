@@ -6,6 +6,9 @@ public enum ResponseBody: Sendable {
     case stream(ResponseStream)
     /// No body: the connection switches to the WebSocket protocol (see `HTTPResponse.webSocket`).
     case webSocket(WebSocketUpgrade)
+    /// No head and no body from the server: the connection is handed to the tunnel's handler, which
+    /// writes the whole answer itself (a reverse proxy relaying an upstream's bytes); it closes after.
+    case tunnel(RawTunnel)
 }
 
 /// A response as a handler returns it; the server adds the framing headers (`Content-Length` or

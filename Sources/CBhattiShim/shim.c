@@ -319,3 +319,14 @@ int bh_eventfd(void) {
     return fd < 0 ? -errno : fd;
 }
 
+
+int bh_peer_address(int fd, char *buf, size_t len) {
+    struct sockaddr_storage ss; socklen_t sl = sizeof ss;
+    if (getpeername(fd, (struct sockaddr *)&ss, &sl) < 0) return -errno;
+    const void *addr;
+    if (ss.ss_family == AF_INET) addr = &((struct sockaddr_in *)&ss)->sin_addr;
+    else if (ss.ss_family == AF_INET6) addr = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+    else return -EAFNOSUPPORT;
+    if (!inet_ntop(ss.ss_family, addr, buf, (socklen_t)len)) return -errno;
+    return 0;
+}

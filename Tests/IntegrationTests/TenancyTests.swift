@@ -77,7 +77,7 @@ struct TenancyTests {
                 ("POST", base + "/exec", #"{"cmd":["true"]}"#, []), ("POST", base + "/exec", #"{"cmd":["true"]}"#, ["Accept": "application/x-ndjson"]),
                 ("GET", base + "/files?path=/etc/hostname", nil, []), ("HEAD", base + "/files?path=/etc/hostname", nil, []),
                 ("PUT", base + "/files?path=/tmp/x", "x", []), ("GET", base + "/files?path=/&ls=true", nil, []),
-                ("GET", base + "/sessions", nil, []),
+                ("GET", base + "/sessions", nil, []), ("GET", base + "/proxy/8000/", nil, []), ("POST", base + "/proxy/8000/x", "{}", []),
                 ("POST", base + "/snapshots", #"{"name":"stolen"}"#, []),
                 ("POST", "/v1/sandboxes", #"{"name":"fork","from":"\#(target)"}"#, []),
             ]

@@ -16,6 +16,8 @@ int bh_tcp_listen(const char *host, int port, int backlog);
 int bh_tcp_connect(const char *host, int port);
 /// The port a listening TCP socket is bound to.
 int bh_tcp_local_port(int fd);
+/// The peer's IP address as text into buf; -EAFNOSUPPORT for a unix socket.
+int bh_peer_address(int fd, char *buf, size_t len);
 /// accept4 with SOCK_CLOEXEC. Retries EINTR and ECONNABORTED.
 int bh_accept(int fd);
 /// pipe2(O_CLOEXEC): fds[0] read end, fds[1] write end.

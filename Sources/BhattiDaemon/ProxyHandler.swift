@@ -1,0 +1,126 @@
+import BhattiCore
+import BhattiEngine
+import BhattiHTTP
+import Foundation
+import Synchronization
+
+/// `ANY /v1/sandboxes/{id}/proxy/{port}/…`: HTTP and WebSocket to the guest's `localhost:{port}`
+/// over the agent channel's forward streams.
+///
+/// The request is rewritten (no hop-by-hop headers, no bhatti key, `Host: localhost:{port}`,
+/// `X-Forwarded-*`, `Connection: close` or the upgrade) and sent upstream; from then on the relay is
+/// raw bytes both ways, so chunked bodies, server-sent events and WebSocket frames pass through as the
+/// guest's server writes them. The client's connection closes when the upstream one does. While the
+/// relay runs, the sandbox is held hot.
+enum ProxyHandler {
+    static let hopByHop: Set<String> = [
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding",
+        "upgrade", "host", "content-length", "expect", "authorization",
+    ]
+
+    static func handle(_ request: HTTPRequest, ref: SandboxRef, port portText: String, service: SandboxService) async throws -> HTTPResponse {
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw BhattiError(.invalidArgument, "proxy port must be 1-65535, got \"\(portText)\"")
+        }
+        let (record, agent) = try await service.guest(ref)
+        let forward: AgentForward
+        do { forward = try await agent.forward(port: port) } catch let error as AgentError {
+            if case .remote(let m) = error, m.code == .notFound {
+                throw BhattiError(.badGateway, "nothing answers on port \(port) in sandbox \(record.name) (\(m.message))", cause: error)
+            }
+            throw BhattiError(.badGateway, "cannot reach port \(port) in sandbox \(record.name): \(error)", cause: error)
+        }
+        do { try await forward.send(upstreamHead(request, port: port) + request.body) } catch {
+            forward.close()
+            throw BhattiError(.badGateway, "port \(port) in sandbox \(record.name) closed before the request was sent", cause: error)
+        }
+        await service.hold(record.id)
+        let lease = HotLease(service: service, id: record.id)
+        return HTTPResponse(status: 200, body: .tunnel(RawTunnel { client in
+            await relay(client, forward)
+            forward.close()
+            lease.end()
+        }))
+    }
+
+    /// Bytes both ways until the upstream ends (or the client cannot be written to). The client's end
+    /// of input is passed on as a half-close: an HTTP server still answers, a WebSocket server hangs up.
+    static func relay(_ client: TunnelConnection, _ upstream: AgentForward) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do { for try await chunk in upstream.incoming { try client.write(chunk) } } catch {}
+            }
+            group.addTask {
+                while let chunk = await client.next() {
+                    do { try await upstream.send(chunk) } catch { return }
+                }
+                try? upstream.finishSending()
+                // Keep this task alive: the relay ends when the upstream does, not at the client's EOF.
+                while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// The request line and headers for the guest's server.
+    static func upstreamHead(_ request: HTTPRequest, port: Int) -> [UInt8] {
+        let upgrade = request.headers.tokens(for: "Upgrade").first
+        let named = Set(request.headers.tokens(for: "Connection"))
+        var text = "\(request.method) \(upstreamTarget(request.target)) HTTP/1.1\r\nHost: localhost:\(port)\r\n"
+        for (name, value) in request.headers {
+            let lower = name.lowercased()
+            if hopByHop.contains(lower) || named.contains(lower) || lower.hasPrefix("x-forwarded-") { continue }
+            text += "\(name): \(value)\r\n"
+        }
+        let chain = [request.headers["X-Forwarded-For"], request.remoteAddress ?? "unix"].compactMap { $0 }.joined(separator: ", ")
+        text += "X-Forwarded-For: \(chain)\r\nX-Forwarded-Proto: http\r\n"
+        if let host = request.headers["Host"] { text += "X-Forwarded-Host: \(host)\r\n" }
+        if let upgrade {
+            text += "Connection: Upgrade\r\nUpgrade: \(upgrade)\r\n"
+        } else {
+            text += "Connection: close\r\n"
+        }
+        if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
+            text += "Content-Length: \(request.body.count)\r\n"
+        }
+        return Array((text + "\r\n").utf8)
+    }
+
+    /// What follows `/v1/sandboxes/{id}/proxy/{port}` in the raw target, query included; `/` at least.
+    static func upstreamTarget(_ target: String) -> String {
+        let (path, query) = target.firstIndex(of: "?").map { (target[..<$0], target[$0...]) } ?? (target[...], "")
+        var slashes = 0
+        var index = path.startIndex
+        while index < path.endIndex {
+            if path[index] == "/" {
+                slashes += 1
+                if slashes == 6 { break }
+            }
+            index = path.index(after: index)
+        }
+        let rest = index < path.endIndex ? String(path[index...]) : "/"
+        return rest + query
+    }
+}
+
+/// Releases the sandbox's hold when the relay ends, or when the tunnel is dropped without running
+/// (the server shut down first): a proxied sandbox must not stay pinned hot by a relay that never ran.
+final class HotLease: Sendable {
+    private let service: SandboxService
+    private let id: SandboxID
+    private let ended = Atomic<Bool>(false)
+
+    init(service: SandboxService, id: SandboxID) {
+        self.service = service
+        self.id = id
+    }
+
+    func end() {
+        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let (service, id) = (service, id)
+        Task { await service.release(id) }
+    }
+
+    deinit { end() }
+}

@@ -1,0 +1,215 @@
+import BhattiAPI
+import BhattiHTTP
+import BhattiSystem
+import Foundation
+import Synchronization
+import Testing
+
+/// The authenticated reverse proxy against a real HTTP and WebSocket server in a real VM.
+@Suite("Proxy", .serialized, .timeLimit(.minutes(5)))
+struct ProxyTests {
+    /// A guest server on Python's standard library: echoes the request as JSON, streams server-sent
+    /// events, and answers WebSocket upgrades with an echo.
+    static let server = #"""
+        import base64, hashlib, http.server, json, time
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            def do_GET(self):
+                if self.path.startswith("/sse"):
+                    self.send_response(200); self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
+                    for i in range(3):
+                        data = ("data: %d\n\n" % i).encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data)); self.wfile.flush(); time.sleep(0.4)
+                    self.wfile.write(b"0\r\n\r\n"); self.close_connection = True; return
+                if self.headers.get("Upgrade", "").lower() == "websocket":
+                    key = self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+                    self.send_response(101); self.send_header("Upgrade", "websocket"); self.send_header("Connection", "Upgrade")
+                    self.send_header("Sec-WebSocket-Accept", base64.b64encode(hashlib.sha1(key.encode()).digest()).decode())
+                    self.end_headers(); self.wfile.flush()
+                    self.close_connection = True   # after the WebSocket, the server closes TCP first (RFC 6455 7.1.1)
+                    while True:
+                        h = self.rfile.read(2)
+                        if len(h) < 2: return
+                        op, n = h[0] & 15, h[1] & 127
+                        if n == 126: n = int.from_bytes(self.rfile.read(2), "big")
+                        mask = self.rfile.read(4)
+                        data = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(n)))
+                        if op == 8: self.wfile.write(b"\x88\x02\x03\xe8"); self.wfile.flush(); return
+                        if op in (1, 2):
+                            reply = b"echo:" + data
+                            self.wfile.write(bytes([0x80 | op, len(reply)]) + reply); self.wfile.flush()
+                self.reply()
+            def do_POST(self): self.reply()
+            def reply(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                out = json.dumps({"method": self.command, "path": self.path, "body": body.decode(),
+                                  "headers": {k.lower(): v for k, v in self.headers.items()}}).encode()
+                self.send_response(200); self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
+            def log_message(self, *a): pass
+        http.server.ThreadingHTTPServer(("127.0.0.1", 8000), H).serve_forever()
+        """#
+
+    /// Creates `name` running the server on port 8000 and waits until the proxy reaches it.
+    static func startServer(_ d: TestDaemon, _ name: String) async throws {
+        _ = try await d.create(name)
+        let put = try await d.call("PUT", "/v1/sandboxes/\(name)/files?path=/workspace/srv.py", json: server)
+        #expect(put.status == 200, "\(put.text)")
+        let started = try await d.call("POST", "/v1/sandboxes/\(name)/exec", json: #"{"cmd":["python3","/workspace/srv.py"],"detach":true}"#)
+        #expect(started.status == 200, "\(started.text)")
+        for _ in 0..<100 {
+            if try await d.call("GET", "/v1/sandboxes/\(name)/proxy/8000/ready").status == 200 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw Failure("the guest's server never answered through the proxy")
+    }
+
+    @Test("HTTP through the proxy: path and query kept, the key never forwarded, X-Forwarded-* set, POST bodies, curl as the client; 502 on a dead port")
+    func http() async throws {
+        try await withDaemon { d in
+            try await Self.startServer(d, "px")
+            let socket = d.daemon.socketPath, key = d.daemon.adminKey
+            let out = try await Blocking.run {
+                try curl(["-s", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)", "-H", "X-Custom: kept",
+                          "http://localhost/v1/sandboxes/px/proxy/8000/a/b%20c?x=1&y=2"])
+            }
+            let echo = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
+            #expect(echo["path"] as? String == "/a/b%20c?x=1&y=2")
+            let headers = try #require(echo["headers"] as? [String: String])
+            #expect(headers["authorization"] == nil, "the bhatti key must not reach the guest")
+            #expect(headers["host"] == "localhost:8000")
+            #expect(headers["x-custom"] == "kept")
+            #expect(headers["x-forwarded-proto"] == "http" && headers["x-forwarded-for"] == "unix" && headers["x-forwarded-host"] == "localhost")
+
+            let post = try await d.call("POST", "/v1/sandboxes/px/proxy/8000/submit", json: #"{"hello":"guest"}"#)
+            #expect(post.status == 200)
+            #expect(post.text.contains(#""body": "{\"hello\":\"guest\"}""#) && post.text.contains(#""method": "POST""#), "\(post.text)")
+            #expect(try await d.call("GET", "/v1/sandboxes/px/proxy/8000").text.contains(#""path": "/""#))
+
+            let dead = try await d.call("GET", "/v1/sandboxes/px/proxy/9/")
+            #expect(dead.status == 502)
+            #expect(d.errorCode(dead) == "bad_gateway" && dead.text.contains("port 9"), "\(dead.text)")
+            #expect(try await d.call("GET", "/v1/sandboxes/px/proxy/0/").status == 400)
+            #expect(try await d.call("GET", "/v1/sandboxes/nope/proxy/8000/").status == 404)
+        }
+    }
+
+    @Test("server-sent events stream through as the guest writes them; the proxy wakes a cold sandbox")
+    func streamingAndWake() async throws {
+        try await withDaemon { d in
+            try await Self.startServer(d, "sse")
+            let socket = d.daemon.socketPath, key = d.daemon.adminKey
+            let arrivals = try await Blocking.run {
+                try curlArrivals(["-sN", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)",
+                                  "http://localhost/v1/sandboxes/sse/proxy/8000/sse"], marks: ["data: 0", "data: 2"])
+            }
+            #expect(arrivals.count == 2, "both events arrived")
+            if arrivals.count == 2 { #expect(arrivals[1] - arrivals[0] > 0.5, "the first event came before the last was written") }
+
+            #expect(try await d.call("POST", "/v1/sandboxes/sse/stop").text.contains(#""state":"cold""#))
+            let woken = try await d.call("GET", "/v1/sandboxes/sse/proxy/8000/after-cold")
+            #expect(woken.status == 200 && woken.text.contains("/after-cold"), "\(woken.text)")
+            #expect(try await d.get("sse").state == "hot")
+        }
+    }
+
+    @Test("WebSocket through the proxy: our client and Python's websockets; an open one pins the sandbox hot")
+    func webSocket() async throws {
+        try await withDaemon(warmAfter: "1s") { d in
+            try await Self.startServer(d, "ws")
+            let client = d.client, headers: HTTPHeaders = ["Authorization": "Bearer \(d.daemon.adminKey)"]
+            let socket = try await Blocking.run { try client.webSocket(path: "/v1/sandboxes/ws/proxy/8000/chat", headers: headers) }
+            try socket.send(text: "hi")
+            var iterator = socket.messages.makeAsyncIterator()
+            #expect(try await iterator.next() == .text("echo:hi"))
+            try await Task.sleep(for: .milliseconds(2500))
+            #expect(try await d.get("ws").state == "hot", "an open proxied WebSocket keeps the sandbox hot")
+            try socket.send(text: "again")
+            #expect(try await iterator.next() == .text("echo:again"))
+            socket.close()
+            var state = "hot"
+            for _ in 0..<50 where state == "hot" {
+                try await Task.sleep(for: .milliseconds(100))
+                state = try await d.get("ws").state
+            }
+            #expect(state == "warm", "released once the WebSocket closed")
+
+            // Python's websockets as the client, over TCP (it wakes the sandbox too).
+            let port = try #require(d.daemon.tcpPort)
+            let python = try await pythonWithWebsockets()
+            let script = """
+                import asyncio, sys
+                from websockets.asyncio.client import connect
+                async def main():
+                    async with connect("ws://127.0.0.1:\(port)/v1/sandboxes/ws/proxy/8000/py",
+                                       additional_headers={"Authorization": "Bearer \(d.daemon.adminKey)"}) as ws:
+                        await ws.send("from python")
+                        print(await ws.recv())
+                asyncio.run(main())
+                """
+            let out = try await Blocking.run { try runTool(python, ["-c", script]) }
+            #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == "echo:from python")
+        }
+    }
+}
+
+/// curl's stdout.
+func curl(_ args: [String]) throws -> String {
+    try runTool("/usr/bin/curl", args)
+}
+
+/// Seconds since start at which each of `marks` first appeared in curl's output.
+func curlArrivals(_ args: [String], marks: [String]) throws -> [Double] {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    let start = Date()
+    try p.run()
+    var seen = "", arrivals: [Double] = []
+    while true {
+        let chunk = out.fileHandleForReading.availableData
+        if chunk.isEmpty { break }
+        seen += String(decoding: chunk, as: UTF8.self)
+        while arrivals.count < marks.count, seen.contains(marks[arrivals.count]) { arrivals.append(Date().timeIntervalSince(start)) }
+    }
+    p.waitUntilExit()
+    return arrivals
+}
+
+/// Runs a tool; its stdout, or a failure with its status.
+func runTool(_ path: String, _ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let out = Pipe()
+    p.standardOutput = out
+    try p.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { throw Failure("\(path) exited \(p.terminationStatus)") }
+    return String(decoding: data, as: UTF8.self)
+}
+
+private let venv = "/tmp/bhatti-ws-venv"
+
+/// Python with PyPI's `websockets` (the venv the HTTP interop tests use, made here if absent).
+func pythonWithWebsockets() async throws -> String {
+    try await Blocking.run {
+        let script = """
+            set -e
+            exec 9>\(venv).lock
+            flock 9
+            if ! \(venv)/bin/python -c 'import websockets' 2>/dev/null; then
+              rm -rf \(venv)
+              python3 -m venv \(venv)
+              \(venv)/bin/pip install --quiet --disable-pip-version-check --retries 2 --timeout 20 websockets
+            fi
+            """
+        _ = try runTool("/bin/sh", ["-c", script])
+        return "\(venv)/bin/python"
+    }
+}
