@@ -143,3 +143,37 @@ public struct GuestFileDTO: Codable, Equatable, Sendable {
         self.mode = mode
     }
 }
+
+/// A published port (`POST`/`GET /v1/sandboxes/{id}/publish`).
+public struct PublishDTO: Codable, Equatable, Sendable {
+    public var port: Int
+    public var alias: String
+    /// Where the preview answers; nil when the daemon runs no public proxy.
+    public var url: String?
+    public var createdAt: String
+
+    public init(port: Int, alias: String, url: String?, createdAt: String) {
+        self.port = port
+        self.alias = alias
+        self.url = url
+        self.createdAt = createdAt
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case port, alias, url
+        case createdAt = "created_at"
+    }
+}
+
+/// `POST /v1/sandboxes/{id}/publish`.
+public struct PublishRequest: Codable, Equatable, Sendable {
+    public var port: Int
+    public var alias: String?
+
+    public init(port: Int, alias: String? = nil) {
+        self.port = port
+        self.alias = alias
+    }
+
+    public static let knownFields: Set<String> = ["port", "alias"]
+}

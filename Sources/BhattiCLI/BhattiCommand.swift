@@ -16,13 +16,11 @@ public enum BhattiCommand {
     static let commands: [Command] = [
         ServeCommand.command, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
         ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy, ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
-        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, ImageCommand.command, versionCommand,
+        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish, ImageCommand.command, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.
-    static let notYetAvailable: Set<String> = [
-        "publish", "unpublish",
-    ]
+    static let notYetAvailable: Set<String> = []
 
     static let versionCommand = Command(
         names: ["version"], usage: "bhatti version", summary: "print the version", options: []
@@ -88,8 +86,10 @@ public enum BhattiCommand {
     static func printUsage() {
         var lines = ["usage: bhatti [--url URL] [--token TOKEN] [--json] [-y] COMMAND …", "", "commands:"]
         for c in commands { lines.append("  \(c.usage)") }
-        lines.append("")
-        lines.append("not yet available: \(notYetAvailable.sorted().joined(separator: ", "))")
+        if !notYetAvailable.isEmpty {
+            lines.append("")
+            lines.append("not yet available: \(notYetAvailable.sorted().joined(separator: ", "))")
+        }
         print(lines.joined(separator: "\n"))
     }
 }

@@ -1,6 +1,7 @@
 import BhattiAPI
 import BhattiCore
 import BhattiHTTP
+import BhattiStore
 import Foundation
 
 /// Routes requests to handlers: authenticate, translate the DTO, call the service, encode the reply.
@@ -9,6 +10,7 @@ public struct APIHandler: HTTPHandler {
     let service: SandboxService
     let gate: Gate
     let secrets: SecretBox
+    let previews: PreviewURLs
     let health: @Sendable () -> HealthDTO
     let log: Logger
 
@@ -71,13 +73,16 @@ public struct APIHandler: HTTPHandler {
         if parts.count >= 5, parts[3] == "proxy" {
             return try await ProxyHandler.handle(request, ref: ref, port: parts[4], service: service)
         }
+        if parts.count >= 4, parts[3] == "publish" { return try await publishRoute(request, parts, ref) }
         switch (request.method, parts.count, parts.count >= 4 ? parts[3] : nil) {
         case ("GET", 2, _):
-            return try await SandboxHandlers.list(request, service, caller: caller)
+            return try await SandboxHandlers.list(request, service, caller: caller, previews: previews)
         case ("POST", 2, _):
             return try await SandboxHandlers.create(request, service, caller: caller, secrets: secrets)
         case ("GET", 3, _):
-            return try json(SandboxHandlers.dto(try await service.get(ref)))
+            let record = try await service.get(ref)
+            let urls = try await service.publishRules(ref).compactMap { previews.url(alias: $0.alias) }
+            return try json(SandboxHandlers.dto(record, urls: urls))
         case ("PATCH", 3, _):
             let body = try decodeBody(EditSandboxRequest.self, from: request, known: EditSandboxRequest.knownFields)
             let name = try body.name.map { try SandboxName.parse($0) }
@@ -112,6 +117,30 @@ public struct APIHandler: HTTPHandler {
         default:
             throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
         }
+    }
+
+    /// `POST` · `GET /v1/sandboxes/{id}/publish`, `DELETE /v1/sandboxes/{id}/publish/{port}`.
+    private func publishRoute(_ request: HTTPRequest, _ parts: [String], _ ref: SandboxRef) async throws -> HTTPResponse {
+        switch (request.method, parts.count) {
+        case ("POST", 4):
+            let body = try decodeBody(PublishRequest.self, from: request, known: PublishRequest.knownFields)
+            let (rule, existing) = try await service.publish(ref, port: body.port, alias: body.alias)
+            return try json(publishDTO(rule), status: existing ? 200 : 201)
+        case ("GET", 4):
+            return try json(try await service.publishRules(ref).map(publishDTO))
+        case ("DELETE", 5):
+            guard let port = Int(parts[4]) else { throw BhattiError(.invalidArgument, "port must be a number, got \"\(parts[4])\"") }
+            try await service.unpublish(ref, port: port)
+            return try json(StatusDTO(status: "unpublished"))
+        case (_, 4), (_, 5):
+            throw methodNotAllowed(request)
+        default:
+            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        }
+    }
+
+    private func publishDTO(_ rule: PublishRule) -> PublishDTO {
+        PublishDTO(port: rule.port, alias: rule.alias, url: previews.url(alias: rule.alias), createdAt: iso8601(rule.createdAt))
     }
 
     /// `GET /v1/snapshots`, `POST /v1/snapshots/{name}/restore`, `DELETE /v1/snapshots/{name}`: the caller's own.

@@ -17,6 +17,9 @@ public final class Daemon: Sendable {
     public let socketPath: String
     /// The bound TCP port (useful with `--listen 127.0.0.1:0`).
     public let tcpPort: Int?
+    /// The public preview proxy and its bound port, when `proxy_listen` is set.
+    public let proxyServer: HTTPServer?
+    public let proxyPort: Int?
     private let log: Logger
     private let events: Task<Void, Never>
 
@@ -50,9 +53,22 @@ public final class Daemon: Sendable {
         if config.writeClientConfig, let path = AdminKey.writeClientConfigIfAbsent(url: "unix://" + socketPath, key: key) {
             log.info("daemon.client_config_written", ["path": path])
         }
+        // The public proxy first: the API's preview URLs name its bound port.
+        var previews = PreviewURLs(base: nil, zone: config.proxyZone)
+        var proxyServer: HTTPServer?
+        var proxyPort: Int?
+        if let (host, p) = try config.proxyAddress() {
+            let server = HTTPServer(handler: PublicProxy(service: service, zone: config.proxyZone))
+            let bound = try server.listen(host: host, port: p)
+            proxyPort = bound
+            proxyServer = server
+            let shown = ["0.0.0.0", "::"].contains(host) ? ProcessInfo.processInfo.hostName : host
+            previews.base = config.proxyURL ?? "http://\(shown.contains(":") ? "[\(shown)]" : shown):\(bound)"
+            log.info("daemon.proxy_listening", ["tcp": "\(host):\(bound)", "urls": previews.base ?? ""])
+        }
         let started = Date()
         let handler = APIHandler(
-            service: service, gate: gate, secrets: secrets,
+            service: service, gate: gate, secrets: secrets, previews: previews,
             health: {
                 HealthDTO(status: "ok", version: APIVersion.server, accelerator: probe.accelerator.rawValue,
                           acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
@@ -76,13 +92,16 @@ public final class Daemon: Sendable {
         }
         log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])
         return Daemon(
-            config: config, service: service, engine: engine, server: server, key: key, users: users, socket: socketPath, port: port, log: log)
+            config: config, service: service, engine: engine, server: server, proxy: proxyServer, proxyPort: proxyPort, key: key, users: users,
+            socket: socketPath, port: port, log: log)
     }
 
     private init(
-        config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, key: String, users: UserDirectory,
-        socket: String, port: Int?, log: Logger
+        config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?, key: String,
+        users: UserDirectory, socket: String, port: Int?, log: Logger
     ) {
+        proxyServer = proxy
+        self.proxyPort = proxyPort
         configuration = config
         self.service = service
         self.engine = engine
@@ -106,7 +125,9 @@ public final class Daemon: Sendable {
 
     /// Stops listening, stops every VM, records what happened.
     public func stop() async {
+        async let proxyDrained: Void = { await self.proxyServer?.shutdown(gracePeriod: .seconds(5)) }()
         await server.shutdown(gracePeriod: .seconds(5))
+        await proxyDrained
         // Every running sandbox goes to disk first: the next start finds it cold, memory intact.
         await service.snapshotAllForShutdown()
         let running = await service.allSandboxes()

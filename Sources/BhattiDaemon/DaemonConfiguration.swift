@@ -19,6 +19,13 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var coldAfter: String = "30m"
     /// Keep a booted template snapshot per size so creates restore it instead of booting.
     public var templates: Bool = true
+    /// `HOST:PORT` of the public preview proxy; empty disables it.
+    public var proxyListen: String = "127.0.0.1:8081"
+    /// With a zone, preview URLs are `<alias>.<zone>`; without, `/<alias>/` on the proxy.
+    public var proxyZone: String?
+    /// The proxy's address as users reach it (e.g. `https://preview.example.com`), for the URLs shown;
+    /// default `http://<proxy_listen>`.
+    public var proxyURL: String?
     /// Per-user token buckets by class of request; the admin is exempt.
     public var rateLimits = RateLimits()
 
@@ -44,6 +51,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case coldAfter = "cold_after"
         case templates
         case rateLimits = "rate_limits"
+        case proxyListen = "proxy_listen"
+        case proxyZone = "proxy_zone"
+        case proxyURL = "proxy_url"
     }
 
     /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
@@ -53,6 +63,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         config.dataDirectory = dataDirectory
         config.imageDirectory = imageDirectory
         config.listen = listen
+        config.proxyListen = ""
         config.writeClientConfig = false
         // Background template boots would compete with the tests for the CPU; the template test turns them on.
         config.templates = false
@@ -69,7 +80,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -88,15 +99,27 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.cold_after { merged.coldAfter = v }
         if let v = decoded.templates { merged.templates = v }
         if let v = decoded.rate_limits { merged.rateLimits = v }
+        if let v = decoded.proxy_listen { merged.proxyListen = v }
+        if let v = decoded.proxy_zone { merged.proxyZone = v }
+        if let v = decoded.proxy_url { merged.proxyURL = v }
         _ = try merged.thermalPolicy
         return merged
     }
 
     /// Splits `listen` into host and port; nil when TCP is disabled.
     public func listenAddress() throws -> (host: String, port: Int)? {
+        try Self.address(listen, flag: "--listen")
+    }
+
+    /// Splits `proxy_listen`; nil when the public proxy is disabled.
+    public func proxyAddress() throws -> (host: String, port: Int)? {
+        try Self.address(proxyListen, flag: "--proxy-listen")
+    }
+
+    static func address(_ listen: String, flag: String) throws -> (host: String, port: Int)? {
         if listen.isEmpty { return nil }
         guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
-            throw BhattiError(.invalidArgument, "--listen must be HOST:PORT, got \"\(listen)\"")
+            throw BhattiError(.invalidArgument, "\(flag) must be HOST:PORT, got \"\(listen)\"")
         }
         var host = String(listen[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
@@ -117,6 +140,9 @@ private struct PartialConfiguration: Decodable {
     var cold_after: String?
     var templates: Bool?
     var rate_limits: RateLimits?
+    var proxy_listen: String?
+    var proxy_zone: String?
+    var proxy_url: String?
 }
 
 /// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds); `off` or `never` gives nil.

@@ -22,6 +22,15 @@ enum ProxyHandler {
         guard let port = Int(portText), (1...65535).contains(port) else {
             throw BhattiError(.invalidArgument, "proxy port must be 1-65535, got \"\(portText)\"")
         }
+        return try await open(request, ref: ref, port: port, target: upstreamTarget(request.target), service: service)
+    }
+
+    /// Wakes the sandbox, connects to `port` in it, sends the rewritten request for `target`, and
+    /// answers with the relay. `prefix` is the path the client sees in front of `target` (a preview URL's
+    /// `/<alias>`), passed on as `X-Forwarded-Prefix`.
+    static func open(
+        _ request: HTTPRequest, ref: SandboxRef, port: Int, target: String, prefix: String? = nil, service: SandboxService
+    ) async throws -> HTTPResponse {
         let (record, agent) = try await service.guest(ref)
         let forward: AgentForward
         do { forward = try await agent.forward(port: port) } catch let error as AgentError {
@@ -30,7 +39,7 @@ enum ProxyHandler {
             }
             throw BhattiError(.badGateway, "cannot reach port \(port) in sandbox \(record.name): \(error)", cause: error)
         }
-        do { try await forward.send(upstreamHead(request, port: port) + request.body) } catch {
+        do { try await forward.send(upstreamHead(request, target: target, port: port, prefix: prefix) + request.body) } catch {
             forward.close()
             throw BhattiError(.badGateway, "port \(port) in sandbox \(record.name) closed before the request was sent", cause: error)
         }
@@ -64,10 +73,10 @@ enum ProxyHandler {
     }
 
     /// The request line and headers for the guest's server.
-    static func upstreamHead(_ request: HTTPRequest, port: Int) -> [UInt8] {
+    static func upstreamHead(_ request: HTTPRequest, target: String, port: Int, prefix: String? = nil) -> [UInt8] {
         let upgrade = request.headers.tokens(for: "Upgrade").first
         let named = Set(request.headers.tokens(for: "Connection"))
-        var text = "\(request.method) \(upstreamTarget(request.target)) HTTP/1.1\r\nHost: localhost:\(port)\r\n"
+        var text = "\(request.method) \(target) HTTP/1.1\r\nHost: localhost:\(port)\r\n"
         for (name, value) in request.headers {
             let lower = name.lowercased()
             if hopByHop.contains(lower) || named.contains(lower) || lower.hasPrefix("x-forwarded-") { continue }
@@ -76,6 +85,7 @@ enum ProxyHandler {
         let chain = [request.headers["X-Forwarded-For"], request.remoteAddress ?? "unix"].compactMap { $0 }.joined(separator: ", ")
         text += "X-Forwarded-For: \(chain)\r\nX-Forwarded-Proto: http\r\n"
         if let host = request.headers["Host"] { text += "X-Forwarded-Host: \(host)\r\n" }
+        if let prefix { text += "X-Forwarded-Prefix: \(prefix)\r\n" }
         if let upgrade {
             text += "Connection: Upgrade\r\nUpgrade: \(upgrade)\r\n"
         } else {

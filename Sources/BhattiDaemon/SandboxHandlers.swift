@@ -41,7 +41,7 @@ enum SandboxHandlers {
         return response
     }
 
-    static func list(_ request: HTTPRequest, _ service: SandboxService, caller: Caller) async throws -> HTTPResponse {
+    static func list(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, previews: PreviewURLs) async throws -> HTTPResponse {
         var labels: [String: String] = [:]
         for filter in request.query["label"] ?? [] {
             guard let eq = filter.firstIndex(of: "="), eq != filter.startIndex else {
@@ -49,14 +49,18 @@ enum SandboxHandlers {
             }
             labels[String(filter[..<eq])] = String(filter[filter.index(after: eq)...])
         }
-        return try json(try await service.list(owner: caller.owner, labels: labels).map { dto($0) })
+        let records = try await service.list(owner: caller.owner, labels: labels)
+        let rules = try await service.publishRules(of: records)
+        return try json(records.map { r in
+            dto(r, urls: (rules[r.id] ?? []).compactMap { previews.url(alias: $0.alias) })
+        })
     }
 
-    static func dto(_ r: SandboxRecord) -> SandboxDTO {
+    static func dto(_ r: SandboxRecord, urls: [String] = []) -> SandboxDTO {
         SandboxDTO(
             id: r.id.rawValue, name: r.name.rawValue, state: r.state.rawValue, cpus: r.cpus, memoryMB: r.memoryMB,
             diskMB: r.diskMB, ip: nil, image: r.image, labels: r.labels, keepHot: r.keepHot,
-            createdAt: iso8601(r.createdAt), urls: [], stateReason: r.stateReason)
+            createdAt: iso8601(r.createdAt), urls: urls, stateReason: r.stateReason)
     }
 
     static func snapshotDTO(_ s: SnapshotRecord) -> SnapshotDTO {

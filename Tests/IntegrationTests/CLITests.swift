@@ -72,6 +72,12 @@ struct CLITests {
             }
             #expect(initOut == "init-ran\n")
             #expect(try await bhatti(["list"], daemon: d).stdout.contains("box") == false, "the admin does not see carol's sandbox")
+            let published = try await bhatti(["publish", "box", "-p", "8080"], daemon: d, key: key)
+            #expect(published.status == 0 && published.stdout.contains("box-8080") && published.stdout.contains("--proxy-listen"), "\(published.stdout)")
+            #expect(try await bhatti(["publish", "box"], daemon: d, key: key).stdout.contains("8080"))
+            #expect(try await bhatti(["--json", "publish", "box", "-p", "8080"], daemon: d, key: key).stdout.contains("\"alias\" : \"box-8080\""))
+            #expect(try await bhatti(["unpublish", "box", "-p", "8080"], daemon: d, key: key).status == 0)
+            #expect(try await bhatti(["unpublish", "box", "-p", "8080"], daemon: d, key: key).status == 1)
 
             let rotated = try await bhatti(["user", "rotate-key", "carol"], daemon: d)
             #expect(rotated.stdout.contains("API key: bht_"))

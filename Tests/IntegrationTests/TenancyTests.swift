@@ -78,6 +78,7 @@ struct TenancyTests {
                 ("GET", base + "/files?path=/etc/hostname", nil, []), ("HEAD", base + "/files?path=/etc/hostname", nil, []),
                 ("PUT", base + "/files?path=/tmp/x", "x", []), ("GET", base + "/files?path=/&ls=true", nil, []),
                 ("GET", base + "/sessions", nil, []), ("GET", base + "/proxy/8000/", nil, []), ("POST", base + "/proxy/8000/x", "{}", []),
+                ("POST", base + "/publish", #"{"port":8000}"#, []), ("GET", base + "/publish", nil, []), ("DELETE", base + "/publish/8000", nil, []),
                 ("POST", base + "/snapshots", #"{"name":"stolen"}"#, []),
                 ("POST", "/v1/sandboxes", #"{"name":"fork","from":"\#(target)"}"#, []),
             ]

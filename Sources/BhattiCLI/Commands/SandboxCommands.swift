@@ -71,6 +71,7 @@ enum SandboxCommands {
             "Keep hot:  \(s.keepHot)", "Created:   \(s.createdAt) (\(age(s.createdAt)) ago)",
         ]
         if let reason = s.stateReason { lines.append("Reason:    \(reason)") }
+        if !s.urls.isEmpty { lines.append("URLs:      " + s.urls.joined(separator: ", ")) }
         if !s.labels.isEmpty { lines.append("Labels:    " + s.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
         print(lines.joined(separator: "\n"))
         return 0

@@ -8,21 +8,19 @@ import Foundation
 enum ServeCommand {
     static let command = BhattiCommand.Command(
         names: ["serve"],
-        usage: "bhatti serve [--config FILE] [--data-dir DIR] [--image-dir DIR] [--listen HOST:PORT] [--warm-after DUR] [--cold-after DUR] [--accel auto|kvm|tcg]",
-        summary: "Run the daemon: REST API on <data-dir>/api.sock and --listen (default 127.0.0.1:8080; empty disables TCP).",
+        usage: "bhatti serve [--config FILE] [--data-dir DIR] [--image-dir DIR] [--listen HOST:PORT] [--proxy-listen HOST:PORT] [--warm-after DUR] [--cold-after DUR] [--accel auto|kvm|tcg]",
+        summary: "Run the daemon: REST API on <data-dir>/api.sock and --listen (default 127.0.0.1:8080; empty disables TCP); preview URLs on --proxy-listen (default 127.0.0.1:8081; empty disables it).",
         options: [
             OptionSpec("--config", kind: .value), OptionSpec("--data-dir", kind: .value), OptionSpec("--image-dir", kind: .value),
             OptionSpec("--listen", kind: .value), OptionSpec("--accel", kind: .value),
             OptionSpec("--proxy-listen", kind: .value), OptionSpec("--warm-after", kind: .value), OptionSpec("--cold-after", kind: .value),
         ]
     ) { args, _ in
-        for unsupported in ["--proxy-listen"] where args.value(unsupported) != nil {
-            throw CLIError.failure("serve \(unsupported) is not available in this version yet")
-        }
         var config = try args.value("--config").map { try DaemonConfiguration.load(file: $0) } ?? DaemonConfiguration()
         if let v = args.value("--data-dir") { config.dataDirectory = absolute(v) }
         if let v = args.value("--image-dir") { config.imageDirectory = absolute(v) }
         if let v = args.value("--listen") { config.listen = v }
+        if let v = args.value("--proxy-listen") { config.proxyListen = v }
         if let v = args.value("--warm-after") { config.warmAfter = v }
         if let v = args.value("--cold-after") { config.coldAfter = v }
         do { _ = try config.thermalPolicy } catch let e as BhattiError { throw UsageError(e.message) }
