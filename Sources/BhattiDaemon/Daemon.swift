@@ -13,6 +13,8 @@ public final class Daemon: Sendable {
     public let engine: Engine
     public let server: HTTPServer
     public let adminKey: String
+    /// Per-user networks, when `network` is on.
+    public var network: NetworkManager? { service.network }
     public let users: UserDirectory
     public let socketPath: String
     /// The bound TCP port (useful with `--listen 127.0.0.1:0`).
@@ -36,11 +38,17 @@ public final class Daemon: Sendable {
             dataDirectory: data, imageDirectory: config.resolvedImageDirectory, accelerator: probe,
             bootTimeout: .seconds(config.bootTimeoutSeconds)))
         let store = try SandboxStore(path: data + "/state.db")
-        let service = SandboxService(store: store, engine: engine, log: log, policy: try config.thermalPolicy)
+        let network = config.network ? try NetworkManager(dataDirectory: data, pool: config.networkPool) : nil
+        let service = SandboxService(store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network)
         // Adopt first; what is left running after that belongs to no sandbox we know.
         try await service.recoverAfterRestart()
         let orphans = await engine.reapOrphans()
         if orphans > 0 { log.warning("daemon.orphans_killed", ["count": String(orphans)]) }
+        if let network {
+            // Namespaces of users who no longer have sandboxes (a crash between the last destroy and its cleanup).
+            let removed = await network.removeAll(except: try await store.netIndexesInUse())
+            if removed > 0 { log.warning("daemon.orphan_networks_removed", ["count": String(removed)]) }
+        }
 
         let (key, created) = try AdminKey.loadOrCreate(dataDirectory: data)
         let socketPath = data + "/api.sock"

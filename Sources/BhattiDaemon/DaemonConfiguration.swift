@@ -26,6 +26,10 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     /// The proxy's address as users reach it (e.g. `https://preview.example.com`), for the URLs shown;
     /// default `http://<proxy_listen>`.
     public var proxyURL: String?
+    /// Give sandboxes a network card on their user's network (namespaces, bridges, taps; needs root).
+    public var network = true
+    /// Where users' /24s come from.
+    public var networkPool = "100.64.0.0/10"
     /// Per-user token buckets by class of request; the admin is exempt.
     public var rateLimits = RateLimits()
 
@@ -54,6 +58,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case proxyListen = "proxy_listen"
         case proxyZone = "proxy_zone"
         case proxyURL = "proxy_url"
+        case network
+        case networkPool = "network_pool"
     }
 
     /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
@@ -64,6 +70,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         config.imageDirectory = imageDirectory
         config.listen = listen
         config.proxyListen = ""
+        // Namespaces need root and outlive a test's data directory: network tests turn it on and clean up.
+        config.network = false
         config.writeClientConfig = false
         // Background template boots would compete with the tests for the CPU; the template test turns them on.
         config.templates = false
@@ -80,7 +88,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "network", "network_pool"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -102,6 +110,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.proxy_listen { merged.proxyListen = v }
         if let v = decoded.proxy_zone { merged.proxyZone = v }
         if let v = decoded.proxy_url { merged.proxyURL = v }
+        if let v = decoded.network { merged.network = v }
+        if let v = decoded.network_pool { merged.networkPool = v }
         _ = try merged.thermalPolicy
         return merged
     }
@@ -143,6 +153,8 @@ private struct PartialConfiguration: Decodable {
     var proxy_listen: String?
     var proxy_zone: String?
     var proxy_url: String?
+    var network: Bool?
+    var network_pool: String?
 }
 
 /// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds); `off` or `never` gives nil.

@@ -59,7 +59,7 @@ enum SandboxHandlers {
     static func dto(_ r: SandboxRecord, urls: [String] = []) -> SandboxDTO {
         SandboxDTO(
             id: r.id.rawValue, name: r.name.rawValue, state: r.state.rawValue, cpus: r.cpus, memoryMB: r.memoryMB,
-            diskMB: r.diskMB, ip: nil, image: r.image, labels: r.labels, keepHot: r.keepHot,
+            diskMB: r.diskMB, ip: r.ip, image: r.image, labels: r.labels, keepHot: r.keepHot,
             createdAt: iso8601(r.createdAt), urls: urls, stateReason: r.stateReason)
     }
 

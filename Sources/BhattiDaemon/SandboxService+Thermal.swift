@@ -158,7 +158,10 @@ extension SandboxService {
     /// Restore from disk. Damaged files put the sandbox in `error` with the reason: retrying cannot help.
     private func restoreNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
-        do { try await engine.restore(id: record.id.rawValue) } catch {
+        do {
+            try await ensureNetwork(record)
+            try await engine.restore(id: record.id.rawValue)
+        } catch {
             let reason = "restoring its snapshot failed: \(error)"
             if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
                 try? await store.setState(record.id, next, reason: reason)

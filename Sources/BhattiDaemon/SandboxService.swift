@@ -80,6 +80,8 @@ public actor SandboxService {
     /// Idleness bookkeeping per sandbox (see SandboxService+Thermal).
     var thermal: [SandboxID: ThermalEntry] = [:]
     let policy: ThermalPolicy
+    /// Per-user networks; nil runs sandboxes without a network card.
+    let network: NetworkManager?
     /// Set once shutdown begins: the thermal manager stops cooling on its own.
     var shuttingDown = false
     /// Template sizes built or being built by this daemon.
@@ -87,7 +89,8 @@ public actor SandboxService {
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
 
-    public init(store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy()) {
+    public init(store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil) {
+        self.network = network
         self.store = store
         self.engine = engine
         self.log = log
@@ -153,9 +156,11 @@ public actor SandboxService {
         let task = Task { [engine, store, log, events] () throws -> SandboxRecord in
             try await store.insert(record, maxForOwner: limits.maxSandboxes)
             do {
-                let how = try await self.bringUp(record, origin: origin)
+                let nic = try await self.attachNetwork(record)
+                let how = try await self.bringUp(record, origin: origin, nic: nic)
                 if !setup.isEmpty { try await self.apply(setup, to: record) }
                 var hot = record
+                hot.ip = nic?.ip
                 hot.state = try SandboxLifecycle.next(record.state, on: .booted)
                 try await store.setState(record.id, hot.state)
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "from": how])
@@ -165,6 +170,7 @@ public actor SandboxService {
             } catch {
                 // A sandbox that never booted is not kept: the create failed as a whole.
                 await engine.destroy(id: record.id.rawValue)
+                await self.detachNetwork(record)
                 try? await store.delete(record.id)
                 log.error("sandbox.boot_failed", ["sandbox.id": record.id.rawValue, "error": String(describing: error)])
                 if let e = error as? BhattiError { throw e }
@@ -177,20 +183,21 @@ public actor SandboxService {
     }
 
     /// Brings a new sandbox's VM up; says how (for the log).
-    private func bringUp(_ record: SandboxRecord, origin: Origin) async throws -> String {
+    private func bringUp(_ record: SandboxRecord, origin: Origin, nic: NetworkInterface?) async throws -> String {
         let id = record.id.rawValue, hostname = record.name.rawValue
+        let card = nic != nil
         switch origin {
         case .boot:
-            if policy.templates, let template = try? await engine.template(cpus: record.cpus, memoryMB: record.memoryMB) {
+            if policy.templates, let template = try? await engine.template(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) {
                 do {
-                    try await engine.clone(from: template, to: id, hostname: hostname, keepEnvironment: false)
+                    try await engine.clone(from: template, to: id, hostname: hostname, keepEnvironment: false, nic: nic)
                     return "template"
                 } catch {
                     log.warning("sandbox.template_failed", ["sandbox.id": id, "error": "\(error)"])
                 }
             }
-            _ = try await engine.boot(id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname)
-            if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB) }
+            _ = try await engine.boot(id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname, nic: nic)
+            if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) }
             return "boot"
         case .fork(let parentID):
             let (parent, _) = try await guest(SandboxRef(parentID.rawValue, owner: record.userID ?? ""))
@@ -198,10 +205,10 @@ public actor SandboxService {
             defer { release(parent.id) }
             let directory = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id).directory
             _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory)
-            try await engine.clone(from: directory, to: id, hostname: hostname)
+            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic)
             return "fork"
         case .snapshot(let directory):
-            try await engine.clone(from: directory, to: id, hostname: hostname)
+            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic)
             return "snapshot"
         }
     }
@@ -219,13 +226,14 @@ public actor SandboxService {
 
     /// Builds the template for a size in the background, once: the next create of that size restores
     /// it instead of booting.
-    private func buildTemplate(cpus: Int, memoryMB: Int) async {
+    private func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool) async {
         // Keyed by the template's directory, which changes with the image: a rebuilt image gets new ones.
-        guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB), !templateBuilds.contains(key) else { return }
+        guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard),
+              !templateBuilds.contains(key) else { return }
         templateBuilds.insert(key)
         Task { [engine, log] in
             do {
-                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB)
+                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard)
                 log.info("template.built", ["size": key, "directory": directory])
             } catch {
                 log.warning("template.failed", ["size": key, "error": "\(error)"])
@@ -275,7 +283,9 @@ public actor SandboxService {
         let record = try await get(ref)
         forget(record.id)
         await engine.destroy(id: record.id.rawValue)
+        await detachNetwork(record)
         try await store.delete(record.id)
+        await removeNetworkIfUnused(owner: record.userID)
         log.info("sandbox.destroyed", ["sandbox.id": record.id.rawValue])
         events.record("sandbox.destroyed", sandbox: record.id, user: record.userID, detail: "name=\(record.name)")
     }
@@ -348,6 +358,43 @@ public actor SandboxService {
         events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
     }
 
+}
+
+// MARK: networking
+
+extension SandboxService {
+    /// The sandbox's card on its owner's network (the namespace, bridge and tap made when missing), or
+    /// nil when networking is off. Its address is kept in the store: the same one after every restart.
+    func attachNetwork(_ record: SandboxRecord) async throws -> NetworkInterface? {
+        guard let network, let owner = record.userID else { return nil }
+        let (index, host) = try await store.assignNetwork(sandboxID: record.id, ownerID: owner, capacity: network.capacity)
+        let nic: NetworkInterface
+        do { nic = try await network.attach(id: record.id.rawValue, index: index, host: host) } catch {
+            throw BhattiError(.unavailable, "cannot set up the network of \(record.name): \(error)", cause: error)
+        }
+        try await store.setIP(record.id, nic.ip)
+        return nic
+    }
+
+    /// Removes the sandbox's tap.
+    func detachNetwork(_ record: SandboxRecord) async {
+        guard let network, let owner = record.userID, let index = try? await store.netIndex(ownerID: owner) else { return }
+        await network.detach(id: record.id.rawValue, index: index)
+    }
+
+    /// The owner's namespace goes with their last sandbox.
+    func removeNetworkIfUnused(owner: String?) async {
+        guard let network, let owner, let index = try? await store.netIndex(ownerID: owner),
+              (try? await store.count(ownedBy: owner)) == 0 else { return }
+        await network.removeUser(index: index)
+    }
+
+    /// Before a cold sandbox's QEMU starts again: its tap (and namespace) exist, whatever happened to
+    /// the host meanwhile.
+    func ensureNetwork(_ record: SandboxRecord) async throws {
+        guard record.ip != nil else { return }
+        _ = try await attachNetwork(record)
+    }
 }
 
 struct TimeoutError: Error {}

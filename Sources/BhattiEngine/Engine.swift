@@ -45,7 +45,7 @@ public actor Engine {
     }
 
     /// Boots a VM for sandbox `id`; returns once its agent answers.
-    public func boot(id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti") async throws -> HelloReply {
+    public func boot(id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil) async throws -> HelloReply {
         let image: GuestImage
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
             throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory) (\(error)): run `bhatti image build`")
@@ -62,6 +62,7 @@ public actor Engine {
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
         var vmConfig = config
         vmConfig.hostname = hostname
+        vmConfig.nic = nic
         let vm = try await VirtualMachine.boot(vmConfig, onExit: exitHandler(id: id))
         machines[id] = vm
         return vm.agent.hello

@@ -17,6 +17,8 @@ struct VMRecord: Codable, Equatable, Sendable {
     var tscKilohertz: Int?
     var hostname: String
     var token: String
+    /// Absent in records from before networking: no card.
+    var nic: NetworkInterface?
 
     init(_ config: VMConfiguration, token: String) {
         cpus = config.cpus
@@ -28,6 +30,7 @@ struct VMRecord: Codable, Equatable, Sendable {
         tscKilohertz = config.tscKilohertz
         hostname = config.hostname
         self.token = token
+        nic = config.nic
     }
 
     func configuration(id: String, paths: VMPaths, bootTimeout: Duration) -> VMConfiguration {
@@ -35,6 +38,7 @@ struct VMRecord: Codable, Equatable, Sendable {
             id: id, cpus: cpus, memoryMB: memoryMB, paths: paths, kernel: kernel, initramfs: initramfs, baseImage: baseImage,
             accelerator: accelerator, tscKilohertz: tscKilohertz, bootTimeout: bootTimeout)
         config.hostname = hostname
+        config.nic = nic
         return config
     }
 

@@ -18,6 +18,8 @@ public struct VMConfiguration: Sendable {
     public var bootTimeout: Duration
     /// The guest's hostname, delivered with the token right after hello.
     public var hostname: String = "bhatti"
+    /// The network card, if any (configured in the guest with the hostname).
+    public var nic: NetworkInterface?
 
     public init(
         id: String, cpus: Int, memoryMB: Int, paths: VMPaths, kernel: String, initramfs: String, baseImage: String,
@@ -39,7 +41,15 @@ public struct VMConfiguration: Sendable {
         QEMUCommandLine(
             accelerator: accelerator, cpus: cpus, memoryMB: memoryMB, kernel: kernel, initramfs: initramfs,
             disk: paths.disk, memoryFile: paths.memory, qmpSocket: paths.qmpSocket, agentSocket: paths.agentSocket,
-            tscKilohertz: tscKilohertz)
+            tscKilohertz: tscKilohertz, nic: nic.map { ($0.mac, $0.tap != nil) })
+    }
+
+    /// Opens the tap QEMU is to get as fd 3, if the card has one.
+    func openTap() throws -> FileDescriptor? {
+        guard let nic, let namespace = nic.namespace, let tap = nic.tap else { return nil }
+        do { return try Tap.open(namespace: namespace, name: tap) } catch {
+            throw EngineError.io("open tap \(tap) in network namespace \(namespace)", error)
+        }
     }
 }
 
@@ -99,7 +109,9 @@ public final class VirtualMachine: Sendable {
         do {
             try await runTool("qemu-img", ["create", "-q", "-f", "qcow2", "-b", config.baseImage, "-F", "raw", paths.disk])
             let logPath = paths.log
-            let started = try QEMUProcess.start(config.commandLine, logPath: logPath) { pid, termination in
+            let tap = try config.openTap()
+            defer { tap?.close() }
+            let started = try QEMUProcess.start(config.commandLine, logPath: logPath, passing: tap) { pid, termination in
                 onExit(pid, termination, QEMUProcess.tail(of: logPath))
             }
             process = started
@@ -114,7 +126,14 @@ public final class VirtualMachine: Sendable {
             let token = randomToken()
             // Before the guest learns the token, so a daemon that dies now can still adopt this VM.
             try VMRecord(config, token: token).write(to: paths.record)
-            try await agent.configure(GuestConfig(hostname: config.hostname, token: token))
+            var setup = GuestConfig(hostname: config.hostname, token: token)
+            if let nic = config.nic, nic.address != nil {
+                setup.address = nic.address
+                setup.gateway = nic.gateway
+                setup.mac = nic.mac
+                setup.dns = nic.dns
+            }
+            try await agent.configure(setup)
             return VirtualMachine(configuration: config, process: started, qmp: qmp, agent: agent, token: token)
         } catch {
             let exitedEarly = process?.termination

@@ -102,5 +102,12 @@ extension SandboxStore {
         CREATE INDEX events_user ON events (user_id, seq);
         CREATE INDEX events_kind ON events (kind, seq);
         """,
+        // Networking: each user's /24 in the pool (by index), each sandbox's host number and address in it.
+        """
+        ALTER TABLE users ADD COLUMN net_index INTEGER;
+        CREATE UNIQUE INDEX users_net_index ON users (net_index) WHERE net_index IS NOT NULL;
+        ALTER TABLE sandboxes ADD COLUMN net_host INTEGER;
+        ALTER TABLE sandboxes ADD COLUMN ip TEXT;
+        """,
     ]
 }

@@ -17,6 +17,8 @@ public struct SandboxRecord: Equatable, Sendable {
     public var stateReason: String?
     /// The owning user's id; nil for the admin's sandboxes.
     public var userID: String?
+    /// Its address on the owner's network, once it has one.
+    public var ip: String?
 
     public init(
         id: SandboxID, name: SandboxName, state: SandboxState, cpus: Int, memoryMB: Int, diskMB: Int? = nil,
@@ -59,7 +61,7 @@ public actor SandboxStore {
 
     /// Columns in the order `decode` reads them; explicit, because `user_id` came later than `SELECT *` assumed.
     private static let sandboxColumns =
-        "id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id"
+        "id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id, ip"
 
     /// Inserts a new sandbox. A taken name throws `alreadyExists`. With `maxForOwner`, an owner who
     /// already has that many is refused with `resourceExhausted`, checked in the same transaction as the
@@ -79,10 +81,10 @@ public actor SandboxStore {
     private func insertRow(_ r: SandboxRecord) throws {
         do {
             try db.query(
-                "INSERT INTO sandboxes (\(Self.sandboxColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sandboxes (\(Self.sandboxColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [.text(r.id.rawValue), .text(r.name.rawValue), .text(r.state.rawValue), .int(Int64(r.cpus)), .int(Int64(r.memoryMB)),
                  r.diskMB.map { .int(Int64($0)) } ?? .null, .text(r.image), .text(encodeLabels(r.labels)), .int(r.keepHot ? 1 : 0),
-                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), .nullable(r.stateReason), .nullable(r.userID)])
+                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), .nullable(r.stateReason), .nullable(r.userID), .nullable(r.ip)])
         } catch let e as StoreError where e.isForeignKeyViolation {
             throw BhattiError(.notFound, "user \(r.userID ?? "") not found", cause: e)
         } catch let e as StoreError where e.isConstraintViolation {
@@ -161,18 +163,65 @@ public actor SandboxStore {
     private func decode(_ row: [Database.Value], decoder: JSONDecoder) -> SandboxRecord {
         let labels: [String: String] = row[7].text == "{}" ? [:]
             : (row[7].text?.data(using: .utf8)).flatMap { try? decoder.decode([String: String].self, from: $0) } ?? [:]
-        return SandboxRecord(
+        var record = SandboxRecord(
             id: SandboxID(rawValue: row[0].text ?? "") ?? SandboxID.random(),
             name: SandboxName(rawValue: row[1].text ?? "") ?? SandboxName(rawValue: "invalid")!,
             state: SandboxState(rawValue: row[2].text ?? "") ?? .error,
             cpus: Int(row[3].int ?? 1), memoryMB: Int(row[4].int ?? 0), diskMB: row[5].int.map { Int($0) },
             image: row[6].text ?? "", labels: labels, keepHot: row[8].int == 1,
             createdAt: Date(timeIntervalSince1970: Double(row[9].int ?? 0) / 1000), stateReason: row[10].text, userID: row[11].text)
+        record.ip = row[12].text
+        return record
     }
 
     private func encodeLabels(_ labels: [String: String]) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return (try? String(decoding: encoder.encode(labels), as: UTF8.self)) ?? "{}"
+    }
+}
+
+extension SandboxStore {
+    /// The owner's network index (its /24 in the pool) and a host number for the sandbox, assigned on
+    /// first use and kept: the lowest free of each. One transaction, so concurrent creates never share.
+    public func assignNetwork(sandboxID: SandboxID, ownerID: String, capacity: Int) throws -> (index: Int, host: Int) {
+        try db.transaction {
+            var index = try db.query("SELECT net_index FROM users WHERE id = ?", [.text(ownerID)]).first?.first?.int.map { Int($0) }
+            if index == nil {
+                let taken = Set(try db.query("SELECT net_index FROM users WHERE net_index IS NOT NULL").compactMap { $0.first?.int.map { Int($0) } })
+                guard let free = (0..<capacity).first(where: { !taken.contains($0) }) else {
+                    throw BhattiError(.resourceExhausted, "the network pool has no /24 left for another user")
+                }
+                try db.query("UPDATE users SET net_index = ? WHERE id = ?", [.int(Int64(free)), .text(ownerID)])
+                index = free
+            }
+            if let host = try db.query("SELECT net_host FROM sandboxes WHERE id = ?", [.text(sandboxID.rawValue)]).first?.first?.int {
+                return (index!, Int(host))
+            }
+            let used = Set(try db.query("SELECT net_host FROM sandboxes WHERE user_id = ? AND net_host IS NOT NULL", [.text(ownerID)])
+                .compactMap { $0.first?.int.map { Int($0) } })
+            guard let host = (2...254).first(where: { !used.contains($0) }) else {
+                throw BhattiError(.resourceExhausted, "the user's network has no address left (253 sandboxes)")
+            }
+            try db.query("UPDATE sandboxes SET net_host = ? WHERE id = ?", [.int(Int64(host)), .text(sandboxID.rawValue)])
+            return (index!, host)
+        }
+    }
+
+    /// Records the address shown for the sandbox.
+    public func setIP(_ id: SandboxID, _ ip: String?) throws {
+        try db.query("UPDATE sandboxes SET ip = ? WHERE id = ?", [.nullable(ip), .text(id.rawValue)])
+    }
+
+    /// A user's network index, if assigned.
+    public func netIndex(ownerID: String) throws -> Int? {
+        try db.query("SELECT net_index FROM users WHERE id = ?", [.text(ownerID)]).first?.first?.int.map { Int($0) }
+    }
+
+    /// Network indexes of users who still have sandboxes: the namespaces to keep.
+    public func netIndexesInUse() throws -> Set<Int> {
+        Set(try db.query("""
+            SELECT DISTINCT u.net_index FROM users u JOIN sandboxes s ON s.user_id = u.id WHERE u.net_index IS NOT NULL
+            """).compactMap { $0.first?.int.map { Int($0) } })
     }
 }

@@ -15,6 +15,8 @@ public struct Spawn: Sendable {
     public var newProcessGroup = false
     /// A new session whose controlling terminal is standard input (which must be a PTY slave).
     public var controllingTerminal = false
+    /// Becomes fd 3 in the child (QEMU's `-netdev tap,fd=3`).
+    public var passedDescriptor: Int32?
 
     public init(path: String, arguments: [String], environment: [String], workingDirectory: String? = nil) {
         self.path = path
@@ -47,6 +49,8 @@ public struct Spawn: Sendable {
                     o.new_session = newSession ? 1 : 0
                     o.new_pgroup = newProcessGroup ? 1 : 0
                     o.controlling_tty = controllingTerminal ? 1 : 0
+                    o.pass_fd_given = passedDescriptor == nil ? 0 : 1
+                    o.pass_fd = passedDescriptor ?? -1
                     return bh_spawn(&o)
                 }
             }

@@ -237,6 +237,8 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     /// `A.B.C.D/NN` for eth0.
     public var address: String?
     public var gateway: String?
+    /// eth0's MAC (a restored copy of another VM's memory still has that VM's).
+    public var mac: String?
     public var dns: [String]
     /// Run as session `init` (`sh -c`, as lohar, in /workspace).
     public var initScript: String?
@@ -267,7 +269,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, env, secrets, files, address, gateway, dns, token, entropy
+        case hostname, env, secrets, files, address, gateway, dns, token, entropy, mac
         case initScript = "init"
         case replaceEnvironment = "replace_env"
     }
@@ -280,6 +282,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
         files = try c.decodeIfPresent([File].self, forKey: .files) ?? []
         address = try c.decodeIfPresent(String.self, forKey: .address)
         gateway = try c.decodeIfPresent(String.self, forKey: .gateway)
+        mac = try c.decodeIfPresent(String.self, forKey: .mac)
         dns = try c.decodeIfPresent([String].self, forKey: .dns) ?? []
         initScript = try c.decodeIfPresent(String.self, forKey: .initScript)
         token = try c.decodeIfPresent(String.self, forKey: .token)

@@ -171,6 +171,9 @@ pid_t bh_spawn(const bh_spawn_opts *o) {
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
         if (o->new_session || o->controlling_tty) { if (setsid() < 0) child_fail(errfd, errno); }
         else if (o->new_pgroup) { if (setpgid(0, 0) < 0) child_fail(errfd, errno); }
+        // The passed fd first, well above the range the moves below touch.
+        int pass = o->pass_fd_given ? fcntl(o->pass_fd, F_DUPFD_CLOEXEC, 64) : -1;
+        if (o->pass_fd_given && pass < 0) child_fail(errfd, errno);
         // stdio: take copies first so that (say) stdout_fd == 0 survives the dup2 onto 0.
         int in = o->stdin_fd >= 0 ? fcntl(o->stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
         int out = o->stdout_fd >= 0 ? fcntl(o->stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
@@ -185,8 +188,16 @@ pid_t bh_spawn(const bh_spawn_opts *o) {
         }
         if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(errfd, errno);
         if (o->cwd && chdir(o->cwd) < 0) child_fail(errfd, errno);
-        // Everything above 2 except the error pipe goes: it is close-on-exec, the rest is closed here.
-        for (int fd = 3; fd < 1024; fd++) if (fd != errfd) close(fd);
+        if (pass >= 0) {
+            if (errfd == 3) {
+                int moved = fcntl(errfd, F_DUPFD_CLOEXEC, 4);
+                if (moved < 0) child_fail(errfd, errno);
+                errfd = moved;
+            }
+            if (dup2(pass, 3) < 0) child_fail(errfd, errno);   // dup2 clears close-on-exec on 3
+        }
+        // Everything above 2 except the error pipe (and a passed fd at 3) goes.
+        for (int fd = pass >= 0 ? 4 : 3; fd < 1024; fd++) if (fd != errfd) close(fd);
         syscall(SYS_close_range, 1024, ~0U, 0);
         execve(o->path, o->argv, o->envp);
         child_fail(errfd, errno);
@@ -329,4 +340,35 @@ int bh_peer_address(int fd, char *buf, size_t len) {
     else return -EAFNOSUPPORT;
     if (!inet_ntop(ss.ss_family, addr, buf, (socklen_t)len)) return -errno;
     return 0;
+}
+
+#include <linux/if_tun.h>
+#include <sched.h>
+
+struct tap_request { const char *netns; const char *name; int result; };
+
+static void *tap_thread(void *arg) {
+    struct tap_request *r = arg;
+    int ns = open(r->netns, O_RDONLY | O_CLOEXEC);
+    if (ns < 0) { r->result = -errno; return NULL; }
+    if (setns(ns, CLONE_NEWNET) < 0) { r->result = -errno; close(ns); return NULL; }
+    close(ns);
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) { r->result = -errno; return NULL; }
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+    strncpy(ifr.ifr_name, r->name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) { r->result = -errno; close(fd); return NULL; }
+    r->result = fd;
+    return NULL;
+}
+
+int bh_tap_open(const char *netns_path, const char *name) {
+    struct tap_request r = { netns_path, name, -EIO };
+    pthread_t t;
+    int e = pthread_create(&t, NULL, tap_thread, &r);
+    if (e != 0) return -e;
+    pthread_join(t, NULL);
+    return r.result;
 }

@@ -38,7 +38,13 @@ extension AgentSession {
             try writeUserFile(path: file.path, bytes: Array(bytes), mode: file.mode)
         }
         if let address = config.address, state.base.reapsAllChildren {
-            try runRoot(["ip", "addr", "replace", address, "dev", "eth0"])
+            // From scratch: a restored template or fork still carries its source's address and MAC.
+            if let mac = config.mac {
+                try runRoot(["ip", "link", "set", "eth0", "down"])
+                try runRoot(["ip", "link", "set", "eth0", "address", mac])
+            }
+            try runRoot(["ip", "addr", "flush", "dev", "eth0"])
+            try runRoot(["ip", "addr", "add", address, "dev", "eth0"])
             try runRoot(["ip", "link", "set", "eth0", "up"])
             if let gateway = config.gateway { try runRoot(["ip", "route", "replace", "default", "via", gateway]) }
         }

@@ -46,7 +46,11 @@ final class TestDaemon: Sendable {
     /// Stops the daemon (and every VM); removes the data directory unless `keepData`.
     func stop(keepData: Bool = false) async {
         await daemon.stop()
-        if !keepData { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        if !keepData {
+            // Namespaces outlive the daemon (sandboxes come back after a restart): a finished test removes its own.
+            _ = await daemon.network?.removeAll()
+            try? FileManager.default.removeItem(atPath: dataDirectory)
+        }
     }
 
     var authHeaders: HTTPHeaders { ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"] }

@@ -1,6 +1,8 @@
 /// Everything that goes into one QEMU invocation. Pure: turning it into argv has no side effects,
 /// so the exact command line is unit-tested.
 public struct QEMUCommandLine: Sendable, Equatable {
+    public static func == (a: QEMUCommandLine, b: QEMUCommandLine) -> Bool { a.arguments == b.arguments }
+
     public var binary = "qemu-system-x86_64"
     public var accelerator: Accelerator
     public var cpus: Int
@@ -17,11 +19,15 @@ public struct QEMUCommandLine: Sendable, Equatable {
     public var extraKernelArguments: [String] = []
     /// Start paused, waiting for device state from `migrate-incoming` (restore from a snapshot).
     public var incoming = false
+    /// A virtio-net card: its MAC, and whether its backend is the tap QEMU gets as fd 3 (else an
+    /// empty hub: a card with no traffic).
+    public var nic: (mac: String, tapFD: Bool)?
 
     public init(
         accelerator: Accelerator, cpus: Int, memoryMB: Int, kernel: String, initramfs: String, disk: String,
-        memoryFile: String, qmpSocket: String, agentSocket: String, tscKilohertz: Int?
+        memoryFile: String, qmpSocket: String, agentSocket: String, tscKilohertz: Int?, nic: (mac: String, tapFD: Bool)? = nil
     ) {
+        self.nic = nic
         self.accelerator = accelerator
         self.cpus = cpus
         self.memoryMB = memoryMB
@@ -71,6 +77,12 @@ public struct QEMUCommandLine: Sendable, Equatable {
             "-chardev", "socket,id=agent,path=\(agentSocket),server=on,wait=off",
             "-device", "virtio-serial-device,max_ports=2",
             "-device", "virtserialport,chardev=agent,name=bhatti.agent",
-        ] + (incoming ? ["-incoming", "defer"] : [])
+        ] + nicArguments + (incoming ? ["-incoming", "defer"] : [])
+    }
+
+    private var nicArguments: [String] {
+        guard let nic else { return [] }
+        let backend = nic.tapFD ? "tap,id=net0,fd=3,vhost=off" : "hubport,id=net0,hubid=0"
+        return ["-netdev", backend, "-device", "virtio-net-device,netdev=net0,mac=\(nic.mac)"]
     }
 }

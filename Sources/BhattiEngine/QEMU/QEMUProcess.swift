@@ -24,7 +24,8 @@ public final class QEMUProcess: Sendable {
     /// Starts `commandLine` with stdout/stderr appended to `logPath`, in its own session so a
     /// terminal's Ctrl+C aimed at the daemon does not reach the VMs.
     public static func start(
-        _ commandLine: QEMUCommandLine, logPath: String, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void
+        _ commandLine: QEMUCommandLine, logPath: String, passing tap: FileDescriptor? = nil,
+        onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void
     ) throws -> QEMUProcess {
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard logFD >= 0 else { throw EngineError.io("open \(logPath)", Errno.current) }
@@ -38,6 +39,7 @@ public final class QEMUProcess: Sendable {
         spawn.standardOutput = logFD
         spawn.standardError = logFD
         spawn.newSession = true
+        spawn.passedDescriptor = tap?.rawValue
         let pid: Int32
         do { pid = try spawn.run() } catch { throw EngineError.spawn("QEMU", error) }
         let process = QEMUProcess(pid: pid, logPath: logPath)

@@ -50,11 +50,16 @@ extension Engine {
 
     /// Starts sandbox `id` from a checkpoint in `directory`: its files are copied into the sandbox's
     /// own directory and restored there, then the guest takes its new identity (hostname, token, fresh
-    /// randomness) through the agent. `keepEnvironment` keeps the source's env (a fork).
-    public func clone(from directory: String, to id: String, hostname: String, keepEnvironment: Bool = true) async throws {
+    /// randomness) through the agent. `keepEnvironment` keeps the source's env (a fork). `nic` is the new
+    /// VM's own card; it applies only when the source has a card too (the devices must match), and the
+    /// guest is told its address and MAC.
+    public func clone(
+        from directory: String, to id: String, hostname: String, keepEnvironment: Bool = true, nic: NetworkInterface? = nil
+    ) async throws {
         let source = VMPaths(directory: directory)
         let target = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
-        let record = try VMRecord.read(source.record)
+        var record = try VMRecord.read(source.record)
+        if record.nic != nil, let nic { record.nic = nic }
         do {
             try FileManager.default.createDirectory(atPath: target.directory, withIntermediateDirectories: true)
             // A fork checkpoints straight into its own directory: nothing to copy then.
@@ -75,8 +80,15 @@ extension Engine {
             var fresh = [UInt8](repeating: 0, count: 64)
             var generator = SystemRandomNumberGenerator()
             for i in fresh.indices { fresh[i] = generator.next() }
-            try await vm.agent.configure(GuestConfig(
-                hostname: hostname, token: token, entropy: Data(fresh).base64EncodedString(), replaceEnvironment: !keepEnvironment))
+            var identity = GuestConfig(
+                hostname: hostname, token: token, entropy: Data(fresh).base64EncodedString(), replaceEnvironment: !keepEnvironment)
+            if let card = record.nic, card.address != nil {
+                identity.address = card.address
+                identity.gateway = card.gateway
+                identity.mac = card.mac
+                identity.dns = card.dns
+            }
+            try await vm.agent.configure(identity)
             var updated = record
             updated.token = token
             updated.hostname = hostname

@@ -8,21 +8,22 @@ import Glibc
 /// The key covers everything the copy depends on: the image's files, the size and the accelerator.
 extension Engine {
     /// The template directory for a size under the current image, if one has been built.
-    public func template(cpus: Int, memoryMB: Int) throws -> String? {
-        let directory = try templateDirectory(cpus: cpus, memoryMB: memoryMB)
+    /// `withCard`: whether its VM has a (placeholder) network card, as a networked sandbox needs.
+    public func template(cpus: Int, memoryMB: Int, withCard: Bool = false) throws -> String? {
+        let directory = try templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard)
         return FileManager.default.fileExists(atPath: VMPaths(directory: directory).snapshotManifest) ? directory : nil
     }
 
     /// Boots a VM of this size, lets it settle, checkpoints it into the template directory (built
     /// aside and renamed into place, so a half-made template is never used) and destroys the VM.
-    public func buildTemplate(cpus: Int, memoryMB: Int, settle: Duration = .seconds(1)) async throws -> String {
-        let directory = try templateDirectory(cpus: cpus, memoryMB: memoryMB)
+    public func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool = false, settle: Duration = .seconds(1)) async throws -> String {
+        let directory = try templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard)
         if FileManager.default.fileExists(atPath: directory) { return directory }
         var generator = SystemRandomNumberGenerator()
         let id = "tpl" + String(generator.next() as UInt64 % 1_000_000_000_000, radix: 16)
         let staging = directory + ".building-" + id
         do {
-            _ = try await boot(id: id, cpus: cpus, memoryMB: memoryMB, hostname: "bhatti")
+            _ = try await boot(id: id, cpus: cpus, memoryMB: memoryMB, hostname: "bhatti", nic: withCard ? .placeholder() : nil)
             try await Task.sleep(for: settle)
             _ = try await checkpoint(id: id, into: staging)
             await destroy(id: id)
@@ -36,13 +37,14 @@ extension Engine {
     }
 
     /// Where the template for a size under the current image lives (or will): the name changes with the image.
-    public func templateDirectory(cpus: Int, memoryMB: Int) throws -> String {
+    public func templateDirectory(cpus: Int, memoryMB: Int, withCard: Bool = false) throws -> String {
         let image: GuestImage
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
             throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory): \(error)")
         }
         let files = image.manifest.files.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.sha256)" }.joined(separator: ",")
-        let facts = "\(files);cpus=\(cpus);memory=\(memoryMB);accel=\(configuration.accelerator.accelerator.rawValue)"
+        var facts = "\(files);cpus=\(cpus);memory=\(memoryMB);accel=\(configuration.accelerator.accelerator.rawValue)"
+        if withCard { facts += ";nic=1" }
         let key = String(sha256Hex(Array(facts.utf8)).prefix(16))
         let root = configuration.dataDirectory + "/templates"
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)

@@ -103,7 +103,9 @@ extension VirtualMachine {
         var commandLine = config.commandLine
         commandLine.incoming = true
         let logPath = paths.log
-        let process = try QEMUProcess.start(commandLine, logPath: logPath) { pid, termination in
+        let tap = try config.openTap()
+        defer { tap?.close() }
+        let process = try QEMUProcess.start(commandLine, logPath: logPath, passing: tap) { pid, termination in
             onExit(pid, termination, QEMUProcess.tail(of: logPath))
         }
         try? "\(process.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)

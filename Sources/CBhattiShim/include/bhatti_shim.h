@@ -41,7 +41,14 @@ typedef struct {
     int new_session;           ///< setsid() (also a new process group)
     int new_pgroup;            ///< setpgid(0,0), when not new_session
     int controlling_tty;       ///< setsid() and make stdin (a PTY slave) the controlling terminal
+    int pass_fd_given;         ///< non-zero: pass_fd becomes fd 3 in the child (e.g. a tap for QEMU)
+    int pass_fd;
 } bh_spawn_opts;
+
+/// Opens tap `name` in the network namespace at `netns_path` (creating it if absent, IFF_TAP|IFF_NO_PI),
+/// from a short-lived thread that enters the namespace, so the caller's namespace is untouched. The fd
+/// (close-on-exec) stays bound to the tap in that namespace. Returns the fd or -errno.
+int bh_tap_open(const char *netns_path, const char *name);
 
 /// Forks and execs. The child resets signal dispositions and mask, moves the given fds to 0/1/2, closes
 /// every other fd, and applies cwd/ids/session. If anything fails before exec, the parent gets -errno of
