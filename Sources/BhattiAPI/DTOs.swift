@@ -17,11 +17,17 @@ public struct SandboxDTO: Codable, Equatable, Sendable {
     public var urls: [String]
     /// Why the sandbox is in `error`.
     public var stateReason: String?
+    /// `public` or `deny`.
+    public var egress: String?
+    public var allowCIDRs: [String]?
 
     public init(
         id: String, name: String, state: String, cpus: Int, memoryMB: Int, diskMB: Int?, ip: String?, image: String,
-        labels: [String: String], keepHot: Bool, createdAt: String, urls: [String], stateReason: String?
+        labels: [String: String], keepHot: Bool, createdAt: String, urls: [String], stateReason: String?,
+        egress: String? = nil, allowCIDRs: [String]? = nil
     ) {
+        self.egress = egress
+        self.allowCIDRs = allowCIDRs
         self.id = id
         self.name = name
         self.state = state
@@ -44,6 +50,8 @@ public struct SandboxDTO: Codable, Equatable, Sendable {
         case keepHot = "keep_hot"
         case createdAt = "created_at"
         case stateReason = "state_reason"
+        case egress
+        case allowCIDRs = "allow_cidrs"
     }
 }
 
@@ -64,12 +72,18 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     public var files: [GuestFileDTO]?
     /// A script run once as the session `init`.
     public var initScript: String?
+    /// `public` (default) or `deny`.
+    public var egress: String?
+    /// IPv4 CIDRs still reachable with `egress: deny`.
+    public var allowCIDRs: [String]?
 
     public init(
         name: String? = nil, cpus: Int? = nil, memoryMB: Int? = nil, diskMB: Int? = nil, labels: [String: String]? = nil,
         keepHot: Bool? = nil, from: String? = nil, env: [String: String]? = nil, secrets: [String]? = nil,
-        files: [GuestFileDTO]? = nil, initScript: String? = nil
+        files: [GuestFileDTO]? = nil, initScript: String? = nil, egress: String? = nil, allowCIDRs: [String]? = nil
     ) {
+        self.egress = egress
+        self.allowCIDRs = allowCIDRs
         self.from = from
         self.name = name
         self.cpus = cpus
@@ -89,11 +103,13 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
         case diskMB = "disk_mb"
         case keepHot = "keep_hot"
         case initScript = "init"
+        case egress
+        case allowCIDRs = "allow_cidrs"
     }
 
     /// Fields the contract names that this server does not implement yet: refused, never ignored.
     public static let notYetSupported: Set<String> = ["image", "disk_mb"]
-    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init"]
+    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init", "egress", "allow_cidrs"]
 }
 
 /// A named snapshot (`GET /v1/snapshots`).

@@ -65,3 +65,36 @@ public struct SandboxSpec: Equatable, Sendable {
         self.diskMB = diskMB
     }
 }
+
+/// What a sandbox may send out of its user's network: everything (`public`, the default), or nothing
+/// but `allow` (`deny`).
+public struct EgressPolicy: Codable, Equatable, Sendable {
+    public var deny: Bool
+    /// IPv4 CIDRs still reachable under `deny`.
+    public var allow: [String]
+
+    public init(deny: Bool, allow: [String] = []) {
+        self.deny = deny
+        self.allow = allow
+    }
+
+    public static let publicAccess = EgressPolicy(deny: false)
+
+    /// `public` or `deny`, with CIDRs checked (`a.b.c.d/n`).
+    public static func parse(_ mode: String?, allow: [String]) throws(BhattiError) -> EgressPolicy {
+        for cidr in allow {
+            let parts = cidr.split(separator: "/")
+            let octets = parts.first?.split(separator: ".").compactMap { Int($0) } ?? []
+            guard parts.count == 2, let n = Int(parts[1]), (0...32).contains(n), octets.count == 4, octets.allSatisfy({ (0...255).contains($0) }) else {
+                throw BhattiError(.invalidArgument, "allow_cidrs: \"\(cidr)\" is not an IPv4 CIDR like 10.0.0.0/8")
+            }
+        }
+        switch mode ?? "public" {
+        case "public":
+            guard allow.isEmpty else { throw BhattiError(.invalidArgument, "allow_cidrs only applies with egress \"deny\"") }
+            return .publicAccess
+        case "deny": return EgressPolicy(deny: true, allow: allow)
+        default: throw BhattiError(.invalidArgument, "egress must be \"public\" or \"deny\", got \"\(mode ?? "")\"")
+        }
+    }
+}

@@ -16,6 +16,7 @@ enum SandboxHandlers {
             throw BhattiError(.invalidArgument, "a fork takes cpus and memory_mb from its source; leave them out with \"from\"")
         }
         let spec = try SandboxSpec(name: name, cpus: body.cpus ?? 1, memoryMB: body.memoryMB ?? 1024, diskMB: body.diskMB)
+        let egress = try EgressPolicy.parse(body.egress, allow: body.allowCIDRs ?? [])
         var setup = GuestSetup(env: body.env ?? [:], initScript: body.initScript)
         for key in setup.env.keys { try SecretBox.validate(name: key) }
         for file in body.files ?? [] {
@@ -35,7 +36,7 @@ enum SandboxHandlers {
         setup.secrets = try await secrets.reveal(owner: caller.owner, names: body.secrets ?? [])
         let (record, existing) = try await service.create(
             spec, owner: caller.owner, limits: caller.limits, labels: body.labels ?? [:], keepHot: body.keepHot ?? false,
-            from: body.from, setup: setup)
+            from: body.from, setup: setup, egress: egress)
         var response = try json(dto(record), status: existing ? 200 : 201)
         if existing { response.headers.set(APIVersion.existingHeader, "true") }
         return response
@@ -60,7 +61,8 @@ enum SandboxHandlers {
         SandboxDTO(
             id: r.id.rawValue, name: r.name.rawValue, state: r.state.rawValue, cpus: r.cpus, memoryMB: r.memoryMB,
             diskMB: r.diskMB, ip: r.ip, image: r.image, labels: r.labels, keepHot: r.keepHot,
-            createdAt: iso8601(r.createdAt), urls: urls, stateReason: r.stateReason)
+            createdAt: iso8601(r.createdAt), urls: urls, stateReason: r.stateReason,
+            egress: r.egress.deny ? "deny" : "public", allowCIDRs: r.egress.allow.isEmpty ? nil : r.egress.allow)
     }
 
     static func snapshotDTO(_ s: SnapshotRecord) -> SnapshotDTO {

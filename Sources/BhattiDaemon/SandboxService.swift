@@ -105,7 +105,7 @@ public actor SandboxService {
     /// checked again atomically with the insert.
     public func create(
         _ spec: SandboxSpec, owner: String, limits: OwnerLimits = .none, labels: [String: String], keepHot: Bool,
-        from source: String? = nil, setup: GuestSetup = GuestSetup()
+        from source: String? = nil, setup: GuestSetup = GuestSetup(), egress: EgressPolicy = .publicAccess
     ) async throws -> (SandboxRecord, existing: Bool) {
         let ref = SandboxRef(spec.name.rawValue, owner: owner)
         if let pending = creating[ref] {
@@ -128,7 +128,7 @@ public actor SandboxService {
             origin = .fork(parent.id)
         }
         try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
-        return try await create(spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: origin, setup: setup)
+        return try await create(spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: origin, setup: setup, egress: egress)
     }
     /// Where a new sandbox's first state comes from.
     enum Origin: Sendable {
@@ -142,7 +142,7 @@ public actor SandboxService {
 
     func create(
         _ spec: SandboxSpec, owner: String, limits: OwnerLimits, labels: [String: String], keepHot: Bool, origin: Origin,
-        setup: GuestSetup = GuestSetup()
+        setup: GuestSetup = GuestSetup(), egress: EgressPolicy = .publicAccess
     ) async throws -> (SandboxRecord, existing: Bool) {
         // Re-check after the callers' awaits: another create of this name may have started meanwhile.
         // From here to registering the task there is no suspension point.
@@ -150,9 +150,10 @@ public actor SandboxService {
         if let pending = creating[ref] {
             return (try await pending.value, true)
         }
-        let record = SandboxRecord(
+        var record = SandboxRecord(
             id: .random(), name: spec.name, state: .creating, cpus: spec.cpus, memoryMB: spec.memoryMB, diskMB: spec.diskMB,
             image: "default", labels: labels, keepHot: keepHot, createdAt: Date(), userID: owner)
+        record.egress = egress
         let task = Task { [engine, store, log, events] () throws -> SandboxRecord in
             try await store.insert(record, maxForOwner: limits.maxSandboxes)
             do {
@@ -373,6 +374,14 @@ extension SandboxService {
             throw BhattiError(.unavailable, "cannot set up the network of \(record.name): \(error)", cause: error)
         }
         try await store.setIP(record.id, nic.ip)
+        // Before the VM can send anything: a failure here fails the create (closed, never open).
+        let rules = try await store.list(ownedBy: owner).compactMap { r -> NetworkManager.Egress? in
+            guard let ip = r.id == record.id ? nic.ip : r.ip else { return nil }
+            return NetworkManager.Egress(address: ip, deny: r.egress.deny, allow: r.egress.allow)
+        }
+        do { try await network.applyEgress(index: index, rules: rules) } catch {
+            throw BhattiError(.unavailable, "cannot apply the egress policy of \(record.name): \(error)", cause: error)
+        }
         return nic
     }
 

@@ -109,5 +109,9 @@ extension SandboxStore {
         ALTER TABLE sandboxes ADD COLUMN net_host INTEGER;
         ALTER TABLE sandboxes ADD COLUMN ip TEXT;
         """,
+        // Egress policy per sandbox (JSON); NULL is public.
+        """
+        ALTER TABLE sandboxes ADD COLUMN egress TEXT;
+        """,
     ]
 }

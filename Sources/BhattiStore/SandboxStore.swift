@@ -19,6 +19,7 @@ public struct SandboxRecord: Equatable, Sendable {
     public var userID: String?
     /// Its address on the owner's network, once it has one.
     public var ip: String?
+    public var egress: EgressPolicy = .publicAccess
 
     public init(
         id: SandboxID, name: SandboxName, state: SandboxState, cpus: Int, memoryMB: Int, diskMB: Int? = nil,
@@ -61,7 +62,7 @@ public actor SandboxStore {
 
     /// Columns in the order `decode` reads them; explicit, because `user_id` came later than `SELECT *` assumed.
     private static let sandboxColumns =
-        "id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id, ip"
+        "id, name, state, cpus, memory_mb, disk_mb, image, labels, keep_hot, created_at, state_reason, user_id, ip, egress"
 
     /// Inserts a new sandbox. A taken name throws `alreadyExists`. With `maxForOwner`, an owner who
     /// already has that many is refused with `resourceExhausted`, checked in the same transaction as the
@@ -81,10 +82,11 @@ public actor SandboxStore {
     private func insertRow(_ r: SandboxRecord) throws {
         do {
             try db.query(
-                "INSERT INTO sandboxes (\(Self.sandboxColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO sandboxes (\(Self.sandboxColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [.text(r.id.rawValue), .text(r.name.rawValue), .text(r.state.rawValue), .int(Int64(r.cpus)), .int(Int64(r.memoryMB)),
                  r.diskMB.map { .int(Int64($0)) } ?? .null, .text(r.image), .text(encodeLabels(r.labels)), .int(r.keepHot ? 1 : 0),
-                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), .nullable(r.stateReason), .nullable(r.userID), .nullable(r.ip)])
+                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), .nullable(r.stateReason), .nullable(r.userID), .nullable(r.ip),
+                 .nullable(r.egress == .publicAccess ? nil : String(decoding: (try? JSONEncoder().encode(r.egress)) ?? Data(), as: UTF8.self))])
         } catch let e as StoreError where e.isForeignKeyViolation {
             throw BhattiError(.notFound, "user \(r.userID ?? "") not found", cause: e)
         } catch let e as StoreError where e.isConstraintViolation {
@@ -171,6 +173,7 @@ public actor SandboxStore {
             image: row[6].text ?? "", labels: labels, keepHot: row[8].int == 1,
             createdAt: Date(timeIntervalSince1970: Double(row[9].int ?? 0) / 1000), stateReason: row[10].text, userID: row[11].text)
         record.ip = row[12].text
+        if let text = row[13].text, let policy = try? decoder.decode(EgressPolicy.self, from: Data(text.utf8)) { record.egress = policy }
         return record
     }
 

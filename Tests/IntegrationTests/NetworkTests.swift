@@ -21,65 +21,65 @@ struct NetworkTests {
 
     @Test("same user reaches its sandboxes, another user's do not, the host does not; addresses stay across cold and restarts; forks get their own")
     func isolation() async throws {
-        let d = try await TestDaemon.start(configure: { $0.network = true })
-        defer { Task { await d.stop() } }
-        let users = try await d.call("POST", "/v1/users", json: #"{"name":"bob"}"#)
-        let bob = try JSONDecoder().decode(UserKeyDTO.self, from: Data(users.body)).apiKey
+        try await withDaemon(configure: { $0.network = true }) { d in
+            let users = try await d.call("POST", "/v1/users", json: #"{"name":"bob"}"#)
+            let bob = try JSONDecoder().decode(UserKeyDTO.self, from: Data(users.body)).apiKey
 
-        let a = try await d.create("a"), b = try await d.create("b")
-        let cReply = try await d.raw("POST", "/v1/sandboxes", headers: ["Authorization": "Bearer \(bob)"], body: Array(#"{"name":"c","memory_mb":512}"#.utf8))
-        #expect(cReply.status == 201, "\(cReply.text)")
-        let c = try JSONDecoder().decode(SandboxDTO.self, from: Data(cReply.body))
-        let (aIP, bIP, cIP) = (try #require(a.ip), try #require(b.ip), try #require(c.ip))
-        #expect(aIP.hasPrefix("100.64.") && bIP.hasPrefix("100.64.") && cIP.hasPrefix("100.64."))
-        #expect(aIP.split(separator: ".")[2] == bIP.split(separator: ".")[2], "one user, one /24")
-        #expect(aIP.split(separator: ".")[2] != cIP.split(separator: ".")[2], "another user, another /24")
-        #expect(try await d.exec("a", ["sh", "-c", "ip -4 -o addr show eth0"]).stdout.contains(aIP + "/24"))
+            let a = try await d.create("a"), b = try await d.create("b")
+            let cReply = try await d.raw("POST", "/v1/sandboxes", headers: ["Authorization": "Bearer \(bob)"], body: Array(#"{"name":"c","memory_mb":512}"#.utf8))
+            #expect(cReply.status == 201, "\(cReply.text)")
+            let c = try JSONDecoder().decode(SandboxDTO.self, from: Data(cReply.body))
+            let (aIP, bIP, cIP) = (try #require(a.ip), try #require(b.ip), try #require(c.ip))
+            #expect(aIP.hasPrefix("100.64.") && bIP.hasPrefix("100.64.") && cIP.hasPrefix("100.64."))
+            #expect(aIP.split(separator: ".")[2] == bIP.split(separator: ".")[2], "one user, one /24")
+            #expect(aIP.split(separator: ".")[2] != cIP.split(separator: ".")[2], "another user, another /24")
+            #expect(try await d.exec("a", ["sh", "-c", "ip -4 -o addr show eth0"]).stdout.contains(aIP + "/24"))
 
-        // A server in b; a reaches it, c (bob) does not.
-        #expect(try await d.call("POST", "/v1/sandboxes/b/exec", json: #"{"cmd":["python3","-m","http.server","8000"],"detach":true}"#).status == 200)
-        var fromA = ""
-        for _ in 0..<50 where fromA != "open\n" {
-            fromA = try await d.exec("a", ["python3", "-c", Self.probe(bIP, 8000)]).stdout
-            if fromA != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
+            // A server in b; a reaches it, c (bob) does not.
+            #expect(try await d.call("POST", "/v1/sandboxes/b/exec", json: #"{"cmd":["python3","-m","http.server","8000"],"detach":true}"#).status == 200)
+            var fromA = ""
+            for _ in 0..<50 where fromA != "open\n" {
+                fromA = try await d.exec("a", ["python3", "-c", Self.probe(bIP, 8000)]).stdout
+                if fromA != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(fromA == "open\n")
+            let fromC = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
+                                        body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["python3", "-c", Self.probe(bIP, 8000)]))))
+            let cOut = try JSONDecoder().decode(ExecResultDTO.self, from: Data(fromC.body)).stdout
+            #expect(!cOut.isEmpty && cOut != "open\n", "bob's sandbox reached alice's: \(cOut)")
+            // The host: no route out of the user's namespace (the daemon's TCP port on the host's own address).
+            let port = try #require(d.daemon.tcpPort)
+            let toHost = try await d.exec("a", ["python3", "-c", Self.probe(aIP.split(separator: ".").prefix(3).joined(separator: ".") + ".1", port)]).stdout
+            #expect(toHost != "open\n", "the sandbox reached the daemon's port through its gateway")
+            let hostAddress = Self.hostAddress()
+            if let hostAddress {
+                let out = try await d.exec("a", ["python3", "-c", Self.probe(hostAddress, port)]).stdout
+                #expect(!out.isEmpty && out != "open\n", "the host's address must be unroutable from a sandbox: \(out)")
+            }
+
+            // Cold and back: the same address, and b's server is still reachable from a's restored VM.
+            #expect(try await d.call("POST", "/v1/sandboxes/a/stop").text.contains(#""state":"cold""#))
+            #expect(try await d.exec("a", ["python3", "-c", Self.probe(bIP, 8000)]).stdout == "open\n")
+            #expect(try await d.get("a").ip == aIP)
+
+            // A fork has its own address and MAC, and both work.
+            let fork = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"a2","from":"a"}"#)
+            #expect(fork.status == 201, "\(fork.text)")
+            let a2IP = try #require(try JSONDecoder().decode(SandboxDTO.self, from: Data(fork.body)).ip)
+            #expect(a2IP != aIP)
+            let a2Addr = try await d.exec("a2", ["sh", "-c", "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address"]).stdout
+            let aAddr = try await d.exec("a", ["sh", "-c", "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address"]).stdout
+            #expect(a2Addr.contains(a2IP + "/24") && !a2Addr.contains(aIP + "/"), "\(a2Addr)")
+            #expect(a2Addr.split(separator: "\n").last != aAddr.split(separator: "\n").last, "the fork kept its parent's MAC")
+            #expect(try await d.exec("a2", ["python3", "-c", Self.probe(bIP, 8000)]).stdout == "open\n")
+
+            // Bob's last sandbox gone: his namespace goes with it; alice's stays.
+            let network = try #require(d.daemon.network)
+            let before = await network.existing()
+            #expect(before.count == 2)
+            #expect(try await d.raw("DELETE", "/v1/sandboxes/c", headers: ["Authorization": "Bearer \(bob)"]).status == 200)
+            #expect(await network.existing().count == 1)
         }
-        #expect(fromA == "open\n")
-        let fromC = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
-                                    body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["python3", "-c", Self.probe(bIP, 8000)]))))
-        let cOut = try JSONDecoder().decode(ExecResultDTO.self, from: Data(fromC.body)).stdout
-        #expect(!cOut.isEmpty && cOut != "open\n", "bob's sandbox reached alice's: \(cOut)")
-        // The host: no route out of the user's namespace (the daemon's TCP port on the host's own address).
-        let port = try #require(d.daemon.tcpPort)
-        let toHost = try await d.exec("a", ["python3", "-c", Self.probe(aIP.split(separator: ".").prefix(3).joined(separator: ".") + ".1", port)]).stdout
-        #expect(toHost != "open\n", "the sandbox reached the daemon's port through its gateway")
-        let hostAddress = Self.hostAddress()
-        if let hostAddress {
-            let out = try await d.exec("a", ["python3", "-c", Self.probe(hostAddress, port)]).stdout
-            #expect(!out.isEmpty && out != "open\n", "the host's address must be unroutable from a sandbox: \(out)")
-        }
-
-        // Cold and back: the same address, and b's server is still reachable from a's restored VM.
-        #expect(try await d.call("POST", "/v1/sandboxes/a/stop").text.contains(#""state":"cold""#))
-        #expect(try await d.exec("a", ["python3", "-c", Self.probe(bIP, 8000)]).stdout == "open\n")
-        #expect(try await d.get("a").ip == aIP)
-
-        // A fork has its own address and MAC, and both work.
-        let fork = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"a2","from":"a"}"#)
-        #expect(fork.status == 201, "\(fork.text)")
-        let a2IP = try #require(try JSONDecoder().decode(SandboxDTO.self, from: Data(fork.body)).ip)
-        #expect(a2IP != aIP)
-        let a2Addr = try await d.exec("a2", ["sh", "-c", "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address"]).stdout
-        let aAddr = try await d.exec("a", ["sh", "-c", "ip -4 -o addr show eth0; cat /sys/class/net/eth0/address"]).stdout
-        #expect(a2Addr.contains(a2IP + "/24") && !a2Addr.contains(aIP + "/"), "\(a2Addr)")
-        #expect(a2Addr.split(separator: "\n").last != aAddr.split(separator: "\n").last, "the fork kept its parent's MAC")
-        #expect(try await d.exec("a2", ["python3", "-c", Self.probe(bIP, 8000)]).stdout == "open\n")
-
-        // Bob's last sandbox gone: his namespace goes with it; alice's stays.
-        let network = try #require(d.daemon.network)
-        let before = await network.existing()
-        #expect(before.count == 2)
-        #expect(try await d.raw("DELETE", "/v1/sandboxes/c", headers: ["Authorization": "Bearer \(bob)"]).status == 200)
-        #expect(await network.existing().count == 1)
     }
 
     @Test("after a restart, namespaces of users without sandboxes are removed and the others kept")
@@ -97,6 +97,59 @@ struct NetworkTests {
         #expect(try await again.exec("keep", ["true"]).exitCode == 0)
         await again.stop()
         #expect(await network.existing().isEmpty)
+    }
+
+    @Test("egress: public reaches an address outside (a namespace this test makes), deny blocks it, deny with an allowed CIDR reaches it; the host stays unreachable")
+    func egress() async throws {
+        let tag = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        let ns = "bhtout-" + tag, hostEnd = "bho" + tag, subnet = Int.random(in: 0...250)
+        let (hostIP, outsideIP) = ("198.18.\(subnet).1", "198.18.\(subnet).2")
+        let ip = "/usr/sbin/ip"
+        for args in [["netns", "add", ns], ["link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns],
+                     ["addr", "add", hostIP + "/30", "dev", hostEnd], ["link", "set", hostEnd, "up"],
+                     ["-n", ns, "addr", "add", outsideIP + "/30", "dev", "eth0"], ["-n", ns, "link", "set", "eth0", "up"],
+                     ["-n", ns, "link", "set", "lo", "up"]] {
+            _ = try await Blocking.run { try runTool(ip, args) }
+        }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: ip)
+        server.arguments = ["netns", "exec", ns, "python3", "-m", "http.server", "8080", "--bind", outsideIP]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer {
+            server.terminate()
+            _ = try? runTool(ip, ["netns", "del", ns])
+            _ = try? runTool(ip, ["link", "del", hostEnd])
+        }
+        try await withDaemon(configure: { config in
+            config.network = true
+            config.listen = "0.0.0.0:0"
+        }) { d in
+            _ = try await d.create("pub")
+            for (name, body) in [("den", #"{"name":"den","memory_mb":512,"egress":"deny"}"#),
+                                 ("alw", #"{"name":"alw","memory_mb":512,"egress":"deny","allow_cidrs":["198.18.\#(subnet).0/30"]}"#)] {
+                let r = try await d.call("POST", "/v1/sandboxes", json: body)
+                #expect(r.status == 201, "\(name): \(r.text)")
+            }
+            #expect(try await d.get("den").egress == "deny")
+            var pub = ""
+            for _ in 0..<30 where pub != "open\n" {
+                pub = try await d.exec("pub", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout
+                if pub != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(pub == "open\n", "public egress reaches the outside namespace")
+            #expect(try await d.exec("den", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout != "open\n", "deny blocks it")
+            #expect(try await d.exec("alw", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout == "open\n", "an allowed CIDR gets through")
+            // The host's end of the user's veth, and the daemon listening on every address: unreachable.
+            let network = try #require(d.daemon.network)
+            let port = try #require(d.daemon.tcpPort)
+            let index = try #require(await network.existing().first)
+            let toHost = try await d.exec("pub", ["python3", "-c", Self.probe(network.veth(index: index).hostAddress, port)]).stdout
+            #expect(toHost != "open\n", "a sandbox reached the daemon on the host")
+            let bad = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"x","egress":"deny","allow_cidrs":["nope"]}"#)
+            #expect(bad.status == 400)
+        }
     }
 
     /// The host's first non-loopback IPv4 address, if any.

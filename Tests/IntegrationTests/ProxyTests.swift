@@ -158,63 +158,63 @@ struct ProxyTests {
 extension ProxyTests {
     @Test("preview URLs: publish (idempotent), the public proxy without a key, redirect to the slash, 404 for unknown aliases, one wake for ten requests to a cold sandbox, 502 for a dead port, unpublish and destroy remove the URL")
     func previews() async throws {
-        let d = try await TestDaemon.start(configure: { config in
+        try await withDaemon(configure: { config in
             config.proxyListen = "127.0.0.1:0"
             config.proxyZone = "preview.test"
-        })
-        defer { Task { await d.stop() } }
-        try await Self.startServer(d, "web")
-        let port = try #require(d.daemon.proxyPort)
-        let published = try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#)
-        #expect(published.status == 201, "\(published.text)")
-        let rule = try JSONDecoder().decode(PublishDTO.self, from: Data(published.body))
-        #expect(rule.alias == "web-8000" && rule.url == "http://web-8000.preview.test:\(port)/")
-        let again = try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#)
-        #expect(again.status == 200)
-        #expect(try JSONDecoder().decode(PublishDTO.self, from: Data(again.body)) == rule)
-        #expect(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000,"alias":"other"}"#).status == 409)
-        #expect(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":9,"alias":"Bad_Alias"}"#).status == 400)
-        #expect(try await d.get("web").urls == [rule.url!])
+        }) { d in
+            try await Self.startServer(d, "web")
+            let port = try #require(d.daemon.proxyPort)
+            let published = try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#)
+            #expect(published.status == 201, "\(published.text)")
+            let rule = try JSONDecoder().decode(PublishDTO.self, from: Data(published.body))
+            #expect(rule.alias == "web-8000" && rule.url == "http://web-8000.preview.test:\(port)/")
+            let again = try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#)
+            #expect(again.status == 200)
+            #expect(try JSONDecoder().decode(PublishDTO.self, from: Data(again.body)) == rule)
+            #expect(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000,"alias":"other"}"#).status == 409)
+            #expect(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":9,"alias":"Bad_Alias"}"#).status == 400)
+            #expect(try await d.get("web").urls == [rule.url!])
 
-        let echo = try await Blocking.run { try curl(["-s", "http://127.0.0.1:\(port)/web-8000/hello?x=1"]) }
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(echo.utf8)) as? [String: Any], "\(echo)")
-        #expect(object["path"] as? String == "/hello?x=1")
-        let headers = try #require(object["headers"] as? [String: String])
-        #expect(headers["x-forwarded-prefix"] == "/web-8000" && headers["x-forwarded-for"] == "127.0.0.1")
-        // Host-based with the zone; path-based still works for any other host.
-        let byHost = try await Blocking.run { try curl(["-s", "-H", "Host: web-8000.preview.test:\(port)", "http://127.0.0.1:\(port)/x/y?z=1"]) }
-        #expect(byHost.contains(#""path": "/x/y?z=1""#), "\(byHost)")
-        let unknownHost = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: nope.preview.test", "http://127.0.0.1:\(port)/"]) }
-        #expect(unknownHost == "404")
-        let redirect = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:\(port)/web-8000?q=1"]) }
-        #expect(redirect == "308 http://127.0.0.1:\(port)/web-8000/?q=1")
-        for path in ["/nope-8000/", "/", "/web-8000x/"] {
-            let code = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)\(path)"]) }
-            #expect(code == "404", "\(path)")
-        }
-
-        // Cold, then ten requests at once: one restore, ten answers.
-        #expect(try await d.call("POST", "/v1/sandboxes/web/stop").text.contains(#""state":"cold""#))
-        let restoresBefore = d.logEvents.count("sandbox.restored")
-        let codes = try await withThrowingTaskGroup(of: String.self) { group in
-            for i in 0..<10 {
-                group.addTask { try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/r\(i)"]) } }
+            let echo = try await Blocking.run { try curl(["-s", "http://127.0.0.1:\(port)/web-8000/hello?x=1"]) }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(echo.utf8)) as? [String: Any], "\(echo)")
+            #expect(object["path"] as? String == "/hello?x=1")
+            let headers = try #require(object["headers"] as? [String: String])
+            #expect(headers["x-forwarded-prefix"] == "/web-8000" && headers["x-forwarded-for"] == "127.0.0.1")
+            // Host-based with the zone; path-based still works for any other host.
+            let byHost = try await Blocking.run { try curl(["-s", "-H", "Host: web-8000.preview.test:\(port)", "http://127.0.0.1:\(port)/x/y?z=1"]) }
+            #expect(byHost.contains(#""path": "/x/y?z=1""#), "\(byHost)")
+            let unknownHost = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: nope.preview.test", "http://127.0.0.1:\(port)/"]) }
+            #expect(unknownHost == "404")
+            let redirect = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:\(port)/web-8000?q=1"]) }
+            #expect(redirect == "308 http://127.0.0.1:\(port)/web-8000/?q=1")
+            for path in ["/nope-8000/", "/", "/web-8000x/"] {
+                let code = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)\(path)"]) }
+                #expect(code == "404", "\(path)")
             }
-            return try await group.reduce(into: [String]()) { $0.append($1) }
+
+            // Cold, then ten requests at once: one restore, ten answers.
+            #expect(try await d.call("POST", "/v1/sandboxes/web/stop").text.contains(#""state":"cold""#))
+            let restoresBefore = d.logEvents.count("sandbox.restored")
+            let codes = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<10 {
+                    group.addTask { try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/r\(i)"]) } }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(codes == Array(repeating: "200", count: 10), "\(codes)")
+            #expect(d.logEvents.count("sandbox.restored") == restoresBefore + 1)
+
+            #expect(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":9,"alias":"dead"}"#).status == 201)
+            #expect(try await Blocking.run { try curl(["-s", "-w", " %{http_code}", "http://127.0.0.1:\(port)/dead/"]) }.hasSuffix(" 502"))
+            #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 200)
+            #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 404)
+            #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/dead/"]) } == "404")
+
+            let list = try JSONDecoder().decode([PublishDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/web/publish").body))
+            #expect(list.map(\.alias) == ["web-8000"])
+            #expect(try await d.call("DELETE", "/v1/sandboxes/web").status == 200)
+            #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) } == "404")
         }
-        #expect(codes == Array(repeating: "200", count: 10), "\(codes)")
-        #expect(d.logEvents.count("sandbox.restored") == restoresBefore + 1)
-
-        #expect(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":9,"alias":"dead"}"#).status == 201)
-        #expect(try await Blocking.run { try curl(["-s", "-w", " %{http_code}", "http://127.0.0.1:\(port)/dead/"]) }.hasSuffix(" 502"))
-        #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 200)
-        #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 404)
-        #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/dead/"]) } == "404")
-
-        let list = try JSONDecoder().decode([PublishDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/web/publish").body))
-        #expect(list.map(\.alias) == ["web-8000"])
-        #expect(try await d.call("DELETE", "/v1/sandboxes/web").status == 200)
-        #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) } == "404")
     }
 }
 

@@ -139,9 +139,10 @@ func qemuProcesses(mentioning fragment: String) -> [Int32] {
 /// Runs `body` with a fresh daemon and always stops it (and so every VM) before returning.
 func withDaemon(
     imageDirectory: String = TestDaemon.imageDirectory, warmAfter: String = "30s", coldAfter: String = "30m",
+    configure: (inout DaemonConfiguration) -> Void = { _ in },
     _ body: (TestDaemon) async throws -> Void
 ) async throws {
-    let d = try await TestDaemon.start(imageDirectory: imageDirectory, warmAfter: warmAfter, coldAfter: coldAfter)
+    let d = try await TestDaemon.start(imageDirectory: imageDirectory, warmAfter: warmAfter, coldAfter: coldAfter, configure: configure)
     do {
         try await body(d)
     } catch {

@@ -4,8 +4,11 @@ import Foundation
 /// Per-user networks (DESIGN §4): each user has a network namespace holding a bridge with the user's
 /// /24 gateway; each VM has a persistent tap in it, attached to the bridge, which the engine opens
 /// inside the namespace and hands to QEMU as an open fd. Users are isolated by construction: separate
-/// namespaces share no link, and none has a link to the host's namespace, so a sandbox can reach the
-/// sandboxes of its own user and nothing else (no egress yet).
+/// namespaces share no link with each other. Each namespace has one veth to the host for egress: the
+/// host routes the user's /24 to it and masquerades what leaves for the uplink, while its nftables table
+/// drops anything from a user's veth to the host itself, to another user's veth, or to link-local
+/// addresses (cloud metadata services). Per-sandbox egress policy (`deny` plus allowed CIDRs) lives in
+/// the user's namespace, in its own nftables table.
 ///
 /// Names carry a prefix derived from the data directory, so two daemons (tests run several) never
 /// touch each other's namespaces. Every step is idempotent: after a crash or a host reboot, bringing a
@@ -37,7 +40,41 @@ public actor NetworkManager {
     /// A sandbox's address in the user's /24: host 2…254.
     public nonisolated func address(index: Int, host: Int) -> String { Self.format(base + UInt32(index) * 256 + UInt32(host)) }
 
-    /// Creates the user's namespace and bridge when missing.
+    /// Whether the host side (forwarding, the NAT and filter table) is set up in this process.
+    private var hostReady = false
+
+    /// The host's part, once per daemon: IPv4 forwarding on, and this daemon's nftables table (made
+    /// afresh, atomically).
+    func prepareHost() async throws {
+        guard !hostReady else { return }
+        try await runTool("sysctl", ["-q", "-w", "net.ipv4.ip_forward=1"])
+        let veths = "\"bv\(prefix.dropFirst(2))*\""
+        let pool = Self.format(base) + "/\(32 - Int(log2(Double(capacity))) - 8)"
+        try await nft(namespace: nil, """
+            table ip \(hostTable) {}
+            delete table ip \(hostTable)
+            table ip \(hostTable) {
+                chain input { type filter hook input priority -10; policy accept; iifname \(veths) drop; }
+                chain forward {
+                    type filter hook forward priority -10; policy accept;
+                    iifname \(veths) oifname \(veths) drop
+                    iifname \(veths) ip daddr 169.254.0.0/16 drop
+                }
+                chain postrouting { type nat hook postrouting priority 100; policy accept; ip saddr \(pool) oifname != \(veths) masquerade; }
+            }
+            """)
+        hostReady = true
+    }
+
+    nonisolated var hostTable: String { "bhatti_" + prefix }
+
+    /// The veth's host end (`bv` + 6 hex + index) and the /30 it shares with the namespace's end.
+    public nonisolated func veth(index: Int) -> (host: String, hostAddress: String, nsAddress: String) {
+        let transfer = (169 << 24 | 254 << 16) + UInt32(index) * 4
+        return ("bv" + prefix.dropFirst(2) + String(index), Self.format(transfer + 1), Self.format(transfer + 2))
+    }
+
+    /// Creates the user's namespace, bridge and veth to the host when missing.
     public func ensureUser(index: Int) async throws {
         guard index >= 0, index < capacity else { throw EngineError.unsupported("the network pool has no /24 left (\(capacity) users)") }
         let ns = namespace(index: index)
@@ -50,6 +87,53 @@ public actor NetworkManager {
             try await ip(["-n", ns, "addr", "add", gateway(index: index) + "/24", "dev", "br0"])
             try await ip(["-n", ns, "link", "set", "br0", "up"])
         }
+        try await prepareHost()
+        let v = veth(index: index)
+        if (try? await ip(["-n", ns, "link", "show", "up0"])) == nil {
+            try? await ip(["link", "del", v.host])
+            try await ip(["link", "add", v.host, "type", "veth", "peer", "name", "up0", "netns", ns])
+            try await ip(["addr", "add", v.hostAddress + "/30", "dev", v.host])
+            try await ip(["link", "set", v.host, "up"])
+            try await ip(["route", "replace", Self.format(base + UInt32(index) * 256) + "/24", "via", v.nsAddress, "dev", v.host])
+            try await ip(["-n", ns, "addr", "add", v.nsAddress + "/30", "dev", "up0"])
+            try await ip(["-n", ns, "link", "set", "up0", "up"])
+            try await ip(["-n", ns, "route", "replace", "default", "via", v.hostAddress])
+            try await runTool("ip", ["netns", "exec", ns, try Self.tool("sysctl"), "-q", "-w", "net.ipv4.ip_forward=1"])
+        }
+    }
+
+    /// One sandbox's egress rule: `deny` drops what it sends out of the namespace except to `allow`.
+    public struct Egress: Sendable, Equatable {
+        public var address: String
+        public var deny: Bool
+        public var allow: [String]
+        public init(address: String, deny: Bool, allow: [String]) {
+            self.address = address
+            self.deny = deny
+            self.allow = allow
+        }
+    }
+
+    /// Replaces the user's egress table with `rules` in one transaction: a failure leaves the old
+    /// table, and the caller fails the operation (a sandbox is never started with looser egress).
+    public func applyEgress(index: Int, rules: [Egress]) async throws {
+        var lines: [String] = []
+        for rule in rules where rule.deny {
+            if !rule.allow.isEmpty {
+                lines.append("ip saddr \(rule.address) ip daddr { \(rule.allow.joined(separator: ", ")) } accept")
+            }
+            lines.append("ip saddr \(rule.address) oifname \"up0\" drop")
+        }
+        try await nft(namespace: namespace(index: index), """
+            table inet bhatti {}
+            delete table inet bhatti
+            table inet bhatti {
+                chain forward {
+                    type filter hook forward priority 0; policy accept;
+            \(lines.map { "        " + $0 }.joined(separator: "\n"))
+                }
+            }
+            """)
     }
 
     /// The card of sandbox `id` at `host` in user `index`'s network: its tap made (persistent, on the
@@ -87,14 +171,30 @@ public actor NetworkManager {
     }
 
     /// Removes every namespace of this daemon except those of `keep` (orphans of a crash, or all of
-    /// them when a test is done).
+    /// them when a test is done); with nothing kept, the host table goes too.
     public func removeAll(except keep: Set<Int> = []) async -> Int {
         var removed = 0
         for index in existing() where !keep.contains(index) {
             await removeUser(index: index)
             removed += 1
         }
+        if keep.isEmpty {
+            try? await nft(namespace: nil, "table ip \(hostTable) {}\ndelete table ip \(hostTable)\n")
+            hostReady = false
+        }
         return removed
+    }
+
+    /// Runs an nftables script (`nft -f`), in `namespace` or on the host.
+    private func nft(namespace: String?, _ script: String) async throws {
+        let path = NSTemporaryDirectory() + "bhatti-nft-\(prefix)-\(UInt32.random(in: 0...UInt32.max)).nft"
+        do { try script.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw EngineError.io("write \(path)", error) }
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        if let namespace {
+            try await runTool("ip", ["netns", "exec", namespace, try Self.tool("nft"), "-f", path])
+        } else {
+            try await runTool("nft", ["-f", path])
+        }
     }
 
     /// `t` + 12 hex of the id: unique within a namespace, inside the 15-byte interface name limit.
@@ -102,6 +202,14 @@ public actor NetworkManager {
 
     private func ip(_ arguments: [String]) async throws {
         try await runTool("ip", arguments)
+    }
+
+    /// A tool's absolute path (`ip netns exec` searches a PATH without the sbin directories).
+    static func tool(_ name: String) throws -> String {
+        guard let path = findExecutable(name) else {
+            throw EngineError.unsupported("\(name) not found (apt-get install \(name == "nft" ? "nftables" : "procps"))")
+        }
+        return path
     }
 
     static func parseCIDR(_ text: String) -> (UInt32, Int)? {
