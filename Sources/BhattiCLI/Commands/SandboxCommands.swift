@@ -6,13 +6,14 @@ import Glibc
 enum SandboxCommands {
     static let create = BhattiCommand.Command(
         names: ["create"],
-        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init SCRIPT] [--keep-hot] [--label K=V]… [--from SANDBOX]",
+        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init SCRIPT] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
         summary: "Create and boot a sandbox; an existing sandbox of that name is returned unchanged.",
         options: [
             OptionSpec("--name", kind: .value), OptionSpec("--cpus", kind: .value), OptionSpec("--memory", kind: .value),
             OptionSpec("--keep-hot", kind: .flag), OptionSpec("--label", kind: .repeated),
             OptionSpec("--disk", kind: .value), OptionSpec("--env", kind: .repeated), OptionSpec("--secret", kind: .repeated),
             OptionSpec("--file", kind: .repeated), OptionSpec("--init", kind: .value), OptionSpec("--from", kind: .value),
+            OptionSpec("--egress", kind: .value), OptionSpec("--allow-cidr", kind: .repeated),
         ]
     ) { args, ctx in
         if args.values["--disk"] != nil { throw CLIError.failure("create --disk is not available in this version yet") }
@@ -30,7 +31,8 @@ enum SandboxCommands {
             name: args.value("--name"), cpus: try args.int("--cpus"), memoryMB: try args.int("--memory"),
             labels: args.values["--label"] == nil ? nil : try args.pairs("--label"), keepHot: args.has("--keep-hot") ? true : nil,
             from: args.value("--from"), env: env.isEmpty ? nil : env, secrets: args.all("--secret").isEmpty ? nil : args.all("--secret"),
-            files: files.isEmpty ? nil : files, initScript: args.value("--init"))
+            files: files.isEmpty ? nil : files, initScript: args.value("--init"), egress: args.value("--egress"),
+            allowCIDRs: args.all("--allow-cidr").isEmpty ? nil : args.all("--allow-cidr"))
         let started = Date()
         if !ctx.json, isatty(2) == 1 { printError("creating sandbox \(body.name ?? "")…") }
         let response = try ctx.request("POST", "/v1/sandboxes", body: Array(try JSONEncoder().encode(body)))
@@ -72,6 +74,7 @@ enum SandboxCommands {
         ]
         if let reason = s.stateReason { lines.append("Reason:    \(reason)") }
         if !s.urls.isEmpty { lines.append("URLs:      " + s.urls.joined(separator: ", ")) }
+        if let egress = s.egress { lines.append("Egress:    \(egress)" + (s.allowCIDRs.map { " (allowed: " + $0.joined(separator: ", ") + ")" } ?? "")) }
         if !s.labels.isEmpty { lines.append("Labels:    " + s.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
         print(lines.joined(separator: "\n"))
         return 0
