@@ -38,7 +38,8 @@ public final class Daemon: Sendable {
             dataDirectory: data, imageDirectory: config.resolvedImageDirectory, accelerator: probe,
             bootTimeout: .seconds(config.bootTimeoutSeconds)))
         let store = try SandboxStore(path: data + "/state.db")
-        let network = config.network ? try NetworkManager(dataDirectory: data, pool: config.networkPool) : nil
+        let network = config.network
+            ? try NetworkManager(dataDirectory: data, pool: config.networkPool, dns: NetworkManager.hostNameServers()) : nil
         let service = SandboxService(store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network)
         // Adopt first; what is left running after that belongs to no sandbox we know.
         try await service.recoverAfterRestart()

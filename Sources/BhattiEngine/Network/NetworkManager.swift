@@ -204,6 +204,18 @@ public actor NetworkManager {
         try await runTool("ip", arguments)
     }
 
+    /// The host's name servers that a guest can reach through the NAT (loopback ones, such as a local
+    /// stub resolver, are not reachable from a sandbox and are left out).
+    public static func hostNameServers(resolvConf: String = "/etc/resolv.conf") -> [String] {
+        let text = (try? String(contentsOfFile: resolvConf, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").compactMap { line -> String? in
+            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard words.count >= 2, words[0] == "nameserver", parseCIDR(String(words[1]) + "/32") != nil,
+                  !words[1].hasPrefix("127.") else { return nil }
+            return String(words[1])
+        }
+    }
+
     /// A tool's absolute path (`ip netns exec` searches a PATH without the sbin directories).
     static func tool(_ name: String) throws -> String {
         guard let path = findExecutable(name) else {
