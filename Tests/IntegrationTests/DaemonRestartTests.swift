@@ -12,7 +12,7 @@ struct DaemonRestartTests {
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
         // No background template boots: the test counts this daemon's QEMUs.
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try Data(#"{"templates": false}"#.utf8).write(to: URL(fileURLWithPath: data + "/serve.json"))
+        try Data(#"{"templates": false, "network": false, "proxy_listen": ""}"#.utf8).write(to: URL(fileURLWithPath: data + "/serve.json"))
         p.arguments = ["serve", "--config", data + "/serve.json", "--data-dir", data, "--image-dir", TestDaemon.imageDirectory, "--listen", ""]
         // Its own HOME: a first start writes ~/.bhatti/config.json there, not in anyone's real home.
         p.environment = ["HOME": data + "/home", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"]

@@ -68,9 +68,12 @@ public actor NetworkManager {
 
     nonisolated var hostTable: String { "bhatti_" + prefix }
 
-    /// The veth's host end (`bv` + 6 hex + index) and the /30 it shares with the namespace's end.
+    /// The veth's host end (`bv` + 6 hex + index) and the /30 it shares with the namespace's end, in
+    /// 169.254.0.0/16 at an offset that follows the pool, so daemons with different pools (tests beside
+    /// a production daemon) never share one.
     public nonisolated func veth(index: Int) -> (host: String, hostAddress: String, nsAddress: String) {
-        let transfer = (169 << 24 | 254 << 16) + UInt32(index) * 4
+        let slot = (UInt32((base >> 8) & 0x3FFF) + UInt32(index)) % 16384
+        let transfer = (169 << 24 | 254 << 16) + slot * 4
         return ("bv" + prefix.dropFirst(2) + String(index), Self.format(transfer + 1), Self.format(transfer + 2))
     }
 
