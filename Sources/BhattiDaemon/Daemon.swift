@@ -67,7 +67,7 @@ public final class Daemon: Sendable {
         var proxyServer: HTTPServer?
         var proxyPort: Int?
         if let (host, p) = try config.proxyAddress() {
-            let server = HTTPServer(handler: PublicProxy(service: service, zone: config.proxyZone))
+            let server = HTTPServer(handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits))
             let bound = try server.listen(host: host, port: p)
             proxyPort = bound
             proxyServer = server

@@ -26,6 +26,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     /// The proxy's address as users reach it (e.g. `https://preview.example.com`), for the URLs shown;
     /// default `http://<proxy_listen>`.
     public var proxyURL: String?
+    /// The public proxy's per-address and per-alias token buckets.
+    public var proxyRateLimits = ProxyRateLimits()
     /// Give sandboxes a network card on their user's network (namespaces, bridges, taps; needs root).
     public var network = true
     /// Where users' /24s come from.
@@ -58,6 +60,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case proxyListen = "proxy_listen"
         case proxyZone = "proxy_zone"
         case proxyURL = "proxy_url"
+        case proxyRateLimits = "proxy_rate_limits"
         case network
         case networkPool = "network_pool"
     }
@@ -88,7 +91,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "network", "network_pool"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "network", "network_pool"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -110,6 +113,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.proxy_listen { merged.proxyListen = v }
         if let v = decoded.proxy_zone { merged.proxyZone = v }
         if let v = decoded.proxy_url { merged.proxyURL = v }
+        if let v = decoded.proxy_rate_limits { merged.proxyRateLimits = v }
         if let v = decoded.network { merged.network = v }
         if let v = decoded.network_pool { merged.networkPool = v }
         _ = try merged.thermalPolicy
@@ -153,6 +157,7 @@ private struct PartialConfiguration: Decodable {
     var proxy_listen: String?
     var proxy_zone: String?
     var proxy_url: String?
+    var proxy_rate_limits: ProxyRateLimits?
     var network: Bool?
     var network_pool: String?
 }

@@ -20,6 +20,24 @@ public struct PreviewURLs: Sendable {
     }
 }
 
+/// The public proxy's token buckets (config `proxy_rate_limits`).
+public struct ProxyRateLimits: Codable, Equatable, Sendable {
+    /// Per client address: sized for dev servers, whose pages pull hundreds of modules at once.
+    public var perAddress = ProxyRateLimits.fixed(perMinute: 1500, burst: 500)
+    public var perAlias = ProxyRateLimits.fixed(perMinute: 5000, burst: 2000)
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case perAddress = "per_address"
+        case perAlias = "per_alias"
+    }
+
+    private static func fixed(perMinute: Double, burst: Double) -> RateLimit {
+        try! RateLimit(perMinute: perMinute, burst: burst)
+    }
+}
+
 /// The public preview proxy (`--proxy-listen`): no API key; the alias in the path (or the host, with a
 /// zone) picks a published port. An unknown alias is 404 before any rate limit is charged, so probing
 /// costs the prober nothing it can use; known ones are limited per client address and per alias.
@@ -29,12 +47,11 @@ struct PublicProxy: HTTPHandler {
     let perAddress: RateLimiter<String>
     let perAlias: RateLimiter<String>
 
-    init(service: SandboxService, zone: String?) {
+    init(service: SandboxService, zone: String?, limits: ProxyRateLimits = ProxyRateLimits()) {
         self.service = service
         self.zone = zone?.lowercased()
-        // Sized for dev servers, whose pages pull hundreds of modules at once.
-        perAddress = RateLimiter(limit: try! RateLimit(perMinute: 1500, burst: 500), maxKeys: 50_000)
-        perAlias = RateLimiter(limit: try! RateLimit(perMinute: 5000, burst: 2000), maxKeys: 50_000)
+        perAddress = RateLimiter(limit: limits.perAddress, maxKeys: 50_000)
+        perAlias = RateLimiter(limit: limits.perAlias, maxKeys: 50_000)
     }
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {

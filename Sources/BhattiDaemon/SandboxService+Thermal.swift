@@ -84,6 +84,7 @@ extension SandboxService {
             }
         }
         touch(id)
+        await hostsCatchUp(record)
         return record
     }
 

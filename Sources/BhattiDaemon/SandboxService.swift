@@ -82,6 +82,10 @@ public actor SandboxService {
     let policy: ThermalPolicy
     /// Per-user networks; nil runs sandboxes without a network card.
     let network: NetworkManager?
+    /// The names of each owner's sandboxes change with creates, renames and destroys: a version per
+    /// owner, and the version each guest's /etc/hosts has.
+    var hostsVersion: [String: Int] = [:]
+    var hostsApplied: [SandboxID: Int] = [:]
     /// Set once shutdown begins: the thermal manager stops cooling on its own.
     var shuttingDown = false
     /// Template sizes built or being built by this daemon.
@@ -167,6 +171,7 @@ public actor SandboxService {
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "from": how])
                 events.record("sandbox.created", sandbox: record.id, user: owner, detail: "name=\(record.name) from=\(how)")
                 self.touch(record.id)
+                await self.publishHosts(owner: owner)
                 return hot
             } catch {
                 // A sandbox that never booted is not kept: the create failed as a whole.
@@ -267,6 +272,7 @@ public actor SandboxService {
         for (k, v) in addLabels { record.labels[k] = v }
         try SandboxLabels.validate(record.labels)
         try await store.update(record.id, name: record.name, keepHot: record.keepHot, labels: record.labels)
+        if name != nil { await publishHosts(owner: record.userID) }
         // Unpinned: idleness counts from now. Pinned: a warm or cold sandbox comes back, as at start.
         if keepHot == false {
             thermal[record.id, default: ThermalEntry()].keptHot = false
@@ -287,6 +293,8 @@ public actor SandboxService {
         await detachNetwork(record)
         try await store.delete(record.id)
         await removeNetworkIfUnused(owner: record.userID)
+        hostsApplied[record.id] = nil
+        await publishHosts(owner: record.userID)
         log.info("sandbox.destroyed", ["sandbox.id": record.id.rawValue])
         events.record("sandbox.destroyed", sandbox: record.id, user: record.userID, detail: "name=\(record.name)")
     }
@@ -396,6 +404,41 @@ extension SandboxService {
         guard let network, let owner, let index = try? await store.netIndex(ownerID: owner),
               (try? await store.count(ownedBy: owner)) == 0 else { return }
         await network.removeUser(index: index)
+    }
+
+    /// Tells the owner's running guests the names and addresses of all the owner's sandboxes
+    /// (/etc/hosts), in the background; warm and cold ones catch up when they wake (`hostsCatchUp`).
+    func publishHosts(owner: String?) async {
+        guard network != nil, let owner else { return }
+        let version = (hostsVersion[owner] ?? 0) + 1
+        hostsVersion[owner] = version
+        guard let sandboxes = try? await store.list(ownedBy: owner) else { return }
+        for record in sandboxes where record.state == .hot && record.ip != nil {
+            pushHosts(to: record, version: version, sandboxes: sandboxes)
+        }
+    }
+
+    /// After a wake: a guest that slept through a change gets the current names.
+    func hostsCatchUp(_ record: SandboxRecord) async {
+        guard network != nil, let owner = record.userID, record.ip != nil else { return }
+        let version = hostsVersion[owner] ?? 0
+        guard version > 0, hostsApplied[record.id] != version, let sandboxes = try? await store.list(ownedBy: owner) else { return }
+        pushHosts(to: record, version: version, sandboxes: sandboxes)
+    }
+
+    private func pushHosts(to record: SandboxRecord, version: Int, sandboxes: [SandboxRecord]) {
+        let hosts = Dictionary(sandboxes.compactMap { r in r.ip.map { (r.name.rawValue, $0) } }, uniquingKeysWith: { a, _ in a })
+        let (engine, id) = (engine, record.id)
+        Task {
+            guard let agent = try? await engine.agent(for: id.rawValue) else { return }
+            var config = GuestConfig(replaceEnvironment: false)
+            config.hosts = hosts
+            if (try? await agent.configure(config)) != nil { self.hostsApplied(id, version) }
+        }
+    }
+
+    private func hostsApplied(_ id: SandboxID, _ version: Int) {
+        hostsApplied[id] = max(hostsApplied[id] ?? 0, version)
     }
 
     /// Before a cold sandbox's QEMU starts again: its tap (and namespace) exist, whatever happened to

@@ -239,6 +239,8 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     public var gateway: String?
     /// eth0's MAC (a restored copy of another VM's memory still has that VM's).
     public var mac: String?
+    /// Names of the user's other sandboxes and their addresses, for /etc/hosts (replaces the last set).
+    public var hosts: [String: String]?
     public var dns: [String]
     /// Run as session `init` (`sh -c`, as lohar, in /workspace).
     public var initScript: String?
@@ -269,7 +271,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, env, secrets, files, address, gateway, dns, token, entropy, mac
+        case hostname, env, secrets, files, address, gateway, dns, token, entropy, mac, hosts
         case initScript = "init"
         case replaceEnvironment = "replace_env"
     }
@@ -283,6 +285,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
         address = try c.decodeIfPresent(String.self, forKey: .address)
         gateway = try c.decodeIfPresent(String.self, forKey: .gateway)
         mac = try c.decodeIfPresent(String.self, forKey: .mac)
+        hosts = try c.decodeIfPresent([String: String].self, forKey: .hosts)
         dns = try c.decodeIfPresent([String].self, forKey: .dns) ?? []
         initScript = try c.decodeIfPresent(String.self, forKey: .initScript)
         token = try c.decodeIfPresent(String.self, forKey: .token)

@@ -2,6 +2,10 @@ import BhattiSystem
 import BhattiWire
 import FoundationEssentials
 import Glibc
+import Synchronization
+
+/// What /etc/hosts is made of; kept so a new hostname (a clone) or a new set of names rewrites it whole.
+private let knownHosts = Mutex<(hostname: String?, others: [String: String])>((nil, [:]))
 
 extension AgentSession {
     /// Applies the boot configuration: hostname, environment and secrets (memory only), files, the
@@ -15,8 +19,13 @@ extension AgentSession {
             if state.base.reapsAllChildren {   // the guest's own identity: only as PID 1, never in tests
                 try? Machine.setHostname(hostname)
                 writeSystemFile("/etc/hostname", hostname + "\n")
-                writeSystemFile("/etc/hosts", "127.0.0.1 localhost\n::1 localhost\n127.0.1.1 \(hostname)\n")
+                knownHosts.withLock { $0.hostname = hostname }
+                writeHosts()
             }
+        }
+        if let hosts = config.hosts, state.base.reapsAllChildren {
+            knownHosts.withLock { $0.others = hosts }
+            writeHosts()
         }
         if config.replaceEnvironment {
             state.apply(env: config.env, secrets: config.secrets, token: config.token)
@@ -64,6 +73,17 @@ extension AgentSession {
         }
         let user = state.base.user
         try AtomicFile.write(bytes, to: path, mode: perms, owner: user.map { (uid_t($0.uid), gid_t($0.gid)) })
+    }
+
+    /// /etc/hosts: localhost, this guest's name, and the user's other sandboxes.
+    private func writeHosts() {
+        let (hostname, others) = knownHosts.withLock { ($0.hostname, $0.others) }
+        var text = "127.0.0.1 localhost\n::1 localhost\n"
+        if let hostname { text += "127.0.1.1 \(hostname)\n" }
+        for (name, address) in others.sorted(by: { $0.key < $1.key }) where name != hostname {
+            text += "\(address) \(name)\n"
+        }
+        writeSystemFile("/etc/hosts", text)
     }
 
     private func writeSystemFile(_ path: String, _ text: String) {

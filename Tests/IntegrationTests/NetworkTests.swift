@@ -28,7 +28,7 @@ struct NetworkTests {
         """
     }
 
-    @Test("same user reaches its sandboxes, another user's do not, the host does not; addresses stay across cold and restarts; forks get their own")
+    @Test("same user reaches its sandboxes by address and name, another user's do not, the host does not; addresses stay across cold and restarts; forks get their own")
     func isolation() async throws {
         try await withDaemon(configure: { Self.networked(&$0) }) { d in
             let users = try await d.call("POST", "/v1/users", json: #"{"name":"bob"}"#)
@@ -55,6 +55,15 @@ struct NetworkTests {
                 if fromA != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
             }
             #expect(fromA == "open\n")
+            // By name too: each guest's /etc/hosts lists its user's sandboxes, and only those.
+            var byName = ""
+            for _ in 0..<30 where byName != "open\n" {
+                byName = try await d.exec("a", ["python3", "-c", Self.probe("b", 8000)]).stdout
+                if byName != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(byName == "open\n", "a reaches b by name")
+            let hostsInA = try await d.exec("a", ["cat", "/etc/hosts"]).stdout
+            #expect(hostsInA.contains("\(bIP) b") && !hostsInA.contains(cIP), "\(hostsInA)")
             let fromC = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
                                         body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["python3", "-c", Self.probe(bIP, 8000)]))))
             let cOut = try JSONDecoder().decode(ExecResultDTO.self, from: Data(fromC.body)).stdout
@@ -89,6 +98,12 @@ struct NetworkTests {
             #expect(a2Addr.contains(a2IP + "/24") && !a2Addr.contains(aIP + "/"), "\(a2Addr)")
             #expect(a2Addr.split(separator: "\n").last != aAddr.split(separator: "\n").last, "the fork kept its parent's MAC")
             #expect(try await d.exec("a2", ["python3", "-c", Self.probe(bIP, 8000)]).stdout == "open\n")
+            var a2Known = ""
+            for _ in 0..<30 where !a2Known.contains(a2IP) {
+                a2Known = try await d.exec("b", ["getent", "hosts", "a2"]).stdout
+                if !a2Known.contains(a2IP) { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(a2Known.contains(a2IP), "a new sandbox's name reaches the others")
 
             // Bob's last sandbox gone: his namespace goes with it; alice's stays.
             let network = try #require(d.daemon.network)

@@ -1,4 +1,5 @@
 import BhattiAPI
+import BhattiCore
 import BhattiHTTP
 import BhattiSystem
 import Foundation
@@ -161,6 +162,7 @@ extension ProxyTests {
         try await withDaemon(configure: { config in
             config.proxyListen = "127.0.0.1:0"
             config.proxyZone = "preview.test"
+            config.proxyRateLimits.perAlias = try! RateLimit(perMinute: 60, burst: 20)
         }) { d in
             try await Self.startServer(d, "web")
             let port = try #require(d.daemon.proxyPort)
@@ -209,6 +211,16 @@ extension ProxyTests {
             #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 200)
             #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 404)
             #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/dead/"]) } == "404")
+
+            // The alias's bucket (20 here) runs dry: 429 with Retry-After; unknown aliases are still 404.
+            var statuses: [String] = []
+            for _ in 0..<30 {
+                statuses.append(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) })
+            }
+            #expect(statuses.contains("429"), "\(statuses)")
+            let retry = try await Blocking.run { try curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/web-8000/"]) }
+            #expect(retry.contains("429") && retry.lowercased().contains("retry-after: 1"), "\(retry)")
+            #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/nope/"]) } == "404")
 
             let list = try JSONDecoder().decode([PublishDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/web/publish").body))
             #expect(list.map(\.alias) == ["web-8000"])
