@@ -22,6 +22,7 @@ public final class Daemon: Sendable {
     /// The public preview proxy and its bound port, when `proxy_listen` is set.
     public let proxyServer: HTTPServer?
     public let proxyPort: Int?
+    private let proxyTLS: TLSTerminator?
     private let log: Logger
     private let events: Task<Void, Never>
 
@@ -66,13 +67,27 @@ public final class Daemon: Sendable {
         var previews = PreviewURLs(base: nil, zone: config.proxyZone)
         var proxyServer: HTTPServer?
         var proxyPort: Int?
+        var terminator: TLSTerminator?
         if let (host, p) = try config.proxyAddress() {
             let server = HTTPServer(handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits))
-            let bound = try server.listen(host: host, port: p)
+            let bound: Int
+            if let certificate = config.proxyTLSCertificate, let key = config.proxyTLSKey {
+                // HTTPS only: the terminator owns the port and hands the server plain connections.
+                do {
+                    let tls = try TLSTerminator(certificateChain: certificate, privateKey: key)
+                    bound = try tls.listen(host: host, port: p, into: server)
+                    terminator = tls
+                } catch {
+                    throw BhattiError(.invalidArgument, "public proxy TLS: \(error)", cause: error)
+                }
+            } else {
+                bound = try server.listen(host: host, port: p)
+            }
             proxyPort = bound
             proxyServer = server
             let shown = ["0.0.0.0", "::"].contains(host) ? ProcessInfo.processInfo.hostName : host
-            previews.base = config.proxyURL ?? "http://\(shown.contains(":") ? "[\(shown)]" : shown):\(bound)"
+            let scheme = terminator == nil ? "http" : "https"
+            previews.base = config.proxyURL ?? "\(scheme)://\(shown.contains(":") ? "[\(shown)]" : shown):\(bound)"
             log.info("daemon.proxy_listening", ["tcp": "\(host):\(bound)", "urls": previews.base ?? ""])
         }
         let started = Date()
@@ -101,15 +116,17 @@ public final class Daemon: Sendable {
         }
         log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])
         return Daemon(
-            config: config, service: service, engine: engine, server: server, proxy: proxyServer, proxyPort: proxyPort, key: key, users: users,
+            config: config, service: service, engine: engine, server: server, proxy: proxyServer, proxyPort: proxyPort, tls: terminator,
+            key: key, users: users,
             socket: socketPath, port: port, log: log)
     }
 
     private init(
-        config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?, key: String,
+        config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?, tls: TLSTerminator?, key: String,
         users: UserDirectory, socket: String, port: Int?, log: Logger
     ) {
         proxyServer = proxy
+        proxyTLS = tls
         self.proxyPort = proxyPort
         configuration = config
         self.service = service
@@ -134,6 +151,7 @@ public final class Daemon: Sendable {
 
     /// Stops listening, stops every VM, records what happened.
     public func stop() async {
+        proxyTLS?.stop()
         async let proxyDrained: Void = { await self.proxyServer?.shutdown(gracePeriod: .seconds(5)) }()
         await server.shutdown(gracePeriod: .seconds(5))
         await proxyDrained

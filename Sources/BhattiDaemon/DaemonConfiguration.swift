@@ -26,6 +26,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     /// The proxy's address as users reach it (e.g. `https://preview.example.com`), for the URLs shown;
     /// default `http://<proxy_listen>`.
     public var proxyURL: String?
+    /// PEM certificate chain and private key: with both, the public proxy speaks only HTTPS.
+    public var proxyTLSCertificate: String?
+    public var proxyTLSKey: String?
     /// The public proxy's per-address and per-alias token buckets.
     public var proxyRateLimits = ProxyRateLimits()
     /// Give sandboxes a network card on their user's network (namespaces, bridges, taps; needs root).
@@ -61,6 +64,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case proxyZone = "proxy_zone"
         case proxyURL = "proxy_url"
         case proxyRateLimits = "proxy_rate_limits"
+        case proxyTLSCertificate = "proxy_tls_cert"
+        case proxyTLSKey = "proxy_tls_key"
         case network
         case networkPool = "network_pool"
     }
@@ -91,7 +96,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "network", "network_pool"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -114,6 +119,11 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.proxy_zone { merged.proxyZone = v }
         if let v = decoded.proxy_url { merged.proxyURL = v }
         if let v = decoded.proxy_rate_limits { merged.proxyRateLimits = v }
+        if let v = decoded.proxy_tls_cert { merged.proxyTLSCertificate = v }
+        if let v = decoded.proxy_tls_key { merged.proxyTLSKey = v }
+        if (merged.proxyTLSCertificate == nil) != (merged.proxyTLSKey == nil) {
+            throw BhattiError(.invalidArgument, "config file \(path): proxy_tls_cert and proxy_tls_key go together")
+        }
         if let v = decoded.network { merged.network = v }
         if let v = decoded.network_pool { merged.networkPool = v }
         _ = try merged.thermalPolicy
@@ -158,6 +168,8 @@ private struct PartialConfiguration: Decodable {
     var proxy_zone: String?
     var proxy_url: String?
     var proxy_rate_limits: ProxyRateLimits?
+    var proxy_tls_cert: String?
+    var proxy_tls_key: String?
     var network: Bool?
     var network_pool: String?
 }

@@ -83,7 +83,7 @@ enum ProxyHandler {
             text += "\(name): \(value)\r\n"
         }
         let chain = [request.headers["X-Forwarded-For"], request.remoteAddress ?? "unix"].compactMap { $0 }.joined(separator: ", ")
-        text += "X-Forwarded-For: \(chain)\r\nX-Forwarded-Proto: http\r\n"
+        text += "X-Forwarded-For: \(chain)\r\nX-Forwarded-Proto: \(request.isSecure ? "https" : "http")\r\n"
         if let host = request.headers["Host"] { text += "X-Forwarded-Host: \(host)\r\n" }
         if let prefix { text += "X-Forwarded-Prefix: \(prefix)\r\n" }
         if let upgrade {

@@ -73,9 +73,13 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
     /// The client reset the connection while its handler ran.
     private var peerGone = false
 
-    init(fd: FileDescriptor, core: ServerCore) {
+    /// Set for a connection handed over by a TLS terminator: its client, and that it was secure.
+    private let handedOver: (remoteAddress: String?, secure: Bool)?
+
+    init(fd: FileDescriptor, core: ServerCore, handedOver: (remoteAddress: String?, secure: Bool)? = nil) {
         self.fd = fd
         self.core = core
+        self.handedOver = handedOver
         parser = HTTPRequestParser(limits: core.limits)
     }
 
@@ -303,7 +307,8 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         let exchange = Exchange(head: head, pipelined: parser.bufferedByteCount > 0, upload: upload)
         let (handler, loop, connection) = (core.handler, loop, self)
         var request = request
-        request.remoteAddress = remoteAddress
+        request.remoteAddress = handedOver.map(\.remoteAddress) ?? remoteAddress
+        request.isSecure = handedOver?.secure ?? false
         let task = Task { [request] in
             let answer = Answer(await handler.handle(request), to: request)
             if !loop.execute({ connection.answered(answer) }) { answer.response.body.cancelStream() }

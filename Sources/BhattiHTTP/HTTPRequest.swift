@@ -40,6 +40,8 @@ public struct HTTPRequest: Sendable {
     public var bodyStream: RequestBodyStream?
     /// The client's IP address over TCP; nil over a unix socket.
     public var remoteAddress: String?
+    /// Whether the client spoke TLS (to a `TLSTerminator` in front of this server).
+    public var isSecure = false
 
     /// A request whose path and query are decoded from `target` (kept raw where the encoding is invalid).
     public init(

@@ -55,6 +55,16 @@ public final class HTTPServer: Sendable {
         return bound
     }
 
+    /// Serves a connected, non-blocking socket as if it had been accepted here: a TLS terminator hands
+    /// over its plain side this way, with the client's real address. Closed if the server is not running.
+    public func serve(connection fd: FileDescriptor, remoteAddress: String?, secure: Bool) {
+        guard let core = runningCore else {
+            fd.close()
+            return
+        }
+        if !core.loop.execute({ core.adopt(fd, remoteAddress: remoteAddress, secure: secure) }) { fd.close() }
+    }
+
     /// Stops accepting (removing unix socket files), closes every open connection, and cancels running
     /// handlers and streams. Returns without waiting for them to finish. Idempotent.
     public func shutdown() {
@@ -82,6 +92,18 @@ public final class HTTPServer: Sendable {
     /// The number of connections open now.
     public var connectionCount: Int {
         state.withLock { $0.core }?.openConnections.load(ordering: .relaxed) ?? 0
+    }
+
+    /// The core, started now if no listener started it yet (a server fed only by `serve(connection:)`);
+    /// nil once stopped.
+    private var runningCore: ServerCore? {
+        state.withLock { state -> ServerCore? in
+            guard !state.stopped else { return nil }
+            if let core = state.core { return core }
+            guard let core = try? ServerCore(handler: handler, limits: limits) else { return nil }
+            state.core = core
+            return core
+        }
     }
 
     private func start(_ socket: ListeningSocket) throws(Errno) {

@@ -83,8 +83,17 @@ final class ServerCore: @unchecked Sendable {
         }
     }
 
-    private func open(_ fd: FileDescriptor) {
-        let connection = HTTPConnection(fd: fd, core: self)
+    /// Serves an already connected socket (from a TLS terminator), as if accepted.
+    func adopt(_ fd: FileDescriptor, remoteAddress: String?, secure: Bool) {
+        guard case .serving = mode else {
+            fd.close()
+            return
+        }
+        open(fd, handedOver: (remoteAddress, secure))
+    }
+
+    private func open(_ fd: FileDescriptor, handedOver: (remoteAddress: String?, secure: Bool)? = nil) {
+        let connection = HTTPConnection(fd: fd, core: self, handedOver: handedOver)
         do {
             try connection.start()
         } catch {

@@ -2,7 +2,7 @@
 public struct ImageBuildOptions: Sendable {
     /// Packages debootstrap adds to `minbase`: what an agent's commands expect to find.
     public static let defaultPackages = [
-        "bash", "git", "curl", "ca-certificates", "sudo", "python3", "iproute2", "procps", "less", "vim-tiny",
+        "bash", "git", "curl", "ca-certificates", "sudo", "python3", "iproute2", "iputils-ping", "procps", "less", "vim-tiny",
     ]
     /// Drivers the initramfs loads (dependencies are added from the modules' own metadata):
     /// the microvm transport, the root disk, the network and the virtio-serial agent channel.

@@ -4,3 +4,5 @@
 #include <openssl/crypto.h>
 #include <openssl/kdf.h>
 #include <openssl/hmac.h>
+#include <openssl/ssl.h>
+#include <openssl/err.h>

@@ -28,7 +28,7 @@ struct NetworkTests {
         """
     }
 
-    @Test("same user reaches its sandboxes by address and name, another user's do not, the host does not; addresses stay across cold and restarts; forks get their own")
+    @Test("same user reaches its sandboxes (TCP and ping) by address and name, another user's do not, the host does not; addresses stay across cold and restarts; forks get their own")
     func isolation() async throws {
         try await withDaemon(configure: { Self.networked(&$0) }) { d in
             let users = try await d.call("POST", "/v1/users", json: #"{"name":"bob"}"#)
@@ -55,6 +55,11 @@ struct NetworkTests {
                 if fromA != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
             }
             #expect(fromA == "open\n")
+            // ICMP too: a pings b; bob's c cannot.
+            #expect(try await d.exec("a", ["sudo", "ping", "-c", "1", "-W", "3", bIP]).exitCode == 0)
+            let ping = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
+                                       body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["sudo", "ping", "-c", "1", "-W", "2", bIP]))))
+            #expect(try JSONDecoder().decode(ExecResultDTO.self, from: Data(ping.body)).exitCode != 0)
             // By name too: each guest's /etc/hosts lists its user's sandboxes, and only those.
             var byName = ""
             for _ in 0..<30 where byName != "open\n" {

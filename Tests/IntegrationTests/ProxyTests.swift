@@ -1,5 +1,6 @@
 import BhattiAPI
 import BhattiCore
+import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
@@ -226,6 +227,47 @@ extension ProxyTests {
             #expect(list.map(\.alias) == ["web-8000"])
             #expect(try await d.call("DELETE", "/v1/sandboxes/web").status == 200)
             #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) } == "404")
+        }
+    }
+}
+
+extension ProxyTests {
+    @Test("preview URLs over HTTPS: TLS with the configured certificate, X-Forwarded-Proto https, streaming through; a key that does not match is refused at start")
+    func tls() async throws {
+        let dir = NSTemporaryDirectory() + "bhatti-tls-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["a", "b"] {
+            _ = try await Blocking.run {
+                try runTool("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                                                 "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).crt"])
+            }
+        }
+        var mismatched = DaemonConfiguration.isolated(dataDirectory: dir + "/data", imageDirectory: TestDaemon.imageDirectory)
+        mismatched.proxyListen = "127.0.0.1:0"
+        mismatched.proxyTLSCertificate = dir + "/a.crt"
+        mismatched.proxyTLSKey = dir + "/b.key"
+        let refused = await #expect(throws: BhattiError.self) { _ = try await Daemon.start(mismatched, log: Logger(sink: { _ in })) }
+        #expect(refused?.message.contains("private key") == true, "\(String(describing: refused))")
+
+        try await withDaemon(configure: { config in
+            config.proxyListen = "127.0.0.1:0"
+            config.proxyTLSCertificate = dir + "/a.crt"
+            config.proxyTLSKey = dir + "/a.key"
+        }) { d in
+            try await Self.startServer(d, "web")
+            let port = try #require(d.daemon.proxyPort)
+            let rule = try JSONDecoder().decode(PublishDTO.self, from: Data(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#).body))
+            #expect(rule.url == "https://127.0.0.1:\(port)/web-8000/")
+            let echo = try await Blocking.run { try curl(["-sk", "https://127.0.0.1:\(port)/web-8000/secure?x=1"]) }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(echo.utf8)) as? [String: Any], "\(echo)")
+            #expect(object["path"] as? String == "/secure?x=1")
+            let headers = try #require(object["headers"] as? [String: String])
+            #expect(headers["x-forwarded-proto"] == "https" && headers["x-forwarded-for"] == "127.0.0.1")
+            let events = try await Blocking.run { try curl(["-skN", "https://127.0.0.1:\(port)/web-8000/sse"]) }
+            #expect(events.contains("data: 0") && events.contains("data: 2"))
+            let plain = try await Blocking.run { try? curl(["-s", "-m", "3", "http://127.0.0.1:\(port)/web-8000/"]) }
+            #expect(plain == nil || !(plain ?? "").contains("path"), "plain HTTP is not served on the TLS port")
         }
     }
 }
