@@ -11,7 +11,7 @@ struct EngineThermalTests {
         try await withDaemon { d in
             let sb = try await d.create("thermal")
             let engine = d.daemon.engine
-            _ = try await d.exec(sb.id, ["sh", "-c", "echo marker > /dev/shm/m; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c; sleep 0.05; done) > /dev/null 2>&1 &"], timeout: 5)
+            _ = try await d.exec(sb.id, ["sh", "-c", "echo marker > /dev/shm/m; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.new; mv /dev/shm/c.new /dev/shm/c; sleep 0.05; done) > /dev/null 2>&1 &"], timeout: 5)
             try await engine.pause(id: sb.id)
             try await engine.resume(id: sb.id)
             #expect(try await d.exec(sb.id, ["cat", "/dev/shm/m"]).stdout == "marker\n")
