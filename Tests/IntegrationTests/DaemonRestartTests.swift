@@ -59,7 +59,7 @@ struct DaemonRestartTests {
         }
         #expect(created.status == 201, "\(created.text)")
         // Memory-only state: a tmpfs file and a process that keeps counting.
-        _ = try await Self.exec(client, headers, "survivor", ["sh", "-c", "echo ram > /dev/shm/marker; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c; sleep 0.1; done) >/dev/null 2>&1 &"])
+        _ = try await Self.exec(client, headers, "survivor", ["sh", "-c", "echo ram > /dev/shm/marker; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.new; mv /dev/shm/c.new /dev/shm/c; sleep 0.1; done) >/dev/null 2>&1 &"])
         let qemu = qemuProcesses(mentioning: data)
         #expect(qemu.count == 1)
 
