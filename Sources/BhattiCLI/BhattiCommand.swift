@@ -16,7 +16,7 @@ public enum BhattiCommand {
     static let commands: [Command] = [
         ServeCommand.command, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
         ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy, ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
-        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish, ImageCommand.command, versionCommand,
+        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish, HelpCommands.setup, HelpCommands.completion, ImageCommand.command, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.
@@ -36,7 +36,16 @@ public enum BhattiCommand {
             printUsage()
             return arguments.contains(where: { $0 == "--help" || $0 == "-h" }) ? 0 : 2
         }
-        if name == "help" { printUsage(); return 0 }
+        if name == "help" {
+            let topic = arguments.dropFirst(index + 1).first
+            if topic == "--markdown" { print(HelpCommands.markdown()); return 0 }
+            guard let topic else { printUsage(); return 0 }
+            guard let command = commands.first(where: { $0.names.contains(topic) }) else {
+                return report(.usage("unknown command \"\(topic)\"", usage: "bhatti help"))
+            }
+            print(HelpCommands.help(for: command))
+            return 0
+        }
         var remaining = arguments
         remaining.remove(at: index)
         guard let command = commands.first(where: { $0.names.contains(name) }) else {
@@ -46,7 +55,7 @@ public enum BhattiCommand {
             return report(.usage("unknown command \"\(name)\"", usage: "bhatti help"))
         }
         if remaining.contains("--help") || remaining.contains("-h") {
-            print("usage: \(command.usage)\n\n\(command.summary)")
+            print(HelpCommands.help(for: command))
             return 0
         }
         do {
@@ -77,10 +86,27 @@ public enum BhattiCommand {
     static func report(_ error: CLIError) -> Int32 {
         switch error {
         case .usage(let message, let usage): printError("error: \(message)\nusage: \(usage)")
-        case .server(_, let code, let message): printError("error: \(message) (\(code))")
+        case .server(_, let code, let message):
+            if let hint = hint(code: code, message: message) { printError("error: \(message) — \(hint)") } else { printError("error: \(message) (\(code))") }
         case .unreachable(let message), .failure(let message): printError("error: \(message)")
         }
         return error.exitCode
+    }
+
+    /// What to do next, for the errors people meet most.
+    static func hint(code: String, message: String) -> String? {
+        switch code {
+        case "not_found":
+            for (noun, list) in [("sandbox", "bhatti list"), ("snapshot", "bhatti snapshot list"), ("secret", "bhatti secret list"), ("user", "bhatti user list")]
+            where message.hasPrefix(noun + " ") {
+                return "see \(list)"
+            }
+            return nil
+        case "unauthenticated": return "check --token, BHATTI_TOKEN or ~/.bhatti/config.json (bhatti setup writes it)"
+        case "permission_denied": return "this needs the admin's key"
+        case "rate_limited": return "too many requests for your key; wait and retry"
+        default: return nil
+        }
     }
 
     static func printUsage() {

@@ -91,6 +91,44 @@ struct CLITests {
         }
     }
 
+    @Test("setup checks the address and key, then writes ~/.bhatti/config.json (0600) that later commands use")
+    func setup() async throws {
+        try await withDaemon { d in
+            let home = NSTemporaryDirectory() + "bhatti-home-\(UInt32.random(in: 0...UInt32.max))"
+            try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: home) }
+            let url = "unix://" + d.daemon.socketPath
+            func cli(_ args: [String]) async throws -> Run {
+                try await Blocking.run {
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: CLITests.binary)
+                    p.arguments = args
+                    p.environment = ["HOME": home, "PATH": "/usr/bin:/bin"]
+                    let out = Pipe(), err = Pipe()
+                    p.standardOutput = out
+                    p.standardError = err
+                    try p.run()
+                    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+                    p.waitUntilExit()
+                    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+                }
+            }
+            let badKey = try await cli(["setup", "--url", url, "--token", "bht_" + String(repeating: "0", count: 64)])
+            #expect(badKey.status == 1 && badKey.stderr.contains("bhatti setup"), "\(badKey.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: home + "/.bhatti/config.json"), "nothing written for a key that does not work")
+            #expect(try await cli(["setup", "--url", "unix:///tmp/bhatti-nothing.sock", "--token", "x"]).status == 3)
+            #expect(try await cli(["setup", "--url", url]).status == 2)
+            let ok = try await cli(["setup", "--url", url, "--token", d.daemon.adminKey])
+            #expect(ok.status == 0, "\(ok.stderr)")
+            let attributes = try FileManager.default.attributesOfItem(atPath: home + "/.bhatti/config.json")
+            #expect((attributes[.posixPermissions] as? Int) == 0o600)
+            let list = try await cli(["--json", "list"])
+            #expect(list.status == 0 && list.stdout.hasPrefix("["), "\(list.stderr)")
+            let missing = try await cli(["inspect", "ghost"])
+            #expect(missing.status == 1 && missing.stderr == "error: sandbox ghost not found — see bhatti list\n", "\(missing.stderr)")
+        }
+    }
+
     @Test("create, exec (exit code passes through), list, inspect, destroy")
     func script() async throws {
         #expect(FileManager.default.isExecutableFile(atPath: CLITests.binary), "build the bhatti product first")
