@@ -5,7 +5,7 @@ IMAGE_DIR  ?= $(DATA_DIR)/images/default
 LISTEN     ?= 127.0.0.1:8080
 LOHAR      := .build/static/release/lohar
 
-.PHONY: deps build build-debug lohar image image-debug serve test unit-test bench clean
+.PHONY: deps build build-debug lohar image image-debug serve test unit-test bench clean install uninstall
 
 deps:
 	@./scripts/install-deps.sh
@@ -36,6 +36,13 @@ test: image-debug
 bench: image
 	@./scripts/install-deps.sh --bench
 	BHATTI_BENCH_IMAGE_DIR=$(IMAGE_DIR) ./bench/run.sh
+
+# A systemd host: /usr/local/bin/bhatti, bhatti.service, /etc/bhatti/config.json, the image in $(DATA_DIR).
+install: build lohar
+	DATA_DIR=$(DATA_DIR) ./scripts/install.sh
+
+uninstall:
+	DATA_DIR=$(DATA_DIR) ./scripts/uninstall.sh
 
 clean:
 	rm -rf .build

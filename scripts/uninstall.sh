@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# make uninstall: stops and removes the service and the binary. Data and configuration stay unless PURGE=1.
+set -euo pipefail
+PREFIX=${PREFIX:-/usr/local}
+DATA_DIR=${DATA_DIR:-/var/lib/bhatti}
+[ "$(id -u)" -eq 0 ] || { echo "error: run make uninstall as root" >&2; exit 1; }
+if [ -d /run/systemd/system ] && [ -e /etc/systemd/system/bhatti.service ]; then
+  systemctl disable --now bhatti.service || true
+  rm -f /etc/systemd/system/bhatti.service
+  systemctl daemon-reload
+fi
+rm -f "$PREFIX/bin/bhatti"
+rm -rf "$PREFIX/share/doc/bhatti"
+if [ "${PURGE:-0}" = 1 ]; then
+  rm -rf "$DATA_DIR" /etc/bhatti
+  echo "removed bhatti, its data ($DATA_DIR) and configuration (/etc/bhatti)"
+else
+  echo "removed bhatti; kept $DATA_DIR and /etc/bhatti (make uninstall PURGE=1 removes them too)"
+fi
