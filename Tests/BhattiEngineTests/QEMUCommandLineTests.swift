@@ -15,7 +15,9 @@ struct QEMUCommandLineTests {
             "-object", "memory-backend-file,id=mem,size=1024M,mem-path=/d/memory,share=on",
             "-kernel", "/img/vmlinuz", "-initrd", "/img/initramfs",
             "-append", "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 mitigations=off nokaslr random.trust_cpu=on cryptomgr.notests no_timer_check pci=off tsc_early_khz=2596138",
-            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
+            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            "-serial", "stdio",
             "-qmp", "unix:/d/qmp.sock,server=on,wait=off",
             "-drive", "id=root,file=/d/disk.qcow2,format=qcow2,if=none,cache=writeback,discard=unmap",
             "-device", "virtio-blk-device,drive=root",
@@ -23,6 +25,17 @@ struct QEMUCommandLineTests {
             "-device", "virtio-serial-device,max_ports=2",
             "-device", "virtserialport,chardev=agent,name=bhatti.agent",
         ])
+    }
+
+    @Test("a network card: a tap as fd 3, or a placeholder on an empty hub")
+    func nic() {
+        var tapped = base
+        tapped.nic = (mac: "52:54:00:aa:bb:cc", tapFD: true)
+        #expect(tapped.arguments.suffix(4) == ["-netdev", "tap,id=net0,fd=3,vhost=off", "-device", "virtio-net-device,netdev=net0,mac=52:54:00:aa:bb:cc"])
+        var placeholder = base
+        placeholder.nic = (mac: "52:54:00:00:00:01", tapFD: false)
+        #expect(placeholder.arguments.contains("hubport,id=net0,hubid=0"))
+        #expect(!base.arguments.contains("-netdev"))
     }
 
     @Test("KVM: host CPU without arch-capabilities, no TSC hint")

@@ -147,3 +147,23 @@ struct VMLifecycleTests {
         }
     }
 }
+
+/// Host hardening visible from the host: every QEMU runs under a seccomp filter.
+@Suite("QEMU confinement")
+struct ConfinementTests {
+    @Test("QEMU runs in seccomp mode 2, also after a cold restore")
+    func seccomp() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("conf")
+            func mode() async throws -> String? {
+                let pid = try #require(await d.daemon.engine.pid(of: sb.id))
+                let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+                return status.split(separator: "\n").first { $0.hasPrefix("Seccomp:") }.map { String($0.split(separator: "\t").last ?? "") }
+            }
+            #expect(try await mode() == "2")
+            #expect(try await d.call("POST", "/v1/sandboxes/conf/stop").status == 200)
+            #expect(try await d.exec("conf", ["true"]).exitCode == 0)
+            #expect(try await mode() == "2")
+        }
+    }
+}

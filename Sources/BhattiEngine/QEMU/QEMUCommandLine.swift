@@ -70,6 +70,9 @@ public struct QEMUCommandLine: Sendable, Equatable {
             "-initrd", initramfs,
             "-append", kernelArguments,
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            // seccomp (mode 2): no obsolete syscalls, no privilege changes, no fork/exec, no affinity or
+            // priority changes. QEMU runs as root here; the filter is its wall against a guest escape.
+            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
             "-serial", "stdio",
             "-qmp", "unix:\(qmpSocket),server=on,wait=off",
             "-drive", "id=root,file=\(disk),format=qcow2,if=none,cache=writeback,discard=unmap",
