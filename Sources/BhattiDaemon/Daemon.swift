@@ -29,6 +29,9 @@ public final class Daemon: Sendable {
     /// Starts everything; returns once the API is listening.
     public static func start(_ config: DaemonConfiguration, log: Logger = Logger()) async throws -> Daemon {
         let data = config.dataDirectory
+        // Everything the daemon and its QEMUs create (RAM files, disks, device state, logs, sockets,
+        // snapshots) is for root alone: no file under the data directory is readable by others.
+        umask(0o077)
         do {
             try FileManager.default.createDirectory(atPath: data + "/sandboxes", withIntermediateDirectories: true)
             chmod(data, 0o700)

@@ -164,6 +164,12 @@ struct ConfinementTests {
             #expect(try await d.call("POST", "/v1/sandboxes/conf/stop").status == 200)
             #expect(try await d.exec("conf", ["true"]).exitCode == 0)
             #expect(try await mode() == "2")
+
+            // Nothing the daemon or QEMU wrote under the data directory is readable by other users.
+            #expect(try await d.call("POST", "/v1/sandboxes/conf/snapshots", json: #"{"name":"s"}"#).status == 201)
+            #expect(try await d.call("POST", "/v1/sandboxes/conf/stop").status == 200)
+            let readable = try await Blocking.run { try runTool("/usr/bin/find", [d.dataDirectory, "-perm", "-o=r", "-not", "-type", "l"]) }
+            #expect(readable.isEmpty, "world-readable under the data directory:\n\(readable)")
         }
     }
 }
