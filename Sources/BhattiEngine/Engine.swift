@@ -34,6 +34,8 @@ public actor Engine {
     public nonisolated let events: AsyncStream<EngineEvent>
     let eventSink: AsyncStream<EngineEvent>.Continuation
     var machines: [String: VirtualMachine] = [:]
+    /// Resource limits per VM; nil where no cgroup filesystem is usable.
+    nonisolated let cgroups: Cgroups?
     /// Ids whose QEMU we are stopping on purpose: their exit is not news.
     var stopping: Set<String> = []
     private var reconnecting: [String: Task<AgentConnection, any Error>] = [:]
@@ -41,6 +43,7 @@ public actor Engine {
     public init(configuration: EngineConfiguration) throws {
         try VMPaths.validate(dataDirectory: configuration.dataDirectory)
         self.configuration = configuration
+        cgroups = Cgroups(dataDirectory: configuration.dataDirectory)
         (events, eventSink) = AsyncStream.makeStream(of: EngineEvent.self)
     }
 
@@ -63,6 +66,7 @@ public actor Engine {
         var vmConfig = config
         vmConfig.hostname = hostname
         vmConfig.nic = nic
+        vmConfig.cgroups = cgroups
         let vm = try await VirtualMachine.boot(vmConfig, onExit: exitHandler(id: id))
         machines[id] = vm
         return vm.agent.hello
@@ -106,11 +110,13 @@ public actor Engine {
     public func destroy(id: String) async {
         guard let vm = machines.removeValue(forKey: id) else {
             try? FileManager.default.removeItem(atPath: VMPaths(dataDirectory: configuration.dataDirectory, id: id).directory)
+            cgroups?.remove(id: id)
             return
         }
         stopping.insert(id)
         await vm.destroy()
         stopping.remove(id)
+        cgroups?.remove(id: id)
     }
 
     /// Kills QEMUs left behind by a previous daemon that died without cleaning up (their pid files
@@ -144,7 +150,10 @@ public actor Engine {
     /// (a short, self-contained task) to tell a deliberate stop from a death.
     func exitHandler(id: String) -> VMExitHandler {
         let sink = eventSink
+        let cgroups = cgroups
         return { [weak self] pid, termination, log in
+            // An empty group goes at once (a restore makes it again); one a newer QEMU already uses stays.
+            cgroups?.remove(id: id)
             guard let self else { return }
             Task { await self.exited(id: id, pid: pid, termination: termination, log: log, sink: sink) }
         }

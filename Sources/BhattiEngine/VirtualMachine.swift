@@ -20,6 +20,13 @@ public struct VMConfiguration: Sendable {
     public var hostname: String = "bhatti"
     /// The network card, if any (configured in the guest with the hostname).
     public var nic: NetworkInterface?
+    /// Where QEMU's resource limits go; nil runs it unconfined.
+    var cgroups: Cgroups?
+
+    /// Puts a just-started QEMU into its cgroup; a failure is the caller's to clean up (fail closed).
+    func confine(_ process: QEMUProcess) throws {
+        try cgroups?.place(pid: process.pid, id: id, cpus: cpus, memoryMB: memoryMB)
+    }
 
     public init(
         id: String, cpus: Int, memoryMB: Int, paths: VMPaths, kernel: String, initramfs: String, baseImage: String,
@@ -115,6 +122,7 @@ public final class VirtualMachine: Sendable {
                 onExit(pid, termination, QEMUProcess.tail(of: logPath))
             }
             process = started
+            try config.confine(started)
             // Lets a later daemon find and stop this QEMU if this one dies without cleaning up.
             try? "\(started.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
             // QEMU binds its sockets before it listens on them: until then connecting is refused.

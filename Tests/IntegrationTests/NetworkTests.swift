@@ -82,7 +82,7 @@ struct NetworkTests {
             let port = try #require(d.daemon.tcpPort)
             let toHost = try await d.exec("a", ["python3", "-c", Self.probe(aIP.split(separator: ".").prefix(3).joined(separator: ".") + ".1", port)]).stdout
             #expect(toHost != "open\n", "the sandbox reached the daemon's port through its gateway")
-            let hostAddress = Self.hostAddress()
+            let hostAddress = try await Blocking.run { Self.hostAddress() }
             if let hostAddress {
                 let out = try await d.exec("a", ["python3", "-c", Self.probe(hostAddress, port)]).stdout
                 #expect(!out.isEmpty && out != "open\n", "the host's address must be unroutable from a sandbox: \(out)")

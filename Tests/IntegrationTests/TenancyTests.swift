@@ -30,11 +30,12 @@ struct TenancyTests {
             // Secrets: one set through the API, one encrypted by the age CLI to the daemon's recipient.
             let value = "s3cr3t-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
             #expect(try await call(ann, "POST", "/v1/secrets", #"{"name":"TOKEN","value":"\#(value)"}"#).status == 201)
-            let recipient = String(decoding: try runBytes("/usr/bin/age-keygen", ["-y", d.dataDirectory + "/age.key"]), as: UTF8.self)
+            let keyFile = d.dataDirectory + "/age.key"
+            let recipient = String(decoding: try await Blocking.run { try Self.runBytes("/usr/bin/age-keygen", ["-y", keyFile]) }, as: UTF8.self)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(recipient.hasPrefix("age1"))
             let other = "from-the-age-cli-" + String(UInt32.random(in: 0...UInt32.max))
-            let sealedByCLI = try runBytes("/usr/bin/age", ["-r", recipient], stdin: Array(other.utf8))
+            let sealedByCLI = try await Blocking.run { [recipient, other] in try Self.runBytes("/usr/bin/age", ["-r", recipient], stdin: Array(other.utf8)) }
             let annID = try #require(try await d.daemon.users.list().first { $0.name == "ann" }?.id)
             let store = try SandboxStore(path: d.dataDirectory + "/state.db")
             try await store.setSecret(userID: annID, name: "OTHER", ciphertext: sealedByCLI)
@@ -42,7 +43,9 @@ struct TenancyTests {
             let stored = try #require(try await store.secret(userID: annID, name: "TOKEN"))
             #expect(String(decoding: stored.ciphertext.prefix(21), as: UTF8.self) == "age-encryption.org/v1")
             #expect(!String(decoding: stored.ciphertext, as: UTF8.self).contains(value))
-            #expect(String(decoding: try runBytes("/usr/bin/age", ["-d", "-i", d.dataDirectory + "/age.key"], stdin: stored.ciphertext), as: UTF8.self) == value)
+            let ciphertext = stored.ciphertext
+            let opened = try await Blocking.run { try Self.runBytes("/usr/bin/age", ["-d", "-i", keyFile], stdin: ciphertext) }
+            #expect(String(decoding: opened, as: UTF8.self) == value)
 
             // Ann's sandbox, with both secrets as environment.
             let created = try await call(ann, "POST", "/v1/sandboxes", #"{"name":"dev","cpus":1,"memory_mb":512,"secrets":["TOKEN","OTHER"],"env":{"PLAIN":"yes"}}"#)
@@ -213,7 +216,7 @@ struct TenancyTests {
     }
 
     /// Runs a host tool, feeding stdin; returns stdout.
-    private func runBytes(_ tool: String, _ args: [String], stdin: [UInt8] = []) throws -> [UInt8] {
+    private static func runBytes(_ tool: String, _ args: [String], stdin: [UInt8] = []) throws -> [UInt8] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args

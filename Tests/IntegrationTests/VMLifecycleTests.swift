@@ -151,6 +151,45 @@ struct VMLifecycleTests {
 /// Host hardening visible from the host: every QEMU runs under a seccomp filter.
 @Suite("QEMU confinement")
 struct ConfinementTests {
+    @Test("QEMU's cgroup caps CPU to its vCPUs, memory to its RAM plus the VMM overhead, and tasks; it goes with the sandbox")
+    func cgroup() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("limited", cpus: 2, memoryMB: 512)
+            let pid = try #require(await d.daemon.engine.pid(of: sb.id))
+            let lines = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n").map(String.init)
+            func path(_ controller: String) -> String? {
+                lines.first { $0.split(separator: ":").dropFirst().first.map { $0.split(separator: ",").contains(Substring(controller)) } ?? false }
+                    .map { String($0.split(separator: ":", maxSplits: 2).last ?? "") }
+            }
+            func read(_ file: String) throws -> String {
+                try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let unified = FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers")
+            var groupDirectory: String
+            if unified {
+                let p = try #require(lines.first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) })
+                groupDirectory = "/sys/fs/cgroup" + p
+                #expect(try read(groupDirectory + "/memory.max") == String((512 + 384) << 20))
+                #expect(try read(groupDirectory + "/cpu.max") == "200000 100000")
+                #expect(try read(groupDirectory + "/pids.max") == "256")
+            } else {
+                let memory = try #require(path("memory")), cpu = try #require(path("cpu")), pids = try #require(path("pids"))
+                #expect(memory.hasSuffix("/" + sb.id) && cpu.hasSuffix("/" + sb.id) && pids.hasSuffix("/" + sb.id))
+                groupDirectory = "/sys/fs/cgroup/memory" + memory
+                #expect(try read(groupDirectory + "/memory.limit_in_bytes") == String((512 + 384) << 20))
+                #expect(try read("/sys/fs/cgroup/cpu" + cpu + "/cpu.cfs_quota_us") == "200000")
+                #expect(try read("/sys/fs/cgroup/pids" + pids + "/pids.max") == "256")
+            }
+            // Still confined after a cold cycle (a new QEMU), and gone with the sandbox.
+            #expect(try await d.call("POST", "/v1/sandboxes/limited/stop").status == 200)
+            #expect(try await d.exec("limited", ["true"]).exitCode == 0)
+            let restored = try #require(await d.daemon.engine.pid(of: sb.id))
+            #expect(try String(contentsOfFile: "/proc/\(restored)/cgroup", encoding: .utf8).contains("/" + sb.id))
+            #expect(try await d.call("DELETE", "/v1/sandboxes/limited").status == 200)
+            #expect(!FileManager.default.fileExists(atPath: groupDirectory))
+        }
+    }
+
     @Test("QEMU runs in seccomp mode 2, also after a cold restore")
     func seccomp() async throws {
         try await withDaemon { d in

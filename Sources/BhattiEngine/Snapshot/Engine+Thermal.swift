@@ -48,7 +48,8 @@ extension Engine {
         guard machines[id] == nil else { return }
         let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
         let record = try VMRecord.read(paths.record)
-        let config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
+        var config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
+        config.cgroups = cgroups
         machines[id] = try await VirtualMachine.restore(config, token: record.token, onExit: exitHandler(id: id))
     }
 

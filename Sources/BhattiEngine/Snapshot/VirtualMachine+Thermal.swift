@@ -110,6 +110,7 @@ extension VirtualMachine {
         }
         try? "\(process.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
         do {
+            try config.confine(process)
             let qmp = try await whenListening(paths.qmpSocket, process: process) { try await QMPClient.connect(path: paths.qmpSocket) }
             do {
                 try await skipSharedRAM(qmp)
