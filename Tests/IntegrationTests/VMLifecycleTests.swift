@@ -151,7 +151,7 @@ struct VMLifecycleTests {
 /// Host hardening visible from the host: every QEMU runs under a seccomp filter.
 @Suite("QEMU confinement")
 struct ConfinementTests {
-    @Test("QEMU's cgroup caps CPU to its vCPUs, memory to its RAM plus the VMM overhead, and tasks; it goes with the sandbox")
+    @Test("QEMU's cgroup caps CPU to its vCPUs plus one for the VMM, memory to its RAM plus the VMM overhead, and tasks; it goes with the sandbox")
     func cgroup() async throws {
         try await withDaemon { d in
             let sb = try await d.create("limited", cpus: 2, memoryMB: 512)
@@ -170,14 +170,14 @@ struct ConfinementTests {
                 let p = try #require(lines.first { $0.hasPrefix("0::") }.map { String($0.dropFirst(3)) })
                 groupDirectory = "/sys/fs/cgroup" + p
                 #expect(try read(groupDirectory + "/memory.max") == String((512 + 384) << 20))
-                #expect(try read(groupDirectory + "/cpu.max") == "200000 100000")
+                #expect(try read(groupDirectory + "/cpu.max") == "300000 100000")
                 #expect(try read(groupDirectory + "/pids.max") == "256")
             } else {
                 let memory = try #require(path("memory")), cpu = try #require(path("cpu")), pids = try #require(path("pids"))
                 #expect(memory.hasSuffix("/" + sb.id) && cpu.hasSuffix("/" + sb.id) && pids.hasSuffix("/" + sb.id))
                 groupDirectory = "/sys/fs/cgroup/memory" + memory
                 #expect(try read(groupDirectory + "/memory.limit_in_bytes") == String((512 + 384) << 20))
-                #expect(try read("/sys/fs/cgroup/cpu" + cpu + "/cpu.cfs_quota_us") == "200000")
+                #expect(try read("/sys/fs/cgroup/cpu" + cpu + "/cpu.cfs_quota_us") == "300000")
                 #expect(try read("/sys/fs/cgroup/pids" + pids + "/pids.max") == "256")
             }
             // Still confined after a cold cycle (a new QEMU), and gone with the sandbox.

@@ -2,8 +2,9 @@ import BhattiSystem
 import Foundation
 import Glibc
 
-/// A cgroup per VM, capping what its QEMU may take from the host: CPU time to its vCPUs, memory to its
-/// RAM plus a fixed VMM overhead, and the number of tasks. cgroup v2 where it is mounted, v1's cpu,
+/// A cgroup per VM, capping what its QEMU may take from the host: CPU time to its vCPUs plus one for the
+/// VMM's own threads (the I/O thread serves the agent channel: capped at exactly the vCPUs, a guest busy
+/// on all of them would starve it), memory to its RAM plus a fixed VMM overhead, and the number of tasks. cgroup v2 where it is mounted, v1's cpu,
 /// memory and pids hierarchies otherwise (as on this machine). Groups live under
 /// `bhatti-<6 hex of the data directory>/<sandbox id>`, so daemons never share one.
 struct Cgroups: Sendable {
@@ -41,7 +42,7 @@ struct Cgroups: Sendable {
             try write("+cpu +memory +pids", to: parent + "/cgroup.subtree_control")
             let dir = parent + "/" + id
             try make(dir)
-            try write("\(cpus * Self.period) \(Self.period)", to: dir + "/cpu.max")
+            try write("\((cpus + 1) * Self.period) \(Self.period)", to: dir + "/cpu.max")
             try write(memory, to: dir + "/memory.max")
             try write(String(Self.maxTasks), to: dir + "/pids.max")
             try write(String(pid), to: dir + "/cgroup.procs")
@@ -53,7 +54,7 @@ struct Cgroups: Sendable {
             switch controller {
             case "cpu":
                 try write(String(Self.period), to: dir + "/cpu.cfs_period_us")
-                try write(String(cpus * Self.period), to: dir + "/cpu.cfs_quota_us")
+                try write(String((cpus + 1) * Self.period), to: dir + "/cpu.cfs_quota_us")
             case "memory":
                 try write(memory, to: dir + "/memory.limit_in_bytes")
             default:
