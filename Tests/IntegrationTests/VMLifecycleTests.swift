@@ -203,6 +203,22 @@ struct ConfinementTests {
         }
     }
 
+    @Test("a guest that fills its disk gets ENOSPC inside the guest; the host's overlay stops at the disk's size")
+    func diskFull() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("filler", memoryMB: 256)
+            let fill = try await d.exec("filler", ["sh", "-c", "dd if=/dev/zero of=/workspace/fill bs=1M 2>&1; echo exit=$?"], timeout: 300)
+            #expect(fill.stdout.contains("No space left on device") && !fill.stdout.contains("exit=0"), "\(fill.stdout)")
+            #expect(try await d.exec("filler", ["echo", "alive"]).stdout == "alive\n")
+            // The overlay holds at most what the guest's disk can (its virtual size), plus qcow2 metadata.
+            let overlay = d.dataDirectory + "/sandboxes/\(sb.id)/disk.qcow2"
+            let info = try await Blocking.run { try runTool("/usr/bin/qemu-img", ["info", "--output=json", "-U", overlay]) }
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])
+            let virtual = try #require(json["virtual-size"] as? Int), actual = try #require(json["actual-size"] as? Int)
+            #expect(actual <= virtual + (64 << 20), "overlay \(actual) bytes for a \(virtual)-byte disk")
+        }
+    }
+
     @Test("QEMU runs in seccomp mode 2, also after a cold restore")
     func seccomp() async throws {
         try await withDaemon { d in

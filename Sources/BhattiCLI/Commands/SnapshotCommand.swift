@@ -1,5 +1,6 @@
 import BhattiAPI
 import Foundation
+import Glibc
 
 /// `bhatti snapshot create SB --name N | list | restore N [--name NEW] | delete N`.
 enum SnapshotCommand {
@@ -28,10 +29,12 @@ enum SnapshotCommand {
         case "restore":
             guard rest.count == 1 else { throw UsageError("snapshot restore NAME [--name NEW]") }
             let body = try JSONEncoder().encode(RestoreSnapshotRequest(name: args.value("--name")))
+            if !ctx.json, isatty(2) == 1 { printError("restoring snapshot \(rest[0]) into a new sandbox…") }
             let sandbox = try ctx.decode(SandboxDTO.self, try ctx.request("POST", "/v1/snapshots/" + pathSegment(rest[0]) + "/restore", body: Array(body)))
             if ctx.json { ctx.printJSON(sandbox) } else { print("sandbox/\(sandbox.name) restored from snapshot/\(rest[0]) (id \(sandbox.id))") }
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("snapshot delete NAME") }
+            if !ctx.yes { try TenancyCommands.confirm("delete snapshot \(rest[0]) and its files?", ctx: ctx) }
             _ = try ctx.request("DELETE", "/v1/snapshots/" + pathSegment(rest[0]))
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("snapshot/\(rest[0]) deleted") }
         default:
