@@ -67,8 +67,10 @@ struct SessionTests {
     @Test("output is neither lost, duplicated nor reordered across the replay/live boundary")
     func reattachOrdering() async throws {
         let c = try await SharedAgent().connect()
-        // A counter, throttled so the output between two attachments always fits the scrollback.
-        let script = "i=0; while :; do echo $i; i=$((i+1)); if [ $((i % 50)) -eq 0 ]; then sleep 0.01; fi; done"
+        // A counter, throttled so the output between two attachments always fits the scrollback: at most
+        // about 1,000 lines a second, so 64 KiB lasts ten seconds even when a loaded machine is slow to
+        // reattach (at 5,000 a second a two-second stall overflowed it).
+        let script = "i=0; while :; do echo $i; i=$((i+1)); if [ $((i % 10)) -eq 0 ]; then sleep 0.01; fi; done"
         var att = try await c.openSession(SessionRequest(argv: ["sh", "-c", script]))
         let id = att.info.sessionID
         var previousLast: Int?
