@@ -379,7 +379,10 @@ extension SandboxService {
         let (index, host) = try await store.assignNetwork(sandboxID: record.id, ownerID: owner, capacity: network.capacity)
         let nic: NetworkInterface
         do { nic = try await network.attach(id: record.id.rawValue, index: index, host: host) } catch {
-            throw BhattiError(.unavailable, "cannot set up the network of \(record.name): \(error)", cause: error)
+            throw BhattiError(
+                .unavailable,
+                "cannot set up the network of \(record.name): \(error) (needs root, iproute2, nftables and /dev/net/tun; \"network\": false in the config runs sandboxes without one)",
+                cause: error)
         }
         try await store.setIP(record.id, nic.ip)
         // Before the VM can send anything: a failure here fails the create (closed, never open).
