@@ -143,6 +143,9 @@ public actor Engine {
             _ = await vm.process.waitForExit()
         }
         machines.removeAll()
+        // VMs still booting are not in `machines` yet (a create under way, a template being built):
+        // their pid files name them, and nothing should outlive the daemon's stop.
+        _ = reapOrphans()
         eventSink.finish()
     }
 

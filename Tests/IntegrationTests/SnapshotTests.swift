@@ -98,4 +98,20 @@ struct SnapshotTests {
         }
         await d.stop()
     }
+
+    @Test("a daemon stopped while a template is still booting leaves no QEMU behind")
+    func stopDuringTemplateBuild() async throws {
+        let d = try await TestDaemon.start(templates: true)
+        _ = try await d.create("first")
+        // The template's VM boots in the background now; stop before it is done.
+        var building = false
+        for _ in 0..<50 where !building {
+            building = qemuProcesses(mentioning: d.dataDirectory).count >= 2
+            if !building { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(building, "the template's QEMU started")
+        await d.stop()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty, "a QEMU outlived the daemon")
+    }
 }
