@@ -78,8 +78,10 @@ public final class Gate: Sendable {
         }
         let caller = Caller(user: user)
         if !user.isAdmin, let limiter = limiters[RequestClass.of(method: request.method, parts: parts)] {
-            if case .limited(let wait) = limiter.take(user.id) {
-                throw GateRefusal(error: BhattiError(.rateLimited, "rate limit exceeded; retry in \(Self.seconds(wait)) s"), retryAfter: Self.seconds(wait))
+            let decision = limiter.take(user.id)
+            if decision != .allowed {
+                let wait = decision.retryAfterSeconds
+                throw GateRefusal(error: BhattiError(.rateLimited, "rate limit exceeded; retry in \(wait) s"), retryAfter: wait)
             }
         }
         return caller
@@ -89,11 +91,6 @@ public final class Gate: Sendable {
         // Never the key itself: only what was wrong and where.
         events.record("auth.failed", detail: "\(reason): \(request.method) \(request.path)")
         return GateRefusal(error: BhattiError(.unauthenticated, message), retryAfter: nil)
-    }
-
-    static func seconds(_ d: Duration) -> Int {
-        let (s, atto) = d.components
-        return max(1, Int(s) + (atto > 0 ? 1 : 0))
     }
 }
 
