@@ -51,7 +51,7 @@ enum SandboxHandlers {
             labels[String(filter[..<eq])] = String(filter[filter.index(after: eq)...])
         }
         let records = try await service.list(owner: caller.owner, labels: labels)
-        let rules = try await service.publishRules(of: records)
+        let rules = try await service.publishRules(owner: caller.owner)
         return try json(records.map { r in
             dto(r, urls: (rules[r.id] ?? []).compactMap { previews.url(alias: $0.alias) })
         })

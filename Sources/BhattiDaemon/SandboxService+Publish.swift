@@ -41,10 +41,10 @@ extension SandboxService {
         try await store.publishRules(sandboxID: try await get(ref).id)
     }
 
-    /// The rules of `sandboxes` (already scoped by the caller), by sandbox: for the `urls` of a list.
-    func publishRules(of sandboxes: [SandboxRecord]) async throws -> [SandboxID: [PublishRule]] {
-        let ids = Set(sandboxes.map(\.id))
-        return Dictionary(grouping: try await store.allPublishRules().filter { ids.contains($0.sandboxID) }, by: \.sandboxID)
+    /// The owner's rules by sandbox: for the `urls` of a list (the store joins; every owner's rules
+    /// are never loaded).
+    func publishRules(owner: String) async throws -> [SandboxID: [PublishRule]] {
+        Dictionary(grouping: try await store.publishRules(ownedBy: owner), by: \.sandboxID)
     }
 
     /// The rule behind a public alias and the sandbox it routes to, whoever owns it.

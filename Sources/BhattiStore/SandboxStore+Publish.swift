@@ -45,6 +45,14 @@ extension SandboxStore {
             .map { try PublishRule(Row($0)) }
     }
 
+    /// The rules of one owner's sandboxes, by sandbox and port: for the `urls` of a list, in one query.
+    public func publishRules(ownedBy userID: String?) throws -> [PublishRule] {
+        try db.query("""
+            SELECT r.sandbox_id, r.port, r.alias, r.created_at FROM publish_rules r JOIN sandboxes s ON s.id = r.sandbox_id
+            WHERE COALESCE(s.user_id, '') = ? ORDER BY r.sandbox_id, r.port
+            """, [.text(userID ?? "")]).map { try PublishRule(Row($0)) }
+    }
+
     /// The rule behind a public URL: how the proxy routes a request.
     public func publishRule(alias: String) throws -> PublishRule? {
         try db.query("SELECT \(Self.publishColumns) FROM publish_rules WHERE alias = ?", [.text(alias)])

@@ -65,6 +65,9 @@ struct SnapshotPublishTests {
         #expect(try await store.publishRules(sandboxID: dev.id) == [site, api])
         #expect(try await store.publishRule(alias: "dev-api") == api)
         #expect(try await store.publishRule(alias: "nope") == nil)
+        // By owner, in one join: the admin's (no owner) here, another owner's none.
+        #expect(try await store.publishRules(ownedBy: nil) == [site, api])
+        #expect(try await store.publishRules(ownedBy: "u-someone").isEmpty)
 
         let aliasTaken = await #expect(throws: BhattiError.self) {
             try await store.insertPublishRule(PublishRule(sandboxID: web.id, port: 80, alias: "dev-api", createdAt: epoch))
