@@ -1,6 +1,7 @@
 import BhattiAPI
 import BhattiHTTP
 import Foundation
+import Glibc
 
 /// Why a CLI command failed, and the exit code that says so (SPEC §3).
 public enum CLIError: Error, Sendable {
@@ -93,6 +94,15 @@ public struct CLIContext: Sendable {
         do { return try JSONDecoder().decode(T.self, from: Data(response.body)) } catch {
             throw CLIError.failure("unexpected reply from the daemon: \(error)")
         }
+    }
+
+    /// The one confirmation for destructive commands: `--yes` skips it, a terminal is asked, and
+    /// without a terminal the command is refused with the hint (exit 2).
+    func confirm(_ question: String) throws {
+        if yes { return }
+        guard isatty(0) == 1 else { throw UsageError("refusing without --yes (not a terminal): \(question)") }
+        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
+        guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw CLIError.failure("aborted") }
     }
 
     /// Prints a DTO as indented JSON.

@@ -1,4 +1,5 @@
 import BhattiCore
+import BhattiHTTP
 import BhattiSystem
 import COpenSSL
 import Foundation
@@ -37,7 +38,7 @@ public enum APIKey {
 }
 
 /// The admin key: created on first start in `<data-dir>/admin.key` (0600).
-enum AdminKey {
+public enum AdminKey {
     /// Reads the key, creating it when absent. Returns the key and whether it was created now.
     static func loadOrCreate(dataDirectory: String) throws -> (key: String, created: Bool) {
         let path = dataDirectory + "/admin.key"
@@ -55,13 +56,19 @@ enum AdminKey {
 
     /// Writes `~/.bhatti/config.json` for the invoking user when it does not exist yet.
     static func writeClientConfigIfAbsent(url: String, key: String) -> String? {
-        guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty else { return nil }
+        guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty,
+              !FileManager.default.fileExists(atPath: home + "/.bhatti/config.json") else { return nil }
+        return try? writeClientConfig(url: url, key: key, home: home)
+    }
+
+    /// Writes `<home>/.bhatti/config.json` (dir 0700, file 0600, atomically); returns its path. Shared
+    /// by the daemon's first start and `bhatti setup`.
+    public static func writeClientConfig(url: String, key: String, home: String) throws -> String {
         let dir = home + "/.bhatti"
         let path = dir + "/config.json"
-        if FileManager.default.fileExists(atPath: path) { return nil }
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        let body = "{\n  \"url\": \"\(url)\",\n  \"token\": \"\(key)\"\n}\n"
-        return (try? writePrivate(path: path, contents: body)) != nil ? path : nil
+        try writePrivate(path: path, contents: "{\n  \"url\": \"\(jsonEscaped(url))\",\n  \"token\": \"\(jsonEscaped(key))\"\n}\n")
+        return path
     }
 
     /// Atomically writes a 0600 file (temp, fsync, rename).

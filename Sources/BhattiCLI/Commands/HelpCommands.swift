@@ -1,7 +1,7 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiHTTP
 import Foundation
-import Glibc
 
 /// `bhatti help [COMMAND|--markdown]`, `bhatti completion bash|zsh|fish`, `bhatti setup`.
 enum HelpCommands {
@@ -93,17 +93,9 @@ enum HelpCommands {
         _ = try ctx.request("GET", "/health")
         _ = try ctx.request("GET", "/v1/sandboxes")
         guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty else { throw CLIError.failure("HOME is not set") }
-        let dir = home + "/.bhatti", path = dir + "/config.json"
-        do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            let body = try JSONSerialization.data(withJSONObject: ["url": ctx.url, "token": token], options: [.prettyPrinted, .sortedKeys])
-            let temp = path + ".tmp"
-            guard FileManager.default.createFile(atPath: temp, contents: body + Data("\n".utf8), attributes: [.posixPermissions: 0o600]) else {
-                throw CLIError.failure("cannot write \(temp)")
-            }
-            guard rename(temp, path) == 0 else { throw CLIError.failure("cannot write \(path): \(String(cString: strerror(errno)))") }
-        } catch let error as CLIError { throw error } catch {
-            throw CLIError.failure("cannot write \(path): \(error)")
+        let path: String
+        do { path = try AdminKey.writeClientConfig(url: ctx.url, key: token, home: home) } catch {
+            throw CLIError.failure("cannot write \(home)/.bhatti/config.json: \(error)")
         }
         if ctx.json { ctx.printJSON(["config": path, "url": ctx.url]) } else { print("wrote \(path): \(ctx.url) answers and the key works") }
         return 0

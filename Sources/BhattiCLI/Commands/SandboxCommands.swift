@@ -86,14 +86,7 @@ enum SandboxCommands {
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("destroy takes one sandbox name or id") }
         let target = args.positionals[0]
-        if !ctx.yes {
-            guard isatty(0) == 1 else { throw UsageError("refusing to destroy \(target) without --yes (not a terminal)") }
-            FileHandle.standardError.write(Data("destroy sandbox \(target) and all its files? [y/N] ".utf8))
-            guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else {
-                printError("aborted")
-                return 1
-            }
-        }
+        try ctx.confirm("destroy sandbox \(target) and all its files?")
         let response = try ctx.request("DELETE", "/v1/sandboxes/" + pathSegment(target))
         if ctx.json { ctx.printJSON(try ctx.decode(StatusDTO.self, response)) } else { print("sandbox/\(target) destroyed") }
         return 0

@@ -34,7 +34,7 @@ enum SnapshotCommand {
             if ctx.json { ctx.printJSON(sandbox) } else { print("sandbox/\(sandbox.name) restored from snapshot/\(rest[0]) (id \(sandbox.id))") }
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("snapshot delete NAME") }
-            if !ctx.yes { try TenancyCommands.confirm("delete snapshot \(rest[0]) and its files?", ctx: ctx) }
+            try ctx.confirm("delete snapshot \(rest[0]) and its files?")
             _ = try ctx.request("DELETE", "/v1/snapshots/" + pathSegment(rest[0]))
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("snapshot/\(rest[0]) deleted") }
         default:

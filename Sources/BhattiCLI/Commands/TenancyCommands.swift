@@ -37,9 +37,7 @@ enum TenancyCommands {
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("user delete NAME [--force]") }
             let force = args.has("--force")
-            if force, !ctx.yes {
-                try confirm("delete user \(rest[0]) and destroy all their sandboxes and snapshots?", ctx: ctx)
-            }
+            if force { try ctx.confirm("delete user \(rest[0]) and destroy all their sandboxes and snapshots?") }
             _ = try ctx.request("DELETE", "/v1/users/" + pathSegment(rest[0]) + (force ? "?force=true" : ""))
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("user/\(rest[0]) deleted") }
         case "rotate-key":
@@ -81,7 +79,7 @@ enum TenancyCommands {
             print(SandboxCommands.table(header: ["NAME", "UPDATED"], rows: secrets.map { [$0.name, $0.updatedAt] }))
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("secret delete NAME") }
-            if !ctx.yes { try confirm("delete secret \(rest[0])?", ctx: ctx) }
+            try ctx.confirm("delete secret \(rest[0])?")
             _ = try ctx.request("DELETE", "/v1/secrets/" + pathSegment(rest[0]))
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("secret/\(rest[0]) deleted") }
         default:
@@ -95,10 +93,4 @@ enum TenancyCommands {
         return "\(u.maxSandboxes) sandboxes, \(u.maxCPUs) cpu, \(u.maxMemoryMB) MiB each"
     }
 
-    /// Asks on a terminal; refuses without one (scripts pass --yes).
-    static func confirm(_ question: String, ctx: CLIContext) throws {
-        guard isatty(0) == 1 else { throw UsageError("refusing without --yes (not a terminal): \(question)") }
-        FileHandle.standardError.write(Data("\(question) [y/N] ".utf8))
-        guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw CLIError.failure("aborted") }
-    }
 }
