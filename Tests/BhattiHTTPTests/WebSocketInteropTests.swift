@@ -32,17 +32,7 @@ private func pythonWithWebsockets() async throws -> String {
     try await offPool {
         try venvReady.withLock { ready in
             if ready { return }
-            let script = """
-                set -e
-                exec 9>\(venv).lock
-                flock 9
-                if ! \(venv)/bin/python -c 'import websockets' 2>/dev/null; then
-                  rm -rf \(venv)
-                  python3 -m venv \(venv)
-                  \(venv)/bin/pip install --quiet --disable-pip-version-check --retries 2 --timeout 20 websockets
-                fi
-                """
-            let (status, output) = try run("/bin/sh", ["-c", script])
+            let (status, output) = try run("/bin/sh", [FileManager.default.currentDirectoryPath + "/scripts/ws-venv.sh"])
             guard status == 0 else { throw InteropFailure(description: "installing websockets failed (\(status)): \(output)") }
             ready = true
         }

@@ -312,22 +312,9 @@ func runTool(_ path: String, _ args: [String]) throws -> String {
     return String(decoding: data, as: UTF8.self)
 }
 
-private let venv = "/tmp/bhatti-ws-venv"
-
-/// Python with PyPI's `websockets` (the venv the HTTP interop tests use, made here if absent).
+/// Python with PyPI's `websockets` (scripts/ws-venv.sh, shared with the HTTP interop tests).
 func pythonWithWebsockets() async throws -> String {
     try await Blocking.run {
-        let script = """
-            set -e
-            exec 9>\(venv).lock
-            flock 9
-            if ! \(venv)/bin/python -c 'import websockets' 2>/dev/null; then
-              rm -rf \(venv)
-              python3 -m venv \(venv)
-              \(venv)/bin/pip install --quiet --disable-pip-version-check --retries 2 --timeout 20 websockets
-            fi
-            """
-        _ = try runTool("/bin/sh", ["-c", script])
-        return "\(venv)/bin/python"
+        try runTool("/bin/sh", [FileManager.default.currentDirectoryPath + "/scripts/ws-venv.sh"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
