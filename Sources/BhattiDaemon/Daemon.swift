@@ -38,9 +38,11 @@ public final class Daemon: Sendable {
         } catch { throw BhattiError(.internal, "cannot create data directory \(data)", cause: error) }
         let probe = try AcceleratorProbe.decide(config.accelerator, facts: .current())
         log.info("daemon.accelerator", ["accel": probe.accelerator.rawValue, "reason": probe.reason])
-        let engine = try Engine(configuration: EngineConfiguration(
+        var engineConfiguration = EngineConfiguration(
             dataDirectory: data, imageDirectory: config.resolvedImageDirectory, accelerator: probe,
-            bootTimeout: .seconds(config.bootTimeoutSeconds)))
+            bootTimeout: .seconds(config.bootTimeoutSeconds))
+        engineConfiguration.vmmUser = config.vmmUser.isEmpty ? nil : config.vmmUser
+        let engine = try Engine(configuration: engineConfiguration)
         let store = try SandboxStore(path: data + "/state.db")
         let network = config.network
             ? try NetworkManager(dataDirectory: data, pool: config.networkPool, dns: NetworkManager.hostNameServers()) : nil

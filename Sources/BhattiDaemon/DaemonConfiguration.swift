@@ -35,6 +35,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var network = true
     /// Where users' /24s come from.
     public var networkPool = "100.64.0.0/10"
+    /// The unprivileged user every QEMU runs as, in its own mount namespace (created when missing);
+    /// empty runs QEMU as the daemon's user with the daemon's view of the filesystem.
+    public var vmmUser = "bhatti-vmm"
     /// Per-user token buckets by class of request; the admin is exempt.
     public var rateLimits = RateLimits()
 
@@ -68,6 +71,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case proxyTLSKey = "proxy_tls_key"
         case network
         case networkPool = "network_pool"
+        case vmmUser = "vmm_user"
     }
 
     /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
@@ -96,7 +100,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -126,6 +130,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         if let v = decoded.network { merged.network = v }
         if let v = decoded.network_pool { merged.networkPool = v }
+        if let v = decoded.vmm_user { merged.vmmUser = v }
         _ = try merged.thermalPolicy
         return merged
     }
@@ -172,6 +177,7 @@ private struct PartialConfiguration: Decodable {
     var proxy_tls_key: String?
     var network: Bool?
     var network_pool: String?
+    var vmm_user: String?
 }
 
 /// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds); `off` or `never` gives nil.

@@ -18,6 +18,9 @@ public struct EngineConfiguration: Sendable {
     public var accelerator: AcceleratorProbe
     public var tscKilohertz: Int?
     public var bootTimeout: Duration
+    /// The unprivileged user QEMU runs as (created when missing); nil runs QEMU as the daemon's user
+    /// without a mount namespace. Applies only when the daemon is root.
+    public var vmmUser: String? = "bhatti-vmm"
 
     public init(dataDirectory: String, imageDirectory: String, accelerator: AcceleratorProbe, bootTimeout: Duration = .seconds(90)) {
         self.dataDirectory = dataDirectory
@@ -67,9 +70,17 @@ public actor Engine {
         vmConfig.hostname = hostname
         vmConfig.nic = nic
         vmConfig.cgroups = cgroups
+        vmConfig.vmm = try await vmmConfinement()
         let vm = try await VirtualMachine.boot(vmConfig, onExit: exitHandler(id: id))
         machines[id] = vm
         return vm.agent.hello
+    }
+
+    /// The VMM user and mount namespace for QEMUs of this engine (resolved once; see `VMMUser.ensure`).
+    func vmmConfinement() async throws -> VMMConfinement? {
+        guard let name = configuration.vmmUser, !name.isEmpty else { return nil }
+        guard let user = try await VMMUser.ensure(name, accelerator: configuration.accelerator.accelerator) else { return nil }
+        return VMMConfinement(user: user, dataDirectory: configuration.dataDirectory)
     }
 
     /// A hard link `bases/<sha256>.<suffix>` beside the image, so a rebuild (which replaces files by
@@ -78,9 +89,15 @@ public actor Engine {
         guard let key, !key.isEmpty else { return path }
         let dir = image.directory + "/bases"
         let pinned = dir + "/" + key + "." + suffix
-        if FileManager.default.fileExists(atPath: pinned) { return pinned }
+        if FileManager.default.fileExists(atPath: pinned) {
+            // Searchable by the VMM user, whose mount namespace shows this directory read-only
+            // (made 0700 under the daemon's umask by earlier versions).
+            chmod(dir, 0o755)
+            return pinned
+        }
         do {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            chmod(dir, 0o755)
             if link(path, pinned) != 0 && errno != EEXIST { throw Errno.current }
         } catch {
             throw EngineError.io("pin \(pinned)", error)

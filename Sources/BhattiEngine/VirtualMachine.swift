@@ -22,6 +22,23 @@ public struct VMConfiguration: Sendable {
     public var nic: NetworkInterface?
     /// Where QEMU's resource limits go; nil runs it unconfined.
     var cgroups: Cgroups?
+    /// The unprivileged user and mount namespace QEMU runs in; nil runs it as the daemon's user.
+    var vmm: VMMConfinement?
+
+    /// Starts QEMU on this VM's files, as the VMM user in its own mount namespace where configured.
+    func startQEMU(_ commandLine: QEMUCommandLine, passing tap: FileDescriptor?, onExit: @escaping VMExitHandler) throws -> QEMUProcess {
+        var confinement: QEMUProcess.Confinement?
+        if let vmm {
+            try vmm.handOver(paths.directory)
+            confinement = .init(
+                uid: Int32(bitPattern: vmm.user.uid), gid: Int32(bitPattern: vmm.user.gid), groups: vmm.user.groups,
+                jail: vmm.jail(sandbox: paths.directory, files: [kernel, initramfs, baseImage]))
+        }
+        let logPath = paths.log
+        return try QEMUProcess.start(commandLine, logPath: logPath, passing: tap, confinement: confinement) { pid, termination in
+            onExit(pid, termination, QEMUProcess.tail(of: logPath))
+        }
+    }
 
     /// Puts a just-started QEMU into its cgroup; a failure is the caller's to clean up (fail closed).
     func confine(_ process: QEMUProcess) throws {
@@ -115,12 +132,9 @@ public final class VirtualMachine: Sendable {
         var process: QEMUProcess?
         do {
             try await runTool("qemu-img", ["create", "-q", "-f", "qcow2", "-b", config.baseImage, "-F", "raw", paths.disk])
-            let logPath = paths.log
             let tap = try config.openTap()
             defer { tap?.close() }
-            let started = try QEMUProcess.start(config.commandLine, logPath: logPath, passing: tap) { pid, termination in
-                onExit(pid, termination, QEMUProcess.tail(of: logPath))
-            }
+            let started = try config.startQEMU(config.commandLine, passing: tap, onExit: onExit)
             process = started
             try config.confine(started)
             // Lets a later daemon find and stop this QEMU if this one dies without cleaning up.

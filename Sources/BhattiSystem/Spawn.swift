@@ -17,6 +17,8 @@ public struct Spawn: Sendable {
     public var controllingTerminal = false
     /// Becomes fd 3 in the child (QEMU's `-netdev tap,fd=3`).
     public var passedDescriptor: Int32?
+    /// A private mount namespace for the child, entered before ids are dropped (needs root).
+    public var mountJail: MountJail?
 
     public init(path: String, arguments: [String], environment: [String], workingDirectory: String? = nil) {
         self.path = path
@@ -31,7 +33,11 @@ public struct Spawn: Sendable {
         let argv = CStringArray(arguments)
         let envp = CStringArray(environment)
         let groups = user?.groups ?? []
-        let pid: Int32 = groups.withUnsafeBufferPointer { g in
+        let masks = CStringArray(mountJail?.masks ?? [])
+        let sources = CStringArray(mountJail?.binds.map(\.source) ?? [])
+        let targets = CStringArray(mountJail?.binds.map(\.target) ?? [])
+        let readOnly = mountJail?.binds.map { Int32($0.readOnly ? 1 : 0) } ?? []
+        let pid: Int32 = readOnly.withUnsafeBufferPointer { ro in groups.withUnsafeBufferPointer { g in
             withOptionalCString(workingDirectory) { cwd in
                 path.withCString { p in
                     var o = bh_spawn_opts()
@@ -51,10 +57,19 @@ public struct Spawn: Sendable {
                     o.controlling_tty = controllingTerminal ? 1 : 0
                     o.pass_fd_given = passedDescriptor == nil ? 0 : 1
                     o.pass_fd = passedDescriptor ?? -1
+                    if let mountJail {
+                        o.new_mount_ns = 1
+                        o.masks = UnsafePointer(masks.constPointer)
+                        o.nmasks = Int32(mountJail.masks.count)
+                        o.bind_sources = UnsafePointer(sources.constPointer)
+                        o.bind_targets = UnsafePointer(targets.constPointer)
+                        o.bind_readonly = ro.baseAddress
+                        o.nbinds = Int32(mountJail.binds.count)
+                    }
                     return bh_spawn(&o)
                 }
             }
-        }
+        } }
         return try valueOrNegatedErrno(pid)
     }
 }
@@ -89,8 +104,34 @@ private func withOptionalCString<R>(_ s: String?, _ body: (UnsafePointer<CChar>?
     return s.withCString { body($0) }
 }
 
+/// What a child sees of the filesystem: tmpfs over `masks` (outermost first, so a mask inside another
+/// is pointless), then each bind's `source` directory at `target`. Sources are opened before the masks
+/// go up, so a bind may bring back a directory a mask hid.
+public struct MountJail: Sendable, Equatable {
+    public struct Bind: Sendable, Equatable {
+        public var source: String
+        public var target: String
+        public var readOnly: Bool
+        public init(source: String, target: String, readOnly: Bool) {
+            self.source = source
+            self.target = target
+            self.readOnly = readOnly
+        }
+    }
+    public var masks: [String]
+    public var binds: [Bind]
+    public init(masks: [String], binds: [Bind]) {
+        self.masks = masks
+        self.binds = binds
+    }
+}
+
 /// A NULL-terminated `char *const *` that lives as long as the value.
 final class CStringArray {
+    var constPointer: UnsafePointer<UnsafePointer<CChar>?> {
+        UnsafeRawPointer(pointer).assumingMemoryBound(to: UnsafePointer<CChar>?.self)
+    }
+
     let pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>
     private let count: Int
 

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -154,6 +155,59 @@ static int move_fd(int fd, int target, int errfd) {
     return dup2(fd, target);
 }
 
+/// mkdir -p with 0755 directories (the caller has set umask 022). No allocation: runs in a forked child.
+static int make_path(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0) continue;
+        char c = buf[i];
+        buf[i] = 0;
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST) return -errno;
+        buf[i] = c;
+    }
+    return 0;
+}
+
+#define BH_MAX_BINDS 16
+
+/// The mount jail of bh_spawn_opts, applied in the child. Returns 0 or -errno.
+static int enter_mount_jail(const bh_spawn_opts *o) {
+    if (o->nbinds > BH_MAX_BINDS) return -EINVAL;
+    if (unshare(CLONE_NEWNS) < 0) return -errno;
+    // Nothing mounted here propagates back to the host's namespace.
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -errno;
+    // Opened in the new namespace (a bind's source must be one of its mounts), before the masks hide them.
+    int fds[BH_MAX_BINDS];
+    for (int i = 0; i < o->nbinds; i++) {
+        fds[i] = open(o->bind_sources[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (fds[i] < 0) return -errno;
+    }
+    mode_t old = umask(022);
+    for (int i = 0; i < o->nmasks; i++) {
+        if (mount("tmpfs", o->masks[i], "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=64k") < 0) return -errno;
+    }
+    for (int i = 0; i < o->nbinds; i++) {
+        int r = make_path(o->bind_targets[i]);
+        if (r < 0) return r;
+        // "/proc/self/fd/N" without stdio (not async-signal-safe after fork).
+        char src[32] = "/proc/self/fd/", digits[12];
+        int nd = 0, v = fds[i];
+        do { digits[nd++] = (char)('0' + v % 10); v /= 10; } while (v > 0);
+        size_t at = strlen(src);
+        while (nd > 0) src[at++] = digits[--nd];
+        src[at] = 0;
+        if (mount(src, o->bind_targets[i], NULL, MS_BIND | MS_REC, NULL) < 0) return -errno;
+        unsigned long ro = o->bind_readonly && o->bind_readonly[i] ? MS_RDONLY : 0;
+        if (mount(NULL, o->bind_targets[i], NULL, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | ro, NULL) < 0) return -errno;
+        close(fds[i]);
+    }
+    umask(old);
+    return 0;
+}
+
 pid_t bh_spawn(const bh_spawn_opts *o) {
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) < 0) return -errno;
@@ -182,6 +236,7 @@ pid_t bh_spawn(const bh_spawn_opts *o) {
             child_fail(errfd, errno);
         /* Before ids are dropped: the new session's controlling terminal is stdin (a PTY slave). */
         if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0) child_fail(errfd, errno);
+        if (o->new_mount_ns) { int r = enter_mount_jail(o); if (r < 0) child_fail(errfd, -r); }
         if (o->gid >= 0) {
             if (setgroups((size_t)o->ngroups, (const gid_t *)o->groups) < 0) child_fail(errfd, errno);
             if (setgid((gid_t)o->gid) < 0) child_fail(errfd, errno);

@@ -148,7 +148,8 @@ struct VMLifecycleTests {
     }
 }
 
-/// Host hardening visible from the host: every QEMU runs under a seccomp filter.
+/// Host hardening visible from the host: every QEMU runs unprivileged, in its own mount namespace,
+/// under a seccomp filter and in its own cgroup.
 @Suite("QEMU confinement")
 struct ConfinementTests {
     @Test("QEMU's cgroup caps CPU to its vCPUs plus one for the VMM, memory to its RAM plus the VMM overhead, and tasks; it goes with the sandbox")
@@ -216,6 +217,40 @@ struct ConfinementTests {
             let json = try #require(try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])
             let virtual = try #require(json["virtual-size"] as? Int), actual = try #require(json["actual-size"] as? Int)
             #expect(actual <= virtual + (64 << 20), "overlay \(actual) bytes for a \(virtual)-byte disk")
+        }
+    }
+
+    @Test("QEMU runs as the unprivileged VMM user in its own mount namespace that shows only its sandbox's directory")
+    func unprivileged() async throws {
+        try await withDaemon { d in
+            let sb = try await d.create("jailed")
+            _ = try await d.create("neighbour")
+            func check() async throws {
+                let pid = try #require(await d.daemon.engine.pid(of: sb.id))
+                let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).split(separator: "\n")
+                let uids = try #require(status.first { $0.hasPrefix("Uid:") }).split(separator: "\t").dropFirst()
+                let user = try #require(getpwnam("bhatti-vmm")).pointee.pw_uid
+                #expect(uids.count == 4 && uids.allSatisfy { $0 == String(user) }, "real, effective, saved and fs uid: \(uids)")
+                let ns = { (p: String) in try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/mnt") }
+                #expect(try ns(String(pid)) != ns("self"))
+                // Its view of the data directory: its own sandbox and nothing else (no state.db, no keys,
+                // not the neighbour's RAM file), and the host's temporary directories are empty tmpfs.
+                let root = "/proc/\(pid)/root"
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root + d.dataDirectory) == ["sandboxes"])
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root + d.dataDirectory + "/sandboxes") == [sb.id])
+                #expect(FileManager.default.fileExists(atPath: root + d.dataDirectory + "/sandboxes/\(sb.id)/memory"))
+                #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/root").isEmpty)
+                // The files it reads are mounted read-only.
+                let mounts = try String(contentsOfFile: "/proc/\(pid)/mounts", encoding: .utf8).split(separator: "\n")
+                let sandboxMount = try #require(mounts.first { $0.split(separator: " ")[1] == d.dataDirectory + "/sandboxes/" + sb.id })
+                #expect(sandboxMount.split(separator: " ")[3].hasPrefix("rw"))
+                #expect(mounts.contains { $0.split(separator: " ")[1].hasSuffix("/bases") && $0.split(separator: " ")[3].hasPrefix("ro") })
+            }
+            try await check()
+            // The same after a cold cycle (a new QEMU from the restore path).
+            #expect(try await d.call("POST", "/v1/sandboxes/jailed/stop").status == 200)
+            #expect(try await d.exec("jailed", ["true"]).exitCode == 0)
+            try await check()
         }
     }
 

@@ -21,10 +21,20 @@ public final class QEMUProcess: Sendable {
         self.logPath = logPath
     }
 
+    /// Who QEMU runs as and what it sees of the filesystem.
+    public struct Confinement: Sendable {
+        public var uid: Int32
+        public var gid: Int32
+        public var groups: [UInt32]
+        public var jail: MountJail
+    }
+
     /// Starts `commandLine` with stdout/stderr appended to `logPath`, in its own session so a
-    /// terminal's Ctrl+C aimed at the daemon does not reach the VMs.
+    /// terminal's Ctrl+C aimed at the daemon does not reach the VMs. With a confinement, the child
+    /// enters its mount namespace and drops to the VMM user before exec: QEMU never holds root, so its
+    /// seccomp filter can deny privilege changes outright (`-runas` would need them).
     public static func start(
-        _ commandLine: QEMUCommandLine, logPath: String, passing tap: FileDescriptor? = nil,
+        _ commandLine: QEMUCommandLine, logPath: String, passing tap: FileDescriptor? = nil, confinement: Confinement? = nil,
         onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void
     ) throws -> QEMUProcess {
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
@@ -40,6 +50,10 @@ public final class QEMUProcess: Sendable {
         spawn.standardError = logFD
         spawn.newSession = true
         spawn.passedDescriptor = tap?.rawValue
+        if let confinement {
+            spawn.user = (confinement.uid, confinement.gid, confinement.groups)
+            spawn.mountJail = confinement.jail
+        }
         let pid: Int32
         do { pid = try spawn.run() } catch { throw EngineError.spawn("QEMU", error) }
         let process = QEMUProcess(pid: pid, logPath: logPath)

@@ -50,6 +50,7 @@ extension Engine {
         let record = try VMRecord.read(paths.record)
         var config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
         config.cgroups = cgroups
+        config.vmm = try await vmmConfinement()
         machines[id] = try await VirtualMachine.restore(config, token: record.token, onExit: exitHandler(id: id))
     }
 

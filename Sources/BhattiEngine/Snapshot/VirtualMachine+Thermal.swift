@@ -102,12 +102,9 @@ extension VirtualMachine {
         _ = try SnapshotManifest.verified(paths, memoryMB: config.memoryMB)
         var commandLine = config.commandLine
         commandLine.incoming = true
-        let logPath = paths.log
         let tap = try config.openTap()
         defer { tap?.close() }
-        let process = try QEMUProcess.start(commandLine, logPath: logPath, passing: tap) { pid, termination in
-            onExit(pid, termination, QEMUProcess.tail(of: logPath))
-        }
+        let process = try config.startQEMU(commandLine, passing: tap, onExit: onExit)
         try? "\(process.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
         do {
             try config.confine(process)

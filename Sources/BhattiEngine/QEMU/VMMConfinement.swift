@@ -1,0 +1,113 @@
+import BhattiSystem
+import Foundation
+import Glibc
+import Synchronization
+
+/// The unprivileged account every QEMU runs as (`bhatti-vmm` by default): a system user with no home
+/// and no shell. The daemon keeps root for what needs it (taps, cgroups) and hands QEMU open fds.
+public struct VMMUser: Sendable, Equatable {
+    public let name: String
+    public let uid: UInt32
+    public let gid: UInt32
+    /// Supplementary groups: the group of /dev/kvm under KVM, so QEMU can open it.
+    public let groups: [UInt32]
+
+    private static let cache = Mutex<[String: VMMUser]>([:])
+
+    /// Looks `name` up, creating it with `useradd --system` when missing. nil when the daemon is not
+    /// root: QEMU then runs as the daemon's own user and there is nothing to drop.
+    static func ensure(_ name: String, accelerator: Accelerator) async throws -> VMMUser? {
+        guard getuid() == 0 else { return nil }
+        if let known = cache.withLock({ $0[name] }) { return known }
+        if lookup(name, accelerator: accelerator) == nil {
+            let shell = FileManager.default.fileExists(atPath: "/usr/sbin/nologin") ? "/usr/sbin/nologin" : "/bin/false"
+            do {
+                try await runTool("useradd", ["--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", shell, "--user-group", name])
+            } catch {
+                // Another daemon (or test) may have created it meanwhile; only a still-missing user is an error.
+                guard lookup(name, accelerator: accelerator) != nil else {
+                    throw EngineError.unsupported("cannot create the VMM user \(name) (\(error)); create it, or set vmm_user to \"\" to run QEMU as root")
+                }
+            }
+        }
+        guard let user = lookup(name, accelerator: accelerator) else {
+            throw EngineError.unsupported("VMM user \(name) not found after useradd")
+        }
+        guard user.uid != 0 else { throw EngineError.unsupported("VMM user \(name) has uid 0: it must be unprivileged") }
+        cache.withLock { $0[name] = user }
+        return user
+    }
+
+    static func lookup(_ name: String, accelerator: Accelerator) -> VMMUser? {
+        var entry = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getpwnam_r(name, &entry, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        var groups: [UInt32] = []
+        var st = stat()
+        if accelerator == .kvm, stat("/dev/kvm", &st) == 0, st.st_gid != 0 { groups.append(st.st_gid) }
+        return VMMUser(name: name, uid: entry.pw_uid, gid: entry.pw_gid, groups: groups)
+    }
+}
+
+/// How one QEMU is confined beyond seccomp and its cgroup: which user it runs as, and the little of the
+/// filesystem its mount namespace shows.
+struct VMMConfinement: Sendable {
+    let user: VMMUser
+    let dataDirectory: String
+
+    /// Hidden from every QEMU (a tmpfs over each that exists): temporary and home directories, the
+    /// daemon's config and runtime state, and the data directory with every other sandbox in it.
+    static let privateDirectories = ["/tmp", "/var/tmp", "/dev/shm", "/root", "/home", "/run", "/etc/bhatti"]
+
+    /// The view for a VM whose own directory is `sandbox` (read-write) and which reads `files`
+    /// (kernel, initramfs, the disk's base): their directories come back read-only. Any directory on
+    /// the way that others may not traverse is masked too, so the bound ones are reachable.
+    func jail(sandbox: String, files: [String]) -> MountJail {
+        let readOnly = Set(files.map { ($0 as NSString).deletingLastPathComponent }).subtracting([sandbox]).sorted()
+        let binds = [MountJail.Bind(source: sandbox, target: sandbox, readOnly: false)]
+            + readOnly.map { MountJail.Bind(source: $0, target: $0, readOnly: true) }
+        var candidates = Self.privateDirectories + [dataDirectory]
+        for bind in binds { candidates += Self.closedAncestors(of: bind.target) }
+        return MountJail(masks: Self.outermost(candidates.filter(Self.isDirectory)), binds: binds)
+    }
+
+    /// Gives the sandbox's directory and the files in it to the VMM user (the daemon made some of them:
+    /// the overlay, copies from a snapshot or template, the record).
+    func handOver(_ directory: String) throws {
+        guard chown(directory, user.uid, user.gid) == 0, chmod(directory, 0o700) == 0 else {
+            throw EngineError.io("give \(directory) to \(user.name)", Errno.current)
+        }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            let path = directory + "/" + name
+            guard lchown(path, user.uid, user.gid) == 0 else { throw EngineError.io("give \(path) to \(user.name)", Errno.current) }
+        }
+    }
+
+    /// Ancestors of `path` (not `/`, not `path` itself) that others cannot search.
+    static func closedAncestors(of path: String) -> [String] {
+        var result: [String] = []
+        var prefix = ""
+        for component in path.split(separator: "/").dropLast() {
+            prefix += "/" + component
+            var st = stat()
+            if stat(prefix, &st) == 0, st.st_mode & 0o001 == 0 { result.append(prefix) }
+        }
+        return result
+    }
+
+    /// Keeps each path once and drops those inside another (already hidden by it), outermost first.
+    static func outermost(_ paths: [String]) -> [String] {
+        var kept: [String] = []
+        for path in Set(paths).sorted(by: { ($0.split(separator: "/").count, $0) < ($1.split(separator: "/").count, $1) }) {
+            if !kept.contains(where: { path == $0 || path.hasPrefix($0 + "/") }) { kept.append(path) }
+        }
+        return kept
+    }
+
+    /// A real directory (not a symlink to one: a mount would land on its target).
+    private static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+}
