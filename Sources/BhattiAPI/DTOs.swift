@@ -108,8 +108,8 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     }
 
     /// Fields the contract names that this server does not implement yet: refused, never ignored.
-    public static let notYetSupported: Set<String> = ["image", "disk_mb"]
-    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init", "egress", "allow_cidrs"]
+    public static let notYetSupported: Set<String> = ["image"]
+    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "disk_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init", "egress", "allow_cidrs"]
 }
 
 /// A named snapshot (`GET /v1/snapshots`).

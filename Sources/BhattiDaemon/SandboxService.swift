@@ -119,8 +119,16 @@ public actor SandboxService {
             return (found, true)
         }
         let image = engine.configuration.imageDirectory
-        do { _ = try GuestImage.open(image) } catch {
+        let opened: GuestImage
+        do { opened = try GuestImage.open(image) } catch {
             throw BhattiError(.unavailable, "no guest image in \(image): run `bhatti image build --out \(image)` first", cause: error)
+        }
+        // A disk only grows: it holds the image's file system at least.
+        if let diskMB = spec.diskMB, let rootfs = opened.manifest.files["rootfs.ext4"] {
+            let minimum = Int((rootfs.bytes + (1 << 20) - 1) >> 20)
+            if diskMB < minimum {
+                throw BhattiError(.invalidArgument, "disk must be at least \(minimum) MiB (the image's root file system), got \(diskMB)")
+            }
         }
         try SandboxLabels.validate(labels)
         var origin = Origin.boot
@@ -163,6 +171,8 @@ public actor SandboxService {
             do {
                 let nic = try await self.attachNetwork(record)
                 let how = try await self.bringUp(record, origin: origin, nic: nic)
+                // Boots and templates start at the image's size; a fork or snapshot already has its own.
+                if let diskMB = record.diskMB { try await engine.growDisk(id: record.id.rawValue, megabytes: diskMB) }
                 if !setup.isEmpty { try await self.apply(setup, to: record) }
                 var hot = record
                 hot.ip = nic?.ip

@@ -251,12 +251,15 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     public var entropy: String?
     /// False keeps the guest's current environment and secrets (a fork); true replaces them.
     public var replaceEnvironment: Bool
+    /// The root disk was enlarged to this many bytes: grow its file system to fill it.
+    public var diskBytes: UInt64?
 
     public init(
         hostname: String? = nil, env: [String: String] = [:], secrets: [String: String] = [:], files: [File] = [],
         address: String? = nil, gateway: String? = nil, dns: [String] = [], initScript: String? = nil, token: String? = nil,
-        entropy: String? = nil, replaceEnvironment: Bool = true
+        entropy: String? = nil, replaceEnvironment: Bool = true, diskBytes: UInt64? = nil
     ) {
+        self.diskBytes = diskBytes
         self.entropy = entropy
         self.replaceEnvironment = replaceEnvironment
         self.hostname = hostname
@@ -272,6 +275,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case hostname, env, secrets, files, address, gateway, dns, token, entropy, mac, hosts
+        case diskBytes = "disk_bytes"
         case initScript = "init"
         case replaceEnvironment = "replace_env"
     }
@@ -291,6 +295,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
         token = try c.decodeIfPresent(String.self, forKey: .token)
         entropy = try c.decodeIfPresent(String.self, forKey: .entropy)
         replaceEnvironment = try c.decodeIfPresent(Bool.self, forKey: .replaceEnvironment) ?? true
+        diskBytes = try c.decodeIfPresent(UInt64.self, forKey: .diskBytes)
     }
 }
 

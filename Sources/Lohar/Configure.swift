@@ -46,6 +46,7 @@ extension AgentSession {
             }
             try writeUserFile(path: file.path, bytes: Array(bytes), mode: file.mode)
         }
+        if let bytes = config.diskBytes, state.base.reapsAllChildren { try growRootFilesystem(to: bytes) }
         if let address = config.address, state.base.reapsAllChildren {
             // From scratch: a restored template or fork still carries its source's address and MAC.
             if let mac = config.mac {
@@ -91,6 +92,21 @@ extension AgentSession {
     }
 
     /// Runs a system command as root (network setup); throws with its output when it fails.
+    /// The host enlarged the root disk (`block_resize`): once the kernel has seen the new capacity,
+    /// ext4 grows online to fill it.
+    private func growRootFilesystem(to bytes: UInt64) throws {
+        let deadline = unixMilliseconds() + 5_000
+        while true {
+            let sectors = GuestBoot.readFile("/sys/block/vda/size").flatMap { UInt64($0.trimmingNewlines) } ?? 0
+            if sectors * 512 >= bytes { break }
+            guard unixMilliseconds() < deadline else {
+                throw WireErrorMessage(code: .internal, message: "the root disk still has \(sectors * 512) bytes, not \(bytes)")
+            }
+            usleep(10_000)
+        }
+        try runRoot(["resize2fs", "/dev/vda"])
+    }
+
     private func runRoot(_ argv: [String]) throws {
         guard let path = resolveExecutable(argv[0], searchPath: "/usr/sbin:/usr/bin:/sbin:/bin") else {
             throw WireErrorMessage(code: .internal, message: "\(argv[0]) not found in the guest")

@@ -65,8 +65,7 @@ struct ArgumentsTests {
         #expect(CLIError.server(status: 404, code: "not_found", message: "x").exitCode == 1)
         #expect(await BhattiCommand.main(["frobnicate"], environment: [:]) == 2)
         #expect(await BhattiCommand.main(["list", "--url", "unix:///tmp/bh-nothing-here.sock"], environment: [:]) == 3)
-        // A flag the contract names but this version lacks fails plainly (1), it is not faked.
-        #expect(await BhattiCommand.main(["create", "--name", "x", "--disk", "2048"], environment: [:]) == 1)
+        #expect(await BhattiCommand.main(["create", "--name", "x", "--disk", "lots"], environment: [:]) == 2, "a non-number is a usage error")
         #expect(await BhattiCommand.main(["unpublish", "x"], environment: [:]) == 2, "a missing -p is a usage error")
     }
 }

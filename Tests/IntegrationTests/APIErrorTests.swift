@@ -19,7 +19,7 @@ struct APIErrorTests {
                 ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"memory_mb\":16}", 400, "invalid_argument"),
                 ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"cpus\":\"two\"}", 400, "invalid_argument"),
                 ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"bogus\":1}", 400, "invalid_argument"),
-                ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"disk_mb\":1024}", 400, "invalid_argument"),
+                ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"disk_mb\":100}", 400, "invalid_argument"),
                 ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"env\":{\"1BAD\":\"x\"}}", 400, "invalid_argument"),
                 ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"secrets\":[\"NOPE\"]}", 400, "invalid_argument"),
                 ("POST", "/v1/sandboxes", "{\"name\":\"ok\",\"files\":[{\"path\":\"rel\",\"content\":\"\"}]}", 400, "invalid_argument"),

@@ -204,19 +204,33 @@ struct ConfinementTests {
         }
     }
 
-    @Test("a guest that fills its disk gets ENOSPC inside the guest; the host's overlay stops at the disk's size")
+    @Test("disk_mb sizes the guest's disk; a guest that fills it gets ENOSPC inside the guest; the host's overlay stops at disk_mb")
     func diskFull() async throws {
         try await withDaemon { d in
-            let sb = try await d.create("filler", memoryMB: 256)
+            // Below the image's own file system: refused before anything boots.
+            let small = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"tiny","disk_mb":512}"#)
+            #expect(small.status == 400 && small.text.contains("disk must be at least"), "\(small.text)")
+            let created = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"filler","memory_mb":256,"disk_mb":1024}"#)
+            #expect(created.status == 201, "\(created.text)")
+            let sb = try JSONDecoder().decode(SandboxDTO.self, from: Data(created.body))
+            #expect(sb.diskMB == 1024)
+            // The file system grew online to the new size (ext4 keeps a little for itself).
+            let df = try await d.exec("filler", ["sh", "-c", "df -B1M --output=size / | tail -1"])
+            let size = try #require(Int(df.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(df.stdout)")
+            #expect((960...1024).contains(size), "root file system \(size) MiB on a 1024 MiB disk")
             let fill = try await d.exec("filler", ["sh", "-c", "dd if=/dev/zero of=/workspace/fill bs=1M 2>&1; echo exit=$?"], timeout: 300)
             #expect(fill.stdout.contains("No space left on device") && !fill.stdout.contains("exit=0"), "\(fill.stdout)")
             #expect(try await d.exec("filler", ["echo", "alive"]).stdout == "alive\n")
-            // The overlay holds at most what the guest's disk can (its virtual size), plus qcow2 metadata.
+            // The overlay holds at most what the guest's disk can (its virtual size, disk_mb), plus qcow2 metadata.
             let overlay = d.dataDirectory + "/sandboxes/\(sb.id)/disk.qcow2"
             let info = try await Blocking.run { try runTool("/usr/bin/qemu-img", ["info", "--output=json", "-U", overlay]) }
             let json = try #require(try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])
             let virtual = try #require(json["virtual-size"] as? Int), actual = try #require(json["actual-size"] as? Int)
+            #expect(virtual == 1024 << 20)
             #expect(actual <= virtual + (64 << 20), "overlay \(actual) bytes for a \(virtual)-byte disk")
+            // The size survives a cold cycle.
+            #expect(try await d.call("POST", "/v1/sandboxes/filler/stop").status == 200)
+            #expect(try await d.exec("filler", ["sh", "-c", "df -B1M --output=size / | tail -1"]).stdout == df.stdout)
         }
     }
 

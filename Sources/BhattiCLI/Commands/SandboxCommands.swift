@@ -16,7 +16,6 @@ enum SandboxCommands {
             OptionSpec("--egress", kind: .value), OptionSpec("--allow-cidr", kind: .repeated),
         ]
     ) { args, ctx in
-        if args.values["--disk"] != nil { throw CLIError.failure("create --disk is not available in this version yet") }
         guard args.positionals.isEmpty else { throw UsageError("unexpected argument \"\(args.positionals[0])\"") }
         var files: [GuestFileDTO] = []
         for spec in args.all("--file") {
@@ -28,7 +27,7 @@ enum SandboxCommands {
         }
         let env = try args.pairs("--env")
         let body = CreateSandboxRequest(
-            name: args.value("--name"), cpus: try args.int("--cpus"), memoryMB: try args.int("--memory"),
+            name: args.value("--name"), cpus: try args.int("--cpus"), memoryMB: try args.int("--memory"), diskMB: try args.int("--disk"),
             labels: args.values["--label"] == nil ? nil : try args.pairs("--label"), keepHot: args.has("--keep-hot") ? true : nil,
             from: args.value("--from"), env: env.isEmpty ? nil : env, secrets: args.all("--secret").isEmpty ? nil : args.all("--secret"),
             files: files.isEmpty ? nil : files, initScript: args.value("--init"), egress: args.value("--egress"),

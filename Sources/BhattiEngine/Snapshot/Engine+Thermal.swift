@@ -1,4 +1,5 @@
 import BhattiSystem
+import BhattiWire
 import Foundation
 import Glibc
 
@@ -101,5 +102,34 @@ extension Engine {
               String(decoding: cmdline, as: UTF8.self).contains(paths.directory)
         else { return nil }
         return pid
+    }
+}
+
+extension Engine {
+    /// Enlarges sandbox `id`'s root disk to `megabytes` (never shrinks it) while it runs: QMP
+    /// `block_resize` grows the overlay's virtual size, which is also the most the overlay can ever
+    /// hold, and the agent grows the guest's file system online. A no-op when the disk is that big.
+    public func growDisk(id: String, megabytes: Int) async throws {
+        let vm = try machine(id)
+        let bytes = UInt64(megabytes) << 20
+        let current = try QCOW2.virtualSize(vm.configuration.paths.disk)
+        guard bytes > current else { return }
+        try await vm.qmp.execute("block_resize", ["device": "root", "size": .number(Double(bytes))])
+        try await vm.agent.configure(GuestConfig(replaceEnvironment: false, diskBytes: bytes))
+    }
+}
+
+/// The one fact of a qcow2 header the engine needs.
+enum QCOW2 {
+    /// The disk's virtual size (header bytes 24..<32, big-endian).
+    static func virtualSize(_ path: String) throws -> UInt64 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EngineError.io("open \(path)", Errno.current) }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 32)
+        guard header.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 32, 0) }) == 32, header[0..<4] == [0x51, 0x46, 0x49, 0xFB] else {
+            throw EngineError.io("read the qcow2 header of \(path)", Errno.current)
+        }
+        return header[24..<32].reduce(0) { $0 << 8 | UInt64($1) }
     }
 }
