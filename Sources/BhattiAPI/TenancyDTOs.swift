@@ -9,10 +9,16 @@ public struct UserDTO: Codable, Equatable, Sendable {
     public var maxSandboxes: Int
     public var maxCPUs: Int
     public var maxMemoryMB: Int
+    /// The user's own I/O limits; absent: the daemon's default applies.
+    public var ioLimits: IOLimits?
     public var sandboxes: Int
     public var createdAt: String
 
-    public init(id: String, name: String, isAdmin: Bool, maxSandboxes: Int, maxCPUs: Int, maxMemoryMB: Int, sandboxes: Int, createdAt: String) {
+    public init(
+        id: String, name: String, isAdmin: Bool, maxSandboxes: Int, maxCPUs: Int, maxMemoryMB: Int, ioLimits: IOLimits? = nil,
+        sandboxes: Int, createdAt: String
+    ) {
+        self.ioLimits = ioLimits
         self.id = id
         self.name = name
         self.isAdmin = isAdmin
@@ -29,6 +35,7 @@ public struct UserDTO: Codable, Equatable, Sendable {
         case maxSandboxes = "max_sandboxes"
         case maxCPUs = "max_cpus"
         case maxMemoryMB = "max_memory_mb"
+        case ioLimits = "io_limits"
         case createdAt = "created_at"
     }
 }
@@ -39,8 +46,10 @@ public struct CreateUserRequest: Codable, Equatable, Sendable {
     public var maxSandboxes: Int?
     public var maxCPUs: Int?
     public var maxMemoryMB: Int?
+    public var ioLimits: IOLimits?
 
-    public init(name: String, maxSandboxes: Int? = nil, maxCPUs: Int? = nil, maxMemoryMB: Int? = nil) {
+    public init(name: String, maxSandboxes: Int? = nil, maxCPUs: Int? = nil, maxMemoryMB: Int? = nil, ioLimits: IOLimits? = nil) {
+        self.ioLimits = ioLimits
         self.name = name
         self.maxSandboxes = maxSandboxes
         self.maxCPUs = maxCPUs
@@ -52,9 +61,23 @@ public struct CreateUserRequest: Codable, Equatable, Sendable {
         case maxSandboxes = "max_sandboxes"
         case maxCPUs = "max_cpus"
         case maxMemoryMB = "max_memory_mb"
+        case ioLimits = "io_limits"
     }
 
-    public static let knownFields: Set<String> = ["name", "max_sandboxes", "max_cpus", "max_memory_mb"]
+    public static let knownFields: Set<String> = ["name", "max_sandboxes", "max_cpus", "max_memory_mb", "io_limits"]
+}
+
+/// `PATCH /v1/users/{name}`: the user's I/O limits; null returns them to the daemon's default. They apply
+/// to sandboxes started (booted or restored) from then on.
+public struct UpdateUserRequest: Codable, Equatable, Sendable {
+    public var ioLimits: IOLimits?
+    public init(ioLimits: IOLimits?) { self.ioLimits = ioLimits }
+    enum CodingKeys: String, CodingKey { case ioLimits = "io_limits" }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(ioLimits, forKey: .ioLimits)   // null is meaningful here
+    }
+    public static let knownFields: Set<String> = ["io_limits"]
 }
 
 /// The reply to a user create or key rotation: the only time the key is ever shown.

@@ -46,7 +46,8 @@ public final class Daemon: Sendable {
         let store = try SandboxStore(path: data + "/state.db")
         let network = config.network
             ? try NetworkManager(dataDirectory: data, pool: config.networkPool, dns: NetworkManager.hostNameServers()) : nil
-        let service = SandboxService(store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network)
+        let service = SandboxService(
+            store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network, defaultIOLimits: config.ioLimits)
         // Adopt first; what is left running after that belongs to no sandbox we know.
         try await service.recoverAfterRestart()
         let orphans = await engine.reapOrphans()

@@ -38,6 +38,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     /// The unprivileged user every QEMU runs as, in its own mount namespace (created when missing);
     /// empty runs QEMU as the daemon's user with the daemon's view of the filesystem.
     public var vmmUser = "bhatti-vmm"
+    /// I/O limits for users without their own (`user create --disk-bytes-per-s …`); 0 is unlimited.
+    public var ioLimits = IOLimits.unlimited
     /// Per-user token buckets by class of request; the admin is exempt.
     public var rateLimits = RateLimits()
 
@@ -72,6 +74,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case network
         case networkPool = "network_pool"
         case vmmUser = "vmm_user"
+        case ioLimits = "io_limits"
     }
 
     /// A private daemon for tests and benchmarks: its own data directory, no TCP unless asked, and the
@@ -100,7 +103,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -131,6 +134,10 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.network { merged.network = v }
         if let v = decoded.network_pool { merged.networkPool = v }
         if let v = decoded.vmm_user { merged.vmmUser = v }
+        if let v = decoded.io_limits {
+            do { try v.validate() } catch { throw BhattiError(.invalidArgument, "config file \(path): io_limits: \(error.message)") }
+            merged.ioLimits = v
+        }
         _ = try merged.thermalPolicy
         return merged
     }
@@ -178,6 +185,7 @@ private struct PartialConfiguration: Decodable {
     var network: Bool?
     var network_pool: String?
     var vmm_user: String?
+    var io_limits: IOLimits?
 }
 
 /// `500ms`, `30s`, `5m`, `2h` (a bare number is seconds); `off` or `never` gives nil.

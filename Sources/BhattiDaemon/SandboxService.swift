@@ -40,7 +40,10 @@ public struct OwnerLimits: Sendable, Equatable {
     public var maxSandboxes: Int?
     public var maxCPUs: Int?
     public var maxMemoryMB: Int?
-    public init(maxSandboxes: Int? = nil, maxCPUs: Int? = nil, maxMemoryMB: Int? = nil) {
+    /// The owner's own I/O limits; nil takes the daemon's default.
+    public var io: IOLimits?
+    public init(maxSandboxes: Int? = nil, maxCPUs: Int? = nil, maxMemoryMB: Int? = nil, io: IOLimits? = nil) {
+        self.io = io
         self.maxSandboxes = maxSandboxes
         self.maxCPUs = maxCPUs
         self.maxMemoryMB = maxMemoryMB
@@ -93,7 +96,14 @@ public actor SandboxService {
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
 
-    public init(store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil) {
+    /// I/O limits for owners without their own.
+    let defaultIOLimits: IOLimits
+
+    public init(
+        store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil,
+        defaultIOLimits: IOLimits = .unlimited
+    ) {
+        self.defaultIOLimits = defaultIOLimits
         self.network = network
         self.store = store
         self.engine = engine
@@ -169,8 +179,9 @@ public actor SandboxService {
         let task = Task { [engine, store, log, events] () throws -> SandboxRecord in
             try await store.insert(record, maxForOwner: limits.maxSandboxes)
             do {
-                let nic = try await self.attachNetwork(record)
-                let how = try await self.bringUp(record, origin: origin, nic: nic)
+                let io = limits.io ?? self.defaultIOLimits
+                let nic = try await self.attachNetwork(record, io: io)
+                let how = try await self.bringUp(record, origin: origin, nic: nic, io: io)
                 // Boots and templates start at the image's size; a fork or snapshot already has its own.
                 if let diskMB = record.diskMB { try await engine.growDisk(id: record.id.rawValue, megabytes: diskMB) }
                 if !setup.isEmpty { try await self.apply(setup, to: record) }
@@ -199,20 +210,21 @@ public actor SandboxService {
     }
 
     /// Brings a new sandbox's VM up; says how (for the log).
-    private func bringUp(_ record: SandboxRecord, origin: Origin, nic: NetworkInterface?) async throws -> String {
+    private func bringUp(_ record: SandboxRecord, origin: Origin, nic: NetworkInterface?, io: IOLimits) async throws -> String {
         let id = record.id.rawValue, hostname = record.name.rawValue
+        let throttle = DiskThrottle(bytesPerSecond: io.diskBytesPerSecond, iops: io.diskIOPS)
         let card = nic != nil
         switch origin {
         case .boot:
             if policy.templates, let template = try? await engine.template(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) {
                 do {
-                    try await engine.clone(from: template, to: id, hostname: hostname, keepEnvironment: false, nic: nic)
+                    try await engine.clone(from: template, to: id, hostname: hostname, keepEnvironment: false, nic: nic, diskThrottle: throttle)
                     return "template"
                 } catch {
                     log.warning("sandbox.template_failed", ["sandbox.id": id, "error": "\(error)"])
                 }
             }
-            _ = try await engine.boot(id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname, nic: nic)
+            _ = try await engine.boot(id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname, nic: nic, diskThrottle: throttle)
             if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) }
             return "boot"
         case .fork(let parentID):
@@ -221,10 +233,10 @@ public actor SandboxService {
             defer { release(parent.id) }
             let directory = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id).directory
             _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory)
-            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic)
+            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic, diskThrottle: throttle)
             return "fork"
         case .snapshot(let directory):
-            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic)
+            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic, diskThrottle: throttle)
             return "snapshot"
         }
     }
@@ -384,7 +396,8 @@ public actor SandboxService {
 extension SandboxService {
     /// The sandbox's card on its owner's network (the namespace, bridge and tap made when missing), or
     /// nil when networking is off. Its address is kept in the store: the same one after every restart.
-    func attachNetwork(_ record: SandboxRecord) async throws -> NetworkInterface? {
+    /// `io`: the owner's limits; nil looks them up when this process has not shaped the owner's network yet.
+    func attachNetwork(_ record: SandboxRecord, io: IOLimits?) async throws -> NetworkInterface? {
         guard let network, let owner = record.userID else { return nil }
         let (index, host) = try await store.assignNetwork(sandboxID: record.id, ownerID: owner, capacity: network.capacity)
         let nic: NetworkInterface
@@ -395,6 +408,15 @@ extension SandboxService {
                 cause: error)
         }
         try await store.setIP(record.id, nic.ip)
+        do {
+            if let io {
+                try await network.shape(index: index, mbitPerSecond: io.netMbitPerSecond)
+            } else if await !network.isShaped(index: index) {
+                try await network.shape(index: index, mbitPerSecond: try await ioLimits(owner: owner).netMbitPerSecond)
+            }
+        } catch {
+            throw BhattiError(.unavailable, "cannot apply the network limit of \(record.name)'s owner: \(error)", cause: error)
+        }
         // Before the VM can send anything: a failure here fails the create (closed, never open).
         let rules = try await store.list(ownedBy: owner).compactMap { r -> NetworkManager.Egress? in
             guard let ip = r.id == record.id ? nic.ip : r.ip else { return nil }
@@ -458,7 +480,18 @@ extension SandboxService {
     /// the host meanwhile.
     func ensureNetwork(_ record: SandboxRecord) async throws {
         guard record.ip != nil else { return }
-        _ = try await attachNetwork(record)
+        _ = try await attachNetwork(record, io: nil)
+    }
+
+    /// An owner's I/O limits: their own, or the daemon's default.
+    func ioLimits(owner: String) async throws -> IOLimits {
+        try await store.user(id: owner)?.ioLimits ?? defaultIOLimits
+    }
+
+    /// Applies an owner's changed network limit at once (disk limits apply to sandboxes created later).
+    public func applyNetworkLimit(owner: String) async throws {
+        guard let network, let index = try await store.netIndex(ownerID: owner) else { return }
+        try await network.shape(index: index, mbitPerSecond: try await ioLimits(owner: owner).netMbitPerSecond)
     }
 }
 

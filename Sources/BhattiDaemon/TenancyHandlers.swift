@@ -25,9 +25,16 @@ struct TenancyHandlers {
         case ("POST", 2, _):
             let body = try decodeBody(CreateUserRequest.self, from: request, known: CreateUserRequest.knownFields)
             let (user, key) = try await users.create(
-                name: body.name, maxSandboxes: body.maxSandboxes, maxCPUs: body.maxCPUs, maxMemoryMB: body.maxMemoryMB)
+                name: body.name, maxSandboxes: body.maxSandboxes, maxCPUs: body.maxCPUs, maxMemoryMB: body.maxMemoryMB,
+                ioLimits: body.ioLimits)
             events.record("user.created", user: user.id, detail: "name=\(user.name) by=\(caller.user.name)")
             return try json(UserKeyDTO(user: try await dto(user), apiKey: key), status: 201)
+        case ("PATCH", 3, _):
+            let body = try decodeBody(UpdateUserRequest.self, from: request, known: UpdateUserRequest.knownFields)
+            let user = try await users.setIOLimits(name: parts[2], body.ioLimits)
+            try await service.applyNetworkLimit(owner: user.id)
+            events.record("user.limits_changed", user: user.id, detail: "name=\(user.name) by=\(caller.user.name)")
+            return try json(try await dto(user))
         case ("DELETE", 3, _):
             try await deleteUser(parts[2], force: request.query["force"]?.first == "true", by: caller)
             return try json(StatusDTO(status: "deleted"))
@@ -62,7 +69,7 @@ struct TenancyHandlers {
     private func dto(_ user: UserRecord) async throws -> UserDTO {
         UserDTO(
             id: user.id, name: user.name, isAdmin: user.isAdmin, maxSandboxes: user.maxSandboxes, maxCPUs: user.maxCPUs,
-            maxMemoryMB: user.maxMemoryMB, sandboxes: try await store.count(ownedBy: user.id), createdAt: iso8601(user.createdAt))
+            maxMemoryMB: user.maxMemoryMB, ioLimits: user.ioLimits, sandboxes: try await store.count(ownedBy: user.id), createdAt: iso8601(user.createdAt))
     }
 
     // MARK: secrets

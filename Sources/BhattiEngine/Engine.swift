@@ -51,7 +51,9 @@ public actor Engine {
     }
 
     /// Boots a VM for sandbox `id`; returns once its agent answers.
-    public func boot(id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil) async throws -> HelloReply {
+    public func boot(
+        id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil, diskThrottle: DiskThrottle = DiskThrottle()
+    ) async throws -> HelloReply {
         let image: GuestImage
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
             throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory) (\(error)): run `bhatti image build`")
@@ -69,6 +71,7 @@ public actor Engine {
         var vmConfig = config
         vmConfig.hostname = hostname
         vmConfig.nic = nic
+        vmConfig.diskThrottle = diskThrottle
         vmConfig.cgroups = cgroups
         vmConfig.vmm = try await vmmConfinement()
         let vm = try await VirtualMachine.boot(vmConfig, onExit: exitHandler(id: id))

@@ -19,6 +19,8 @@ struct VMRecord: Codable, Equatable, Sendable {
     var token: String
     /// Absent in records from before networking: no card.
     var nic: NetworkInterface?
+    /// Absent in records from before I/O limits: none.
+    var diskThrottle: DiskThrottle?
 
     init(_ config: VMConfiguration, token: String) {
         cpus = config.cpus
@@ -31,6 +33,7 @@ struct VMRecord: Codable, Equatable, Sendable {
         hostname = config.hostname
         self.token = token
         nic = config.nic
+        diskThrottle = config.diskThrottle == DiskThrottle() ? nil : config.diskThrottle
     }
 
     func configuration(id: String, paths: VMPaths, bootTimeout: Duration) -> VMConfiguration {
@@ -39,6 +42,7 @@ struct VMRecord: Codable, Equatable, Sendable {
             accelerator: accelerator, tscKilohertz: tscKilohertz, bootTimeout: bootTimeout)
         config.hostname = hostname
         config.nic = nic
+        config.diskThrottle = diskThrottle ?? DiskThrottle()
         return config
     }
 

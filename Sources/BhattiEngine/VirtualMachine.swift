@@ -20,6 +20,7 @@ public struct VMConfiguration: Sendable {
     public var hostname: String = "bhatti"
     /// The network card, if any (configured in the guest with the hostname).
     public var nic: NetworkInterface?
+    public var diskThrottle = DiskThrottle()
     /// Where QEMU's resource limits go; nil runs it unconfined.
     var cgroups: Cgroups?
     /// The unprivileged user and mount namespace QEMU runs in; nil runs it as the daemon's user.
@@ -62,10 +63,12 @@ public struct VMConfiguration: Sendable {
     }
 
     var commandLine: QEMUCommandLine {
-        QEMUCommandLine(
+        var line = QEMUCommandLine(
             accelerator: accelerator, cpus: cpus, memoryMB: memoryMB, kernel: kernel, initramfs: initramfs,
             disk: paths.disk, memoryFile: paths.memory, qmpSocket: paths.qmpSocket, agentSocket: paths.agentSocket,
             tscKilohertz: tscKilohertz, nic: nic.map { ($0.mac, $0.tap != nil) })
+        line.diskThrottle = diskThrottle
+        return line
     }
 
     /// Opens the tap QEMU is to get as fd 3, if the card has one.

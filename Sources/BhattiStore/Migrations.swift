@@ -113,5 +113,9 @@ extension SandboxStore {
         """
         ALTER TABLE sandboxes ADD COLUMN egress TEXT;
         """,
+        // Per-user I/O rate limits (JSON); NULL takes the daemon's default.
+        """
+        ALTER TABLE users ADD COLUMN io_limits TEXT;
+        """,
     ]
 }

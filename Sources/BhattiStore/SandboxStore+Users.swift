@@ -11,12 +11,15 @@ public struct UserRecord: Equatable, Sendable {
     public var maxSandboxes: Int
     public var maxCPUs: Int
     public var maxMemoryMB: Int
+    /// nil: the daemon's default.
+    public var ioLimits: IOLimits?
     public var createdAt: Date
 
     public init(
         id: String, name: String, keySHA256: String, isAdmin: Bool = false,
-        maxSandboxes: Int, maxCPUs: Int, maxMemoryMB: Int, createdAt: Date
+        maxSandboxes: Int, maxCPUs: Int, maxMemoryMB: Int, ioLimits: IOLimits? = nil, createdAt: Date
     ) {
+        self.ioLimits = ioLimits
         self.id = id
         self.name = name
         self.keySHA256 = keySHA256
@@ -31,20 +34,31 @@ public struct UserRecord: Equatable, Sendable {
         self.init(
             id: try row.text(0), name: try row.text(1), keySHA256: try row.text(2), isAdmin: try row.bool(3),
             maxSandboxes: Int(try row.int(4)), maxCPUs: Int(try row.int(5)), maxMemoryMB: Int(try row.int(6)),
+            ioLimits: try row.optionalText(8).flatMap { try? JSONDecoder().decode(IOLimits.self, from: Data($0.utf8)) },
             createdAt: try row.date(7))
     }
 }
 
 extension SandboxStore {
-    private static let userColumns = "id, name, key_sha256, is_admin, max_sandboxes, max_cpus, max_memory_mb, created_at"
+    private static let userColumns = "id, name, key_sha256, is_admin, max_sandboxes, max_cpus, max_memory_mb, created_at, io_limits"
+
+    static func encode(_ limits: IOLimits?) -> String? {
+        limits.flatMap { try? JSONEncoder().encode($0) }.map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Sets (or with nil clears, back to the daemon's default) a user's I/O limits; false if no such user.
+    @discardableResult
+    public func setUserIOLimits(named name: String, _ limits: IOLimits?) throws -> Bool {
+        !(try db.query("UPDATE users SET io_limits = ? WHERE name = ? RETURNING id", [.nullable(Self.encode(limits)), .text(name)])).isEmpty
+    }
 
     /// Adds a user. A taken name, id or key throws `alreadyExists`.
     public func insertUser(_ u: UserRecord) throws {
         do {
             try db.query(
-                "INSERT INTO users (\(Self.userColumns)) VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO users (\(Self.userColumns)) VALUES (?,?,?,?,?,?,?,?,?)",
                 [.text(u.id), .text(u.name), .text(u.keySHA256), .bool(u.isAdmin), .int(Int64(u.maxSandboxes)),
-                 .int(Int64(u.maxCPUs)), .int(Int64(u.maxMemoryMB)), .millis(u.createdAt)])
+                 .int(Int64(u.maxCPUs)), .int(Int64(u.maxMemoryMB)), .millis(u.createdAt), .nullable(Self.encode(u.ioLimits))])
         } catch let e as StoreError where e.isUniqueViolation(on: "users.key_sha256") {
             throw BhattiError(.alreadyExists, "this key already belongs to a user", cause: e)
         } catch let e as StoreError where e.isUniqueViolation(on: "users.id") {

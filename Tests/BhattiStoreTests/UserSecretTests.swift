@@ -31,6 +31,29 @@ struct UserSecretTests {
         }
     }
 
+    @Test("a user's I/O limits: none (the default) until set, kept exactly, cleared with nil, also after reopening")
+    func ioLimits() async throws {
+        try await withDatabaseFile { path in
+            let limits = IOLimits(diskBytesPerSecond: 4 << 20, diskIOPS: 400, netMbitPerSecond: 8)
+            do {
+                let store = try SandboxStore(path: path)
+                var ann = user("ann")
+                ann.ioLimits = limits
+                try await store.insertUser(ann)
+                try await store.insertUser(user("bob", at: 1))
+                #expect(try await store.user(named: "ann")?.ioLimits == limits)
+                #expect(try await store.user(named: "bob")?.ioLimits == nil)
+                #expect(try await store.setUserIOLimits(named: "bob", IOLimits(netMbitPerSecond: 100)))
+                #expect(try await !store.setUserIOLimits(named: "nobody", nil))
+            }
+            let reopened = try SandboxStore(path: path)
+            #expect(try await reopened.user(named: "ann")?.ioLimits == limits)
+            #expect(try await reopened.user(named: "bob")?.ioLimits == IOLimits(netMbitPerSecond: 100))
+            try await reopened.setUserIOLimits(named: "ann", nil)
+            #expect(try await reopened.user(named: "ann")?.ioLimits == nil)
+        }
+    }
+
     @Test("a taken user name, id or key is already_exists")
     func userUniqueness() async throws {
         let store = try SandboxStore(path: ":memory:")

@@ -48,6 +48,10 @@ struct CLITests {
             let users = try await bhatti(["--json", "user", "list"], daemon: d)
             #expect(users.stdout.contains("\"name\" : \"carol\"") && !users.stdout.contains(key))
             #expect(try await bhatti(["user", "list"], daemon: d, key: key).status == 1, "users are the admin's business")
+            let limited = try await bhatti(["--json", "user", "limits", "carol", "--disk-bytes-per-s", "8388608", "--net-mbit-per-s", "50"], daemon: d)
+            #expect(limited.status == 0 && limited.stdout.contains("\"disk_bytes_per_s\" : 8388608") && limited.stdout.contains("\"net_mbit_per_s\" : 50"), "\(limited.stdout)\(limited.stderr)")
+            #expect(try await bhatti(["user", "limits", "carol", "--default"], daemon: d).stdout.contains("default I/O limits"))
+            #expect(try await bhatti(["user", "limits", "carol"], daemon: d).status == 2, "flags or --default")
 
             #expect(try await bhatti(["secret", "set", "API_TOKEN", "-"], daemon: d, stdin: "tok-123\n", key: key).status == 0)
             let secrets = try await bhatti(["secret", "list"], daemon: d, key: key)

@@ -155,8 +155,14 @@ struct NetworkTests {
                      ["-n", ns, "link", "set", "lo", "up"]] {
             _ = try await Blocking.run { try runTool(ip, args) }
         }
+        // The server's directory holds a 2 MiB file for the network limit's check.
+        let served = NSTemporaryDirectory() + "bhtout-" + tag
+        try FileManager.default.createDirectory(atPath: served, withIntermediateDirectories: true)
+        try Data(repeating: 7, count: 2 << 20).write(to: URL(fileURLWithPath: served + "/blob"))
+        defer { try? FileManager.default.removeItem(atPath: served) }
         let server = Process()
         server.executableURL = URL(fileURLWithPath: ip)
+        server.currentDirectoryURL = URL(fileURLWithPath: served)
         server.arguments = ["netns", "exec", ns, "python3", "-m", "http.server", "8080", "--bind", outsideIP]
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -193,6 +199,23 @@ struct NetworkTests {
             #expect(toHost != "open\n", "a sandbox reached the daemon on the host")
             let bad = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"x","egress":"deny","allow_cidrs":["nope"]}"#)
             #expect(bad.status == 400)
+
+            // A network limit shapes the user's traffic at once: 2 MiB at 8 Mbit/s takes about 2 s.
+            let fetch = "import time,urllib.request as u; t=time.time(); n=len(u.urlopen('http://\(outsideIP):8080/blob').read()); print(n, time.time()-t)"
+            func download() async throws -> Double {
+                let out = try await d.exec("pub", ["python3", "-c", fetch], timeout: 60).stdout.split(separator: " ")
+                #expect(out.first == "2097152", "\(out)")
+                return Double(out.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+            }
+            let set = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":{"net_mbit_per_s":8}}"#)
+            #expect(set.status == 200, "\(set.text)")
+            let qdisc = try await Blocking.run { try runTool("/usr/sbin/tc", ["-n", network.namespace(index: index), "qdisc", "show", "dev", "up0"]) }
+            #expect(qdisc.contains("tbf") && qdisc.contains("rate 8Mbit"), "\(qdisc)")
+            let shaped = try await download()
+            #expect(shaped >= 1.5, "2 MiB in \(shaped) s at 8 Mbit/s")
+            #expect(try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":null}"#).status == 200)
+            let cleared = try await Blocking.run { try runTool("/usr/sbin/tc", ["-n", network.namespace(index: index), "qdisc", "show", "dev", "up0"]) }
+            #expect(!cleared.contains("tbf"), "\(cleared)")
         }
     }
 

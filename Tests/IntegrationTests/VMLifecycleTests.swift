@@ -234,6 +234,39 @@ struct ConfinementTests {
         }
     }
 
+    @Test("a user's disk limits throttle their sandboxes' disks (QEMU's block throttling), kept across a cold cycle")
+    func diskThrottle() async throws {
+        try await withDaemon { d in
+            let set = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":{"disk_bytes_per_s":4194304,"disk_iops":400}}"#)
+            #expect(set.status == 200 && set.text.contains(#""disk_bytes_per_s":4194304"#), "\(set.text)")
+            let bad = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":{"disk_iops":-1}}"#)
+            #expect(bad.status == 400, "\(bad.text)")
+            let sb = try await d.create("slowdisk", memoryMB: 256)
+            func commandLine() async throws -> String {
+                let pid = try #require(await d.daemon.engine.pid(of: sb.id))
+                return String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self)
+            }
+            #expect(try await commandLine().contains("throttling.bps-total=4194304,throttling.iops-total=400"))
+            // 12 MiB of direct writes at 4 MiB/s: about 3 s (unthrottled, well under 1 s here).
+            func write() async throws -> Double {
+                let out = try await d.exec("slowdisk", ["sh", "-c", "dd if=/dev/zero of=/workspace/t bs=1M count=12 oflag=direct 2>&1; rm -f /workspace/t"], timeout: 120)
+                let line = try #require(out.stdout.split(separator: "\n").first { $0.contains("copied") }, "\(out.stdout)")
+                return try #require(Double(line.split(separator: ",")[2].split(separator: " ")[0]), "\(line)")
+            }
+            let seconds = try await write()
+            #expect(seconds >= 2.0, "12 MiB took \(seconds) s at 4 MiB/s")
+            #expect(try await d.call("POST", "/v1/sandboxes/slowdisk/stop").status == 200)
+            #expect(try await d.exec("slowdisk", ["true"]).exitCode == 0)
+            #expect(try await commandLine().contains("throttling.bps-total=4194304"), "the restored QEMU keeps the limit")
+            // Back to the daemon's default (unlimited): a new sandbox is not throttled.
+            let reset = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":null}"#)
+            #expect(reset.status == 200 && !reset.text.contains("io_limits\":{"), "\(reset.text)")
+            let fast = try await d.create("fastdisk", memoryMB: 256)
+            let pid = try #require(await d.daemon.engine.pid(of: fast.id))
+            #expect(!String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self).contains("throttling"))
+        }
+    }
+
     @Test("QEMU runs as the unprivileged VMM user in its own mount namespace that shows only its sandbox's directory")
     func unprivileged() async throws {
         try await withDaemon { d in

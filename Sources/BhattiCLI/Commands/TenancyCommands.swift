@@ -1,4 +1,5 @@
 import BhattiAPI
+import BhattiCore
 import Foundation
 import Glibc
 
@@ -6,21 +7,29 @@ import Glibc
 enum TenancyCommands {
     static let user = BhattiCommand.Command(
         names: ["user"],
-        usage: "bhatti user create --name N [--max-sandboxes 5] [--max-cpus 4] [--max-memory 4096] | list | delete N [--force] | rotate-key N",
+        usage: "bhatti user create --name N [--max-sandboxes 5] [--max-cpus 4] [--max-memory 4096] [IO] | list | delete N [--force] | rotate-key N | limits N [IO | --default]   (IO: --disk-bytes-per-s B --disk-iops N --net-mbit-per-s M; 0 is unlimited)",
         summary: "Manage users and their API keys (admin only). A key is printed once, when it is made.",
         options: [
             OptionSpec("--name", kind: .value), OptionSpec("--max-sandboxes", kind: .value), OptionSpec("--max-cpus", kind: .value),
             OptionSpec("--max-memory", kind: .value), OptionSpec("--force", kind: .flag),
+            OptionSpec("--disk-bytes-per-s", kind: .value), OptionSpec("--disk-iops", kind: .value),
+            OptionSpec("--net-mbit-per-s", kind: .value), OptionSpec("--default", kind: .flag),
         ]
     ) { args, ctx in
-        guard let verb = args.positionals.first else { throw UsageError("user needs create, list, delete or rotate-key") }
+        guard let verb = args.positionals.first else { throw UsageError("user needs create, list, delete, rotate-key or limits") }
+        /// The I/O flags given, or nil when none is.
+        func ioLimits() throws(UsageError) -> IOLimits? {
+            let values = (try args.int("--disk-bytes-per-s"), try args.int("--disk-iops"), try args.int("--net-mbit-per-s"))
+            if values.0 == nil, values.1 == nil, values.2 == nil { return nil }
+            return IOLimits(diskBytesPerSecond: values.0 ?? 0, diskIOPS: values.1 ?? 0, netMbitPerSecond: values.2 ?? 0)
+        }
         let rest = Array(args.positionals.dropFirst())
         switch verb {
         case "create":
             guard rest.isEmpty, let name = args.value("--name") else { throw UsageError("user create --name NAME") }
             let body = CreateUserRequest(
                 name: name, maxSandboxes: try args.int("--max-sandboxes"), maxCPUs: try args.int("--max-cpus"),
-                maxMemoryMB: try args.int("--max-memory"))
+                maxMemoryMB: try args.int("--max-memory"), ioLimits: try ioLimits())
             let reply = try ctx.decode(UserKeyDTO.self, try ctx.request("POST", "/v1/users", body: Array(try JSONEncoder().encode(body))))
             if ctx.json { ctx.printJSON(reply); return 0 }
             print("user/\(reply.user.name) created (\(limits(reply.user)))")
@@ -46,8 +55,16 @@ enum TenancyCommands {
             if ctx.json { ctx.printJSON(reply); return 0 }
             print("user/\(reply.user.name): the old key no longer works")
             print("API key: \(reply.apiKey)")
+        case "limits":
+            guard rest.count == 1 else { throw UsageError("user limits NAME [--disk-bytes-per-s B] [--disk-iops N] [--net-mbit-per-s M] | --default") }
+            let limits = try ioLimits()
+            guard (limits == nil) == args.has("--default") else { throw UsageError("user limits takes I/O flags or --default, one or the other") }
+            let body = UpdateUserRequest(ioLimits: limits)
+            let user = try ctx.decode(UserDTO.self, try ctx.request("PATCH", "/v1/users/" + pathSegment(rest[0]), body: Array(try JSONEncoder().encode(body))))
+            if ctx.json { ctx.printJSON(user); return 0 }
+            print("user/\(user.name): \(io(user.ioLimits))")
         default:
-            throw UsageError("unknown user command \"\(verb)\": use create, list, delete or rotate-key")
+            throw UsageError("unknown user command \"\(verb)\": use create, list, delete, rotate-key or limits")
         }
         return 0
     }
@@ -90,7 +107,15 @@ enum TenancyCommands {
 
     static func limits(_ u: UserDTO) -> String {
         if u.maxSandboxes == 0 { return "unlimited" }
-        return "\(u.maxSandboxes) sandboxes, \(u.maxCPUs) cpu, \(u.maxMemoryMB) MiB each"
+        let size = "\(u.maxSandboxes) sandboxes, \(u.maxCPUs) cpu, \(u.maxMemoryMB) MiB each"
+        return u.ioLimits == nil ? size : size + "; " + io(u.ioLimits)
+    }
+
+    /// A user's I/O limits in words.
+    static func io(_ limits: IOLimits?) -> String {
+        guard let limits else { return "the daemon's default I/O limits" }
+        func rate(_ n: Int, _ unit: String) -> String { n > 0 ? "\(n) \(unit)" : "unlimited" }
+        return "disk \(rate(limits.diskBytesPerSecond, "B/s")), \(rate(limits.diskIOPS, "IOPS")); network \(rate(limits.netMbitPerSecond, "Mbit/s"))"
     }
 
 }

@@ -12,7 +12,8 @@ public struct Caller: Sendable {
     /// 0 in a user's record means no limit (the admin's are all 0).
     public var limits: OwnerLimits {
         func limit(_ n: Int) -> Int? { n > 0 ? n : nil }
-        return OwnerLimits(maxSandboxes: limit(user.maxSandboxes), maxCPUs: limit(user.maxCPUs), maxMemoryMB: limit(user.maxMemoryMB))
+        return OwnerLimits(
+            maxSandboxes: limit(user.maxSandboxes), maxCPUs: limit(user.maxCPUs), maxMemoryMB: limit(user.maxMemoryMB), io: user.ioLimits)
     }
 }
 
@@ -70,7 +71,8 @@ public final class UserDirectory: Sendable {
     }
 
     /// Creates a user; returns it and its key, which is never shown again.
-    public func create(name: String, maxSandboxes: Int?, maxCPUs: Int?, maxMemoryMB: Int?) async throws -> (UserRecord, key: String) {
+    public func create(name: String, maxSandboxes: Int?, maxCPUs: Int?, maxMemoryMB: Int?, ioLimits: IOLimits? = nil) async throws -> (UserRecord, key: String) {
+        try ioLimits?.validate()
         guard SandboxName(rawValue: name) != nil else {
             throw BhattiError(.invalidArgument, "invalid user name \"\(name)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
@@ -81,10 +83,20 @@ public final class UserDirectory: Sendable {
         let key = APIKey.generate()
         let user = UserRecord(
             id: Self.newUserID(), name: name, keySHA256: APIKey.hash(key), maxSandboxes: limits.0, maxCPUs: limits.1,
-            maxMemoryMB: limits.2, createdAt: Date())
+            maxMemoryMB: limits.2, ioLimits: ioLimits, createdAt: Date())
         try await store.insertUser(user)
         byKeyHash.withLock { $0[user.keySHA256] = user }
         return (user, key)
+    }
+
+    /// Sets a user's I/O limits (nil: the daemon's default), in the store first.
+    public func setIOLimits(name: String, _ limits: IOLimits?) async throws -> UserRecord {
+        try limits?.validate()
+        var user = try await self.user(named: name)
+        user.ioLimits = limits
+        try await store.setUserIOLimits(named: name, limits)
+        byKeyHash.withLock { $0[user.keySHA256] = user }
+        return user
     }
 
     /// A new key for `name`; the old one stops working before this returns. The admin's new key is

@@ -93,6 +93,7 @@ public actor NetworkManager {
         try await prepareHost()
         let v = veth(index: index)
         if (try? await ip(["-n", ns, "link", "show", "up0"])) == nil {
+            shaped[index] = nil   // a new veth has no qdisc yet
             try? await ip(["link", "del", v.host])
             try await ip(["link", "add", v.host, "type", "veth", "peer", "name", "up0", "netns", ns])
             try await ip(["addr", "add", v.hostAddress + "/30", "dev", v.host])
@@ -104,6 +105,31 @@ public actor NetworkManager {
             try await runTool("ip", ["netns", "exec", ns, try Self.tool("sysctl"), "-q", "-w", "net.ipv4.ip_forward=1"])
         }
     }
+
+    /// Caps the user's traffic where their network meets the host, each way: a token bucket (tbf) on
+    /// the namespace's end of the veth (what the user's sandboxes send out) and on the host's end (what
+    /// comes in). Traffic between the user's own sandboxes stays on their bridge, unshaped. 0 removes it.
+    public func shape(index: Int, mbitPerSecond: Int) async throws {
+        if shaped[index] == mbitPerSecond { return }
+        let ns = namespace(index: index), host = veth(index: index).host
+        for (namespace, device) in [(Optional(ns), "up0"), (nil, host)] {
+            let prefix = namespace.map { ["-n", $0] } ?? []
+            if mbitPerSecond > 0 {
+                // Burst: at least 10 ms at the rate, and a full-size packet or a few.
+                let burst = max(mbitPerSecond * 1_250, 16_384)
+                try await runTool("tc", prefix + ["qdisc", "replace", "dev", device, "root", "tbf", "rate", "\(mbitPerSecond)mbit", "burst", String(burst), "latency", "100ms"])
+            } else {
+                try? await runTool("tc", prefix + ["qdisc", "del", "dev", device, "root"])
+            }
+        }
+        shaped[index] = mbitPerSecond
+    }
+
+    /// The rate each user's network was shaped to by this process (a new daemon applies it again once).
+    private var shaped: [Int: Int] = [:]
+
+    /// Whether `index`'s network has had its limit applied by this process.
+    public func isShaped(index: Int) -> Bool { shaped[index] != nil }
 
     /// One sandbox's egress rule: `deny` drops what it sends out of the namespace except to `allow`.
     public struct Egress: Sendable, Equatable {

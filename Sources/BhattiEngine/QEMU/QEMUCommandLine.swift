@@ -22,6 +22,8 @@ public struct QEMUCommandLine: Sendable, Equatable {
     /// A virtio-net card: its MAC, and whether its backend is the tap QEMU gets as fd 3 (else an
     /// empty hub: a card with no traffic).
     public var nic: (mac: String, tapFD: Bool)?
+    /// QEMU's block throttling on the root disk (0: unlimited).
+    public var diskThrottle = DiskThrottle()
 
     public init(
         accelerator: Accelerator, cpus: Int, memoryMB: Int, kernel: String, initramfs: String, disk: String,
@@ -75,7 +77,7 @@ public struct QEMUCommandLine: Sendable, Equatable {
             "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
             "-serial", "stdio",
             "-qmp", "unix:\(qmpSocket),server=on,wait=off",
-            "-drive", "id=root,file=\(disk),format=qcow2,if=none,cache=writeback,discard=unmap",
+            "-drive", "id=root,file=\(disk),format=qcow2,if=none,cache=writeback,discard=unmap" + diskThrottle.driveOptions,
             "-device", "virtio-blk-device,drive=root",
             "-chardev", "socket,id=agent,path=\(agentSocket),server=on,wait=off",
             "-device", "virtio-serial-device,max_ports=2",
@@ -87,5 +89,19 @@ public struct QEMUCommandLine: Sendable, Equatable {
         guard let nic else { return [] }
         let backend = nic.tapFD ? "tap,id=net0,fd=3,vhost=off" : "hubport,id=net0,hubid=0"
         return ["-netdev", backend, "-device", "virtio-net-device,netdev=net0,mac=\(nic.mac)"]
+    }
+}
+
+/// Rate limits on a VM's root disk, as QEMU's `throttling.*` drive options; 0 is unlimited.
+public struct DiskThrottle: Codable, Sendable, Equatable {
+    public var bytesPerSecond: Int
+    public var iops: Int
+    public init(bytesPerSecond: Int = 0, iops: Int = 0) {
+        self.bytesPerSecond = bytesPerSecond
+        self.iops = iops
+    }
+
+    var driveOptions: String {
+        (bytesPerSecond > 0 ? ",throttling.bps-total=\(bytesPerSecond)" : "") + (iops > 0 ? ",throttling.iops-total=\(iops)" : "")
     }
 }

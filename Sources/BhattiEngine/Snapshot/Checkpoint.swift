@@ -54,12 +54,15 @@ extension Engine {
     /// VM's own card; it applies only when the source has a card too (the devices must match), and the
     /// guest is told its address and MAC.
     public func clone(
-        from directory: String, to id: String, hostname: String, keepEnvironment: Bool = true, nic: NetworkInterface? = nil
+        from directory: String, to id: String, hostname: String, keepEnvironment: Bool = true, nic: NetworkInterface? = nil,
+        diskThrottle: DiskThrottle = DiskThrottle()
     ) async throws {
         let source = VMPaths(directory: directory)
         let target = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
         var record = try VMRecord.read(source.record)
         if record.nic != nil, let nic { record.nic = nic }
+        // The new owner's limits, not the source's (a template has none).
+        record.diskThrottle = diskThrottle == DiskThrottle() ? nil : diskThrottle
         do {
             try FileManager.default.createDirectory(atPath: target.directory, withIntermediateDirectories: true)
             // A fork checkpoints straight into its own directory: nothing to copy then.
