@@ -323,3 +323,50 @@ struct ConfinementTests {
         }
     }
 }
+
+/// A guest that burns all it can must not starve its neighbours: its cgroup caps its QEMU's CPU.
+@Suite("Noisy neighbour", .serialized, .timeLimit(.minutes(5)))
+struct NoisyNeighbourTests {
+    @Test("a CPU-bound fork bomb in a 1-vCPU sandbox leaves another sandbox's exec p50 within 3x of its idle value")
+    func forkBomb() async throws {
+        try await withDaemon { d in
+            _ = try await d.create("victim", memoryMB: 256)
+            _ = try await d.create("bomber", cpus: 1, memoryMB: 256)
+            func p50() async throws -> Double {
+                var samples: [Double] = []
+                for _ in 0..<15 {
+                    let started = ContinuousClock.now
+                    #expect(try await d.exec("victim", ["true"]).exitCode == 0)
+                    let elapsed = ContinuousClock.now - started
+                    samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
+                }
+                return samples.sorted()[samples.count / 2]
+            }
+            _ = try await p50()   // warm-up
+            let idleBefore = try await p50()
+            // Busy loops that fork more busy loops, detached so the exec returns; the guest's own limits
+            // (its pids and memory) stop it inside, never the host's.
+            let bomb = #"nohup sh -c 'b() { (while :; do :; done) & b & }; b' >/dev/null 2>&1 &"#
+            #expect(try await d.call("POST", "/v1/sandboxes/bomber/exec", json: #"{"cmd":["sh","-c","\#(bomb)"],"detach":true}"#).status < 300)
+            try await Task.sleep(for: .seconds(2))
+            // The bomber's QEMU really is busy: it has used at least half a CPU-second in the last second.
+            let bomberPID = try #require(await d.daemon.engine.pid(of: try await d.get("bomber").id))
+            func cpuTicks() throws -> Int {
+                let stat = try String(contentsOfFile: "/proc/\(bomberPID)/stat", encoding: .utf8)
+                let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
+                return Int(fields[11])! + Int(fields[12])!   // utime + stime, in clock ticks
+            }
+            let ticks = try cpuTicks()
+            try await Task.sleep(for: .seconds(1))
+            #expect(try cpuTicks() - ticks >= Int(sysconf(Int32(_SC_CLK_TCK))) / 2, "the bomber's QEMU is not busy")
+            let loaded = try await p50()
+            // Idle again, measured after the bomber is gone: the larger idle value, so a busier machine
+            // (other suites run beside this one) does not make the bound unfair.
+            #expect(try await d.call("DELETE", "/v1/sandboxes/bomber").status == 200)
+            let idleAfter = try await p50()
+            let idle = max(idleBefore, idleAfter)
+            print("noisy neighbour: victim exec p50 \(idleBefore) ms idle before, \(loaded) ms under the bomb, \(idleAfter) ms idle after")
+            #expect(loaded <= 3 * idle, "victim exec p50 \(loaded) ms under the bomb, \(idle) ms idle")
+        }
+    }
+}
