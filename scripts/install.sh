@@ -10,6 +10,11 @@ CONFIG=/etc/bhatti/config.json
 
 install -d -m 0755 "$PREFIX/bin" /etc/bhatti "$PREFIX/share/doc/bhatti"
 install -d -m 0700 "$DATA_DIR"
+# Every QEMU runs as this unprivileged system user (the daemon would create it on first boot too).
+if ! id -u bhatti-vmm >/dev/null 2>&1; then
+  useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin --user-group bhatti-vmm
+  echo "created the system user bhatti-vmm (QEMU runs as it)"
+fi
 # Replace the binary by rename: a running daemon keeps its old inode until it restarts.
 install -m 0755 .build/release/bhatti "$PREFIX/bin/bhatti.new"
 mv -f "$PREFIX/bin/bhatti.new" "$PREFIX/bin/bhatti"

@@ -13,6 +13,8 @@ rm -f "$PREFIX/bin/bhatti"
 rm -rf "$PREFIX/share/doc/bhatti"
 if [ "${PURGE:-0}" = 1 ]; then
   rm -rf "$DATA_DIR" /etc/bhatti
+  # QEMU's user owns nothing once the data is gone (kept data keeps it, for its sandbox directories).
+  if id -u bhatti-vmm >/dev/null 2>&1; then userdel bhatti-vmm || true; fi
   echo "removed bhatti, its data ($DATA_DIR) and configuration (/etc/bhatti)"
 else
   echo "removed bhatti; kept $DATA_DIR and /etc/bhatti (make uninstall PURGE=1 removes them too)"

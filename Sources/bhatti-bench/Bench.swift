@@ -70,6 +70,10 @@ struct Bench {
             let (tenancyRows, note) = try await TenancyBench(users: 10_000, calls: 100_000).run(daemon)
             rows += tenancyRows
             tenancyNote = note
+            let (confinementRows, confinementNote) = try await ConfinementBench(samples: 200)
+                .run(dataDirectory: daemon.configuration.dataDirectory, imageDirectory: imageDirectory)
+            rows += confinementRows
+            tenancyNote += "\n\n" + confinementNote
         }
 
         // 1. Boot: create → first exec returns.

@@ -16,7 +16,7 @@ public struct VMMUser: Sendable, Equatable {
 
     /// Looks `name` up, creating it with `useradd --system` when missing. nil when the daemon is not
     /// root: QEMU then runs as the daemon's own user and there is nothing to drop.
-    static func ensure(_ name: String, accelerator: Accelerator) async throws -> VMMUser? {
+    public static func ensure(_ name: String, accelerator: Accelerator) async throws -> VMMUser? {
         guard getuid() == 0 else { return nil }
         if let known = cache.withLock({ $0[name] }) { return known }
         if lookup(name, accelerator: accelerator) == nil {
@@ -52,9 +52,14 @@ public struct VMMUser: Sendable, Equatable {
 
 /// How one QEMU is confined beyond seccomp and its cgroup: which user it runs as, and the little of the
 /// filesystem its mount namespace shows.
-struct VMMConfinement: Sendable {
-    let user: VMMUser
-    let dataDirectory: String
+public struct VMMConfinement: Sendable {
+    public let user: VMMUser
+    public let dataDirectory: String
+
+    public init(user: VMMUser, dataDirectory: String) {
+        self.user = user
+        self.dataDirectory = dataDirectory
+    }
 
     /// Hidden from every QEMU (a tmpfs over each that exists): temporary and home directories, the
     /// daemon's config and runtime state, and the data directory with every other sandbox in it.
@@ -63,7 +68,7 @@ struct VMMConfinement: Sendable {
     /// The view for a VM whose own directory is `sandbox` (read-write) and which reads `files`
     /// (kernel, initramfs, the disk's base): their directories come back read-only. Any directory on
     /// the way that others may not traverse is masked too, so the bound ones are reachable.
-    func jail(sandbox: String, files: [String]) -> MountJail {
+    public func jail(sandbox: String, files: [String]) -> MountJail {
         let readOnly = Set(files.map { ($0 as NSString).deletingLastPathComponent }).subtracting([sandbox]).sorted()
         let binds = [MountJail.Bind(source: sandbox, target: sandbox, readOnly: false)]
             + readOnly.map { MountJail.Bind(source: $0, target: $0, readOnly: true) }
@@ -74,7 +79,7 @@ struct VMMConfinement: Sendable {
 
     /// Gives the sandbox's directory and the files in it to the VMM user (the daemon made some of them:
     /// the overlay, copies from a snapshot or template, the record).
-    func handOver(_ directory: String) throws {
+    public func handOver(_ directory: String) throws {
         guard chown(directory, user.uid, user.gid) == 0, chmod(directory, 0o700) == 0 else {
             throw EngineError.io("give \(directory) to \(user.name)", Errno.current)
         }
