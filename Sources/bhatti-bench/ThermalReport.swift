@@ -18,22 +18,6 @@ struct ThermalReport {
         targets.append(Target(what: what, goal: goal, measured: shown, met: met))
     }
 
-    func p50(_ name: String) -> String {
-        guard let row = rows.first(where: { $0.name == name }) else { return "not measured" }
-        let v = row.percentile(0.5)
-        return String(format: v < 10 ? "%.3f ms" : "%.1f ms", v)
-    }
-
-    /// Rows for the comparison with the seed project's published figures.
-    var seedRows: String {
-        """
-        | snapshot to disk (1024 MB) | 485 ms (`bhatti stop`, full snapshot) | \(p50("cold snapshot, 1 GiB (stop)")) (device state only; RAM is already in its file) |
-        | wake on request, cold | 360 ms (proxy); exec after stop 310 ms | \(p50("cold resume + exec `true`, API")) (exec; the restore alone \(p50("start (cold → hot), API"))) |
-        | wake on request, warm | 3.7 ms (proxy); exec after pause 13.7 ms (CLI) | \(p50("warm resume + exec `true`, API")) (exec, API; the wake alone \(p50("start (warm → hot), API"))) |
-        | pause / resume | ~0.4 ms (Pi 5, in-process) | \(p50("pause")) / \(p50("resume")) |
-        """
-    }
-
     var markdown: String {
         var out = """
         ## Thermal tiers

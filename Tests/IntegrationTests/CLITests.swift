@@ -140,6 +140,7 @@ struct CLITests {
             let created = try await bhatti(["create", "--name", "cli", "--cpus", "1", "--memory", "512"], daemon: d)
             #expect(created.status == 0, "\(created.stderr)")
             #expect(created.stdout.contains("sandbox/cli created"))
+            #expect(created.stderr.isEmpty, "no progress display when not on a terminal: \(created.stderr)")
             let again = try await bhatti(["create", "--name", "cli"], daemon: d)
             #expect(again.status == 0)
             #expect(again.stdout.contains("unchanged"))
@@ -210,6 +211,23 @@ struct CLITests {
             #expect(missing.stderr.hasPrefix("error: "))
             #expect(try await bhatti(["stop"], daemon: d).status == 2)
             #expect(try await bhatti(["snapshot", "frobnicate"], daemon: d).status == 2)
+        }
+    }
+
+    @Test("on a terminal, a create shows a progress line (spinner, elapsed seconds) and erases it; with --json it does not")
+    func progress() async throws {
+        try await withDaemon { d in
+            let socket = d.daemon.socketPath, key = d.daemon.adminKey
+            func underPTY(_ args: String) async throws -> String {
+                // script(1) gives the CLI a pseudo-terminal for stdin, stdout and stderr.
+                let command = "\(CLITests.binary) --url unix://\(socket) --token \(key) \(args)"
+                return try await Blocking.run { try runTool("/usr/bin/script", ["-qfec", command, "/dev/null"]) }
+            }
+            let shown = try await underPTY("create --name tty --memory 256")
+            #expect(shown.contains("creating sandbox tty") && shown.contains("s\r\u{1B}[2K"), "\(shown.debugDescription)")
+            #expect(shown.contains("sandbox/tty created"))
+            let json = try await underPTY("--json create --name tty2 --memory 256")
+            #expect(!json.contains("creating sandbox") && json.contains("\"name\" : \"tty2\""), "\(json.debugDescription)")
         }
     }
 

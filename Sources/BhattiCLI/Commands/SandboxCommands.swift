@@ -33,8 +33,10 @@ enum SandboxCommands {
             files: files.isEmpty ? nil : files, initScript: args.value("--init"), egress: args.value("--egress"),
             allowCIDRs: args.all("--allow-cidr").isEmpty ? nil : args.all("--allow-cidr"))
         let started = Date()
-        if !ctx.json, isatty(2) == 1 { printError("creating sandbox \(body.name ?? "")…") }
-        let response = try ctx.request("POST", "/v1/sandboxes", body: Array(try JSONEncoder().encode(body)))
+        let encoded = Array(try JSONEncoder().encode(body))
+        let response = try Progress.run("creating sandbox \(body.name ?? "")", json: ctx.json) {
+            try ctx.request("POST", "/v1/sandboxes", body: encoded)
+        }
         let sandbox = try ctx.decode(SandboxDTO.self, response)
         if ctx.json { ctx.printJSON(sandbox); return 0 }
         if response.headers[APIVersion.existingHeader] == "true" {

@@ -16,7 +16,10 @@ enum SnapshotCommand {
         case "create":
             guard rest.count == 1, let name = args.value("--name") else { throw UsageError("snapshot create SANDBOX --name NAME") }
             let body = try JSONEncoder().encode(CreateSnapshotRequest(name: name))
-            let snapshot = try ctx.decode(SnapshotDTO.self, try ctx.request("POST", "/v1/sandboxes/" + pathSegment(rest[0]) + "/snapshots", body: Array(body)))
+            let response = try Progress.run("snapshotting \(rest[0])", json: ctx.json) {
+                try ctx.request("POST", "/v1/sandboxes/" + pathSegment(rest[0]) + "/snapshots", body: Array(body))
+            }
+            let snapshot = try ctx.decode(SnapshotDTO.self, response)
             if ctx.json { ctx.printJSON(snapshot) } else { print("snapshot/\(snapshot.name) created from \(rest[0]) (\(megabytes(snapshot.sizeBytes)))") }
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("snapshot list takes no arguments") }
@@ -29,8 +32,10 @@ enum SnapshotCommand {
         case "restore":
             guard rest.count == 1 else { throw UsageError("snapshot restore NAME [--name NEW]") }
             let body = try JSONEncoder().encode(RestoreSnapshotRequest(name: args.value("--name")))
-            if !ctx.json, isatty(2) == 1 { printError("restoring snapshot \(rest[0]) into a new sandbox…") }
-            let sandbox = try ctx.decode(SandboxDTO.self, try ctx.request("POST", "/v1/snapshots/" + pathSegment(rest[0]) + "/restore", body: Array(body)))
+            let response = try Progress.run("restoring snapshot \(rest[0]) into a new sandbox", json: ctx.json) {
+                try ctx.request("POST", "/v1/snapshots/" + pathSegment(rest[0]) + "/restore", body: Array(body))
+            }
+            let sandbox = try ctx.decode(SandboxDTO.self, response)
             if ctx.json { ctx.printJSON(sandbox) } else { print("sandbox/\(sandbox.name) restored from snapshot/\(rest[0]) (id \(sandbox.id))") }
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("snapshot delete NAME") }
