@@ -215,7 +215,10 @@ public struct DetachedExec: Codable, Equatable, Sendable {
     }
 }
 
-/// Delivered once after boot over the channel; never written to the guest's disk (secrets, token).
+/// The guest's configuration, sent over the channel whenever part of it changes: after boot (token,
+/// hostname, network), after a clone (a new identity), with a create's env, secrets, files and init, when
+/// the disk grows, when the owner's names change. Absent fields are left as they are (env and secrets
+/// are replaced unless `replaceEnvironment` is false). Never written to the guest's disk (secrets, token).
 public struct GuestConfig: Codable, Equatable, Sendable {
     public struct File: Codable, Equatable, Sendable {
         public var path: String

@@ -34,7 +34,10 @@ final class AgentSession: Sendable {
             decoder.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
             do {
                 while let frame = try decoder.next() {
-                    if !greeted {
+                    // Every hello is a gate, not only the first: a new host whose hello is refused gets
+                    // nothing until one is accepted, whatever the previous host was allowed.
+                    if !greeted || frame.type == .hello {
+                        if greeted { closeAll() }
                         greeted = greet(frame)
                         continue
                     }
@@ -78,10 +81,10 @@ final class AgentSession: Sendable {
         case .ping:
             writer.send(Frame(stream: frame.stream, type: .pong, payload: frame.payload))
         case .hello:
-            // A hello starts a new host connection. Over virtio-serial a quick reconnect may never show
-            // the guest an end of file, so the previous host's streams end here, as on a disconnect.
-            closeAll()
-            _ = greet(frame)
+            // Handled by `run` before dispatch: a hello starts a new host connection. Over virtio-serial a
+            // quick reconnect may never show the guest an end of file, so the previous host's streams
+            // end there, as on a disconnect.
+            break
         case .credit:
             guard let bytes = try? Credit.decode(frame) else { return }
             streams.withLock { $0[frame.stream] }?.window.grant(bytes)

@@ -66,6 +66,42 @@ struct HandshakeTests {
 
 @Suite("Re-greeting")
 struct RegreetTests {
+    @Test("a later hello with a wrong token leaves the channel closed to everything until a right one")
+    func wrongRehello() async throws {
+        let (host, guest) = try Pipe.socketPair()
+        var config = AgentConfiguration.hostTest(path: "/usr/bin:/bin")
+        config.token = "s3cret"
+        let agent = Agent(configuration: config)
+        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        var decoder = FrameDecoder()
+        func next() throws -> Frame {
+            while true {
+                if let frame = try decoder.next() { return frame }
+                let bytes = try host.read(upTo: 4096)
+                guard !bytes.isEmpty else { throw AgentError.disconnected }
+                decoder.append(bytes)
+            }
+        }
+        func hello(_ token: String) throws {
+            var h = Hello()
+            h.token = token
+            try host.writeAll(Frame(stream: 0, type: .hello, payload: WireJSON.encode(h)).encoded())
+        }
+        try hello("s3cret")
+        #expect(try next().type == .helloReply)
+        try hello("wrong")
+        let refused = try next()
+        let refusal = try WireJSON.decode(WireErrorMessage.self, from: refused)
+        #expect(refused.type == .error && refusal.code == .unauthenticated)
+        try host.writeAll(Frame(stream: 1, type: .exec, payload: WireJSON.encode(ExecRequest(argv: ["true"]))).encoded())
+        let exec = try next()
+        let execRefusal = try WireJSON.decode(WireErrorMessage.self, from: exec)
+        #expect(exec.type == .error && execRefusal.code == .unauthenticated, "\(exec.type)")
+        try hello("s3cret")
+        #expect(try next().type == .helloReply)
+        host.close()
+    }
+
     @Test("a second hello on the same channel ends the previous host's streams")
     func helloResets() async throws {
         let (host, guest) = try Pipe.socketPair()
