@@ -19,6 +19,7 @@ struct VMMConfinementTests {
         chmod(base, 0o755)
         chmod(base + "/open", 0o755)
         chmod(base + "/open/closed", 0o700)
+        chmod(base + "/open/closed/inner", 0o755)   // (the test process's umask may be 077)
         #expect(VMMConfinement.closedAncestors(of: base + "/open/closed/inner/file") == [base + "/open/closed"])
     }
 

@@ -349,7 +349,8 @@ struct NoisyNeighbourTests {
             let bomb = #"nohup sh -c 'b() { (while :; do :; done) & b & }; b' >/dev/null 2>&1 &"#
             #expect(try await d.call("POST", "/v1/sandboxes/bomber/exec", json: #"{"cmd":["sh","-c","\#(bomb)"],"detach":true}"#).status < 300)
             try await Task.sleep(for: .seconds(2))
-            // The bomber's QEMU really is busy: it has used at least half a CPU-second in the last second.
+            // The bomb really runs: the bomber's QEMU used at least a tenth of a CPU over the last second
+            // (an idle guest's QEMU uses a few percent; beside other suites' VMs it gets less than a core).
             let bomberPID = try #require(await d.daemon.engine.pid(of: try await d.get("bomber").id))
             func cpuTicks() throws -> Int {
                 let stat = try String(contentsOfFile: "/proc/\(bomberPID)/stat", encoding: .utf8)
@@ -358,7 +359,8 @@ struct NoisyNeighbourTests {
             }
             let ticks = try cpuTicks()
             try await Task.sleep(for: .seconds(1))
-            #expect(try cpuTicks() - ticks >= Int(sysconf(Int32(_SC_CLK_TCK))) / 2, "the bomber's QEMU is not busy")
+            let used = try cpuTicks() - ticks
+            #expect(used >= Int(sysconf(Int32(_SC_CLK_TCK))) / 10, "the bomber's QEMU is not busy: \(used) ticks in 1 s")
             let loaded = try await p50()
             // Idle again, measured after the bomber is gone: the larger idle value, so a busier machine
             // (other suites run beside this one) does not make the bound unfair.
