@@ -92,15 +92,10 @@ public actor Engine {
         guard let key, !key.isEmpty else { return path }
         let dir = image.directory + "/bases"
         let pinned = dir + "/" + key + "." + suffix
-        if FileManager.default.fileExists(atPath: pinned) {
-            // Searchable by the VMM user, whose mount namespace shows this directory read-only
-            // (made 0700 under the daemon's umask by earlier versions).
-            chmod(dir, 0o755)
-            return pinned
-        }
+        if FileManager.default.fileExists(atPath: pinned) { return pinned }
         do {
+            // (Made searchable for the VMM user when a QEMU starts: `VMMConfinement.openPinnedDirectories`.)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            chmod(dir, 0o755)
             if link(path, pinned) != 0 && errno != EEXIST { throw Errno.current }
         } catch {
             throw EngineError.io("pin \(pinned)", error)

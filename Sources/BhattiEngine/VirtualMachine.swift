@@ -31,6 +31,7 @@ public struct VMConfiguration: Sendable {
         var confinement: QEMUProcess.Confinement?
         if let vmm {
             try vmm.handOver(paths.directory)
+            vmm.openPinnedDirectories(for: [kernel, initramfs, baseImage])
             confinement = .init(
                 uid: Int32(bitPattern: vmm.user.uid), gid: Int32(bitPattern: vmm.user.gid), groups: vmm.user.groups,
                 jail: vmm.jail(sandbox: paths.directory, files: [kernel, initramfs, baseImage]))

@@ -77,6 +77,15 @@ public struct VMMConfinement: Sendable {
         return MountJail(masks: Self.outermost(candidates.filter(Self.isDirectory)), binds: binds)
     }
 
+    /// Makes the image's pinned-file directories searchable by the VMM user: earlier versions made
+    /// them 0700, and a sandbox that went cold before an upgrade restores without pinning again.
+    public func openPinnedDirectories(for files: [String]) {
+        for directory in Set(files.map { ($0 as NSString).deletingLastPathComponent }) where directory.hasSuffix("/bases") {
+            var st = stat()
+            if stat(directory, &st) == 0, st.st_mode & 0o005 != 0o005 { chmod(directory, 0o755) }
+        }
+    }
+
     /// Gives the sandbox's directory and the files in it to the VMM user (the daemon made some of them:
     /// the overlay, copies from a snapshot or template, the record).
     public func handOver(_ directory: String) throws {
