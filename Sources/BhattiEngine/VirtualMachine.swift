@@ -195,7 +195,9 @@ public final class VirtualMachine: Sendable {
             } catch let error where Self.isNotListening(error) {
                 if let t = process.termination { throw EngineError.bootFailed("QEMU exited with \(t): \(process.logTail())") }
                 guard ContinuousClock.now < deadline else { throw EngineError.bootFailed("QEMU did not listen on \(path) within 10 s") }
-                try await Task.sleep(for: .milliseconds(5))
+                // QEMU listens about 15 ms after exec: a fine poll keeps a cold restore from waiting out
+                // most of a coarse one (an attempt costs a socket and a refused connect).
+                try await Task.sleep(for: .milliseconds(1))
             }
         }
     }
