@@ -10,6 +10,11 @@ if [ -d /run/systemd/system ] && [ -e /etc/systemd/system/bhatti.service ]; then
   systemctl daemon-reload
 fi
 rm -f "$PREFIX/bin/bhatti"
+# The daemon's host nftables tables (NAT and isolation for sandbox networks) stay after it stops, for a
+# restart; without the daemon they serve nothing.
+if command -v nft >/dev/null 2>&1; then
+  for table in $(nft list tables 2>/dev/null | awk '$3 ~ /^bhatti_/ {print $3}'); do nft delete table ip "$table" || true; done
+fi
 rm -rf "$PREFIX/share/doc/bhatti"
 if [ "${PURGE:-0}" = 1 ]; then
   rm -rf "$DATA_DIR" /etc/bhatti
