@@ -161,10 +161,13 @@ public final class Daemon: Sendable {
         async let proxyDrained: Void = { await self.proxyServer?.shutdown(gracePeriod: .seconds(5)) }()
         await server.shutdown(gracePeriod: .seconds(5))
         await proxyDrained
+        // No new template VMs from here on; one booting now ends with the engine's shutdown below.
+        await service.cancelBackgroundWork()
         // Every running sandbox goes to disk first: the next start finds it cold, memory intact.
         await service.snapshotAllForShutdown()
         let running = await service.allSandboxes()
         await engine.shutdown()
+        await service.backgroundWorkEnded()
         for r in running where r.state == .hot || r.state == .warm || r.state == .creating {
             await service.vmLost(id: r.id.rawValue, reason: "the daemon stopped and could not snapshot this sandbox; its VM was shut down")
         }

@@ -93,6 +93,9 @@ public actor SandboxService {
     var shuttingDown = false
     /// Template sizes built or being built by this daemon.
     var templateBuilds: Set<String> = []
+    /// Template builds under way: a stopping daemon cancels them and waits, so none touches the data
+    /// directory (or starts a QEMU) after the daemon has stopped.
+    private var backgroundWork: [Task<Void, Never>] = []
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
 
@@ -259,14 +262,29 @@ public actor SandboxService {
         guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard),
               !templateBuilds.contains(key) else { return }
         templateBuilds.insert(key)
-        Task { [engine, log] in
+        backgroundWork.append(Task { [engine, log] in
             do {
                 let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard)
                 log.info("template.built", ["size": key, "directory": directory])
+            } catch is CancellationError {
+                log.info("template.cancelled", ["size": key])
             } catch {
                 log.warning("template.failed", ["size": key, "error": "\(error)"])
             }
-        }
+        })
+    }
+
+    /// Asks background work (template builds) to stop; `backgroundWorkEnded` waits for it.
+    public func cancelBackgroundWork() {
+        for task in backgroundWork { task.cancel() }
+    }
+
+    /// Waits for background work to end (after `cancelBackgroundWork`, and after the engine has shut
+    /// down, which fails a template VM's boot at once).
+    public func backgroundWorkEnded() async {
+        let tasks = backgroundWork
+        backgroundWork.removeAll()
+        for task in tasks { await task.value }
     }
 
     /// Looks up by id or name, in the owner's namespace only.

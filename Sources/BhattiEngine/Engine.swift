@@ -42,6 +42,8 @@ public actor Engine {
     /// Ids whose QEMU we are stopping on purpose: their exit is not news.
     var stopping: Set<String> = []
     private var reconnecting: [String: Task<AgentConnection, any Error>] = [:]
+    /// Set by `shutdown`: no VM starts after it.
+    var closed = false
 
     public init(configuration: EngineConfiguration) throws {
         try VMPaths.validate(dataDirectory: configuration.dataDirectory)
@@ -54,6 +56,7 @@ public actor Engine {
     public func boot(
         id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil, diskThrottle: DiskThrottle = DiskThrottle()
     ) async throws -> HelloReply {
+        guard !closed else { throw EngineError.notRunning("the engine has shut down") }
         let image: GuestImage
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
             throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory) (\(error)): run `bhatti image build`")
@@ -150,6 +153,7 @@ public actor Engine {
     /// Stops every VM still running (daemon shutdown), keeping their files: a sandbox that could not
     /// be snapshotted still has its disk.
     public func shutdown() async {
+        closed = true
         for (id, vm) in machines {
             stopping.insert(id)
             vm.agent.close()

@@ -113,5 +113,6 @@ struct SnapshotTests {
         await d.stop()
         try await Task.sleep(for: .milliseconds(200))
         #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty, "a QEMU outlived the daemon")
+        #expect(!FileManager.default.fileExists(atPath: d.dataDirectory), "something wrote to the data directory after the daemon stopped")
     }
 }

@@ -47,6 +47,7 @@ extension Engine {
     /// files do not match their manifest.
     public func restore(id: String) async throws {
         guard machines[id] == nil else { return }
+        guard !closed else { throw EngineError.notRunning("the engine has shut down") }
         let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
         let record = try VMRecord.read(paths.record)
         var config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)

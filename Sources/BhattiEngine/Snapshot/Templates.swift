@@ -23,6 +23,7 @@ extension Engine {
         let id = "tpl" + String(generator.next() as UInt64 % 1_000_000_000_000, radix: 16)
         let staging = directory + ".building-" + id
         do {
+            try Task.checkCancellation()
             _ = try await boot(id: id, cpus: cpus, memoryMB: memoryMB, hostname: "bhatti", nic: withCard ? .placeholder() : nil)
             try await Task.sleep(for: settle)
             _ = try await checkpoint(id: id, into: staging)
