@@ -21,10 +21,10 @@ lohar: deps
 	$(SWIFT) build -c release --product lohar -Xswiftc -static-executable --scratch-path .build/static
 
 image: build lohar
-	.build/release/bhatti image build --out $(IMAGE_DIR) --lohar $(LOHAR) --init-source guest/init.c
+	.build/release/bhatti image build --out $(IMAGE_DIR) --lohar $(LOHAR) --init-source guest/init.c --verbose
 
 image-debug: build-debug lohar
-	.build/debug/bhatti image build --out $(IMAGE_DIR) --lohar $(LOHAR) --init-source guest/init.c
+	.build/debug/bhatti image build --out $(IMAGE_DIR) --lohar $(LOHAR) --init-source guest/init.c --verbose
 
 serve: image
 	.build/release/bhatti serve --data-dir $(DATA_DIR) --image-dir $(IMAGE_DIR) --listen $(LISTEN)

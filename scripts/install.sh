@@ -26,7 +26,7 @@ if [ ! -e "$CONFIG" ]; then
   echo "wrote $CONFIG"
 fi
 echo "building the guest image in $DATA_DIR/images/default"
-"$PREFIX/bin/bhatti" image build --out "$DATA_DIR/images/default" --lohar .build/static/release/lohar --init-source guest/init.c
+"$PREFIX/bin/bhatti" image build --out "$DATA_DIR/images/default" --lohar .build/static/release/lohar --init-source guest/init.c --verbose
 
 if [ -d /run/systemd/system ]; then
   install -m 0644 packaging/bhatti.service /etc/systemd/system/bhatti.service

@@ -5,9 +5,12 @@ import Foundation
 enum ImageCommand {
     static let command = BhattiCommand.Command(
         names: ["image"],
-        usage: "bhatti image build [--out DIR] [--lohar PATH] [--init-source FILE] | bhatti image list [--out DIR]",
+        usage: "bhatti image build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose] | bhatti image list [--out DIR]",
         summary: "Build the guest image (needs root, debootstrap, qemu-utils, e2fsprogs) or show the one built.",
-        options: [OptionSpec("--out", kind: .value), OptionSpec("--lohar", kind: .value), OptionSpec("--init-source", kind: .value)]
+        options: [
+            OptionSpec("--out", kind: .value), OptionSpec("--lohar", kind: .value), OptionSpec("--init-source", kind: .value),
+            OptionSpec("--verbose", kind: .flag),
+        ]
     ) { args, ctx in
         let out = args.value("--out").map(ServeCommand.absolute) ?? GuestImage.defaultDirectory
         switch args.positionals.first {
@@ -19,13 +22,14 @@ enum ImageCommand {
             let initSource = try args.value("--init-source").map(ServeCommand.absolute) ?? locate("guest/init.c", candidates: sourceCandidates())
             let options = ImageBuildOptions(outputDirectory: out, loharPath: lohar, initSourcePath: initSource)
             let manifest: ImageManifest
+            // Its steps as they happen, on a terminal (or with --verbose); a script sees only the result.
+            let shown = args.has("--verbose") || Progress.shown(json: ctx.json)
             do {
-                manifest = try ImageBuilder.build(options) { line in printError(line) }
+                manifest = try ImageBuilder.build(options) { line in if shown { printError(line) } }
             } catch {
                 throw CLIError.failure("image build failed: \(error)")
             }
-            // The builder already reported progress and the result on stderr.
-            if ctx.json { ctx.printJSON(manifest) }
+            if ctx.json { ctx.printJSON(manifest) } else if !shown { print("image ready in \(out)") }
             return 0
         case "list", "ls":
             do {
