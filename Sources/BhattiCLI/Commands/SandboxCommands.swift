@@ -6,7 +6,7 @@ import Glibc
 enum SandboxCommands {
     static let create = BhattiCommand.Command(
         names: ["create"],
-        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init SCRIPT] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
+        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--disk MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init SCRIPT] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
         summary: "Create and boot a sandbox; an existing sandbox of that name is returned unchanged.",
         options: [
             OptionSpec("--name", kind: .value), OptionSpec("--cpus", kind: .value), OptionSpec("--memory", kind: .value),
