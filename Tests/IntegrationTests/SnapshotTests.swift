@@ -92,6 +92,12 @@ struct SnapshotTests {
             _ = try await d.create("third")
             _ = try await d.exec("second", ["sh", "-c", "echo two > /workspace/x"])
             #expect(try await d.exec("third", ["sh", "-c", "cat /workspace/x 2>/dev/null || echo none"]).stdout == "none\n")
+            // A bigger disk from the same template: the restored guest sees its disk grow and fills it.
+            let big = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"big","memory_mb":512,"disk_mb":1024}"#)
+            #expect(big.status == 201, "\(big.text)")
+            #expect(d.logEvents.count("sandbox.created:template") == 3)
+            let df = try await d.exec("big", ["sh", "-c", "df -B1M --output=size / | tail -1"]).stdout
+            #expect((960...1024).contains(Int(df.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0), "\(df)")
         } catch {
             await d.stop()
             throw error
