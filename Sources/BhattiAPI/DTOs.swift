@@ -342,8 +342,13 @@ public struct EditSandboxRequest: Codable, Equatable, Sendable {
     public var keepHot: Bool?
     public var labelsAdd: [String: String]?
     public var labelsRemove: [String]?
+    /// Grows the root disk (never shrinks it); the sandbox must be hot.
+    public var diskMB: Int?
 
-    public init(name: String? = nil, keepHot: Bool? = nil, labelsAdd: [String: String]? = nil, labelsRemove: [String]? = nil) {
+    public init(
+        name: String? = nil, keepHot: Bool? = nil, labelsAdd: [String: String]? = nil, labelsRemove: [String]? = nil, diskMB: Int? = nil
+    ) {
+        self.diskMB = diskMB
         self.name = name
         self.keepHot = keepHot
         self.labelsAdd = labelsAdd
@@ -355,7 +360,8 @@ public struct EditSandboxRequest: Codable, Equatable, Sendable {
         case keepHot = "keep_hot"
         case labelsAdd = "labels_add"
         case labelsRemove = "labels_remove"
+        case diskMB = "disk_mb"
     }
 
-    public static let knownFields: Set<String> = ["name", "keep_hot", "labels_add", "labels_remove"]
+    public static let knownFields: Set<String> = ["name", "keep_hot", "labels_add", "labels_remove", "disk_mb"]
 }

@@ -87,7 +87,8 @@ public struct APIHandler: HTTPHandler {
             let body = try decodeBody(EditSandboxRequest.self, from: request, known: EditSandboxRequest.knownFields)
             let name = try body.name.map { try SandboxName.parse($0) }
             let record = try await service.edit(
-                ref, name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [])
+                ref, name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [],
+                diskMB: body.diskMB)
             return try json(SandboxHandlers.dto(record))
         case ("DELETE", 3, _):
             try await service.destroy(ref)

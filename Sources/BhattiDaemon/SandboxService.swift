@@ -304,8 +304,14 @@ public actor SandboxService {
     }
 
     /// Renames, sets keep_hot, adds and removes labels. The guest's hostname stays what it was at boot.
-    public func edit(_ idOrName: SandboxRef, name: SandboxName?, keepHot: Bool?, addLabels: [String: String], removeLabels: [String]) async throws -> SandboxRecord {
+    public func edit(
+        _ idOrName: SandboxRef, name: SandboxName?, keepHot: Bool?, addLabels: [String: String], removeLabels: [String], diskMB: Int? = nil
+    ) async throws -> SandboxRecord {
         var record = try await get(idOrName)
+        if let diskMB, diskMB != record.diskMB {
+            try await growDisk(record, to: diskMB)
+            record.diskMB = diskMB
+        }
         if let name { record.name = name }
         if let keepHot { record.keepHot = keepHot }
         for key in removeLabels { record.labels.removeValue(forKey: key) }
@@ -323,6 +329,29 @@ public actor SandboxService {
             Task { _ = try? await self.wake(id) }
         }
         return record
+    }
+
+    /// Grows a hot sandbox's root disk to `megabytes` (the file system with it). Never shrinks, and never
+    /// wakes a sandbox: edits are metadata routes, so a warm or cold one must be started first.
+    private func growDisk(_ record: SandboxRecord, to megabytes: Int) async throws {
+        guard SandboxSpec.diskRange.contains(megabytes) else {
+            throw BhattiError(.invalidArgument, "disk must be between \(SandboxSpec.diskRange.lowerBound) and \(SandboxSpec.diskRange.upperBound) MiB, got \(megabytes)")
+        }
+        let current = record.diskMB ?? (try? GuestImage.open(engine.configuration.imageDirectory))
+            .flatMap { $0.manifest.files["rootfs.ext4"] }.map { Int(($0.bytes + (1 << 20) - 1) >> 20) } ?? 0
+        guard megabytes >= current else {
+            throw BhattiError(.invalidArgument, "a disk only grows: \(record.name) has \(current) MiB, asked for \(megabytes)")
+        }
+        guard record.state == .hot else {
+            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue): start it before growing its disk (bhatti start \(record.name))")
+        }
+        hold(record.id)
+        defer { release(record.id) }
+        do { try await engine.growDisk(id: record.id.rawValue, megabytes: megabytes) } catch {
+            throw BhattiError(.unavailable, "growing the disk of \(record.name) failed: \(error)", cause: error)
+        }
+        try await store.setDiskMB(record.id, megabytes)
+        events.record("sandbox.disk_grown", sandbox: record.id, user: record.userID, detail: "disk_mb=\(megabytes)")
     }
 
     /// Stops the VM and forgets the sandbox, files and all.

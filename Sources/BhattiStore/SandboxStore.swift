@@ -100,6 +100,11 @@ public actor SandboxStore {
                      [.text(state.rawValue), reason.map { .text($0) } ?? .null, .text(id.rawValue)])
     }
 
+    /// Records a grown root disk.
+    public func setDiskMB(_ id: SandboxID, _ megabytes: Int) throws {
+        try db.query("UPDATE sandboxes SET disk_mb = ? WHERE id = ?", [.int(Int64(megabytes)), .text(id.rawValue)])
+    }
+
     /// Renames, pins or unpins, and relabels in one statement. A taken name throws `alreadyExists`.
     public func update(_ id: SandboxID, name: SandboxName, keepHot: Bool, labels: [String: String]) throws {
         do {

@@ -231,6 +231,16 @@ struct ConfinementTests {
             // The size survives a cold cycle.
             #expect(try await d.call("POST", "/v1/sandboxes/filler/stop").status == 200)
             #expect(try await d.exec("filler", ["sh", "-c", "df -B1M --output=size / | tail -1"]).stdout == df.stdout)
+            // An edit grows it (never shrinks it), only while hot: an edit never wakes a sandbox.
+            #expect(try await d.call("PATCH", "/v1/sandboxes/filler", json: #"{"disk_mb":900}"#).status == 400)
+            #expect(try await d.call("POST", "/v1/sandboxes/filler/pause").status == 200)
+            #expect(try await d.call("PATCH", "/v1/sandboxes/filler", json: #"{"disk_mb":1536}"#).status == 409)
+            #expect(try await d.call("POST", "/v1/sandboxes/filler/start").status == 200)
+            let grown = try await d.call("PATCH", "/v1/sandboxes/filler", json: #"{"disk_mb":1536}"#)
+            #expect(grown.status == 200 && grown.text.contains(#""disk_mb":1536"#), "\(grown.text)")
+            let after = try await d.exec("filler", ["sh", "-c", "df -B1M --output=size,avail / | tail -1"]).stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            #expect(after.count == 2 && (1440...1536).contains(after[0]) && after[1] >= 400, "size and free MiB after growing: \(after)")
+            #expect(try await d.get("filler").diskMB == 1536)
         }
     }
 

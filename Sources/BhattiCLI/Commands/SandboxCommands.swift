@@ -114,11 +114,11 @@ enum SandboxCommands {
 extension SandboxCommands {
     static let edit = BhattiCommand.Command(
         names: ["edit"],
-        usage: "bhatti edit SB [--name NEW] [--keep-hot|--allow-cold] [--label K=V]… [--label-delete K]…",
-        summary: "Rename a sandbox, pin it hot or let it cool, add or remove labels.",
+        usage: "bhatti edit SB [--name NEW] [--keep-hot|--allow-cold] [--label K=V]… [--label-delete K]… [--disk MB]",
+        summary: "Rename a sandbox, pin it hot or let it cool, add or remove labels, grow its disk (while it is hot).",
         options: [
             OptionSpec("--name", kind: .value), OptionSpec("--keep-hot", kind: .flag), OptionSpec("--allow-cold", kind: .flag),
-            OptionSpec("--label", kind: .repeated), OptionSpec("--label-delete", kind: .repeated),
+            OptionSpec("--label", kind: .repeated), OptionSpec("--label-delete", kind: .repeated), OptionSpec("--disk", kind: .value),
         ]
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("edit takes one sandbox name or id") }
@@ -127,7 +127,7 @@ extension SandboxCommands {
         let add = try args.pairs("--label")
         let body = EditSandboxRequest(
             name: args.value("--name"), keepHot: keepHot, labelsAdd: add.isEmpty ? nil : add,
-            labelsRemove: args.all("--label-delete").isEmpty ? nil : args.all("--label-delete"))
+            labelsRemove: args.all("--label-delete").isEmpty ? nil : args.all("--label-delete"), diskMB: try args.int("--disk"))
         guard body != EditSandboxRequest() else { throw UsageError("edit needs at least one change") }
         let s = try ctx.decode(SandboxDTO.self, try ctx.request(
             "PATCH", "/v1/sandboxes/" + pathSegment(args.positionals[0]), body: Array(try JSONEncoder().encode(body))))
