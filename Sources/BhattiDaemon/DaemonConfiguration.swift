@@ -35,8 +35,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var network = true
     /// Where users' /24s come from.
     public var networkPool = "100.64.0.0/10"
-    /// The unprivileged user every QEMU runs as, in its own mount namespace (created when missing);
-    /// empty runs QEMU as the daemon's user with the daemon's view of the filesystem.
+    /// The unprivileged system user whose group every QEMU runs in (each with a uid of its sandbox's own,
+    /// in its own mount namespace; created when missing); empty runs QEMU as the daemon's user with the
+    /// daemon's view of the filesystem.
     public var vmmUser = "bhatti-vmm"
     /// I/O limits for users without their own (`user create --disk-bytes-per-s …`); 0 is unlimited.
     public var ioLimits = IOLimits.unlimited

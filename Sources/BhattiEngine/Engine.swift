@@ -18,8 +18,9 @@ public struct EngineConfiguration: Sendable {
     public var accelerator: AcceleratorProbe
     public var tscKilohertz: Int?
     public var bootTimeout: Duration
-    /// The unprivileged user QEMU runs as (created when missing); nil runs QEMU as the daemon's user
-    /// without a mount namespace. Applies only when the daemon is root.
+    /// The unprivileged system user whose group QEMUs run in, each with a uid of its sandbox's own
+    /// (created when missing); nil runs QEMU as the daemon's user without a mount namespace. Applies
+    /// only when the daemon is root.
     public var vmmUser: String? = "bhatti-vmm"
 
     public init(dataDirectory: String, imageDirectory: String, accelerator: AcceleratorProbe, bootTimeout: Duration = .seconds(90)) {

@@ -30,10 +30,11 @@ public struct VMConfiguration: Sendable {
     func startQEMU(_ commandLine: QEMUCommandLine, passing tap: FileDescriptor?, onExit: @escaping VMExitHandler) throws -> QEMUProcess {
         var confinement: QEMUProcess.Confinement?
         if let vmm {
-            try vmm.handOver(paths.directory)
+            let uid = vmm.uid(for: id)
+            try vmm.handOver(paths.directory, to: uid)
             vmm.openPinnedDirectories(for: [kernel, initramfs, baseImage])
             confinement = .init(
-                uid: Int32(bitPattern: vmm.user.uid), gid: Int32(bitPattern: vmm.user.gid), groups: vmm.user.groups,
+                uid: Int32(bitPattern: uid), gid: Int32(bitPattern: vmm.user.gid), groups: vmm.user.groups,
                 jail: vmm.jail(sandbox: paths.directory, files: [kernel, initramfs, baseImage]))
         }
         let logPath = paths.log

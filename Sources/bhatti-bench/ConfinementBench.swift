@@ -25,13 +25,13 @@ struct ConfinementBench {
         let n = samples
         return try await Blocking.run(name: "confinement-bench") {
             var plain = Samples("QEMU start: spawn, unconfined", how: "fork + exec of /bin/true in a new session, waited for")
-            var jailed = Samples("QEMU start: spawn, confined", how: "the same as bhatti-vmm in a private mount namespace (tmpfs masks + binds a VM gets)")
-            var handOver = Samples("QEMU start: hand the directory over", how: "chown of a sandbox directory and its 5 files to bhatti-vmm")
+            var jailed = Samples("QEMU start: spawn, confined", how: "the same as a sandbox's own uid in bhatti-vmm's group, in a private mount namespace (tmpfs masks + binds a VM gets)")
+            var handOver = Samples("QEMU start: hand the directory over", how: "chown of a sandbox directory and its 5 files to the sandbox's uid")
             func spawn(_ confined: Bool) throws -> Duration {
                 var s = Spawn(path: "/bin/true", arguments: ["true"], environment: [])
                 s.newSession = true
                 if confined {
-                    s.user = (Int32(bitPattern: user.uid), Int32(bitPattern: user.gid), user.groups)
+                    s.user = (Int32(bitPattern: confinement.uid(for: "bench-confinement")), Int32(bitPattern: user.gid), user.groups)
                     s.mountJail = jail
                 }
                 return try measure {
@@ -43,7 +43,7 @@ struct ConfinementBench {
             for _ in 0..<n {
                 plain.add(try spawn(false))
                 jailed.add(try spawn(true))
-                handOver.add(try measure { try confinement.handOver(sandbox) })
+                handOver.add(try measure { try confinement.handOver(sandbox, to: confinement.uid(for: "bench-confinement")) })
             }
             let added = jailed.percentile(0.5) - plain.percentile(0.5) + handOver.percentile(0.5)
             let note = String(

@@ -11,6 +11,16 @@ struct VMMConfinementTests {
         #expect(VMMConfinement.outermost(["/tmpfoo", "/tmp"]) == ["/tmp", "/tmpfoo"], "a sibling with a common prefix is not inside")
     }
 
+    @Test("each sandbox's uid is stable, its own, and in the range above distributions' and containers' uids")
+    func uids() {
+        let c = VMMConfinement(user: VMMUser(name: "x", uid: 999, gid: 999, groups: []), dataDirectory: "/d")
+        let ids = (0..<2000).map { String(format: "%016llx", UInt64($0) &* 0x9E37_79B9_7F4A_7C15) }
+        let uids = ids.map(c.uid(for:))
+        #expect(uids.allSatisfy { $0 >= 0x7000_0000 && $0 < 0x8000_0000 })
+        #expect(Set(uids).count == ids.count, "2000 sandboxes, 2000 uids")
+        #expect(c.uid(for: ids[0]) == uids[0])
+    }
+
     @Test("a directory others cannot search on the way to a bind is masked, so the bind is reachable")
     func closedAncestors() throws {
         let base = "/tmp/bhatti-vmmtest-\(getpid())"

@@ -277,17 +277,28 @@ struct ConfinementTests {
         }
     }
 
-    @Test("QEMU runs as the unprivileged VMM user in its own mount namespace that shows only its sandbox's directory")
+    @Test("each QEMU runs unprivileged with a uid of its own, in bhatti-vmm's group and its own mount namespace that shows only its sandbox's directory")
     func unprivileged() async throws {
         try await withDaemon { d in
             let sb = try await d.create("jailed")
-            _ = try await d.create("neighbour")
+            let neighbour = try await d.create("neighbour")
+            func ids(_ pid: Int32, _ field: String) throws -> [String] {
+                let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).split(separator: "\n")
+                return try #require(status.first { $0.hasPrefix(field + ":") }).split(separator: "\t").dropFirst().map(String.init)
+            }
             func check() async throws {
                 let pid = try #require(await d.daemon.engine.pid(of: sb.id))
-                let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8).split(separator: "\n")
-                let uids = try #require(status.first { $0.hasPrefix("Uid:") }).split(separator: "\t").dropFirst()
-                let user = try #require(getpwnam("bhatti-vmm")).pointee.pw_uid
-                #expect(uids.count == 4 && uids.allSatisfy { $0 == String(user) }, "real, effective, saved and fs uid: \(uids)")
+                let uids = try ids(pid, "Uid")
+                #expect(uids.count == 4 && Set(uids).count == 1, "real, effective, saved and fs uid: \(uids)")
+                let uid = try #require(UInt32(uids[0]))
+                #expect(uid >= 0x7000_0000 && uid < 0x8000_0000, "uid \(uid) outside the sandbox range")
+                // Not the neighbour's: QEMUs sharing a uid could ptrace and signal each other.
+                let neighbourPID = try #require(await d.daemon.engine.pid(of: neighbour.id))
+                #expect(try ids(neighbourPID, "Uid")[0] != uids[0])
+                let group = try #require(getgrnam("bhatti-vmm")).pointee.gr_gid
+                #expect(try ids(pid, "Gid").allSatisfy { $0 == String(group) })
+                var st = stat()
+                #expect(stat(d.dataDirectory + "/sandboxes/" + sb.id, &st) == 0 && st.st_uid == uid && st.st_mode & 0o777 == 0o700)
                 let ns = { (p: String) in try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/mnt") }
                 #expect(try ns(String(pid)) != ns("self"))
                 // Its view of the data directory: its own sandbox and nothing else (no state.db, no keys,

@@ -52,7 +52,15 @@ public struct VMMUser: Sendable, Equatable {
 
 /// How one QEMU is confined beyond seccomp and its cgroup: which user it runs as, and the little of the
 /// filesystem its mount namespace shows.
+///
+/// Each sandbox's QEMU gets a uid of its own (from a range above the ones distributions and container
+/// managers hand out, derived from the sandbox id), in the VMM user's group: QEMUs sharing one uid could
+/// ptrace or signal each other, so a guest that escaped one could read another tenant's memory. The uid
+/// needs no passwd entry; the sandbox's directory is handed to it before every start.
 public struct VMMConfinement: Sendable {
+    /// 0x70000000 up: above systemd-nspawn's container range (which ends at 0x6FFFFFFF) and below 2^31.
+    public static let uidBase: UInt32 = 0x7000_0000
+    public static let uidRange: UInt32 = 0x0FFF_FFF0
     public let user: VMMUser
     public let dataDirectory: String
 
@@ -64,6 +72,15 @@ public struct VMMConfinement: Sendable {
     /// Hidden from every QEMU (a tmpfs over each that exists): temporary and home directories, the
     /// daemon's config and runtime state, and the data directory with every other sandbox in it.
     static let privateDirectories = ["/tmp", "/var/tmp", "/dev/shm", "/root", "/home", "/run", "/etc/bhatti"]
+
+    /// The uid sandbox `id`'s QEMU runs as: stable for the id, distinct between sandboxes but for a
+    /// hash collision (about 1 in 270 million per pair; then that pair shares a uid, still apart in
+    /// their mount namespaces).
+    public func uid(for id: String) -> UInt32 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Self.uidBase + UInt32(hash % UInt64(Self.uidRange))
+    }
 
     /// The view for a VM whose own directory is `sandbox` (read-write) and which reads `files`
     /// (kernel, initramfs, the disk's base): their directories come back read-only. Any directory on
@@ -86,15 +103,15 @@ public struct VMMConfinement: Sendable {
         }
     }
 
-    /// Gives the sandbox's directory and the files in it to the VMM user (the daemon made some of them:
-    /// the overlay, copies from a snapshot or template, the record).
-    public func handOver(_ directory: String) throws {
-        guard chown(directory, user.uid, user.gid) == 0, chmod(directory, 0o700) == 0 else {
-            throw EngineError.io("give \(directory) to \(user.name)", Errno.current)
+    /// Gives the sandbox's directory and the files in it to `uid` (the daemon made some of them: the
+    /// overlay, copies from a snapshot or template, the record), in the VMM user's group, 0700.
+    public func handOver(_ directory: String, to uid: UInt32) throws {
+        guard chown(directory, uid, user.gid) == 0, chmod(directory, 0o700) == 0 else {
+            throw EngineError.io("give \(directory) to uid \(uid)", Errno.current)
         }
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
             let path = directory + "/" + name
-            guard lchown(path, user.uid, user.gid) == 0 else { throw EngineError.io("give \(path) to \(user.name)", Errno.current) }
+            guard lchown(path, uid, user.gid) == 0 else { throw EngineError.io("give \(path) to uid \(uid)", Errno.current) }
         }
     }
 
