@@ -176,7 +176,10 @@ static int make_path(const char *path) {
 /// The mount jail of bh_spawn_opts, applied in the child. Returns 0 or -errno.
 static int enter_mount_jail(const bh_spawn_opts *o) {
     if (o->nbinds > BH_MAX_BINDS) return -EINVAL;
-    if (unshare(CLONE_NEWNS) < 0) return -errno;
+    // Its own mount namespace, and empty network and IPC ones: QEMU gets its tap as an open fd and
+    // talks to the daemon over path-named unix sockets, so it needs no network of its own (and must not
+    // reach the host's loopback services).
+    if (unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC) < 0) return -errno;
     // Nothing mounted here propagates back to the host's namespace.
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) return -errno;
     // Opened in the new namespace (a bind's source must be one of its mounts), before the masks hide them.

@@ -277,7 +277,7 @@ struct ConfinementTests {
         }
     }
 
-    @Test("each QEMU runs unprivileged with a uid of its own, in bhatti-vmm's group and its own mount namespace that shows only its sandbox's directory")
+    @Test("each QEMU runs unprivileged with a uid of its own, in bhatti-vmm's group, with no network of its own and a mount namespace that shows only its sandbox's directory")
     func unprivileged() async throws {
         try await withDaemon { d in
             let sb = try await d.create("jailed")
@@ -299,8 +299,14 @@ struct ConfinementTests {
                 #expect(try ids(pid, "Gid").allSatisfy { $0 == String(group) })
                 var st = stat()
                 #expect(stat(d.dataDirectory + "/sandboxes/" + sb.id, &st) == 0 && st.st_uid == uid && st.st_mode & 0o777 == 0o700)
-                let ns = { (p: String) in try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/mnt") }
-                #expect(try ns(String(pid)) != ns("self"))
+                for kind in ["mnt", "net", "ipc"] {
+                    let ns = { (p: String) in try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/\(kind)") }
+                    #expect(try ns(String(pid)) != ns("self"), "QEMU shares the daemon's \(kind) namespace")
+                }
+                // Its network namespace has nothing but a loopback that is down: no route to the host's
+                // own services (the tap it was handed lives in the user's namespace).
+                let links = try String(contentsOfFile: "/proc/\(pid)/net/dev", encoding: .utf8)
+                #expect(links.split(separator: "\n").dropFirst(2).map { $0.split(separator: ":")[0].trimmingCharacters(in: .whitespaces) } == ["lo"], "\(links)")
                 // Its view of the data directory: its own sandbox and nothing else (no state.db, no keys,
                 // not the neighbour's RAM file), and the host's temporary directories are empty tmpfs.
                 let root = "/proc/\(pid)/root"

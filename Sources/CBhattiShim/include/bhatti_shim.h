@@ -43,7 +43,8 @@ typedef struct {
     int controlling_tty;       ///< setsid() and make stdin (a PTY slave) the controlling terminal
     int pass_fd_given;         ///< non-zero: pass_fd becomes fd 3 in the child (e.g. a tap for QEMU)
     int pass_fd;
-    /// A private mount namespace (before ids are dropped): a tmpfs over each of `masks` (in order),
+    /// Private mount, network and IPC namespaces (before ids are dropped; the network one holds only a
+    /// down loopback): a tmpfs over each of `masks` (in order),
     /// then each `bind_sources[i]` (a directory, opened before the masks hide it) bind-mounted on
     /// `bind_targets[i]` (created inside a mask as needed), read-only where `bind_readonly[i]`.
     int new_mount_ns;
