@@ -56,13 +56,18 @@ public struct SandboxSpec: Equatable, Sendable {
         guard SandboxSpec.memoryRange.contains(memoryMB) else {
             throw BhattiError(.invalidArgument, "memory must be between \(SandboxSpec.memoryRange.lowerBound) and \(SandboxSpec.memoryRange.upperBound) MiB, got \(memoryMB)")
         }
-        if let diskMB, !SandboxSpec.diskRange.contains(diskMB) {
-            throw BhattiError(.invalidArgument, "disk must be between \(SandboxSpec.diskRange.lowerBound) and \(SandboxSpec.diskRange.upperBound) MiB, got \(diskMB)")
-        }
+        if let diskMB { try Self.checkDisk(diskMB) }
         self.name = name
         self.cpus = cpus
         self.memoryMB = memoryMB
         self.diskMB = diskMB
+    }
+
+    /// Refuses a disk size outside `diskRange` (at create, and when an edit grows a disk).
+    public static func checkDisk(_ megabytes: Int) throws(BhattiError) {
+        guard diskRange.contains(megabytes) else {
+            throw BhattiError(.invalidArgument, "disk must be between \(diskRange.lowerBound) and \(diskRange.upperBound) MiB, got \(megabytes)")
+        }
     }
 }
 

@@ -40,10 +40,7 @@ public struct OwnerLimits: Sendable, Equatable {
     public var maxSandboxes: Int?
     public var maxCPUs: Int?
     public var maxMemoryMB: Int?
-    /// The owner's own I/O limits; nil takes the daemon's default.
-    public var io: IOLimits?
-    public init(maxSandboxes: Int? = nil, maxCPUs: Int? = nil, maxMemoryMB: Int? = nil, io: IOLimits? = nil) {
-        self.io = io
+    public init(maxSandboxes: Int? = nil, maxCPUs: Int? = nil, maxMemoryMB: Int? = nil) {
         self.maxSandboxes = maxSandboxes
         self.maxCPUs = maxCPUs
         self.maxMemoryMB = maxMemoryMB
@@ -137,11 +134,8 @@ public actor SandboxService {
             throw BhattiError(.unavailable, "no guest image in \(image): run `bhatti image build --out \(image)` first", cause: error)
         }
         // A disk only grows: it holds the image's file system at least.
-        if let diskMB = spec.diskMB, let rootfs = opened.manifest.files["rootfs.ext4"] {
-            let minimum = Int((rootfs.bytes + (1 << 20) - 1) >> 20)
-            if diskMB < minimum {
-                throw BhattiError(.invalidArgument, "disk must be at least \(minimum) MiB (the image's root file system), got \(diskMB)")
-            }
+        if let diskMB = spec.diskMB, diskMB < Self.diskMB(of: opened) {
+            throw BhattiError(.invalidArgument, "disk must be at least \(Self.diskMB(of: opened)) MiB (the image's root file system), got \(diskMB)")
         }
         try SandboxLabels.validate(labels)
         var origin = Origin.boot
@@ -182,9 +176,8 @@ public actor SandboxService {
         let task = Task { [engine, store, log, events] () throws -> SandboxRecord in
             try await store.insert(record, maxForOwner: limits.maxSandboxes)
             do {
-                let io = limits.io ?? self.defaultIOLimits
-                let nic = try await self.attachNetwork(record, io: io)
-                let how = try await self.bringUp(record, origin: origin, nic: nic, io: io)
+                let nic = try await self.attachNetwork(record)
+                let how = try await self.bringUp(record, origin: origin, nic: nic, io: try await self.ioLimits(owner: owner))
                 // Boots and templates start at the image's size; a fork or snapshot already has its own.
                 if let diskMB = record.diskMB { try await engine.growDisk(id: record.id.rawValue, megabytes: diskMB) }
                 if !setup.isEmpty { try await self.apply(setup, to: record) }
@@ -334,24 +327,28 @@ public actor SandboxService {
     /// Grows a hot sandbox's root disk to `megabytes` (the file system with it). Never shrinks, and never
     /// wakes a sandbox: edits are metadata routes, so a warm or cold one must be started first.
     private func growDisk(_ record: SandboxRecord, to megabytes: Int) async throws {
-        guard SandboxSpec.diskRange.contains(megabytes) else {
-            throw BhattiError(.invalidArgument, "disk must be between \(SandboxSpec.diskRange.lowerBound) and \(SandboxSpec.diskRange.upperBound) MiB, got \(megabytes)")
-        }
-        let current = record.diskMB ?? (try? GuestImage.open(engine.configuration.imageDirectory))
-            .flatMap { $0.manifest.files["rootfs.ext4"] }.map { Int(($0.bytes + (1 << 20) - 1) >> 20) } ?? 0
+        try SandboxSpec.checkDisk(megabytes)
+        let current = record.diskMB ?? (try? GuestImage.open(engine.configuration.imageDirectory)).map(Self.diskMB(of:)) ?? 0
         guard megabytes >= current else {
             throw BhattiError(.invalidArgument, "a disk only grows: \(record.name) has \(current) MiB, asked for \(megabytes)")
         }
-        guard record.state == .hot else {
-            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue): start it before growing its disk (bhatti start \(record.name))")
-        }
+        // Held before the state is read again, so the thermal manager cannot pause it in between.
         hold(record.id)
         defer { release(record.id) }
+        let state = try await store.sandbox(id: record.id)?.state ?? record.state
+        guard state == .hot else {
+            throw BhattiError(.invalidState, "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
+        }
         do { try await engine.growDisk(id: record.id.rawValue, megabytes: megabytes) } catch {
             throw BhattiError(.unavailable, "growing the disk of \(record.name) failed: \(error)", cause: error)
         }
         try await store.setDiskMB(record.id, megabytes)
         events.record("sandbox.disk_grown", sandbox: record.id, user: record.userID, detail: "disk_mb=\(megabytes)")
+    }
+
+    /// The size of an image's root file system in MiB, rounded up: a sandbox's disk from that image.
+    static func diskMB(of image: GuestImage) -> Int {
+        image.manifest.files["rootfs.ext4"].map { Int(($0.bytes + (1 << 20) - 1) >> 20) } ?? 0
     }
 
     /// Stops the VM and forgets the sandbox, files and all.
@@ -443,8 +440,7 @@ public actor SandboxService {
 extension SandboxService {
     /// The sandbox's card on its owner's network (the namespace, bridge and tap made when missing), or
     /// nil when networking is off. Its address is kept in the store: the same one after every restart.
-    /// `io`: the owner's limits; nil looks them up when this process has not shaped the owner's network yet.
-    func attachNetwork(_ record: SandboxRecord, io: IOLimits?) async throws -> NetworkInterface? {
+    func attachNetwork(_ record: SandboxRecord) async throws -> NetworkInterface? {
         guard let network, let owner = record.userID else { return nil }
         let (index, host) = try await store.assignNetwork(sandboxID: record.id, ownerID: owner, capacity: network.capacity)
         let nic: NetworkInterface
@@ -455,10 +451,10 @@ extension SandboxService {
                 cause: error)
         }
         try await store.setIP(record.id, nic.ip)
+        // Once per user network in this process (a changed limit is applied at once by `applyNetworkLimit`),
+        // so a cold wake after the first costs no `tc`.
         do {
-            if let io {
-                try await network.shape(index: index, mbitPerSecond: io.netMbitPerSecond)
-            } else if await !network.isShaped(index: index) {
+            if await !network.isShaped(index: index) {
                 try await network.shape(index: index, mbitPerSecond: try await ioLimits(owner: owner).netMbitPerSecond)
             }
         } catch {
@@ -527,7 +523,7 @@ extension SandboxService {
     /// the host meanwhile.
     func ensureNetwork(_ record: SandboxRecord) async throws {
         guard record.ip != nil else { return }
-        _ = try await attachNetwork(record, io: nil)
+        _ = try await attachNetwork(record)
     }
 
     /// An owner's I/O limits: their own, or the daemon's default.

@@ -12,8 +12,7 @@ public struct Caller: Sendable {
     /// 0 in a user's record means no limit (the admin's are all 0).
     public var limits: OwnerLimits {
         func limit(_ n: Int) -> Int? { n > 0 ? n : nil }
-        return OwnerLimits(
-            maxSandboxes: limit(user.maxSandboxes), maxCPUs: limit(user.maxCPUs), maxMemoryMB: limit(user.maxMemoryMB), io: user.ioLimits)
+        return OwnerLimits(maxSandboxes: limit(user.maxSandboxes), maxCPUs: limit(user.maxCPUs), maxMemoryMB: limit(user.maxMemoryMB))
     }
 }
 
