@@ -67,8 +67,9 @@ public struct CreateUserRequest: Codable, Equatable, Sendable {
     public static let knownFields: Set<String> = ["name", "max_sandboxes", "max_cpus", "max_memory_mb", "io_limits"]
 }
 
-/// `PATCH /v1/users/{name}`: the user's I/O limits; null returns them to the daemon's default. They apply
-/// to sandboxes started (booted or restored) from then on.
+/// `PATCH /v1/users/{name}`: the user's I/O limits; null returns them to the daemon's default. The disk
+/// limits apply to sandboxes created from then on (a sandbox keeps its own across cold cycles); the
+/// network limit applies at once.
 public struct UpdateUserRequest: Codable, Equatable, Sendable {
     public var ioLimits: IOLimits?
     public init(ioLimits: IOLimits?) { self.ioLimits = ioLimits }

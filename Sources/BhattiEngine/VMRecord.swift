@@ -33,7 +33,7 @@ struct VMRecord: Codable, Equatable, Sendable {
         hostname = config.hostname
         self.token = token
         nic = config.nic
-        diskThrottle = config.diskThrottle == DiskThrottle() ? nil : config.diskThrottle
+        diskThrottle = config.diskThrottle
     }
 
     func configuration(id: String, paths: VMPaths, bootTimeout: Duration) -> VMConfiguration {

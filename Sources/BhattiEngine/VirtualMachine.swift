@@ -30,12 +30,12 @@ public struct VMConfiguration: Sendable {
     func startQEMU(_ commandLine: QEMUCommandLine, passing tap: FileDescriptor?, onExit: @escaping VMExitHandler) throws -> QEMUProcess {
         var confinement: QEMUProcess.Confinement?
         if let vmm {
-            let uid = vmm.uid(for: id)
+            let uid = vmm.uid(for: id), files = [kernel, initramfs, baseImage]
             try vmm.handOver(paths.directory, to: uid)
-            vmm.openPinnedDirectories(for: [kernel, initramfs, baseImage])
+            vmm.openPinnedDirectories(for: files)
             confinement = .init(
                 uid: Int32(bitPattern: uid), gid: Int32(bitPattern: vmm.user.gid), groups: vmm.user.groups,
-                jail: vmm.jail(sandbox: paths.directory, files: [kernel, initramfs, baseImage]))
+                jail: vmm.jail(sandbox: paths.directory, files: files))
         }
         let logPath = paths.log
         return try QEMUProcess.start(commandLine, logPath: logPath, passing: tap, confinement: confinement) { pid, termination in

@@ -91,7 +91,6 @@ extension AgentSession {
         try? AtomicFile.write(Array(text.utf8), to: path, mode: 0o644, owner: nil)
     }
 
-    /// Runs a system command as root (network setup); throws with its output when it fails.
     /// The host enlarged the root disk (`block_resize`): once the kernel has seen the new capacity,
     /// ext4 grows online to fill it.
     private func growRootFilesystem(to bytes: UInt64) throws {
@@ -107,6 +106,7 @@ extension AgentSession {
         try runRoot(["resize2fs", "/dev/vda"])
     }
 
+    /// Runs a system command as root (network setup, resize2fs); throws with its output when it fails.
     private func runRoot(_ argv: [String]) throws {
         guard let path = resolveExecutable(argv[0], searchPath: "/usr/sbin:/usr/bin:/sbin:/bin") else {
             throw WireErrorMessage(code: .internal, message: "\(argv[0]) not found in the guest")

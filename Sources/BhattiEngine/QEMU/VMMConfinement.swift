@@ -3,8 +3,9 @@ import Foundation
 import Glibc
 import Synchronization
 
-/// The unprivileged account every QEMU runs as (`bhatti-vmm` by default): a system user with no home
-/// and no shell. The daemon keeps root for what needs it (taps, cgroups) and hands QEMU open fds.
+/// The unprivileged system account (`bhatti-vmm` by default, no home, no shell) whose group every QEMU
+/// runs in, each with a uid of its sandbox's own (`VMMConfinement.uid(for:)`). The daemon keeps root for
+/// what needs it (taps, cgroups) and hands QEMU open fds.
 public struct VMMUser: Sendable, Equatable {
     public let name: String
     public let uid: UInt32
@@ -12,13 +13,15 @@ public struct VMMUser: Sendable, Equatable {
     /// Supplementary groups: the group of /dev/kvm under KVM, so QEMU can open it.
     public let groups: [UInt32]
 
+    /// By name and accelerator (the supplementary groups depend on it).
     private static let cache = Mutex<[String: VMMUser]>([:])
 
     /// Looks `name` up, creating it with `useradd --system` when missing. nil when the daemon is not
     /// root: QEMU then runs as the daemon's own user and there is nothing to drop.
     public static func ensure(_ name: String, accelerator: Accelerator) async throws -> VMMUser? {
         guard getuid() == 0 else { return nil }
-        if let known = cache.withLock({ $0[name] }) { return known }
+        let key = name + "/" + accelerator.rawValue
+        if let known = cache.withLock({ $0[key] }) { return known }
         if lookup(name, accelerator: accelerator) == nil {
             let shell = FileManager.default.fileExists(atPath: "/usr/sbin/nologin") ? "/usr/sbin/nologin" : "/bin/false"
             do {
@@ -34,7 +37,7 @@ public struct VMMUser: Sendable, Equatable {
             throw EngineError.unsupported("VMM user \(name) not found after useradd")
         }
         guard user.uid != 0 else { throw EngineError.unsupported("VMM user \(name) has uid 0: it must be unprivileged") }
-        cache.withLock { $0[name] = user }
+        cache.withLock { $0[key] = user }
         return user
     }
 

@@ -62,7 +62,7 @@ extension Engine {
         var record = try VMRecord.read(source.record)
         if record.nic != nil, let nic { record.nic = nic }
         // The new owner's limits, not the source's (a template has none).
-        record.diskThrottle = diskThrottle == DiskThrottle() ? nil : diskThrottle
+        record.diskThrottle = diskThrottle
         do {
             try FileManager.default.createDirectory(atPath: target.directory, withIntermediateDirectories: true)
             // A fork checkpoints straight into its own directory: nothing to copy then.
