@@ -40,13 +40,14 @@ struct CLITests {
     @Test("user and secret commands: a key printed once works, rotation stops the old one; create gives env, secrets, files and init to the guest")
     func tenancy() async throws {
         try await withDaemon { d in
-            let made = try await bhatti(["user", "create", "--name", "carol", "--max-sandboxes", "2"], daemon: d)
+            let made = try await bhatti(["user", "create", "--name", "carol", "--max-sandboxes", "2", "--disk-iops", "300"], daemon: d)
             #expect(made.status == 0, "\(made.stderr)")
             let key = try #require(made.stdout.split(separator: "\n").first { $0.hasPrefix("API key: ") }.map { String($0.dropFirst(9)) })
             #expect(key.hasPrefix("bht_") && key.count == 68)
             #expect(made.stderr.contains("shown once"))
             let users = try await bhatti(["--json", "user", "list"], daemon: d)
             #expect(users.stdout.contains("\"name\" : \"carol\"") && !users.stdout.contains(key))
+            #expect(users.stdout.contains("\"disk_iops\" : 300"), "user create's I/O flags reach POST /v1/users: \(users.stdout)")
             #expect(try await bhatti(["user", "list"], daemon: d, key: key).status == 1, "users are the admin's business")
             let limited = try await bhatti(["--json", "user", "limits", "carol", "--disk-bytes-per-s", "8388608", "--net-mbit-per-s", "50"], daemon: d)
             #expect(limited.status == 0 && limited.stdout.contains("\"disk_bytes_per_s\" : 8388608") && limited.stdout.contains("\"net_mbit_per_s\" : 50"), "\(limited.stdout)\(limited.stderr)")

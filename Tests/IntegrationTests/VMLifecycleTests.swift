@@ -1,4 +1,5 @@
 import BhattiAPI
+import BhattiCore
 import BhattiHTTP
 import BhattiSystem
 import Foundation
@@ -244,9 +245,9 @@ struct ConfinementTests {
         }
     }
 
-    @Test("a user's disk limits throttle their sandboxes' disks (QEMU's block throttling), kept across a cold cycle")
+    @Test("a user's disk limits throttle their sandboxes' disks (QEMU's block throttling), kept across a cold cycle; without their own, the daemon's default applies")
     func diskThrottle() async throws {
-        try await withDaemon { d in
+        try await withDaemon(configure: { $0.ioLimits = IOLimits(diskIOPS: 500) }) { d in
             let set = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":{"disk_bytes_per_s":4194304,"disk_iops":400}}"#)
             #expect(set.status == 200 && set.text.contains(#""disk_bytes_per_s":4194304"#), "\(set.text)")
             let bad = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":{"disk_iops":-1}}"#)
@@ -268,12 +269,13 @@ struct ConfinementTests {
             #expect(try await d.call("POST", "/v1/sandboxes/slowdisk/stop").status == 200)
             #expect(try await d.exec("slowdisk", ["true"]).exitCode == 0)
             #expect(try await commandLine().contains("throttling.bps-total=4194304"), "the restored QEMU keeps the limit")
-            // Back to the daemon's default (unlimited): a new sandbox is not throttled.
+            // Back to the daemon's default (500 IOPS here, no byte limit): a new sandbox gets that.
             let reset = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":null}"#)
             #expect(reset.status == 200 && !reset.text.contains("io_limits\":{"), "\(reset.text)")
             let fast = try await d.create("fastdisk", memoryMB: 256)
             let pid = try #require(await d.daemon.engine.pid(of: fast.id))
-            #expect(!String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self).contains("throttling"))
+            let line = String(decoding: try Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")), as: UTF8.self)
+            #expect(line.contains("throttling.iops-total=500") && !line.contains("bps-total"), "\(line)")
         }
     }
 
@@ -325,6 +327,21 @@ struct ConfinementTests {
             #expect(try await d.call("POST", "/v1/sandboxes/jailed/stop").status == 200)
             #expect(try await d.exec("jailed", ["true"]).exitCode == 0)
             try await check()
+        }
+    }
+
+    @Test("vmm_user \"\" runs QEMU as the daemon's own user with the daemon's namespaces (the documented way out)")
+    func unconfined() async throws {
+        try await withDaemon(configure: { $0.vmmUser = "" }) { d in
+            let sb = try await d.create("plain", memoryMB: 256)
+            let pid = try #require(await d.daemon.engine.pid(of: sb.id))
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == String(getuid()) } == true)
+            for kind in ["mnt", "net"] {
+                let ns = { (p: String) in try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/\(kind)") }
+                #expect(try ns(String(pid)) == ns("self"))
+            }
+            #expect(try await d.exec("plain", ["true"]).exitCode == 0)
         }
     }
 
