@@ -232,6 +232,18 @@ struct CLITests {
         }
     }
 
+    @Test("image build in a script prints one result line; its steps only with --verbose")
+    func quietImageBuild() async throws {
+        // The test image is built already (make test builds it first): the run only checks it is up to date.
+        let root = FileManager.default.currentDirectoryPath
+        let lohar = ProcessInfo.processInfo.environment["BHATTI_TEST_LOHAR"] ?? root + "/.build/static/release/lohar"
+        let args = ["image", "build", "--out", TestDaemon.imageDirectory, "--lohar", lohar, "--init-source", root + "/guest/init.c"]
+        let quiet = try await Blocking.run { try CLITests.run(args, socket: "/nonexistent", key: "", stdin: nil) }
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty && quiet.stdout == "image ready in \(TestDaemon.imageDirectory)\n", "\(quiet)")
+        let verbose = try await Blocking.run { try CLITests.run(args + ["--verbose"], socket: "/nonexistent", key: "", stdin: nil) }
+        #expect(verbose.status == 0 && verbose.stderr.contains("rootfs") && verbose.stdout.isEmpty, "\(verbose)")
+    }
+
     @Test("usage errors exit 2; an unreachable daemon exits 3")
     func exitCodes() throws {
         let p = Process()
