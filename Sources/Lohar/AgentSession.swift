@@ -28,7 +28,11 @@ final class AgentSession: Sendable {
         var decoder = FrameDecoder()
         var greeted = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 1)
-        defer { buffer.deallocate(); closeAll() }
+        defer {
+            buffer.deallocate()
+            writer.shut()
+            closeAll()
+        }
         while true {
             guard let n = try? reader.read(into: buffer), n > 0 else { return }
             decoder.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))

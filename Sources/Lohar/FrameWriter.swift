@@ -6,7 +6,8 @@ import Synchronization
 /// threads never interleave bytes.
 final class FrameWriter: Sendable {
     private let fd: FileDescriptor
-    private let lock = Mutex(())
+    /// True once the connection is over (`shut`): nothing more goes out on it.
+    private let lock = Mutex(false)
 
     init(fd: FileDescriptor) { self.fd = fd }
 
@@ -14,10 +15,15 @@ final class FrameWriter: Sendable {
     @discardableResult
     func send(_ frame: Frame) -> Bool {
         let bytes = frame.encoded()
-        return lock.withLock { _ in
+        return lock.withLock { shut in
+            guard !shut else { return false }
             do { try fd.writeAllFile(bytes); return true } catch { return false }
         }
     }
+
+    /// Ends the connection for writers: a stream killed because the host went away (or broke the
+    /// protocol) must not report into a channel the next host may already be using.
+    func shut() { lock.withLock { $0 = true } }
 
     /// Sends `bytes` as one or more frames of at most `Frame.maxPayload`.
     @discardableResult
