@@ -38,14 +38,24 @@ public struct VMConfiguration: Sendable {
                 jail: vmm.jail(sandbox: paths.directory, files: files))
         }
         let logPath = paths.log
-        return try QEMUProcess.start(commandLine, logPath: logPath, passing: tap, confinement: confinement) { pid, termination in
-            onExit(pid, termination, QEMUProcess.tail(of: logPath))
+        let start = { (cgroup: CgroupEntry?) in
+            try QEMUProcess.start(commandLine, logPath: logPath, passing: tap, confinement: confinement, cgroup: cgroup) { pid, termination in
+                onExit(pid, termination, QEMUProcess.tail(of: logPath))
+            }
         }
-    }
-
-    /// Puts a just-started QEMU into its cgroup; a failure is the caller's to clean up (fail closed).
-    func confine(_ process: QEMUProcess) throws {
-        try cgroups?.place(pid: process.pid, id: id, cpus: cpus, memoryMB: memoryMB)
+        guard let cgroups else { return try start(nil) }
+        // QEMU starts inside its cgroup (fail closed: no group, no VM).
+        let entry = try cgroups.prepare(id: id, cpus: cpus, memoryMB: memoryMB)
+        defer { if case .v2(let fd) = entry { close(fd) } }
+        do { return try start(entry) } catch EngineError.spawn(_, let e) where e.rawValue == ENOSYS {
+            // A kernel without CLONE_INTO_CGROUP: start it, then move it.
+            let process = try start(nil)
+            do { try cgroups.migrate(pid: process.pid, id: id) } catch {
+                process.signal(SIGKILL)
+                throw error
+            }
+            return process
+        }
     }
 
     public init(
@@ -141,7 +151,6 @@ public final class VirtualMachine: Sendable {
             defer { tap?.close() }
             let started = try config.startQEMU(config.commandLine, passing: tap, onExit: onExit)
             process = started
-            try config.confine(started)
             // Lets a later daemon find and stop this QEMU if this one dies without cleaning up.
             try? "\(started.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
             // QEMU binds its sockets before it listens on them: until then connecting is refused.

@@ -211,6 +211,23 @@ static int enter_mount_jail(const bh_spawn_opts *o) {
     return 0;
 }
 
+/// fork(), but the child starts life in the cgroup v2 directory `cgroup_fd`. Returns as fork does
+/// (errno set on failure).
+static pid_t clone_into_cgroup(int cgroup_fd) {
+#ifdef SYS_clone3
+    struct { uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup; } args;
+    memset(&args, 0, sizeof args);
+    args.flags = 0x200000000ULL;   // CLONE_INTO_CGROUP (linux/sched.h, 5.7)
+    args.exit_signal = SIGCHLD;
+    args.cgroup = (uint64_t)cgroup_fd;
+    return (pid_t)syscall(SYS_clone3, &args, sizeof args);
+#else
+    (void)cgroup_fd;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
 pid_t bh_spawn(const bh_spawn_opts *o) {
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) < 0) return -errno;
@@ -220,12 +237,17 @@ pid_t bh_spawn(const bh_spawn_opts *o) {
         if (n < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
         close(ep[1]); ep[1] = n;
     }
-    pid_t pid = fork();
+    pid_t pid = o->cgroup_fd_given ? clone_into_cgroup(o->cgroup_fd) : fork();
     if (pid < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
     if (pid == 0) {
         int errfd = ep[1];
         sigset_t all; sigemptyset(&all); sigprocmask(SIG_SETMASK, &all, NULL);
         for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+        for (int i = 0; i < o->njoin_tasks; i++) {
+            int fd = open(o->join_tasks[i], O_WRONLY | O_CLOEXEC);
+            if (fd < 0 || write(fd, "0", 1) != 1) child_fail(errfd, errno);
+            close(fd);
+        }
         if (o->new_session || o->controlling_tty) { if (setsid() < 0) child_fail(errfd, errno); }
         else if (o->new_pgroup) { if (setpgid(0, 0) < 0) child_fail(errfd, errno); }
         // The passed fd first, well above the range the moves below touch.

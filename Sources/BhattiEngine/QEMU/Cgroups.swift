@@ -31,8 +31,11 @@ struct Cgroups: Sendable {
         return ["cpu", "memory", "pids"].map { ($0, "\(root)/\($0)/\(group)/\(id)") }
     }
 
-    /// Creates (or reuses) the group with its limits and moves `pid` (all its threads) into it.
-    func place(pid: Int32, id: String, cpus: Int, memoryMB: Int) throws {
+    /// Creates (or reuses) the group with its limits and says how a new QEMU enters it: on v1 by
+    /// joining its `tasks` files itself, on v2 by being created inside the group (the caller closes the
+    /// directory fd once the child exists). Either way nobody migrates a running process, which on
+    /// this kernel costs an RCU grace period (7–20 ms) on every VM start.
+    func prepare(id: String, cpus: Int, memoryMB: Int) throws -> CgroupEntry {
         let memory = String((memoryMB + Self.overheadMB) << 20)
         if unified {
             let parent = "\(root)/\(group)"
@@ -45,9 +48,11 @@ struct Cgroups: Sendable {
             try write("\((cpus + 1) * Self.period) \(Self.period)", to: dir + "/cpu.max")
             try write(memory, to: dir + "/memory.max")
             try write(String(Self.maxTasks), to: dir + "/pids.max")
-            try write(String(pid), to: dir + "/cgroup.procs")
-            return
+            let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { throw EngineError.io("open \(dir)", Errno.current) }
+            return .v2(fd)
         }
+        var tasks: [String] = []
         for (controller, dir) in directories(id: id) {
             try make((dir as NSString).deletingLastPathComponent)
             try make(dir)
@@ -60,8 +65,15 @@ struct Cgroups: Sendable {
             default:
                 try write(String(Self.maxTasks), to: dir + "/pids.max")
             }
-            try write(String(pid), to: dir + "/cgroup.procs")
+            tasks.append(dir + "/tasks")
         }
+        return .v1(tasks)
+    }
+
+    /// Moves a running `pid` (all its threads) into sandbox `id`'s prepared group: the slow way, for a
+    /// kernel without clone3's CLONE_INTO_CGROUP.
+    func migrate(pid: Int32, id: String) throws {
+        for (_, dir) in directories(id: id) { try write(String(pid), to: dir + "/cgroup.procs") }
     }
 
     /// Removes the group once its QEMU is gone (an empty cgroup directory is removed with rmdir).

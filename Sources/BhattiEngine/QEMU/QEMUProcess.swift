@@ -32,10 +32,11 @@ public final class QEMUProcess: Sendable {
     /// Starts `commandLine` with stdout/stderr appended to `logPath`, in its own session so a
     /// terminal's Ctrl+C aimed at the daemon does not reach the VMs. With a confinement, the child
     /// enters its mount namespace and drops to the VMM user before exec: QEMU never holds root, so its
-    /// seccomp filter can deny privilege changes outright (`-runas` would need them).
+    /// seccomp filter can deny privilege changes outright (`-runas` would need them). With a cgroup,
+    /// QEMU runs in it from before its first instruction.
     public static func start(
         _ commandLine: QEMUCommandLine, logPath: String, passing tap: FileDescriptor? = nil, confinement: Confinement? = nil,
-        onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void
+        cgroup: CgroupEntry? = nil, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void
     ) throws -> QEMUProcess {
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard logFD >= 0 else { throw EngineError.io("open \(logPath)", Errno.current) }
@@ -54,6 +55,7 @@ public final class QEMUProcess: Sendable {
             spawn.user = (confinement.uid, confinement.gid, confinement.groups)
             spawn.mountJail = confinement.jail
         }
+        spawn.cgroup = cgroup
         let pid: Int32
         do { pid = try spawn.run() } catch { throw EngineError.spawn("QEMU", error) }
         let process = QEMUProcess(pid: pid, logPath: logPath)

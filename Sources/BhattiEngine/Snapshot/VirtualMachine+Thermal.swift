@@ -107,7 +107,6 @@ extension VirtualMachine {
         let process = try config.startQEMU(commandLine, passing: tap, onExit: onExit)
         try? "\(process.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
         do {
-            try config.confine(process)
             let qmp = try await whenListening(paths.qmpSocket, process: process) { try await QMPClient.connect(path: paths.qmpSocket) }
             do {
                 try await skipSharedRAM(qmp)

@@ -50,6 +50,14 @@ typedef struct {
     int new_mount_ns;
     const char *const *masks; int nmasks;
     const char *const *bind_sources; const char *const *bind_targets; const int *bind_readonly; int nbinds;
+    /// cgroup v1: `tasks` files the child writes "0" to, first thing. A single-threaded task moving
+    /// itself skips the kernel's global threadgroup lock, whose write side waits an RCU grace period
+    /// (7–20 ms here); writing the pid to `cgroup.procs` from the parent pays that wait.
+    const char *const *join_tasks; int njoin_tasks;
+    /// cgroup v2: non-zero: the child is created in the cgroup directory `cgroup_fd` (clone3 with
+    /// CLONE_INTO_CGROUP, no migration at all). -ENOSYS where the kernel lacks it (before 5.7).
+    int cgroup_fd_given;
+    int cgroup_fd;
 } bh_spawn_opts;
 
 /// Opens tap `name` in the network namespace at `netns_path` (creating it if absent, IFF_TAP|IFF_NO_PI),
