@@ -61,7 +61,7 @@ final class AgentSession: Sendable {
             writer.sendError(stream: frame.stream, .unauthenticated, "send hello first")
             return false
         }
-        guard let hello = try? WireJSON.decode(Hello.self, from: frame) else {
+        guard let hello = try? WireJSON.decodeFast(frame, Hello.init(fastJSON:)) else {
             writer.sendError(stream: 0, .badRequest, "malformed hello")
             return false
         }
@@ -76,7 +76,7 @@ final class AgentSession: Sendable {
         }
         let reply = HelloReply(
             version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds())
-        writer.send(Frame(stream: 0, type: .helloReply, payload: WireJSON.encode(reply)))
+        writer.send(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON))
         return true
     }
 

@@ -144,7 +144,7 @@ extension AgentSession {
     /// A piped exec stream, or a detached command answered at once with its pid.
     func openExec(_ frame: Frame, _ context: StreamContext) -> (any GuestStream)? {
         let request: ExecRequest
-        do { request = try decodeRequest(ExecRequest.self, frame) } catch {
+        do { request = try WireJSON.decodeFast(frame, ExecRequest.init(fastJSON:)) } catch {
             context.fail(.badRequest, "malformed exec request")
             return nil
         }

@@ -38,7 +38,7 @@ extension AgentConnection {
         request.stdin = stdin != nil
         let (id, frames) = try openStream()
         defer { closeStream(id) }
-        try send(Frame(stream: id, type: .exec, payload: WireJSON.encode(request)))
+        try send(Frame(stream: id, type: .exec, payload: request.fastJSON))
         return try await withTaskCancellationHandler {
             // Stdin goes out within the guest's credit while output comes back, so a command that
             // writes before it reads cannot deadlock against us.
@@ -60,7 +60,7 @@ extension AgentConnection {
                     onEvent(.stderr(frame.payload))
                     consumed(id, frame.payload.count)
                 case .exit:
-                    let status = try WireJSON.decode(ExitStatus.self, from: frame)
+                    let status = try WireJSON.decodeFast(frame, ExitStatus.init(fastJSON:))
                     onEvent(.exit(status))
                     return status
                 case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))

@@ -53,7 +53,7 @@ public final class AgentConnection: Sendable {
 
     /// Says hello on `fd` and waits for the agent's reply (at most `timeout`).
     public static func handshake(fd: FileDescriptor, token: String = "", timeout: Duration) async throws -> AgentConnection {
-        let request = Frame(stream: 0, type: .hello, payload: WireJSON.encode(Hello(token: token)))
+        let request = Frame(stream: 0, type: .hello, payload: Hello(token: token).fastJSON)
         do { try fd.writeAll(request.encoded()) } catch { throw AgentError.disconnected }
         let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         // The reply comes when the guest's agent opens its port: poll for it on a dedicated thread.
@@ -79,7 +79,7 @@ public final class AgentConnection: Sendable {
         }
         switch reply.type {
         case .helloReply:
-            let hello = try WireJSON.decode(HelloReply.self, from: reply)
+            let hello = try WireJSON.decodeFast(reply, HelloReply.init(fastJSON:))
             guard hello.version == wireProtocolVersion else {
                 throw AgentError.protocolError(.versionMismatch(host: wireProtocolVersion, guest: hello.version))
             }
