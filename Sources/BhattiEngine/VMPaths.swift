@@ -15,6 +15,8 @@ public struct VMPaths: Sendable, Equatable {
     public var deviceState: String { directory + "/state.bin" }
     /// Sizes and checksum of the cold snapshot, checked before a restore trusts it.
     public var snapshotManifest: String { directory + "/snapshot.json" }
+    /// The RAM file's extents the last restore read from disk, read ahead by the next (`RestorePrefetch`).
+    public var prefetchList: String { directory + "/prefetch" }
 
     public init(dataDirectory: String, id: String) {
         directory = dataDirectory + "/sandboxes/" + id

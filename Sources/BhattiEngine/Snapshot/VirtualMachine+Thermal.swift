@@ -37,6 +37,9 @@ extension VirtualMachine {
             if wasRunning { _ = try? await qmp.execute("cont") }
             throw EngineError.snapshotFailed("\(error)")
         }
+        // While QEMU still maps the RAM: the pages the guest touched are what the restore reads ahead.
+        let pid = process.pid
+        try? await Blocking.run(name: "prefetch") { try RestorePrefetch.record(pid: pid, memory: paths.memory, to: paths.prefetchList) }
         await stopProcess()
     }
 
@@ -100,6 +103,7 @@ extension VirtualMachine {
     ) async throws -> VirtualMachine {
         let paths = config.paths
         _ = try SnapshotManifest.verified(paths, memoryMB: config.memoryMB)
+        RestorePrefetch.start(memory: paths.memory, list: paths.prefetchList)
         var commandLine = config.commandLine
         commandLine.incoming = true
         let tap = try config.openTap()
