@@ -66,19 +66,21 @@ enum RestorePrefetch {
     static func touched(pid: Int32, memory: String) throws -> [Extent] {
         var st = stat()
         guard stat(memory, &st) == 0 else { throw EngineError.io("stat \(memory)", Errno.current) }
-        let maps: String
-        do { maps = try String(contentsOfFile: "/proc/\(pid)/maps", encoding: .utf8) } catch { throw EngineError.io("read maps of \(pid)", error) }
         // glibc's major()/minor(), which Swift does not import.
         let dev = UInt64(st.st_dev)
         let major = (dev >> 8) & 0xfff | (dev >> 32) & ~UInt64(0xfff)
         let minor = dev & 0xff | (dev >> 12) & ~UInt64(0xff)
         let device = String(format: "%02x:%02x", major, minor)
         let inode = UInt64(st.st_ino)
-        // "start-end perms offset dev inode path"
+        // "start-end perms offset dev inode path". The file comes in pieces, and a line can be missed
+        // when the process maps or unmaps something between them: look again before giving up.
         var mapping: [Substring]?
-        for line in maps.split(separator: "\n") {
-            let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            if f.count >= 5, f[3] == device, UInt64(f[4]) == inode { mapping = f; break }
+        for _ in 0..<5 where mapping == nil {
+            let maps = String(decoding: try readProcFile("/proc/\(pid)/maps"), as: UTF8.self)
+            for line in maps.split(separator: "\n") {
+                let f = line.split(separator: " ", omittingEmptySubsequences: true)
+                if f.count >= 5, f[3] == device, UInt64(f[4]) == inode { mapping = f; break }
+            }
         }
         guard let fields = mapping else { return [] }
         let bounds = fields[0].split(separator: "-").compactMap { UInt64($0, radix: 16) }
@@ -102,6 +104,22 @@ enum RestorePrefetch {
             }
         }
         return extents
+    }
+
+    /// A /proc file to its end (its size reads as 0, so it is read until a read returns nothing).
+    static func readProcFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EngineError.io("open \(path)", Errno.current) }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0, errno == EINTR { continue }
+            guard n >= 0 else { throw EngineError.io("read \(path)", Errno.current) }
+            if n == 0 { return out }
+            out += chunk[0..<n]
+        }
     }
 
     static func read(_ list: String) throws -> [Extent] {
