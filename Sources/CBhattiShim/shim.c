@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
@@ -228,6 +229,62 @@ static pid_t clone_into_cgroup(int cgroup_fd) {
 #endif
 }
 
+struct spawn_child_args { const bh_spawn_opts *o; int errfd; };
+
+/// The child's half of bh_spawn, up to exec. It may share the parent's memory (CLONE_VM): no
+/// allocation, no libc state, only system calls; ids change through raw syscalls, because glibc's
+/// setuid() would broadcast the change to every thread it believes this process has: the parent's.
+static int spawn_child(void *arg) {
+    const bh_spawn_opts *o = ((struct spawn_child_args *)arg)->o;
+    int errfd = ((struct spawn_child_args *)arg)->errfd;
+    // Handlers first, while every signal is still blocked (the parent blocked them around clone):
+    // a handler of the parent must never run here on its memory.
+    for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
+    sigset_t none; sigemptyset(&none); sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int i = 0; i < o->njoin_tasks; i++) {
+        int fd = open(o->join_tasks[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1) child_fail(errfd, errno);
+        close(fd);
+    }
+    if (o->new_session || o->controlling_tty) { if (setsid() < 0) child_fail(errfd, errno); }
+    else if (o->new_pgroup) { if (setpgid(0, 0) < 0) child_fail(errfd, errno); }
+    // The passed fd first, well above the range the moves below touch.
+    int pass = o->pass_fd_given ? fcntl(o->pass_fd, F_DUPFD_CLOEXEC, 64) : -1;
+    if (o->pass_fd_given && pass < 0) child_fail(errfd, errno);
+    // stdio: take copies first so that (say) stdout_fd == 0 survives the dup2 onto 0.
+    int in = o->stdin_fd >= 0 ? fcntl(o->stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
+    int out = o->stdout_fd >= 0 ? fcntl(o->stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
+    int err = o->stderr_fd >= 0 ? fcntl(o->stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
+    if (move_fd(in, 0, errfd) < 0 || move_fd(out, 1, errfd) < 0 || move_fd(err, 2, errfd) < 0)
+        child_fail(errfd, errno);
+    /* Before ids are dropped: the new session's controlling terminal is stdin (a PTY slave). */
+    if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0) child_fail(errfd, errno);
+    if (o->new_mount_ns) { int r = enter_mount_jail(o); if (r < 0) child_fail(errfd, -r); }
+    if (o->gid >= 0) {
+        if (syscall(SYS_setgroups, (size_t)o->ngroups, (const gid_t *)o->groups) < 0) child_fail(errfd, errno);
+        if (syscall(SYS_setgid, (gid_t)o->gid) < 0) child_fail(errfd, errno);
+    }
+    if (o->uid >= 0 && syscall(SYS_setuid, (uid_t)o->uid) < 0) child_fail(errfd, errno);
+    if (o->cwd && chdir(o->cwd) < 0) child_fail(errfd, errno);
+    if (pass >= 0) {
+        if (errfd == 3) {
+            int moved = fcntl(errfd, F_DUPFD_CLOEXEC, 4);
+            if (moved < 0) child_fail(errfd, errno);
+            errfd = moved;
+        }
+        if (dup2(pass, 3) < 0) child_fail(errfd, errno);   // dup2 clears close-on-exec on 3
+    }
+    // Everything above 2 except the error pipe (and a passed fd at 3) goes.
+    for (int fd = pass >= 0 ? 4 : 3; fd < 1024; fd++) if (fd != errfd) close(fd);
+    syscall(SYS_close_range, 1024, ~0U, 0);
+    execve(o->path, o->argv, o->envp);
+    child_fail(errfd, errno);
+    return 0;
+}
+
+/// The child's stack when it shares the parent's memory (make_path alone keeps 4 KiB on it).
+#define BH_CHILD_STACK (256 * 1024)
+
 pid_t bh_spawn(const bh_spawn_opts *o) {
     int ep[2];
     if (pipe2(ep, O_CLOEXEC) < 0) return -errno;
@@ -237,51 +294,33 @@ pid_t bh_spawn(const bh_spawn_opts *o) {
         if (n < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
         close(ep[1]); ep[1] = n;
     }
-    pid_t pid = o->cgroup_fd_given ? clone_into_cgroup(o->cgroup_fd) : fork();
-    if (pid < 0) { int e = errno; close(ep[0]); close(ep[1]); return -e; }
-    if (pid == 0) {
-        int errfd = ep[1];
-        sigset_t all; sigemptyset(&all); sigprocmask(SIG_SETMASK, &all, NULL);
-        for (int s = 1; s < NSIG; s++) signal(s, SIG_DFL);
-        for (int i = 0; i < o->njoin_tasks; i++) {
-            int fd = open(o->join_tasks[i], O_WRONLY | O_CLOEXEC);
-            if (fd < 0 || write(fd, "0", 1) != 1) child_fail(errfd, errno);
-            close(fd);
+    struct spawn_child_args args = { o, ep[1] };
+    // No signal may reach the child before it has reset the handlers (see spawn_child).
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pid_t pid;
+    int e = 0;
+    if (o->cgroup_fd_given) {
+        // clone3 cannot run a function on a new stack from C: this child is a plain copy.
+        pid = clone_into_cgroup(o->cgroup_fd);
+        if (pid == 0) { spawn_child(&args); _exit(127); }
+        if (pid < 0) e = errno;
+    } else {
+        // Like posix_spawn: the child borrows the parent's memory until it execs (no page tables to
+        // copy, which for a large parent costs milliseconds and more under emulation); this thread
+        // waits meanwhile (CLONE_VFORK).
+        void *stack = mmap(NULL, BH_CHILD_STACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) {
+            e = errno; pid = -1;
+        } else {
+            pid = clone(spawn_child, (char *)stack + BH_CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+            if (pid < 0) e = errno;
+            munmap(stack, BH_CHILD_STACK);
         }
-        if (o->new_session || o->controlling_tty) { if (setsid() < 0) child_fail(errfd, errno); }
-        else if (o->new_pgroup) { if (setpgid(0, 0) < 0) child_fail(errfd, errno); }
-        // The passed fd first, well above the range the moves below touch.
-        int pass = o->pass_fd_given ? fcntl(o->pass_fd, F_DUPFD_CLOEXEC, 64) : -1;
-        if (o->pass_fd_given && pass < 0) child_fail(errfd, errno);
-        // stdio: take copies first so that (say) stdout_fd == 0 survives the dup2 onto 0.
-        int in = o->stdin_fd >= 0 ? fcntl(o->stdin_fd, F_DUPFD_CLOEXEC, 3) : -1;
-        int out = o->stdout_fd >= 0 ? fcntl(o->stdout_fd, F_DUPFD_CLOEXEC, 3) : -1;
-        int err = o->stderr_fd >= 0 ? fcntl(o->stderr_fd, F_DUPFD_CLOEXEC, 3) : -1;
-        if (move_fd(in, 0, errfd) < 0 || move_fd(out, 1, errfd) < 0 || move_fd(err, 2, errfd) < 0)
-            child_fail(errfd, errno);
-        /* Before ids are dropped: the new session's controlling terminal is stdin (a PTY slave). */
-        if (o->controlling_tty && ioctl(0, TIOCSCTTY, 0) < 0) child_fail(errfd, errno);
-        if (o->new_mount_ns) { int r = enter_mount_jail(o); if (r < 0) child_fail(errfd, -r); }
-        if (o->gid >= 0) {
-            if (setgroups((size_t)o->ngroups, (const gid_t *)o->groups) < 0) child_fail(errfd, errno);
-            if (setgid((gid_t)o->gid) < 0) child_fail(errfd, errno);
-        }
-        if (o->uid >= 0 && setuid((uid_t)o->uid) < 0) child_fail(errfd, errno);
-        if (o->cwd && chdir(o->cwd) < 0) child_fail(errfd, errno);
-        if (pass >= 0) {
-            if (errfd == 3) {
-                int moved = fcntl(errfd, F_DUPFD_CLOEXEC, 4);
-                if (moved < 0) child_fail(errfd, errno);
-                errfd = moved;
-            }
-            if (dup2(pass, 3) < 0) child_fail(errfd, errno);   // dup2 clears close-on-exec on 3
-        }
-        // Everything above 2 except the error pipe (and a passed fd at 3) goes.
-        for (int fd = pass >= 0 ? 4 : 3; fd < 1024; fd++) if (fd != errfd) close(fd);
-        syscall(SYS_close_range, 1024, ~0U, 0);
-        execve(o->path, o->argv, o->envp);
-        child_fail(errfd, errno);
     }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) { close(ep[0]); close(ep[1]); return -e; }
     close(ep[1]);
     int childerr = 0;
     ssize_t n;
