@@ -14,7 +14,7 @@ struct QEMUCommandLineTests {
             "-smp", "2", "-m", "1024M",
             "-object", "memory-backend-file,id=mem,size=1024M,mem-path=/d/memory,share=on",
             "-kernel", "/img/vmlinuz", "-initrd", "/img/initramfs",
-            "-append", "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 mitigations=off nokaslr random.trust_cpu=on cryptomgr.notests no_timer_check pci=off tsc_early_khz=2596138",
+            "-append", "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 mitigations=off nokaslr random.trust_cpu=on cryptomgr.notests no_timer_check pci=off init_on_alloc=0 randomize_kstack_offset=off tsc_early_khz=2596138",
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
             "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
             "-serial", "stdio",

@@ -47,10 +47,12 @@ public struct QEMUCommandLine: Sendable, Equatable {
     /// Speed over guest-internal hardening: the sandbox is one tenant with root (sudo) anyway, the
     /// isolation boundary is the VMM. `mitigations=off`, `nokaslr`, no crypto self-tests, no PCI probe
     /// (microvm has none) and a trusted CPU RNG cut about 0.35 s of a TCG boot (measured: 2.40 → 2.05 s).
+    /// No zeroing of every kernel allocation (Debian builds it on) nor per-syscall stack offsets: a
+    /// guest `true` exec went from ~19.2 to ~18.6 ms under TCG (pages given to processes are still zeroed).
     public var kernelArguments: String {
         var args = [
             "console=ttyS0", "reboot=t", "panic=-1", "quiet", "loglevel=3", "mitigations=off", "nokaslr",
-            "random.trust_cpu=on", "cryptomgr.notests", "no_timer_check", "pci=off",
+            "random.trust_cpu=on", "cryptomgr.notests", "no_timer_check", "pci=off", "init_on_alloc=0", "randomize_kstack_offset=off",
         ]
         if accelerator == .tcg, let khz = tscKilohertz { args.append("tsc_early_khz=\(khz)") }
         args += extraKernelArguments
