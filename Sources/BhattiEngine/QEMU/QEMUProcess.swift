@@ -85,8 +85,10 @@ public final class QEMUProcess: Sendable {
             defer { s.waiters.removeAll() }
             return s.waiters
         }
-        for w in waiters { w.resume(returning: t) }
+        // The exit handler before the waiters: whoever waited for this exit (a snapshot ending QEMU)
+        // then starts the next QEMU after its cleanup (the empty cgroup removed), never before it.
         onExit(pid, t)
+        for w in waiters { w.resume(returning: t) }
     }
 
     /// How QEMU ended, or nil while it runs.
