@@ -55,7 +55,7 @@ let package = Package(
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiCLI", "BhattiHTTP", "BhattiAPI", "BhattiCore", "BhattiSystem"],
+            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiCLI", "BhattiHTTP", "BhattiAPI", "BhattiCore", "BhattiStore", "BhattiSystem"],
             swiftSettings: strict),
     ]
 )

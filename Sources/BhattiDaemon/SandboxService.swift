@@ -372,13 +372,13 @@ public actor SandboxService {
         _ idOrName: SandboxRef, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
         onEvent: @escaping @Sendable (ExecEvent) -> Void
     ) async throws -> ExecOutcome {
-        let (record, agent) = try await guest(idOrName)
+        let (record, agent, waking) = try await guestOverlappingWake(idOrName)
         let start = ContinuousClock.now
         hold(record.id)
         defer { release(record.id) }
         do {
             let status = try await withTimeout(timeout) {
-                try await agent.exec(request, stdin: stdin, onEvent: onEvent)
+                try await Self.alongside(waking) { try await agent.exec(request, stdin: stdin, onEvent: onEvent) }
             }
             return ExecOutcome(exitCode: status.code, duration: ContinuousClock.now - start)
         } catch let error as AgentError {
@@ -397,7 +397,11 @@ public actor SandboxService {
     /// The agent channel of a sandbox, waking it first if it is warm or cold (one wake however many
     /// callers ask at once). Counts as use: the idle clock restarts.
     public func guest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection) {
-        var record = try await get(idOrName)
+        try await guest(record: try await get(idOrName))
+    }
+
+    private func guest(record: SandboxRecord) async throws -> (SandboxRecord, AgentConnection) {
+        var record = record
         if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
         guard record.state == .hot else {
             throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
@@ -405,6 +409,54 @@ public actor SandboxService {
         touch(record.id)
         do { return (record, try await engine.agent(for: record.id.rawValue)) } catch {
             throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
+        }
+    }
+
+    /// `guest`, except that a warm sandbox's wake is not waited for: its agent connection is already
+    /// open, so the request goes out while QMP `cont` and the store's update are still in flight and
+    /// the guest takes it the moment it runs (the wake's ~0.7 ms then overlaps the request instead of
+    /// preceding it). The caller runs its work `alongside` the returned wake, which fails it if the
+    /// wake fails. Cold sandboxes are restored first, as by `guest`.
+    func guestOverlappingWake(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection, Task<SandboxRecord, any Error>?) {
+        let record = try await get(idOrName)
+        guard record.state == .warm else {
+            let (record, agent) = try await guest(record: record)
+            return (record, agent, nil)
+        }
+        let waking = Task { try await self.wake(record.id) }
+        do {
+            let agent = try await engine.agent(for: record.id.rawValue)
+            var hot = record
+            hot.state = .hot
+            return (hot, agent, waking)
+        } catch {
+            // No open channel to reuse: wake first, the usual way.
+            let (woken, agent) = try await guest(record: try await waking.value)
+            return (woken, agent, nil)
+        }
+    }
+
+    /// Runs `body` while `waking` finishes: a failed wake cancels `body` and is what is thrown
+    /// (its request would otherwise wait for a guest that never runs). Returns only once the wake is
+    /// done too, so the store says hot before the answer goes out; a wake that fails after `body`
+    /// finished (its store update) does not undo the answer: the guest ran the command.
+    static func alongside<T: Sendable>(
+        _ waking: Task<SandboxRecord, any Error>?, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        guard let waking else { return try await body() }
+        // The group's scope ends only when both children have: the waiter child outlives a body
+        // that finished first (the wake task itself cannot be cancelled from here).
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                _ = try await waking.value
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let result = next { return result }
+            }
+            throw CancellationError()
         }
     }
 
