@@ -49,12 +49,19 @@ struct ThermalBench {
         for i in 0..<warmWakes {
             // Alternating which goes first, so neither always follows the other.
             let hotFirst = i.isMultiple(of: 2)
+            // Each exec follows the same 20 ms of quiet, so neither meets caches the other just warmed.
             var h = Duration.zero
-            if hotFirst { h = try await measure { try await api.execTrue("thermal") } }
+            if hotFirst {
+                try await Task.sleep(for: .milliseconds(20))
+                h = try await measure { try await api.execTrue("thermal") }
+            }
             pauseAPI.add(try await measure { try await api.expect(200, "POST", "/v1/sandboxes/thermal/pause") })
             try await Task.sleep(for: .milliseconds(20))
             let w = try await measure { try await api.execTrue("thermal") }
-            if !hotFirst { h = try await measure { try await api.execTrue("thermal") } }
+            if !hotFirst {
+                try await Task.sleep(for: .milliseconds(20))
+                h = try await measure { try await api.execTrue("thermal") }
+            }
             warm.add(w)
             hot.add(h)
             paired.add(ms: Samples.ms(w) - Samples.ms(h))
