@@ -233,6 +233,8 @@ extension FastJSON {
 
         public mutating func add(_ name: String, _ value: String) { key(name); FastJSON.appendString(value, to: &bytes) }
         public mutating func add(_ name: String, _ value: Int) { key(name); bytes += Array(String(value).utf8) }
+        /// Shortest text that reads back as the same Double (what JSONEncoder writes too); finite only.
+        public mutating func add(_ name: String, _ value: Double) { key(name); bytes += Array((value.isFinite ? value : 0).description.utf8) }
         public mutating func add(_ name: String, _ value: Bool) { key(name); bytes += Array((value ? "true" : "false").utf8) }
         public mutating func add(_ name: String, _ values: [String]) {
             key(name)
@@ -289,6 +291,9 @@ public struct FastJSONObject {
         members = m
     }
 
+    /// The object's keys, for refusing the unknown ones.
+    public var keys: Dictionary<String, FastJSON.Value>.Keys { members.keys }
+
     private func missing(_ key: String) -> FastJSON.Malformed { FastJSON.Malformed(reason: "missing key \"\(key)\"", offset: 0) }
     private func mistyped(_ key: String, _ type: String) -> FastJSON.Malformed {
         FastJSON.Malformed(reason: "\"\(key)\" is not \(type)", offset: 0)
@@ -322,6 +327,15 @@ public struct FastJSONObject {
         }
     }
 
+    public func optionalDouble(_ key: String) throws(FastJSON.Malformed) -> Double? {
+        switch members[key] {
+        case nil, .null?: return nil
+        case .int(let i)?: return Double(i)
+        case .double(let d)?: return d
+        default: throw mistyped(key, "a number")
+        }
+    }
+
     public func bool(_ key: String) throws(FastJSON.Malformed) -> Bool {
         guard let b = try optionalBool(key) else { throw missing(key) }
         return b
@@ -344,6 +358,11 @@ public struct FastJSONObject {
             out.append(s)
         }
         return out
+    }
+
+    public func optionalStringMap(_ key: String) throws(FastJSON.Malformed) -> [String: String]? {
+        if case .null? = members[key] { return nil }
+        return members[key] == nil ? nil : try stringMap(key)
     }
 
     public func stringMap(_ key: String) throws(FastJSON.Malformed) -> [String: String] {
