@@ -110,9 +110,13 @@ struct ProtocolTests {
     func activity() async throws {
         let h = try await AgentHarness.start()
         let before = try await h.connection.activity()
-        let task = Task { try await h.run(["sleep", "1"]) }
-        try await Task.sleep(for: .milliseconds(300))
-        let during = try await h.connection.activity()
+        let task = Task { try await h.run(["sleep", "2"]) }
+        // Running once it has started: under a loaded test run that can take longer than a fixed wait.
+        var during = try await h.connection.activity()
+        for _ in 0..<150 where during.runningExecs == 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            during = try await h.connection.activity()
+        }
         #expect(during.runningExecs == 1)
         #expect(during.lastActivityMs >= before.lastActivityMs)
         _ = try await task.value
