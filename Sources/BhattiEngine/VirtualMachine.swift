@@ -55,6 +55,10 @@ public struct VMConfiguration: Sendable {
                 throw error
             }
             return process
+        } catch {
+            // No QEMU in it: the group goes now, or it would outlive the failed start.
+            cgroups.remove(id: id)
+            throw error
         }
     }
 
