@@ -113,7 +113,8 @@ public enum FileOps {
     /// Mount points at or below `path`, from /proc/self/mountinfo.
     static func mountPoints(under path: String) -> [String] {
         let prefix = path.hasSuffix("/") ? String(path.dropLast()) : path
-        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return [] }
+        guard let bytes = try? readWholeFile("/proc/self/mountinfo") else { return [] }
+        let table = String(decoding: bytes, as: UTF8.self)
         return table.split(separator: "\n").compactMap { line -> String? in
             let fields = line.split(separator: " ")
             guard fields.count > 4 else { return nil }

@@ -1,3 +1,4 @@
+import BhattiSystem
 import Foundation
 
 /// How QEMU runs guest code.
@@ -28,7 +29,7 @@ public struct AcceleratorProbe: Sendable {
         /// Reads /dev/kvm, /proc/cpuinfo and /sys/module.
         public static func current() -> HostFacts {
             let usable = FileManager.default.isWritableFile(atPath: "/dev/kvm")
-            let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+            let cpuinfo = String(decoding: (try? readWholeFile("/proc/cpuinfo")) ?? [], as: UTF8.self)
             var flags = Set<String>()
             if let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
                let colon = line.firstIndex(of: ":") {
@@ -69,7 +70,7 @@ public struct AcceleratorProbe: Sendable {
 
     /// The host TSC frequency in kHz (from /proc/cpuinfo), for `tsc_early_khz=` under TCG.
     public static func hostTSCKilohertz(cpuinfo: String? = nil) -> Int? {
-        let text = cpuinfo ?? (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        let text = cpuinfo ?? String(decoding: (try? readWholeFile("/proc/cpuinfo")) ?? [], as: UTF8.self)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu MHz") }),
               let colon = line.firstIndex(of: ":"),
               let mhz = Double(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))

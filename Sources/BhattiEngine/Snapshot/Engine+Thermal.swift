@@ -99,7 +99,7 @@ extension Engine {
     func livingQEMU(_ paths: VMPaths) -> Int32? {
         guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-              let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+              let cmdline = try? readWholeFile("/proc/\(pid)/cmdline"),
               String(decoding: cmdline, as: UTF8.self).contains(paths.directory)
         else { return nil }
         return pid

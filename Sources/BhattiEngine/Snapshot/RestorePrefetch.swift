@@ -76,7 +76,10 @@ enum RestorePrefetch {
         // when the process maps or unmaps something between them: look again before giving up.
         var mapping: [Substring]?
         for _ in 0..<5 where mapping == nil {
-            let maps = String(decoding: try readProcFile("/proc/\(pid)/maps"), as: UTF8.self)
+            let maps: String
+            do { maps = String(decoding: try readWholeFile("/proc/\(pid)/maps"), as: UTF8.self) } catch {
+                throw EngineError.io("read /proc/\(pid)/maps", error)
+            }
             for line in maps.split(separator: "\n") {
                 let f = line.split(separator: " ", omittingEmptySubsequences: true)
                 if f.count >= 5, f[3] == device, UInt64(f[4]) == inode { mapping = f; break }
@@ -104,22 +107,6 @@ enum RestorePrefetch {
             }
         }
         return extents
-    }
-
-    /// A /proc file to its end (its size reads as 0, so it is read until a read returns nothing).
-    static func readProcFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw EngineError.io("open \(path)", Errno.current) }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0, errno == EINTR { continue }
-            guard n >= 0 else { throw EngineError.io("read \(path)", Errno.current) }
-            if n == 0 { return out }
-            out += chunk[0..<n]
-        }
     }
 
     static func read(_ list: String) throws -> [Extent] {
