@@ -295,14 +295,17 @@ public struct FastJSONObject {
     public var keys: Dictionary<String, FastJSON.Value>.Keys { members.keys }
 
     private func missing(_ key: String) -> FastJSON.Malformed { FastJSON.Malformed(reason: "missing key \"\(key)\"", offset: 0) }
+
+    /// A required key: its optional reading, present.
+    private func required<T>(_ key: String, _ value: T?) throws(FastJSON.Malformed) -> T {
+        guard let value else { throw missing(key) }
+        return value
+    }
     private func mistyped(_ key: String, _ type: String) -> FastJSON.Malformed {
         FastJSON.Malformed(reason: "\"\(key)\" is not \(type)", offset: 0)
     }
 
-    public func string(_ key: String) throws(FastJSON.Malformed) -> String {
-        guard let s = try optionalString(key) else { throw missing(key) }
-        return s
-    }
+    public func string(_ key: String) throws(FastJSON.Malformed) -> String { try required(key, optionalString(key)) }
 
     public func optionalString(_ key: String) throws(FastJSON.Malformed) -> String? {
         switch members[key] {
@@ -312,10 +315,7 @@ public struct FastJSONObject {
         }
     }
 
-    public func int(_ key: String) throws(FastJSON.Malformed) -> Int {
-        guard let i = try optionalInt(key) else { throw missing(key) }
-        return i
-    }
+    public func int(_ key: String) throws(FastJSON.Malformed) -> Int { try required(key, optionalInt(key)) }
 
     public func optionalInt(_ key: String) throws(FastJSON.Malformed) -> Int? {
         switch members[key] {
@@ -336,10 +336,7 @@ public struct FastJSONObject {
         }
     }
 
-    public func bool(_ key: String) throws(FastJSON.Malformed) -> Bool {
-        guard let b = try optionalBool(key) else { throw missing(key) }
-        return b
-    }
+    public func bool(_ key: String) throws(FastJSON.Malformed) -> Bool { try required(key, optionalBool(key)) }
 
     public func optionalBool(_ key: String) throws(FastJSON.Malformed) -> Bool? {
         switch members[key] {
@@ -361,8 +358,10 @@ public struct FastJSONObject {
     }
 
     public func optionalStringMap(_ key: String) throws(FastJSON.Malformed) -> [String: String]? {
-        if case .null? = members[key] { return nil }
-        return members[key] == nil ? nil : try stringMap(key)
+        switch members[key] {
+        case nil, .null?: return nil
+        default: return try stringMap(key)
+        }
     }
 
     public func stringMap(_ key: String) throws(FastJSON.Malformed) -> [String: String] {

@@ -9,8 +9,8 @@ struct RestorePrefetchTests {
     static let page = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     @Test("the touched pages of a mapping are found through pagemap, untouched ones far from them left out")
-    func touchedPages() throws {
-        try withFile(pages: 2048) { path, fd in
+    func touchedPages() async throws {
+        try await withFile(pages: 2048) { path, fd in
             let size = 2048 * Self.page
             let base = try #require(mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0))
             defer { munmap(base, size) }
@@ -59,8 +59,8 @@ struct RestorePrefetchTests {
     }
 
     @Test("nothing touched, or more than the limit, leaves no list behind")
-    func noList() throws {
-        try withFile(pages: 16) { path, _ in
+    func noList() async throws {
+        try await withFile(pages: 16) { path, _ in
             let list = path + ".prefetch"
             try Data([1, 2, 3]).write(to: URL(fileURLWithPath: list))
             defer { unlink(list) }
@@ -104,13 +104,5 @@ struct RestorePrefetchTests {
         precondition(fd >= 0 && ftruncate(fd, off_t(pages * Self.page)) == 0)
         defer { close(fd); unlink(path) }
         return try await body(path, fd)
-    }
-
-    private func withFile<T>(pages: Int, _ body: (String, Int32) throws -> T) rethrows -> T {
-        let path = NSTemporaryDirectory() + "bhatti-prefetch-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        precondition(fd >= 0 && ftruncate(fd, off_t(pages * Self.page)) == 0)
-        defer { close(fd); unlink(path) }
-        return try body(path, fd)
     }
 }
