@@ -36,6 +36,18 @@ struct EngineThermalTests {
                 #expect(counter > last, "cycle \(cycle): the counter process did not keep counting (\(counter) after \(last))")
                 last = counter
             }
+            // A guest that woke and ran a few commands touched little: its next snapshot lists those
+            // pages for the restore to read ahead, all inside the RAM file.
+            try await engine.snapshot(id: sb.id)
+            let list = try #require(FileManager.default.contents(atPath: dir + "/prefetch"), "no read-ahead list after a woken guest's snapshot")
+            #expect(!list.isEmpty && list.count % 16 == 0)
+            let memory = try #require(try FileManager.default.attributesOfItem(atPath: dir + "/memory")[.size] as? Int)
+            let extents = stride(from: 0, to: list.count, by: 16).map { at in
+                (0..<2).map { half in (0..<8).reduce(0) { $0 | Int(list[list.startIndex + at + half * 8 + $1]) << (8 * $1) } }
+            }
+            #expect(extents.allSatisfy { $0[1] > 0 && $0[0] + $0[1] <= memory }, "\(extents)")
+            try await engine.restore(id: sb.id)
+            #expect(try await d.exec(sb.id, ["cat", "/dev/shm/m"]).stdout == "marker\n")
         }
     }
 
