@@ -11,6 +11,9 @@ public final class QEMUProcess: Sendable {
     public let pid: Int32
     public let logPath: String
     private struct State {
+        /// Set once waitpid returned: the pid may be reused from then on, so no more signals.
+        var reaped = false
+        /// Published only after the exit handler ran (see `ended`).
         var termination: Termination?
         var waiters: [CheckedContinuation<Termination, Never>] = []
     }
@@ -80,14 +83,16 @@ public final class QEMUProcess: Sendable {
     }
 
     private func ended(_ t: Termination, onExit: @Sendable (Int32, Termination) -> Void) {
+        state.withLock { $0.reaped = true }
+        // The exit handler before anyone learns of the exit: whoever waits for it (a snapshot ending
+        // QEMU, then a restore starting the next one) must find its cleanup (the empty cgroup removed)
+        // done, never racing it.
+        onExit(pid, t)
         let waiters = state.withLock { s in
             s.termination = t
             defer { s.waiters.removeAll() }
             return s.waiters
         }
-        // The exit handler before the waiters: whoever waited for this exit (a snapshot ending QEMU)
-        // then starts the next QEMU after its cleanup (the empty cgroup removed), never before it.
-        onExit(pid, t)
         for w in waiters { w.resume(returning: t) }
     }
 
@@ -109,7 +114,7 @@ public final class QEMUProcess: Sendable {
     /// Sends `signal` to QEMU (a no-op once it has been reaped, so the pid is never reused by mistake).
     public func signal(_ signal: Int32) {
         state.withLock { s in
-            if s.termination == nil { _ = kill(pid, signal) }
+            if !s.reaped { _ = kill(pid, signal) }
         }
     }
 
