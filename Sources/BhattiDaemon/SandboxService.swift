@@ -377,20 +377,26 @@ public actor SandboxService {
         hold(record.id)
         defer { release(record.id) }
         do {
-            let status = try await withTimeout(timeout) {
-                try await Self.alongside(waking) { try await agent.exec(request, stdin: stdin, onEvent: onEvent) }
+            // The duration is the agent's round trip alone, so `duration_ms` is the command's time as
+            // the engine saw it, and what a caller waits beyond it is the API's own cost.
+            let (status, ran) = try await Self.alongside(waking) {
+                let began = ContinuousClock.now
+                let status = try await agent.exec(request, stdin: stdin, timeout: timeout, onEvent: onEvent)
+                return (status, ContinuousClock.now - began)
             }
-            return ExecOutcome(exitCode: status.code, duration: ContinuousClock.now - start)
+            return ExecOutcome(exitCode: status.code, duration: ran)
         } catch let error as AgentError {
-            if case .remote(let message) = error {
+            switch error {
+            case .remote(let message):
                 onEvent(.stderr(Array("bhatti: \(message.message)\n".utf8)))
                 let code: Int32 = message.code == .notFound ? 127 : (message.code == .permissionDenied ? 126 : 1)
                 return ExecOutcome(exitCode: code, duration: ContinuousClock.now - start)
+            case .timedOut:
+                onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
+                return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
+            default:
+                throw BhattiError(.unavailable, "exec in \(record.name) failed: \(error)", cause: error)
             }
-            throw BhattiError(.unavailable, "exec in \(record.name) failed: \(error)", cause: error)
-        } catch is TimeoutError {
-            onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
-            return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
         }
     }
 
@@ -590,28 +596,3 @@ extension SandboxService {
     }
 }
 
-struct TimeoutError: Error {}
-
-/// Runs `body`, cancelling it after `timeout` (then `TimeoutError`). The deadline is a Dispatch timer
-/// rather than a sleeping task in a task group: it costs nothing on the cooperative pool when the body
-/// finishes first, which is every exec on the hot path.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ body: @escaping @Sendable () async throws -> T) async throws -> T {
-    let task = Task { try await body() }
-    let timedOut = Atomic<Bool>(false)
-    let timer = DispatchWorkItem {
-        timedOut.store(true, ordering: .sequentiallyConsistent)
-        task.cancel()
-    }
-    let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
-    DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds)), execute: timer)
-    defer { timer.cancel() }
-    return try await withTaskCancellationHandler {
-        let result: Result<T, any Error>
-        do { result = .success(try await task.value) } catch { result = .failure(error) }
-        // However the cancelled body ended (an error, or the status of the killed command), it timed out.
-        if timedOut.load(ordering: .sequentiallyConsistent) { throw TimeoutError() }
-        return try result.get()
-    } onCancel: {
-        task.cancel()
-    }
-}

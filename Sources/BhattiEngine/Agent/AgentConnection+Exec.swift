@@ -27,18 +27,33 @@ extension AgentConnection {
     }
 
     /// Runs a piped exec. `stdin` (when given) is sent and then closed. Output events go to `onEvent`
-    /// as they arrive; returns the exit status. Cancelling the task kills the process group.
+    /// as they arrive; returns the exit status. Cancelling the task, or `timeout` passing, kills the
+    /// process group.
     ///
     /// - Throws: `AgentError.remote` when the agent could not start the command (e.g. not found),
-    ///   `.disconnected` when the channel dropped, `CancellationError` when cancelled.
+    ///   `.timedOut` when `timeout` passed first, `.disconnected` when the channel dropped,
+    ///   `CancellationError` when cancelled.
     public func exec(
-        _ request: ExecRequest, stdin: [UInt8]? = nil, onEvent: @Sendable (ExecEvent) -> Void = { _ in }
+        _ request: ExecRequest, stdin: [UInt8]? = nil, timeout: Duration? = nil,
+        onEvent: @Sendable (ExecEvent) -> Void = { _ in }
     ) async throws -> ExitStatus {
         var request = request
         request.stdin = stdin != nil
         let (id, frames) = try openStream()
         defer { closeStream(id) }
         try send(Frame(stream: id, type: .exec, payload: request.fastJSON))
+        // The deadline ends the stream itself rather than cancelling a task: no task to start or
+        // join per exec, which a timeout as a child task cost on every call.
+        let deadline = timeout.map { timeout in
+            DispatchWorkItem { [self] in
+                try? send(Frame(stream: id, type: .kill))
+                failStream(id, AgentError.timedOut("the command (\(timeout))"))
+            }
+        }
+        if let deadline, let timeout {
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Self.nanoseconds(timeout)), execute: deadline)
+        }
+        defer { deadline?.cancel() }
         return try await withTaskCancellationHandler {
             // Stdin goes out within the guest's credit while output comes back, so a command that
             // writes before it reads cannot deadlock against us.
@@ -73,6 +88,13 @@ extension AgentConnection {
             try? send(Frame(stream: id, type: .kill))
             closeStream(id)
         }
+    }
+
+    /// `duration` in whole nanoseconds, clamped to what Dispatch takes.
+    static func nanoseconds(_ duration: Duration) -> Int {
+        let (seconds, attoseconds) = duration.components
+        return Int(clamping: seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow
+            ? Int64.max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// One ping round trip with `payload`; returns the time it took.

@@ -119,10 +119,14 @@ public final class AgentConnection: Sendable {
         return (id, stream)
     }
 
-    func closeStream(_ id: UInt32) {
+    func closeStream(_ id: UInt32) { failStream(id, nil) }
+
+    /// Ends stream `id` for its reader: its frames end, with `error` when given. Later frames for it
+    /// are dropped.
+    func failStream(_ id: UInt32, _ error: (any Error)?) {
         guard let stream = state.withLock({ $0.streams.removeValue(forKey: id) }) else { return }
         stream.window.close()
-        stream.continuation.finish()
+        stream.continuation.finish(throwing: error)
     }
 
     /// Sends `bytes` as metered frames of `type` on stream `id`, within the guest's credit.
