@@ -16,6 +16,20 @@ public struct APIHandler: HTTPHandler {
 
     private var tenancy: TenancyHandlers { TenancyHandlers(service: service, users: gate.users, secrets: secrets) }
 
+    /// `POST /v1/sandboxes/{id}/exec` runs on the HTTP loop thread: up to the command's start it is a
+    /// key check, a store lookup and one frame out, then a wait, so two thread hand-offs (start and
+    /// answer) were most of what the API added to an exec. Its slow parts leave the loop by
+    /// themselves: wakes and reconnects run as tasks of their own, the streamed reply's producer too,
+    /// and a large buffered reply is encoded on the pool. Everything else stays on the pool.
+    public func placement(for request: HTTPRequest) -> HandlerPlacement {
+        Self.placement(method: request.method, path: request.path)
+    }
+
+    static func placement(method: String, path: String) -> HandlerPlacement {
+        guard method == "POST", path.hasPrefix("/v1/sandboxes/"), path.hasSuffix("/exec") else { return .pool }
+        return path.split(separator: "/", omittingEmptySubsequences: true).count == 4 ? .loop : .pool
+    }
+
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let requestID = "req_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let start = ContinuousClock.now

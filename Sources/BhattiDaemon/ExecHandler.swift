@@ -11,6 +11,8 @@ enum ExecHandler {
     static let defaultTimeout = 300.0
     /// Combined output kept for a buffered reply; past it the rest is dropped and a marker added.
     static let bufferedOutputLimit = 10 << 20
+    /// Output past which the buffered reply is encoded off the HTTP loop.
+    static let largeReplyBytes = 256 << 10
 
     static func exec(_ request: HTTPRequest, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
         let body = try decodeExecBody(request)
@@ -45,10 +47,16 @@ enum ExecHandler {
             }
         }
         let (out, err, dropped) = collected.withLock { ($0.stdout, $0.stderr, $0.dropped) }
-        let stderrText = String(decoding: err, as: UTF8.self) + (dropped ? "\n[output truncated at 10MB]" : "")
-        return fastJSON(ExecResultDTO(
-            exitCode: outcome.exitCode, stdout: String(decoding: out, as: UTF8.self), stderr: stderrText,
-            durationMs: milliseconds(outcome.duration)))
+        let reply: @Sendable () -> HTTPResponse = {
+            let stderrText = String(decoding: err, as: UTF8.self) + (dropped ? "\n[output truncated at 10MB]" : "")
+            return fastJSON(ExecResultDTO(
+                exitCode: outcome.exitCode, stdout: String(decoding: out, as: UTF8.self), stderr: stderrText,
+                durationMs: milliseconds(outcome.duration)))
+        }
+        // This handler may run on the HTTP loop (`APIHandler.placement`): megabytes of output are
+        // encoded on the pool instead, so other connections do not wait for them.
+        if out.count + err.count <= largeReplyBytes { return reply() }
+        return await withTaskExecutorPreference(globalConcurrentExecutor) { reply() }
     }
 
     private static func stream(id: SandboxRef, exec: ExecRequest, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {

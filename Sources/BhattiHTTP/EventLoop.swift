@@ -1,5 +1,6 @@
 import BhattiSystem
 import CBhattiShim
+import Dispatch
 import Glibc
 import Synchronization
 
@@ -249,5 +250,20 @@ final class EventLoop: @unchecked Sendable {
         guard next > now else { return 0 }
         let (seconds, attoseconds) = (next - now).components
         return Int32(clamping: seconds * 1000 + (attoseconds + 999_999_999_999_999) / 1_000_000_000_000_000)
+    }
+}
+
+/// The loop as a task executor: a handler task that prefers it runs on the loop thread, so starting
+/// it, and handing its answer to the connection, wake no other thread. Only for work that does not
+/// block: every connection waits while a job runs.
+extension EventLoop: TaskExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        if !execute({ job.runSynchronously(on: executor) }) {
+            // The loop has exited: the job still has to run somewhere, or its task never finishes
+            // (a handler cancelled at shutdown still returns).
+            DispatchQueue.global().async { job.runSynchronously(on: executor) }
+        }
     }
 }

@@ -309,9 +309,15 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         var request = request
         request.remoteAddress = handedOver.map(\.remoteAddress) ?? remoteAddress
         request.isSecure = handedOver?.secure ?? false
-        let task = Task { [request] in
+        let respond: @Sendable () async -> Void = { [request] in
             let answer = Answer(await handler.handle(request), to: request)
+            // Queued even from the loop thread: a handler that never suspended is still inside
+            // `startHandler` here, before the phase says it is handling.
             if !loop.execute({ connection.answered(answer) }) { answer.response.body.cancelStream() }
+        }
+        let task = switch handler.placement(for: request) {
+        case .pool: Task { await respond() }
+        case .loop: Task.immediate(executorPreference: loop) { await respond() }
         }
         phase = .handling(task, exchange)
         if let upload {

@@ -52,3 +52,20 @@ struct ExecBodyTests {
         }
     }
 }
+
+/// Which requests run on the HTTP loop thread: the exec route only.
+@Suite("Handler placement")
+struct PlacementTests {
+    @Test("POST …/exec runs on the loop; every other route, and exec's neighbours, on the pool")
+    func execOnly() {
+        #expect(APIHandler.placement(method: "POST", path: "/v1/sandboxes/dev/exec") == .loop)
+        #expect(APIHandler.placement(method: "POST", path: "/v1/sandboxes/sbx_1a2b/exec") == .loop)
+        for (method, path) in [
+            ("GET", "/v1/sandboxes/dev/exec"), ("POST", "/v1/sandboxes"), ("POST", "/v1/sandboxes/dev/start"),
+            ("POST", "/v1/sandboxes/dev/exec/ws"), ("POST", "/v1/sandboxes/exec"), ("GET", "/health"),
+            ("POST", "/v1/sandboxes/dev/proxy/8080/exec"), ("PUT", "/v1/sandboxes/dev/files"),
+        ] {
+            #expect(APIHandler.placement(method: method, path: path) == .pool, "\(method) \(path)")
+        }
+    }
+}
