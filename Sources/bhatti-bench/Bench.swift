@@ -57,12 +57,12 @@ struct Bench {
         var wrkNote = ""
         var apiNote = ""
         // 0. The API alone: health, and a list of 100 sandboxes (records seeded before start).
-        var health = Samples("GET /health", how: "one request at a time over the unix socket, our client")
-        var list = Samples("GET /v1/sandboxes (100 sandboxes)", how: "authenticated list, JSON for 100 records")
+        var health = Samples("GET /health", how: "one request at a time over the unix socket, our client, timed on its thread")
+        var list = Samples("GET /v1/sandboxes (100 sandboxes)", how: "authenticated list, JSON for 100 records, timed on the client's thread")
         // BHATTI_BENCH_EXEC_ONLY=1: only the exec-path comparison, for profiling the API's overhead.
         let execOnly = ProcessInfo.processInfo.environment["BHATTI_BENCH_EXEC_ONLY"] != nil
-        for _ in 0..<(execOnly ? 0 : 500) { health.add(try await measure { _ = try await call("GET", "/health") }) }
-        for _ in 0..<(execOnly ? 0 : 200) { list.add(try await measure { _ = try await call("GET", "/v1/sandboxes") }) }
+        for _ in 0..<(execOnly ? 0 : 500) { health.add(try await api.timed("GET", "/health")) }
+        for _ in 0..<(execOnly ? 0 : 200) { list.add(try await api.timed("GET", "/v1/sandboxes")) }
         rows += [health, list]
         var tenancyNote = ""
         if !execOnly {
@@ -105,21 +105,27 @@ struct Bench {
         var guestSide = Samples("  guest share of it", how: "lohar's own time: exec frame decoded → exit frame sent (spawn, wait, sync)")
         var hostSide = Samples("  host + channel overhead", how: "the difference: host framing and scheduling plus two virtio-serial transits")
         // The three paths take turns, so the guest's drifting spawn time affects them alike.
-        var apiExec = Samples("exec `true`, API", how: "POST …/exec buffered, HTTP over the unix socket, client on its own thread")
+        var apiExec = Samples("exec `true`, API", how: "POST …/exec buffered, HTTP over the unix socket, timed on the client's own thread")
         var kept = Samples("exec `true`, API, keep-alive", how: "the same over one kept-alive connection (HTTPSession), as an SDK would")
         var service = Samples("exec `true`, service", how: "SandboxService.exec in-process: lookup, timeout, agent exec (no HTTP)")
-        var keptOverhead = Samples("  API keep-alive − agent channel, paired", how: "per round: keep-alive API exec minus the agent-channel exec next to it")
+        var keptOverhead = Samples("  API keep-alive − agent channel, paired", how: "per round: keep-alive API exec minus the agent-channel exec next to it (both carry the guest's varying spawn time)")
+        var keptAgent = Samples("  its agent round trip in the daemon", how: "the reply's `duration_ms`: the same agent exec as the row above, run by the daemon's handler")
+        var keptOwn = Samples("  API keep-alive − its own agent exec", how: "per request: the client's time minus the reply's `duration_ms`, the agent round trip of that same exec (no guest variance)")
         let session = HTTPSession(endpoint: .unix(path: daemon.socketPath))
         let sessionHeaders: HTTPHeaders = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]
         for _ in 0..<execs {
-            apiExec.add(try await measure { _ = try await call("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}") })
-            let keptTime = try await measure {
-                let r = try await Blocking.run {
-                    try session.send(method: "POST", path: "/v1/sandboxes/hot/exec", headers: sessionHeaders, body: Array("{\"cmd\":[\"true\"]}".utf8))
-                }
+            apiExec.add(try await api.timed("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}"))
+            let (keptTime, reply) = try await Blocking.run {
+                let start = ContinuousClock.now
+                let r = try session.send(method: "POST", path: "/v1/sandboxes/hot/exec", headers: sessionHeaders, body: Array("{\"cmd\":[\"true\"]}".utf8))
+                let elapsed = ContinuousClock.now - start
                 guard r.status == 200 else { throw BenchError("keep-alive exec: \(r.status) \(r.text)") }
+                return (elapsed, r.body)
             }
             kept.add(keptTime)
+            let ownMs = try JSONDecoder().decode(ExecResultDTO.self, from: Data(reply)).durationMs
+            keptOwn.add(ms: Samples.ms(keptTime) - ownMs)
+            keptAgent.add(ms: ownMs)
             service.add(try await measure {
                 _ = try await daemon.service.exec(SandboxRef("hot", owner: adminID), request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
             })
@@ -132,10 +138,10 @@ struct Bench {
             guestSide.add(ms: guestMs)
             hostSide.add(ms: Samples.ms(total) - guestMs)
         }
-        rows += [apiExec, kept, service, engineExec, guestSide, hostSide, keptOverhead]
+        rows += [apiExec, kept, service, engineExec, guestSide, hostSide, keptOverhead, keptAgent, keptOwn]
         apiNote = String(
-            format: "exec through the API adds %.3f ms p50 over the engine's own exec with a new connection per request, %.3f ms over one kept-alive connection (p50 of the paired differences: %.3f ms; interleaved samples)",
-            apiExec.percentile(0.5) - engineExec.percentile(0.5), kept.percentile(0.5) - engineExec.percentile(0.5), keptOverhead.percentile(0.5))
+            format: "exec through the API adds %.3f ms p50 over the engine's own exec of the same request (kept-alive connection: client time minus the reply's duration_ms); across rows, %.3f ms p50 with a new connection per request and %.3f ms kept alive (p50 of the paired differences: %.3f ms; interleaved samples, each carrying the guest's varying spawn time)",
+            keptOwn.percentile(0.5), apiExec.percentile(0.5) - engineExec.percentile(0.5), kept.percentile(0.5) - engineExec.percentile(0.5), keptOverhead.percentile(0.5))
         if execOnly { return (rows, [apiNote]) }
 
         var ping = Samples("agent round trip", how: "ping frame → pong over the multiplexed virtio-serial channel")

@@ -19,6 +19,19 @@ struct BenchAPI: Sendable {
         return try await Blocking.run { try client.send(method: method, path: path, headers: headers, body: Array(body.utf8)) }
     }
 
+    /// `call` timed on the client's own thread: what a caller of the API waits, without the bench's
+    /// hand-off to that thread and back (two thread wake-ups that are the harness's, not the API's).
+    func timed(_ method: String, _ path: String, _ body: String = "", expect status: Int = 200) async throws -> Duration {
+        let (client, headers) = (client, headers)
+        return try await Blocking.run {
+            let start = ContinuousClock.now
+            let r = try client.send(method: method, path: path, headers: headers, body: Array(body.utf8))
+            let elapsed = ContinuousClock.now - start
+            guard r.status == status else { throw BenchError("\(method) \(path): \(r.status) \(r.text)") }
+            return elapsed
+        }
+    }
+
     /// `call`, but an answer other than `status` throws with the body.
     @discardableResult
     func expect(_ status: Int, _ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
