@@ -1,3 +1,4 @@
+import BhattiSystem
 import BhattiWire
 import Foundation
 
@@ -45,15 +46,13 @@ extension AgentConnection {
         // The deadline ends the stream itself rather than cancelling a task: no task to start or
         // join per exec, which a timeout as a child task cost on every call.
         let deadline = timeout.map { timeout in
-            DispatchWorkItem { [self] in
-                try? send(Frame(stream: id, type: .kill))
+            Deadlines.shared.after(timeout) { [self] in
                 failStream(id, AgentError.timedOut("the command (\(timeout))"))
+                // A write can block on a full channel; the deadline thread must not.
+                startThread(name: "bhatti-exec-kill") { [self] in try? send(Frame(stream: id, type: .kill)) }
             }
         }
-        if let deadline, let timeout {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Self.nanoseconds(timeout)), execute: deadline)
-        }
-        defer { deadline?.cancel() }
+        defer { if let deadline { Deadlines.shared.cancel(deadline) } }
         return try await withTaskCancellationHandler {
             // Stdin goes out within the guest's credit while output comes back, so a command that
             // writes before it reads cannot deadlock against us.
@@ -88,13 +87,6 @@ extension AgentConnection {
             try? send(Frame(stream: id, type: .kill))
             closeStream(id)
         }
-    }
-
-    /// `duration` in whole nanoseconds, clamped to what Dispatch takes.
-    static func nanoseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(clamping: seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow
-            ? Int64.max : seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// One ping round trip with `payload`; returns the time it took.
