@@ -104,7 +104,7 @@ struct Bench {
         var engineExec = Samples("exec `true`, agent channel", how: "AgentConnection.exec in-process: frames over virtio-serial, spawn, exit")
         var guestSide = Samples("  guest share of it", how: "lohar's own time: exec frame decoded → exit frame sent (spawn, wait, sync)")
         var hostSide = Samples("  host + channel overhead", how: "the difference: host framing and scheduling plus two virtio-serial transits")
-        // The three paths take turns, so the guest's drifting spawn time affects them alike.
+        // The four paths take turns, so the guest's drifting spawn time affects them alike.
         var apiExec = Samples("exec `true`, API", how: "POST …/exec buffered, HTTP over the unix socket, timed on the client's own thread")
         var kept = Samples("exec `true`, API, keep-alive", how: "the same over one kept-alive connection (HTTPSession), as an SDK would")
         var service = Samples("exec `true`, service", how: "SandboxService.exec in-process: lookup, timeout, agent exec (no HTTP)")
@@ -113,30 +113,41 @@ struct Bench {
         var keptOwn = Samples("  API keep-alive − its own agent exec", how: "per request: the client's time minus the reply's `duration_ms`, the agent round trip of that same exec (no guest variance)")
         let session = HTTPSession(endpoint: .unix(path: daemon.socketPath))
         let sessionHeaders: HTTPHeaders = ["Authorization": "Bearer \(daemon.adminKey)", "Content-Type": "application/json"]
-        for _ in 0..<execs {
-            apiExec.add(try await api.timed("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}"))
-            let (keptTime, reply) = try await Blocking.run {
-                let start = ContinuousClock.now
-                let r = try session.send(method: "POST", path: "/v1/sandboxes/hot/exec", headers: sessionHeaders, body: Array("{\"cmd\":[\"true\"]}".utf8))
-                let elapsed = ContinuousClock.now - start
-                guard r.status == 200 else { throw BenchError("keep-alive exec: \(r.status) \(r.text)") }
-                return (elapsed, r.body)
+        for round in 0..<execs {
+            // The four take turns leading the round, so none gains from its place in it.
+            var (keptTime, total) = (Duration.zero, Duration.zero)
+            for step in 0..<4 {
+                switch (round + step) % 4 {
+                case 0:
+                    apiExec.add(try await api.timed("POST", "/v1/sandboxes/hot/exec", "{\"cmd\":[\"true\"]}"))
+                case 1:
+                    let reply: [UInt8]
+                    (keptTime, reply) = try await Blocking.run {
+                        let start = ContinuousClock.now
+                        let r = try session.send(method: "POST", path: "/v1/sandboxes/hot/exec", headers: sessionHeaders, body: Array("{\"cmd\":[\"true\"]}".utf8))
+                        let elapsed = ContinuousClock.now - start
+                        guard r.status == 200 else { throw BenchError("keep-alive exec: \(r.status) \(r.text)") }
+                        return (elapsed, r.body)
+                    }
+                    kept.add(keptTime)
+                    let ownMs = try JSONDecoder().decode(ExecResultDTO.self, from: Data(reply)).durationMs
+                    keptOwn.add(ms: Samples.ms(keptTime) - ownMs)
+                    keptAgent.add(ms: ownMs)
+                case 2:
+                    service.add(try await measure {
+                        _ = try await daemon.service.exec(SandboxRef("hot", owner: adminID), request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
+                    })
+                default:
+                    let start = ContinuousClock.now
+                    let status = try await agent.exec(ExecRequest(argv: ["true"]))
+                    total = ContinuousClock.now - start
+                    engineExec.add(total)
+                    let guestMs = Double(status.guestMicroseconds ?? 0) / 1000
+                    guestSide.add(ms: guestMs)
+                    hostSide.add(ms: Samples.ms(total) - guestMs)
+                }
             }
-            kept.add(keptTime)
-            let ownMs = try JSONDecoder().decode(ExecResultDTO.self, from: Data(reply)).durationMs
-            keptOwn.add(ms: Samples.ms(keptTime) - ownMs)
-            keptAgent.add(ms: ownMs)
-            service.add(try await measure {
-                _ = try await daemon.service.exec(SandboxRef("hot", owner: adminID), request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
-            })
-            let start = ContinuousClock.now
-            let status = try await agent.exec(ExecRequest(argv: ["true"]))
-            let total = ContinuousClock.now - start
-            engineExec.add(total)
             keptOverhead.add(ms: Samples.ms(keptTime) - Samples.ms(total))
-            let guestMs = Double(status.guestMicroseconds ?? 0) / 1000
-            guestSide.add(ms: guestMs)
-            hostSide.add(ms: Samples.ms(total) - guestMs)
         }
         rows += [apiExec, kept, service, engineExec, guestSide, hostSide, keptOverhead, keptAgent, keptOwn]
         apiNote = String(
