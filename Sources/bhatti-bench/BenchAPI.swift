@@ -22,13 +22,18 @@ struct BenchAPI: Sendable {
     /// `call` timed on the client's own thread: what a caller of the API waits, without the bench's
     /// hand-off to that thread and back (two thread wake-ups that are the harness's, not the API's).
     func timed(_ method: String, _ path: String, _ body: String = "", expect status: Int = 200) async throws -> Duration {
+        try await timedCall(method, path, body, expect: status).time
+    }
+
+    /// `timed`, with the answer.
+    func timedCall(_ method: String, _ path: String, _ body: String = "", expect status: Int = 200) async throws -> (time: Duration, response: HTTPClientResponse) {
         let (client, headers) = (client, headers)
         return try await Blocking.run {
             let start = ContinuousClock.now
             let r = try client.send(method: method, path: path, headers: headers, body: Array(body.utf8))
             let elapsed = ContinuousClock.now - start
             guard r.status == status else { throw BenchError("\(method) \(path): \(r.status) \(r.text)") }
-            return elapsed
+            return (elapsed, r)
         }
     }
 
