@@ -52,6 +52,12 @@ struct AgentInVMTests {
             // 10 MiB of output through virtio-serial, intact.
             let big = try await d.exec("agent-ops", ["sh", "-c", "head -c 10485760 /dev/zero | tr '\\\\0' 'x'"])
             #expect(big.stdout.utf8.count == 10 << 20)
+            #expect(!big.stderr.contains("truncated"))
+            // Past 10 MiB the buffered reply keeps the first 10 MiB and says it dropped the rest.
+            let over = try await d.exec("agent-ops", ["sh", "-c", "head -c 10486784 /dev/zero | tr '\\0' 'y'"])
+            #expect(over.exitCode == 0)
+            #expect(over.stdout.utf8.count == 10 << 20)
+            #expect(over.stderr.hasSuffix("[output truncated at 10MB]"))
 
             // Ten execs at once.
             try await withThrowingTaskGroup(of: (Int, String).self) { g in
