@@ -11,8 +11,11 @@ private func threadID() -> UInt { pthread_self() }
 /// A handler whose `/loop…` paths run on the loop thread: `/loop/wait` waits on another thread,
 /// `/loop/block` holds the thread for 300 ms, `/loop/sleep` sleeps until cancelled; any other
 /// `/loop…` path answers at once. Each records the thread it ran on, before and after waiting.
-private func placedHandler(_ threads: Shared<[String: [UInt]]>, _ finished: Shared<[String]>) -> ClosureHandler {
+private func placedHandler(
+    _ threads: Shared<[String: [UInt]]>, _ finished: Shared<[String]>, started: Shared<[String]> = Shared([])
+) -> ClosureHandler {
     ClosureHandler(placement: { $0.path.hasPrefix("/loop") ? .loop : .pool }) { request in
+        started.update { $0.append(request.path) }
         var seen = [threadID()]
         switch request.path {
         case "/loop/wait":
@@ -63,15 +66,15 @@ private func placedHandler(_ threads: Shared<[String: [UInt]]>, _ finished: Shar
     }
 
     @Test func whileALoopPlacedStepRunsOtherConnectionsWait() async throws {
-        let finished = Shared<[String]>([])
-        let (server, endpoint) = try unixServer(placedHandler(Shared([:]), finished))
+        let (finished, started) = (Shared<[String]>([]), Shared<[String]>([]))
+        let (server, endpoint) = try unixServer(placedHandler(Shared([:]), finished, started: started))
         defer { server.shutdown() }
         let order = try await offPool { () -> [String] in
             let blocker = try RawConnection(endpoint)
             let other = try RawConnection(endpoint)
             defer { blocker.close(); other.close() }
             try blocker.send("GET /loop/block HTTP/1.1\r\n\r\n")
-            usleep(50_000)
+            _ = eventually { started.current == ["/loop/block"] }
             // A pool-placed request: still read by the loop, which is busy with the blocker.
             try other.send("GET /pool HTTP/1.1\r\n\r\n")
             _ = try other.readResponse()
@@ -103,13 +106,12 @@ private func placedHandler(_ threads: Shared<[String: [UInt]]>, _ finished: Shar
     }
 
     @Test func shutdownCancelsAWaitingLoopPlacedHandlerAndItFinishes() async throws {
-        let finished = Shared<[String]>([])
-        let (server, endpoint) = try unixServer(placedHandler(Shared([:]), finished))
+        let (finished, started) = (Shared<[String]>([]), Shared<[String]>([]))
+        let (server, endpoint) = try unixServer(placedHandler(Shared([:]), finished, started: started))
         let c = try RawConnection(endpoint)
         defer { c.close() }
         try c.send("GET /loop/sleep HTTP/1.1\r\n\r\n")
-        #expect(try await offPool { eventually { server.connectionCount == 1 } })
-        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await offPool { eventually { started.current == ["/loop/sleep"] } })
         server.shutdown()
         // Its resumption still runs, wherever the loop is by then (stopped or not).
         #expect(try await offPool { eventually(milliseconds: 5000) { !finished.current.isEmpty } })
