@@ -102,6 +102,19 @@ public final class FileDescriptor: Sendable {
         }
     }
 
+    /// Sends what the socket takes of `bytes` now, without waiting: the count sent, 0 when its buffer
+    /// is full.
+    public func sendWithoutWaiting(_ bytes: UnsafeRawBufferPointer) throws(Errno) -> Int {
+        do {
+            return try withRawValue { (fd) throws(Errno) in
+                try valueOrErrno { Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            }
+        } catch {
+            if error == .wouldBlock { return 0 }
+            throw error
+        }
+    }
+
     /// Writes all of `bytes` with write(2) (for pipes and character devices, where send(2) fails).
     public func writeAllFile(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
         var done = 0

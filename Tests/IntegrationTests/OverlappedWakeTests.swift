@@ -23,7 +23,8 @@ struct OverlappedWakeTests {
                 return 1
             }
         }
-        #expect(ContinuousClock.now - started < .seconds(5))
+        // Far below the body's 60 s; a loaded suite start has stalled every test here for ~6 s.
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     @Test("the answer waits for the wake to finish (the store says hot before it), and a command that ran stands")

@@ -48,8 +48,7 @@ extension AgentConnection {
         let deadline = timeout.map { timeout in
             Deadlines.shared.after(timeout) { [self] in
                 failStream(id, AgentError.timedOut("the command (\(timeout))"))
-                // A write can block on a full channel; the deadline thread must not.
-                startThread(name: "bhatti-exec-kill") { [self] in try? send(Frame(stream: id, type: .kill)) }
+                try? send(Frame(stream: id, type: .kill))
             }
         }
         defer { if let deadline { Deadlines.shared.cancel(deadline) } }

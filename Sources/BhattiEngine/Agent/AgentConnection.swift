@@ -27,8 +27,9 @@ public enum AgentError: Error, Sendable, CustomStringConvertible {
 /// The host side of one multiplexed agent channel.
 ///
 /// A dedicated reader thread decodes frames and routes them to the stream that owns their id; each
-/// stream is an `AsyncThrowingStream` the caller iterates. Writes are whole frames under a lock. When
-/// the channel drops, every open stream ends with `AgentError.disconnected`.
+/// stream is an `AsyncThrowingStream` the caller iterates. Writes are whole frames, in order, that never
+/// block the sender (`QueuedWriter`). When the channel drops, every open stream ends with
+/// `AgentError.disconnected`.
 public final class AgentConnection: Sendable {
     private struct Stream {
         var continuation: AsyncThrowingStream<Frame, any Error>.Continuation
@@ -43,12 +44,15 @@ public final class AgentConnection: Sendable {
     }
     private let fd: FileDescriptor
     private let state = Mutex(State())
-    private let writeLock = Mutex(())
+    /// Frames go out whole and in order without blocking their sender (exec handlers run on the HTTP
+    /// loop thread); a write that fails closes the channel, which ends every stream.
+    private let writer: QueuedWriter
     public let hello: HelloReply
 
     private init(fd: FileDescriptor, hello: HelloReply) {
         self.fd = fd
         self.hello = hello
+        writer = QueuedWriter(fd: fd) { _ in fd.close() }
     }
 
     /// Says hello on `fd` and waits for the agent's reply (at most `timeout`).
@@ -168,11 +172,10 @@ public final class AgentConnection: Sendable {
         throw AgentError.disconnected
     }
 
-    /// Sends one frame; throws `.disconnected` when the channel is gone.
+    /// Sends one frame, or queues it behind those the guest has not taken yet; never waits for the
+    /// guest. Throws `.disconnected` when the channel is gone.
     func send(_ frame: Frame) throws {
-        let bytes = frame.encoded()
-        let ok = writeLock.withLock { _ in (try? fd.writeAll(bytes)) != nil }
-        if !ok { throw AgentError.disconnected }
+        do { try writer.write(frame.encoded()) } catch { throw AgentError.disconnected }
     }
 
     private func readLoop(_ initial: FrameDecoder) {
