@@ -47,8 +47,10 @@ extension AgentConnection {
         // join per exec, which a timeout as a child task cost on every call.
         let deadline = timeout.map { timeout in
             Deadlines.shared.after(timeout) { [self] in
-                failStream(id, AgentError.timedOut("the command (\(timeout))"))
-                try? send(Frame(stream: id, type: .kill))
+                // Not if the command has just ended: its stream is gone, and so is the process.
+                if failStream(id, AgentError.timedOut("the command (\(timeout))")) {
+                    try? send(Frame(stream: id, type: .kill))
+                }
             }
         }
         defer { if let deadline { Deadlines.shared.cancel(deadline) } }

@@ -126,11 +126,13 @@ public final class AgentConnection: Sendable {
     func closeStream(_ id: UInt32) { failStream(id, nil) }
 
     /// Ends stream `id` for its reader: its frames end, with `error` when given. Later frames for it
-    /// are dropped.
-    func failStream(_ id: UInt32, _ error: (any Error)?) {
-        guard let stream = state.withLock({ $0.streams.removeValue(forKey: id) }) else { return }
+    /// are dropped. False when it had already ended.
+    @discardableResult
+    func failStream(_ id: UInt32, _ error: (any Error)?) -> Bool {
+        guard let stream = state.withLock({ $0.streams.removeValue(forKey: id) }) else { return false }
         stream.window.close()
         stream.continuation.finish(throwing: error)
+        return true
     }
 
     /// Sends `bytes` as metered frames of `type` on stream `id`, within the guest's credit.
