@@ -27,19 +27,26 @@ struct ConfinementBench {
             var plain = Samples("QEMU start: spawn, unconfined", how: "clone (CLONE_VM|CLONE_VFORK) + exec of /bin/true in a new session, waited for")
             var jailed = Samples("QEMU start: spawn, confined", how: "the same as a sandbox's own uid in bhatti-vmm's group, in a private mount namespace (tmpfs masks + binds a VM gets)")
             var handOver = Samples("QEMU start: hand the directory over", how: "chown of a sandbox directory and its 5 files to the sandbox's uid")
-            let group = BenchCgroup()
-            defer { group?.remove() }
+            // The engine's own cgroups (its limits, its way in), under a sandbox id of the bench's.
+            let cgroups = Cgroups(dataDirectory: dataDirectory)
+            let placementID = "bench-placement"
+            // Not measured where the group cannot be made (not root, no cgroup filesystem).
+            let entry = (try? cgroups?.prepare(id: placementID, cpus: 1, memoryMB: 512)) ?? nil
+            defer {
+                if case .v2(let fd)? = entry { close(fd) }
+                cgroups?.remove(id: placementID)
+            }
             var joined = Samples("QEMU start: spawn into its cgroup", how: "spawn of a sleeping child until it runs in its cgroup: it enters before exec (v1: writes 0 to tasks; v2: clone3 into it), as QEMU does; each after 50 ms of quiet")
             var moved = Samples("QEMU start: spawn, then move into a cgroup", how: "the same child moved in from outside after it started (pid to cgroup.procs): how QEMU was placed before (global lock, RCU grace period); each after 50 ms of quiet")
             /// Spawn to "in its cgroup"; the child is ended outside the measurement.
-            func placed(_ group: BenchCgroup, join: Bool) throws -> Duration {
+            func placed(_ cgroups: Cgroups, _ entry: CgroupEntry, join: Bool) throws -> Duration {
                 var s = Spawn(path: "/bin/sleep", arguments: ["sleep", "5"], environment: [])
                 s.newSession = true
-                if join { s.cgroup = group.entry }
+                if join { s.cgroup = entry }
                 var pid: Int32 = 0
                 let d = try measure {
                     pid = try s.run()
-                    if !join { try group.move(pid) }
+                    if !join { try cgroups.migrate(pid: pid, id: placementID) }
                 }
                 kill(pid, SIGKILL)
                 _ = try waitForExit(pid: pid)
@@ -65,64 +72,21 @@ struct ConfinementBench {
                 // A VM starts after the host has been quiet: the kernel's lock is slow only for the first
                 // move after a while (back to back, its RCU state stays warm), so each placement sample
                 // follows 50 ms of quiet, a quarter of the samples.
-                if let group, handOver.values.count % 4 == 0 {
+                if let cgroups, let entry, handOver.values.count % 4 == 0 {
                     usleep(50_000)
-                    joined.add(try placed(group, join: true))
+                    joined.add(try placed(cgroups, entry, join: true))
                     usleep(50_000)
-                    moved.add(try placed(group, join: false))
+                    moved.add(try placed(cgroups, entry, join: false))
                 }
             }
             let added = jailed.percentile(0.5) - plain.percentile(0.5) + handOver.percentile(0.5)
-            let placement = group == nil ? "" : String(
+            let placement = entry == nil ? "" : String(
                 format: " Placing QEMU in its cgroup: %.2f ms p50 as the child enters it itself, %.2f ms when moved in from outside (as before).",
                 joined.percentile(0.5), moved.percentile(0.5))
             let note = String(
                 format: "confinement: adds %.2f ms p50 to each QEMU start (create or cold restore): the confined spawn %.2f ms against %.2f ms, plus %.3f ms to hand the directory over (target ≤ 20 ms). Exec and warm resume run no confinement code.",
                 added, jailed.percentile(0.5), plain.percentile(0.5), handOver.percentile(0.5)) + placement
-            return ([plain, jailed, handOver] + (group == nil ? [] : [joined, moved]), note)
+            return ([plain, jailed, handOver] + (entry == nil ? [] : [joined, moved]), note)
         }
-    }
-}
-
-/// A throwaway cgroup for the placement rows: v1's cpu, memory and pids hierarchies (as on this host)
-/// or the v2 tree. nil where neither is writable.
-final class BenchCgroup {
-    let directories: [String]
-    let entry: CgroupEntry
-    private let directoryFD: Int32?
-
-    init?() {
-        let name = "bhatti-bench-\(getpid())"
-        if FileManager.default.fileExists(atPath: "/sys/fs/cgroup/cgroup.controllers") {
-            let dir = "/sys/fs/cgroup/" + name
-            guard mkdir(dir, 0o755) == 0 else { return nil }
-            let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            guard fd >= 0 else { rmdir(dir); return nil }
-            directories = [dir]
-            directoryFD = fd
-            entry = .v2(fd)
-        } else {
-            let dirs = ["cpu", "memory", "pids"].map { "/sys/fs/cgroup/\($0)/" + name }
-            guard dirs.allSatisfy({ mkdir($0, 0o755) == 0 }) else { dirs.forEach { rmdir($0) }; return nil }
-            directories = dirs
-            directoryFD = nil
-            entry = .v1(dirs.map { $0 + "/tasks" })
-        }
-    }
-
-    /// Moves a running process in from outside (the way that waits for the kernel's global lock).
-    func move(_ pid: Int32) throws {
-        for dir in directories {
-            let fd = open(dir + "/cgroup.procs", O_WRONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw Errno.current }
-            defer { close(fd) }
-            let text = Array(String(pid).utf8)
-            guard write(fd, text, text.count) == text.count else { throw Errno.current }
-        }
-    }
-
-    func remove() {
-        if let directoryFD { close(directoryFD) }
-        directories.forEach { rmdir($0) }
     }
 }

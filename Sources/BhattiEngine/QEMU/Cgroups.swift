@@ -7,7 +7,7 @@ import Glibc
 /// on all of them would starve it), memory to its RAM plus a fixed VMM overhead, and the number of tasks. cgroup v2 where it is mounted, v1's cpu,
 /// memory and pids hierarchies otherwise (as on this machine). Groups live under
 /// `bhatti-<6 hex of the data directory>/<sandbox id>`, so daemons never share one.
-struct Cgroups: Sendable {
+public struct Cgroups: Sendable {
     /// QEMU's own memory beyond the guest's RAM (TCG's translation cache is 64 MiB of it).
     static let overheadMB = 384
     static let maxTasks = 256
@@ -18,7 +18,7 @@ struct Cgroups: Sendable {
     let group: String
 
     /// nil where no usable cgroup filesystem is mounted (the VM then runs unconfined, as documented).
-    init?(dataDirectory: String, root: String = "/sys/fs/cgroup") {
+    public init?(dataDirectory: String, root: String = "/sys/fs/cgroup") {
         self.root = root
         unified = FileManager.default.fileExists(atPath: root + "/cgroup.controllers")
         if !unified, !FileManager.default.fileExists(atPath: root + "/memory/memory.limit_in_bytes") { return nil }
@@ -35,7 +35,7 @@ struct Cgroups: Sendable {
     /// joining its `tasks` files itself, on v2 by being created inside the group (the caller closes the
     /// directory fd once the child exists). Either way nobody migrates a running process, which on
     /// this kernel costs an RCU grace period (7–20 ms) on every VM start.
-    func prepare(id: String, cpus: Int, memoryMB: Int) throws -> CgroupEntry {
+    public func prepare(id: String, cpus: Int, memoryMB: Int) throws -> CgroupEntry {
         let memory = String((memoryMB + Self.overheadMB) << 20)
         if unified {
             let parent = "\(root)/\(group)"
@@ -72,12 +72,12 @@ struct Cgroups: Sendable {
 
     /// Moves a running `pid` (all its threads) into sandbox `id`'s prepared group: the slow way, for a
     /// kernel without clone3's CLONE_INTO_CGROUP.
-    func migrate(pid: Int32, id: String) throws {
+    public func migrate(pid: Int32, id: String) throws {
         for (_, dir) in directories(id: id) { try write(String(pid), to: dir + "/cgroup.procs") }
     }
 
     /// Removes the group once its QEMU is gone (an empty cgroup directory is removed with rmdir).
-    func remove(id: String) {
+    public func remove(id: String) {
         for (_, dir) in directories(id: id) {
             rmdir(dir)
             // The daemon's group too, once its last VM is gone (fails harmlessly while others remain).
