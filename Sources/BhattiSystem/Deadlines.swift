@@ -66,10 +66,10 @@ public final class Deadlines: Sendable {
         while true {
             let (due, next) = state.withLock { s -> ([@Sendable () -> Void], ContinuousClock.Instant?) in
                 let now = ContinuousClock.now
-                let dueIDs = s.entries.filter { $0.value.at <= now }.keys.sorted { s.entries[$0]!.at < s.entries[$1]!.at }
-                let due = dueIDs.map { s.entries.removeValue(forKey: $0)!.job }
-                s.wakeAt = s.entries.values.min { $0.at < $1.at }?.at
-                return (due, s.wakeAt)
+                let due = s.entries.filter { $0.value.at <= now }.sorted { $0.value.at < $1.value.at }
+                for (id, _) in due { s.entries[id] = nil }
+                s.wakeAt = s.entries.values.map(\.at).min()
+                return (due.map(\.value.job), s.wakeAt)
             }
             for job in due { job() }
             guard let next else {

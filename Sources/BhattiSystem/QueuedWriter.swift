@@ -42,10 +42,7 @@ public final class QueuedWriter: Sendable {
                 let result = message.withUnsafeBytes { raw in
                     Result { () throws(Errno) in try fd.sendWithoutWaiting(UnsafeRawBufferPointer(rebasing: raw[sent...])) }
                 }
-                guard case .success(let n) = result else {
-                    if case .failure(let error) = result { s.failed = error }
-                    return result.map { _ in false }
-                }
+                guard case .success(let n) = result else { return result.map { _ in false } }
                 if n == 0 { break }
                 sent += n
             }
@@ -75,20 +72,22 @@ public final class QueuedWriter: Sendable {
             }
             guard let next else { return }
             do { try fd.writeAll(next) } catch {
-                state.withLock { s in
-                    s.failed = s.failed ?? error
-                    s.pending = []
-                    s.draining = false
-                }
                 fail(error)
                 return
             }
         }
     }
 
-    /// Reports the first failure only.
-    private let reported = Atomic<Bool>(false)
+    /// Marks the writer dead (dropping what is queued) and reports the first failure only.
     private func fail(_ error: Errno) {
-        if !reported.exchange(true, ordering: .acquiringAndReleasing) { onFailure(error) }
+        let first = state.withLock { s in
+            defer {
+                s.failed = s.failed ?? error
+                s.pending = []
+                s.draining = false
+            }
+            return s.failed == nil
+        }
+        if first { onFailure(error) }
     }
 }
