@@ -125,16 +125,12 @@ struct Bench {
                     apiExec.add(time)
                     apiOwn.add(ms: Samples.ms(time) - (try JSONDecoder().decode(ExecResultDTO.self, from: Data(reply.body)).durationMs))
                 case 1:
-                    let reply: [UInt8]
-                    (keptTime, reply) = try await Blocking.run {
-                        let start = ContinuousClock.now
-                        let r = try session.send(method: "POST", path: "/v1/sandboxes/hot/exec", headers: sessionHeaders, body: Array("{\"cmd\":[\"true\"]}".utf8))
-                        let elapsed = ContinuousClock.now - start
-                        guard r.status == 200 else { throw BenchError("keep-alive exec: \(r.status) \(r.text)") }
-                        return (elapsed, r.body)
+                    let reply: HTTPClientResponse
+                    (keptTime, reply) = try await timedOnClientThread("keep-alive exec") {
+                        try session.send(method: "POST", path: "/v1/sandboxes/hot/exec", headers: sessionHeaders, body: Array("{\"cmd\":[\"true\"]}".utf8))
                     }
                     kept.add(keptTime)
-                    let ownMs = try JSONDecoder().decode(ExecResultDTO.self, from: Data(reply)).durationMs
+                    let ownMs = try JSONDecoder().decode(ExecResultDTO.self, from: Data(reply.body)).durationMs
                     keptOwn.add(ms: Samples.ms(keptTime) - ownMs)
                     keptAgent.add(ms: ownMs)
                 case 2:
@@ -396,8 +392,8 @@ func seedSandboxes(dataDirectory: String, count: Int) async throws {
     }
 }
 
-/// `wrk` against GET /health over TCP, when wrk is installed: throughput and latency at 50 connections.
-/// wrk against /health: the note, and the 50-connection rate.
+/// `wrk` against GET /health over TCP, when wrk is installed: the note (throughput and latency at 50
+/// connections, latency at 1), and the 50-connection rate.
 func wrk(port: Int) -> (String, Double?) {
     guard FileManager.default.isExecutableFile(atPath: "/usr/bin/wrk") else { return ("", nil) }
     let out = shell("wrk -t1 -c50 -d5s --latency http://127.0.0.1:\(port)/health")
