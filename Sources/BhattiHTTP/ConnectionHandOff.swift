@@ -75,7 +75,7 @@ final class HandOff: Sendable {
             case .cancelled:
                 return false
             case .idle:
-                if peerHungUp() {
+                if fd.peerHungUp() {
                     stream.cancel()
                     return false
                 }
@@ -117,20 +117,6 @@ final class HandOff: Sendable {
     }
 
     func unregister() { state.withLock { $0.task = nil } }
-
-    /// Whether the client closed its end: a non-blocking peek reads end of file (0) or an error.
-    /// Pipelined bytes read as data, which is not a hang-up.
-    private func peerHungUp() -> Bool {
-        let result = try? fd.withRawValue { raw -> (Int, Errno) in
-            var byte: UInt8 = 0
-            let n = Glibc.recv(raw, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
-            return (n, Errno.current)
-        }
-        guard let (n, error) = result else { return true }
-        if n > 0 { return false }
-        if n == 0 { return true }
-        return error != .wouldBlock && error != .interrupted
-    }
 
     private func write(_ bytes: [UInt8]) -> Bool {
         do {

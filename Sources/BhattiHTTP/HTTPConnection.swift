@@ -113,11 +113,14 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             } else {
                 receiveBody()
             }
-        case .handling:
-            if !events.isDisjoint(with: [.error, .hangUp]) {
-                // A reset: stop watching (it would keep firing); the answer will fail to write and close.
+        case .handling(let task, _):
+            // A reset, or (TCP reports a FIN only as readable) end of input: the client is gone.
+            if !events.isDisjoint(with: [.error, .hangUp]) || fd.peerHungUp() {
+                // Nobody will read the answer, so the handler's work stops (an exec's command is
+                // killed); stop watching (it would keep firing); the answer will fail to write and close.
                 peerGone = true
                 unwatch()
+                task.cancel()
             } else {
                 // Pipelined bytes: they wait in the kernel until this request is answered.
                 if let token { loop.setInterest(token, []) }

@@ -1,6 +1,7 @@
 /// Answers requests; called concurrently from many connections, one request at a time per connection.
 public protocol HTTPHandler: Sendable {
-    /// Returns the response for `request`; a cancelled task means the server is shutting down.
+    /// Returns the response for `request`; a cancelled task means the client went away (nobody will
+    /// read the answer) or the server is shutting down.
     func handle(_ request: HTTPRequest) async -> HTTPResponse
 
     /// Where `request`'s handler task runs; `.pool` unless the handler says otherwise.

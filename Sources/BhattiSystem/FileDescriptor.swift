@@ -115,6 +115,20 @@ public final class FileDescriptor: Sendable {
         }
     }
 
+    /// Whether a socket's peer closed its end: a non-blocking peek reads end of file (0) or an error.
+    /// Bytes waiting to be read (a pipelined request) are not a hang-up.
+    public func peerHungUp() -> Bool {
+        let result = try? withRawValue { raw -> (Int, Errno) in
+            var byte: UInt8 = 0
+            let n = Glibc.recv(raw, &byte, 1, Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+            return (n, Errno.current)
+        }
+        guard let (n, error) = result else { return true }
+        if n > 0 { return false }
+        if n == 0 { return true }
+        return error != .wouldBlock && error != .interrupted
+    }
+
     /// Writes all of `bytes` with write(2) (for pipes and character devices, where send(2) fails).
     public func writeAllFile(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
         var done = 0

@@ -170,4 +170,29 @@ func eventually(milliseconds: Int = 3000, _ condition: () -> Bool) -> Bool {
         }
         #expect(bodies == expected)
     }
+
+    /// A client that closes while its handler runs cancels the handler (nobody will read the answer):
+    /// seen as a hang-up over a unix socket, as end of input (a FIN) over TCP.
+    @Test func aClientThatClosesCancelsItsHandler() async throws {
+        for tcp in [false, true] {
+            let (started, ended) = (Signal(), Shared<String?>(nil))
+            let handler = ClosureHandler { _ in
+                started.fire()
+                try? await Task.sleep(for: .seconds(30))
+                ended.update { $0 = Task.isCancelled ? "cancelled" : "ran out" }
+                return .text("late")
+            }
+            let (server, endpoint) = try tcp ? tcpServer(handler) : unixServer(handler)
+            defer { server.shutdown() }
+            let seen = try await offPool { () -> String? in
+                let c = try RawConnection(endpoint)
+                try c.send("GET /slow HTTP/1.1\r\n\r\n")
+                guard started.wait(milliseconds: 5000) else { return "never started" }
+                c.close()
+                _ = eventually(milliseconds: 5000) { ended.current != nil }
+                return ended.current
+            }
+            #expect(seen == "cancelled", tcp ? "over TCP" : "over a unix socket")
+        }
+    }
 }
