@@ -26,8 +26,11 @@ public final class Daemon: Sendable {
     private let log: Logger
     private let events: Task<Void, Never>
 
-    /// Starts everything; returns once the API is listening.
-    public static func start(_ config: DaemonConfiguration, log: Logger = Logger()) async throws -> Daemon {
+    /// Starts everything; returns once the API is listening. `clock` drives the idle tiers (tests
+    /// hand in a `ManualClock`).
+    public static func start(
+        _ config: DaemonConfiguration, log: Logger = Logger(), clock: any Clock<Duration> = ContinuousClock()
+    ) async throws -> Daemon {
         let data = config.dataDirectory
         // Everything the daemon and its QEMUs create (RAM files, disks, device state, logs, sockets,
         // snapshots) is for root alone: no file under the data directory is readable by others.
@@ -47,7 +50,8 @@ public final class Daemon: Sendable {
         let network = config.network
             ? try NetworkManager(dataDirectory: data, pool: config.networkPool, dns: NetworkManager.hostNameServers()) : nil
         let service = SandboxService(
-            store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network, defaultIOLimits: config.ioLimits)
+            store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network, defaultIOLimits: config.ioLimits,
+            clock: clock)
         // Adopt first; what is left running after that belongs to no sandbox we know.
         try await service.recoverAfterRestart()
         let orphans = await engine.reapOrphans()

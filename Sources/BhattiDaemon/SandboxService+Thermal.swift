@@ -34,12 +34,13 @@ public struct ThermalPolicy: Sendable {
     }
 }
 
-/// One sandbox's idleness: when it was last used, what holds it hot, and its timer.
+/// One sandbox's idleness: when it was last used, what holds it hot, and its timer. Moments are on
+/// the service's `TimeLine`.
 struct ThermalEntry {
-    var lastUse = ContinuousClock.now
+    var lastUse: Duration
     /// Open streams, shells and requests in flight: while above zero the sandbox stays hot.
     var holds = 0
-    var warmSince: ContinuousClock.Instant?
+    var warmSince: Duration?
     var snapshotFailures = 0
     var timer: Task<Void, Never>?
     /// Tells the current timer from one that was replaced, so an old one ending cannot clear it.
@@ -127,8 +128,6 @@ extension SandboxService {
             throw BhattiError(.unavailable, "pausing \(record.name) failed: \(error)", cause: error)
         }
         let next = try await moved(record, on: .paused)
-        thermal[record.id, default: ThermalEntry()].warmSince = .now
-        armTimer(record.id)
         log.info("sandbox.paused", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
     }
@@ -137,7 +136,6 @@ extension SandboxService {
         do { try await engine.resume(id: record.id.rawValue) } catch {
             throw BhattiError(.unavailable, "resuming \(record.name) failed: \(error)", cause: error)
         }
-        thermal[record.id]?.warmSince = nil
         return try await moved(record, on: .resumed)
     }
 
@@ -150,7 +148,6 @@ extension SandboxService {
             throw BhattiError(.unavailable, "snapshotting \(record.name) failed (it keeps running): \(error)", cause: error)
         }
         thermal[record.id]?.snapshotFailures = 0
-        thermal[record.id]?.warmSince = nil
         let next = try await moved(record, on: .snapshotted)
         log.info("sandbox.snapshotted", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
@@ -175,7 +172,9 @@ extension SandboxService {
         return next
     }
 
-    /// Records the lifecycle table's next state (store first, then the answer).
+    /// Records the lifecycle table's next state (store first, then the answer) and restarts the idle
+    /// timer from the new state: a timer asleep for the old state's deadline (a warm sandbox's 30
+    /// minutes) must not outlive a wake, or the woken sandbox never cools again.
     private func moved(_ record: SandboxRecord, on event: SandboxEvent) async throws -> SandboxRecord {
         var next = record
         do { next.state = try SandboxLifecycle.next(record.state, on: event) } catch {
@@ -184,6 +183,11 @@ extension SandboxService {
         next.stateReason = nil
         try await store.setState(record.id, next.state)
         events.record("thermal.\(next.state.rawValue)", sandbox: record.id, user: record.userID, detail: "from=\(record.state.rawValue)")
+        let now = time.now
+        thermal[record.id, default: ThermalEntry(lastUse: now)].warmSince = next.state == .warm ? now : nil
+        // Coming back to hot is use: the idle clock starts from the wake, not from before the pause.
+        if next.state == .hot { thermal[record.id]?.lastUse = now }
+        armTimer(record.id)
         return next
     }
 
@@ -191,7 +195,7 @@ extension SandboxService {
 
     /// Marks use of a sandbox: its idle clock restarts (and its timer starts if it had none).
     func touch(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry()].lastUse = .now
+        thermal[id, default: ThermalEntry(lastUse: time.now)].lastUse = time.now
         // Only a hot sandbox that can cool needs a timer; a kept-hot one would start a task per request
         // that ends at once.
         guard policy.warmAfter != nil, thermal[id]?.timer == nil, thermal[id]?.keptHot != true else { return }
@@ -200,33 +204,38 @@ extension SandboxService {
 
     /// Keeps a sandbox hot while something streams to or from it (shell, NDJSON exec, file read).
     public func hold(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry()].holds += 1
+        thermal[id, default: ThermalEntry(lastUse: time.now)].holds += 1
     }
 
     /// Ends a `hold`; the idle clock restarts from now.
     public func release(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry()].holds = max(0, (thermal[id]?.holds ?? 1) - 1)
+        thermal[id, default: ThermalEntry(lastUse: time.now)].holds = max(0, (thermal[id]?.holds ?? 1) - 1)
         touch(id)
     }
+
+    /// Open holds on a sandbox: tests that drive the idle clock wait for a stream's end through it.
+    func holdCount(_ id: SandboxID) -> Int { thermal[id]?.holds ?? 0 }
 
     /// Drops a sandbox's bookkeeping (destroy).
     func forget(_ id: SandboxID) {
         thermal.removeValue(forKey: id)?.timer?.cancel()
     }
 
-    /// One timer per sandbox, sleeping until the next moment anything could change; a touch only moves
-    /// `lastUse`, and the timer, on waking, sleeps again if the deadline moved.
+    /// One timer per sandbox, sleeping until the next moment anything could change. A touch only moves
+    /// `lastUse` later, and the timer, on waking, sleeps again if the deadline moved; a state change
+    /// can move the deadline earlier, so every one re-arms (see `moved`).
     func armTimer(_ id: SandboxID) {
         guard !shuttingDown, policy.warmAfter != nil || policy.coldAfter != nil else { return }
-        thermal[id, default: ThermalEntry()].timer?.cancel()
+        thermal[id, default: ThermalEntry(lastUse: time.now)].timer?.cancel()
         thermal[id]?.timerGeneration += 1
         let generation = thermal[id]?.timerGeneration ?? 0
+        let time = self.time
         thermal[id]?.timer = Task { [weak self] in
             while !Task.isCancelled {
                 guard let self else { return }
-                guard let wait = await self.nextCheck(id) else { break }
-                if wait > .zero {
-                    do { try await Task.sleep(for: wait) } catch { return }
+                guard let due = await self.nextCheck(id) else { break }
+                if due > time.now {
+                    do { try await time.sleep(until: due) } catch { return }
                     continue
                 }
                 await self.cool(id)
@@ -240,7 +249,8 @@ extension SandboxService {
         if thermal[id]?.timerGeneration == generation { thermal[id]?.timer = nil }
     }
 
-    /// How long until `id` should be looked at again (zero: now), or nil when nothing will happen.
+    /// When `id` should be looked at again (on the `TimeLine`; now or earlier: at once), or nil when
+    /// nothing will happen.
     private func nextCheck(_ id: SandboxID) async -> Duration? {
         guard !shuttingDown, let entry = thermal[id], let record = try? await store.sandbox(id: id) else { return nil }
         if record.keepHot {
@@ -248,15 +258,15 @@ extension SandboxService {
             return nil
         }
         thermal[id]?.keptHot = false
-        let now = ContinuousClock.now
+        let now = time.now
         switch record.state {
         case .hot:
             guard let warmAfter = policy.warmAfter else { return nil }
-            if entry.holds > 0 { return warmAfter }
-            return max(.zero, entry.lastUse + warmAfter - now)
+            if entry.holds > 0 { return now + warmAfter }
+            return entry.lastUse + warmAfter
         case .warm:
             guard let coldAfter = policy.coldAfter else { return nil }
-            return max(.zero, (entry.warmSince ?? now) + coldAfter - now)
+            return (entry.warmSince ?? now) + coldAfter
         default:
             return nil
         }
@@ -269,12 +279,14 @@ extension SandboxService {
         switch record.state {
         case .hot:
             if await guestIsBusy(id) {
+                // Logged: it says why a sandbox idle by the API's measure has not cooled.
+                log.info("sandbox.idle_check_busy", ["sandbox.id": id.rawValue])
                 touch(id)
                 return
             }
             // Re-check after the probe's await: a request may have come in meanwhile.
             guard let entry = thermal[id], entry.holds == 0, let warmAfter = policy.warmAfter,
-                  ContinuousClock.now - entry.lastUse >= warmAfter
+                  time.now - entry.lastUse >= warmAfter
             else { return }
             do {
                 _ = try await transition(id) { service, record in
@@ -282,7 +294,7 @@ extension SandboxService {
                     return try await service.pauseNow(record)
                 }
             } catch {
-                thermal[id]?.lastUse = .now
+                thermal[id]?.lastUse = time.now
             }
         case .warm:
             do {
@@ -311,7 +323,7 @@ extension SandboxService {
         }
         // Back off: the warm clock restarts so the next try comes after 2^n seconds.
         let wait = Duration.seconds(1 << failures)
-        if let coldAfter = policy.coldAfter { thermal[record.id]?.warmSince = .now - coldAfter + wait }
+        if let coldAfter = policy.coldAfter { thermal[record.id]?.warmSince = time.now - coldAfter + wait }
     }
 
     /// Whether the guest used at least `busyThreshold` of its CPU over `probeWindow`, or runs an exec
@@ -321,6 +333,7 @@ extension SandboxService {
               let first = try? await agent.activity()
         else { return false }
         if first.runningExecs > 0 || first.attachedSessions > 0 { return true }
+        // The guest's CPU runs in real time, so its window is real time, whatever drives the timers.
         try? await Task.sleep(for: policy.probeWindow)
         guard let second = try? await agent.activity(),
               let b0 = first.cpuBusyTicks, let t0 = first.cpuTotalTicks, let b1 = second.cpuBusyTicks, let t1 = second.cpuTotalTicks,

@@ -80,6 +80,8 @@ public actor SandboxService {
     /// Idleness bookkeeping per sandbox (see SandboxService+Thermal).
     var thermal: [SandboxID: ThermalEntry] = [:]
     let policy: ThermalPolicy
+    /// The idle timers' time: `ContinuousClock` in a daemon, a `ManualClock` in tests of the tiers.
+    let time: TimeLine
     /// Per-user networks; nil runs sandboxes without a network card.
     let network: NetworkManager?
     /// The names of each owner's sandboxes change with creates, renames and destroys: a version per
@@ -101,8 +103,9 @@ public actor SandboxService {
 
     public init(
         store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil,
-        defaultIOLimits: IOLimits = .unlimited
+        defaultIOLimits: IOLimits = .unlimited, clock: any Clock<Duration> = ContinuousClock()
     ) {
+        time = TimeLine(clock)
         self.defaultIOLimits = defaultIOLimits
         self.network = network
         self.store = store
@@ -312,10 +315,12 @@ public actor SandboxService {
         try SandboxLabels.validate(record.labels)
         try await store.update(record.id, name: record.name, keepHot: record.keepHot, labels: record.labels)
         if name != nil { await publishHosts(owner: record.userID) }
-        // Unpinned: idleness counts from now. Pinned: a warm or cold sandbox comes back, as at start.
-        if keepHot == false {
-            thermal[record.id, default: ThermalEntry()].keptHot = false
-            touch(record.id)
+        // The timer looks again at once: a pinned sandbox's ends, an unpinned one's idleness counts from
+        // now. Pinned: a warm or cold sandbox comes back, as at start.
+        if let keepHot {
+            thermal[record.id, default: ThermalEntry(lastUse: time.now)].keptHot = keepHot
+            if !keepHot { thermal[record.id]?.lastUse = time.now }
+            armTimer(record.id)
         }
         if keepHot == true, record.state == .warm || record.state == .cold {
             let id = record.id

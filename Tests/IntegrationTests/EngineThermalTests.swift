@@ -60,11 +60,9 @@ struct EngineThermalTests {
             let state = d.dataDirectory + "/sandboxes/" + sb.id + "/state.bin"
             let original = try #require(FileManager.default.contents(atPath: state))
             try Data(original.prefix(original.count / 2)).write(to: URL(fileURLWithPath: state))
-            let started = ContinuousClock.now
+            // The manifest check refuses it up front (its message), rather than QEMU failing the load.
             await #expect(throws: EngineError.self) { try await engine.restore(id: sb.id) }
             do { try await engine.restore(id: sb.id) } catch { #expect("\(error)".contains("does not match"), "\(error)") }
-            // Fast means the checks refuse it up front; a hang would be QEMU's 30 s incoming timeout.
-            #expect(ContinuousClock.now - started < .seconds(5))
             // Put it back: the snapshot restores after all.
             try original.write(to: URL(fileURLWithPath: state))
             try await engine.restore(id: sb.id)

@@ -22,7 +22,7 @@ final class TestDaemon: Sendable {
     static func start(
         imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil,
         warmAfter: String = "30s", coldAfter: String = "30m", templates: Bool = false,
-        configure: (inout DaemonConfiguration) -> Void = { _ in }
+        clock: any Clock<Duration> = ContinuousClock(), configure: (inout DaemonConfiguration) -> Void = { _ in }
     ) async throws -> TestDaemon {
         // Short: sandbox socket paths must stay under 108 bytes.
         let data = dataDirectory ?? "/tmp/bhi-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -32,7 +32,7 @@ final class TestDaemon: Sendable {
         config.templates = templates
         configure(&config)
         let events = LogEvents()
-        let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }))
+        let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }), clock: clock)
         return TestDaemon(daemon: daemon, dataDirectory: data, events: events)
     }
 
@@ -139,10 +139,11 @@ func qemuProcesses(mentioning fragment: String) -> [Int32] {
 /// Runs `body` with a fresh daemon and always stops it (and so every VM) before returning.
 func withDaemon(
     imageDirectory: String = TestDaemon.imageDirectory, warmAfter: String = "30s", coldAfter: String = "30m",
-    configure: (inout DaemonConfiguration) -> Void = { _ in },
+    clock: any Clock<Duration> = ContinuousClock(), configure: (inout DaemonConfiguration) -> Void = { _ in },
     _ body: (TestDaemon) async throws -> Void
 ) async throws {
-    let d = try await TestDaemon.start(imageDirectory: imageDirectory, warmAfter: warmAfter, coldAfter: coldAfter, configure: configure)
+    let d = try await TestDaemon.start(
+        imageDirectory: imageDirectory, warmAfter: warmAfter, coldAfter: coldAfter, clock: clock, configure: configure)
     do {
         try await body(d)
     } catch {
