@@ -74,4 +74,16 @@ struct GateTests {
         #expect(logged.contains { $0.detail == "no key: GET /v1/sandboxes from \(a)" })
         #expect(logged.contains { $0.detail == "invalid key: GET /v1/sandboxes from unix socket" })
     }
+
+    @Test("rate_limits in a config file: a class left out keeps its default; auth_failures is read")
+    func configuredClasses() throws {
+        let partial = try JSONDecoder().decode(RateLimits.self, from: Data(#"{"auth_failures":{"per_minute":5,"burst":2}}"#.utf8))
+        var expected = RateLimits()
+        expected.authFailures = try RateLimit(perMinute: 5, burst: 2)
+        #expect(partial == expected)
+        #expect(try JSONDecoder().decode(RateLimits.self, from: Data("{}".utf8)) == RateLimits())
+        #expect(throws: DecodingError.self) {
+            try JSONDecoder().decode(RateLimits.self, from: Data(#"{"auth_failures":{"per_minute":0,"burst":2}}"#.utf8))
+        }
+    }
 }
