@@ -30,6 +30,7 @@ public enum HTTPStatusMapping {
         case .alreadyExists, .invalidState: 409
         case .tooLarge: 413
         case .rateLimited, .resourceExhausted: 429
+        case .insufficientStorage: 507
         case .internal: 500
         case .badGateway: 502
         case .unavailable: 503

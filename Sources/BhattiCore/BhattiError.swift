@@ -11,6 +11,8 @@ public struct BhattiError: Error, Sendable, CustomStringConvertible {
         case tooLarge = "too_large"
         case resourceExhausted = "resource_exhausted"
         case rateLimited = "rate_limited"
+        /// The disk the request writes to is full (a guest's file system, the host's data directory).
+        case insufficientStorage = "insufficient_storage"
         case unavailable
         case badGateway = "bad_gateway"
         case `internal`
@@ -25,6 +27,17 @@ public struct BhattiError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
         self.cause = cause
+    }
+
+    /// User input as an error message may echo it: quoted, and cut to `limit` characters plus "…", so
+    /// a 900 KB name is not sent back whole (or written whole to the log).
+    public static func quoted(_ input: some StringProtocol, limit: Int = 64) -> String {
+        input.count <= limit ? "\"\(input)\"" : "\"\(input.prefix(limit))…\""
+    }
+
+    /// `quoted` without the quotes, for paths and values a message already sets apart.
+    public static func shortened(_ input: some StringProtocol, limit: Int = 64) -> String {
+        input.count <= limit ? String(input) : "\(input.prefix(limit))…"
     }
 
     public var description: String {

@@ -29,7 +29,7 @@ public struct SandboxName: RawRepresentable, Hashable, Codable, Sendable, Custom
     /// Validates `raw`, with an error message that says what is allowed.
     public static func parse(_ raw: String) throws(BhattiError) -> SandboxName {
         guard let name = SandboxName(rawValue: raw) else {
-            throw BhattiError(.invalidArgument, "invalid sandbox name \"\(raw)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw BhattiError(.invalidArgument, "invalid sandbox name \(BhattiError.quoted(raw)): use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
         return name
     }

@@ -9,10 +9,10 @@ public enum SandboxLabels {
         }
         for (key, value) in labels {
             guard (1...63).contains(key.utf8.count), key.utf8.allSatisfy({ isPlain($0) || $0 == 47 }), !key.hasPrefix("bhatti.sh/") else {
-                throw BhattiError(.invalidArgument, "invalid label key \"\(key)\": 1-63 letters, digits, '.', '_', '-', '/'")
+                throw BhattiError(.invalidArgument, "invalid label key \(BhattiError.quoted(key)): 1-63 letters, digits, '.', '_', '-', '/'")
             }
             guard value.utf8.count <= 256, value.utf8.allSatisfy(isPlain) else {
-                throw BhattiError(.invalidArgument, "invalid value for label \(key): up to 256 letters, digits, '.', '_', '-'")
+                throw BhattiError(.invalidArgument, "invalid value for label \(BhattiError.quoted(key)): up to 256 letters, digits, '.', '_', '-'")
             }
         }
     }

@@ -2,6 +2,7 @@ import BhattiAPI
 import BhattiCore
 import BhattiHTTP
 import BhattiStore
+import BhattiWire
 import Foundation
 
 /// Routes requests to handlers: authenticate, translate the DTO, call the service, encode the reply.
@@ -73,7 +74,7 @@ public struct APIHandler: HTTPHandler {
 
     private func route(_ request: HTTPRequest, _ parts: [String], _ caller: Caller) async throws -> HTTPResponse {
         guard parts.count >= 2, parts[0] == "v1" else {
-            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
         }
         switch parts[1] {
         case "sandboxes": break
@@ -81,7 +82,7 @@ public struct APIHandler: HTTPHandler {
         case "users": return try await tenancy.users(request, parts, caller: caller)
         case "secrets": return try await tenancy.secrets(request, parts, caller: caller)
         case "events": return try await tenancy.events(request, parts, caller: caller)
-        default: throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+        default: throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
         }
         let ref = parts.count >= 3 ? SandboxRef(parts[2], owner: caller.owner) : SandboxRef("", owner: caller.owner)
         if parts.count >= 5, parts[3] == "proxy" {
@@ -130,7 +131,7 @@ public struct APIHandler: HTTPHandler {
         case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"), (_, 4, "pause"), (_, 4, "stop"), (_, 4, "start"), (_, 4, "snapshots"):
             throw methodNotAllowed(request)
         default:
-            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
         }
     }
 
@@ -144,13 +145,13 @@ public struct APIHandler: HTTPHandler {
         case ("GET", 4):
             return try json(try await service.publishRules(ref).map(publishDTO))
         case ("DELETE", 5):
-            guard let port = Int(parts[4]) else { throw BhattiError(.invalidArgument, "port must be a number, got \"\(parts[4])\"") }
+            guard let port = Int(parts[4]) else { throw BhattiError(.invalidArgument, "port must be a number, got \(BhattiError.quoted(parts[4]))") }
             try await service.unpublish(ref, port: port)
             return try json(StatusDTO(status: "unpublished"))
         case (_, 4), (_, 5):
             throw methodNotAllowed(request)
         default:
-            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
         }
     }
 
@@ -176,17 +177,21 @@ public struct APIHandler: HTTPHandler {
         case (_, 2, _), (_, 3, _), (_, 4, "restore"):
             throw methodNotAllowed(request)
         default:
-            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
         }
     }
 
     private func methodNotAllowed(_ request: HTTPRequest) -> BhattiError {
-        BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")
+        BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(BhattiError.shortened(request.path))")
     }
+
+    /// The longest error message sent, in characters.
+    static let maxMessage = 1_024
 
     private func errorResponse(_ error: BhattiError, requestID: String) -> HTTPResponse {
         // A 500 never leaks internals: the cause goes to the log under the request id.
-        let message = error.code == .internal ? "internal error" : error.message
+        // Messages quote input cut short (`BhattiError.quoted`); this bounds any that were missed.
+        let message = error.code == .internal ? "internal error" : BhattiError.shortened(error.message, limit: Self.maxMessage)
         if error.code == .internal || error.code == .unavailable {
             log.error("http.error", ["request.id": requestID, "error": error.description])
         }
@@ -209,6 +214,7 @@ func json<T: Encodable>(_ value: T, status: Int = 200) throws -> HTTPResponse {
 /// One parse: the unknown-field check reads the same decoder's keys.
 func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: Set<String>, notYetSupported: Set<String> = []) throws -> T {
     let body = request.body.isEmpty ? Array("{}".utf8) : request.body
+    try refuseDuplicateKeys(body)
     let decoder = JSONDecoder()
     decoder.userInfo[knownKeysKey] = known
     let checked: KeyCheck<T>
@@ -219,7 +225,7 @@ func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: 
     } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
         if context.codingPath.isEmpty { throw BhattiError(.invalidArgument, "request body must be a JSON object") }
         let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-        throw BhattiError(.invalidArgument, "field \"\(field)\" has the wrong type")
+        throw BhattiError(.invalidArgument, "field \(BhattiError.quoted(field)) has the wrong type")
     } catch DecodingError.dataCorrupted {
         throw BhattiError(.invalidArgument, "request body must be a JSON object")
     } catch {
@@ -227,12 +233,23 @@ func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: 
     }
     if let key = checked.unknown.first {
         if notYetSupported.contains(key) {
-            throw BhattiError(.invalidArgument, "field \"\(key)\" is not supported by this server yet")
+            throw BhattiError(.invalidArgument, "field \(BhattiError.quoted(key)) is not supported by this server yet")
         }
-        throw BhattiError(.invalidArgument, "unknown field \"\(key)\"")
+        throw BhattiError(.invalidArgument, "unknown field \(BhattiError.quoted(key))")
     }
     guard let value = checked.value else { throw BhattiError(.invalidArgument, "invalid request body") }
     return value
+}
+
+/// Refuses a body that names a key twice in any object (JSONDecoder would keep the first copy
+/// silently). FastJSON finds them in one pass; what it finds malformed is left to the decoder that
+/// follows, whose messages every route shares.
+func refuseDuplicateKeys(_ body: [UInt8]) throws(BhattiError) {
+    do { _ = try FastJSON.parse(body) } catch {
+        if let key = error.duplicateKey {
+            throw BhattiError(.invalidArgument, "field \(BhattiError.quoted(key)) appears more than once in the request body")
+        }
+    }
 }
 
 enum KeyCheckError: Error { case notAnObject }

@@ -17,6 +17,7 @@ enum ExecHandler {
     static func exec(_ request: HTTPRequest, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
         let body = try decodeExecBody(request)
         guard !body.cmd.isEmpty, !body.cmd[0].isEmpty else { throw BhattiError(.invalidArgument, "cmd must name a command") }
+        try CommandInput.validate(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd)
         if body.detach == true {
             let reply = try await service.withGuest(id) {
                 try await $0.execDetached(ExecRequest(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd))

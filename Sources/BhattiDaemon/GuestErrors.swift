@@ -14,6 +14,7 @@ enum GuestErrors {
         case .permissionDenied: .permissionDenied
         case .unauthenticated: .internal
         case .resourceExhausted: .resourceExhausted
+        case .insufficientStorage: .insufficientStorage
         case .internal: .internal
         }
         // The guest's message is about the user's own files and commands: safe to pass on, except

@@ -20,7 +20,7 @@ enum ProxyHandler {
 
     static func handle(_ request: HTTPRequest, ref: SandboxRef, port portText: String, service: SandboxService) async throws -> HTTPResponse {
         guard let port = Int(portText), (1...65535).contains(port) else {
-            throw BhattiError(.invalidArgument, "proxy port must be 1-65535, got \"\(portText)\"")
+            throw BhattiError(.invalidArgument, "proxy port must be 1-65535, got \(BhattiError.quoted(portText))")
         }
         return try await open(request, ref: ref, port: port, target: upstreamTarget(request.target), service: service)
     }

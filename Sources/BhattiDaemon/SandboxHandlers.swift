@@ -18,17 +18,18 @@ enum SandboxHandlers {
         let spec = try SandboxSpec(name: name, cpus: body.cpus ?? 1, memoryMB: body.memoryMB ?? 1024, diskMB: body.diskMB)
         let egress = try EgressPolicy.parse(body.egress, allow: body.allowCIDRs ?? [])
         var setup = GuestSetup(env: body.env ?? [:], initScript: body.initScript)
+        try CommandInput.validate(env: setup.env)
         for key in setup.env.keys { try SecretBox.validate(name: key) }
         for file in body.files ?? [] {
             guard file.path.hasPrefix("/"), !file.path.split(separator: "/").contains("..") else {
-                throw BhattiError(.invalidArgument, "file path \"\(file.path)\" must be absolute, without ..")
+                throw BhattiError(.invalidArgument, "file path \(BhattiError.quoted(file.path)) must be absolute, without ..")
             }
             guard Data(base64Encoded: file.content) != nil else {
-                throw BhattiError(.invalidArgument, "file \(file.path): content must be base64")
+                throw BhattiError(.invalidArgument, "file \(BhattiError.shortened(file.path)): content must be base64")
             }
             let mode = file.mode ?? "0644"
             guard mode.count <= 4, let bits = Int(mode, radix: 8), bits <= 0o7777 else {
-                throw BhattiError(.invalidArgument, "file \(file.path): mode must be octal like 0644")
+                throw BhattiError(.invalidArgument, "file \(BhattiError.shortened(file.path)): mode must be octal like 0644")
             }
             setup.files.append(GuestConfig.File(path: file.path, content: file.content, mode: mode))
         }
@@ -46,7 +47,7 @@ enum SandboxHandlers {
         var labels: [String: String] = [:]
         for filter in request.query["label"] ?? [] {
             guard let eq = filter.firstIndex(of: "="), eq != filter.startIndex else {
-                throw BhattiError(.invalidArgument, "label filter must be key=value, got \"\(filter)\"")
+                throw BhattiError(.invalidArgument, "label filter must be key=value, got \(BhattiError.quoted(filter))")
             }
             labels[String(filter[..<eq])] = String(filter[filter.index(after: eq)...])
         }

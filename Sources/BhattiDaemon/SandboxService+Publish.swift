@@ -59,7 +59,7 @@ extension SandboxService {
         let ok = (1...63).contains(bytes.count) && bytes.first != 45 && bytes.last != 45
             && bytes.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) || $0 == 45 }
         guard ok else {
-            throw BhattiError(.invalidArgument, "invalid alias \"\(alias)\": use 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
+            throw BhattiError(.invalidArgument, "invalid alias \(BhattiError.quoted(alias)): use 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
         }
     }
 

@@ -53,7 +53,7 @@ extension SandboxService {
         _ name: String, owner: String, limits: OwnerLimits = .none, as newName: SandboxName?, labels: [String: String] = [:]
     ) async throws -> SandboxRecord {
         guard let snapshot = try await store.snapshot(ownedBy: owner, named: name) else {
-            throw BhattiError(.notFound, "snapshot \(name) not found")
+            throw BhattiError(.notFound, "snapshot \(BhattiError.shortened(name)) not found")
         }
         let sandboxName = try newName ?? SandboxName.parse(name + "-" + String(SandboxID.random().rawValue.prefix(4)))
         if try await store.find(sandboxName.rawValue, ownedBy: owner) != nil {
@@ -67,7 +67,7 @@ extension SandboxService {
 
     public func deleteSnapshot(_ name: String, owner: String) async throws {
         guard let snapshot = try await store.snapshot(ownedBy: owner, named: name) else {
-            throw BhattiError(.notFound, "snapshot \(name) not found")
+            throw BhattiError(.notFound, "snapshot \(BhattiError.shortened(name)) not found")
         }
         try await store.deleteSnapshot(id: snapshot.id)
         try? FileManager.default.removeItem(atPath: snapshot.directory)

@@ -286,7 +286,7 @@ public actor SandboxService {
     /// Looks up by id or name, in the owner's namespace only.
     public func get(_ ref: SandboxRef) async throws -> SandboxRecord {
         guard let record = try await store.find(ref.key, ownedBy: ref.owner) else {
-            throw BhattiError(.notFound, "sandbox \(ref.key) not found")
+            throw BhattiError(.notFound, "sandbox \(BhattiError.shortened(ref.key)) not found")
         }
         return record
     }

@@ -129,6 +129,14 @@ enum ShellHandler {
             fail(socket, "send {\"cmd\":[…]} as the first message, or attach with ?session=ID")
             return nil
         }
+        // The checks a request body gets (the upgrade has happened: they end the socket instead of a 400).
+        do {
+            try refuseDuplicateKeys(Array(text.utf8))
+            try CommandInput.validate(argv: command.cmd, env: command.env ?? [:])
+        } catch {
+            fail(socket, error.message)
+            return nil
+        }
         return command
     }
 

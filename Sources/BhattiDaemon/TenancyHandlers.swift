@@ -109,7 +109,7 @@ struct TenancyHandlers {
         let q = { (name: String) in request.query[name]?.first }
         var filter = EventFilter(kindPrefix: q("type"))
         if let name = q("user") {
-            guard let user = try await store.user(named: name) else { throw BhattiError(.notFound, "user \(name) not found") }
+            guard let user = try await store.user(named: name) else { throw BhattiError(.notFound, "user \(BhattiError.shortened(name)) not found") }
             filter.userID = user.id
         }
         if let sandbox = q("sandbox") {
@@ -122,7 +122,7 @@ struct TenancyHandlers {
             } else if let date = parseISO8601(since) {
                 filter.since = date
             } else {
-                throw BhattiError(.invalidArgument, "since must be a duration like 24h or an ISO 8601 time, got \"\(since)\"")
+                throw BhattiError(.invalidArgument, "since must be a duration like 24h or an ISO 8601 time, got \(BhattiError.quoted(since))")
             }
         }
         if let limit = q("limit") {

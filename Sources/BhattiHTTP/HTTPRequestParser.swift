@@ -138,10 +138,18 @@ public struct HTTPRequestParser: Sendable {
         let version = try parseVersion(parts[2])
         let target = String(decoding: parts[1], as: UTF8.self)
         guard let decoded = RequestTarget(target) else { throw .malformed("invalid request target") }
+        // Fields that must appear once (RFC 9110 §5.3: they are not lists): with two, one reader (a
+        // proxy in front) may act on the first and another on the last, e.g. two different keys.
+        for name in Self.singletonFields where headers.values(for: name).count > 1 {
+            throw .malformed("more than one \(name) header")
+        }
         return HTTPRequest(
             method: String(decoding: parts[0], as: UTF8.self), target: target, decoded: decoded, version: version,
             headers: headers)
     }
+
+    /// Header fields refused when repeated: credentials, and the target host (RFC 9112 §3.2).
+    static let singletonFields = ["Authorization", "Proxy-Authorization", "Host"]
 
     private enum Framing: Equatable {
         case length(Int)

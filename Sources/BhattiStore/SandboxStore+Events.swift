@@ -2,15 +2,25 @@ import BhattiCore
 import Foundation
 
 /// How many events the log keeps. Pruning runs with every `pruneEvery`-th insert, so the table holds at
-/// most `keep + pruneEvery - 1` rows and most inserts pay nothing for it.
+/// most `keep + keepAuthFailures + pruneEvery - 1` rows and most inserts pay nothing for it.
+///
+/// Failed authentications have their own budget: anyone who can reach the API causes them, without
+/// a key, so they must not push the real events (creates, deletes, secrets, users) out of the log.
 public struct EventRetention: Sendable {
+    /// The kind with its own budget.
+    public static let authFailed = "auth.failed"
+
+    /// Events of every other kind.
     public let keep: Int
+    /// `auth.failed` events.
+    public let keepAuthFailures: Int
     public let pruneEvery: Int
-    public init(keep: Int, pruneEvery: Int) {
+    public init(keep: Int, keepAuthFailures: Int = 1_000, pruneEvery: Int) {
         self.keep = max(1, keep)
+        self.keepAuthFailures = max(1, keepAuthFailures)
         self.pruneEvery = max(1, pruneEvery)
     }
-    public static let standard = EventRetention(keep: 10_000, pruneEvery: 100)
+    public static let standard = EventRetention(keep: 10_000, keepAuthFailures: 1_000, pruneEvery: 100)
 }
 
 /// One entry of the append-only lifecycle and audit log.
@@ -55,7 +65,14 @@ extension SandboxStore {
                 [.millis(at), .nullable(sandboxID?.rawValue), .nullable(userID), .text(kind), .nullable(detail)])
             let event = try EventRecord(Row(row[0]))
             if event.seq % Int64(eventRetention.pruneEvery) == 0 {
-                try db.query("DELETE FROM events WHERE seq <= ?", [.int(event.seq - Int64(eventRetention.keep))])
+                // Each budget drops what is older than its `keep`-th newest event (none when it has fewer).
+                let kind = Database.Value.text(EventRetention.authFailed)
+                try db.query(
+                    "DELETE FROM events WHERE kind = ? AND seq <= (SELECT seq FROM events WHERE kind = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    [kind, kind, .int(Int64(eventRetention.keepAuthFailures))])
+                try db.query(
+                    "DELETE FROM events WHERE kind <> ? AND seq <= (SELECT seq FROM events WHERE kind <> ? ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    [kind, kind, .int(Int64(eventRetention.keep))])
             }
             return event
         }

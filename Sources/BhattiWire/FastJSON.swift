@@ -20,10 +20,13 @@ public enum FastJSON {
     public struct Malformed: Error, Equatable, CustomStringConvertible {
         public let reason: String
         public let offset: Int
+        /// The key, when the object was well formed but named it twice.
+        public let duplicateKey: String?
         public var description: String { "\(reason) at byte \(offset)" }
-        public init(reason: String, offset: Int) {
+        public init(reason: String, offset: Int, duplicateKey: String? = nil) {
             self.reason = reason
             self.offset = offset
+            self.duplicateKey = duplicateKey
         }
     }
 
@@ -81,11 +84,17 @@ extension FastJSON {
             while true {
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+                let keyOffset = at
                 let key = try string()
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 at += 1
-                members[key] = try value(depth: depth + 1)
+                // A repeated key is refused: readers disagree on which copy wins (JSONDecoder the
+                // first, a dictionary the last), and a body must mean one thing to every reader.
+                guard members.updateValue(try value(depth: depth + 1), forKey: key) == nil else {
+                    let shown = key.count <= 64 ? key : String(key.prefix(64)) + "…"
+                    throw Malformed(reason: "duplicate key \"\(shown)\"", offset: keyOffset, duplicateKey: key)
+                }
                 skipSpace()
                 guard at < bytes.count else { throw fail("unexpected end") }
                 if bytes[at] == UInt8(ascii: ",") { at += 1; continue }

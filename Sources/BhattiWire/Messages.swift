@@ -98,6 +98,8 @@ public enum WireErrorCode: String, Codable, Sendable {
     case permissionDenied = "permission_denied"
     case unauthenticated = "unauthenticated"
     case resourceExhausted = "resource_exhausted"
+    /// The guest's file system is full (ENOSPC, EDQUOT): not a limit the caller can wait out.
+    case insufficientStorage = "insufficient_storage"
     case `internal` = "internal"
 }
 

@@ -33,4 +33,25 @@ struct EventTests {
         #expect(try await store.appendEvent("e21").seq == 21)
         #expect(try await store.recentEvents(limit: 100).map(\.seq) == Array((17...21).reversed()))
     }
+
+    @Test("failed authentications have their own budget: a flood of them never pushes other events out")
+    func authFailuresHaveTheirOwnBudget() async throws {
+        let store = try SandboxStore(path: ":memory:", eventRetention: EventRetention(keep: 5, keepAuthFailures: 4, pruneEvery: 3))
+        let real = ["user.created", "secret.set", "sandbox.created"]
+        for kind in real { try await store.appendEvent(kind) }
+        for i in 1...200 { try await store.appendEvent(EventRetention.authFailed, detail: "invalid key #\(i)") }
+        let kept = try await store.recentEvents(limit: 1000)
+        #expect(kept.filter { $0.kind != EventRetention.authFailed }.map(\.kind) == real.reversed())
+        let failures = kept.filter { $0.kind == EventRetention.authFailed }
+        // The newest four, plus those since the last prune.
+        #expect(failures.count >= 4 && failures.count <= 4 + 3 - 1, "\(failures.count)")
+        #expect(failures.first?.detail == "invalid key #200")
+        // And the other budget still prunes by itself.
+        for i in 1...20 { try await store.appendEvent("sandbox.created", detail: "\(i)") }
+        let after = try await store.recentEvents(limit: 1000)
+        let others = after.filter { $0.kind != EventRetention.authFailed }
+        #expect(others.count >= 5 && others.count <= 5 + 3 - 1, "\(others.count)")
+        #expect(others.first?.detail == "20")
+        #expect(after.filter { $0.kind == EventRetention.authFailed }.count >= 4)
+    }
 }

@@ -116,6 +116,35 @@ struct FastJSONTests {
         // The fuzz must exercise acceptance too, not only rejection.
         #expect(bothAccepted > 20)
     }
+
+    @Test("a key named twice in one object is refused, at any depth; the same key in two objects is not")
+    func duplicateKeys() throws {
+        let refused: [(json: String, key: String)] = [
+            (#"{"cmd":["true"],"cmd":["false"]}"#, "cmd"),
+            (#"{"a":1,"b":2,"a":1}"#, "a"),
+            (#"{"env":{"K":"1","K":"2"}}"#, "K"),
+            (#"[{"x":null,"x":null}]"#, "x"),
+            (#"{"o":{"p":{"q":1,"q":{}}}}"#, "q"),
+            (#"{"\u0061":1,"a":2}"#, "a"),
+        ]
+        func failure(_ json: String) -> FastJSON.Malformed? {
+            do { _ = try FastJSON.parse(Array(json.utf8)); return nil } catch { return error }
+        }
+        for (json, key) in refused {
+            #expect(failure(json)?.duplicateKey == key, "\(json): \(String(describing: failure(json)))")
+        }
+        for json in [#"{"a":{"a":1},"b":{"a":2}}"#, #"[{"a":1},{"a":2}]"#, #"{"a":1,"A":2}"#] {
+            #expect(throws: Never.self, "\(json)") { try FastJSON.parse(Array(json.utf8)) }
+        }
+        // The reason quotes the key cut short; the error keeps the whole key.
+        let long = String(repeating: "k", count: 500)
+        let cut = failure("{\"\(long)\":1,\"\(long)\":2}")
+        #expect(cut?.duplicateKey == long)
+        #expect(cut?.reason == "duplicate key \"" + String(repeating: "k", count: 64) + "…\"")
+        // Malformed JSON is not mistaken for a repeated key.
+        #expect(failure(#"{"a":1,"a""#)?.duplicateKey == nil)
+        #expect(failure(#"{"a":1,"a""#) != nil)
+    }
 }
 
 /// SplitMix64: reproducible test data.

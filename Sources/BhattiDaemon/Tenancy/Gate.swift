@@ -1,5 +1,6 @@
 import BhattiCore
 import BhattiHTTP
+import BhattiStore
 import Foundation
 
 /// Per-user rate limits by class of request (SPEC §8), from the config file's `rate_limits`.
@@ -10,8 +11,25 @@ public struct RateLimits: Codable, Equatable, Sendable {
     public var exec = RateLimits.fixed(perMinute: 120, burst: 30)
     /// Everything else: reads, and cheap metadata writes.
     public var read = RateLimits.fixed(perMinute: 600, burst: 60)
+    /// Failed authentications per source (a TCP client's address; the unix socket is one source).
+    /// Past it a failure answers 429 and is not written to the audit log; a valid key always passes.
+    public var authFailures = RateLimits.fixed(perMinute: 30, burst: 30)
 
     public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case create, exec, read
+        case authFailures = "auth_failures"
+    }
+
+    /// Each class is optional in a config file: the ones left out keep their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        create = try c.decodeIfPresent(RateLimit.self, forKey: .create) ?? create
+        exec = try c.decodeIfPresent(RateLimit.self, forKey: .exec) ?? exec
+        read = try c.decodeIfPresent(RateLimit.self, forKey: .read) ?? read
+        authFailures = try c.decodeIfPresent(RateLimit.self, forKey: .authFailures) ?? authFailures
+    }
 
     /// The defaults above are valid by inspection; `RateLimit` validates whatever a config file says.
     private static func fixed(perMinute: Double, burst: Double) -> RateLimit {
@@ -42,23 +60,37 @@ public enum RequestClass: String, Sendable, CaseIterable {
 /// The door every authenticated route goes through: who is calling (Bearer key only), and whether
 /// their bucket for this kind of request has a token. The admin, the host's operator, is not rate
 /// limited: scripts and benchmarks on the host drive it hard on purpose.
+///
+/// Failed authentications are limited per source, not per key: a source past its budget gets 429
+/// instead of 401, and its failures stop reaching the audit log, so a flood of bad keys neither
+/// fills the log nor costs more than a refusal. The key is checked first, so a valid key is never
+/// refused by this limit, whoever else shares its source (a NAT, the unix socket): keys carry 256
+/// random bits, so the limit has no guessing to slow down, only noise to bound.
 public final class Gate: Sendable {
     public let users: UserDirectory
     private let limiters: [RequestClass: RateLimiter<String>]
+    private let failures: RateLimiter<String>
     private let events: EventLog
 
     /// At least this many users' buckets are kept per class; a user beyond it whose bucket is evicted
     /// gets a fresh one, which bounds memory whatever the number of users.
     public static let trackedUsers = 20_000
+    /// Sources whose failed authentications are tracked; an evicted source starts afresh.
+    public static let trackedSources = 50_000
 
-    public init(users: UserDirectory, limits: RateLimits, events: EventLog) {
+    /// `clock` drives every bucket (the time since any fixed origin); tests pass a fake one.
+    public init(
+        users: UserDirectory, limits: RateLimits, events: EventLog,
+        clock: @escaping @Sendable () -> Duration = RateLimiter<String>.monotonicNow
+    ) {
         self.users = users
         self.events = events
         limiters = [
-            .create: RateLimiter(limit: limits.create, maxKeys: Self.trackedUsers),
-            .exec: RateLimiter(limit: limits.exec, maxKeys: Self.trackedUsers),
-            .read: RateLimiter(limit: limits.read, maxKeys: Self.trackedUsers),
+            .create: RateLimiter(limit: limits.create, maxKeys: Self.trackedUsers, clock: clock),
+            .exec: RateLimiter(limit: limits.exec, maxKeys: Self.trackedUsers, clock: clock),
+            .read: RateLimiter(limit: limits.read, maxKeys: Self.trackedUsers, clock: clock),
         ]
+        failures = RateLimiter(limit: limits.authFailures, maxKeys: Self.trackedSources, clock: clock)
     }
 
     /// Buckets held across the classes: bounded by `trackedUsers` each, whatever the number of users.
@@ -66,15 +98,10 @@ public final class Gate: Sendable {
 
     /// The caller, or `unauthenticated` (401) / `rateLimited` (429, with the wait in `retryAfter`).
     public func admit(_ request: HTTPRequest, parts: [String]) throws(GateRefusal) -> Caller {
-        if request.query.keys.contains(where: { ["token", "access_token", "api_key", "key"].contains($0.lowercased()) }) {
-            throw refuse(request, "tokens in query strings are refused; send Authorization: Bearer <key>", reason: "query token")
-        }
-        guard let header = request.headers["Authorization"] else {
-            throw refuse(request, "authorization required: send Authorization: Bearer <key>", reason: "no key")
-        }
-        let prefix = "Bearer "
-        guard header.hasPrefix(prefix), let user = users.authenticate(key: String(header.dropFirst(prefix.count))) else {
-            throw refuse(request, "invalid api key", reason: "invalid key")
+        let user: UserRecord
+        switch authenticate(request) {
+        case .success(let found): user = found
+        case .failure(let failure): throw refuse(request, failure)
         }
         let caller = Caller(user: user)
         if !user.isAdmin, let limiter = limiters[RequestClass.of(method: request.method, parts: parts)] {
@@ -87,10 +114,41 @@ public final class Gate: Sendable {
         return caller
     }
 
-    private func refuse(_ request: HTTPRequest, _ message: String, reason: String) -> GateRefusal {
-        // Never the key itself: only what was wrong and where.
-        events.record("auth.failed", detail: "\(reason): \(request.method) \(request.path)")
-        return GateRefusal(error: BhattiError(.unauthenticated, message), retryAfter: nil)
+    /// Why a request names no user; `message` is for the client, `reason` for the audit log.
+    struct AuthFailure: Error {
+        let message: String
+        let reason: String
+    }
+
+    private func authenticate(_ request: HTTPRequest) -> Result<UserRecord, AuthFailure> {
+        if request.query.keys.contains(where: { ["token", "access_token", "api_key", "key"].contains($0.lowercased()) }) {
+            return .failure(AuthFailure(message: "tokens in query strings are refused; send Authorization: Bearer <key>", reason: "query token"))
+        }
+        guard let header = request.headers["Authorization"] else {
+            return .failure(AuthFailure(message: "authorization required: send Authorization: Bearer <key>", reason: "no key"))
+        }
+        let prefix = "Bearer "
+        guard header.hasPrefix(prefix), let user = users.authenticate(key: String(header.dropFirst(prefix.count))) else {
+            return .failure(AuthFailure(message: "invalid api key", reason: "invalid key"))
+        }
+        return .success(user)
+    }
+
+    /// Where a request came from, for the failure budget: the peer address over TCP (the client's,
+    /// through the TLS terminator); every unix-socket client is one source.
+    static func source(of request: HTTPRequest) -> String { request.remoteAddress ?? "unix socket" }
+
+    private func refuse(_ request: HTTPRequest, _ failure: AuthFailure) -> GateRefusal {
+        let source = Self.source(of: request)
+        let decision = failures.take(source)
+        if decision != .allowed {
+            let wait = decision.retryAfterSeconds
+            return GateRefusal(
+                error: BhattiError(.rateLimited, "too many failed authentications from \(source); retry in \(wait) s"), retryAfter: wait)
+        }
+        // Never the key itself: only what was wrong, where, and from where.
+        events.record(EventRetention.authFailed, detail: "\(failure.reason): \(request.method) \(BhattiError.shortened(request.path)) from \(source)")
+        return GateRefusal(error: BhattiError(.unauthenticated, failure.message), retryAfter: nil)
     }
 }
 

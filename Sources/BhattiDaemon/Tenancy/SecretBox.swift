@@ -42,6 +42,10 @@ public final class SecretBox: Sendable {
         guard value.utf8.count <= Self.maxValueBytes else {
             throw BhattiError(.tooLarge, "secret values are limited to \(Self.maxValueBytes) bytes")
         }
+        // A secret becomes an environment variable, a C string: a NUL would cut it short in the guest.
+        guard !value.utf8.contains(0) else {
+            throw BhattiError(.invalidArgument, "secret \(name) contains a NUL byte (\\u0000); environment values cannot hold one")
+        }
         let sealed: [UInt8]
         do { sealed = try Age.encrypt(Array(value.utf8), to: [recipient]) } catch {
             throw BhattiError(.internal, "cannot encrypt secret", cause: error)
@@ -73,7 +77,7 @@ public final class SecretBox: Sendable {
         let valid = (1...128).contains(bytes.count) && !(bytes[0] >= 48 && bytes[0] <= 57)
             && bytes.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
         guard valid else {
-            throw BhattiError(.invalidArgument, "invalid secret name \"\(name)\": use letters, digits and '_', not starting with a digit (it becomes an environment variable)")
+            throw BhattiError(.invalidArgument, "invalid secret name \(BhattiError.quoted(name)): use letters, digits and '_', not starting with a digit (it becomes an environment variable)")
         }
     }
 }

@@ -74,7 +74,7 @@ enum AtomicFile {
         case ENOENT, ENOTDIR: .notFound
         case EACCES, EPERM, EROFS: .permissionDenied
         case EISDIR: .badRequest
-        case ENOSPC, EDQUOT: .resourceExhausted
+        case ENOSPC, EDQUOT: .insufficientStorage
         default: .internal
         }
         return WireErrorMessage(code: code, message: "\(path): \(e)")
