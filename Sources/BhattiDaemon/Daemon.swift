@@ -77,17 +77,19 @@ public final class Daemon: Sendable {
         if let (host, p) = try config.proxyAddress() {
             let server = HTTPServer(handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits))
             let bound: Int
+            let address = "\(host.contains(":") ? "[\(host)]" : host):\(p)"
             if let certificate = config.proxyTLSCertificate, let key = config.proxyTLSKey {
                 // HTTPS only: the terminator owns the port and hands the server plain connections.
+                let tls: TLSTerminator
                 do {
-                    let tls = try TLSTerminator(certificateChain: certificate, privateKey: key)
-                    bound = try tls.listen(host: host, port: p, into: server)
-                    terminator = tls
+                    tls = try TLSTerminator(certificateChain: certificate, privateKey: key)
                 } catch {
                     throw BhattiError(.invalidArgument, "public proxy TLS: \(error)", cause: error)
                 }
+                bound = try ListenError.opening(address, for: .publicProxy) { () throws(Errno) in try tls.listen(host: host, port: p, into: server) }
+                terminator = tls
             } else {
-                bound = try server.listen(host: host, port: p)
+                bound = try ListenError.opening(address, for: .publicProxy) { () throws(Errno) in try server.listen(host: host, port: p) }
             }
             proxyPort = bound
             proxyServer = server
@@ -112,13 +114,23 @@ public final class Daemon: Sendable {
             routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : nil },
             streamsBody: isUpload)
         let server = HTTPServer(handler: handler, limits: limits)
-        try server.listen(unixPath: socketPath, mode: 0o600)
         var port: Int?
         var tcp = "off"
-        if let (host, p) = try config.listenAddress() {
-            let bound = try server.listen(host: host, port: p)
-            port = bound
-            tcp = "\(host):\(bound)"
+        do {
+            try ListenError.opening(socketPath, for: .apiSocket) { () throws(Errno) in try server.listen(unixPath: socketPath, mode: 0o600) }
+            if let (host, p) = try config.listenAddress() {
+                let bound = try ListenError.opening("\(host.contains(":") ? "[\(host)]" : host):\(p)", for: .apiTCP) { () throws(Errno) in
+                    try server.listen(host: host, port: p)
+                }
+                port = bound
+                tcp = "\(host):\(bound)"
+            }
+        } catch {
+            // The proxy already listens: a daemon that failed to start must not keep serving it.
+            terminator?.stop()
+            proxyServer?.shutdown()
+            server.shutdown()
+            throw error
         }
         log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])
         return Daemon(
