@@ -27,7 +27,11 @@ public final class Daemon: Sendable {
     private let events: Task<Void, Never>
 
     /// Starts everything; returns once the API is listening.
-    public static func start(_ config: DaemonConfiguration, log: Logger = Logger()) async throws -> Daemon {
+    /// `rateLimitClock` drives the per-user buckets' refill; tests pass one they move by hand.
+    public static func start(
+        _ config: DaemonConfiguration, log: Logger = Logger(),
+        rateLimitClock: @escaping @Sendable () -> Duration = RateLimiter<String>.monotonicNow
+    ) async throws -> Daemon {
         let data = config.dataDirectory
         // Everything the daemon and its QEMUs create (RAM files, disks, device state, logs, sockets,
         // snapshots) is for root alone: no file under the data directory is readable by others.
@@ -65,7 +69,7 @@ public final class Daemon: Sendable {
         }
         let users = try await UserDirectory.load(store: store, adminKey: key, adminKeyPath: data + "/admin.key")
         let secrets = try SecretBox.open(dataDirectory: data, store: store)
-        let gate = Gate(users: users, limits: config.rateLimits, events: service.events)
+        let gate = Gate(users: users, limits: config.rateLimits, events: service.events, clock: rateLimitClock)
         if config.writeClientConfig, let path = AdminKey.writeClientConfigIfAbsent(url: "unix://" + socketPath, key: key) {
             log.info("daemon.client_config_written", ["path": path])
         }

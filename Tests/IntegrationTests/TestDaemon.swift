@@ -1,4 +1,5 @@
 import BhattiAPI
+import BhattiCore
 import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
@@ -22,6 +23,7 @@ final class TestDaemon: Sendable {
     static func start(
         imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil,
         warmAfter: String = "30s", coldAfter: String = "30m", templates: Bool = false,
+        rateLimitClock: @escaping @Sendable () -> Duration = RateLimiter<String>.monotonicNow,
         configure: (inout DaemonConfiguration) -> Void = { _ in }
     ) async throws -> TestDaemon {
         // Short: sandbox socket paths must stay under 108 bytes.
@@ -32,7 +34,7 @@ final class TestDaemon: Sendable {
         config.templates = templates
         configure(&config)
         let events = LogEvents()
-        let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }))
+        let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }), rateLimitClock: rateLimitClock)
         return TestDaemon(daemon: daemon, dataDirectory: data, events: events)
     }
 
@@ -139,10 +141,12 @@ func qemuProcesses(mentioning fragment: String) -> [Int32] {
 /// Runs `body` with a fresh daemon and always stops it (and so every VM) before returning.
 func withDaemon(
     imageDirectory: String = TestDaemon.imageDirectory, warmAfter: String = "30s", coldAfter: String = "30m",
+    rateLimitClock: @escaping @Sendable () -> Duration = RateLimiter<String>.monotonicNow,
     configure: (inout DaemonConfiguration) -> Void = { _ in },
     _ body: (TestDaemon) async throws -> Void
 ) async throws {
-    let d = try await TestDaemon.start(imageDirectory: imageDirectory, warmAfter: warmAfter, coldAfter: coldAfter, configure: configure)
+    let d = try await TestDaemon.start(
+        imageDirectory: imageDirectory, warmAfter: warmAfter, coldAfter: coldAfter, rateLimitClock: rateLimitClock, configure: configure)
     do {
         try await body(d)
     } catch {
@@ -151,4 +155,16 @@ func withDaemon(
     }
     await d.stop()
     #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty, "QEMU left running after the daemon stopped")
+}
+
+/// A clock that moves only when a test moves it, for what refills or expires with time.
+final class ManualClock: Sendable {
+    private let time = Mutex<Duration>(.zero)
+
+    var now: Duration { time.withLock { $0 } }
+
+    func advance(_ by: Duration) { time.withLock { $0 += by } }
+
+    /// As a rate limiter reads it.
+    var read: @Sendable () -> Duration { { self.now } }
 }

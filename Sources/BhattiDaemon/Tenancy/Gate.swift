@@ -51,13 +51,17 @@ public final class Gate: Sendable {
     /// gets a fresh one, which bounds memory whatever the number of users.
     public static let trackedUsers = 20_000
 
-    public init(users: UserDirectory, limits: RateLimits, events: EventLog) {
+    /// `clock` is what the buckets refill by (the monotonic one); tests pass one they move by hand.
+    public init(
+        users: UserDirectory, limits: RateLimits, events: EventLog,
+        clock: @escaping @Sendable () -> Duration = RateLimiter<String>.monotonicNow
+    ) {
         self.users = users
         self.events = events
         limiters = [
-            .create: RateLimiter(limit: limits.create, maxKeys: Self.trackedUsers),
-            .exec: RateLimiter(limit: limits.exec, maxKeys: Self.trackedUsers),
-            .read: RateLimiter(limit: limits.read, maxKeys: Self.trackedUsers),
+            .create: RateLimiter(limit: limits.create, maxKeys: Self.trackedUsers, clock: clock),
+            .exec: RateLimiter(limit: limits.exec, maxKeys: Self.trackedUsers, clock: clock),
+            .read: RateLimiter(limit: limits.read, maxKeys: Self.trackedUsers, clock: clock),
         ]
     }
 
