@@ -27,7 +27,7 @@ public final class Daemon: Sendable {
     private let events: Task<Void, Never>
 
     /// Starts everything; returns once the API is listening.
-    /// `rateLimitClock` drives the per-user buckets' refill; tests pass one they move by hand.
+    /// `rateLimitClock` drives the rate limits' refill (per user, and the public proxy's); tests pass one they move by hand.
     public static func start(
         _ config: DaemonConfiguration, log: Logger = Logger(),
         rateLimitClock: @escaping @Sendable () -> Duration = RateLimiter<String>.monotonicNow
@@ -79,7 +79,8 @@ public final class Daemon: Sendable {
         var proxyPort: Int?
         var terminator: TLSTerminator?
         if let (host, p) = try config.proxyAddress() {
-            let server = HTTPServer(handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits))
+            let server = HTTPServer(
+                handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits, clock: rateLimitClock))
             let bound: Int
             let address = "\(host.contains(":") ? "[\(host)]" : host):\(p)"
             if let certificate = config.proxyTLSCertificate, let key = config.proxyTLSKey {
