@@ -57,7 +57,7 @@ struct NetworkTests {
             }
             #expect(fromA == "open\n")
             // ICMP too: a pings b; bob's c cannot.
-            #expect(try await d.exec("a", ["sudo", "ping", "-c", "1", "-W", "3", bIP]).exitCode == 0)
+            #expect(try await d.exec("a", ["sudo", "ping", "-c", "1", "-W", "30", bIP]).exitCode == 0)
             let ping = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
                                        body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["sudo", "ping", "-c", "1", "-W", "2", bIP]))))
             #expect(try JSONDecoder().decode(ExecResultDTO.self, from: Data(ping.body)).exitCode != 0)

@@ -148,7 +148,7 @@ struct ProxyTests {
                 from websockets.asyncio.client import connect
                 async def main():
                     async with connect("ws://127.0.0.1:\(port)/v1/sandboxes/ws/proxy/8000/py",
-                                       additional_headers={"Authorization": "Bearer \(d.daemon.adminKey)"}) as ws:
+                                       additional_headers={"Authorization": "Bearer \(d.daemon.adminKey)"}, open_timeout=120) as ws:
                         await ws.send("from python")
                         print(await ws.recv())
                 asyncio.run(main())
