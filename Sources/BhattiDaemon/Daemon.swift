@@ -26,12 +26,14 @@ public final class Daemon: Sendable {
     private let log: Logger
     private let events: Task<Void, Never>
 
-    /// Starts everything; returns once the API is listening. `clock` drives the idle tiers (tests
-    /// hand in a `ManualClock`).
+    /// Starts everything; returns once the API is listening. `clock` drives what runs on time: the
+    /// idle tiers and the rate limits' refill (tests hand in a `ManualClock` they move).
     public static func start(
         _ config: DaemonConfiguration, log: Logger = Logger(), clock: any Clock<Duration> = ContinuousClock()
     ) async throws -> Daemon {
         let data = config.dataDirectory
+        let time = TimeLine(clock)
+        let rateLimitClock: @Sendable () -> Duration = { time.now }
         // Everything the daemon and its QEMUs create (RAM files, disks, device state, logs, sockets,
         // snapshots) is for root alone: no file under the data directory is readable by others.
         umask(0o077)
@@ -69,7 +71,7 @@ public final class Daemon: Sendable {
         }
         let users = try await UserDirectory.load(store: store, adminKey: key, adminKeyPath: data + "/admin.key")
         let secrets = try SecretBox.open(dataDirectory: data, store: store)
-        let gate = Gate(users: users, limits: config.rateLimits, events: service.events)
+        let gate = Gate(users: users, limits: config.rateLimits, events: service.events, clock: rateLimitClock)
         if config.writeClientConfig, let path = AdminKey.writeClientConfigIfAbsent(url: "unix://" + socketPath, key: key) {
             log.info("daemon.client_config_written", ["path": path])
         }
@@ -79,19 +81,22 @@ public final class Daemon: Sendable {
         var proxyPort: Int?
         var terminator: TLSTerminator?
         if let (host, p) = try config.proxyAddress() {
-            let server = HTTPServer(handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits))
+            let server = HTTPServer(
+                handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits, clock: rateLimitClock))
             let bound: Int
+            let address = "\(host.contains(":") ? "[\(host)]" : host):\(p)"
             if let certificate = config.proxyTLSCertificate, let key = config.proxyTLSKey {
                 // HTTPS only: the terminator owns the port and hands the server plain connections.
+                let tls: TLSTerminator
                 do {
-                    let tls = try TLSTerminator(certificateChain: certificate, privateKey: key)
-                    bound = try tls.listen(host: host, port: p, into: server)
-                    terminator = tls
+                    tls = try TLSTerminator(certificateChain: certificate, privateKey: key)
                 } catch {
                     throw BhattiError(.invalidArgument, "public proxy TLS: \(error)", cause: error)
                 }
+                bound = try ListenError.opening(address, for: .publicProxy) { () throws(Errno) in try tls.listen(host: host, port: p, into: server) }
+                terminator = tls
             } else {
-                bound = try server.listen(host: host, port: p)
+                bound = try ListenError.opening(address, for: .publicProxy) { () throws(Errno) in try server.listen(host: host, port: p) }
             }
             proxyPort = bound
             proxyServer = server
@@ -116,13 +121,23 @@ public final class Daemon: Sendable {
             routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : nil },
             streamsBody: isUpload)
         let server = HTTPServer(handler: handler, limits: limits)
-        try server.listen(unixPath: socketPath, mode: 0o600)
         var port: Int?
         var tcp = "off"
-        if let (host, p) = try config.listenAddress() {
-            let bound = try server.listen(host: host, port: p)
-            port = bound
-            tcp = "\(host):\(bound)"
+        do {
+            try ListenError.opening(socketPath, for: .apiSocket) { () throws(Errno) in try server.listen(unixPath: socketPath, mode: 0o600) }
+            if let (host, p) = try config.listenAddress() {
+                let bound = try ListenError.opening("\(host.contains(":") ? "[\(host)]" : host):\(p)", for: .apiTCP) { () throws(Errno) in
+                    try server.listen(host: host, port: p)
+                }
+                port = bound
+                tcp = "\(host):\(bound)"
+            }
+        } catch {
+            // The proxy already listens: a daemon that failed to start must not keep serving it.
+            terminator?.stop()
+            proxyServer?.shutdown()
+            server.shutdown()
+            throw error
         }
         log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])
         return Daemon(

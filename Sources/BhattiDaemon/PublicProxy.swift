@@ -47,11 +47,15 @@ struct PublicProxy: HTTPHandler {
     let perAddress: RateLimiter<String>
     let perAlias: RateLimiter<String>
 
-    init(service: SandboxService, zone: String?, limits: ProxyRateLimits = ProxyRateLimits()) {
+    /// `clock` is what the buckets refill by (the monotonic one); tests pass one they move by hand.
+    init(
+        service: SandboxService, zone: String?, limits: ProxyRateLimits = ProxyRateLimits(),
+        clock: @escaping @Sendable () -> Duration = RateLimiter<String>.monotonicNow
+    ) {
         self.service = service
         self.zone = zone?.lowercased()
-        perAddress = RateLimiter(limit: limits.perAddress, maxKeys: 50_000)
-        perAlias = RateLimiter(limit: limits.perAlias, maxKeys: 50_000)
+        perAddress = RateLimiter(limit: limits.perAddress, maxKeys: 50_000, clock: clock)
+        perAlias = RateLimiter(limit: limits.perAlias, maxKeys: 50_000, clock: clock)
     }
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {

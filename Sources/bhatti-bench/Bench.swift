@@ -229,6 +229,9 @@ struct Bench {
         }
         rows.append(named)
 
+        let (neighbourRows, neighbourNote) = try await NoisyNeighbourBench(samples: 50).run(api)
+        rows += neighbourRows
+
         if let cli {
             var cliRow = Samples("exec `true`, CLI", how: "`bhatti exec hot -- true` as a new process (process start dominates)")
             for i in 0..<min(execs, 100) {
@@ -259,7 +262,7 @@ struct Bench {
             row figures subtract two different execs, each carrying the guest's spawn time (p95 several ms
             apart), and move by about 0.1 ms between runs.
             """
-        return (rows, [apiNote, targetTable, throughputNote, wrkNote, tenancyNote])
+        return (rows, [apiNote, targetTable, throughputNote, neighbourNote, wrkNote, tenancyNote])
     }
 
     func render(_ rows: [Samples], thermal: ThermalReport?, accelerator daemon: Daemon) -> String {

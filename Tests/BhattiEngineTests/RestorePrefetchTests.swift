@@ -49,7 +49,9 @@ struct RestorePrefetchTests {
             #expect(try cachedExtents(path).isEmpty, "the test needs an uncached file to start from")
             RestorePrefetch.start(memory: path, list: list)
             var cached: [RestorePrefetch.Extent] = []
-            for _ in 0..<200 where ![100, 101, 3000].allSatisfy({ covers(cached, $0) }) {
+            // Until the prefetch thread has read them; the deadline only turns a hang into a failure.
+            let giveUp = ContinuousClock.now + .seconds(60)
+            while ![100, 101, 3000].allSatisfy({ covers(cached, $0) }), ContinuousClock.now < giveUp {
                 try await Task.sleep(for: .milliseconds(10))
                 cached = try cachedExtents(path)
             }

@@ -45,7 +45,7 @@ private final class Probe: LoopSource, @unchecked Sendable {
                     }
                 }
             }
-            return done.wait(milliseconds: 10_000)
+            return done.wait()
         }
         #expect(finished)
         #expect(seen.current.count == total)
@@ -64,9 +64,9 @@ private final class Probe: LoopSource, @unchecked Sendable {
             loop.setDeadline(token, loop.now + .milliseconds(100))
         }
         let (expired, readable) = try await offPool { () -> (Bool, Bool) in
-            let expired = probe.expired.wait(milliseconds: 3000)
+            let expired = probe.expired.wait()
             try write.writeAllFile(bytes("hello"))
-            return (expired, probe.readable.wait(milliseconds: 3000))
+            return (expired, probe.readable.wait())
         }
         #expect(expired)
         #expect(readable)
@@ -77,7 +77,7 @@ private final class Probe: LoopSource, @unchecked Sendable {
             stopped.fire()
         }
         let refused = try await offPool { () -> Bool in
-            guard stopped.wait(milliseconds: 3000) else { return false }
+            guard stopped.wait() else { return false }
             // The loop exits after the round that stopped it; then it refuses work.
             return eventually { !loop.execute {} }
         }

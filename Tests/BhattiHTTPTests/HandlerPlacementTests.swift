@@ -114,7 +114,7 @@ private func placedHandler(
         #expect(try await offPool { eventually { started.current == ["/loop/sleep"] } })
         server.shutdown()
         // Its resumption still runs, wherever the loop is by then (stopped or not).
-        #expect(try await offPool { eventually(milliseconds: 5000) { !finished.current.isEmpty } })
+        #expect(try await offPool { eventually { !finished.current.isEmpty } })
         #expect(finished.current == ["/loop/sleep cancelled"])
     }
 }

@@ -14,7 +14,7 @@ import Testing
                 stream.write("{\"line\":1}\n")
                 // Only a client that already received line 1 releases line 2; a buffering server would
                 // make this wait time out and the body would say so.
-                let released = sawFirstChunk.wait(milliseconds: 3000)
+                let released = sawFirstChunk.wait()
                 stream.write(released ? "{\"line\":2}\n" : "{\"timeout\":true}\n")
                 producerFinished.update { $0 = true }
                 stream.finish()
@@ -86,8 +86,9 @@ import Testing
         let handler = ClosureHandler { _ in
             let stream = ResponseStream()
             startThread(name: "test-producer") {
+                // Until refused: a stream that never notices the disconnect writes on past the test's wait.
                 var accepted = true
-                for _ in 0..<600 where accepted {
+                for _ in 0..<(hangMilliseconds / 5) where accepted {
                     accepted = stream.write("tick\n")
                     usleep(5_000)
                 }
@@ -103,7 +104,7 @@ import Testing
             try connection.send("GET /follow HTTP/1.1\r\n\r\n")
             _ = try connection.read { string($0).contains("tick") }
             connection.close()
-            return done.wait(milliseconds: 2000)
+            return done.wait()
         }
         #expect(stopped)
         #expect(outcome.current?.stoppedByFalse == true)
@@ -125,7 +126,7 @@ import Testing
             try connection.send("GET /quiet HTTP/1.1\r\n\r\n")
             _ = try connection.read { string($0).contains("started") }
             connection.close()
-            return cancelled.wait(milliseconds: 2000)
+            return cancelled.wait()
         }
         #expect(fired)
         #expect(stream.isCancelled)
@@ -167,7 +168,7 @@ import Testing
             try connection.send("GET / HTTP/1.1\r\n\r\n")
             _ = try connection.read { string($0).contains("\r\n1\r\nx\r\n") }
             server.shutdown()
-            return cancelled.wait(milliseconds: 2000) && connection.isClosedByPeer()
+            return cancelled.wait() && connection.isClosedByPeer()
         }
         #expect(fired)
     }

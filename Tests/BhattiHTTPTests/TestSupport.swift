@@ -43,8 +43,12 @@ func tcpServer(_ handler: any HTTPHandler = echoHandler, limits: HTTPLimits = HT
     return (server, .tcp(host: "127.0.0.1", port: port))
 }
 
-/// A hand-driven client socket for exact bytes on the wire; every read gives up after two seconds.
-/// Used from one thread only.
+/// How long a wait for an event lasts before it counts as a hang. Its only job is to turn a hang into a
+/// failure: a pass never waits for it, so it is far beyond any healthy run, however loaded the machine.
+let hangMilliseconds = 30_000
+
+/// A hand-driven client socket for exact bytes on the wire; a read that gets nothing for
+/// `hangMilliseconds` fails. Used from one thread only.
 final class RawConnection {
     let fd: FileDescriptor
     /// Keeps bytes that arrive after one response (pipelining) for the next `readResponse`.
@@ -55,8 +59,7 @@ final class RawConnection {
         case .unix(let path): fd = try Socket.connect(unixPath: path)
         case .tcp(let host, let port): fd = try Socket.connect(host: host, port: port)
         }
-        // Generous: under the full suite (VMs booting on two cores) an answer took over 2 s once.
-        fd.setReceiveTimeout(milliseconds: 10_000)
+        fd.setReceiveTimeout(milliseconds: hangMilliseconds)
     }
 
     func send(_ text: String) throws { try fd.writeAll(bytes(text)) }
@@ -109,8 +112,8 @@ final class Signal: Sendable {
 
     func fire() { semaphore.signal() }
 
-    /// True when fired within `milliseconds`.
-    func wait(milliseconds: Int) -> Bool {
+    /// True when fired within `milliseconds` (by default: unless it hangs).
+    func wait(milliseconds: Int = hangMilliseconds) -> Bool {
         semaphore.wait(timeout: .now() + .milliseconds(milliseconds)) == .success
     }
 }
@@ -139,8 +142,8 @@ final class Background<T: Sendable>: Sendable {
         }
     }
 
-    /// The result, or nil if `body` has not returned within `milliseconds`.
-    func result(milliseconds: Int) -> T? {
+    /// The result, or nil if `body` has not returned within `milliseconds` (by default: unless it hangs).
+    func result(milliseconds: Int = hangMilliseconds) -> T? {
         guard done.wait(milliseconds: milliseconds) else { return nil }
         return value.withLock { $0 }
     }

@@ -46,7 +46,7 @@ private let pythonClient = """
     from websockets.asyncio.client import connect
 
     async def main(url):
-        async with connect(url, max_size=None, ping_interval=None) as ws:
+        async with connect(url, max_size=None, ping_interval=None, open_timeout=30) as ws:
             await ws.send("hello ✓")
             print("text", await ws.recv())
             data = bytes(range(256)) * 4096
@@ -54,7 +54,7 @@ private let pythonClient = """
             reply = await ws.recv()
             print("binary", len(reply), reply == data)
             pong = await ws.ping(b"py")
-            await asyncio.wait_for(pong, 5)
+            await asyncio.wait_for(pong, 30)
             print("pong")
             await ws.close(code=4000, reason="py bye")
             print("closed", ws.close_code)

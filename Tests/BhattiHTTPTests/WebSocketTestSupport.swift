@@ -67,7 +67,7 @@ private func serveEcho(_ socket: WebSocket, closeWith: WebSocketClose?) async ->
 
 /// Opens a WebSocket with our client, off the cooperative pool.
 func connectWebSocket(_ endpoint: HTTPEndpoint, path: String, options: WebSocketOptions = WebSocketOptions()) async throws -> WebSocket {
-    try await offPool { try HTTPClient(endpoint: endpoint, timeoutMilliseconds: 3000).webSocket(path: path, options: options) }
+    try await offPool { try HTTPClient(endpoint: endpoint, timeoutMilliseconds: hangMilliseconds).webSocket(path: path, options: options) }
 }
 
 /// Reads messages until the stream ends; returns them and the error it ended with (nil: normally).

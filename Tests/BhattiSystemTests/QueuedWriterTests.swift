@@ -3,7 +3,8 @@ import Foundation
 import Synchronization
 import Testing
 
-@Suite("Queued writer")
+/// The time limit turns a write that blocks, or a drain that never ends, into a failure.
+@Suite("Queued writer", .timeLimit(.minutes(1)))
 struct QueuedWriterTests {
     /// Message `i`: a 4-byte big-endian index, a 4-byte length, then `length` bytes of `i`.
     static func message(_ i: Int, length: Int) -> [UInt8] {
@@ -27,33 +28,32 @@ struct QueuedWriterTests {
         return found
     }
 
-    /// Reads `fd` to its end and splits it into messages, on a thread of its own (megabytes of
-    /// checking in a debug build would hold a cooperative thread that the parallel suites need).
-    static func readMessages(_ fd: FileDescriptor) async throws -> [Int]? {
+    /// Reads `count` bytes from `fd` (or to its end) and splits them into messages, on a thread of its
+    /// own (megabytes of checking in a debug build would hold a cooperative thread that the parallel
+    /// suites need). Waiting for the bytes, not for an empty queue: the drain thread takes a message
+    /// off the queue before its write is done.
+    static func readMessages(_ fd: FileDescriptor, count: Int) async throws -> [Int]? {
         try await Blocking.run {
             var all: [UInt8] = []
-            while true {
+            while all.count < count {
                 let chunk = try fd.read(upTo: 1 << 16)
-                if chunk.isEmpty { return messages(in: all) }
+                if chunk.isEmpty { break }
                 all += chunk
             }
+            return messages(in: all)
         }
     }
 
+    /// A write that blocked would wait forever for a peer that reads only afterwards (a hang).
     @Test("writes return at once while the peer reads nothing, and every byte arrives in order once it does")
     func neverBlocks() async throws {
         let (ours, peer) = try Pipe.socketPair()
         let writer = QueuedWriter(fd: ours)
         // 2 MiB: far more than a socket buffer holds.
-        let started = ContinuousClock.now
         for i in 0..<32 { try writer.write(Self.message(i, length: 64 << 10)) }
-        #expect(ContinuousClock.now - started < .seconds(5))
         #expect(writer.queuedBytes > 0)
-        let reading = Task { try await Self.readMessages(peer) }
-        // Whatever is queued goes out; then the end of input lets the reader finish.
-        while writer.queuedBytes > 0 { try await Task.sleep(for: .milliseconds(10)) }
-        ours.shutdownWrite()
-        #expect(try await reading.value == Array(0..<32))
+        // Whatever is queued goes out, in order.
+        #expect(try await Self.readMessages(peer, count: 32 * (8 + 64 << 10)) == Array(0..<32))
         ours.close()
         peer.close()
     }
@@ -62,7 +62,8 @@ struct QueuedWriterTests {
     func concurrentWriters() async throws {
         let (ours, peer) = try Pipe.socketPair()
         let writer = QueuedWriter(fd: ours)
-        let reading = Task { try await Self.readMessages(peer) }
+        let total = 4 * (0..<200).reduce(0) { $0 + 8 + ($1 * 997) % 4_000 }
+        let reading = Task { try await Self.readMessages(peer, count: total) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for thread in 0..<4 {
                 group.addTask {
@@ -73,8 +74,6 @@ struct QueuedWriterTests {
             }
             try await group.waitForAll()
         }
-        while writer.queuedBytes > 0 { try await Task.sleep(for: .milliseconds(10)) }
-        ours.shutdownWrite()
         let seen = try #require(try await reading.value)
         #expect(seen.count == 800)
         for thread in 0..<4 {
@@ -92,9 +91,13 @@ struct QueuedWriterTests {
         // Fill the buffer so later messages queue, then close the peer under the drain thread.
         for i in 0..<16 { try writer.write(Self.message(i, length: 64 << 10)) }
         peer.close()
+        // Until the drain thread has met the closed peer; the deadline only turns a hang into a failure.
         var failed = false
-        for i in 0..<200 where !failed {
+        let giveUp = ContinuousClock.now + .seconds(60)
+        var i = 0
+        while !failed, ContinuousClock.now < giveUp {
             do { try writer.write(Self.message(i, length: 16)) } catch { failed = true }
+            i += 1
             try await Task.sleep(for: .milliseconds(5))
         }
         #expect(failed)

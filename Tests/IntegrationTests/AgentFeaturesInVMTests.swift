@@ -87,8 +87,9 @@ struct AgentFeaturesInVMTests {
             let agent = try await d.daemon.engine.agent(for: sb.id)
             await #expect(throws: AgentError.self) { _ = try await agent.forward(port: 9) }
             _ = try await agent.execDetached(ExecRequest(argv: ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"], cwd: "/etc"))
+            // Until the guest's server is up (python starts slowly beside other VMs under TCG).
             var response = ""
-            for _ in 0..<100 where !response.contains("200") {
+            _ = try await eventually(interval: .milliseconds(200)) {
                 if let channel = try? await agent.forward(port: 8000) {
                     try await channel.send(Array("GET /hostname HTTP/1.0\r\nHost: x\r\n\r\n".utf8))
                     try channel.finishSending()
@@ -96,9 +97,8 @@ struct AgentFeaturesInVMTests {
                     for try await chunk in channel.incoming { bytes += chunk }
                     response = String(decoding: bytes, as: UTF8.self)
                     channel.close()
-                } else {
-                    try await Task.sleep(for: .milliseconds(200))
                 }
+                return response.contains("200")
             }
             #expect(response.hasPrefix("HTTP/1.0 200"), "\(response.prefix(200))")
             #expect(response.hasSuffix("fwd\n"))

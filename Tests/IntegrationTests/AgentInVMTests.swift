@@ -38,9 +38,9 @@ struct AgentInVMTests {
             let detached = try await again.execDetached(ExecRequest(argv: ["sh", "-c", "echo bg-done"], outputFile: "/tmp/bg.log"))
             #expect(detached.pid > 1)
             var text = ""
-            for _ in 0..<50 where text != "bg-done\n" {
-                try await Task.sleep(for: .milliseconds(100))
+            _ = try await eventually {
                 text = try await d.exec("agent-ops", ["cat", "/tmp/bg.log"]).stdout
+                return text == "bg-done\n"
             }
             #expect(text == "bg-done\n")
 

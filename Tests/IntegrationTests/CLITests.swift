@@ -71,9 +71,9 @@ struct CLITests {
             #expect(env.stdout == "hi there/tok-123")
             #expect(try await bhatti(["exec", "box", "--", "cat", "/workspace/note.txt"], daemon: d, key: key).stdout == "hello from the host\n")
             var initOut = ""
-            for _ in 0..<50 where initOut.isEmpty {
+            _ = try await eventually {
                 initOut = try await bhatti(["exec", "box", "--", "sh", "-c", "cat /tmp/init.out 2>/dev/null"], daemon: d, key: key).stdout
-                if initOut.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+                return !initOut.isEmpty
             }
             #expect(initOut == "init-ran\n")
             #expect(try await bhatti(["list"], daemon: d).stdout.contains("box") == false, "the admin does not see carol's sandbox")

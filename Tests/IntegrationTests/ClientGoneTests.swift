@@ -31,12 +31,8 @@ struct ClientGoneTests {
         }
     }
 
-    /// Polls the guest agent's count of running execs for up to 15 s; whether it reached `count`.
+    /// Polls the guest agent's count of running execs until it is `count`; whether it got there.
     static func runningExecs(_ agent: AgentConnection, become count: Int) async throws -> Bool {
-        for _ in 0..<300 {
-            if try await agent.activity().runningExecs == count { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return false
+        try await eventually(interval: .milliseconds(50)) { try await agent.activity().runningExecs == count }
     }
 }

@@ -21,13 +21,23 @@ struct DaemonRestartTests {
         return p
     }
 
+    /// Waits until a daemon accepts connections on `path` (a killed daemon's socket file refuses them);
+    /// the deadline only turns a daemon that never starts into a failure.
     static func waitForSocket(_ path: String) async throws {
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: path) { try await Task.sleep(for: .milliseconds(25)) }
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < giveUp {
+            if let fd = try? Socket.connect(unixPath: path) {
+                fd.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        throw Failure("no daemon answered on \(path)")
     }
 
     /// Execs `cmd` through the API; the reply's stdout, or nil on any failure.
     static func exec(_ client: HTTPClient, _ headers: HTTPHeaders, _ sandbox: String, _ cmd: [String]) async throws -> String? {
-        let body = try JSONEncoder().encode(ExecRequestDTO(cmd: cmd, timeoutSec: 20))
+        let body = try JSONEncoder().encode(ExecRequestDTO(cmd: cmd, timeoutSec: 120))
         let r = try await Blocking.run {
             try client.send(method: "POST", path: "/v1/sandboxes/\(sandbox)/exec", headers: headers, body: Array(body))
         }
@@ -36,7 +46,8 @@ struct DaemonRestartTests {
     }
 
     static func list(_ client: HTTPClient, _ headers: HTTPHeaders) async throws -> [SandboxDTO] {
-        for _ in 0..<100 {
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < giveUp {
             if let r = try? await Blocking.run({ try client.send(method: "GET", path: "/v1/sandboxes", headers: headers) }), r.status == 200 {
                 return try JSONDecoder().decode([SandboxDTO].self, from: Data(r.body))
             }
@@ -70,7 +81,6 @@ struct DaemonRestartTests {
 
         // …and the next daemon adopts it: same QEMU, same memory, answering.
         let second = try Self.serve(data)
-        try await Task.sleep(for: .milliseconds(200))
         try await Self.waitForSocket(data + "/api.sock")
         let listed = try await Self.list(client, headers)
         #expect(listed.map(\.name) == ["survivor"])
@@ -119,7 +129,6 @@ struct DaemonRestartTests {
         first.waitUntilExit()
         // The next daemon finds the QEMU paused, adopts it and lets it run.
         let second = try Self.serve(data)
-        try await Task.sleep(for: .milliseconds(200))
         try await Self.waitForSocket(data + "/api.sock")
         let adopted = try await Self.list(client, headers)
         #expect(adopted.first?.state == "hot", "\(adopted.first?.stateReason ?? "")")
@@ -134,7 +143,8 @@ struct DaemonRestartTests {
         defer { third.terminate(); third.waitUntilExit() }
         try await Self.waitForSocket(data + "/api.sock")
         var state = ""
-        for _ in 0..<100 {
+        let giveUp = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < giveUp {
             state = try await Self.list(client, headers).first?.state ?? ""
             if state == "hot" { break }
             try await Task.sleep(for: .milliseconds(100))

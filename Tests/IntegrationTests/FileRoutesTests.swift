@@ -138,9 +138,9 @@ struct FileRoutesTests {
             let reply = try JSONDecoder().decode(DetachedExecDTO.self, from: Data(r.body))
             #expect(reply.detached && reply.pid > 1)
             var out = ""
-            for _ in 0..<50 where out != "hi-bg\n" {
-                try await Task.sleep(for: .milliseconds(100))
+            _ = try await eventually {
                 out = try await d.exec("bg", ["cat", reply.outputFile]).stdout
+                return out == "hi-bg\n"
             }
             #expect(out == "hi-bg\n")
             // A detached session shows in the list (opened through the engine; the shell route is not built yet).

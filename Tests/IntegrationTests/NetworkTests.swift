@@ -49,22 +49,23 @@ struct NetworkTests {
 
             // A server in b; a reaches it, c (bob) does not.
             #expect(try await d.call("POST", "/v1/sandboxes/b/exec", json: #"{"cmd":["python3","-m","http.server","8000"],"detach":true}"#).status == 200)
+            // Until b's server is up (python starts in tens of seconds beside other VMs under TCG).
             var fromA = ""
-            for _ in 0..<50 where fromA != "open\n" {
+            _ = try await eventually(interval: .milliseconds(200)) {
                 fromA = try await d.exec("a", ["python3", "-c", Self.probe(bIP, 8000)]).stdout
-                if fromA != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
+                return fromA == "open\n"
             }
             #expect(fromA == "open\n")
             // ICMP too: a pings b; bob's c cannot.
-            #expect(try await d.exec("a", ["sudo", "ping", "-c", "1", "-W", "3", bIP]).exitCode == 0)
+            #expect(try await d.exec("a", ["sudo", "ping", "-c", "1", "-W", "30", bIP]).exitCode == 0)
             let ping = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
                                        body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["sudo", "ping", "-c", "1", "-W", "2", bIP]))))
             #expect(try JSONDecoder().decode(ExecResultDTO.self, from: Data(ping.body)).exitCode != 0)
             // By name too: each guest's /etc/hosts lists its user's sandboxes, and only those.
             var byName = ""
-            for _ in 0..<30 where byName != "open\n" {
+            _ = try await eventually(interval: .milliseconds(200)) {
                 byName = try await d.exec("a", ["python3", "-c", Self.probe("b", 8000)]).stdout
-                if byName != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
+                return byName == "open\n"
             }
             #expect(byName == "open\n", "a reaches b by name")
             let hostsInA = try await d.exec("a", ["cat", "/etc/hosts"]).stdout
@@ -104,9 +105,9 @@ struct NetworkTests {
             #expect(a2Addr.split(separator: "\n").last != aAddr.split(separator: "\n").last, "the fork kept its parent's MAC")
             #expect(try await d.exec("a2", ["python3", "-c", Self.probe(bIP, 8000)]).stdout == "open\n")
             var a2Known = ""
-            for _ in 0..<30 where !a2Known.contains(a2IP) {
+            _ = try await eventually(interval: .milliseconds(200)) {
                 a2Known = try await d.exec("b", ["getent", "hosts", "a2"]).stdout
-                if !a2Known.contains(a2IP) { try await Task.sleep(for: .milliseconds(200)) }
+                return a2Known.contains(a2IP)
             }
             #expect(a2Known.contains(a2IP), "a new sandbox's name reaches the others")
 
@@ -184,9 +185,9 @@ struct NetworkTests {
             }
             #expect(try await d.get("den").egress == "deny")
             var pub = ""
-            for _ in 0..<30 where pub != "open\n" {
+            _ = try await eventually(interval: .milliseconds(200)) {
                 pub = try await d.exec("pub", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout
-                if pub != "open\n" { try await Task.sleep(for: .milliseconds(200)) }
+                return pub == "open\n"
             }
             #expect(pub == "open\n", "public egress reaches the outside namespace")
             #expect(try await d.exec("den", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout != "open\n", "deny blocks it")

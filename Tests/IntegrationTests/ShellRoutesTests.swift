@@ -44,9 +44,11 @@ struct ShellRoutesTests {
             #expect(session["type"] as? String == "session")
             let id = try #require(session["session_id"] as? String)
             first.close(code: WebSocketCloseCode.normal, reason: "")
-            try await Task.sleep(for: .milliseconds(300))
-            let list = try JSONDecoder().decode([SessionDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/ws/sessions").body))
-            #expect(list.contains { $0.sessionID == id && $0.running && !$0.attached })
+            // The session outlives its client: detached, still running (once the close has reached the guest).
+            #expect(try await eventually {
+                let list = try JSONDecoder().decode([SessionDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/ws/sessions").body))
+                return list.contains { $0.sessionID == id && $0.running && !$0.attached }
+            })
             // Reattach: the scrollback (with the earlier output) comes back first.
             let again = try await open(d, "/v1/sandboxes/ws/shell?session=\(id)")
             let (replay, _) = try await Self.collect(again) { text, _ in text.contains("MARK-42") }

@@ -81,8 +81,7 @@ struct SnapshotTests {
         let d = try await TestDaemon.start(templates: true)
         do {
             _ = try await d.create("first")
-            let deadline = ContinuousClock.now + .seconds(60)
-            while d.logEvents.count("template.built") == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+            _ = try await eventually(interval: .milliseconds(200)) { d.logEvents.count("template.built") > 0 }
             #expect(d.logEvents.count("template.built") == 1)
             _ = try await d.create("second")
             #expect(d.logEvents.count("sandbox.created:template") == 1)
@@ -110,11 +109,7 @@ struct SnapshotTests {
         let d = try await TestDaemon.start(templates: true)
         _ = try await d.create("first")
         // The template's VM boots in the background now; stop before it is done.
-        var building = false
-        for _ in 0..<50 where !building {
-            building = qemuProcesses(mentioning: d.dataDirectory).count >= 2
-            if !building { try await Task.sleep(for: .milliseconds(20)) }
-        }
+        let building = try await eventually(interval: .milliseconds(20)) { qemuProcesses(mentioning: d.dataDirectory).count >= 2 }
         #expect(building, "the template's QEMU started")
         await d.stop()
         try await Task.sleep(for: .milliseconds(200))

@@ -1,4 +1,5 @@
 import BhattiAPI
+import BhattiCore
 import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
@@ -152,4 +153,17 @@ func withDaemon(
     }
     await d.stop()
     #expect(qemuProcesses(mentioning: d.dataDirectory).isEmpty, "QEMU left running after the daemon stopped")
+}
+
+/// Polls `condition` every `interval` until it holds; whether it did. The deadline only turns a hang
+/// into a failure: a pass never waits for it, so it is far beyond any healthy run, however loaded.
+func eventually(
+    deadline: Duration = .seconds(120), interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool
+) async throws -> Bool {
+    let giveUp = ContinuousClock.now + deadline
+    while ContinuousClock.now < giveUp {
+        if try await condition() { return true }
+        try await Task.sleep(for: interval)
+    }
+    return try await condition()
 }

@@ -101,12 +101,7 @@ struct VMLifecycleTests {
             let sb = try await d.create("crashy")
             let pid = try #require(await d.daemon.engine.pid(of: sb.id))
             kill(pid, SIGKILL)
-            var state = ""
-            for _ in 0..<100 {
-                state = try await d.get("crashy").state
-                if state == "error" { break }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            _ = try await eventually(interval: .milliseconds(50)) { try await d.get("crashy").state == "error" }
             let after = try await d.get("crashy")
             #expect(after.state == "error")
             #expect(after.stateReason?.contains("QEMU exited unexpectedly") == true, "\(after.stateReason ?? "")")
@@ -368,51 +363,63 @@ struct ConfinementTests {
     }
 }
 
-/// A guest that burns all it can must not starve its neighbours: its cgroup caps its QEMU's CPU.
-@Suite("Noisy neighbour", .serialized, .timeLimit(.minutes(5)))
+/// A guest that burns all it can must not starve its neighbours: its cgroup caps its QEMU's CPU. How
+/// much the neighbour's exec slows down is a benchmark figure (`make bench`, the noisy-neighbour rows);
+/// this holds on any machine, however loaded: the neighbour's exec still completes, within its exec
+/// timeout, and the bomb uses no more CPU than its cgroup grants.
+@Suite("Noisy neighbour", .timeLimit(.minutes(5)))
 struct NoisyNeighbourTests {
-    @Test("a CPU-bound fork bomb in a 1-vCPU sandbox leaves another sandbox's exec p50 within 3x of its idle value")
+    @Test("beside a CPU-bound fork bomb in a 1-vCPU sandbox, another sandbox's exec completes, and the bomb stays within its cgroup's CPU")
     func forkBomb() async throws {
         try await withDaemon { d in
             _ = try await d.create("victim", memoryMB: 256)
             _ = try await d.create("bomber", cpus: 1, memoryMB: 256)
-            func p50() async throws -> Double {
-                var samples: [Double] = []
-                for _ in 0..<15 {
-                    let started = ContinuousClock.now
-                    #expect(try await d.exec("victim", ["true"]).exitCode == 0)
-                    let elapsed = ContinuousClock.now - started
-                    samples.append(Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15)
-                }
-                return samples.sorted()[samples.count / 2]
+            let bomberPID = try #require(await d.daemon.engine.pid(of: try await d.get("bomber").id))
+            let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+            /// The bomber's QEMU's CPU time so far (all its threads), in seconds.
+            func cpuSeconds() throws -> Double {
+                let stat = try String(contentsOfFile: "/proc/\(bomberPID)/stat", encoding: .utf8)
+                let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
+                return Double(Int(fields[11])! + Int(fields[12])!) / tick   // utime + stime
             }
-            _ = try await p50()   // warm-up
-            let idleBefore = try await p50()
+            /// The bomber's CPU time over about `window` of wall time, and that wall time (never shorter
+            /// than the span between the two CPU readings).
+            func usage(over window: Duration) async throws -> (cpu: Double, wall: Double) {
+                let (start, before) = (ContinuousClock.now, try cpuSeconds())
+                try await Task.sleep(for: window)
+                let after = try cpuSeconds()
+                return (after - before, seconds(ContinuousClock.now - start))
+            }
             // Busy loops that fork more busy loops, detached so the exec returns; the guest's own limits
             // (its pids and memory) stop it inside, never the host's.
             let bomb = #"nohup sh -c 'b() { (while :; do :; done) & b & }; b' >/dev/null 2>&1 &"#
             #expect(try await d.call("POST", "/v1/sandboxes/bomber/exec", json: #"{"cmd":["sh","-c","\#(bomb)"],"detach":true}"#).status < 300)
-            try await Task.sleep(for: .seconds(2))
-            // The bomb really runs: the bomber's QEMU used at least a tenth of a CPU over the last second
-            // (an idle guest's QEMU uses a few percent; beside other suites' VMs it gets less than a core).
-            let bomberPID = try #require(await d.daemon.engine.pid(of: try await d.get("bomber").id))
-            func cpuTicks() throws -> Int {
-                let stat = try String(contentsOfFile: "/proc/\(bomberPID)/stat", encoding: .utf8)
-                let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
-                return Int(fields[11])! + Int(fields[12])!   // utime + stime, in clock ticks
+            // The bomb runs: a second in which the bomber's QEMU used a tenth of a CPU (an idle guest's
+            // uses a few percent). Waited for, however long the machine takes to give it the CPU; the
+            // deadline only turns a bomb that never runs into a failure.
+            let giveUp = ContinuousClock.now + .seconds(120)
+            var busy = false
+            while !busy, ContinuousClock.now < giveUp {
+                let (cpu, wall) = try await usage(over: .seconds(1))
+                busy = cpu >= wall / 10
             }
-            let ticks = try cpuTicks()
-            try await Task.sleep(for: .seconds(1))
-            let used = try cpuTicks() - ticks
-            #expect(used >= Int(sysconf(Int32(_SC_CLK_TCK))) / 10, "the bomber's QEMU is not busy: \(used) ticks in 1 s")
-            let loaded = try await p50()
-            // Idle again, measured after the bomber is gone: the larger idle value, so a busier machine
-            // (other suites run beside this one) does not make the bound unfair.
+            #expect(busy, "the bomber's QEMU never got busy")
+            // The neighbour is served: each exec completes, well within its own timeout.
+            for i in 0..<3 {
+                let r = try await d.exec("victim", ["echo", "served \(i)"], timeout: 120)
+                #expect(r.exitCode == 0 && r.stdout == "served \(i)\n")
+            }
+            // Confined: over a window, the bomber's QEMU used at most its cgroup's quota (its vCPU plus
+            // one for the VMM's threads), with one scheduling period and a tick per thread of slack.
+            // A slower machine only gives it less.
+            let threads = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(bomberPID)/task").count) ?? 64
+            let (cpu, wall) = try await usage(over: .seconds(2))
+            let allowed = 2 * (wall + 0.1) + Double(threads) / tick
+            #expect(cpu <= allowed, "the bomber's QEMU used \(cpu) s of CPU in \(wall) s (its quota: 2 CPUs)")
             #expect(try await d.call("DELETE", "/v1/sandboxes/bomber").status == 200)
-            let idleAfter = try await p50()
-            let idle = max(idleBefore, idleAfter)
-            print("noisy neighbour: victim exec p50 \(idleBefore) ms idle before, \(loaded) ms under the bomb, \(idleAfter) ms idle after")
-            #expect(loaded <= 3 * idle, "victim exec p50 \(loaded) ms under the bomb, \(idle) ms idle")
+            #expect(try await d.exec("victim", ["true"], timeout: 120).exitCode == 0)
         }
     }
 }
+
+private func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }

@@ -94,17 +94,17 @@ struct ExecTests {
     @Test("cancelling an exec kills its whole process group")
     func cancelKillsGroup() async throws {
         let h = try await AgentHarness.start()
-        let marker = "/tmp/bhatti-lohar-test-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: marker) }
-        // A child that would write the marker after 2 s unless it is killed with its parent.
+        // A child in the background and the command's own sleep, both in the exec's process group.
+        let (child, own) = (ExecTimeoutTests.uniqueSleep(), ExecTimeoutTests.uniqueSleep())
         let task = Task {
-            try await h.run(["sh", "-c", "(sleep 2; touch \(marker)) & sleep 30"])
+            try await h.run(["sh", "-c", "\(child.joined(separator: " ")) & \(own.joined(separator: " "))"])
         }
-        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await ExecTimeoutTests.eventually {
+            ExecTimeoutTests.processes(running: child) == 1 && ExecTimeoutTests.processes(running: own) == 1
+        })
         task.cancel()
         _ = try? await task.value
-        try await Task.sleep(for: .milliseconds(2500))
-        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(try await ExecTimeoutTests.allGone([child, own]))
     }
 
     @Test("ten execs at once all complete with their own output")
@@ -121,10 +121,9 @@ struct ExecTests {
     @Test("ping is echoed")
     func ping() async throws {
         let h = try await AgentHarness.start()
+        // Answered at all is the claim; how fast is bench/'s.
         let rtt = try await h.connection.ping([1, 2, 3])
-        // A bound for "answered", not a speed check (bench/ measures that): a loaded 2-core CI
-        // machine took 1.3 s once.
-        #expect(rtt < .seconds(10))
+        #expect(rtt > .zero)
     }
 }
 
@@ -133,13 +132,13 @@ struct DisconnectTests {
     @Test("a host that disconnects takes its commands, children included, with it")
     func disconnectKillsGroup() async throws {
         let h = try await AgentHarness.start()
-        let marker = "/tmp/bhatti-lohar-disc-\(UUID().uuidString)"
-        defer { try? FileManager.default.removeItem(atPath: marker) }
-        let task = Task { try await h.run(["sh", "-c", "(sleep 1.5; touch \(marker)) & sleep 30"]) }
-        try await Task.sleep(for: .milliseconds(300))
+        let (child, own) = (ExecTimeoutTests.uniqueSleep(), ExecTimeoutTests.uniqueSleep())
+        let task = Task { try await h.run(["sh", "-c", "\(child.joined(separator: " ")) & \(own.joined(separator: " "))"]) }
+        #expect(try await ExecTimeoutTests.eventually {
+            ExecTimeoutTests.processes(running: child) == 1 && ExecTimeoutTests.processes(running: own) == 1
+        })
         h.connection.close()
         _ = try? await task.value
-        try await Task.sleep(for: .milliseconds(2000))
-        #expect(!FileManager.default.fileExists(atPath: marker))
+        #expect(try await ExecTimeoutTests.allGone([child, own]))
     }
 }

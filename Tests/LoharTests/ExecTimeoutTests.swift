@@ -3,28 +3,29 @@ import BhattiWire
 import Foundation
 import Testing
 
-@Suite("Exec timeout")
+/// The time limit turns a timeout that never fires into a failure.
+@Suite("Exec timeout", .timeLimit(.minutes(2)))
 struct ExecTimeoutTests {
     @Test("a command past its timeout is killed, the exec throws timedOut, and the channel keeps serving")
     func timesOut() async throws {
         let h = try await AgentHarness.start()
-        // A sleep of its own length names the process, so the test can see that it is gone afterwards.
-        let length = "30.\(UInt32.random(in: 100_000...999_999))"
-        let started = ContinuousClock.now
+        // A sleep of its own length names the process, so the test can see that it is gone afterwards;
+        // longer than any test runs, so only the timeout ends the exec.
+        let length = "3600.\(UInt32.random(in: 100_000...999_999))"
         await #expect(throws: AgentError.self) {
             _ = try await h.connection.exec(ExecRequest(argv: ["sleep", length]), timeout: .milliseconds(300))
         }
-        let waited = ContinuousClock.now - started
-        #expect(waited < .seconds(10))
-        // The kill went out: the agent counts no running exec, and no such process is left.
+        // The kill went out: the agent counts no running exec, and no such process is left (each
+        // waited for until it holds; the deadline only turns a hang into a failure).
+        let giveUp = ContinuousClock.now + .seconds(60)
         var running = try await h.connection.activity().runningExecs
-        for _ in 0..<200 where running > 0 {
+        while running > 0, ContinuousClock.now < giveUp {
             try await Task.sleep(for: .milliseconds(10))
             running = try await h.connection.activity().runningExecs
         }
         #expect(running == 0)
         var left = Self.processes(running: ["sleep", length])
-        for _ in 0..<200 where left > 0 {
+        while left > 0, ContinuousClock.now < giveUp {
             try await Task.sleep(for: .milliseconds(10))
             left = Self.processes(running: ["sleep", length])
         }
@@ -53,11 +54,39 @@ struct ExecTimeoutTests {
     }
 
     /// How many processes have exactly `argv` as their command line.
-    static func processes(running argv: [String]) -> Int {
+    static func processes(running argv: [String]) -> Int { pids(running: argv).count }
+
+    /// The processes that have exactly `argv` as their command line.
+    static func pids(running argv: [String]) -> [Int32] {
         let wanted = Array((argv.joined(separator: "\0") + "\0").utf8)
-        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.filter { Int($0) != nil } ?? []
+        let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc"))?.compactMap { Int32($0) } ?? []
         return pids.filter { pid in
             FileManager.default.contents(atPath: "/proc/\(pid)/cmdline").map { Array($0) == wanted } ?? false
-        }.count
+        }
     }
+
+    /// Waits until `condition` holds; the deadline only turns a hang into a failure.
+    static func eventually(_ condition: () -> Bool) async throws -> Bool {
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while !condition(), ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(10)) }
+        return condition()
+    }
+
+    /// `eventually` for a condition that asks the agent.
+    static func eventually(async condition: () async throws -> Bool) async throws -> Bool {
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while try await !condition(), ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(10)) }
+        return try await condition()
+    }
+
+    /// Waits until no process runs any of `commands`; what is left when the wait gives up is killed,
+    /// so a failing test leaves nothing behind.
+    static func allGone(_ commands: [[String]]) async throws -> Bool {
+        let gone = try await eventually { commands.allSatisfy { pids(running: $0).isEmpty } }
+        for pid in commands.flatMap(pids(running:)) { kill(pid, SIGKILL) }
+        return gone
+    }
+
+    /// A sleep longer than any test, named by its own length so the test can find its process.
+    static func uniqueSleep() -> [String] { ["sleep", "3600.\(UInt32.random(in: 100_000...999_999))"] }
 }

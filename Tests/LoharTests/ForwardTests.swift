@@ -70,20 +70,24 @@ struct ForwardTests {
     @Test("close tears the guest's socket down")
     func closeTearsDown() async throws {
         let h = try await AgentHarness.start()
-        let sawEOF = Locked(false)
+        let (received, sawEOF) = (Locked(0), Locked(false))
         let server = try TestServer { socket in
-            socket.setReceiveTimeout(milliseconds: 3000)
-            while let chunk = try? socket.read(upTo: 1024), !chunk.isEmpty {}
-            sawEOF.with { $0 = true }
+            // A read that times out is no end of file: only a real one counts.
+            socket.setReceiveTimeout(milliseconds: 60_000)
+            while let chunk = try? socket.read(upTo: 1024) {
+                if chunk.isEmpty {
+                    sawEOF.with { $0 = true }
+                    return
+                }
+                received.with { $0 += chunk.count }
+            }
         }
         defer { server.stop() }
         let forward = try await h.connection.forward(port: server.port)
         try await forward.send([1, 2, 3])
-        try await Task.sleep(for: .milliseconds(50))
+        #expect(await TransferSupport.eventuallyTrue { received.with { $0 } == 3 })
         forward.close()
-        let deadline = ContinuousClock.now + .seconds(2)
-        while !sawEOF.with({ $0 }) && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
-        #expect(sawEOF.with { $0 })
+        #expect(await TransferSupport.eventuallyTrue { sawEOF.with { $0 } })
     }
 
     @Test("a closed port is a clear error; a port out of range is a bad request")

@@ -40,16 +40,16 @@ struct FuzzTests {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
         startThread(name: "t") { agent.serve(connection: guest); guest.close() }
-        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(5))
-        let pending = Task { try await c.exec(ExecRequest(argv: ["sleep", "30"])) }
-        try await Task.sleep(for: .milliseconds(100))
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let pending = Task { try await c.exec(ExecRequest(argv: ["sleep", "3600"])) }
+        #expect(try await ExecTimeoutTests.eventually(async: { try await c.activity().runningExecs == 1 }))
         try host.writeAll([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0x10])   // a 4 GiB frame
         // The in-flight exec fails (the agent dropped the connection) instead of hanging.
         await #expect(throws: (any Error).self) { _ = try await pending.value }
         // A new connection to the same agent works.
         let (h2, g2) = try Pipe.socketPair()
         startThread(name: "t2") { agent.serve(connection: g2); g2.close() }
-        let c2 = try await AgentConnection.handshake(fd: h2, timeout: .seconds(5))
+        let c2 = try await AgentConnection.handshake(fd: h2, timeout: .seconds(60))
         let status = try await c2.exec(ExecRequest(argv: ["true"]))
         #expect(status.code == 0)
     }
@@ -74,7 +74,7 @@ struct FuzzTests {
                 }
             }
         }
-        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(5))
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
         await #expect(throws: AgentError.self) { _ = try await c.exec(ExecRequest(argv: ["true"])) }
         #expect(c.isClosed)
     }

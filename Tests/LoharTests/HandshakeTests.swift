@@ -5,7 +5,7 @@ import Foundation
 import Lohar
 import Testing
 
-@Suite("Hello gate")
+@Suite("Hello gate", .timeLimit(.minutes(2)))
 struct HandshakeTests {
     @Test("the agent refuses everything before hello")
     func refusesBeforeHello() async throws {
@@ -36,7 +36,7 @@ struct HandshakeTests {
             let agent = Agent(configuration: config)
             startThread(name: "t") { agent.serve(connection: guest); guest.close() }
             do {
-                let c = try await AgentConnection.handshake(fd: host, token: token, timeout: .seconds(5))
+                let c = try await AgentConnection.handshake(fd: host, token: token, timeout: .seconds(60))
                 #expect(ok)
                 #expect(c.hello.version == wireProtocolVersion)
             } catch AgentError.remote(let m) {
@@ -57,14 +57,15 @@ struct HandshakeTests {
     @Test("a dropped channel fails the exec in flight instead of hanging")
     func disconnectFailsInFlight() async throws {
         let h = try await AgentHarness.start()
-        let task = Task { try await h.run(["sleep", "30"]) }
-        try await Task.sleep(for: .milliseconds(200))
+        let task = Task { try await h.run(["sleep", "3600"]) }
+        // In flight once the agent runs it; a dropped channel that did not fail it would hang (the time limit).
+        #expect(try await ExecTimeoutTests.eventually(async: { try await h.connection.activity().runningExecs == 1 }))
         h.connection.close()
         await #expect(throws: AgentError.self) { _ = try await task.value }
     }
 }
 
-@Suite("Re-greeting")
+@Suite("Re-greeting", .timeLimit(.minutes(2)))
 struct RegreetTests {
     @Test("a later hello with a wrong token leaves the channel closed to everything until a right one")
     func wrongRehello() async throws {
@@ -107,10 +108,9 @@ struct RegreetTests {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
         startThread(name: "t") { agent.serve(connection: guest); guest.close() }
-        let first = try await AgentConnection.handshake(fd: host, timeout: .seconds(5))
-        let running = Task { try await first.exec(ExecRequest(argv: ["sleep", "30"])) }
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(try await first.activity().runningExecs == 1)
+        let first = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let running = Task { try await first.exec(ExecRequest(argv: ["sleep", "3600"])) }
+        #expect(try await ExecTimeoutTests.eventually(async: { try await first.activity().runningExecs == 1 }))
         // Same byte stream, new hello: what a host reconnecting through QEMU's chardev looks like.
         try host.writeAll(Frame(stream: 0, type: .hello, payload: WireJSON.encode(Hello())).encoded())
         let status = try await running.value

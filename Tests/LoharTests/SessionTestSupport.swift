@@ -21,7 +21,7 @@ final class SharedAgent: Sendable {
             agent.serve(connection: guest)
             guest.close()
         }
-        return try await AgentConnection.handshake(fd: host, timeout: .seconds(5))
+        return try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
     }
 }
 
@@ -45,14 +45,14 @@ final class Transcript: Sendable {
     var bytes: [UInt8] { state.with { $0.bytes } }
     var text: String { String(decoding: bytes, as: UTF8.self) }
 
-    func waitFor(_ needle: String, timeout: Duration = .seconds(5)) async -> Bool {
+    func waitFor(_ needle: String, timeout: Duration = .seconds(60)) async -> Bool {
         await eventually(timeout: timeout) { self.text.contains(needle) }
     }
 
     func waitForBytes(_ count: Int) async -> Bool { await eventually { self.bytes.count >= count } }
 
     /// The `.exit` or `.detached` that ended the output (nil if it ended otherwise or not in time).
-    func waitForEnd(timeout: Duration = .seconds(5)) async -> SessionEvent? {
+    func waitForEnd(timeout: Duration = .seconds(60)) async -> SessionEvent? {
         _ = await eventually(timeout: timeout) { self.state.with { $0.done } }
         return state.with { $0.end }
     }
@@ -62,8 +62,9 @@ extension Optional<SessionEvent> {
     var isExit: Bool { if case .exit = self { true } else { false } }
 }
 
-/// Polls `condition` every 10 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(5), _ condition: () async throws -> Bool) async -> Bool {
+/// Polls `condition` every 10 ms until it holds or `timeout` passes (by default a deadline that only
+/// turns a hang into a failure).
+func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return true }

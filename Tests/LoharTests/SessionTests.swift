@@ -118,8 +118,9 @@ struct SessionTests {
     @Test("a detached session past its idle timeout is killed; one without a timeout is kept")
     func idleTimeout() async throws {
         let c = try await SharedAgent().connect()
-        let timed = try await c.openSession(SessionRequest(argv: ["sleep", "30"], tty: false, idleTimeoutSeconds: 1))
-        let kept = try await c.openSession(SessionRequest(argv: ["sleep", "30"], tty: false))
+        // Sleeps no test outlives: only the idle timeout ends the first.
+        let timed = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false, idleTimeoutSeconds: 1))
+        let kept = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false))
         try timed.detach()
         try kept.detach()
         #expect(await eventually { try await c.listSessions().first { $0.sessionID == timed.info.sessionID }?.running == false })
@@ -172,7 +173,7 @@ struct SessionTests {
         try await att.write(Array("echo ready-$((2*4)); sleep 100\n".utf8))
         #expect(await t.waitFor("ready-8"))
         try await c.killSession(att.info.sessionID)
-        #expect(await t.waitForEnd(timeout: .seconds(3)).isExit)
+        #expect(await t.waitForEnd().isExit)
         await #expect { try await c.killSession("s999") } throws: { remoteCode($0) == .notFound }
         await #expect { _ = try await c.openSession(SessionRequest(sessionID: "s999")) } throws: { remoteCode($0) == .notFound }
         await #expect { _ = try await c.openSession(SessionRequest(argv: ["no-such-command-xyz"])) } throws: { remoteCode($0) == .notFound }
