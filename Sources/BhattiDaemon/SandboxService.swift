@@ -437,6 +437,8 @@ public actor SandboxService {
         let waking = Task { try await self.wake(record.id) }
         do {
             let agent = try await engine.agent(for: record.id.rawValue)
+            // Ahead of the request, which may reach the guest before the wake's own clock frame.
+            agent.sendClock()
             var hot = record
             hot.state = .hot
             return (hot, agent, waking)

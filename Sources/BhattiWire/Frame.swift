@@ -96,6 +96,9 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case activity = 0x50
     /// H→G: JSON `GuestConfig`, applied once after boot; `result` `{}`.
     case configure = 0x60
+    /// H→G, stream 0: `GuestClock` (i64 BE, the host's wall clock in ns since the epoch); the agent sets
+    /// its own from it, no reply. Sent only to agents whose hello reply lists the `clock` capability.
+    case clock = 0x61
     /// Either way: JSON `WireErrorMessage`; ends the stream.
     case error = 0x1f
 }

@@ -21,17 +21,53 @@ public struct HelloReply: Codable, Equatable, Sendable {
     /// The guest kernel's boot id: it changes when the VM reboots, not when it is restored.
     public var bootID: String
     public var uptimeMilliseconds: Int
-    public init(version: Int, agentVersion: String, bootID: String, uptimeMilliseconds: Int) {
+    /// Optional frames this agent understands (`clock`); a host sends none of them to an agent that
+    /// does not list them, so a cold sandbox of an older image still wakes under a newer daemon.
+    public var capabilities: [String]
+    public init(version: Int, agentVersion: String, bootID: String, uptimeMilliseconds: Int, capabilities: [String] = []) {
         self.version = version
         self.agentVersion = agentVersion
         self.bootID = bootID
         self.uptimeMilliseconds = uptimeMilliseconds
+        self.capabilities = capabilities
     }
     enum CodingKeys: String, CodingKey {
         case version
         case agentVersion = "agent_version"
         case bootID = "boot_id"
         case uptimeMilliseconds = "uptime_ms"
+        case capabilities
+    }
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            version: try c.decode(Int.self, forKey: .version), agentVersion: try c.decode(String.self, forKey: .agentVersion),
+            bootID: try c.decode(String.self, forKey: .bootID), uptimeMilliseconds: try c.decode(Int.self, forKey: .uptimeMilliseconds),
+            capabilities: try c.decodeIfPresent([String].self, forKey: .capabilities) ?? [])
+    }
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(version, forKey: .version)
+        try c.encode(agentVersion, forKey: .agentVersion)
+        try c.encode(bootID, forKey: .bootID)
+        try c.encode(uptimeMilliseconds, forKey: .uptimeMilliseconds)
+        if !capabilities.isEmpty { try c.encode(capabilities, forKey: .capabilities) }
+    }
+}
+
+/// The host's wall clock for the guest to take: after a restore or a resume the guest's clock is as
+/// old as its snapshot, and TLS, package signatures and `make` need the real time.
+public struct GuestClock: Equatable, Sendable {
+    public static let capability = "clock"
+    /// Nanoseconds since the Unix epoch.
+    public var nanosecondsSinceEpoch: Int64
+    public init(nanosecondsSinceEpoch: Int64) { self.nanosecondsSinceEpoch = nanosecondsSinceEpoch }
+
+    public var payload: [UInt8] { withUnsafeBytes(of: nanosecondsSinceEpoch.bigEndian) { Array($0) } }
+
+    public init(payload: [UInt8]) throws(WireError) {
+        guard payload.count == 8 else { throw .malformedPayload(.clock, "expected 8 bytes, got \(payload.count)") }
+        self.init(nanosecondsSinceEpoch: payload.reduce(Int64(0)) { $0 << 8 | Int64($1) })
     }
 }
 

@@ -75,7 +75,8 @@ final class AgentSession: Sendable {
             return false
         }
         let reply = HelloReply(
-            version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds())
+            version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds(),
+            capabilities: [GuestClock.capability])
         writer.send(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON))
         return true
     }
@@ -89,6 +90,12 @@ final class AgentSession: Sendable {
             // quick reconnect may never show the guest an end of file, so the previous host's streams
             // end there, as on a disconnect.
             break
+        case .clock:
+            // On the reader thread, before any frame after it: a request sent after the clock runs on it.
+            guard frame.stream == 0, let clock = try? GuestClock(payload: frame.payload) else {
+                return writer.sendError(stream: frame.stream, .badRequest, "malformed clock frame")
+            }
+            WallClock.set(clock)
         case .credit:
             guard let bytes = try? Credit.decode(frame) else { return }
             streams.withLock { $0[frame.stream] }?.window.grant(bytes)

@@ -89,6 +89,8 @@ public final class AgentConnection: Sendable {
             }
             let connection = AgentConnection(fd: fd, hello: hello)
             startThread(name: "agent-reader") { connection.readLoop(decoder) }
+            // A new connection follows a boot or a restore: the guest's clock is as old as its snapshot.
+            connection.sendClock()
             return connection
         case .error:
             throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: reply))
@@ -105,6 +107,17 @@ public final class AgentConnection: Sendable {
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }
+
+    /// Hands the guest the host's wall clock. No reply: the agent takes frames in order, so whatever
+    /// is sent after this runs on the new time. Agents without the capability are left alone, and a
+    /// closed channel fails the next request instead.
+    public func sendClock() {
+        guard hello.capabilities.contains(GuestClock.capability) else { return }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let clock = GuestClock(nanosecondsSinceEpoch: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
+        try? send(Frame(stream: 0, type: .clock, payload: clock.payload))
+    }
 
     /// Drops the channel; open streams end with `.disconnected`.
     public func close() { fd.close() }

@@ -9,7 +9,11 @@ extension VirtualMachine {
     public func pause() async throws { try await qmp.execute("stop") }
 
     /// QMP `cont`.
-    public func resume() async throws { try await qmp.execute("cont") }
+    /// QMP `cont`, with the host's wall clock queued for the guest first (it reads it as it runs).
+    public func resume() async throws {
+        agent.sendClock()
+        try await qmp.execute("cont")
+    }
 
     /// QEMU's run state (`running`, `paused`, `postmigrate`, …).
     public func runState() async throws -> String {
