@@ -10,9 +10,12 @@ enum FileCommand {
         usage: "bhatti file read SB PATH [--offset N] [--limit N] [--max-bytes N] | file write SB PATH [--mode 0644] < data | file ls SB PATH",
         summary: "Read a file to stdout (optionally a slice of lines or bytes), write stdin atomically to a file, or list a directory.",
         options: [
-            OptionSpec("--offset", kind: .value), OptionSpec("--limit", kind: .value), OptionSpec("--max-bytes", kind: .value),
-            OptionSpec("--mode", kind: .value),
-        ]
+            OptionSpec("--offset", kind: .value, help: "read: start at this line (0-based)"),
+            OptionSpec("--limit", kind: .value, help: "read: at most this many lines"),
+            OptionSpec("--max-bytes", kind: .value, help: "read: at most this many bytes"),
+            OptionSpec("--mode", kind: .value, help: "write: the file's mode (default 0644)"),
+        ],
+        verbs: ["read", "write", "ls"]
     ) { args, ctx in
         guard args.positionals.count == 3 else { throw UsageError("file needs an action, a sandbox and a path") }
         let (action, sandbox, path) = (args.positionals[0], args.positionals[1], args.positionals[2])
