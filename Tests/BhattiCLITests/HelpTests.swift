@@ -125,6 +125,14 @@ struct HelpTests {
         #expect(BhattiCommand.hint(code: "invalid_state", message: "sandbox dev is still being created") == nil)
     }
 
+    @Test("file ls shows modes as ls -l does", arguments: [
+        ("0644", false, "-rw-r--r--"), ("0755", true, "drwxr-xr-x"), ("0600", false, "-rw-------"),
+        ("1777", true, "drwxrwxrwt"), ("4755", false, "-rwsr-xr-x"), ("2640", false, "-rw-r-S---"), ("bogus", false, "-bogus"),
+    ])
+    func fileModes(octal: String, isDir: Bool, shown: String) {
+        #expect(FileCommand.permissions(octal, isDir: isDir) == shown)
+    }
+
     struct Run { let status: Int32; let stdout: String; let stderr: String }
 
     func runBinary(_ args: [String], stdin: String = "") throws -> Run {

@@ -203,6 +203,9 @@ struct CLITests {
             let through = try await bhatti(["exec", "dev", "printf", "%s|", "-e", "A=2", "--cwd", "/x", "--", "-h"], daemon: d)
             #expect(through.stdout == "-e|A=2|--cwd|/x|--|-h|", "flags after the command reach it: \(through)")
 
+            #expect(try await bhatti(["exec", "dev", "sh", "-c", "echo hi > /workspace/f.txt; chmod 640 /workspace/f.txt"], daemon: d).status == 0)
+            let ls = try await bhatti(["file", "ls", "dev", "/workspace"], daemon: d)
+            #expect(ls.stdout.split(separator: "\n").contains("-rw-r-----           3  f.txt"), "ls -l's modes: \(ls.stdout)")
             let list = try await bhatti(["list"], daemon: d)
             #expect(list.stdout.contains("512 MiB") && list.stdout.contains("DISK"), "\(list.stdout)")
             let inspect = try await bhatti(["inspect", "dev"], daemon: d)

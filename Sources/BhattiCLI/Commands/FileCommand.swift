@@ -44,12 +44,26 @@ enum FileCommand {
         case "ls":
             let listing = try ctx.decode(FileListingDTO.self, try ctx.request("GET", base + "&ls=true"))
             if ctx.json { ctx.printJSON(listing); return 0 }
-            for e in listing.entries { print("\(e.isDir ? "d" : "-")\(e.mode)  \(String(e.size).leftPad(10))  \(e.name)") }
+            for e in listing.entries { print("\(permissions(e.mode, isDir: e.isDir))  \(String(e.size).leftPad(10))  \(e.name)") }
             if listing.truncated { print("… \(listing.total - listing.entries.count) more (\(listing.total) entries)") }
             return 0
         default:
             throw UsageError("file action must be read, write or ls")
         }
+    }
+
+    /// `ls -l`'s mode column from the agent's octal mode: `0644` → `-rw-r--r--`, `1777` → `drwxrwxrwt`.
+    static func permissions(_ octal: String, isDir: Bool) -> String {
+        guard let bits = Int(octal, radix: 8) else { return (isDir ? "d" : "-") + octal }
+        var out = isDir ? "d" : "-"
+        for (shift, special, mark) in [(6, 0o4000, "s"), (3, 0o2000, "s"), (0, 0o1000, "t")] {
+            let triple = (bits >> shift) & 7
+            out += triple & 4 != 0 ? "r" : "-"
+            out += triple & 2 != 0 ? "w" : "-"
+            let x = triple & 1 != 0
+            out += bits & special != 0 ? (x ? mark : mark.uppercased()) : (x ? "x" : "-")
+        }
+        return out
     }
 
     static let ps = BhattiCommand.Command(
