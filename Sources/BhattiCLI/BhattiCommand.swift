@@ -28,7 +28,7 @@ public enum BhattiCommand {
     static let notYetAvailable: Set<String> = []
 
     static let versionCommand = Command(
-        names: ["version"], usage: "bhatti version", summary: "print the version", options: []
+        names: ["version"], usage: "bhatti version", summary: "Print the version (also `bhatti --version` or `-v`).", options: []
     ) { _, ctx in
         if ctx.json { ctx.printJSON(["version": APIVersion.server]) } else { print("bhatti \(APIVersion.server)") }
         return 0

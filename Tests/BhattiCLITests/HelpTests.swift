@@ -1,4 +1,5 @@
 @testable import BhattiCLI
+import BhattiAPI
 import Foundation
 import Testing
 
@@ -131,6 +132,16 @@ struct HelpTests {
     ])
     func fileModes(octal: String, isDir: Bool, shown: String) {
         #expect(FileCommand.permissions(octal, isDir: isDir) == shown)
+    }
+
+    @Test("counts and sizes read the same everywhere: 1 sandbox, 2 sandboxes, 512 MiB")
+    func unitsAndPlurals() {
+        func user(_ max: Int) -> UserDTO {
+            UserDTO(id: "u", name: "n", isAdmin: false, maxSandboxes: max, maxCPUs: 2, maxMemoryMB: 512, sandboxes: 0, createdAt: "")
+        }
+        #expect(TenancyCommands.limits(user(1)) == "1 sandbox, 2 cpu, 512 MiB each")
+        #expect(TenancyCommands.limits(user(2)) == "2 sandboxes, 2 cpu, 512 MiB each")
+        #expect(SandboxCommands.mebibytes(512) == "512 MiB")
     }
 
     struct Run { let status: Int32; let stdout: String; let stderr: String }
