@@ -248,8 +248,11 @@ func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: 
         throw BhattiError(.invalidArgument, "missing field \"\(fieldPath(context.codingPath + [key]))\"")
     } catch DecodingError.dataCorrupted {
         throw BhattiError(.invalidArgument, "request body must be a JSON object")
+    } catch let error as BhattiError {
+        throw error
     } catch {
-        throw BhattiError(.invalidArgument, "invalid request body")
+        // Swift's own description names its types and CodingKeys: the cause is kept, not shown.
+        throw BhattiError(.invalidArgument, "invalid request body", cause: error)
     }
     if let key = checked.unknown.first {
         if notYetSupported.contains(key) {

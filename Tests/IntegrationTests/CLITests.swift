@@ -230,6 +230,19 @@ struct CLITests {
             let events = try await d.call("GET", "/v1/events?sandbox=dev")
             #expect(events.status == 200 && events.text.contains("sandbox.published"), "\(events.text)")
             _ = try await bhatti(["snapshot", "delete", "base", "--yes"], daemon: d)
+
+            // A sandbox in error: exec and start say what can still be done.
+            let dev = try await d.get("dev")
+            kill(try #require(await d.daemon.engine.pid(of: dev.id)), SIGKILL)
+            var state = ""
+            for _ in 0..<600 where state != "error" {
+                state = try await d.get("dev").state
+                if state != "error" { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            for args in [["exec", "dev", "true"], ["start", "dev"]] {
+                let refused = try await bhatti(args, daemon: d)
+                #expect(refused.status == 1 && refused.stderr.contains("`bhatti destroy` it and create it anew"), "\(args): \(refused.stderr)")
+            }
         }
     }
 
