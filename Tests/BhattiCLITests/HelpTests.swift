@@ -65,6 +65,9 @@ struct HelpTests {
             let line = try #require(usage.stdout.split(separator: "\n").first { $0.hasPrefix("  \(command.names[0]) ") })
             #expect(line.hasSuffix(BhattiCommand.oneLine(command.summary)))
         }
+        let create = HelpCommands.help(for: SandboxCommands.create)
+        #expect(create.contains("  --memory MB  ") && create.contains("  --file LOCAL:GUEST  "), "values named as the usage line names them: \(create)")
+        #expect(HelpCommands.help(for: ExecCommand.command).contains("  --env, -e K=V  "))
         #expect(BhattiCommand.oneLine("Run it. Then more.") == "Run it.")
         #expect(BhattiCommand.oneLine("Print a script (e.g. `x`).") == "Print a script (e.g. `x`).")
     }

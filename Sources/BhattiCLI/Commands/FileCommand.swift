@@ -10,7 +10,7 @@ enum FileCommand {
         usage: "bhatti file read SB PATH [--offset N] [--limit N] [--max-bytes N] | file write SB PATH [--mode 0644] < data | file ls SB PATH",
         summary: "Read a file to stdout (optionally a slice of lines or bytes), write stdin atomically to a file, or list a directory.",
         options: [
-            OptionSpec("--offset", kind: .value, help: "read: start at this line (0-based)"),
+            OptionSpec("--offset", kind: .value, help: "read: the first line to print (1 is the first line)"),
             OptionSpec("--limit", kind: .value, help: "read: at most this many lines"),
             OptionSpec("--max-bytes", kind: .value, help: "read: at most this many bytes"),
             OptionSpec("--mode", kind: .value, help: "write: the file's mode (default 0644)"),

@@ -8,11 +8,23 @@ enum HelpCommands {
     /// One command's help: usage, what it does, its options.
     static func help(for command: BhattiCommand.Command) -> String {
         var lines = ["usage: \(command.usage)", "", command.summary]
-        let options = command.options.map { ($0.names.joined(separator: ", ") + ($0.kind == .flag ? "" : " VALUE"), $0.help + ($0.kind == .repeated ? " (repeatable)" : "")) }
+        let options = command.options.map { o in
+            (o.names.joined(separator: ", ") + (o.kind == .flag ? "" : " " + placeholder(o, usage: command.usage)), o.help + (o.kind == .repeated ? " (repeatable)" : ""))
+        }
         let width = options.map(\.0.count).max() ?? 0
         if !options.isEmpty { lines += ["", "options:"] + options.map { "  " + $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 } }
         lines += ["", "global options: --url URL, --token TOKEN, --json, -y/--yes"]
         return lines.joined(separator: "\n")
+    }
+
+    /// An option's value as its usage line writes it (`--memory MB` → `MB`), or `VALUE`.
+    static func placeholder(_ option: OptionSpec, usage: String) -> String {
+        let words = usage.split(separator: " ").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "[]…")) }
+        for (i, word) in words.enumerated().dropLast() where option.names.contains(word) {
+            let next = words[i + 1]
+            if !next.isEmpty, !next.hasPrefix("-") { return next }
+        }
+        return "VALUE"
     }
 
     /// The CLI reference table for docs/cli.md, from the parser's own command list (a test keeps the
