@@ -230,6 +230,14 @@ struct CLITests {
             let events = try await d.call("GET", "/v1/events?sandbox=dev")
             #expect(events.status == 200 && events.text.contains("sandbox.published"), "\(events.text)")
             _ = try await bhatti(["snapshot", "delete", "base", "--yes"], daemon: d)
+            // Another user's `dev` makes the name ambiguous for the admin's event log: refused, not guessed.
+            let made = try await bhatti(["user", "create", "--name", "erin"], daemon: d)
+            let key = try #require(made.stdout.split(separator: "\n").first { $0.hasPrefix("API key: ") }.map { String($0.dropFirst(9)) })
+            #expect(try await bhatti(["create", "--name", "dev", "--memory", "256"], daemon: d, key: key).status == 0)
+            let ambiguous = try await d.call("GET", "/v1/events?sandbox=dev")
+            #expect(ambiguous.status == 400 && ambiguous.text.contains("2 users have a sandbox named dev"), "\(ambiguous.text)")
+            #expect(try await d.call("GET", "/v1/events?sandbox=dev&user=erin").text.contains("sandbox.created"))
+            #expect(try await bhatti(["destroy", "dev", "--yes"], daemon: d, key: key).status == 0)
 
             // A sandbox in error: exec and start say what can still be done.
             let dev = try await d.get("dev")
