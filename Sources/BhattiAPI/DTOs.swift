@@ -117,15 +117,18 @@ public struct SnapshotDTO: Codable, Equatable, Sendable {
     public var id: String
     public var name: String
     public var sourceSandboxID: String?
+    /// The source sandbox's name while it exists.
+    public var sourceSandboxName: String?
     public var cpus: Int
     public var memoryMB: Int
     public var sizeBytes: Int64
     public var createdAt: String
 
-    public init(id: String, name: String, sourceSandboxID: String?, cpus: Int, memoryMB: Int, sizeBytes: Int64, createdAt: String) {
+    public init(id: String, name: String, sourceSandboxID: String?, sourceSandboxName: String? = nil, cpus: Int, memoryMB: Int, sizeBytes: Int64, createdAt: String) {
         self.id = id
         self.name = name
         self.sourceSandboxID = sourceSandboxID
+        self.sourceSandboxName = sourceSandboxName
         self.cpus = cpus
         self.memoryMB = memoryMB
         self.sizeBytes = sizeBytes
@@ -135,6 +138,7 @@ public struct SnapshotDTO: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case id, name, cpus
         case sourceSandboxID = "source_sandbox_id"
+        case sourceSandboxName = "source_sandbox_name"
         case memoryMB = "memory_mb"
         case sizeBytes = "size_bytes"
         case createdAt = "created_at"

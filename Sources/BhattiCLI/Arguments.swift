@@ -9,9 +9,12 @@ public struct OptionSpec: Sendable {
     public enum Kind: Sendable { case flag, value, repeated }
     public var names: [String]
     public var kind: Kind
-    public init(_ names: String..., kind: Kind) {
+    /// One line for `bhatti COMMAND -h`.
+    public var help: String
+    public init(_ names: String..., kind: Kind, help: String = "") {
         self.names = names
         self.kind = kind
+        self.help = help
     }
 }
 
@@ -48,7 +51,9 @@ public struct ParsedArguments: Equatable, Sendable {
 }
 
 /// Parses `args` against `specs`. `--name value`, `--name=value`, `-n value`; a lone `--` ends options.
-public func parseArguments(_ args: [String], specs: [OptionSpec]) throws(UsageError) -> ParsedArguments {
+/// With `restAfter: n`, the word after the first `n` positionals also ends options: it and everything
+/// after it go to `rest` untouched, as `docker exec SB CMD ARGS…` passes `ARGS` to `CMD`.
+public func parseArguments(_ args: [String], specs: [OptionSpec], restAfter: Int? = nil) throws(UsageError) -> ParsedArguments {
     var lookup: [String: OptionSpec] = [:]
     for spec in specs { for n in spec.names { lookup[n] = spec } }
     var parsed = ParsedArguments()
@@ -61,6 +66,10 @@ public func parseArguments(_ args: [String], specs: [OptionSpec]) throws(UsageEr
             break
         }
         guard arg.hasPrefix("-"), arg.count > 1 else {
+            if let restAfter, parsed.positionals.count == restAfter {
+                parsed.rest = Array(args[(i - 1)...])
+                break
+            }
             parsed.positionals.append(arg)
             continue
         }

@@ -10,6 +10,11 @@ public enum BhattiCommand {
         var usage: String
         var summary: String
         var options: [OptionSpec]
+        /// Positionals before the pass-through word (exec: 1, the sandbox): that word and all after it
+        /// reach the command untouched, flags included.
+        var restAfter: Int? = nil
+        /// Its subcommands (`snapshot create|list|…`), which completion offers after the command word.
+        var verbs: [String] = []
         var run: @Sendable (ParsedArguments, CLIContext) async throws -> Int32
     }
 
@@ -23,7 +28,7 @@ public enum BhattiCommand {
     static let notYetAvailable: Set<String> = []
 
     static let versionCommand = Command(
-        names: ["version"], usage: "bhatti version", summary: "print the version", options: []
+        names: ["version"], usage: "bhatti version", summary: "Print the version (also `bhatti --version` or `-v`).", options: []
     ) { _, ctx in
         if ctx.json { ctx.printJSON(["version": APIVersion.server]) } else { print("bhatti \(APIVersion.server)") }
         return 0
@@ -33,6 +38,7 @@ public enum BhattiCommand {
     public static func main(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
         let (name, index) = commandWord(arguments)
         guard let name else {
+            if arguments.contains(where: { $0 == "--version" || $0 == "-v" }) { print("bhatti \(APIVersion.server)"); return 0 }
             printUsage()
             return arguments.contains(where: { $0 == "--help" || $0 == "-h" }) ? 0 : 2
         }
@@ -54,12 +60,16 @@ public enum BhattiCommand {
             }
             return report(.usage("unknown command \"\(name)\"", usage: "bhatti help"))
         }
-        if remaining.contains("--help") || remaining.contains("-h") {
+        // -h before `--` (or before exec's command) asks for help, even beside a mistake in the rest.
+        let specs = [helpOption] + CLIContext.globalOptions + command.options
+        let parsedOrNil = try? parseArguments(remaining, specs: specs, restAfter: command.restAfter)
+        let beforeRest = remaining.prefix(while: { $0 != "--" })
+        if parsedOrNil?.has("--help") ?? beforeRest.contains(where: { $0 == "-h" || $0 == "--help" }) {
             print(HelpCommands.help(for: command))
             return 0
         }
         do {
-            let parsed = try parseArguments(remaining, specs: CLIContext.globalOptions + command.options)
+            let parsed = try parseArguments(remaining, specs: specs, restAfter: command.restAfter)
             let context = CLIContext.resolve(parsed, environment: environment)
             return try await command.run(parsed, context)
         } catch let error as UsageError {
@@ -70,6 +80,9 @@ public enum BhattiCommand {
             return report(.failure(String(describing: error)))
         }
     }
+
+    /// `-h`/`--help` after the command word: that command's help (not after `--` or exec's command).
+    static let helpOption = OptionSpec("--help", "-h", kind: .flag)
 
     /// The first word that is not a global option or its value.
     static func commandWord(_ args: [String]) -> (String?, Int) {
@@ -104,14 +117,24 @@ public enum BhattiCommand {
             return nil
         case "unauthenticated": return "check --token, BHATTI_TOKEN or ~/.bhatti/config.json (bhatti setup writes it)"
         case "permission_denied": return "this needs the admin's key"
+        case "invalid_state" where message.contains(" is error") || message.contains(" is in error"):
+            return "a sandbox in error cannot be started again: `bhatti inspect` shows why; `bhatti destroy` it and create it anew"
         case "rate_limited": return "too many requests for your key; wait and retry"
         default: return nil
         }
     }
 
+    /// A summary's first sentence, for the command list.
+    static func oneLine(_ summary: String) -> String {
+        guard let end = summary.range(of: #"\. [A-Z]"#, options: .regularExpression) else { return summary }
+        return String(summary[..<end.lowerBound]) + "."
+    }
+
     static func printUsage() {
         var lines = ["usage: bhatti [--url URL] [--token TOKEN] [--json] [-y] COMMAND …", "", "commands:"]
-        for c in commands { lines.append("  \(c.usage)") }
+        let width = commands.map { $0.names[0].count }.max() ?? 0
+        for c in commands { lines.append("  " + c.names[0].padding(toLength: width + 2, withPad: " ", startingAt: 0) + oneLine(c.summary)) }
+        lines += ["", "`bhatti help COMMAND` (or `bhatti COMMAND -h`) shows its usage and options; `bhatti --version` the version."]
         if !notYetAvailable.isEmpty {
             lines.append("")
             lines.append("not yet available: \(notYetAvailable.sorted().joined(separator: ", "))")

@@ -105,11 +105,22 @@ public struct CLIContext: Sendable {
         guard let answer = readLine(), ["y", "yes"].contains(answer.lowercased()) else { throw CLIError.failure("aborted") }
     }
 
-    /// Prints a DTO as indented JSON.
-    func printJSON<T: Encodable>(_ value: T) {
+    /// Prints a DTO as indented JSON. Keys are the API's snake_case; `snakeCase` converts a type that
+    /// is not an API object (the image manifest) to the same style.
+    func printJSON<T: Encodable>(_ value: T, snakeCase: Bool = false) {
+        if let text = Self.json(value, snakeCase: snakeCase) { print(text) }
+    }
+
+    static func json<T: Encodable>(_ value: T, snakeCase: Bool = false) -> String? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        if let data = try? encoder.encode(value) { print(String(decoding: data, as: UTF8.self)) }
+        if snakeCase { encoder.keyEncodingStrategy = .convertToSnakeCase }
+        guard let data = try? encoder.encode(value) else { return nil }
+        // Foundation prints an empty array or object as `[\n\n]`; `[]` and `{}` are what people expect.
+        // (A newline never occurs inside a JSON string, so only structure matches.)
+        return String(decoding: data, as: UTF8.self)
+            .replacingOccurrences(of: #"\[\n\s*\n\s*\]"#, with: "[]", options: .regularExpression)
+            .replacingOccurrences(of: #"\{\n\s*\n\s*\}"#, with: "{}", options: .regularExpression)
     }
 }
 

@@ -8,7 +8,10 @@ public enum SandboxLabels {
             throw BhattiError(.invalidArgument, "at most \(maxCount) labels, got \(labels.count)")
         }
         for (key, value) in labels {
-            guard (1...63).contains(key.utf8.count), key.utf8.allSatisfy({ isPlain($0) || $0 == 47 }), !key.hasPrefix("bhatti.sh/") else {
+            guard !key.hasPrefix("bhatti.sh/") else {
+                throw BhattiError(.invalidArgument, "label key \(BhattiError.quoted(key)) is reserved: the bhatti.sh/ prefix is bhatti's own")
+            }
+            guard (1...63).contains(key.utf8.count), key.utf8.allSatisfy({ isPlain($0) || $0 == 47 }) else {
                 throw BhattiError(.invalidArgument, "invalid label key \(BhattiError.quoted(key)): 1-63 letters, digits, '.', '_', '-', '/'")
             }
             guard value.utf8.count <= 256, value.utf8.allSatisfy(isPlain) else {

@@ -31,8 +31,25 @@ public struct APIHandler: HTTPHandler {
         return path.split(separator: "/", omittingEmptySubsequences: true).count == 4 ? .loop : .pool
     }
 
+    /// `req_` and 16 hex digits, zero-padded so every id has the same length.
+    static func newRequestID() -> String {
+        let hex = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        return "req_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// A request the server could not read (413, 431, a chunked upload's 400) carries what every
+    /// other answer does: the headers, and a `request_id` in its envelope.
+    public func rejection(_ error: HTTPParseError) -> HTTPResponse {
+        let requestID = Self.newRequestID()
+        var response = HTTPResponse.json(status: error.status, bytes: envelope(code: error.code, message: error.message, requestID: requestID))
+        response.headers.set("X-Request-Id", requestID)
+        response.headers.set("X-Bhatti-Version", APIVersion.server)
+        log.info("http.rejected", ["http.status": String(error.status), "error": error.message, "request.id": requestID])
+        return response
+    }
+
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let requestID = "req_" + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let requestID = Self.newRequestID()
         let start = ContinuousClock.now
         var response: HTTPResponse
         var user = "-"
@@ -93,30 +110,30 @@ public struct APIHandler: HTTPHandler {
         case ("GET", 2, _):
             return try await SandboxHandlers.list(request, service, caller: caller, previews: previews)
         case ("POST", 2, _):
-            return try await SandboxHandlers.create(request, service, caller: caller, secrets: secrets)
+            return try await SandboxHandlers.create(request, service, caller: caller, secrets: secrets, previews: previews)
         case ("GET", 3, _):
-            let record = try await service.get(ref)
-            let urls = try await service.publishRules(ref).compactMap { previews.url(alias: $0.alias) }
-            return try json(SandboxHandlers.dto(record, urls: urls))
+            return try json(try await sandboxObject(try await service.get(ref), caller))
         case ("PATCH", 3, _):
             let body = try decodeBody(EditSandboxRequest.self, from: request, known: EditSandboxRequest.knownFields)
             let name = try body.name.map { try SandboxName.parse($0) }
             let record = try await service.edit(
                 ref, name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [],
                 diskMB: body.diskMB)
-            return try json(SandboxHandlers.dto(record))
+            return try json(try await sandboxObject(record, caller))
         case ("DELETE", 3, _):
             try await service.destroy(ref)
             return try json(StatusDTO(status: "destroyed"))
         case ("POST", 4, "pause"):
-            return try json(SandboxHandlers.dto(try await service.pause(ref)))
+            return try json(try await sandboxObject(try await service.pause(ref), caller))
         case ("POST", 4, "stop"):
-            return try json(SandboxHandlers.dto(try await service.stop(ref)))
+            return try json(try await sandboxObject(try await service.stop(ref), caller))
         case ("POST", 4, "start"):
-            return try json(SandboxHandlers.dto(try await service.start(ref)))
+            return try json(try await sandboxObject(try await service.start(ref), caller))
         case ("POST", 4, "snapshots"):
             let body = try decodeBody(CreateSnapshotRequest.self, from: request, known: CreateSnapshotRequest.knownFields)
-            return try json(SandboxHandlers.snapshotDTO(try await service.createSnapshot(of: ref, name: body.name)), status: 201)
+            try SandboxHandlers.validate(snapshotName: body.name)
+            let snapshot = try await service.createSnapshot(of: ref, name: body.name)
+            return try json(SandboxHandlers.snapshotDTO(snapshot, sourceName: try? await service.get(ref).name.rawValue), status: 201)
         case ("POST", 4, "exec"):
             return try await ExecHandler.exec(request, id: ref, service: service)
         case (_, 4, "files"):
@@ -163,7 +180,7 @@ public struct APIHandler: HTTPHandler {
     private func snapshotRoute(_ request: HTTPRequest, _ parts: [String], _ caller: Caller) async throws -> HTTPResponse {
         switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
         case ("GET", 2, _):
-            return try json(try await service.snapshots(owner: caller.owner).map(SandboxHandlers.snapshotDTO))
+            return try json(try await SandboxHandlers.snapshots(service, caller: caller))
         case ("POST", 4, "restore"):
             let body = try decodeBody(RestoreSnapshotRequest.self, from: request, known: RestoreSnapshotRequest.knownFields)
             let name = try body.name.map { try SandboxName.parse($0) }
@@ -181,6 +198,10 @@ public struct APIHandler: HTTPHandler {
         }
     }
 
+    private func sandboxObject(_ record: SandboxRecord, _ caller: Caller) async throws -> SandboxDTO {
+        try await SandboxHandlers.dto(record, owner: caller.owner, service: service, previews: previews)
+    }
+
     private func methodNotAllowed(_ request: HTTPRequest) -> BhattiError {
         BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(BhattiError.shortened(request.path))")
     }
@@ -196,10 +217,13 @@ public struct APIHandler: HTTPHandler {
             log.error("http.error", ["request.id": requestID, "error": error.description])
         }
         let status = HTTPStatusMapping.status(for: error.code)
-        let body = ErrorEnvelope(code: error.code.rawValue, message: message, requestID: requestID)
+        return HTTPResponse.json(status: status, bytes: envelope(code: error.code.rawValue, message: message, requestID: requestID))
+    }
+
+    private func envelope(code: String, message: String, requestID: String) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return HTTPResponse.json(status: status, bytes: (try? Array(encoder.encode(body))) ?? [])
+        return (try? Array(encoder.encode(ErrorEnvelope(code: code, message: message, requestID: requestID)))) ?? []
     }
 }
 
@@ -224,12 +248,17 @@ func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: 
         throw BhattiError(.invalidArgument, "request body must be a JSON object")
     } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context) {
         if context.codingPath.isEmpty { throw BhattiError(.invalidArgument, "request body must be a JSON object") }
-        let field = context.codingPath.map(\.stringValue).joined(separator: ".")
-        throw BhattiError(.invalidArgument, "field \(BhattiError.quoted(field)) has the wrong type")
+        throw BhattiError(.invalidArgument, "field \(BhattiError.quoted(fieldPath(context.codingPath))) has the wrong type")
+    } catch let DecodingError.keyNotFound(key, context) {
+        // Swift's own text names its CodingKeys; a user wants the JSON field.
+        throw BhattiError(.invalidArgument, "missing field \(BhattiError.quoted(fieldPath(context.codingPath + [key])))")
     } catch DecodingError.dataCorrupted {
         throw BhattiError(.invalidArgument, "request body must be a JSON object")
+    } catch let error as BhattiError {
+        throw error
     } catch {
-        throw BhattiError(.invalidArgument, "invalid request body: \(error)")
+        // Swift's own description names its types and CodingKeys: the cause is kept, not shown.
+        throw BhattiError(.invalidArgument, "invalid request body", cause: error)
     }
     if let key = checked.unknown.first {
         if notYetSupported.contains(key) {
@@ -249,6 +278,14 @@ func refuseDuplicateKeys(_ body: [UInt8]) throws(BhattiError) {
         if let key = error.duplicateKey {
             throw BhattiError(.invalidArgument, "field \(BhattiError.quoted(key)) appears more than once in the request body")
         }
+    }
+}
+
+/// A decoding path as a JSON field: `files[0].path`.
+func fieldPath(_ path: [any CodingKey]) -> String {
+    path.reduce("") { text, key in
+        if let i = key.intValue { return text + "[\(i)]" }
+        return text.isEmpty ? key.stringValue : text + "." + key.stringValue
     }
 }
 

@@ -63,6 +63,16 @@ func iso8601(_ date: Date) -> String {
     return calendarDate(t) + "T" + clockTime(t) + "Z"
 }
 
+/// `2026-11-24T10:30:00.123Z`: `iso8601` with milliseconds, for events (several fall in one second
+/// and their order is what they are read for).
+func iso8601Millis(_ date: Date) -> String {
+    let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    var seconds = time_t(millis / 1000)
+    var t = tm()
+    gmtime_r(&seconds, &t)
+    return calendarDate(t) + "T" + clockTime(t) + "." + zeroPadded(Int(millis % 1000), 3) + "Z"
+}
+
 private func calendarDate(_ t: tm) -> String {
     zeroPadded(Int(t.tm_year) + 1900, 4) + "-" + zeroPadded(Int(t.tm_mon) + 1, 2) + "-" + zeroPadded(Int(t.tm_mday), 2)
 }

@@ -7,7 +7,7 @@ import Foundation
 
 /// Sandbox CRUD: DTO in, service call, DTO out.
 enum SandboxHandlers {
-    static func create(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, secrets: SecretBox) async throws -> HTTPResponse {
+    static func create(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, secrets: SecretBox, previews: PreviewURLs) async throws -> HTTPResponse {
         let body = try decodeBody(
             CreateSandboxRequest.self, from: request, known: CreateSandboxRequest.knownFields,
             notYetSupported: CreateSandboxRequest.notYetSupported)
@@ -19,7 +19,7 @@ enum SandboxHandlers {
         let egress = try EgressPolicy.parse(body.egress, allow: body.allowCIDRs ?? [])
         var setup = GuestSetup(env: body.env ?? [:], initScript: body.initScript)
         try CommandInput.validate(env: setup.env)
-        for key in setup.env.keys { try SecretBox.validate(name: key) }
+        for key in setup.env.keys { try validate(envName: key) }
         for file in body.files ?? [] {
             guard file.path.hasPrefix("/"), !file.path.split(separator: "/").contains("..") else {
                 throw BhattiError(.invalidArgument, "file path \(BhattiError.quoted(file.path)) must be absolute, without ..")
@@ -38,7 +38,9 @@ enum SandboxHandlers {
         let (record, existing) = try await service.create(
             spec, owner: caller.owner, limits: caller.limits, labels: body.labels ?? [:], keepHot: body.keepHot ?? false,
             from: body.from, setup: setup, egress: egress)
-        var response = try json(dto(record), status: existing ? 200 : 201)
+        // An existing sandbox may have published ports: its object shows their URLs, as GET does.
+        let object = existing ? try await dto(record, owner: caller.owner, service: service, previews: previews) : dto(record)
+        var response = try json(object, status: existing ? 200 : 201)
         if existing { response.headers.set(APIVersion.existingHeader, "true") }
         return response
     }
@@ -58,6 +60,27 @@ enum SandboxHandlers {
         })
     }
 
+    /// An environment variable's name: the rule is a secret name's (both become variables), the
+    /// message says which one it is.
+    static func validate(envName: String) throws(BhattiError) {
+        do { try SecretBox.validate(name: envName) } catch {
+            throw BhattiError(.invalidArgument, "invalid environment variable name \"\(envName)\": use letters, digits and '_', not starting with a digit")
+        }
+    }
+
+    /// A snapshot's name: a sandbox name's rules, in a message that says snapshot.
+    static func validate(snapshotName: String) throws(BhattiError) {
+        do { _ = try SandboxName.parse(snapshotName) } catch {
+            throw BhattiError(.invalidArgument, "invalid snapshot name \"\(snapshotName)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+        }
+    }
+
+    /// The sandbox object with its preview URLs: every reply that returns one shows them, as GET does.
+    static func dto(_ r: SandboxRecord, owner: String, service: SandboxService, previews: PreviewURLs) async throws -> SandboxDTO {
+        let rules = try await service.publishRules(SandboxRef(r.id.rawValue, owner: owner))
+        return dto(r, urls: rules.compactMap { previews.url(alias: $0.alias) })
+    }
+
     static func dto(_ r: SandboxRecord, urls: [String] = []) -> SandboxDTO {
         SandboxDTO(
             id: r.id.rawValue, name: r.name.rawValue, state: r.state.rawValue, cpus: r.cpus, memoryMB: r.memoryMB,
@@ -66,9 +89,15 @@ enum SandboxHandlers {
             egress: r.egress.deny ? "deny" : "public", allowCIDRs: r.egress.allow.isEmpty ? nil : r.egress.allow)
     }
 
-    static func snapshotDTO(_ s: SnapshotRecord) -> SnapshotDTO {
+    static func snapshotDTO(_ s: SnapshotRecord, sourceName: String? = nil) -> SnapshotDTO {
         SnapshotDTO(
-            id: s.id, name: s.name, sourceSandboxID: s.sourceSandboxID?.rawValue, cpus: s.cpus, memoryMB: s.memoryMB,
-            sizeBytes: s.sizeBytes, createdAt: iso8601(s.createdAt))
+            id: s.id, name: s.name, sourceSandboxID: s.sourceSandboxID?.rawValue, sourceSandboxName: sourceName, cpus: s.cpus,
+            memoryMB: s.memoryMB, sizeBytes: s.sizeBytes, createdAt: iso8601(s.createdAt))
+    }
+
+    /// The caller's snapshots, each with its source sandbox's name while that sandbox exists.
+    static func snapshots(_ service: SandboxService, caller: Caller) async throws -> [SnapshotDTO] {
+        let names = Dictionary(try await service.list(owner: caller.owner, labels: [:]).map { ($0.id, $0.name.rawValue) }) { a, _ in a }
+        return try await service.snapshots(owner: caller.owner).map { s in snapshotDTO(s, sourceName: s.sourceSandboxID.flatMap { names[$0] }) }
     }
 }

@@ -33,7 +33,10 @@ extension SandboxService {
 
     public func unpublish(_ ref: SandboxRef, port: Int) async throws {
         let record = try await get(ref)
-        try await store.deletePublishRule(sandboxID: record.id, port: port)
+        do { try await store.deletePublishRule(sandboxID: record.id, port: port) } catch let error as BhattiError where error.code == .notFound {
+            // The store knows the sandbox by id; the caller named it.
+            throw BhattiError(.notFound, "port \(port) of sandbox \(record.name.rawValue) is not published")
+        }
         events.record("sandbox.unpublished", sandbox: record.id, user: record.userID, detail: "port=\(port)")
     }
 

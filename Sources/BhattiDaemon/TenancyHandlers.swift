@@ -112,10 +112,7 @@ struct TenancyHandlers {
             guard let user = try await store.user(named: name) else { throw BhattiError(.notFound, "user \(BhattiError.shortened(name)) not found") }
             filter.userID = user.id
         }
-        if let sandbox = q("sandbox") {
-            guard let id = SandboxID(rawValue: sandbox) else { throw BhattiError(.invalidArgument, "sandbox must be a sandbox id") }
-            filter.sandboxID = id
-        }
+        if let sandbox = q("sandbox") { filter.sandboxID = try await sandboxID(sandbox, user: filter.userID) }
         if let since = q("since") {
             if let back = try? parseDuration(since, flag: "since") {
                 filter.since = Date().addingTimeInterval(-Double(back.components.seconds) - Double(back.components.attoseconds) / 1e18)
@@ -134,8 +131,22 @@ struct TenancyHandlers {
         for user in try await users.list() { names[user.id] = user.name }
         let found = try await store.events(matching: filter)
         return try json(found.map {
-            EventDTO(seq: $0.seq, at: iso8601($0.at), type: $0.kind, user: $0.userID.map { names[$0] ?? $0 }, sandboxID: $0.sandboxID?.rawValue, detail: $0.detail)
+            EventDTO(seq: $0.seq, at: iso8601Millis($0.at), type: $0.kind, user: $0.userID.map { names[$0] ?? $0 }, sandboxID: $0.sandboxID?.rawValue, detail: $0.detail)
         })
+    }
+}
+
+extension TenancyHandlers {
+    /// `?sandbox=` of the event log: a sandbox's id (a destroyed one's too), or the name of a live one;
+    /// with `user=`, that user's. A name several users use is refused: it would silently pick one.
+    func sandboxID(_ key: String, user: String?) async throws -> SandboxID {
+        let named = try await store.list().filter { $0.name.rawValue == key && (user == nil || $0.userID == user) }
+        if named.count > 1 {
+            throw BhattiError(.invalidArgument, "\(named.count) users have a sandbox named \(key): give its id, or user= as well")
+        }
+        if let record = named.first { return record.id }
+        if let id = SandboxID(rawValue: key) { return id }
+        throw BhattiError(.notFound, "sandbox \(key) not found (a destroyed sandbox's events are found by its id)")
     }
 }
 

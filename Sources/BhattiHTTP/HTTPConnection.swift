@@ -271,7 +271,7 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             event = try parser.next()
         } catch {
             headDeadline = nil
-            phase = .writing(OutputBuffer(HTTPResponse.serializedError(error)), then: .linger)
+            phase = .writing(OutputBuffer(HTTPResponse.serializedRejection(core.handler.rejection(error), for: error)), then: .linger)
             return true
         }
         switch event {

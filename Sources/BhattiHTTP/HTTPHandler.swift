@@ -6,10 +6,19 @@ public protocol HTTPHandler: Sendable {
 
     /// Where `request`'s handler task runs; `.pool` unless the handler says otherwise.
     func placement(for request: HTTPRequest) -> HandlerPlacement
+
+    /// The answer to a request the server could not read (413, 431, 400…), sent before the connection
+    /// closes: a handler gives it what its own errors carry (a request id, its version header). Only a
+    /// complete (`.bytes`) body is sent. By default the bare `{"error":{"code","message"}}` envelope.
+    func rejection(_ error: HTTPParseError) -> HTTPResponse
 }
 
 extension HTTPHandler {
     public func placement(for request: HTTPRequest) -> HandlerPlacement { .pool }
+
+    public func rejection(_ error: HTTPParseError) -> HTTPResponse {
+        HTTPResponse(status: error.status, headers: ["Content-Type": "application/json"], body: .bytes(HTTPResponse.errorEnvelope(code: error.code, message: error.message)))
+    }
 }
 
 /// Where a handler's task runs.

@@ -53,10 +53,21 @@ public struct HTTPResponse: Sendable {
 
     /// A complete error answer with the JSON envelope and `headers`, closing the connection.
     static func serializedError(status: Int, code: String, message: String, headers: HTTPHeaders = []) -> [UInt8] {
-        let json = #"{"error":{"code":"\#(jsonEscaped(code))","message":"\#(jsonEscaped(message))"}}"#
         var fields = headers
         fields.set("Content-Type", "application/json")
-        return serialize(status: status, headers: fields, body: Array(json.utf8), keepAlive: false)
+        return serialize(status: status, headers: fields, body: errorEnvelope(code: code, message: message), keepAlive: false)
+    }
+
+    /// `{"error":{"code":…,"message":…}}`.
+    public static func errorEnvelope(code: String, message: String) -> [UInt8] {
+        Array(#"{"error":{"code":"\#(jsonEscaped(code))","message":"\#(jsonEscaped(message))"}}"#.utf8)
+    }
+
+    /// A handler's `rejection` of an unreadable request, closing the connection (a body that is not
+    /// complete bytes is replaced by the plain envelope).
+    static func serializedRejection(_ response: HTTPResponse, for error: HTTPParseError) -> [UInt8] {
+        guard case .bytes(let body) = response.body else { return serializedError(error) }
+        return serialize(status: response.status, headers: response.headers, body: body, keepAlive: false)
     }
 }
 
@@ -157,33 +168,48 @@ func reasonPhrase(_ status: Int) -> String {
     switch status {
     case 100: "Continue"
     case 101: "Switching Protocols"
+    case 103: "Early Hints"
     case 200: "OK"
     case 201: "Created"
     case 202: "Accepted"
+    case 203: "Non-Authoritative Information"
     case 204: "No Content"
+    case 205: "Reset Content"
     case 206: "Partial Content"
+    case 300: "Multiple Choices"
     case 301: "Moved Permanently"
     case 302: "Found"
+    case 303: "See Other"
     case 304: "Not Modified"
+    case 307: "Temporary Redirect"
+    case 308: "Permanent Redirect"
     case 400: "Bad Request"
     case 401: "Unauthorized"
+    case 402: "Payment Required"
     case 403: "Forbidden"
     case 404: "Not Found"
     case 405: "Method Not Allowed"
+    case 406: "Not Acceptable"
+    case 407: "Proxy Authentication Required"
     case 408: "Request Timeout"
     case 409: "Conflict"
     case 410: "Gone"
     case 411: "Length Required"
     case 412: "Precondition Failed"
     case 413: "Content Too Large"
+    case 414: "URI Too Long"
     case 415: "Unsupported Media Type"
     case 416: "Range Not Satisfiable"
     case 417: "Expectation Failed"
+    case 421: "Misdirected Request"
     case 422: "Unprocessable Content"
     case 423: "Locked"
+    case 425: "Too Early"
     case 426: "Upgrade Required"
+    case 428: "Precondition Required"
     case 429: "Too Many Requests"
     case 431: "Request Header Fields Too Large"
+    case 451: "Unavailable For Legal Reasons"
     case 500: "Internal Server Error"
     case 501: "Not Implemented"
     case 502: "Bad Gateway"
@@ -191,6 +217,12 @@ func reasonPhrase(_ status: Int) -> String {
     case 504: "Gateway Timeout"
     case 505: "HTTP Version Not Supported"
     case 507: "Insufficient Storage"
-    default: "Status \(status)"
+    case 511: "Network Authentication Required"
+    // A code without a registered phrase (an upstream's, relayed): the class's name, never a bare number.
+    case 100..<200: "Informational"
+    case 200..<300: "Success"
+    case 300..<400: "Redirection"
+    case 400..<500: "Client Error"
+    default: "Server Error"
     }
 }

@@ -69,3 +69,45 @@ struct ArgumentsTests {
         #expect(await BhattiCommand.main(["unpublish", "x"], environment: [:]) == 2, "a missing -p is a usage error")
     }
 }
+
+@Suite("exec passes its command through, as docker exec does")
+struct ExecArgumentsTests {
+    func parse(_ args: [String]) throws -> ParsedArguments {
+        try parseArguments(args, specs: CLIContext.globalOptions + ExecCommand.command.options, restAfter: ExecCommand.command.restAfter)
+    }
+
+    @Test("the command and its flags need no --", arguments: [
+        (["dev", "ls", "-la"], ["ls", "-la"]),
+        (["dev", "--", "ls", "-la"], ["ls", "-la"]),
+        (["dev", "sh", "-c", "echo $0", "--", "x"], ["sh", "-c", "echo $0", "--", "x"]),
+        (["dev", "printf", "%s|", "-e", "A=2", "--cwd", "/x", "--help"], ["printf", "%s|", "-e", "A=2", "--cwd", "/x", "--help"]),
+    ])
+    func passThrough(args: [String], command: [String]) throws {
+        let p = try parse(args)
+        #expect(p.positionals == ["dev"])
+        #expect(p.rest == command)
+        #expect(p.all("--env").isEmpty, "a flag after the command is the command's")
+    }
+
+    @Test("exec's own flags go before the sandbox or before the command")
+    func ownFlags() throws {
+        let before = try parse(["-e", "A=1", "--cwd", "/tmp", "dev", "env"])
+        #expect(try before.pairs("--env") == ["A": "1"])
+        #expect(before.value("--cwd") == "/tmp" && before.rest == ["env"])
+        let between = try parse(["dev", "-i", "--env", "B=2", "--", "cat", "-n"])
+        #expect(try between.pairs("--env") == ["B": "2"])
+        #expect(between.has("--stdin") && between.rest == ["cat", "-n"])
+        let global = try parse(["--json", "dev", "true"])
+        #expect(global.has("--json") && global.rest == ["true"])
+        #expect(throws: UsageError.self) { try parse(["dev", "--bogus", "ls"]) }
+    }
+
+    @Test("-h after the command is the command's, not a request for exec's help")
+    func helpAfterCommand() async {
+        let nowhere = "unix:///tmp/bh-nothing-here-\(UInt32.random(in: 0...UInt32.max)).sock"
+        // Help would exit 0 without a daemon; passing it through tries the daemon, which is not there (3).
+        #expect(await BhattiCommand.main(["exec", "--url", nowhere, "dev", "ls", "--help"], environment: [:]) == 3)
+        #expect(await BhattiCommand.main(["exec", "--url", nowhere, "dev", "-h"], environment: [:]) == 0)
+        #expect(await BhattiCommand.main(["exec", "dev"], environment: [:]) == 2, "no command is a usage error")
+    }
+}

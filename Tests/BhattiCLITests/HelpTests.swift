@@ -1,4 +1,5 @@
 @testable import BhattiCLI
+import BhattiAPI
 import Foundation
 import Testing
 
@@ -50,5 +51,121 @@ struct HelpTests {
         #expect(BhattiCommand.hint(code: "not_found", message: "snapshot s not found") == "see bhatti snapshot list")
         #expect(BhattiCommand.hint(code: "unauthenticated", message: "invalid api key")?.contains("bhatti setup") == true)
         #expect(BhattiCommand.hint(code: "invalid_argument", message: "x") == nil)
+    }
+
+    @Test("every option of every command says what it does; the command list gives each command one line")
+    func optionDescriptions() throws {
+        for command in BhattiCommand.commands {
+            for option in command.options { #expect(!option.help.isEmpty, "\(command.names[0]) \(option.names[0]) has no description") }
+            let help = HelpCommands.help(for: command)
+            for option in command.options { #expect(help.contains(option.help)) }
+        }
+        let usage = try runBinary(["help"])
+        for command in BhattiCommand.commands {
+            let line = try #require(usage.stdout.split(separator: "\n").first { $0.hasPrefix("  \(command.names[0]) ") })
+            #expect(line.hasSuffix(BhattiCommand.oneLine(command.summary)))
+        }
+        let create = HelpCommands.help(for: SandboxCommands.create)
+        #expect(create.contains("  --memory MB  ") && create.contains("  --file LOCAL:GUEST  "), "values named as the usage line names them: \(create)")
+        #expect(HelpCommands.help(for: ExecCommand.command).contains("  --env, -e K=V  "))
+        #expect(BhattiCommand.oneLine("Run it. Then more.") == "Run it.")
+        #expect(BhattiCommand.oneLine("Print a script (e.g. `x`).") == "Print a script (e.g. `x`).")
+    }
+
+    @Test("--version and -v print the version and exit 0")
+    func version() throws {
+        for flag in ["--version", "-v"] {
+            let run = try runBinary([flag])
+            #expect(run.status == 0 && run.stdout.hasPrefix("bhatti "), "\(flag): \(run.status) \(run.stderr)")
+        }
+    }
+
+    @Test("bash completion offers a command's subcommands after it, options after a dash")
+    func completesSubcommands() throws {
+        let script = try runBinary(["completion", "bash"]).stdout
+        func complete(_ words: [String]) throws -> [String] {
+            // The completion function in a shell where `bhatti` (for sandbox names) answers nothing.
+            let line = words.map { "'\($0)'" }.joined(separator: " ")
+            let run = try runProcess("/bin/bash", ["-c", script + "\nbhatti() { :; }\nCOMP_WORDS=(\(line)); COMP_CWORD=\(words.count - 1); _bhatti; printf '%s\\n' \"${COMPREPLY[@]}\""])
+            return run.stdout.split(separator: "\n").map(String.init)
+        }
+        #expect(try complete(["bhatti", "snapshot", ""]) == ["create", "list", "restore", "delete"])
+        #expect(try complete(["bhatti", "secret", ""]) == ["set", "list", "delete"])
+        #expect(try complete(["bhatti", "file", "r"]) == ["read"])
+        #expect(try complete(["bhatti", "exec", "--cw"]) == ["--cwd"])
+        let fish = try runBinary(["completion", "fish"]).stdout
+        #expect(fish.contains("__fish_seen_subcommand_from snapshot; and not __fish_seen_subcommand_from create list restore delete' -a 'create list restore delete'"))
+    }
+
+    @Test("--json prints empty arrays and objects as [] and {}, and the image manifest in snake_case")
+    func jsonShapes() throws {
+        #expect(CLIContext.json([String]()) == "[]")
+        #expect(CLIContext.json([String: String]()) == "{}")
+        struct Nested: Encodable { var a: [String: String] = [:], b = ["x"], c: [Int] = [] }
+        #expect(CLIContext.json(Nested()) == "{\n  \"a\" : {},\n  \"b\" : [\n    \"x\"\n  ],\n  \"c\" : []\n}")
+        #expect(CLIContext.json(["text": "[\n\n]"]) == "{\n  \"text\" : \"[\\n\\n]\"\n}", "a string's contents are left alone")
+        struct Manifest: Encodable { var builtAt = "t", formatVersion = 1 }
+        #expect(CLIContext.json(Manifest(), snakeCase: true) == "{\n  \"built_at\" : \"t\",\n  \"format_version\" : 1\n}")
+    }
+
+    @Test("image list with no image there is an error (exit 1), not an empty success")
+    func imageListMissing() throws {
+        let run = try runBinary(["image", "list", "--out", "/nonexistent-\(UInt32.random(in: 0...UInt32.max))"])
+        #expect(run.status == 1 && run.stderr.contains("no guest image"), "\(run.status) \(run.stderr)")
+        #expect(try runBinary(["--json", "image", "list", "--out", "/nonexistent"]).status == 1)
+    }
+
+    @Test("shell without a terminal says one is needed and exits 2 (it used to return 0 with nothing done)")
+    func shellNeedsTerminal() throws {
+        let run = try runBinary(["shell", "dev", "--new"], stdin: "exit 3\n")
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("needs a terminal") && run.stderr.contains("bhatti exec dev"))
+    }
+
+    @Test("a sandbox in error: the hint says what can be done")
+    func errorStateHint() {
+        #expect(BhattiCommand.hint(code: "invalid_state", message: "sandbox dev is error: the VM exited")?.contains("bhatti destroy") == true)
+        #expect(BhattiCommand.hint(code: "invalid_state", message: "cannot start sandbox dev: it is in error")?.contains("bhatti destroy") == true)
+        #expect(BhattiCommand.hint(code: "invalid_state", message: "sandbox dev is still being created") == nil)
+    }
+
+    @Test("file ls shows modes as ls -l does", arguments: [
+        ("0644", false, "-rw-r--r--"), ("0755", true, "drwxr-xr-x"), ("0600", false, "-rw-------"),
+        ("1777", true, "drwxrwxrwt"), ("4755", false, "-rwsr-xr-x"), ("2640", false, "-rw-r-S---"), ("bogus", false, "-bogus"),
+    ])
+    func fileModes(octal: String, isDir: Bool, shown: String) {
+        #expect(FileCommand.permissions(octal, isDir: isDir) == shown)
+    }
+
+    @Test("counts and sizes read the same everywhere: 1 sandbox, 2 sandboxes, 512 MiB")
+    func unitsAndPlurals() {
+        func user(_ max: Int) -> UserDTO {
+            UserDTO(id: "u", name: "n", isAdmin: false, maxSandboxes: max, maxCPUs: 2, maxMemoryMB: 512, sandboxes: 0, createdAt: "")
+        }
+        #expect(TenancyCommands.limits(user(1)) == "1 sandbox, 2 cpu, 512 MiB each")
+        #expect(TenancyCommands.limits(user(2)) == "2 sandboxes, 2 cpu, 512 MiB each")
+        #expect(SandboxCommands.mebibytes(512) == "512 MiB")
+    }
+
+    struct Run { let status: Int32; let stdout: String; let stderr: String }
+
+    func runBinary(_ args: [String], stdin: String = "") throws -> Run {
+        try runProcess(FileManager.default.currentDirectoryPath + "/.build/debug/bhatti", args, stdin: stdin)
+    }
+
+    /// Runs a process with stdin a pipe (never a terminal), HOME empty of a config, and waits for it.
+    func runProcess(_ path: String, _ args: [String], stdin: String = "") throws -> Run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.environment = ["HOME": "/nonexistent", "PATH": "/usr/bin:/bin", "BHATTI_URL": "unix:///tmp/bh-nothing-here.sock"]
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        (p.standardOutput, p.standardError, p.standardInput) = (out, err, input)
+        try p.run()
+        input.fileHandleForWriting.write(Data(stdin.utf8))
+        try input.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 }

@@ -52,7 +52,9 @@ struct CLITests {
             let limited = try await bhatti(["--json", "user", "limits", "carol", "--disk-bytes-per-s", "8388608", "--net-mbit-per-s", "50"], daemon: d)
             #expect(limited.status == 0 && limited.stdout.contains("\"disk_bytes_per_s\" : 8388608") && limited.stdout.contains("\"net_mbit_per_s\" : 50"), "\(limited.stdout)\(limited.stderr)")
             #expect(try await bhatti(["user", "limits", "carol", "--default"], daemon: d).stdout.contains("default I/O limits"))
-            #expect(try await bhatti(["user", "limits", "carol"], daemon: d).status == 2, "flags or --default")
+            let shown = try await bhatti(["user", "limits", "carol"], daemon: d)
+            #expect(shown.status == 0 && shown.stdout == "user/carol: the daemon's default I/O limits\n", "without flags it shows them: \(shown)")
+            #expect(try await bhatti(["user", "limits", "carol", "--default", "--disk-iops", "1"], daemon: d).status == 2, "flags or --default")
 
             #expect(try await bhatti(["secret", "set", "API_TOKEN", "-"], daemon: d, stdin: "tok-123\n", key: key).status == 0)
             let secrets = try await bhatti(["secret", "list"], daemon: d, key: key)
@@ -119,7 +121,8 @@ struct CLITests {
                 }
             }
             let badKey = try await cli(["setup", "--url", url, "--token", "bht_" + String(repeating: "0", count: 64)])
-            #expect(badKey.status == 1 && badKey.stderr.contains("bhatti setup"), "\(badKey.stderr)")
+            // Not "bhatti setup writes it" while running setup: the key given is what is wrong.
+            #expect(badKey.status == 1 && badKey.stderr.contains("does not accept this --token") && !badKey.stderr.contains("setup writes"), "\(badKey.stderr)")
             #expect(!FileManager.default.fileExists(atPath: home + "/.bhatti/config.json"), "nothing written for a key that does not work")
             #expect(try await cli(["setup", "--url", "unix:///tmp/bhatti-nothing.sock", "--token", "x"]).status == 3)
             #expect(try await cli(["setup", "--url", url]).status == 2)
@@ -182,6 +185,72 @@ struct CLITests {
             let missing = try await bhatti(["exec", "cli", "--", "true"], daemon: d)
             #expect(missing.status == 1)
             #expect(missing.stderr.contains("not found"))
+        }
+    }
+
+    @Test("docs walkthrough: exec takes its command without --; sizes, disk, urls, snapshot sources and errors read as documented")
+    func walkthrough() async throws {
+        try await withDaemon(configure: { $0.proxyListen = "127.0.0.1:0" }) { d in
+            #expect(try await bhatti(["create", "--name", "dev", "--memory", "512"], daemon: d).status == 0)
+            // exec as docker exec: everything after the command word is the command's, flags included.
+            let la = try await bhatti(["exec", "dev", "ls", "-la", "/"], daemon: d)
+            #expect(la.status == 0 && la.stdout.contains("total") && la.stdout.contains(" etc"), "\(la)")
+            #expect(try await bhatti(["exec", "dev", "--", "ls", "-la", "/"], daemon: d).stdout == la.stdout, "-- keeps working")
+            let env = try await bhatti(["exec", "-e", "A=1", "dev", "env"], daemon: d)
+            #expect(env.status == 0 && env.stdout.split(separator: "\n").contains("A=1"), "\(env)")
+            let between = try await bhatti(["exec", "dev", "-e", "B=2", "sh", "-c", "echo $B"], daemon: d)
+            #expect(between.stdout == "2\n", "exec's flags between the sandbox and the command: \(between)")
+            let through = try await bhatti(["exec", "dev", "printf", "%s|", "-e", "A=2", "--cwd", "/x", "--", "-h"], daemon: d)
+            #expect(through.stdout == "-e|A=2|--cwd|/x|--|-h|", "flags after the command reach it: \(through)")
+
+            #expect(try await bhatti(["exec", "dev", "sh", "-c", "echo hi > /workspace/f.txt; chmod 640 /workspace/f.txt"], daemon: d).status == 0)
+            let ls = try await bhatti(["file", "ls", "dev", "/workspace"], daemon: d)
+            #expect(ls.stdout.split(separator: "\n").contains("-rw-r-----           3  f.txt"), "ls -l's modes: \(ls.stdout)")
+            let list = try await bhatti(["list"], daemon: d)
+            #expect(list.stdout.contains("512 MiB") && list.stdout.contains("DISK"), "\(list.stdout)")
+            let inspect = try await bhatti(["inspect", "dev"], daemon: d)
+            #expect(inspect.stdout.contains("Memory:    512 MiB") && inspect.stdout.contains("Disk:      "), "\(inspect.stdout)")
+
+            // A published port's URL is in every reply that returns the sandbox, not only GET.
+            #expect(try await bhatti(["publish", "dev", "-p", "8080", "-a", "devweb"], daemon: d).status == 0)
+            for args in [["create", "--name", "dev"], ["edit", "dev", "--label", "a=b"], ["start", "dev"]] {
+                let reply = try await bhatti(["--json"] + args, daemon: d)
+                #expect(reply.stdout.contains("devweb"), "\(args): \(reply.stdout)")
+            }
+            let unpublish = try await bhatti(["unpublish", "dev", "-p", "9999"], daemon: d)
+            #expect(unpublish.status == 1 && unpublish.stderr.contains("port 9999 of sandbox dev is not published"), "\(unpublish.stderr)")
+
+            #expect(try await bhatti(["snapshot", "create", "dev", "--name", "base"], daemon: d).status == 0)
+            let snapshots = try await bhatti(["snapshot", "list"], daemon: d)
+            let row = try #require(snapshots.stdout.split(separator: "\n").first { $0.hasPrefix("base ") })
+            #expect(row.split(separator: " ", omittingEmptySubsequences: true)[1] == "dev", "SOURCE is the name: \(row)")
+            #expect(row.contains("512 MiB"))
+
+            // The event log takes the sandbox's name, as every other route does.
+            let events = try await d.call("GET", "/v1/events?sandbox=dev")
+            #expect(events.status == 200 && events.text.contains("sandbox.published"), "\(events.text)")
+            _ = try await bhatti(["snapshot", "delete", "base", "--yes"], daemon: d)
+            // Another user's `dev` makes the name ambiguous for the admin's event log: refused, not guessed.
+            let made = try await bhatti(["user", "create", "--name", "erin"], daemon: d)
+            let key = try #require(made.stdout.split(separator: "\n").first { $0.hasPrefix("API key: ") }.map { String($0.dropFirst(9)) })
+            #expect(try await bhatti(["create", "--name", "dev", "--memory", "256"], daemon: d, key: key).status == 0)
+            let ambiguous = try await d.call("GET", "/v1/events?sandbox=dev")
+            #expect(ambiguous.status == 400 && ambiguous.text.contains("2 users have a sandbox named dev"), "\(ambiguous.text)")
+            #expect(try await d.call("GET", "/v1/events?sandbox=dev&user=erin").text.contains("sandbox.created"))
+            #expect(try await bhatti(["destroy", "dev", "--yes"], daemon: d, key: key).status == 0)
+
+            // A sandbox in error: exec and start say what can still be done.
+            let dev = try await d.get("dev")
+            kill(try #require(await d.daemon.engine.pid(of: dev.id)), SIGKILL)
+            var state = ""
+            for _ in 0..<600 where state != "error" {
+                state = try await d.get("dev").state
+                if state != "error" { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            for args in [["exec", "dev", "true"], ["start", "dev"]] {
+                let refused = try await bhatti(args, daemon: d)
+                #expect(refused.status == 1 && refused.stderr.contains("`bhatti destroy` it and create it anew"), "\(args): \(refused.stderr)")
+            }
         }
     }
 

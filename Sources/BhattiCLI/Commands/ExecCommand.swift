@@ -3,21 +3,26 @@ import BhattiHTTP
 import Foundation
 import Glibc
 
-/// `bhatti exec SB -- CMD…`: streams output live and exits with the command's code.
+/// `bhatti exec SB CMD ARG…`: streams output live and exits with the command's code. As `docker exec`,
+/// exec's own flags come before the sandbox or the command; the command word and everything after it
+/// (flags included) pass through untouched. `--` before the command still works.
 enum ExecCommand {
     static let command = BhattiCommand.Command(
         names: ["exec"],
-        usage: "bhatti exec SANDBOX [--timeout S] [--env K=V]… [--cwd DIR] [-i] [--detach] -- CMD…",
-        summary: "Run a command in a sandbox. Output streams as it is produced; the exit code is the command's. -i sends this process's stdin.",
+        usage: "bhatti exec [--timeout S] [-e K=V]… [--cwd DIR] [-i] [-d] SANDBOX [--] CMD [ARG…]",
+        summary: "Run a command in a sandbox. Output streams as it is produced; the exit code is the command's. Everything after CMD passes to it untouched.",
         options: [
-            OptionSpec("--timeout", kind: .value), OptionSpec("--env", "-e", kind: .repeated), OptionSpec("--cwd", kind: .value),
-            OptionSpec("--stdin", "-i", kind: .flag), OptionSpec("--detach", "-d", kind: .flag),
-        ]
+            OptionSpec("--timeout", kind: .value, help: "kill the command after S seconds (exit 124)"),
+            OptionSpec("--env", "-e", kind: .repeated, help: "set an environment variable for the command"),
+            OptionSpec("--cwd", kind: .value, help: "working directory in the guest"),
+            OptionSpec("--stdin", "-i", kind: .flag, help: "send this process's stdin to the command"),
+            OptionSpec("--detach", "-d", kind: .flag, help: "start it in the background; print its pid and output file"),
+        ],
+        restAfter: 1
     ) { args, ctx in
         guard let target = args.positionals.first else { throw UsageError("exec needs a sandbox name or id") }
-        var cmd = args.rest ?? []
-        cmd = Array(args.positionals.dropFirst()) + cmd
-        guard !cmd.isEmpty else { throw UsageError("exec needs a command after --") }
+        let cmd = args.rest ?? []
+        guard !cmd.isEmpty else { throw UsageError("exec needs a command after the sandbox") }
         if args.has("--detach") {
             let body = ExecRequestDTO(cmd: cmd, env: try args.pairs("--env").isEmpty ? nil : try args.pairs("--env"), cwd: args.value("--cwd"), detach: true)
             let reply = try ctx.decode(DetachedExecDTO.self, try ctx.request(

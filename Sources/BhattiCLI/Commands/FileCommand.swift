@@ -10,9 +10,12 @@ enum FileCommand {
         usage: "bhatti file read SB PATH [--offset N] [--limit N] [--max-bytes N] | file write SB PATH [--mode 0644] < data | file ls SB PATH",
         summary: "Read a file to stdout (optionally a slice of lines or bytes), write stdin atomically to a file, or list a directory.",
         options: [
-            OptionSpec("--offset", kind: .value), OptionSpec("--limit", kind: .value), OptionSpec("--max-bytes", kind: .value),
-            OptionSpec("--mode", kind: .value),
-        ]
+            OptionSpec("--offset", kind: .value, help: "read: the first line to print (1 is the first line)"),
+            OptionSpec("--limit", kind: .value, help: "read: at most this many lines"),
+            OptionSpec("--max-bytes", kind: .value, help: "read: at most this many bytes"),
+            OptionSpec("--mode", kind: .value, help: "write: the file's mode (default 0644)"),
+        ],
+        verbs: ["read", "write", "ls"]
     ) { args, ctx in
         guard args.positionals.count == 3 else { throw UsageError("file needs an action, a sandbox and a path") }
         let (action, sandbox, path) = (args.positionals[0], args.positionals[1], args.positionals[2])
@@ -41,12 +44,26 @@ enum FileCommand {
         case "ls":
             let listing = try ctx.decode(FileListingDTO.self, try ctx.request("GET", base + "&ls=true"))
             if ctx.json { ctx.printJSON(listing); return 0 }
-            for e in listing.entries { print("\(e.isDir ? "d" : "-")\(e.mode)  \(String(e.size).leftPad(10))  \(e.name)") }
+            for e in listing.entries { print("\(permissions(e.mode, isDir: e.isDir))  \(String(e.size).leftPad(10))  \(e.name)") }
             if listing.truncated { print("… \(listing.total - listing.entries.count) more (\(listing.total) entries)") }
             return 0
         default:
             throw UsageError("file action must be read, write or ls")
         }
+    }
+
+    /// `ls -l`'s mode column from the agent's octal mode: `0644` → `-rw-r--r--`, `1777` → `drwxrwxrwt`.
+    static func permissions(_ octal: String, isDir: Bool) -> String {
+        guard let bits = Int(octal, radix: 8) else { return (isDir ? "d" : "-") + octal }
+        var out = isDir ? "d" : "-"
+        for (shift, special, mark) in [(6, 0o4000, "s"), (3, 0o2000, "s"), (0, 0o1000, "t")] {
+            let triple = (bits >> shift) & 7
+            out += triple & 4 != 0 ? "r" : "-"
+            out += triple & 2 != 0 ? "w" : "-"
+            let x = triple & 1 != 0
+            out += bits & special != 0 ? (x ? mark : mark.uppercased()) : (x ? "x" : "-")
+        }
+        return out
     }
 
     static let ps = BhattiCommand.Command(

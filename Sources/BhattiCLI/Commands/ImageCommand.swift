@@ -8,9 +8,12 @@ enum ImageCommand {
         usage: "bhatti image build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose] | bhatti image list [--out DIR]",
         summary: "Build the guest image (needs root, debootstrap, qemu-utils, e2fsprogs) or show the one built.",
         options: [
-            OptionSpec("--out", kind: .value), OptionSpec("--lohar", kind: .value), OptionSpec("--init-source", kind: .value),
-            OptionSpec("--verbose", kind: .flag),
-        ]
+            OptionSpec("--out", kind: .value, help: "the image directory (default /var/lib/bhatti/images/default)"),
+            OptionSpec("--lohar", kind: .value, help: "build: the static guest agent to put in it"),
+            OptionSpec("--init-source", kind: .value, help: "build: guest/init.c, the guest's PID 1"),
+            OptionSpec("--verbose", kind: .flag, help: "build: show each step"),
+        ],
+        verbs: ["build", "list"]
     ) { args, ctx in
         let out = args.value("--out").map(ServeCommand.absolute) ?? GuestImage.defaultDirectory
         switch args.positionals.first {
@@ -29,15 +32,14 @@ enum ImageCommand {
             } catch {
                 throw CLIError.failure("image build failed: \(error)")
             }
-            if ctx.json { ctx.printJSON(manifest) } else if !shown { print("image ready in \(out)") }
+            if ctx.json { ctx.printJSON(manifest, snakeCase: true) } else if !shown { print("image ready in \(out)") }
             return 0
         case "list", "ls":
-            do {
-                let image = try GuestImage.open(out)
-                if ctx.json { ctx.printJSON([image.manifest]) } else { print("default  \(out)  kernel \(image.manifest.kernelVersion)") }
-            } catch {
-                if ctx.json { print("[]") } else { print("no image in \(out): \(error)") }
+            let image: GuestImage
+            do { image = try GuestImage.open(out) } catch {
+                throw CLIError.failure(String(describing: error))
             }
+            if ctx.json { ctx.printJSON([image.manifest], snakeCase: true) } else { print("default  \(out)  kernel \(image.manifest.kernelVersion)") }
             return 0
         default:
             throw UsageError("image needs a subcommand: build or list")

@@ -7,7 +7,10 @@ enum PublishCommands {
         names: ["publish"],
         usage: "bhatti publish SANDBOX -p PORT [-a ALIAS]",
         summary: "Give a port of a sandbox a preview URL on the public proxy (a request to it wakes the sandbox). Without -p, lists its published ports.",
-        options: [OptionSpec("--port", "-p", kind: .value), OptionSpec("--alias", "-a", kind: .value)]
+        options: [
+            OptionSpec("--port", "-p", kind: .value, help: "the guest port to publish"),
+            OptionSpec("--alias", "-a", kind: .value, help: "the URL's first label (default: a random one)"),
+        ]
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("publish takes one sandbox name or id") }
         let base = "/v1/sandboxes/" + pathSegment(args.positionals[0]) + "/publish"
@@ -28,7 +31,7 @@ enum PublishCommands {
         names: ["unpublish"],
         usage: "bhatti unpublish SANDBOX -p PORT",
         summary: "Remove a port's preview URL.",
-        options: [OptionSpec("--port", "-p", kind: .value)]
+        options: [OptionSpec("--port", "-p", kind: .value, help: "the published port to remove")]
     ) { args, ctx in
         guard args.positionals.count == 1, let port = try args.int("--port") else { throw UsageError("unpublish SANDBOX -p PORT") }
         _ = try ctx.request("DELETE", "/v1/sandboxes/" + pathSegment(args.positionals[0]) + "/publish/\(port)")

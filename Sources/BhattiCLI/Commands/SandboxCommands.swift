@@ -6,14 +6,22 @@ import Glibc
 enum SandboxCommands {
     static let create = BhattiCommand.Command(
         names: ["create"],
-        usage: "bhatti create --name NAME [--cpus N] [--memory MB] [--disk MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init SCRIPT] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
-        summary: "Create and boot a sandbox; an existing sandbox of that name is returned unchanged.",
+        usage: "bhatti create [--name NAME] [--cpus N] [--memory MB] [--disk MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init CMD] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
+        summary: "Create and boot a sandbox (named sandbox-XXXXXX without --name); an existing sandbox of that name is returned unchanged.",
         options: [
-            OptionSpec("--name", kind: .value), OptionSpec("--cpus", kind: .value), OptionSpec("--memory", kind: .value),
-            OptionSpec("--keep-hot", kind: .flag), OptionSpec("--label", kind: .repeated),
-            OptionSpec("--disk", kind: .value), OptionSpec("--env", kind: .repeated), OptionSpec("--secret", kind: .repeated),
-            OptionSpec("--file", kind: .repeated), OptionSpec("--init", kind: .value), OptionSpec("--from", kind: .value),
-            OptionSpec("--egress", kind: .value), OptionSpec("--allow-cidr", kind: .repeated),
+            OptionSpec("--name", kind: .value, help: "its name (default: sandbox- and 6 random hex digits)"),
+            OptionSpec("--cpus", kind: .value, help: "vCPUs (default 1)"),
+            OptionSpec("--memory", kind: .value, help: "memory in MiB (default 1024)"),
+            OptionSpec("--keep-hot", kind: .flag, help: "never pause or snapshot it when idle"),
+            OptionSpec("--label", kind: .repeated, help: "a K=V label, for `list --label`"),
+            OptionSpec("--disk", kind: .value, help: "root disk size in MiB (default: the image's)"),
+            OptionSpec("--env", kind: .repeated, help: "an environment variable K=V for every command in it"),
+            OptionSpec("--secret", kind: .repeated, help: "a stored secret, given as the environment variable NAME"),
+            OptionSpec("--file", kind: .repeated, help: "copy the local file LOCAL to GUEST before it starts"),
+            OptionSpec("--init", kind: .value, help: "a shell command (sh -c) run once after boot; a script must be a --file first"),
+            OptionSpec("--from", kind: .value, help: "copy this sandbox's disk (it is snapshotted briefly)"),
+            OptionSpec("--egress", kind: .value, help: "outbound traffic: public (default) or deny"),
+            OptionSpec("--allow-cidr", kind: .repeated, help: "with --egress deny, a CIDR it may still reach"),
         ]
     ) { args, ctx in
         guard args.positionals.isEmpty else { throw UsageError("unexpected argument \"\(args.positionals[0])\"") }
@@ -42,23 +50,23 @@ enum SandboxCommands {
         if response.headers[APIVersion.existingHeader] == "true" {
             print("sandbox/\(sandbox.name) unchanged (already exists, \(sandbox.state))")
         } else {
-            print(String(format: "sandbox/%@ created (id %@, %d cpu, %d MiB) in %.1fs", sandbox.name, sandbox.id, sandbox.cpus, sandbox.memoryMB, Date().timeIntervalSince(started)))
+            print(String(format: "sandbox/%@ created (id %@, %d cpu, %@) in %.1fs", sandbox.name, sandbox.id, sandbox.cpus, mebibytes(sandbox.memoryMB), Date().timeIntervalSince(started)))
         }
         return 0
     }
 
     static let list = BhattiCommand.Command(
         names: ["list", "ls"], usage: "bhatti list [--label K=V]…", summary: "List sandboxes.",
-        options: [OptionSpec("--label", kind: .repeated)]
+        options: [OptionSpec("--label", kind: .repeated, help: "only sandboxes with this K=V label")]
     ) { args, ctx in
         let query = try args.pairs("--label").sorted { $0.key < $1.key }
             .map { "label=" + pathSegment("\($0.key)=\($0.value)") }.joined(separator: "&")
         let sandboxes = try ctx.decode([SandboxDTO].self, try ctx.request("GET", "/v1/sandboxes" + (query.isEmpty ? "" : "?" + query)))
         if ctx.json { ctx.printJSON(sandboxes); return 0 }
         let rows = sandboxes.map { s in
-            [s.name, s.state, s.ip ?? "-", String(s.cpus), "\(s.memoryMB)M", age(s.createdAt)]
+            [s.name, s.state, s.ip ?? "-", String(s.cpus), mebibytes(s.memoryMB), s.diskMB.map(mebibytes) ?? "-", age(s.createdAt)]
         }
-        print(table(header: ["NAME", "STATE", "IP", "CPUS", "MEMORY", "AGE"], rows: rows))
+        print(table(header: ["NAME", "STATE", "IP", "CPUS", "MEMORY", "DISK", "AGE"], rows: rows))
         return 0
     }
 
@@ -70,7 +78,7 @@ enum SandboxCommands {
         if ctx.json { ctx.printJSON(s); return 0 }
         var lines = [
             "Name:      \(s.name)", "ID:        \(s.id)", "State:     \(s.state)", "CPUs:      \(s.cpus)",
-            "Memory:    \(s.memoryMB) MiB", "IP:        \(s.ip ?? "-")", "Image:     \(s.image)",
+            "Memory:    \(mebibytes(s.memoryMB))", "Disk:      \(s.diskMB.map(mebibytes) ?? "the image's size")", "IP:        \(s.ip ?? "-")", "Image:     \(s.image)",
             "Keep hot:  \(s.keepHot)", "Created:   \(s.createdAt) (\(age(s.createdAt)) ago)",
         ]
         if let reason = s.stateReason { lines.append("Reason:    \(reason)") }
@@ -92,6 +100,12 @@ enum SandboxCommands {
         if ctx.json { ctx.printJSON(try ctx.decode(StatusDTO.self, response)) } else { print("sandbox/\(target) destroyed") }
         return 0
     }
+
+    /// Sizes everywhere in the CLI: `512 MiB`.
+    static func mebibytes(_ n: Int) -> String { "\(n) MiB" }
+
+    /// `1 sandbox`, `2 sandboxes`.
+    static func count(_ n: Int, _ singular: String, _ plural: String) -> String { "\(n) \(n == 1 ? singular : plural)" }
 
     static func age(_ iso: String) -> String {
         guard let date = ISO8601DateFormatter().date(from: iso) else { return "-" }
@@ -117,8 +131,11 @@ extension SandboxCommands {
         usage: "bhatti edit SB [--name NEW] [--keep-hot|--allow-cold] [--label K=V]… [--label-delete K]… [--disk MB]",
         summary: "Rename a sandbox, pin it hot or let it cool, add or remove labels, grow its disk (while it is hot).",
         options: [
-            OptionSpec("--name", kind: .value), OptionSpec("--keep-hot", kind: .flag), OptionSpec("--allow-cold", kind: .flag),
-            OptionSpec("--label", kind: .repeated), OptionSpec("--label-delete", kind: .repeated), OptionSpec("--disk", kind: .value),
+            OptionSpec("--name", kind: .value, help: "rename it"), OptionSpec("--keep-hot", kind: .flag, help: "pin it hot"),
+            OptionSpec("--allow-cold", kind: .flag, help: "let it pause and snapshot when idle again"),
+            OptionSpec("--label", kind: .repeated, help: "add or change a K=V label"),
+            OptionSpec("--label-delete", kind: .repeated, help: "remove the label K"),
+            OptionSpec("--disk", kind: .value, help: "grow its disk to MB MiB (never shrinks)"),
         ]
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("edit takes one sandbox name or id") }

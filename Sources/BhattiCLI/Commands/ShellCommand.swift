@@ -15,9 +15,13 @@ enum ShellCommand {
     static let command = BhattiCommand.Command(
         names: ["shell", "sh"], usage: "bhatti shell SB [--new]",
         summary: "Interactive shell in the sandbox. Ctrl+\\ detaches; running it again reattaches and replays the scrollback.",
-        options: [OptionSpec("--new", kind: .flag)]
+        options: [OptionSpec("--new", kind: .flag, help: "start a new session instead of reattaching")]
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("shell takes one sandbox name or id") }
+        // Without a terminal there is no one to type; a script wants `exec` (which reports the exit code).
+        guard isatty(0) == 1 else {
+            throw UsageError("shell needs a terminal; from a script use `bhatti exec \(args.positionals[0]) CMD…` (-i sends stdin)")
+        }
         let sandbox = args.positionals[0]
         let path = "/v1/sandboxes/\(pathSegment(sandbox))/shell" + (args.has("--new") ? "?new=true" : "")
         let client = try ctx.client()

@@ -8,7 +8,8 @@ enum SnapshotCommand {
         names: ["snapshot"],
         usage: "bhatti snapshot create SANDBOX --name NAME | list | restore NAME [--name NEW] | delete NAME",
         summary: "Named memory+disk checkpoints of running sandboxes; restore makes a new sandbox.",
-        options: [OptionSpec("--name", kind: .value)]
+        options: [OptionSpec("--name", kind: .value, help: "create: the snapshot's name; restore: the new sandbox's name")],
+        verbs: ["create", "list", "restore", "delete"]
     ) { args, ctx in
         guard let verb = args.positionals.first else { throw UsageError("snapshot needs create, list, restore or delete") }
         let rest = Array(args.positionals.dropFirst())
@@ -26,7 +27,7 @@ enum SnapshotCommand {
             let list = try ctx.decode([SnapshotDTO].self, try ctx.request("GET", "/v1/snapshots"))
             if ctx.json { ctx.printJSON(list); return 0 }
             let rows = list.map { s in
-                [s.name, s.sourceSandboxID ?? "-", String(s.cpus), "\(s.memoryMB) MiB", megabytes(s.sizeBytes), s.createdAt]
+                [s.name, s.sourceSandboxName ?? s.sourceSandboxID ?? "-", String(s.cpus), SandboxCommands.mebibytes(s.memoryMB), megabytes(s.sizeBytes), s.createdAt]
             }
             print(SandboxCommands.table(header: ["NAME", "SOURCE", "CPUS", "MEMORY", "SIZE", "CREATED"], rows: rows))
         case "restore":

@@ -10,11 +10,17 @@ enum TenancyCommands {
         usage: "bhatti user create --name N [--max-sandboxes 5] [--max-cpus 4] [--max-memory 4096] [IO] | list | delete N [--force] | rotate-key N | limits N [IO | --default]   (IO: --disk-bytes-per-s B --disk-iops N --net-mbit-per-s M; 0 is unlimited)",
         summary: "Manage users and their API keys (admin only). A key is printed once, when it is made.",
         options: [
-            OptionSpec("--name", kind: .value), OptionSpec("--max-sandboxes", kind: .value), OptionSpec("--max-cpus", kind: .value),
-            OptionSpec("--max-memory", kind: .value), OptionSpec("--force", kind: .flag),
-            OptionSpec("--disk-bytes-per-s", kind: .value), OptionSpec("--disk-iops", kind: .value),
-            OptionSpec("--net-mbit-per-s", kind: .value), OptionSpec("--default", kind: .flag),
-        ]
+            OptionSpec("--name", kind: .value, help: "create: the user's name"),
+            OptionSpec("--max-sandboxes", kind: .value, help: "create: how many sandboxes they may have (default 5)"),
+            OptionSpec("--max-cpus", kind: .value, help: "create: vCPUs per sandbox (default 4)"),
+            OptionSpec("--max-memory", kind: .value, help: "create: MiB per sandbox (default 4096)"),
+            OptionSpec("--force", kind: .flag, help: "delete: destroy their sandboxes and snapshots too"),
+            OptionSpec("--disk-bytes-per-s", kind: .value, help: "disk bandwidth per sandbox, bytes/s (0: unlimited)"),
+            OptionSpec("--disk-iops", kind: .value, help: "disk operations per second per sandbox (0: unlimited)"),
+            OptionSpec("--net-mbit-per-s", kind: .value, help: "network bandwidth per sandbox, Mbit/s (0: unlimited)"),
+            OptionSpec("--default", kind: .flag, help: "limits: back to the daemon's default I/O limits"),
+        ],
+        verbs: ["create", "list", "delete", "rotate-key", "limits"]
     ) { args, ctx in
         guard let verb = args.positionals.first else { throw UsageError("user needs create, list, delete, rotate-key or limits") }
         /// The I/O flags given, or nil when none is.
@@ -58,7 +64,17 @@ enum TenancyCommands {
         case "limits":
             guard rest.count == 1 else { throw UsageError("user limits NAME [--disk-bytes-per-s B] [--disk-iops N] [--net-mbit-per-s M] | --default") }
             let limits = try ioLimits()
-            guard (limits == nil) == args.has("--default") else { throw UsageError("user limits takes I/O flags or --default, one or the other") }
+            if limits == nil, !args.has("--default") {
+                // No change asked for: show the current ones.
+                let users = try ctx.decode([UserDTO].self, try ctx.request("GET", "/v1/users"))
+                guard let user = users.first(where: { $0.name == rest[0] }) else {
+                    throw CLIError.server(status: 404, code: "not_found", message: "user \(rest[0]) not found")
+                }
+                if ctx.json { ctx.printJSON(user); return 0 }
+                print("user/\(user.name): \(io(user.ioLimits))")
+                return 0
+            }
+            guard limits == nil || !args.has("--default") else { throw UsageError("user limits takes I/O flags or --default, one or the other") }
             let body = UpdateUserRequest(ioLimits: limits)
             let user = try ctx.decode(UserDTO.self, try ctx.request("PATCH", "/v1/users/" + pathSegment(rest[0]), body: Array(try JSONEncoder().encode(body))))
             if ctx.json { ctx.printJSON(user); return 0 }
@@ -73,7 +89,8 @@ enum TenancyCommands {
         names: ["secret"],
         usage: "bhatti secret set NAME VALUE | list | delete NAME",
         summary: "Secrets, encrypted at rest; `create --secret NAME` gives one to a sandbox as an environment variable.",
-        options: []
+        options: [],
+        verbs: ["set", "list", "delete"]
     ) { args, ctx in
         guard let verb = args.positionals.first else { throw UsageError("secret needs set, list or delete") }
         let rest = Array(args.positionals.dropFirst())
@@ -107,7 +124,7 @@ enum TenancyCommands {
 
     static func limits(_ u: UserDTO) -> String {
         if u.maxSandboxes == 0 { return "unlimited" }
-        let size = "\(u.maxSandboxes) sandboxes, \(u.maxCPUs) cpu, \(u.maxMemoryMB) MiB each"
+        let size = "\(SandboxCommands.count(u.maxSandboxes, "sandbox", "sandboxes")), \(u.maxCPUs) cpu, \(SandboxCommands.mebibytes(u.maxMemoryMB)) each"
         return u.ioLimits == nil ? size : size + "; " + io(u.ioLimits)
     }
 
