@@ -14,34 +14,6 @@ struct IdleCycleTests {
     static let warmAfter = Duration.seconds(30)
     static let coldAfter = Duration.seconds(30 * 60)
 
-    /// Moves `clock` from deadline to deadline, only while the daemon waits on it, until `sandbox` is
-    /// in `state`; returns how much driven time that took. Fails if it would take more than `limit`,
-    /// so a timer asleep past its deadline (the bug that kept woken sandboxes hot) is caught.
-    func drive(
-        _ d: TestDaemon, _ clock: ManualClock, _ sandbox: String, to state: String, limit: Duration,
-        sourceLocation: SourceLocation = #_sourceLocation
-    ) async throws -> Duration {
-        let start = clock.now
-        // Real time only turns a hang into a failure.
-        let hang = ContinuousClock.now + .seconds(120)
-        while ContinuousClock.now < hang {
-            // The deadline first, then the state: a deadline set after the state changed is never used.
-            let next = clock.nextDeadline
-            if try await d.get(sandbox).state == state { return start.duration(to: clock.now) }
-            if let next, next > clock.now {
-                guard start.duration(to: next) <= limit else {
-                    Issue.record("\(sandbox) would reach \(state) only after \(start.duration(to: next)) of idleness (limit \(limit))", sourceLocation: sourceLocation)
-                    return start.duration(to: next)
-                }
-                clock.advance(by: clock.now.duration(to: next))
-            } else {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-        }
-        Issue.record("\(sandbox) never reached \(state)", sourceLocation: sourceLocation)
-        return start.duration(to: clock.now)
-    }
-
     /// Hot → warm at exactly warm-after, never before: each idle check that finds the guest's CPU
     /// busy (a just-restored guest under TCG can be, for a moment) counts idleness again from there.
     func coolsToWarm(_ d: TestDaemon, _ clock: ManualClock, _ sandbox: String, after wake: String) async throws {
@@ -51,8 +23,10 @@ struct IdleCycleTests {
         let id = try #require(SandboxID(rawValue: record.id))
         let ended = ContinuousClock.now + .seconds(60)
         while await d.daemon.service.holdCount(id) > 0, ContinuousClock.now < ended { try await Task.sleep(for: .milliseconds(5)) }
+        // And the timer asleep on the clock: no idle check from before the wake still in flight.
+        while clock.sleeperCount == 0, ContinuousClock.now < ended { try await Task.sleep(for: .milliseconds(5)) }
         let busyBefore = d.logEvents.count("sandbox.idle_check_busy")
-        let idle = try await drive(d, clock, sandbox, to: "warm", limit: Self.warmAfter * 4)
+        let idle = try await d.driveIdle(clock, sandbox, to: "warm", limit: Self.warmAfter * 4)
         let busy = d.logEvents.count("sandbox.idle_check_busy") - busyBefore
         #expect(idle == Self.warmAfter * (1 + busy), "cooled after \(idle) with \(busy) busy checks following \(wake)")
     }
@@ -103,7 +77,7 @@ struct IdleCycleTests {
                 try await wake(d)
                 try await coolsToWarm(d, clock, "cyc", after: "\(name) from warm")
                 // Warm → cold after 30 minutes, not before; woken from cold, then warm again.
-                let warmFor = try await drive(d, clock, "cyc", to: "cold", limit: Self.coldAfter)
+                let warmFor = try await d.driveIdle(clock, "cyc", to: "cold", limit: Self.coldAfter)
                 #expect(warmFor >= Self.coldAfter, "cold after \(warmFor) warm")
                 try await wake(d)
                 try await coolsToWarm(d, clock, "cyc", after: "\(name) from cold")
@@ -120,16 +94,11 @@ struct IdleCycleTests {
             #expect(r.status == 200, "\(r.text)")
             // Ten minutes of driven time: every idle check finds the guest busy.
             let start = clock.now
-            let hang = ContinuousClock.now + .seconds(120)
-            while start.duration(to: clock.now) < .seconds(600), ContinuousClock.now < hang {
-                if let next = clock.nextDeadline, next > clock.now {
-                    clock.advance(by: clock.now.duration(to: next))
-                } else {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
-                #expect(try await d.get("busy").state == "hot")
-            }
+            try await d.driveIdle(clock, "busy", through: .seconds(600))
             #expect(start.duration(to: clock.now) >= .seconds(600))
+            // No idle check in flight (the timer asleep on the clock) before the loop ends.
+            let asleep = ContinuousClock.now + .seconds(60)
+            while clock.sleeperCount == 0, ContinuousClock.now < asleep { try await Task.sleep(for: .milliseconds(5)) }
             #expect(try await d.exec("busy", ["sh", "-c", "kill $(cat /tmp/busy.pid)"]).exitCode == 0)
             try await coolsToWarm(d, clock, "busy", after: "the busy loop ended")
 
@@ -160,7 +129,7 @@ struct IdleCycleTests {
             // Immutable directory: even root cannot create the device-state file in it.
             #expect(try await runTool("chattr", ["+i", dir]) == 0)
             // The first try at 30 minutes warm, then 2, 4 and 8 s later: the fourth failure gives up.
-            let failedFor = try await drive(d, clock, "stuck", to: "error", limit: Self.coldAfter + .seconds(14))
+            let failedFor = try await d.driveIdle(clock, "stuck", to: "error", limit: Self.coldAfter + .seconds(14))
             #expect(try await runTool("chattr", ["-i", dir]) == 0)
             #expect(failedFor >= Self.coldAfter + .seconds(14))
             let seen = try await d.get("stuck")

@@ -120,25 +120,21 @@ struct ProxyTests {
 
     @Test("WebSocket through the proxy: our client and Python's websockets; an open one pins the sandbox hot")
     func webSocket() async throws {
-        try await withDaemon(warmAfter: "1s") { d in
+        let clock = ManualClock()
+        try await withDaemon(clock: clock) { d in
             try await Self.startServer(d, "ws")
             let client = d.client, headers: HTTPHeaders = ["Authorization": "Bearer \(d.daemon.adminKey)"]
             let socket = try await Blocking.run { try client.webSocket(path: "/v1/sandboxes/ws/proxy/8000/chat", headers: headers) }
             try socket.send(text: "hi")
             var iterator = socket.messages.makeAsyncIterator()
             #expect(try await iterator.next() == .text("echo:hi"))
-            try await Task.sleep(for: .milliseconds(2500))
-            #expect(try await d.get("ws").state == "hot", "an open proxied WebSocket keeps the sandbox hot")
+            // Ten driven minutes past warm-after: the open proxied WebSocket keeps the sandbox hot.
+            try await d.driveIdle(clock, "ws", through: .seconds(600))
             try socket.send(text: "again")
             #expect(try await iterator.next() == .text("echo:again"))
             socket.close()
-            var state = "hot"
-            let giveUp = ContinuousClock.now + .seconds(60)
-            while state == "hot", ContinuousClock.now < giveUp {
-                try await Task.sleep(for: .milliseconds(100))
-                state = try await d.get("ws").state
-            }
-            #expect(state == "warm", "released once the WebSocket closed")
+            // Released once the WebSocket closed: warm within warm-after of driven time (and busy checks).
+            try await d.driveIdle(clock, "ws", to: "warm", limit: .seconds(120))
 
             // Python's websockets as the client, over TCP (it wakes the sandbox too).
             let port = try #require(d.daemon.tcpPort)

@@ -1,5 +1,6 @@
 import BhattiAPI
 import BhattiCore
+import BhattiCore
 import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
@@ -166,4 +167,51 @@ func eventually(
         try await Task.sleep(for: interval)
     }
     return try await condition()
+}
+
+extension TestDaemon {
+    /// Moves `clock` from deadline to deadline, only while the daemon waits on it, until `sandbox` is
+    /// in `state`; returns how much driven time that took. Fails if it would take more than `limit`,
+    /// so a timer asleep past its deadline (the bug that kept woken sandboxes hot) is caught.
+    @discardableResult
+    func driveIdle(
+        _ clock: ManualClock, _ sandbox: String, to state: String, limit: Duration,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Duration {
+        let start = clock.now
+        // Real time only turns a hang into a failure.
+        let hang = ContinuousClock.now + .seconds(120)
+        while ContinuousClock.now < hang {
+            // The deadline first, then the state: a deadline set after the state changed is never used.
+            let next = clock.nextDeadline
+            if try await get(sandbox).state == state { return start.duration(to: clock.now) }
+            if let next, next > clock.now {
+                guard start.duration(to: next) <= limit else {
+                    Issue.record("\(sandbox) would reach \(state) only after \(start.duration(to: next)) of idleness (limit \(limit))", sourceLocation: sourceLocation)
+                    return start.duration(to: next)
+                }
+                clock.advance(by: clock.now.duration(to: next))
+            } else {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+        Issue.record("\(sandbox) never reached \(state)", sourceLocation: sourceLocation)
+        return start.duration(to: clock.now)
+    }
+
+    /// Moves `clock` from deadline to deadline through `span` of driven time, only while the daemon
+    /// waits on it, expecting `sandbox` to stay hot all along (busy, held or kept hot).
+    func driveIdle(_ clock: ManualClock, _ sandbox: String, through span: Duration, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let start = clock.now
+        let hang = ContinuousClock.now + .seconds(120)
+        while start.duration(to: clock.now) < span, ContinuousClock.now < hang {
+            if let next = clock.nextDeadline, next > clock.now {
+                clock.advance(by: clock.now.duration(to: next))
+            } else {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            #expect(try await get(sandbox).state == "hot", sourceLocation: sourceLocation)
+        }
+        #expect(start.duration(to: clock.now) >= span, "only \(start.duration(to: clock.now)) of \(span) driven", sourceLocation: sourceLocation)
+    }
 }
