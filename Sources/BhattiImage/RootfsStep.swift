@@ -60,6 +60,9 @@ enum RootfsStep {
             try runner.output("mkfs.ext4", [
                 "-F", "-q", "-L", "bhatti-root", "-E", "root_owner=0:0", "-d", layout.rootfsTree, temp, "\(mib)M",
             ])
+            // Readable by the VMM user whatever the builder's umask (a daemon's is 077): each sandbox's
+            // QEMU opens it read-only as its overlay's backing file.
+            guard chmod(temp, 0o644) == 0 else { throw ImageError.io("cannot chmod \(temp)", underlying: Errno.current) }
             try FileOps.commit(temp, to: layout.rootfs)
         }
     }

@@ -94,3 +94,22 @@ import Testing
         #expect(RootfsStep.autoSize(treeBytes: 0) == 256 * mib)
     }
 }
+
+@Suite struct RootfsPermissionTests {
+    @Test("the root file system is world-readable even when built under umask 077 (a daemon's)")
+    func readableUnderRestrictiveUmask() throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/bhatti-rootfs-\(UInt32.random(in: 0...UInt32.max))"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let layout = ImageLayout(dir)
+        try FileManager.default.createDirectory(atPath: layout.rootfsTree + "/usr/local/bin", withIntermediateDirectories: true)
+        let lohar = dir + "/lohar"
+        #expect(FileManager.default.createFile(atPath: lohar, contents: Data("#!/bin/sh\n".utf8)))
+        let step = RootfsStep.imageStep(key: "k", loharSource: lohar, size: 16 << 20, layout: layout, runner: CommandRunner(tools: HostTools(searchPath: HostTools.defaultSearchPath)))
+        let old = umask(0o077)
+        defer { umask(old) }
+        try step.run { _ in }
+        var st = stat()
+        #expect(stat(layout.rootfs, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o644)
+    }
+}
