@@ -111,11 +111,11 @@ struct DNSTests {
         var table = DNSPending<String>(capacity: 3, attemptTimeout: .seconds(1))
         let packet = dnsQuery(id: 7, "example.com", edns: true)
         let query = try #require(DNSQuery.parse(packet))
-        let first = table.add(query, packet: packet, from: "guest-a", now: t0, randomID: { ids.removeFirst() })
+        let first = table.add(query, packet: packet, from: "guest-a", group: 0, now: t0, randomID: { ids.removeFirst() })
         let sent = try #require(first)
         #expect(Array(sent[..<2]) == [0, 42] && Array(sent[2...]) == Array(packet[2...]), "new id, the rest byte for byte")
         // The same id is never handed out twice while pending.
-        let second = table.add(query, packet: packet, from: "guest-b", now: t0, randomID: { ids.removeFirst() })
+        let second = table.add(query, packet: packet, from: "guest-b", group: 0, now: t0, randomID: { ids.removeFirst() })
         #expect(second.map { Array($0[..<2]) } == [0, 43])
 
         func reply(id: UInt16, name: String = "example.com") -> [UInt8] {
@@ -134,9 +134,9 @@ struct DNSTests {
         #expect(table.reply(reply(id: 42), from: 0) == nil, "answered once")
 
         // Bounded: two more fit, the fourth is dropped.
-        #expect(table.add(query, packet: packet, from: "c", now: t0, randomID: { ids.removeFirst() }) != nil)
-        #expect(table.add(query, packet: packet, from: "d", now: t0, randomID: { ids.removeFirst() }) != nil)
-        #expect(table.add(query, packet: packet, from: "e", now: t0, randomID: { 1 }) == nil)
+        #expect(table.add(query, packet: packet, from: "c", group: 1, now: t0, randomID: { ids.removeFirst() }) != nil)
+        #expect(table.add(query, packet: packet, from: "d", group: 1, now: t0, randomID: { ids.removeFirst() }) != nil)
+        #expect(table.add(query, packet: packet, from: "e", group: 2, now: t0, randomID: { 1 }) == nil)
 
         // Time: nothing before the deadline; then each goes to upstream 1; then they are forgotten.
         #expect(table.nextDeadline == t0 + .seconds(1))
@@ -146,7 +146,17 @@ struct DNSTests {
         #expect(table.reply(reply(id: 43), from: 1)?.0 == "guest-b", "the next upstream answers")
         #expect(table.reply(reply(id: 44), from: 0)?.0 == "c", "a late answer from the first still counts")
         #expect(table.expire(now: t0 + .seconds(2), upstreams: 2).isEmpty)
-        #expect(table.entries.isEmpty && table.nextDeadline == nil)
+        #expect(table.entries.isEmpty && table.nextDeadline == nil && table.pending(group: 1) == 0)
+
+        // One group (a user's network) cannot take the others' share.
+        var shared = DNSPending<Int>(capacity: 10, groupCapacity: 3)
+        var next: UInt16 = 0
+        let results = (0..<5).map { i in shared.add(query, packet: packet, from: i, group: 7, now: t0, randomID: { next += 1; return next }) != nil }
+        #expect(results == [true, true, true, false, false])
+        #expect(shared.add(query, packet: packet, from: 9, group: 8, now: t0, randomID: { next += 1; return next }) != nil)
+        #expect(shared.pending(group: 7) == 3 && shared.pending(group: 8) == 1)
+        _ = shared.expire(now: t0 + .seconds(60), upstreams: 1)
+        #expect(shared.pending(group: 7) == 0 && shared.entries.isEmpty, "forgotten queries free their group's share")
     }
 
     @Test("resolv.conf: IPv4 name servers in order, loopback stubs kept, comments, IPv6 and junk left out")

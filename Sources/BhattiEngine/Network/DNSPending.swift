@@ -5,9 +5,12 @@
 /// only from an upstream the query went to, with that id and the same question, and goes back to its
 /// client under the client's own id, the rest of it byte for byte. Unanswered, a query moves on to the
 /// next upstream after `attemptTimeout`, and is forgotten after the last (the client's resolver retries).
+/// Each group (a user's network) has at most `groupCapacity` of the `capacity`, so one user's flood
+/// cannot take the others' DNS away.
 public struct DNSPending<Client: Equatable & Sendable>: Sendable {
     public struct Entry: Sendable {
         public var client: Client
+        public var group: Int
         public var clientID: UInt16
         public var question: [UInt8]
         /// The query as sent upstream (with the new id).
@@ -17,27 +20,40 @@ public struct DNSPending<Client: Equatable & Sendable>: Sendable {
         public var deadline: ContinuousClock.Instant
     }
 
-    public let capacity: Int
+    public let capacity: Int, groupCapacity: Int
     public let attemptTimeout: Duration
     public private(set) var entries: [UInt16: Entry] = [:]
+    private var perGroup: [Int: Int] = [:]
 
-    public init(capacity: Int = 1024, attemptTimeout: Duration = .milliseconds(1500)) {
+    public init(capacity: Int = 4096, groupCapacity: Int = 256, attemptTimeout: Duration = .milliseconds(1500)) {
         self.capacity = capacity
+        self.groupCapacity = groupCapacity
         self.attemptTimeout = attemptTimeout
     }
 
-    /// Registers `query` (its bytes `packet`) from `client`: the bytes to send to upstream 0, or nil when
-    /// the table is full (the query is dropped).
+    /// Registers `query` (its bytes `packet`) from `client` of `group`: the bytes to send to upstream 0,
+    /// or nil when the table or the group's share is full (the query is dropped).
     public mutating func add(
-        _ query: DNSQuery, packet: [UInt8], from client: Client, now: ContinuousClock.Instant, randomID: () -> UInt16
+        _ query: DNSQuery, packet: [UInt8], from client: Client, group: Int, now: ContinuousClock.Instant, randomID: () -> UInt16
     ) -> [UInt8]? {
-        guard entries.count < capacity else { return nil }
+        guard entries.count < capacity, perGroup[group, default: 0] < groupCapacity else { return nil }
         var id = randomID()
         while entries[id] != nil { id = randomID() }
         let sent = DNSQuery.withID(id, packet)
-        entries[id] = Entry(client: client, clientID: query.id, question: query.question, query: sent, upstream: 0, deadline: now + attemptTimeout)
+        entries[id] = Entry(
+            client: client, group: group, clientID: query.id, question: query.question, query: sent, upstream: 0, deadline: now + attemptTimeout)
+        perGroup[group, default: 0] += 1
         return sent
     }
+
+    private mutating func remove(_ id: UInt16) {
+        guard let entry = entries.removeValue(forKey: id) else { return }
+        perGroup[entry.group, default: 1] -= 1
+        if perGroup[entry.group] == 0 { perGroup[entry.group] = nil }
+    }
+
+    /// How many of `group`'s queries are pending.
+    public func pending(group: Int) -> Int { perGroup[group] ?? 0 }
 
     /// A reply from upstream `upstream`: the client and the bytes to send it, or nil when it answers
     /// nothing pending (late, spoofed, malformed).
@@ -46,7 +62,7 @@ public struct DNSPending<Client: Equatable & Sendable>: Sendable {
               packet.count >= DNSQuery.headerSize + 2, DNSQuery.uint16(packet, 4) == 1,
               let (range, _) = DNSQuery.question(in: packet), packet[range].elementsEqual(entry.question)
         else { return nil }
-        entries[id] = nil
+        remove(id)
         return (entry.client, DNSQuery.withID(entry.clientID, packet))
     }
 
@@ -60,7 +76,7 @@ public struct DNSPending<Client: Equatable & Sendable>: Sendable {
                 entries[id]?.deadline = now + attemptTimeout
                 resend.append((entry.upstream + 1, entry.query))
             } else {
-                entries[id] = nil
+                remove(id)
             }
         }
         return resend

@@ -8,11 +8,12 @@ import Synchronization
 /// guests too.
 ///
 /// One thread polls every user's UDP socket, every TCP listener and the one upstream socket; a TCP
-/// client gets a thread of its own (at most `maxTCPClients` at once) that does blocking reads with
-/// deadlines. Nothing here runs on the cooperative pool.
+/// client gets a thread of its own (at most `maxTCPClientsPerNetwork` per user at once) that does
+/// blocking reads with deadlines. Nothing here runs on the cooperative pool.
 public final class DNSResponder: Sendable {
     public let upstreams: [DNSEndpoint]
-    public static let maxTCPClients = 32
+    /// TCP clients at once, per user's network (so no user can take TCP DNS from the others).
+    public static let maxTCPClientsPerNetwork = 8
     /// A TCP client's or upstream's silence that ends the exchange.
     static let tcpDeadlineMilliseconds = 4_000
 
@@ -24,7 +25,7 @@ public final class DNSResponder: Sendable {
         var networks: [Int: Network] = [:]
         var zones: [Int: DNSZone] = [:]
         var pending = DNSPending<Client>()
-        var tcpClients = 0
+        var tcpClients: [Int: Int] = [:]
         var started = false
         var closed = false
     }
@@ -164,7 +165,7 @@ public final class DNSResponder: Sendable {
                     continue
                 }
                 let client = Client(index: index, endpoint: from)
-                let sent = state.withLock { $0.pending.add(query, packet: packet, from: client, now: now, randomID: { .random(in: .min ... .max) }) }
+                let sent = state.withLock { $0.pending.add(query, packet: packet, from: client, group: index, now: now, randomID: { .random(in: .min ... .max) }) }
                 if let sent { DNSSockets.send(upstream, sent, to: upstreams[0]) }
             }
         }
@@ -190,8 +191,8 @@ public final class DNSResponder: Sendable {
     private func acceptTCP(index: Int, listener: FileDescriptor) {
         while let (connection, peer) = DNSSockets.accept(listener) {
             let admitted = state.withLock { s -> Bool in
-                guard s.tcpClients < Self.maxTCPClients else { return false }
-                s.tcpClients += 1
+                guard s.tcpClients[index, default: 0] < Self.maxTCPClientsPerNetwork else { return false }
+                s.tcpClients[index, default: 0] += 1
                 return true
             }
             guard admitted else {
@@ -200,7 +201,10 @@ public final class DNSResponder: Sendable {
             }
             startThread(name: "bhatti-dns-tcp") {
                 self.serveTCP(connection, index: index, peer: peer)
-                self.state.withLock { $0.tcpClients -= 1 }
+                self.state.withLock { s in
+                    s.tcpClients[index, default: 1] -= 1
+                    if s.tcpClients[index] == 0 { s.tcpClients[index] = nil }
+                }
             }
         }
     }
@@ -210,7 +214,9 @@ public final class DNSResponder: Sendable {
     private func serveTCP(_ connection: FileDescriptor, index: Int, peer: DNSEndpoint) {
         defer { connection.close() }
         DNSSockets.setDeadlines(connection, milliseconds: Self.tcpDeadlineMilliseconds)
-        for _ in 0..<64 {
+        // A client that trickles bytes resets each read's deadline: its whole stay is bounded too.
+        let leave = ContinuousClock.now + .seconds(30)
+        for _ in 0..<64 where ContinuousClock.now < leave {
             guard let packet = DNSSockets.readFrame(connection), let zone = state.withLock({ $0.zones[index] }) else { return }
             let reply: [UInt8]
             switch zone.decide(packet, from: peer.address) {
