@@ -58,6 +58,15 @@ struct NetworkPolicyTests {
             #expect(try await d.exec("a", ["getent", "ahostsv4", "nobody.bhatti"]).exitCode != 0)
             #expect(upstream.udpQueries == before, "a .bhatti name never leaves the host")
 
+            // Garbage (UDP datagrams of every size, a TCP stream of junk) is dropped; the responder carries on.
+            let junk = try await d.exec("a", ["python3", "-c", Self.junk(server: gateway)], timeout: 60)
+            #expect(junk.exitCode == 0, "\(junk.stderr)")
+            #expect(try await d.exec("a", ["getent", "ahostsv4", "upstream.test"]).stdout.contains("198.18.77.77"))
+            // Forwarding is for the user's public sandboxes (a deny one is refused: `DNSTests.zone`).
+            let network = try #require(d.daemon.network)
+            let index = try #require(await network.existing().first)
+            #expect(network.dns.zone(index: index)?.forwarding == Set([aIP, bIP].compactMap { IPv4.parse($0) }))
+
             // A rename reaches DNS; a destroyed sandbox's name goes.
             #expect(try await d.call("PATCH", "/v1/sandboxes/b", json: #"{"name":"bee"}"#).status == 200)
             #expect(try await d.exec("a", ["getent", "ahostsv4", "bee.bhatti"]).stdout.contains(bIP))
@@ -98,6 +107,18 @@ struct NetworkPolicyTests {
         }
     }
 
+    @Test("allow_private_egress and resolv_conf are read from the config file; absent, private egress is off and /etc/resolv.conf is used")
+    func configKeys() throws {
+        let path = NSTemporaryDirectory() + "bht-config-\(UInt32.random(in: 0...UInt32.max)).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try #"{"allow_private_egress": true, "resolv_conf": "/run/bhatti/resolv.conf"}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        let set = try DaemonConfiguration.load(file: path)
+        #expect(set.allowPrivateEgress && set.resolvConf == "/run/bhatti/resolv.conf")
+        try "{}".write(toFile: path, atomically: true, encoding: .utf8)
+        let defaults = try DaemonConfiguration.load(file: path)
+        #expect(!defaults.allowPrivateEgress && defaults.resolvConf == "/etc/resolv.conf")
+    }
+
     /// Probes until the port answers (a listener still starting), up to a generous deadline.
     static func eventuallyOpen(_ d: TestDaemon, _ sandbox: String, _ host: String, _ port: Int) async throws -> Bool {
         for _ in 0..<40 {
@@ -105,6 +126,25 @@ struct NetworkPolicyTests {
             try await Task.sleep(for: .milliseconds(250))
         }
         return false
+    }
+
+    /// Sends junk to the responder: random datagrams of 0…600 bytes, responses, truncated headers, and a
+    /// TCP stream whose length prefix promises more than comes.
+    static func junk(server: String) -> String {
+        """
+        import os, socket, struct
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for n in list(range(0, 64)) + [300, 512, 600]:
+            u.sendto(os.urandom(n), ("\(server)", 53))
+        u.sendto(b"\\x12\\x34\\x81\\x80" + b"\\0" * 8, ("\(server)", 53))
+        t = socket.create_connection(("\(server)", 53), timeout=5)
+        t.sendall(struct.pack(">H", 4000) + os.urandom(100))
+        t.close()
+        t = socket.create_connection(("\(server)", 53), timeout=5)
+        t.sendall(struct.pack(">H", 5) + b"abcde")
+        t.settimeout(5)
+        print(t.recv(10))
+        """
     }
 
     /// A DNS query for `name` (A, id 0x4242) over TCP; prints the id, the rcode and the last answer's address.

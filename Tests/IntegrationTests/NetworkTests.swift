@@ -129,16 +129,30 @@ struct NetworkTests {
             config.networkPool = pool
         }
         let d = try await TestDaemon.start(configure: sameNetwork)
-        _ = try await d.create("keep")
         let network = try #require(d.daemon.network)
-        let live = await network.existing()
-        #expect(live.count == 1)
+        let live: [Int]
+        do {
+            _ = try await d.create("keep")
+            live = await network.existing()
+            #expect(live.count == 1)
+        } catch {
+            await d.stop()   // its namespace and host table too
+            throw error
+        }
         await d.stop(keepData: true)
         let orphan = network.namespace(index: 77)
         _ = try await Blocking.run { try runTool("/usr/sbin/ip", ["netns", "add", orphan]) }
         let again = try await TestDaemon.start(dataDirectory: d.dataDirectory, configure: sameNetwork)
-        #expect(await network.existing() == live, "the orphan went, the live namespace stayed")
-        #expect(try await again.exec("keep", ["true"]).exitCode == 0)
+        do {
+            #expect(await network.existing() == live, "the orphan went, the live namespace stayed")
+            #expect(try await again.exec("keep", ["true"]).exitCode == 0)
+            // The restarted daemon's DNS knows the user's names.
+            let ip = try #require(try await again.get("keep").ip)
+            #expect(try await again.exec("keep", ["getent", "ahostsv4", "keep.bhatti"]).stdout.contains(ip))
+        } catch {
+            await again.stop()
+            throw error
+        }
         await again.stop()
         #expect(await network.existing().isEmpty)
     }

@@ -124,10 +124,12 @@ public actor NetworkManager {
         try dns.serve(index: index, namespace: ns, address: gateway(index: index))
     }
 
-    /// Serves DNS on an existing user network (after a restart, where sandboxes are adopted without
-    /// their network being set up again); false when its namespace is gone.
-    public func resumeDNS(index: Int) throws -> Bool {
+    /// Takes over an existing user network after a restart, where sandboxes are adopted without their
+    /// network being set up again: this daemon's host table (a previous version's may be in place) and
+    /// the user's DNS. False when its namespace is gone.
+    public func resume(index: Int) async throws -> Bool {
         guard FileManager.default.fileExists(atPath: "/run/netns/" + namespace(index: index)) else { return false }
+        try await prepareHost()
         try dns.serve(index: index, namespace: namespace(index: index), address: gateway(index: index))
         return true
     }
