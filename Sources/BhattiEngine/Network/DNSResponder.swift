@@ -137,8 +137,11 @@ public final class DNSResponder: Sendable {
                 let left = clock.now.duration(to: deadline).components
                 timeout = Int32(max(0, min(60_000, left.seconds * 1000 + left.attoseconds / 1_000_000_000_000_000 + 1)))
             }
-            let ready = Glibc.poll(&fds, nfds_t(fds.count), timeout)
-            if ready < 0 && errno != EINTR { return }
+            if Glibc.poll(&fds, nfds_t(fds.count), timeout) < 0 {
+                // EINTR; or ENOMEM, which passes: try again shortly rather than end everyone's DNS.
+                if errno != EINTR { usleep(10_000) }
+                continue
+            }
             if fds[0].revents != 0 { _ = try? wakeRead.read(upTo: 256) }
             if fds[1].revents & Int16(POLLIN) != 0 { answerFromUpstream(&buffer, now: clock.now) }
             for (i, (index, n)) in networks.enumerated() {
