@@ -107,6 +107,39 @@ struct NetworkPolicyTests {
         }
     }
 
+    @Test("after a host reboot (every namespace gone) the restarted daemon's DNS knows the user's names once the network is back")
+    func dnsAfterReboot() async throws {
+        var first = DaemonConfiguration()
+        Self.networked(&first, pool: 3)
+        let pool = first.networkPool
+        let sameNetwork: (inout DaemonConfiguration) -> Void = { config in
+            config.network = true
+            config.networkPool = pool
+        }
+        let d = try await TestDaemon.start(configure: sameNetwork)
+        let network = try #require(d.daemon.network)
+        let ip: String
+        do {
+            ip = try #require(try await d.create("kept").ip)
+        } catch {
+            await d.stop()
+            throw error
+        }
+        await d.stop(keepData: true)
+        // A reboot: the namespaces and the host table are gone (the sandbox is cold on disk).
+        _ = await network.removeAll()
+        let again = try await TestDaemon.start(dataDirectory: d.dataDirectory, configure: sameNetwork)
+        do {
+            #expect(await network.existing().isEmpty)
+            let resolved = try await again.exec("kept", ["getent", "ahostsv4", "kept.bhatti"])
+            #expect(resolved.stdout.contains(ip), "\(resolved.stdout)\(resolved.stderr)")
+        } catch {
+            await again.stop()
+            throw error
+        }
+        await again.stop()
+    }
+
     @Test("allow_private_egress and resolv_conf are read from the config file; absent, private egress is off and /etc/resolv.conf is used")
     func configKeys() throws {
         let path = NSTemporaryDirectory() + "bht-config-\(UInt32.random(in: 0...UInt32.max)).json"

@@ -85,11 +85,11 @@ public final class DNSResponder: Sendable {
 
     public func isServing(index: Int) -> Bool { state.withLock { $0.networks[index] != nil } }
 
-    /// Stops serving user `index` and forgets its zone. The sockets close now: they would keep a
-    /// deleted namespace alive.
-    public func stop(index: Int) {
+    /// Stops serving user `index` and, unless `keepZone`, forgets its zone. The sockets close now: they
+    /// would keep a deleted namespace alive.
+    public func stop(index: Int, keepZone: Bool = false) {
         let network = state.withLock { s -> Network? in
-            s.zones[index] = nil
+            if !keepZone { s.zones[index] = nil }
             return s.networks.removeValue(forKey: index)
         }
         network?.udp.close()

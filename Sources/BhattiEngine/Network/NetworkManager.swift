@@ -97,7 +97,7 @@ public actor NetworkManager {
         guard index >= 0, index < capacity else { throw EngineError.unsupported("the network pool has no /24 left (\(capacity) users)") }
         let ns = namespace(index: index)
         if !FileManager.default.fileExists(atPath: "/run/netns/" + ns) {
-            dns.stop(index: index)   // its sockets were in the namespace that is gone
+            dns.stop(index: index, keepZone: true)   // its sockets were in the namespace that is gone
             try await ip(["netns", "add", ns])
         }
         if (try? await ip(["-n", ns, "link", "show", "br0"])) == nil {
