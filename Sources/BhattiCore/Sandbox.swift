@@ -71,11 +71,11 @@ public struct SandboxSpec: Equatable, Sendable {
     }
 }
 
-/// What a sandbox may send out of its user's network: everything (`public`, the default), or nothing
-/// but `allow` (`deny`).
+/// What a sandbox may send out of its user's network: everything public (`public`, the default; private
+/// and other non-public destinations only within `allow`), or nothing but `allow` (`deny`).
 public struct EgressPolicy: Codable, Equatable, Sendable {
     public var deny: Bool
-    /// IPv4 CIDRs still reachable under `deny`.
+    /// IPv4 CIDRs reachable whatever else the policy drops.
     public var allow: [String]
 
     public init(deny: Bool, allow: [String] = []) {
@@ -96,8 +96,8 @@ public struct EgressPolicy: Codable, Equatable, Sendable {
         }
         switch mode ?? "public" {
         case "public":
-            guard allow.isEmpty else { throw BhattiError(.invalidArgument, "allow_cidrs only applies with egress \"deny\"") }
-            return .publicAccess
+            // Under `public`, allowed CIDRs open private destinations the daemon otherwise keeps out.
+            return allow.isEmpty ? .publicAccess : EgressPolicy(deny: false, allow: allow)
         case "deny": return EgressPolicy(deny: true, allow: allow)
         default: throw BhattiError(.invalidArgument, "egress must be \"public\" or \"deny\", got \"\(mode ?? "")\"")
         }

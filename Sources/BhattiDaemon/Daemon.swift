@@ -50,7 +50,9 @@ public final class Daemon: Sendable {
         let engine = try Engine(configuration: engineConfiguration)
         let store = try SandboxStore(path: data + "/state.db")
         let network = config.network
-            ? try NetworkManager(dataDirectory: data, pool: config.networkPool, dns: NetworkManager.hostNameServers()) : nil
+            ? try NetworkManager(
+                dataDirectory: data, pool: config.networkPool, upstreams: ResolvConf.nameServers(file: config.resolvConf),
+                allowPrivateEgress: config.allowPrivateEgress) : nil
         let service = SandboxService(
             store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network, defaultIOLimits: config.ioLimits,
             clock: clock)
@@ -62,6 +64,7 @@ public final class Daemon: Sendable {
             // Namespaces of users who no longer have sandboxes (a crash between the last destroy and its cleanup).
             let removed = await network.removeAll(except: try await store.netIndexesInUse())
             if removed > 0 { log.warning("daemon.orphan_networks_removed", ["count": String(removed)]) }
+            await service.resumeNetworks()
         }
 
         let (key, created) = try AdminKey.loadOrCreate(dataDirectory: data)
@@ -190,6 +193,7 @@ public final class Daemon: Sendable {
         for r in running where r.state == .hot || r.state == .warm || r.state == .creating {
             await service.vmLost(id: r.id.rawValue, reason: "the daemon stopped and could not snapshot this sandbox; its VM was shut down")
         }
+        network?.dns.close()
         events.cancel()
         await service.events.flushed()
         log.info("daemon.stopped")

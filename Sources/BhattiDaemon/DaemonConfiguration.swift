@@ -35,6 +35,11 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var network = true
     /// Where users' /24s come from.
     public var networkPool = "100.64.0.0/10"
+    /// Let `public` egress reach private, loopback, link-local and multicast addresses (the operator's
+    /// internal network); off, only a sandbox's own `allow_cidrs` open them.
+    public var allowPrivateEgress = false
+    /// The file naming the host's resolvers, where each user's DNS sends what it does not answer itself.
+    public var resolvConf = "/etc/resolv.conf"
     /// The unprivileged system user whose group every QEMU runs in (each with a uid of its sandbox's own,
     /// in its own mount namespace; created when missing); empty runs QEMU as the daemon's user with the
     /// daemon's view of the filesystem.
@@ -74,6 +79,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case proxyTLSKey = "proxy_tls_key"
         case network
         case networkPool = "network_pool"
+        case allowPrivateEgress = "allow_private_egress"
+        case resolvConf = "resolv_conf"
         case vmmUser = "vmm_user"
         case ioLimits = "io_limits"
     }
@@ -104,7 +111,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits", "allow_private_egress", "resolv_conf"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -134,6 +141,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         if let v = decoded.network { merged.network = v }
         if let v = decoded.network_pool { merged.networkPool = v }
+        if let v = decoded.allow_private_egress { merged.allowPrivateEgress = v }
+        if let v = decoded.resolv_conf { merged.resolvConf = v }
         if let v = decoded.vmm_user { merged.vmmUser = v }
         if let v = decoded.io_limits {
             do { try v.validate() } catch { throw BhattiError(.invalidArgument, "config file \(path): io_limits: \(error.message)") }
@@ -185,6 +194,8 @@ private struct PartialConfiguration: Decodable {
     var proxy_tls_key: String?
     var network: Bool?
     var network_pool: String?
+    var allow_private_egress: Bool?
+    var resolv_conf: String?
     var vmm_user: String?
     var io_limits: IOLimits?
 }

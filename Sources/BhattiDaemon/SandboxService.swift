@@ -556,6 +556,7 @@ extension SandboxService {
         let version = (hostsVersion[owner] ?? 0) + 1
         hostsVersion[owner] = version
         guard let sandboxes = try? await store.list(ownedBy: owner) else { return }
+        await publishNames(owner: owner, sandboxes: sandboxes)
         for record in sandboxes where record.state == .hot && record.ip != nil {
             pushHosts(to: record, version: version, sandboxes: sandboxes)
         }

@@ -491,3 +491,37 @@ int bh_tap_open(const char *netns_path, const char *name) {
     pthread_join(t, NULL);
     return r.result;
 }
+
+/* A socket bound to host:port inside the network namespace at netns_path: made on a short-lived thread
+   that setns()es there (a socket keeps the namespace it was made in), so the caller's namespace is never
+   changed. stream: a listening TCP socket, else UDP; both non-blocking. */
+struct netns_bind_request { const char *netns; int stream; const char *host; int port; int result; };
+
+static void *netns_bind_thread(void *arg) {
+    struct netns_bind_request *r = arg;
+    int ns = open(r->netns, O_RDONLY | O_CLOEXEC);
+    if (ns < 0) { r->result = -errno; return NULL; }
+    if (setns(ns, CLONE_NEWNET) < 0) { r->result = -errno; close(ns); return NULL; }
+    close(ns);
+    struct sockaddr_storage ss; socklen_t len;
+    int fam = fill_inet(&ss, &len, r->host, r->port);
+    if (fam < 0) { r->result = fam; return NULL; }
+    int fd = socket(fam, (r->stream ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0) { r->result = -errno; return NULL; }
+    int one = 1;
+    if (r->stream) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&ss, len) < 0 || (r->stream && listen(fd, 64) < 0)) {
+        int e = errno; close(fd); r->result = -e; return NULL;
+    }
+    r->result = fd;
+    return NULL;
+}
+
+int bh_netns_bind(const char *netns_path, int stream, const char *host, int port) {
+    struct netns_bind_request r = { netns_path, stream, host, port, -EIO };
+    pthread_t t;
+    int e = pthread_create(&t, NULL, netns_bind_thread, &r);
+    if (e != 0) return -e;
+    pthread_join(t, NULL);
+    return r.result;
+}

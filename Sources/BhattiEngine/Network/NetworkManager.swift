@@ -6,9 +6,11 @@ import Foundation
 /// inside the namespace and hands to QEMU as an open fd. Users are isolated by construction: separate
 /// namespaces share no link with each other. Each namespace has one veth to the host for egress: the
 /// host routes the user's /24 to it and masquerades what leaves for the uplink, while its nftables table
-/// drops anything from a user's veth to the host itself, to another user's veth, or to link-local
-/// addresses (cloud metadata services). Per-sandbox egress policy (`deny` plus allowed CIDRs) lives in
-/// the user's namespace, in its own nftables table.
+/// drops anything from a user's veth to the host itself, to another user's veth (of this daemon or any
+/// other: every daemon's veths share an interface group), or to link-local addresses (cloud metadata
+/// services). Egress policy lives in the user's namespace, in its own nftables table: `deny` plus
+/// allowed CIDRs per sandbox, and no private, loopback, link-local or multicast destinations for
+/// `public` unless allowed. Each user's gateway answers DNS (`DNSResponder`).
 ///
 /// Names carry a prefix derived from the data directory, so two daemons (tests run several) never
 /// touch each other's namespaces. Every step is idempotent: after a crash or a host reboot, bringing a
@@ -19,18 +21,28 @@ public actor NetworkManager {
     /// The pool's first address (100.64.0.0/10 by default): user `i` gets the /24 at `base + i * 256`.
     public nonisolated let base: UInt32
     public nonisolated let capacity: Int
-    /// Name servers the guests are told about.
-    public nonisolated let dns: [String]
+    /// Each user's DNS: the user's sandbox names, and the host's resolvers for the rest.
+    public nonisolated let dns: DNSResponder
+    /// Whether `public` egress may reach private, loopback, link-local and multicast addresses
+    /// (`allow_private_egress`); without it only a sandbox's own `allow_cidrs` open them.
+    public nonisolated let allowPrivateEgress: Bool
 
-    public init(dataDirectory: String, pool: String = "100.64.0.0/10", dns: [String] = []) throws {
+    /// `upstreams`: the host's resolvers (`ResolvConf.nameServers`), loopback ones included.
+    public init(dataDirectory: String, pool: String = "100.64.0.0/10", upstreams: [String] = [], allowPrivateEgress: Bool = false) throws {
         prefix = "bh" + String(sha256Hex(Array(dataDirectory.utf8)).prefix(6))
         guard let (address, length) = Self.parseCIDR(pool), length <= 24 else {
             throw EngineError.unsupported("network pool must be an IPv4 CIDR of /24 or larger, got \(pool)")
         }
         base = address & ~((1 << (32 - UInt32(length))) - 1)
         capacity = 1 << (24 - length)
-        self.dns = dns
+        dns = try DNSResponder(upstreams: upstreams)
+        self.allowPrivateEgress = allowPrivateEgress
     }
+
+    /// The interface group of every bhatti daemon's host-side veths (`ip link set … group`): the host
+    /// table of each daemon drops forwarding between any two of them, so guests of two daemons on one
+    /// host never reach each other, whichever daemons are running.
+    public static let vethGroup = 0x6268
 
     public nonisolated func namespace(index: Int) -> String { "\(prefix)-\(index)" }
 
@@ -48,6 +60,8 @@ public actor NetworkManager {
     func prepareHost() async throws {
         guard !hostReady else { return }
         try await runTool("sysctl", ["-q", "-w", "net.ipv4.ip_forward=1"])
+        // Veths made by a daemon from before the group existed.
+        for index in existing() { try? await ip(["link", "set", "dev", veth(index: index).host, "group", String(Self.vethGroup)]) }
         let veths = "\"bv\(prefix.dropFirst(2))*\""
         let pool = Self.format(base) + "/\(32 - Int(log2(Double(capacity))) - 8)"
         try await nft(namespace: nil, """
@@ -57,6 +71,7 @@ public actor NetworkManager {
                 chain input { type filter hook input priority -10; policy accept; iifname \(veths) drop; }
                 chain forward {
                     type filter hook forward priority -10; policy accept;
+                    iifgroup \(Self.vethGroup) oifgroup \(Self.vethGroup) drop
                     iifname \(veths) oifname \(veths) drop
                     iifname \(veths) ip daddr 169.254.0.0/16 drop
                 }
@@ -82,6 +97,7 @@ public actor NetworkManager {
         guard index >= 0, index < capacity else { throw EngineError.unsupported("the network pool has no /24 left (\(capacity) users)") }
         let ns = namespace(index: index)
         if !FileManager.default.fileExists(atPath: "/run/netns/" + ns) {
+            dns.stop(index: index, keepZone: true)   // its sockets were in the namespace that is gone
             try await ip(["netns", "add", ns])
         }
         if (try? await ip(["-n", ns, "link", "show", "br0"])) == nil {
@@ -96,6 +112,7 @@ public actor NetworkManager {
             shaped[index] = nil   // a new veth has no qdisc yet
             try? await ip(["link", "del", v.host])
             try await ip(["link", "add", v.host, "type", "veth", "peer", "name", "up0", "netns", ns])
+            try await ip(["link", "set", "dev", v.host, "group", String(Self.vethGroup)])
             try await ip(["addr", "add", v.hostAddress + "/30", "dev", v.host])
             try await ip(["link", "set", v.host, "up"])
             try await ip(["route", "replace", Self.format(base + UInt32(index) * 256) + "/24", "via", v.nsAddress, "dev", v.host])
@@ -104,6 +121,23 @@ public actor NetworkManager {
             try await ip(["-n", ns, "route", "replace", "default", "via", v.hostAddress])
             try await runTool("ip", ["netns", "exec", ns, try Self.tool("sysctl"), "-q", "-w", "net.ipv4.ip_forward=1"])
         }
+        try dns.serve(index: index, namespace: ns, address: gateway(index: index))
+    }
+
+    /// Takes over an existing user network after a restart, where sandboxes are adopted without their
+    /// network being set up again: this daemon's host table (a previous version's may be in place) and
+    /// the user's DNS. False when its namespace is gone.
+    public func resume(index: Int) async throws -> Bool {
+        guard FileManager.default.fileExists(atPath: "/run/netns/" + namespace(index: index)) else { return false }
+        try await prepareHost()
+        try dns.serve(index: index, namespace: namespace(index: index), address: gateway(index: index))
+        return true
+    }
+
+    /// The names user `index`'s DNS answers: each of the user's sandboxes (`name → address`).
+    public nonisolated func setNames(index: Int, _ names: [String: String]) {
+        let table = DNSZone.names(names)
+        dns.update(index: index) { $0.names = table }
     }
 
     /// Caps the user's traffic where their network meets the host, each way: a token bucket (tbf) on
@@ -143,15 +177,39 @@ public actor NetworkManager {
         }
     }
 
-    /// Replaces the user's egress table with `rules` in one transaction: a failure leaves the old
-    /// table, and the caller fails the operation (a sandbox is never started with looser egress).
-    public func applyEgress(index: Int, rules: [Egress]) async throws {
+    /// Destinations `public` egress does not reach unless allowed: "this network", RFC 1918, shared
+    /// address space (CGNAT, bhatti pools), loopback, link-local, multicast, reserved and broadcast.
+    public static let nonPublic = [
+        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16",
+        "224.0.0.0/4", "240.0.0.0/4",
+    ]
+
+    /// The rules of a user's egress chain (pure, tested as a table): each sandbox's allowed CIDRs first,
+    /// then `deny` sandboxes drop what else they send out of the namespace, then (unless
+    /// `allowPrivate`) nobody sends to `nonPublic` addresses or anything over IPv6 out of it. Traffic
+    /// between the user's own sandboxes stays on the bridge and never meets `up0`.
+    public static func egressRules(_ rules: [Egress], allowPrivate: Bool) -> [String] {
         var lines: [String] = []
+        for rule in rules where !rule.allow.isEmpty {
+            lines.append("ip saddr \(rule.address) ip daddr { \(rule.allow.joined(separator: ", ")) } accept")
+        }
         for rule in rules where rule.deny {
-            if !rule.allow.isEmpty {
-                lines.append("ip saddr \(rule.address) ip daddr { \(rule.allow.joined(separator: ", ")) } accept")
-            }
             lines.append("ip saddr \(rule.address) oifname \"up0\" drop")
+        }
+        if !allowPrivate {
+            lines.append("oifname \"up0\" ip daddr { \(nonPublic.joined(separator: ", ")) } drop")
+        }
+        lines.append("oifname \"up0\" meta nfproto ipv6 drop")
+        return lines
+    }
+
+    /// Replaces the user's egress table with `rules` in one transaction: a failure leaves the old
+    /// table, and the caller fails the operation (a sandbox is never started with looser egress). The
+    /// user's DNS forwards for the `public` ones only.
+    public func applyEgress(index: Int, rules: [Egress]) async throws {
+        let lines = Self.egressRules(rules, allowPrivate: allowPrivateEgress)
+        dns.update(index: index) { zone in
+            zone.forwarding = Set(rules.filter { !$0.deny }.compactMap { IPv4.parse($0.address) })
         }
         try await nft(namespace: namespace(index: index), """
             table inet bhatti {}
@@ -177,7 +235,7 @@ public actor NetworkManager {
         try await ip(["-n", ns, "link", "set", tap, "up"])
         return NetworkInterface(
             namespace: ns, tap: tap, mac: NetworkInterface.mac(for: id), address: address(index: index, host: host) + "/24",
-            gateway: gateway(index: index), dns: dns)
+            gateway: gateway(index: index), dns: [gateway(index: index)])
     }
 
     /// Removes sandbox `id`'s tap.
@@ -187,6 +245,7 @@ public actor NetworkManager {
 
     /// Removes a user's namespace (with its bridge and any taps left in it).
     public func removeUser(index: Int) async {
+        dns.stop(index: index)
         try? await ip(["netns", "del", namespace(index: index)])
     }
 
@@ -231,18 +290,6 @@ public actor NetworkManager {
 
     private func ip(_ arguments: [String]) async throws {
         try await runTool("ip", arguments)
-    }
-
-    /// The host's name servers that a guest can reach through the NAT (loopback ones, such as a local
-    /// stub resolver, are not reachable from a sandbox and are left out).
-    public static func hostNameServers(resolvConf: String = "/etc/resolv.conf") -> [String] {
-        let text = (try? String(contentsOfFile: resolvConf, encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").compactMap { line -> String? in
-            let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            guard words.count >= 2, words[0] == "nameserver", parseCIDR(String(words[1]) + "/32") != nil,
-                  !words[1].hasPrefix("127.") else { return nil }
-            return String(words[1])
-        }
     }
 
     /// A tool's absolute path (`ip netns exec` searches a PATH without the sbin directories).

@@ -64,6 +64,9 @@ typedef struct {
 /// from a short-lived thread that enters the namespace, so the caller's namespace is untouched. The fd
 /// (close-on-exec) stays bound to the tap in that namespace. Returns the fd or -errno.
 int bh_tap_open(const char *netns_path, const char *name);
+/// A non-blocking socket bound to host:port inside the network namespace at `netns_path` (stream: a
+/// listening TCP socket, else UDP), made on a thread of its own; -errno on failure.
+int bh_netns_bind(const char *netns_path, int stream, const char *host, int port);
 
 /// Forks and execs. The child resets signal dispositions and mask, moves the given fds to 0/1/2, closes
 /// every other fd, and applies cwd/ids/session. If anything fails before exec, the parent gets -errno of

@@ -1,0 +1,134 @@
+import BhattiSystem
+import Glibc
+
+/// An IPv4 address and port, host order.
+public struct DNSEndpoint: Hashable, Sendable {
+    public var address: UInt32
+    public var port: UInt16
+    public init(address: UInt32, port: UInt16) {
+        self.address = address
+        self.port = port
+    }
+}
+
+/// The socket calls the responder makes: IPv4 datagrams without waiting, and TCP with deadlines.
+enum DNSSockets {
+    /// A non-blocking UDP socket in this process's (the host's) namespace, on an ephemeral port.
+    static func udp() throws(Errno) -> FileDescriptor {
+        let raw = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard raw >= 0 else { throw Errno.current }
+        return FileDescriptor(rawValue: raw)
+    }
+
+    /// Sends one datagram if the socket takes it now; a full buffer or an error drops it (DNS retries).
+    static func send(_ fd: FileDescriptor, _ bytes: [UInt8], to endpoint: DNSEndpoint) {
+        var address = sockaddr(endpoint)
+        _ = try? fd.withRawValue { raw in
+            bytes.withUnsafeBytes { buffer in
+                withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
+                        sendto(raw, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL), $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+        }
+    }
+
+    enum Received {
+        /// Nothing waits (or the socket failed): stop reading it for now.
+        case nothing
+        /// A datagram larger than the buffer, or not IPv4: dropped.
+        case dropped
+        case datagram([UInt8], from: DNSEndpoint)
+    }
+
+    /// One waiting datagram and its sender.
+    static func receive(_ fd: FileDescriptor, into buffer: inout [UInt8]) -> Received {
+        var from = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let n: Int? = try? fd.withRawValue { raw in
+            buffer.withUnsafeMutableBytes { out in
+                withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
+                        recvfrom(raw, out.baseAddress, out.count, Int32(MSG_DONTWAIT | MSG_TRUNC), $0, &length)
+                    }
+                }
+            }
+        }
+        guard let n, n >= 0 else { return .nothing }
+        guard n <= buffer.count, Int32(from.sin_family) == AF_INET else { return .dropped }
+        return .datagram(Array(buffer[0..<n]), from: endpoint(from))
+    }
+
+    /// Accepts a waiting connection (blocking from then on); nil when none waits.
+    static func accept(_ listener: FileDescriptor) -> (FileDescriptor, DNSEndpoint)? {
+        var from = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let raw: Int32? = try? listener.withRawValue { fd in
+            withUnsafeMutablePointer(to: &from) {
+                $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+            }
+        }
+        guard let raw, raw >= 0 else { return nil }
+        _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
+        return (FileDescriptor(rawValue: raw), endpoint(from))
+    }
+
+    /// A TCP connection to `endpoint` within `timeoutMilliseconds`, with that deadline on every read
+    /// and write after; nil when it cannot be made.
+    static func connect(_ endpoint: DNSEndpoint, timeoutMilliseconds: Int32) -> FileDescriptor? {
+        let raw = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard raw >= 0 else { return nil }
+        let fd = FileDescriptor(rawValue: raw)
+        var address = sockaddr(endpoint)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { Glibc.connect(raw, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if rc != 0 {
+            guard errno == EINPROGRESS, (try? fd.poll(events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds)) ?? 0 != 0 else { return nil }
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            guard getsockopt(raw, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 else { return nil }
+        }
+        _ = fcntl(raw, F_SETFL, fcntl(raw, F_GETFL) & ~O_NONBLOCK)
+        setDeadlines(fd, milliseconds: Int(timeoutMilliseconds))
+        return fd
+    }
+
+    /// SO_RCVTIMEO and SO_SNDTIMEO: a stalled peer ends the exchange instead of holding its thread.
+    static func setDeadlines(_ fd: FileDescriptor, milliseconds: Int) {
+        var tv = timeval(tv_sec: milliseconds / 1000, tv_usec: (milliseconds % 1000) * 1000)
+        for option in [SO_RCVTIMEO, SO_SNDTIMEO] {
+            _ = try? fd.withRawValue { raw in setsockopt(raw, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size)) }
+        }
+    }
+
+    /// One length-prefixed DNS message (RFC 1035 §4.2.2); nil at end of stream, on a timeout, or when it
+    /// is shorter than a header.
+    static func readFrame(_ fd: FileDescriptor) -> [UInt8]? {
+        var prefix = [UInt8](repeating: 0, count: 2)
+        guard (try? prefix.withUnsafeMutableBytes { try fd.readExactly(into: $0) }) == true else { return nil }
+        let length = Int(prefix[0]) << 8 | Int(prefix[1])
+        guard length >= DNSQuery.headerSize else { return nil }
+        var message = [UInt8](repeating: 0, count: length)
+        guard (try? message.withUnsafeMutableBytes { try fd.readExactly(into: $0) }) == true else { return nil }
+        return message
+    }
+
+    static func writeFrame(_ fd: FileDescriptor, _ message: [UInt8]) -> Bool {
+        guard message.count <= 0xFFFF else { return false }
+        return (try? fd.writeAll([UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message)) != nil
+    }
+
+    private static func sockaddr(_ endpoint: DNSEndpoint) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = endpoint.port.bigEndian
+        address.sin_addr = in_addr(s_addr: endpoint.address.bigEndian)
+        return address
+    }
+
+    private static func endpoint(_ address: sockaddr_in) -> DNSEndpoint {
+        DNSEndpoint(address: UInt32(bigEndian: address.sin_addr.s_addr), port: UInt16(bigEndian: address.sin_port))
+    }
+}
