@@ -33,6 +33,7 @@ public enum HTTPStatusMapping {
         case .internal: 500
         case .badGateway: 502
         case .unavailable: 503
+        case .insufficientStorage: 507
         }
     }
 }

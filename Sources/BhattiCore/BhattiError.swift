@@ -10,6 +10,8 @@ public struct BhattiError: Error, Sendable, CustomStringConvertible {
         case permissionDenied = "permission_denied"
         case tooLarge = "too_large"
         case resourceExhausted = "resource_exhausted"
+        /// The host's data directory has too little free space for what was asked (507).
+        case insufficientStorage = "insufficient_storage"
         case rateLimited = "rate_limited"
         case unavailable
         case badGateway = "bad_gateway"
