@@ -56,9 +56,9 @@ struct CoreTests {
             .hot: [.vmmDied: .error, .paused: .warm, .snapshotted: .cold],
             .warm: [.vmmDied: .error, .resumed: .hot, .snapshotted: .cold],
             .cold: [.restored: .hot],
-            .error: [:],
+            .error: [.rebooted: .hot],
         ]
-        let events: [SandboxEvent] = [.booted, .bootFailed, .vmmDied, .paused, .resumed, .snapshotted, .restored]
+        let events: [SandboxEvent] = [.booted, .bootFailed, .vmmDied, .paused, .resumed, .snapshotted, .restored, .rebooted]
         for state in SandboxState.allCases {
             for event in events {
                 if let expected = legal[state]?[event] {

@@ -10,6 +10,8 @@ import Synchronization
 public final class QEMUProcess: Sendable {
     public let pid: Int32
     public let logPath: String
+    /// Started by an earlier daemon: not our child, so how it ends cannot be known (it reads `exited(-1)`).
+    public let adopted: Bool
     private struct State {
         /// Set once waitpid returned: the pid may be reused from then on, so no more signals.
         var reaped = false
@@ -19,9 +21,10 @@ public final class QEMUProcess: Sendable {
     }
     private let state = Mutex(State())
 
-    private init(pid: Int32, logPath: String) {
+    private init(pid: Int32, logPath: String, adopted: Bool = false) {
         self.pid = pid
         self.logPath = logPath
+        self.adopted = adopted
     }
 
     /// Who QEMU runs as and what it sees of the filesystem.
@@ -73,7 +76,7 @@ public final class QEMUProcess: Sendable {
     public static func adopt(pid: Int32, logPath: String, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void) throws -> QEMUProcess {
         let pidfd: FileDescriptor
         do { pidfd = try ForeignProcess.open(pid: pid) } catch { throw EngineError.io("watch QEMU pid \(pid)", error) }
-        let process = QEMUProcess(pid: pid, logPath: logPath)
+        let process = QEMUProcess(pid: pid, logPath: logPath, adopted: true)
         startThread(name: "qemu-watch") {
             try? ForeignProcess.waitForExit(pidfd)
             pidfd.close()
