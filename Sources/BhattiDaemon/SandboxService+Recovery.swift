@@ -104,6 +104,8 @@ extension SandboxService {
         next.state = try SandboxLifecycle.next(record.state, on: .rebooted)
         next.stateReason = nil
         unrecorded[record.id] = nil
+        // A fresh guest: the names of the owner's sandboxes are pushed again by the wake's catch-up.
+        hostsApplied[record.id] = nil
         try await store.setState(record.id, next.state)
         log.info("sandbox.rebooted", ["sandbox.id": id])
         events.record("sandbox.rebooted", sandbox: record.id, user: record.userID, detail: "from its disk after: \(record.stateReason ?? "error")")
