@@ -15,8 +15,8 @@ extension SandboxService {
         let last = qemuLog.split(separator: "\n").last.map(String.init) ?? ""
         var reason = "QEMU ended unexpectedly: \(how)\(last.isEmpty ? "" : "; its last output: \(last)")"
         let data = engine.configuration.dataDirectory
-        if let free = StorageGuard.freeBytes(data), free < StorageGuard.headroomBytes {
-            reason += "; the data directory \(data) is nearly full (\(StorageGuard.mebibytes(free)) free), so its RAM file or disk could not grow"
+        if let free = StorageGuard.freeBytes(data), free < StorageBudget.headroomBytes {
+            reason += "; the data directory \(data) is nearly full (\(StorageBudget.mebibytes(free)) free), so its RAM file or disk could not grow"
         }
         await vmLost(id: id, reason: reason)
     }
@@ -84,10 +84,7 @@ extension SandboxService {
     func rebootNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let id = record.id.rawValue
         if await !engine.isRunning(id) {
-            let data = engine.configuration.dataDirectory
-            try StorageGuard.check(
-                free: StorageGuard.freeBytes(data), needed: StorageGuard.needed(memoryMB: record.memoryMB), directory: data,
-                for: "start \(record.name)")
+            try checkStorage(memoryMB: record.memoryMB, for: "start \(record.name)")
             do {
                 let nic = record.ip != nil ? try await attachNetwork(record) : nil
                 let io = try await ioLimits(owner: record.userID ?? "")
@@ -116,8 +113,8 @@ extension SandboxService {
     /// the disk's growth headroom).
     func checkStorage(memoryMB: Int, ramBytesOnDisk: UInt64 = 0, for what: String) throws {
         let data = engine.configuration.dataDirectory
-        try StorageGuard.check(
-            free: StorageGuard.freeBytes(data), needed: StorageGuard.needed(memoryMB: memoryMB, ramBytesOnDisk: ramBytesOnDisk),
+        try StorageBudget.check(
+            free: StorageGuard.freeBytes(data), needed: StorageBudget.needed(memoryMB: memoryMB, ramBytesOnDisk: ramBytesOnDisk),
             directory: data, for: what)
     }
 }
