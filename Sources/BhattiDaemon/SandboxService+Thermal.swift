@@ -69,7 +69,7 @@ extension SandboxService {
         }
     }
 
-    /// Warm or cold → hot. Hot stays hot.
+    /// Warm or cold → hot; error → hot booted from its disk (SandboxService+Recovery). Hot stays hot.
     public func start(_ idOrName: SandboxRef) async throws -> SandboxRecord {
         try await wake(try await get(idOrName).id)
     }
