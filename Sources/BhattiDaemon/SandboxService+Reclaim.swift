@@ -6,9 +6,9 @@ import Foundation
 /// At daemon start: files no record owns are leftovers of a crash (a daemon killed during a create,
 /// a destroy or a named snapshot) and would otherwise fill the disk for good.
 extension SandboxService {
-    /// Removes sandbox directories without a sandbox record and snapshot directories without a
-    /// snapshot record, logging each (`daemon.orphan_removed`). Run after adoption and after orphan
-    /// QEMUs were killed, before the API listens (no create can be under way). Returns what went.
+    /// Removes sandbox directories without a sandbox record, snapshot directories without a snapshot
+    /// record and taps without a sandbox, logging each (`daemon.orphan_removed`). Run after adoption and
+    /// after orphan QEMUs were killed, before the API listens (no create can be under way). Returns what went.
     @discardableResult
     public func reclaimOrphans() async throws -> [String] {
         let data = engine.configuration.dataDirectory
@@ -28,6 +28,12 @@ extension SandboxService {
                 if root.hasSuffix("/sandboxes") { await engine.destroy(id: name) }
                 log.warning("daemon.orphan_removed", ["path": path, "bytes": String(bytes)])
                 removed.append(path)
+            }
+        }
+        if let network {
+            for tap in await network.removeStrayTaps(keeping: sandboxes) {
+                log.warning("daemon.orphan_removed", ["tap": tap])
+                removed.append(tap)
             }
         }
         return removed

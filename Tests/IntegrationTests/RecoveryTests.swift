@@ -52,9 +52,16 @@ struct RecoveryTests {
         }
     }
 
-    @Test("at start, sandbox and snapshot directories no record owns are removed and logged by name; owned ones stay")
+    @Test("at start, sandbox and snapshot directories and taps no record owns are removed and logged by name; owned ones stay")
     func orphansReclaimed() async throws {
-        let first = try await TestDaemon.start()
+        var networked = DaemonConfiguration()
+        NetworkTests.networked(&networked)
+        let pool = networked.networkPool
+        let sameNetwork: (inout DaemonConfiguration) -> Void = { config in
+            config.network = true
+            config.networkPool = pool
+        }
+        let first = try await TestDaemon.start(configure: sameNetwork)
         let sb: SandboxDTO
         do {
             sb = try await first.create("owned")
@@ -74,13 +81,22 @@ struct RecoveryTests {
         }
         let snapshotsBefore = try FileManager.default.contentsOfDirectory(atPath: data + "/snapshots")
         #expect(snapshotsBefore.count == 2)
+        // And a tap whose sandbox was never recorded, beside the owned sandbox's.
+        let network = try #require(first.daemon.network)
+        let ns = network.namespace(index: try #require(await network.existing().first))
+        let ownedTap = "t" + sb.id.prefix(12), strayTap = "t0123456789ab"
+        _ = try await Blocking.run { try runTool("/usr/sbin/ip", ["-n", ns, "tuntap", "add", "dev", strayTap, "mode", "tap"]) }
 
-        let again = try await TestDaemon.start(dataDirectory: data)
+        let again = try await TestDaemon.start(dataDirectory: data, configure: sameNetwork)
         do {
             for stray in strays {
                 #expect(!FileManager.default.fileExists(atPath: stray), "\(stray) was kept")
                 #expect(again.logEvents.all.contains { $0.contains("daemon.orphan_removed") && $0.contains(stray) }, "\(stray) not logged")
             }
+            let links = try await Blocking.run { try runTool("/usr/sbin/ip", ["-n", ns, "-o", "link", "show"]) }
+            #expect(!links.contains(strayTap + ":"), "the stray tap was kept")
+            #expect(links.contains(ownedTap + ":"), "the owned tap went")
+            #expect(again.logEvents.all.contains { $0.contains("daemon.orphan_removed") && $0.contains(ns + "/" + strayTap) }, "the tap was not logged")
             #expect(FileManager.default.fileExists(atPath: data + "/sandboxes/" + sb.id + "/disk.qcow2"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: data + "/snapshots").count == 1)
             #expect(try await again.exec("owned", ["true"]).exitCode == 0)

@@ -145,8 +145,13 @@ func findExecutable(_ name: String) -> String? {
 
 /// Runs a short helper tool (qemu-img) to completion on a dedicated thread; throws with its output on failure.
 func runTool(_ name: String, _ arguments: [String]) async throws {
+    _ = try await toolOutput(name, arguments)
+}
+
+/// `runTool`, returning the tool's output (stdout and stderr together).
+func toolOutput(_ name: String, _ arguments: [String]) async throws -> String {
     guard let path = findExecutable(name) else { throw EngineError.unsupported("\(name) not found on PATH (apt-get install qemu-utils)") }
-    try await Blocking.run(name: "tool") {
+    return try await Blocking.run(name: "tool") { () throws -> String in
         let (read, write) = try Pipe.make()
         var spawn = Spawn(path: path, arguments: [name] + arguments, environment: ["PATH=/usr/bin:/bin", "LANG=C"])
         spawn.standardOutput = write.rawValue
@@ -158,8 +163,9 @@ func runTool(_ name: String, _ arguments: [String]) async throws {
         while let chunk = try? read.read(upTo: 4096), !chunk.isEmpty { output += chunk }
         let t = try waitForExit(pid: pid)
         guard t == .exited(0) else {
-            throw EngineError.io("\(name) \(arguments.joined(separator: " ")) failed (\(t))", ToolOutput(text: String(decoding: output, as: UTF8.self)))
+            throw EngineError.io("\(name) \(arguments.joined(separator: " ")) failed (\(t.described))", ToolOutput(text: String(decoding: output, as: UTF8.self)))
         }
+        return String(decoding: output, as: UTF8.self)
     }
 }
 
