@@ -83,6 +83,7 @@ public actor SandboxService {
     /// States the store could not take (a full disk), shown until a later write succeeds
     /// (see SandboxService+Recovery).
     var unrecorded: [SandboxID: UnrecordedState] = [:]
+    /// Whether the background retry of `unrecorded` runs (one at a time).
     var retryingUnrecorded = false
     /// The lifecycle lock: at most one thermal transition per sandbox; others wait for it and look again.
     var transitions: [SandboxID: Task<SandboxRecord, any Error>] = [:]
@@ -210,7 +211,7 @@ public actor SandboxService {
                 await self.detachNetwork(record)
                 try? await store.delete(record.id)
                 if self.destroyRequested.contains(record.id) {
-                    log.info("sandbox.create_abandoned", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue])
+                    log.info("sandbox.create_abandoned", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "error": "\(error)"])
                     throw BhattiError(.invalidState, "sandbox \(record.name) was destroyed while it was being created")
                 }
                 log.error("sandbox.boot_failed", ["sandbox.id": record.id.rawValue, "error": String(describing: error)])
@@ -391,7 +392,11 @@ public actor SandboxService {
             }
         } catch let error as BhattiError where error.code == .notFound {
             // The create it raced gave up and removed everything: what the caller asked for is done.
-            if found.state == .creating { return }
+            if found.state == .creating {
+                log.info("sandbox.destroyed", ["sandbox.id": found.id.rawValue, "during": "create"])
+                events.record("sandbox.destroyed", sandbox: found.id, user: found.userID, detail: "name=\(found.name) during its create")
+                return
+            }
             throw BhattiError(.notFound, "sandbox \(ref.key) not found")
         }
         await removeNetworkIfUnused(owner: record.userID)
