@@ -42,16 +42,26 @@ extension SandboxService {
         retryingUnrecorded = true
         backgroundWork.append(Task { [weak self] in
             var wait = Duration.seconds(1)
-            while let self, await self.hasUnrecorded {
-                do { try await Task.sleep(for: wait) } catch { break }
+            while let self, await self.keepRetrying() {
+                do { try await Task.sleep(for: wait) } catch {
+                    await self.retryEnded()
+                    return
+                }
                 await self.flushUnrecorded()
                 wait = min(wait * 2, .seconds(30))
             }
-            await self?.retryEnded()
         })
     }
 
-    private var hasUnrecorded: Bool { !unrecorded.isEmpty }
+    /// Whether the retry loop goes on; when not, it is marked ended in the same step, so a failure
+    /// recorded just after starts a new loop instead of finding this one still marked running. A
+    /// stopping daemon's retry ends too: the stop never waits on a store that stays unwritable.
+    private func keepRetrying() -> Bool {
+        if !unrecorded.isEmpty && !shuttingDown { return true }
+        retryingUnrecorded = false
+        return false
+    }
+
     private func retryEnded() { retryingUnrecorded = false }
 
     /// A record as the service knows it: the store's, with any state the store could not take yet.
