@@ -118,7 +118,7 @@ public enum BhattiCommand {
         case "unauthenticated": return "check --token, BHATTI_TOKEN or ~/.bhatti/config.json (bhatti setup writes it)"
         case "permission_denied": return "this needs the admin's key"
         case "invalid_state" where message.contains(" is error") || message.contains(" is in error"):
-            return "a sandbox in error cannot be started again: `bhatti inspect` shows why; `bhatti destroy` it and create it anew"
+            return "`bhatti inspect` shows why it is in error; `bhatti start` boots it again from its disk (files kept, memory lost), or `bhatti destroy` it"
         case "rate_limited": return "too many requests for your key; wait and retry"
         default: return nil
         }

@@ -21,6 +21,8 @@ public enum SandboxEvent: Equatable, Sendable {
     /// A daemon restart found it: adopted (hot), on disk (cold), or gone.
     case adopted
     case foundCold
+    /// `start` on a sandbox in `error`: booted afresh from its disk (its RAM's state lost).
+    case rebooted
 }
 
 /// The pure transition table: which events are legal in which state, and where they lead.
@@ -39,6 +41,7 @@ public enum SandboxLifecycle {
         case (.warm, .resumed): .hot
         case (.warm, .snapshotted), (.hot, .snapshotted): .cold
         case (.cold, .restored): .hot
+        case (.error, .rebooted): .hot
         case (.hot, .thermalFailed), (.warm, .thermalFailed), (.cold, .thermalFailed): .error
         case (.creating, .adopted), (.hot, .adopted), (.warm, .adopted), (.cold, .adopted): .hot
         case (.creating, .foundCold), (.hot, .foundCold), (.warm, .foundCold), (.cold, .foundCold): .cold

@@ -60,6 +60,8 @@ public final class Daemon: Sendable {
         try await service.recoverAfterRestart()
         let orphans = await engine.reapOrphans()
         if orphans > 0 { log.warning("daemon.orphans_killed", ["count": String(orphans)]) }
+        // Then their files, and any a crash left without a record (each is logged by name).
+        try await service.reclaimOrphans()
         if let network {
             // Namespaces of users who no longer have sandboxes (a crash between the last destroy and its cleanup).
             let removed = await network.removeAll(except: try await store.netIndexesInUse())
@@ -170,8 +172,7 @@ public final class Daemon: Sendable {
             for await event in engine.events {
                 switch event {
                 case .vmmExited(let id, let termination, let log):
-                    let last = log.split(separator: "\n").last.map(String.init) ?? ""
-                    await service.vmLost(id: id, reason: "QEMU exited unexpectedly (\(termination))\(last.isEmpty ? "" : ": \(last)")")
+                    await service.vmDied(id: id, termination: termination, log: log)
                 }
             }
         }

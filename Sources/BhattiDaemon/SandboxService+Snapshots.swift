@@ -22,6 +22,12 @@ extension SandboxService {
         let (record, _) = try await guest(sandbox)
         hold(record.id)
         defer { release(record.id) }
+        // The copy takes what the RAM file and overlay occupy (sparse): refused up front on a full disk.
+        let paths = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue)
+        let copy = StorageGuard.allocatedBytes(paths.memory) + StorageGuard.allocatedBytes(paths.disk)
+        try StorageBudget.check(
+            free: StorageGuard.freeBytes(engine.configuration.dataDirectory), needed: copy + StorageBudget.headroomBytes,
+            directory: engine.configuration.dataDirectory, for: "snapshot \(record.name)")
         let id = "snap" + SandboxID.random().rawValue
         let directory = engine.configuration.dataDirectory + "/snapshots/" + id
         let started = ContinuousClock.now

@@ -70,7 +70,7 @@ extension SandboxService {
         }
     }
 
-    /// Warm or cold → hot. Hot stays hot.
+    /// Warm or cold → hot; error → hot booted from its disk (SandboxService+Recovery). Hot stays hot.
     public func start(_ idOrName: SandboxRef) async throws -> SandboxRecord {
         try await wake(try await get(idOrName).id)
     }
@@ -81,6 +81,7 @@ extension SandboxService {
             switch record.state {
             case .warm: return try await service.resumeNow(record)
             case .cold: return try await service.restoreNow(record)
+            case .error: return try await service.rebootNow(record)
             default: return try await service.settled(record, for: "start")
             }
         }
@@ -91,7 +92,7 @@ extension SandboxService {
 
     /// Runs `body` as the sandbox's only transition, on a fresh read of its record. Later callers wait
     /// for the one in flight, then run theirs on what it left (so twenty wakes give one restore).
-    private func transition(
+    func transition(
         _ id: SandboxID, _ body: @escaping @Sendable (SandboxService, SandboxRecord) async throws -> SandboxRecord
     ) async throws -> SandboxRecord {
         while let pending = transitions[id] {
@@ -102,7 +103,7 @@ extension SandboxService {
         }
         // No suspension between the check above and registering below.
         let task = Task { [self] () throws -> SandboxRecord in
-            guard let record = try await store.sandbox(id: id) else {
+            guard let record = try await sandbox(id) else {
                 throw BhattiError(.notFound, "sandbox \(id) not found")
             }
             return try await body(self, record)
@@ -156,6 +157,8 @@ extension SandboxService {
     /// Restore from disk. Damaged files put the sandbox in `error` with the reason: retrying cannot help.
     private func restoreNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
+        let ram = StorageGuard.allocatedBytes(VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue).memory)
+        try checkStorage(memoryMB: record.memoryMB, ramBytesOnDisk: ram, for: "restore \(record.name)")
         do {
             try await ensureNetwork(record)
             try await engine.restore(id: record.id.rawValue)
@@ -370,7 +373,7 @@ extension SandboxService {
                     Task { _ = try? await self.wake(record.id) }
                 }
             case .lost(let why):
-                await lose(record, reason: "the daemon restarted and \(why); destroy and re-create it")
+                await lose(record, reason: "the daemon restarted and \(why); start it to boot it again from its disk, or destroy it")
             }
         }
     }

@@ -75,6 +75,16 @@ public actor SandboxService {
     let log: Logger
     /// Creates in flight, by owner and name: a second create of the same name waits for the first.
     private var creating: [SandboxRef: Task<SandboxRecord, any Error>] = [:]
+    /// The same creates by the new sandbox's id, so a destroy can find and stop the one it races
+    /// (see SandboxService+Lifecycle).
+    var creatingByID: [SandboxID: Task<SandboxRecord, any Error>] = [:]
+    /// Sandboxes whose create a destroy has asked to give up: it tears down what it made.
+    var destroyRequested: Set<SandboxID> = []
+    /// States the store could not take (a full disk), shown until a later write succeeds
+    /// (see SandboxService+Recovery).
+    var unrecorded: [SandboxID: UnrecordedState] = [:]
+    /// Whether the background retry of `unrecorded` runs (one at a time).
+    var retryingUnrecorded = false
     /// The lifecycle lock: at most one thermal transition per sandbox; others wait for it and look again.
     var transitions: [SandboxID: Task<SandboxRecord, any Error>] = [:]
     /// Idleness bookkeeping per sandbox (see SandboxService+Thermal).
@@ -94,7 +104,7 @@ public actor SandboxService {
     var templateBuilds: Set<String> = []
     /// Template builds under way: a stopping daemon cancels them and waits, so none touches the data
     /// directory (or starts a QEMU) after the daemon has stopped.
-    private var backgroundWork: [Task<Void, Never>] = []
+    var backgroundWork: [Task<Void, Never>] = []
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
 
@@ -172,6 +182,8 @@ public actor SandboxService {
         if let pending = creating[ref] {
             return (try await pending.value, true)
         }
+        // A VM on a full disk dies of SIGBUS when its RAM file cannot grow: refuse it up front (507).
+        try checkStorage(memoryMB: spec.memoryMB, for: "create \(spec.name)")
         var record = SandboxRecord(
             id: .random(), name: spec.name, state: .creating, cpus: spec.cpus, memoryMB: spec.memoryMB, diskMB: spec.diskMB,
             image: "default", labels: labels, keepHot: keepHot, createdAt: Date(), userID: owner)
@@ -187,6 +199,9 @@ public actor SandboxService {
                 var hot = record
                 hot.ip = nic?.ip
                 hot.state = try SandboxLifecycle.next(record.state, on: .booted)
+                // A destroy that came while this booted wins: nothing is reported created that the
+                // store no longer has (and no QEMU runs on for it).
+                try self.checkStillWanted(record)
                 try await store.setState(record.id, hot.state)
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "from": how])
                 events.record("sandbox.created", sandbox: record.id, user: owner, detail: "name=\(record.name) from=\(how)")
@@ -198,13 +213,22 @@ public actor SandboxService {
                 await engine.destroy(id: record.id.rawValue)
                 await self.detachNetwork(record)
                 try? await store.delete(record.id)
+                if self.destroyRequested.contains(record.id) {
+                    log.info("sandbox.create_abandoned", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "error": "\(error)"])
+                    throw BhattiError(.invalidState, "sandbox \(record.name) was destroyed while it was being created")
+                }
                 log.error("sandbox.boot_failed", ["sandbox.id": record.id.rawValue, "error": String(describing: error)])
                 if let e = error as? BhattiError { throw e }
                 throw BhattiError(.unavailable, "sandbox \(record.name) failed to boot: \(error)", cause: error)
             }
         }
         creating[ref] = task
-        defer { creating[ref] = nil }
+        creatingByID[record.id] = task
+        defer {
+            creating[ref] = nil
+            creatingByID[record.id] = nil
+            destroyRequested.remove(record.id)
+        }
         return (try await task.value, false)
     }
 
@@ -288,15 +312,15 @@ public actor SandboxService {
         guard let record = try await store.find(ref.key, ownedBy: ref.owner) else {
             throw BhattiError(.notFound, "sandbox \(BhattiError.shortened(ref.key)) not found")
         }
-        return record
+        return overlaid(record)
     }
 
     /// Every owner's sandboxes: for the daemon's own shutdown bookkeeping, never for a request.
-    public func allSandboxes() async -> [SandboxRecord] { (try? await store.list()) ?? [] }
+    public func allSandboxes() async -> [SandboxRecord] { ((try? await store.list()) ?? []).map(overlaid) }
 
     /// One owner's sandboxes, filtered by labels.
     public func list(owner: String, labels: [String: String] = [:]) async throws -> [SandboxRecord] {
-        try await store.list(ownedBy: owner).filter { r in labels.allSatisfy { r.labels[$0.key] == $0.value } }
+        try await store.list(ownedBy: owner).map(overlaid).filter { r in labels.allSatisfy { r.labels[$0.key] == $0.value } }
     }
 
     /// Renames, sets keep_hot, adds and removes labels. The guest's hostname stays what it was at boot.
@@ -356,13 +380,30 @@ public actor SandboxService {
         image.manifest.files["rootfs.ext4"].map { Int(($0.bytes + (1 << 20) - 1) >> 20) } ?? 0
     }
 
-    /// Stops the VM and forgets the sandbox, files and all.
+    /// Stops the VM and forgets the sandbox, files and all. A create in flight is told to give up and
+    /// waited for, and a thermal transition is waited for: one outcome wins, and no QEMU outlives its record.
     public func destroy(_ ref: SandboxRef) async throws {
-        let record = try await get(ref)
-        forget(record.id)
-        await engine.destroy(id: record.id.rawValue)
-        await detachNetwork(record)
-        try await store.delete(record.id)
+        let found = try await get(ref)
+        if let creation = creatingByID[found.id] {
+            destroyRequested.insert(found.id)
+            creation.cancel()
+            _ = try? await creation.value
+        }
+        let record: SandboxRecord
+        do {
+            record = try await transition(found.id) { service, record in
+                try await service.destroyNow(record)
+                return record
+            }
+        } catch let error as BhattiError where error.code == .notFound {
+            // The create it raced gave up and removed everything: what the caller asked for is done.
+            if found.state == .creating {
+                log.info("sandbox.destroyed", ["sandbox.id": found.id.rawValue, "during": "create"])
+                events.record("sandbox.destroyed", sandbox: found.id, user: found.userID, detail: "name=\(found.name) during its create")
+                return
+            }
+            throw BhattiError(.notFound, "sandbox \(ref.key) not found")
+        }
         await removeNetworkIfUnused(owner: record.userID)
         hostsApplied[record.id] = nil
         await publishHosts(owner: record.userID)
@@ -485,15 +526,15 @@ public actor SandboxService {
 
     /// Marks sandboxes whose VM did not survive (QEMU died, or the daemon restarted).
     public func vmLost(id: String, reason: String) async {
-        guard let sandboxID = SandboxID(rawValue: id), let record = try? await store.sandbox(id: sandboxID) else { return }
-        await lose(record, reason: reason)
+        guard let sandboxID = SandboxID(rawValue: id), let found = try? await sandbox(sandboxID) else { return }
+        await lose(found, reason: reason)
     }
 
     /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
     /// `error` stays as it is, with its first reason).
     func lose(_ record: SandboxRecord, reason: String) async {
         guard let next = try? SandboxLifecycle.next(record.state, on: .vmmDied) else { return }
-        try? await store.setState(record.id, next, reason: reason)
+        await self.record(record.id, next, reason: reason)
         log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
         events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
     }

@@ -6,8 +6,9 @@ import Glibc
 
 /// Something the engine noticed on its own, outside any request.
 public enum EngineEvent: Sendable, Equatable {
-    /// QEMU ended without being asked to: the VM is gone.
-    case vmmExited(id: String, termination: Termination, log: String)
+    /// QEMU ended without being asked to: the VM is gone. `termination` is nil for a QEMU adopted
+    /// from an earlier daemon (not our child: how it ended cannot be known).
+    case vmmExited(id: String, termination: Termination?, log: String)
 }
 
 /// Engine-wide settings, fixed at start.
@@ -187,6 +188,6 @@ public actor Engine {
     private func exited(id: String, pid: Int32, termination: Termination, log: String, sink: AsyncStream<EngineEvent>.Continuation) {
         guard !stopping.contains(id), let vm = machines[id], vm.process.pid == pid else { return }
         machines[id] = nil
-        sink.yield(.vmmExited(id: id, termination: termination, log: log))
+        sink.yield(.vmmExited(id: id, termination: vm.process.adopted ? nil : termination, log: log))
     }
 }

@@ -15,6 +15,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case snapshotDamaged(String)
     /// QEMU could not load a snapshot.
     case restoreFailed(String)
+    /// A sandbox cannot be booted again from its disk: the disk (or its VM record) is gone.
+    case diskMissing(String)
 
     public var description: String {
         switch self {
@@ -28,6 +30,7 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .snapshotFailed(let s): "snapshot failed: \(s)"
         case .snapshotDamaged(let s): "snapshot damaged: \(s)"
         case .restoreFailed(let s): "restore failed: \(s)"
+        case .diskMissing(let s): s
         }
     }
 }

@@ -141,8 +141,10 @@ public final class VirtualMachine: Sendable {
 
     /// Creates the overlay, starts QEMU, connects QMP and the agent.
     /// `onExit` fires (on a background thread) when QEMU ends, for whatever reason.
+    /// `keepDisk` boots on the overlay already there (a sandbox brought back after its QEMU died):
+    /// a failure then leaves the directory as it was, so the disk is never lost to a failed try.
     public static func boot(
-        _ config: VMConfiguration, onExit: @escaping VMExitHandler
+        _ config: VMConfiguration, keepDisk: Bool = false, onExit: @escaping VMExitHandler
     ) async throws -> VirtualMachine {
         let paths = config.paths
         do {
@@ -150,7 +152,9 @@ public final class VirtualMachine: Sendable {
         } catch { throw EngineError.io("create \(paths.directory)", error) }
         var process: QEMUProcess?
         do {
-            try await runTool("qemu-img", ["create", "-q", "-f", "qcow2", "-b", config.baseImage, "-F", "raw", paths.disk])
+            if !keepDisk {
+                try await runTool("qemu-img", ["create", "-q", "-f", "qcow2", "-b", config.baseImage, "-F", "raw", paths.disk])
+            }
             let tap = try config.openTap()
             defer { tap?.close() }
             let started = try config.startQEMU(config.commandLine, passing: tap, onExit: onExit)
@@ -183,8 +187,8 @@ public final class VirtualMachine: Sendable {
                 _ = await process.waitForExit()
                 log = process.logTail()
             }
-            try? FileManager.default.removeItem(atPath: paths.directory)
-            if let exitedEarly { throw EngineError.bootFailed("QEMU exited with \(exitedEarly): \(log)") }
+            if !keepDisk { try? FileManager.default.removeItem(atPath: paths.directory) }
+            if let exitedEarly { throw EngineError.bootFailed("QEMU \(exitedEarly.described): \(log)") }
             if process != nil, !log.isEmpty { throw EngineError.bootFailed("\(error); console: \(log)") }
             throw error
         }
@@ -207,7 +211,7 @@ public final class VirtualMachine: Sendable {
             do {
                 return try await connect()
             } catch let error where Self.isNotListening(error) {
-                if let t = process.termination { throw EngineError.bootFailed("QEMU exited with \(t): \(process.logTail())") }
+                if let t = process.termination { throw EngineError.bootFailed("QEMU \(t.described): \(process.logTail())") }
                 guard ContinuousClock.now < deadline else { throw EngineError.bootFailed("QEMU did not listen on \(path) within 10 s") }
                 // QEMU listens about 15 ms after exec: a fine poll keeps a cold restore from waiting out
                 // most of a coarse one (an attempt costs a socket and a refused connect).

@@ -56,9 +56,9 @@ struct CoreTests {
             .hot: [.vmmDied: .error, .paused: .warm, .snapshotted: .cold],
             .warm: [.vmmDied: .error, .resumed: .hot, .snapshotted: .cold],
             .cold: [.restored: .hot],
-            .error: [:],
+            .error: [.rebooted: .hot],
         ]
-        let events: [SandboxEvent] = [.booted, .bootFailed, .vmmDied, .paused, .resumed, .snapshotted, .restored]
+        let events: [SandboxEvent] = [.booted, .bootFailed, .vmmDied, .paused, .resumed, .snapshotted, .restored, .rebooted]
         for state in SandboxState.allCases {
             for event in events {
                 if let expected = legal[state]?[event] {
@@ -67,6 +67,30 @@ struct CoreTests {
                     #expect(throws: SandboxLifecycle.InvalidTransition.self) { try SandboxLifecycle.next(state, on: event) }
                 }
             }
+        }
+    }
+
+    /// Free space before a VM starts: its RAM file's missing part plus the growth headroom, or 507.
+    @Test("storage budget: what a VM needs and when it is refused")
+    func storageBudget() throws {
+        let mib: UInt64 = 1 << 20, headroom = StorageBudget.headroomBytes
+        let needs: [(memoryMB: Int, onDisk: UInt64, expected: UInt64)] = [
+            (512, 0, 512 * mib + headroom),
+            (512, 200 * mib, 312 * mib + headroom),  // a cold sandbox's RAM file is partly there
+            (512, 512 * mib, headroom),
+            (512, 600 * mib, headroom),  // never negative
+        ]
+        for n in needs { #expect(StorageBudget.needed(memoryMB: n.memoryMB, ramBytesOnDisk: n.onDisk) == n.expected) }
+        let needed = StorageBudget.needed(memoryMB: 512)
+        for free: UInt64? in [needed, needed + 1, nil] {
+            try StorageBudget.check(free: free, needed: needed, directory: "/d", for: "create x")
+        }
+        do {
+            try StorageBudget.check(free: 3 * mib, needed: needed, directory: "/d", for: "create x")
+            Issue.record("expected a refusal")
+        } catch {
+            #expect(error.code == .insufficientStorage)
+            #expect(error.message == "not enough free space in /d to create x: 3 MiB free, 768 MiB needed (its RAM file and 256 MiB for disk growth)")
         }
     }
 }

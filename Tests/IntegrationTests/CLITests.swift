@@ -249,7 +249,7 @@ struct CLITests {
             }
             for args in [["exec", "dev", "true"], ["start", "dev"]] {
                 let refused = try await bhatti(args, daemon: d)
-                #expect(refused.status == 1 && refused.stderr.contains("`bhatti destroy` it and create it anew"), "\(args): \(refused.stderr)")
+                #expect(refused.status == 1 && refused.stderr.contains("`bhatti start` boots it again from its disk"), "\(args): \(refused.stderr)")
             }
         }
     }

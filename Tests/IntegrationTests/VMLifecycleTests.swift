@@ -104,7 +104,7 @@ struct VMLifecycleTests {
             _ = try await eventually(interval: .milliseconds(50)) { try await d.get("crashy").state == "error" }
             let after = try await d.get("crashy")
             #expect(after.state == "error")
-            #expect(after.stateReason?.contains("QEMU exited unexpectedly") == true, "\(after.stateReason ?? "")")
+            #expect(after.stateReason?.contains("QEMU ended unexpectedly: killed by signal 9") == true, "\(after.stateReason ?? "")")
             let exec = try await d.call("POST", "/v1/sandboxes/crashy/exec", json: "{\"cmd\":[\"true\"]}")
             #expect(exec.status == 409)
             #expect(try await d.call("DELETE", "/v1/sandboxes/crashy").status == 200)

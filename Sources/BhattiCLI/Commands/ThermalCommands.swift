@@ -5,7 +5,7 @@ import Foundation
 enum ThermalCommands {
     static let pause = command("pause", summary: "Pause a sandbox's vCPUs (warm): memory stays resident, resume is instant.")
     static let stop = command("stop", summary: "Snapshot a sandbox to disk (cold): QEMU ends and its memory is freed.")
-    static let start = command("start", summary: "Bring a warm or cold sandbox back to hot.")
+    static let start = command("start", summary: "Bring a warm or cold sandbox back to hot, or boot one in `error` again from its disk.")
 
     private static func command(_ verb: String, summary: String) -> BhattiCommand.Command {
         BhattiCommand.Command(names: [verb], usage: "bhatti \(verb) SANDBOX", summary: summary, options: []) { args, ctx in

@@ -10,6 +10,8 @@ import Synchronization
 public final class QEMUProcess: Sendable {
     public let pid: Int32
     public let logPath: String
+    /// Started by an earlier daemon: not our child, so how it ends cannot be known (it reads `exited(-1)`).
+    public let adopted: Bool
     private struct State {
         /// Set once waitpid returned: the pid may be reused from then on, so no more signals.
         var reaped = false
@@ -19,9 +21,10 @@ public final class QEMUProcess: Sendable {
     }
     private let state = Mutex(State())
 
-    private init(pid: Int32, logPath: String) {
+    private init(pid: Int32, logPath: String, adopted: Bool = false) {
         self.pid = pid
         self.logPath = logPath
+        self.adopted = adopted
     }
 
     /// Who QEMU runs as and what it sees of the filesystem.
@@ -73,7 +76,7 @@ public final class QEMUProcess: Sendable {
     public static func adopt(pid: Int32, logPath: String, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void) throws -> QEMUProcess {
         let pidfd: FileDescriptor
         do { pidfd = try ForeignProcess.open(pid: pid) } catch { throw EngineError.io("watch QEMU pid \(pid)", error) }
-        let process = QEMUProcess(pid: pid, logPath: logPath)
+        let process = QEMUProcess(pid: pid, logPath: logPath, adopted: true)
         startThread(name: "qemu-watch") {
             try? ForeignProcess.waitForExit(pidfd)
             pidfd.close()
@@ -142,8 +145,13 @@ func findExecutable(_ name: String) -> String? {
 
 /// Runs a short helper tool (qemu-img) to completion on a dedicated thread; throws with its output on failure.
 func runTool(_ name: String, _ arguments: [String]) async throws {
+    _ = try await toolOutput(name, arguments)
+}
+
+/// `runTool`, returning the tool's output (stdout and stderr together).
+func toolOutput(_ name: String, _ arguments: [String]) async throws -> String {
     guard let path = findExecutable(name) else { throw EngineError.unsupported("\(name) not found on PATH (apt-get install qemu-utils)") }
-    try await Blocking.run(name: "tool") {
+    return try await Blocking.run(name: "tool") { () throws -> String in
         let (read, write) = try Pipe.make()
         var spawn = Spawn(path: path, arguments: [name] + arguments, environment: ["PATH=/usr/bin:/bin", "LANG=C"])
         spawn.standardOutput = write.rawValue
@@ -155,8 +163,9 @@ func runTool(_ name: String, _ arguments: [String]) async throws {
         while let chunk = try? read.read(upTo: 4096), !chunk.isEmpty { output += chunk }
         let t = try waitForExit(pid: pid)
         guard t == .exited(0) else {
-            throw EngineError.io("\(name) \(arguments.joined(separator: " ")) failed (\(t))", ToolOutput(text: String(decoding: output, as: UTF8.self)))
+            throw EngineError.io("\(name) \(arguments.joined(separator: " ")) failed (\(t.described))", ToolOutput(text: String(decoding: output, as: UTF8.self)))
         }
+        return String(decoding: output, as: UTF8.self)
     }
 }
 

@@ -146,7 +146,7 @@ extension VirtualMachine {
     private static func waitForIncoming(_ qmp: QMPClient, process: QEMUProcess, timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let t = process.termination { throw EngineError.restoreFailed("QEMU exited with \(t): \(process.logTail())") }
+            if let t = process.termination { throw EngineError.restoreFailed("QEMU \(t.described): \(process.logTail())") }
             let status = try await qmp.execute("query-status")["status"]?.stringValue
             if status == "paused" || status == "running" { return }
             let migration = try await qmp.execute("query-migrate")

@@ -1,0 +1,46 @@
+import BhattiSystem
+import BhattiWire
+import Foundation
+import Glibc
+
+extension Engine {
+    /// Boots sandbox `id` afresh on the disk it already has, after its QEMU died: the guest's RAM is
+    /// lost, its files are not. Kernel, initramfs, base image, size and hostname come from its VM
+    /// record, so it boots what it ran before; `nic` and `diskThrottle` are today's. A stale snapshot
+    /// and RAM file are removed first (neither matches the disk any more). Throws `diskMissing` when
+    /// there is no disk to boot.
+    public func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply {
+        guard !closed else { throw EngineError.notRunning("the engine has shut down") }
+        guard machines[id] == nil else { throw EngineError.bootFailed("sandbox \(id) still has a running VM") }
+        let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
+        guard FileManager.default.fileExists(atPath: paths.disk) else {
+            throw EngineError.diskMissing("its disk \(paths.disk) is gone")
+        }
+        let record: VMRecord
+        do { record = try VMRecord.read(paths.record) } catch {
+            throw EngineError.diskMissing("its VM record \(paths.record) is unreadable (\(error))")
+        }
+        removeSnapshotFiles(paths)
+        unlink(paths.memory)
+        var config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
+        config.nic = nic
+        config.diskThrottle = diskThrottle
+        config.cgroups = cgroups
+        config.vmm = try await vmmConfinement()
+        let vm = try await VirtualMachine.boot(config, keepDisk: true, onExit: exitHandler(id: id))
+        machines[id] = vm
+        return vm.agent.hello
+    }
+}
+
+extension Termination {
+    /// How a process ended, for people: `exited with status 1`, `killed by signal 9 (SIGKILL)`.
+    public var described: String {
+        switch self {
+        case .exited(let code): return "exited with status \(code)"
+        case .signaled(let signal):
+            let name = strsignal(signal).map { String(cString: $0) }
+            return "killed by signal \(signal)" + (name.map { " (\($0))" } ?? "")
+        }
+    }
+}
