@@ -25,7 +25,7 @@ private final class Probe: LoopSource, @unchecked Sendable {
     func deadlinePassed() { expired.fire() }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct EventLoopTests {
+@Suite(.timeLimit(.minutes(10))) struct EventLoopTests {
     @Test func jobsFromManyThreadsAllRunOnTheOneLoopThread() async throws {
         let loop = try EventLoop()
         let seen = Shared<(count: Int, threads: Set<UInt>)>((0, []))

@@ -48,7 +48,7 @@ private func backgroundRequest(_ endpoint: HTTPEndpoint, path: String) -> Backgr
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct GracefulShutdownTests {
+@Suite(.timeLimit(.minutes(10))) struct GracefulShutdownTests {
     @Test func inFlightRequestsFinishWhileNewConnectionsAreRefused() async throws {
         let entered = Signal()
         let gate = Gate()

@@ -40,7 +40,7 @@ private func placedHandler(
     }
 }
 
-@Suite(.timeLimit(.minutes(1))) struct HandlerPlacementTests {
+@Suite(.timeLimit(.minutes(10))) struct HandlerPlacementTests {
     @Test func aLoopPlacedHandlerRunsOnTheLoopThreadThroughItsWaits() async throws {
         let threads = Shared<[String: [UInt]]>([:])
         let (server, endpoint) = try unixServer(placedHandler(threads, Shared([])))

@@ -66,7 +66,7 @@ private func expected(_ body: [UInt8]) -> String {
 }
 
 /// Request bodies streamed to the handler as they arrive (`HTTPLimits.streamsBody`).
-@Suite(.timeLimit(.minutes(1))) struct StreamedBodyTests {
+@Suite(.timeLimit(.minutes(10))) struct StreamedBodyTests {
     @Test func parserHandsOverTheHeadAndWhatIsBuffered() throws {
         var parser = HTTPRequestParser(limits: streamingLimits())
         parser.feed(bytes("PUT /f HTTP/1.1\r\nContent-Length: 10\r\n\r\nabcd"))

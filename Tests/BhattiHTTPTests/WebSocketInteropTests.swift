@@ -82,7 +82,7 @@ private let pythonServer = """
     asyncio.run(main())
     """
 
-@Suite(.timeLimit(.minutes(2))) struct WebSocketInteropTests {
+@Suite(.timeLimit(.minutes(10))) struct WebSocketInteropTests {
     @Test func pythonClientAgainstOurServer() async throws {
         let python = try await pythonWithWebsockets()
         let log = HandlerLog()

@@ -25,7 +25,7 @@ private func exerciseEcho(_ endpoint: HTTPEndpoint, log: HandlerLog) async throw
     #expect(try await offPool { log.first() } == .some(nil))
 }
 
-@Suite(.timeLimit(.minutes(1))) struct WebSocketLiveTests {
+@Suite(.timeLimit(.minutes(10))) struct WebSocketLiveTests {
     @Test func echoOverUnixSocket() async throws {
         let log = HandlerLog()
         let (server, endpoint) = try unixServer(webSocketRoutes(log: log))

@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// The time limit turns a write that blocks, or a drain that never ends, into a failure.
-@Suite("Queued writer", .timeLimit(.minutes(1)))
+@Suite("Queued writer", .timeLimit(.minutes(10)))
 struct QueuedWriterTests {
     /// Message `i`: a 4-byte big-endian index, a 4-byte length, then `length` bytes of `i`.
     static func message(_ i: Int, length: Int) -> [UInt8] {

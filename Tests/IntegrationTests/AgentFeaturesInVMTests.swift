@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Sessions, files and port forwarding through the engine on a booted VM.
-@Suite("Sessions, files and forwarding in a real VM", .serialized, .timeLimit(.minutes(5)))
+@Suite("Sessions, files and forwarding in a real VM", .serialized, .timeLimit(.minutes(10)))
 struct AgentFeaturesInVMTests {
     /// Collects session output until `predicate` holds for the text so far (or a deadline passes).
     static func read(

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The agent's operations through the engine on a booted VM.
-@Suite("Agent in a real VM", .serialized, .timeLimit(.minutes(5)))
+@Suite("Agent in a real VM", .serialized, .timeLimit(.minutes(10)))
 struct AgentInVMTests {
     @Test("reconnect after a dropped channel, detached exec, activity, large output, concurrency, hostname")
     func agentOperations() async throws {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The real `bhatti` executable against a real daemon: exit codes and output as a script sees them.
-@Suite("CLI end to end", .serialized, .timeLimit(.minutes(5)))
+@Suite("CLI end to end", .serialized, .timeLimit(.minutes(10)))
 struct CLITests {
     static var binary: String { FileManager.default.currentDirectoryPath + "/.build/debug/bhatti" }
 

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// SPEC: a client that goes away kills the command, whichever way it asked for the output.
-@Suite("A client that goes away", .serialized, .timeLimit(.minutes(3)))
+@Suite("A client that goes away", .serialized, .timeLimit(.minutes(10)))
 struct ClientGoneTests {
     @Test("closing the connection mid-exec kills the command in the guest: buffered or streamed, unix socket or TCP")
     func killsTheCommand() async throws {

@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The real `bhatti serve` process killed with SIGKILL and started again on the same data directory.
-@Suite("Daemon restart", .serialized, .timeLimit(.minutes(5)))
+@Suite("Daemon restart", .serialized, .timeLimit(.minutes(10)))
 struct DaemonRestartTests {
     static func serve(_ data: String) throws -> Process {
         let p = Process()

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The engine's thermal operations on a real VM, below the service: pause/resume, snapshot/restore.
-@Suite("Engine thermal tiers on a real VM", .serialized, .timeLimit(.minutes(5)))
+@Suite("Engine thermal tiers on a real VM", .serialized, .timeLimit(.minutes(10)))
 struct EngineThermalTests {
     @Test("RAM state (a tmpfs file and a running counter) survives pause and three cold cycles")
     func ramSurvivesCycles() async throws {

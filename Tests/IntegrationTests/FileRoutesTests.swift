@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The files, sessions and detached-exec routes on a real VM, with our client, curl and the CLI.
-@Suite("File and session routes", .serialized, .timeLimit(.minutes(5)))
+@Suite("File and session routes", .serialized, .timeLimit(.minutes(10)))
 struct FileRoutesTests {
     func curl(_ args: [String]) async throws -> (Int32, String) {
         try await Blocking.run {

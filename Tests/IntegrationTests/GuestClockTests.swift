@@ -5,7 +5,7 @@ import Testing
 /// (through an exec's overlapped wake and through `start`) and a cold restore. The guest's clock is
 /// first set an hour back, so a guest that kept its own time is caught. (Run on an image whose agent
 /// predates the clock frame, it fails: the host then sends none, and the guest still wakes.)
-@Suite("Guest wall clock", .serialized, .timeLimit(.minutes(6)))
+@Suite("Guest wall clock", .serialized, .timeLimit(.minutes(10)))
 struct GuestClockTests {
     /// How far the guest's clock is from the host's, in seconds.
     func skew(_ d: TestDaemon, _ sandbox: String) async throws -> Double {

@@ -134,7 +134,7 @@ struct HostileInputTests {
         }
     }
 
-    @Test("a NUL in argv, env or cwd is a 400 on exec, create, secrets and piped sessions; ENOSPC on an upload is 507", .timeLimit(.minutes(8)))
+    @Test("a NUL in argv, env or cwd is a 400 on exec, create, secrets and piped sessions; ENOSPC on an upload is 507", .timeLimit(.minutes(10)))
     func nulAndFullDisk() async throws {
         try await withDaemon { d in
             _ = try await d.create("hostile")

@@ -9,7 +9,7 @@ import Testing
 /// The idle tiers under the settings users run (warm after 30 s, cold after 30 min), with the timers
 /// on a `ManualClock` the test moves: a sandbox cools again after every kind of wake, any number of
 /// times, at its deadline and not before.
-@Suite("Idle tiers on a driven clock", .serialized, .timeLimit(.minutes(8)))
+@Suite("Idle tiers on a driven clock", .serialized, .timeLimit(.minutes(10)))
 struct IdleCycleTests {
     static let warmAfter = Duration.seconds(30)
     static let coldAfter = Duration.seconds(30 * 60)

@@ -7,7 +7,7 @@ import Testing
 
 /// Destroy against a create in flight, with real VMs and networking: one outcome wins, and nothing
 /// runs, stays on disk or holds an address that the store does not know.
-@Suite("Lifecycle races", .serialized, .timeLimit(.minutes(5)))
+@Suite("Lifecycle races", .serialized, .timeLimit(.minutes(10)))
 struct LifecycleRaceTests {
     /// Taps in the daemon's namespaces whose name comes from `id`.
     static func taps(of id: String, in d: TestDaemon) async throws -> [String] {

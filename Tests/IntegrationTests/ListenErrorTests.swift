@@ -5,7 +5,7 @@ import Testing
 
 /// A daemon that cannot open a listener says which address, what it was for, and the setting that
 /// moves it: "Address already in use" alone leaves an operator guessing which of three.
-@Suite("Listen errors", .timeLimit(.minutes(2)))
+@Suite("Listen errors", .timeLimit(.minutes(10)))
 struct ListenErrorTests {
     /// A port this test holds open, so a daemon asking for it finds it taken.
     final class TakenPort {

@@ -10,7 +10,7 @@ import Testing
 
 /// Each user's DNS, private egress and isolation between daemons, with real VMs. Traffic stays on this
 /// host's loopback and inside namespaces these tests (or their daemons) make.
-@Suite("Network policy", .serialized, .timeLimit(.minutes(8)))
+@Suite("Network policy", .serialized, .timeLimit(.minutes(10)))
 struct NetworkPolicyTests {
     /// A pool of its own per daemon (host routes are global), distinct from another daemon's in the test.
     static func networked(_ config: inout DaemonConfiguration, pool: Int) {

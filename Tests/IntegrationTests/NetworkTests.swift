@@ -7,7 +7,7 @@ import Foundation
 import Testing
 
 /// Per-user networks with real VMs: every packet stays inside namespaces this test's daemon made.
-@Suite("Networking", .serialized, .timeLimit(.minutes(5)))
+@Suite("Networking", .serialized, .timeLimit(.minutes(10)))
 struct NetworkTests {
     /// Networking on, in a pool of its own: host routes are global, and a daemon already running on
     /// this host (or another test's) uses the default pool.

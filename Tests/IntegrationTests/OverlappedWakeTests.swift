@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// A warm sandbox's request goes out while its wake is still in flight (`SandboxService.alongside`).
-@Suite("Overlapped warm wake", .timeLimit(.minutes(2)))
+@Suite("Overlapped warm wake", .timeLimit(.minutes(10)))
 struct OverlappedWakeTests {
     struct WakeFailed: Error {}
 

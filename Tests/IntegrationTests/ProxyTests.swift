@@ -8,7 +8,7 @@ import Synchronization
 import Testing
 
 /// The authenticated reverse proxy against a real HTTP and WebSocket server in a real VM.
-@Suite("Proxy", .serialized, .timeLimit(.minutes(5)))
+@Suite("Proxy", .serialized, .timeLimit(.minutes(10)))
 struct ProxyTests {
     /// A guest server on Python's standard library: echoes the request as JSON, streams server-sent
     /// events, and answers WebSocket upgrades with an echo.

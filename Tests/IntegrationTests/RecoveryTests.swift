@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// What is left after something died: a killed QEMU, a killed daemon's files, a full data disk.
-@Suite("Recovery", .serialized, .timeLimit(.minutes(5)))
+@Suite("Recovery", .serialized, .timeLimit(.minutes(10)))
 struct RecoveryTests {
     /// Polls `GET /v1/sandboxes/{name}` until `done` holds (the deadline only turns a hang into a failure).
     static func waitFor(_ d: TestDaemon, _ name: String, _ done: (SandboxDTO) -> Bool) async throws -> SandboxDTO {

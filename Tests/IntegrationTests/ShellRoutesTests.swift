@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// The shell and piped-session WebSocket routes on a real VM.
-@Suite("Shell WebSocket routes", .serialized, .timeLimit(.minutes(5)))
+@Suite("Shell WebSocket routes", .serialized, .timeLimit(.minutes(10)))
 struct ShellRoutesTests {
     /// Reads messages until the collected terminal text satisfies `until` (or 20 s pass).
     static func collect(_ socket: WebSocket, until: @escaping @Sendable (String, [[String: Any]]) -> Bool) async throws -> (String, [String]) {

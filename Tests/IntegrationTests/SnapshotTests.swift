@@ -5,7 +5,7 @@ import Foundation
 import Testing
 
 /// Forks, named snapshots and template creates on real VMs through the API.
-@Suite("Snapshots, forks and templates", .serialized, .timeLimit(.minutes(5)))
+@Suite("Snapshots, forks and templates", .serialized, .timeLimit(.minutes(10)))
 struct SnapshotTests {
     func sandbox(_ r: HTTPClientResponse) throws -> SandboxDTO { try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body)) }
 

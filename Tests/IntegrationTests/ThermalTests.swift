@@ -6,7 +6,7 @@ import Testing
 
 /// Thermal tiers through the real daemon API on real VMs: explicit pause/stop/start, transparent wake,
 /// a TTY session across cold. The idle timers are driven by a clock in IdleCycleTests.
-@Suite("Thermal tiers", .serialized, .timeLimit(.minutes(5)))
+@Suite("Thermal tiers", .serialized, .timeLimit(.minutes(10)))
 struct ThermalTests {
     func post(_ d: TestDaemon, _ sandbox: String, _ verb: String) async throws -> SandboxDTO {
         let r = try await d.call("POST", "/v1/sandboxes/\(sandbox)/\(verb)")

@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// Real VMs under QEMU, through the real daemon API. Serialized: two cores cannot boot many at once.
-@Suite("Real VMs", .serialized, .timeLimit(.minutes(5)))
+@Suite("Real VMs", .serialized, .timeLimit(.minutes(10)))
 struct VMLifecycleTests {
     @Test("boot, exec with stdout/stderr/stdin/exit codes, user, idempotent create, destroy leaves nothing")
     func bootExecDestroy() async throws {
@@ -367,7 +367,7 @@ struct ConfinementTests {
 /// much the neighbour's exec slows down is a benchmark figure (`make bench`, the noisy-neighbour rows);
 /// this holds on any machine, however loaded: the neighbour's exec still completes, within its exec
 /// timeout, and the bomb uses no more CPU than its cgroup grants.
-@Suite("Noisy neighbour", .timeLimit(.minutes(5)))
+@Suite("Noisy neighbour", .timeLimit(.minutes(10)))
 struct NoisyNeighbourTests {
     @Test("beside a CPU-bound fork bomb in a 1-vCPU sandbox, another sandbox's exec completes, and the bomb stays within its cgroup's CPU")
     func forkBomb() async throws {

@@ -135,7 +135,7 @@ struct FileTests {
 
     /// An exec stuck behind the read would wait for a consumer that waits for the exec: the time limit
     /// turns that hang into a failure.
-    @Test("a stalled 20 MiB read does not hold up an exec on the same connection", .timeLimit(.minutes(2)))
+    @Test("a stalled 20 MiB read does not hold up an exec on the same connection", .timeLimit(.minutes(10)))
     func creditIsolation() async throws {
         let (h, dir) = try await TransferSupport.setUp()
         defer { dir.remove() }

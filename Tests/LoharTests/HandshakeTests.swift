@@ -5,7 +5,7 @@ import Foundation
 import Lohar
 import Testing
 
-@Suite("Hello gate", .timeLimit(.minutes(2)))
+@Suite("Hello gate", .timeLimit(.minutes(10)))
 struct HandshakeTests {
     @Test("the agent refuses everything before hello")
     func refusesBeforeHello() async throws {
@@ -65,7 +65,7 @@ struct HandshakeTests {
     }
 }
 
-@Suite("Re-greeting", .timeLimit(.minutes(2)))
+@Suite("Re-greeting", .timeLimit(.minutes(10)))
 struct RegreetTests {
     @Test("a later hello with a wrong token leaves the channel closed to everything until a right one")
     func wrongRehello() async throws {

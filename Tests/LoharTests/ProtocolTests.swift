@@ -6,7 +6,7 @@ import Foundation
 import Testing
 
 /// The time limit turns a stream that holds back another (a hang) into a failure.
-@Suite("Credit, limits, detached exec, activity, configuration", .timeLimit(.minutes(3)))
+@Suite("Credit, limits, detached exec, activity, configuration", .timeLimit(.minutes(10)))
 struct ProtocolTests {
     @Test("an unread stream stops at its window and does not hold back another stream")
     func creditIsolatesStreams() async throws {
