@@ -11,6 +11,11 @@ import Foundation
 /// (`{"type":"session","session_id":…}` first from the server, `{"type":"resize","rows":R,"cols":C}`
 /// and `{"type":"eof"}` from the client, `{"type":"exit","exit_code":N}` or `{"type":"error",…}` last).
 /// Closing the socket detaches: the session keeps running and can be reattached with `?session=ID`.
+///
+/// Input is held back, not queued: a binary message goes to the guest within the session's credit,
+/// and while it waits the socket is not read past `WebSocketOptions.maxQueuedBytes` (1 MiB), so a
+/// client that types faster than the program reads blocks in its own send. When the connection ends,
+/// input the guest has not taken yet is dropped with everything holding it.
 enum ShellHandler {
     static func handle(_ request: HTTPRequest, id: SandboxRef, service: SandboxService, tty: Bool) async throws -> HTTPResponse {
         guard request.isWebSocketUpgrade else {
@@ -64,6 +69,12 @@ enum ShellHandler {
                     }
                 } catch {}
                 return true
+            }
+            group.addTask {
+                // The connection is over (closed, lost): stop, even if the input task still waits for
+                // credit the guest will not give (a program that does not read its input).
+                await socket.waitUntilEnded()
+                return false
             }
             group.addTask {
                 // Client → guest. Returns when the client closes.
