@@ -2,6 +2,7 @@ import BhattiAPI
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
+import BhattiSystem
 import BhattiWire
 import Foundation
 
@@ -58,12 +59,14 @@ enum ShellHandler {
                 do {
                     for try await event in attachment.output {
                         switch event {
-                        case .output(let bytes): try socket.send(binary: bytes)
+                        // A client that does not read blocks this write (and, through the credit taken
+                        // only after it, the program): on its own thread, never the cooperative pool's.
+                        case .output(let bytes): try await Blocking.run(name: "bhatti-ws-out") { try socket.send(binary: bytes) }
                         case .exit(let status):
-                            send(socket, ["type": "exit", "exit_code": Int(status.code)])
+                            _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "exit", "exit_code": Int(status.code)]) }
                             return true
                         case .detached(let reason):
-                            send(socket, ["type": "detached", "reason": reason ?? "detached"])
+                            _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "detached", "reason": reason ?? "detached"]) }
                             return true
                         }
                     }

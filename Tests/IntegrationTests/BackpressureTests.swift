@@ -87,23 +87,10 @@ struct BackpressureTests {
     func webSocketStdin() async throws {
         try await withDaemon { d in
             _ = try await d.create("bpws")
-            let socket = try Socket.connect(unixPath: d.daemon.socketPath)
+            let socket = try await Self.rawWebSocket(d, "/v1/sandboxes/bpws/exec/ws")
             defer { socket.close() }
-            let head = "GET /v1/sandboxes/bpws/exec/ws HTTP/1.1\r\nHost: bhatti\r\nAuthorization: Bearer \(d.daemon.adminKey)\r\n"
-                + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
-            try socket.writeAll(Array(head.utf8))
-            let answer = try await Blocking.run { () throws -> String in
-                var bytes: [UInt8] = []
-                while bytes.suffix(4) != Array("\r\n\r\n".utf8)[...] {
-                    let more = try socket.read(upTo: 1)
-                    if more.isEmpty { break }
-                    bytes += more
-                }
-                return String(decoding: bytes, as: UTF8.self)
-            }
-            #expect(answer.hasPrefix("HTTP/1.1 101"), "\(answer)")
             // A command that never reads its input.
-            try socket.writeAll(encodeFrame(opcode: .text, payload: Array(#"{"cmd":["sleep","1000"]}"#.utf8), maskKey: randomMaskKey()))
+            try Self.sendText(socket, #"{"cmd":["sleep","1000"]}"#)
 
             // 600 frames of 64 KiB (39 MiB), sent until the socket takes no more.
             let frame = encodeFrame(opcode: .binary, payload: [UInt8](repeating: 0x61, count: 64 << 10), maskKey: randomMaskKey())
@@ -184,6 +171,74 @@ struct BackpressureTests {
             #expect(output.count == input.count)
             #expect(output == input, "cat's output differs from its input")
         }
+    }
+
+    @Test("WebSocket output: clients that read none of it hold back their programs, not the daemon's threads")
+    func webSocketOutputUnread() async throws {
+        try await withDaemon { d in
+            _ = try await d.create("bpout")
+            // More clients than the cooperative pool has threads, each running `yes` and reading nothing.
+            var sockets: [FileDescriptor] = []
+            defer { for socket in sockets { socket.close() } }
+            for _ in 0..<4 {
+                let socket = try await Self.rawWebSocket(d, "/v1/sandboxes/bpout/exec/ws")
+                sockets.append(socket)
+                try Self.sendText(socket, #"{"cmd":["yes"]}"#)
+            }
+            // Wait until output fills each client's socket (the daemon's next write to it then blocks).
+            for socket in sockets {
+                var filled = false
+                for _ in 0..<600 where !filled {
+                    filled = Self.unread(socket) >= 128 << 10
+                    if !filled { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(filled, "no output reached a client: the daemon stalled")
+            }
+            // The daemon still answers. Asked from a thread with a receive timeout, which stands in for a
+            // hang: the old daemon blocked a pool thread per such client until its 90 s send timeout,
+            // and this process's whole pool with it (so no task here could notice).
+            let client = HTTPClient(endpoint: .unix(path: d.daemon.socketPath), timeoutMilliseconds: 60_000)
+            let headers = d.authHeaders
+            let reply = try await Blocking.run {
+                try client.send(method: "POST", path: "/v1/sandboxes/bpout/exec", headers: headers, body: Array(#"{"cmd":["echo","ok"]}"#.utf8))
+            }
+            #expect(reply.status == 200)
+            #expect(reply.text.contains(#""stdout":"ok\n""#), "\(reply.text)")
+        }
+    }
+
+    /// Opens a WebSocket at `path` on the daemon's unix socket by hand (so the test controls every
+    /// read and write); returns the socket after the 101.
+    static func rawWebSocket(_ d: TestDaemon, _ path: String) async throws -> FileDescriptor {
+        let socket = try Socket.connect(unixPath: d.daemon.socketPath)
+        let head = "GET \(path) HTTP/1.1\r\nHost: bhatti\r\nAuthorization: Bearer \(d.daemon.adminKey)\r\n"
+            + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+        try socket.writeAll(Array(head.utf8))
+        let answer = try await Blocking.run { () throws -> String in
+            var bytes: [UInt8] = []
+            while bytes.suffix(4) != Array("\r\n\r\n".utf8)[...] {
+                let more = try socket.read(upTo: 1)
+                if more.isEmpty { break }
+                bytes += more
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        guard answer.hasPrefix("HTTP/1.1 101") else {
+            socket.close()
+            throw Failure("no upgrade: \(answer)")
+        }
+        return socket
+    }
+
+    static func sendText(_ socket: FileDescriptor, _ text: String) throws {
+        try socket.writeAll(encodeFrame(opcode: .text, payload: Array(text.utf8), maskKey: randomMaskKey()))
+    }
+
+    /// Bytes waiting in `socket`'s receive queue.
+    static func unread(_ socket: FileDescriptor) -> Int {
+        var count: Int32 = 0
+        _ = try? socket.withRawValue { ioctl($0, UInt(FIONREAD), &count) }
+        return Int(count)
     }
 
     /// A shell script that prints `wchar: N` and the wait channel of the process named `name`; exit 3
