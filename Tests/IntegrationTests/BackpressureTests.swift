@@ -83,14 +83,21 @@ struct BackpressureTests {
         }
     }
 
-    @Test("WebSocket stdin: the daemon stops reading the socket while the guest does not read, and lets go when the client leaves")
-    func webSocketStdin() async throws {
+    @Test(
+        "WebSocket stdin: the daemon stops reading the socket while the guest does not read, and lets go when the client leaves",
+        arguments: [("exec/ws", "sleep"), ("shell", "bash")])
+    func webSocketStdin(route: String, program: String) async throws {
         try await withDaemon { d in
             _ = try await d.create("bpws")
-            let socket = try await Self.rawWebSocket(d, "/v1/sandboxes/bpws/exec/ws")
+            let socket = try await Self.rawWebSocket(d, "/v1/sandboxes/bpws/\(route)")
             defer { socket.close() }
-            // A command that never reads its input.
-            try Self.sendText(socket, #"{"cmd":["sleep","1000"]}"#)
+            // A program that never reads its input: a piped `sleep`, or a shell that becomes one with
+            // the terminal raw (a cooked terminal would discard a line past 4 KiB instead of filling).
+            if route == "shell" {
+                try socket.writeAll(encodeFrame(opcode: .binary, payload: Array("stty raw -echo; exec sleep 1000\n".utf8), maskKey: randomMaskKey()))
+            } else {
+                try Self.sendText(socket, #"{"cmd":["sleep","1000"]}"#)
+            }
 
             // 600 frames of 64 KiB (39 MiB), sent until the socket takes no more.
             let frame = encodeFrame(opcode: .binary, payload: [UInt8](repeating: 0x61, count: 64 << 10), maskKey: randomMaskKey())
@@ -120,11 +127,11 @@ struct BackpressureTests {
             let sessions: () async throws -> [SessionDTO] = {
                 try JSONDecoder().decode([SessionDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/bpws/sessions").body))
             }
-            #expect(try await sessions().contains { $0.argv.contains("sleep") && $0.attached })
+            #expect(try await sessions().contains { $0.argv.contains(program) && $0.attached })
             socket.close()
             var detached = false
             for _ in 0..<300 where !detached {
-                detached = try await sessions().contains { $0.argv.contains("sleep") && $0.running && !$0.attached }
+                detached = try await sessions().contains { $0.argv.contains(program) && $0.running && !$0.attached }
                 if !detached { try await Task.sleep(for: .milliseconds(100)) }
             }
             let left = try await sessions()
