@@ -184,10 +184,11 @@ struct BackpressureTests {
     func webSocketOutputUnread() async throws {
         try await withDaemon { d in
             _ = try await d.create("bpout")
-            // More clients than the cooperative pool has threads, each running `yes` and reading nothing.
+            // More clients than the cooperative pool has threads (one per core), each running `yes` and
+            // reading nothing; under the guest's limit of 20 sessions.
             var sockets: [FileDescriptor] = []
             defer { for socket in sockets { socket.close() } }
-            for _ in 0..<4 {
+            for _ in 0..<min(18, max(4, ProcessInfo.processInfo.activeProcessorCount + 2)) {
                 let socket = try await Self.rawWebSocket(d, "/v1/sandboxes/bpout/exec/ws")
                 sockets.append(socket)
                 try Self.sendText(socket, #"{"cmd":["yes"]}"#)
