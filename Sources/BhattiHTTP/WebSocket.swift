@@ -36,8 +36,8 @@ public final class WebSocket: Sendable {
 
     /// The peer's messages in order; iterate it from one task at a time. Ends after a close handshake
     /// with 1000, 1001 or no status; throws a `WebSocketError` for any other code, a protocol error, a
-    /// keepalive timeout, or a connection lost without a close handshake. Cancelling the iterating task
-    /// ends the stream for good (AsyncThrowingStream's rule) and so sends close 1001.
+    /// keepalive timeout, or a connection lost without a close handshake. Cancelling the task while it
+    /// waits for a message ends the stream for good (AsyncThrowingStream's rule) and so sends close 1001.
     ///
     /// At most `options.maxQueuedBytes` of messages wait here (plus the one that crossed it): past that
     /// the reader stops reading the socket until the consumer takes one, so a peer that sends faster
@@ -171,7 +171,8 @@ public final class WebSocket: Sendable {
             if !draining, inbound.isFull {
                 // The consumer is behind: leave the peer's bytes in the kernel, whose full buffers stop
                 // its sends. Its silence is then ours, not a dead peer's; a hang-up still shows (RDHUP
-                // is reported with unread data before it) and ends the connection, queue and all.
+                // is reported with unread data before it) and ends the connection, so a handler waiting
+                // on `waitUntilEnded` lets go of what it holds.
                 inbound.waitForRoom(until: DispatchTime.now() + .milliseconds(Int(min(200, milliseconds(from: now, until: wakeAt)))))
                 lastHeard = clock.now
                 if let events = try? fd.poll(events: pollReadHangUp, timeoutMilliseconds: 0), events != 0 {
