@@ -62,26 +62,29 @@ enum ExecHandler {
 
     private static func stream(id: SandboxRef, exec: ExecRequest, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {
         // The server runs the producer when the response starts and cancels it if the client goes
-        // away; cancelling the exec kills the command's process group.
+        // away; cancelling the exec kills the command's process group. Each line waits while the
+        // client is not taking the stream (`send`), and the guest is credited only after it: a client
+        // that stops reading stops the command at its pipe, with this stream holding about
+        // `ResponseStream.defaultHighWater` (twice it, plus a line, at most).
         let output = ResponseStream { output in
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.withoutEscapingSlashes]
-            let send: @Sendable (ExecStreamLine) -> Void = { line in
+            let send: @Sendable (ExecStreamLine) async -> Void = { line in
                 var bytes = (try? Array(encoder.encode(line))) ?? []
                 bytes.append(UInt8(ascii: "\n"))
-                output.write(bytes)
+                await output.send(bytes)
             }
             do {
                 let outcome = try await service.exec(id, request: exec, stdin: stdin, timeout: timeout) { event in
                     switch event {
-                    case .stdout(let b): send(ExecStreamLine(type: "stdout", data: String(decoding: b, as: UTF8.self)))
-                    case .stderr(let b): send(ExecStreamLine(type: "stderr", data: String(decoding: b, as: UTF8.self)))
+                    case .stdout(let b): await send(ExecStreamLine(type: "stdout", data: String(decoding: b, as: UTF8.self)))
+                    case .stderr(let b): await send(ExecStreamLine(type: "stderr", data: String(decoding: b, as: UTF8.self)))
                     case .exit: break
                     }
                 }
-                send(ExecStreamLine(type: "exit", exitCode: outcome.exitCode, durationMs: milliseconds(outcome.duration)))
+                await send(ExecStreamLine(type: "exit", exitCode: outcome.exitCode, durationMs: milliseconds(outcome.duration)))
             } catch {
-                send(ExecStreamLine(type: "error", data: (error as? BhattiError)?.message ?? "internal error"))
+                await send(ExecStreamLine(type: "error", data: (error as? BhattiError)?.message ?? "internal error"))
             }
         }
         var response = HTTPResponse(status: 200, body: .stream(output))

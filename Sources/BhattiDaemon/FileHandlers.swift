@@ -9,7 +9,8 @@ import Foundation
 enum FileHandlers {
     /// Uploads are capped by the agent at 100 MiB.
     static let maxUpload = 100 << 20
-    /// A slow client holds back the guest instead of growing the daemon's memory past this.
+    /// A slow client holds back the guest instead of growing the daemon's memory past this (queued for
+    /// the client before a chunk waits; as much again may be in the connection's write).
     static let maxBuffered = 4 << 20
 
     static func handle(_ request: HTTPRequest, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
@@ -62,7 +63,7 @@ enum FileHandlers {
         }
         let fileRequest = FileReadRequest(path: path, offset: try number("offset"), limit: try number("limit"), maxBytes: try number("max_bytes"))
         let (record, agent) = try await service.guest(id)
-        let output = ResponseStream()
+        let output = ResponseStream(highWater: maxBuffered)
         let (infos, infoSink) = AsyncThrowingStream<FileReadInfo, any Error>.makeStream()
         // Reads on while the response streams; cancelled when the client goes away.
         await service.hold(record.id)
@@ -70,9 +71,8 @@ enum FileHandlers {
             defer { Task { await service.release(record.id) } }
             do {
                 _ = try await agent.readFile(fileRequest, onInfo: { info in infoSink.yield(info); infoSink.finish() }) { chunk in
-                    output.write(chunk)
-                    while output.pendingBytes > maxBuffered, !output.isCancelled { try await Task.sleep(for: .milliseconds(2)) }
-                    if output.isCancelled { throw CancellationError() }
+                    // Waits while the client is not taking the stream; the guest is credited after it.
+                    guard await output.send(chunk) else { throw CancellationError() }
                 }
             } catch {
                 infoSink.finish(throwing: error)

@@ -1,6 +1,7 @@
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
+import BhattiSystem
 import Foundation
 import Synchronization
 
@@ -57,7 +58,13 @@ enum ProxyHandler {
     static func relay(_ client: TunnelConnection, _ upstream: AgentForward) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                do { for try await chunk in upstream.incoming { try client.write(chunk) } } catch {}
+                // A client that does not read blocks the write (and so the guest's reader, through the
+                // credit taken per chunk): on its own thread, never the cooperative pool's.
+                do {
+                    for try await chunk in upstream.incoming {
+                        try await Blocking.run(name: "bhatti-proxy-out") { try client.write(chunk) }
+                    }
+                } catch {}
             }
             group.addTask {
                 while let chunk = await client.next() {

@@ -416,7 +416,7 @@ public actor SandboxService {
     /// timeout kills the process group and reports 124, like `timeout(1)`.
     public func exec(
         _ idOrName: SandboxRef, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
-        onEvent: @escaping @Sendable (ExecEvent) -> Void
+        onEvent: @escaping @Sendable (ExecEvent) async -> Void
     ) async throws -> ExecOutcome {
         let (record, agent, waking) = try await guestOverlappingWake(idOrName)
         let start = ContinuousClock.now
@@ -434,11 +434,11 @@ public actor SandboxService {
         } catch let error as AgentError {
             switch error {
             case .remote(let message):
-                onEvent(.stderr(Array("bhatti: \(message.message)\n".utf8)))
+                await onEvent(.stderr(Array("bhatti: \(message.message)\n".utf8)))
                 let code: Int32 = message.code == .notFound ? 127 : (message.code == .permissionDenied ? 126 : 1)
                 return ExecOutcome(exitCode: code, duration: ContinuousClock.now - start)
             case .timedOut:
-                onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
+                await onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
                 return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
             default:
                 throw BhattiError(.unavailable, "exec in \(record.name) failed: \(error)", cause: error)

@@ -2,6 +2,7 @@ import BhattiAPI
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
+import BhattiSystem
 import BhattiWire
 import Foundation
 
@@ -11,6 +12,11 @@ import Foundation
 /// (`{"type":"session","session_id":…}` first from the server, `{"type":"resize","rows":R,"cols":C}`
 /// and `{"type":"eof"}` from the client, `{"type":"exit","exit_code":N}` or `{"type":"error",…}` last).
 /// Closing the socket detaches: the session keeps running and can be reattached with `?session=ID`.
+///
+/// Input is held back, not queued: a binary message goes to the guest within the session's credit,
+/// and while it waits the socket is not read past `WebSocketOptions.maxQueuedBytes` (1 MiB), so a
+/// client that types faster than the program reads blocks in its own send. When the connection ends,
+/// input the guest has not taken yet is dropped with everything holding it.
 enum ShellHandler {
     static func handle(_ request: HTTPRequest, id: SandboxRef, service: SandboxService, tty: Bool) async throws -> HTTPResponse {
         guard request.isWebSocketUpgrade else {
@@ -53,17 +59,25 @@ enum ShellHandler {
                 do {
                     for try await event in attachment.output {
                         switch event {
-                        case .output(let bytes): try socket.send(binary: bytes)
+                        // A client that does not read blocks this write (and, through the credit taken
+                        // only after it, the program): on its own thread, never the cooperative pool's.
+                        case .output(let bytes): try await Blocking.run(name: "bhatti-ws-out") { try socket.send(binary: bytes) }
                         case .exit(let status):
-                            send(socket, ["type": "exit", "exit_code": Int(status.code)])
+                            _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "exit", "exit_code": Int(status.code)]) }
                             return true
                         case .detached(let reason):
-                            send(socket, ["type": "detached", "reason": reason ?? "detached"])
+                            _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "detached", "reason": reason ?? "detached"]) }
                             return true
                         }
                     }
                 } catch {}
                 return true
+            }
+            group.addTask {
+                // The connection is over (closed, lost): stop, even if the input task still waits for
+                // credit the guest will not give (a program that does not read its input).
+                await socket.waitUntilEnded()
+                return false
             }
             group.addTask {
                 // Client → guest. Returns when the client closes.

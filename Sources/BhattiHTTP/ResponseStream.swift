@@ -8,7 +8,15 @@ import Synchronization
 /// Either hand the server an open stream and push into it from your own task or thread, or give
 /// `init(producer:)` a closure: the server runs it in a task when the response starts, cancels that
 /// task when the client disconnects, and finishes the stream when it returns.
+///
+/// `write` never waits, so what it queues is bounded only by its caller. A producer fed from something
+/// that can be held back (a guest's metered stream) uses `send` instead: it waits while more than
+/// `highWater` bytes are queued, that is while the client is not reading, so the stream holds at most
+/// `highWater` plus one chunk queued and as much again being written.
 public final class ResponseStream: Sendable {
+    /// The default bytes queued past which `send` waits for the client.
+    public static let defaultHighWater = 512 << 10
+
     private struct State {
         var chunks: [[UInt8]] = []
         var pendingBytes = 0
@@ -17,18 +25,62 @@ public final class ResponseStream: Sendable {
         var started = false
         var onCancel: [@Sendable () -> Void] = []
         var task: Task<Void, Never>?
+        /// Producers in `send` waiting for the connection to take the queue.
+        var spaceWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     private let state = Mutex(State())
     /// Signalled once per push, finish and cancel; the consumer re-checks the state after every wake-up.
     private let wake = DispatchSemaphore(value: 0)
     private let producer: (@Sendable (ResponseStream) async -> Void)?
+    /// Queued bytes past which `send` waits.
+    public let highWater: Int
 
-    /// An open stream; push with `write` and end with `finish`.
-    public init() { producer = nil }
+    /// An open stream; push with `write` or `send` and end with `finish`.
+    public init(highWater: Int = ResponseStream.defaultHighWater) {
+        producer = nil
+        self.highWater = highWater
+    }
 
     /// A stream filled by `producer`, which the server runs when the response starts; returning finishes it.
-    public init(producer: @escaping @Sendable (ResponseStream) async -> Void) { self.producer = producer }
+    public init(highWater: Int = ResponseStream.defaultHighWater, producer: @escaping @Sendable (ResponseStream) async -> Void) {
+        self.producer = producer
+        self.highWater = highWater
+    }
+
+    /// Queues `bytes`, then waits while more than `highWater` bytes are queued (the client's socket is
+    /// full and the connection cannot take more). False once the client is gone or the stream finished.
+    /// A cancelled task stops waiting.
+    @discardableResult
+    public func send(_ bytes: [UInt8]) async -> Bool {
+        guard write(bytes) else { return false }
+        while !Task.isCancelled {
+            let full = state.withLock { !$0.cancelled && $0.pendingBytes > highWater }
+            guard full else { break }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let waiting = state.withLock { s -> Bool in
+                        guard !s.cancelled, s.pendingBytes > highWater, !Task.isCancelled else { return false }
+                        s.spaceWaiters.append(c)
+                        return true
+                    }
+                    if !waiting { c.resume() }
+                }
+            } onCancel: {
+                resumeSpaceWaiters()
+            }
+        }
+        return !isCancelled
+    }
+
+    /// Wakes every producer waiting in `send`; each checks again whether it may go on.
+    private func resumeSpaceWaiters() {
+        let waiters = state.withLock { s in
+            defer { s.spaceWaiters = [] }
+            return s.spaceWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
 
     /// Queues `bytes` for the client; false once the client is gone or the stream finished (stop producing).
     @discardableResult
@@ -66,6 +118,9 @@ public final class ResponseStream: Sendable {
     /// Bytes queued but not yet taken by the connection (for producers that want to slow down).
     public var pendingBytes: Int { state.withLock { $0.pendingBytes } }
 
+    /// Producers waiting in `send`, for tests.
+    var waitingProducers: Int { state.withLock { $0.spaceWaiters.count } }
+
     /// Runs `body` once when the stream is cancelled (at once if it already is), e.g. to stop a process
     /// whose output is being streamed even while it prints nothing.
     public func onCancel(_ body: @escaping @Sendable () -> Void) {
@@ -90,6 +145,7 @@ public final class ResponseStream: Sendable {
         }
         task?.cancel()
         for handler in handlers { handler() }
+        resumeSpaceWaiters()
         wake.signal()
     }
 
@@ -135,7 +191,11 @@ public final class ResponseStream: Sendable {
                 }
                 return state.finished ? .finished : nil
             }
-            if let item { return item }
+            if let item {
+                // The queue was taken: producers held back by `send` may queue again.
+                if case .data = item { resumeSpaceWaiters() }
+                return item
+            }
             if wake.wait(timeout: deadline) == .timedOut { return .idle }
         }
     }

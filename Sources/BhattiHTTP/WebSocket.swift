@@ -1,4 +1,5 @@
 import BhattiSystem
+import Dispatch
 import Glibc
 import Synchronization
 
@@ -35,10 +36,15 @@ public final class WebSocket: Sendable {
 
     /// The peer's messages in order; iterate it from one task at a time. Ends after a close handshake
     /// with 1000, 1001 or no status; throws a `WebSocketError` for any other code, a protocol error, a
-    /// keepalive timeout, or a connection lost without a close handshake. Cancelling the iterating task
-    /// ends the stream for good (AsyncThrowingStream's rule) and so sends close 1001.
+    /// keepalive timeout, or a connection lost without a close handshake. Cancelling the task while it
+    /// waits for a message ends the stream for good (AsyncThrowingStream's rule) and so sends close 1001.
+    ///
+    /// At most `options.maxQueuedBytes` of messages wait here (plus the one that crossed it): past that
+    /// the reader stops reading the socket until the consumer takes one, so a peer that sends faster
+    /// than the consumer goes blocks in its own send instead of growing this process.
     public let messages: AsyncThrowingStream<WebSocketMessage, any Error>
     private let continuation: AsyncThrowingStream<WebSocketMessage, any Error>.Continuation
+    private let inbound: WebSocketInbound
     let role: Role
     let options: WebSocketOptions
     private let fd: FileDescriptor
@@ -51,7 +57,17 @@ public final class WebSocket: Sendable {
     /// A connection over `fd` after a completed handshake; `initialBytes` arrived with the handshake.
     /// `run()` must then be called on a dedicated thread.
     init(fd: FileDescriptor, role: Role, options: WebSocketOptions, initialBytes: [UInt8] = []) {
-        (messages, continuation) = AsyncThrowingStream.makeStream(of: WebSocketMessage.self, throwing: (any Error).self)
+        let (queue, continuation) = AsyncThrowingStream.makeStream(of: WebSocketMessage.self, throwing: (any Error).self)
+        let inbound = WebSocketInbound(limit: options.maxQueuedBytes)
+        let cursor = WebSocketMessageCursor(queue.makeAsyncIterator())
+        // Pulled through the count, so taking a message makes room for the reader.
+        messages = AsyncThrowingStream(unfolding: {
+            guard let message = try await cursor.next() else { return nil }
+            inbound.taken(message.byteCount)
+            return message
+        })
+        self.continuation = continuation
+        self.inbound = inbound
         self.fd = fd
         self.role = role
         self.options = options
@@ -61,9 +77,12 @@ public final class WebSocket: Sendable {
         let stall = max(options.closeTimeout, (options.pingInterval ?? .zero) * 3).components.seconds
         var limit = timeval(tv_sec: Int(clamping: max(1, stall)), tv_usec: 0)
         _ = try? fd.withRawValue { raw in setsockopt(raw, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size)) }
-        continuation.onTermination = { [weak self] reason in
+        continuation.onTermination = { [weak self, inbound] reason in
             // A consumer whose task was cancelled will read no more: tell the peer we are going away.
-            if case .cancelled = reason { self?.close(code: WebSocketCloseCode.goingAway) }
+            if case .cancelled = reason {
+                inbound.consumerLeft()
+                self?.close(code: WebSocketCloseCode.goingAway)
+            }
         }
     }
 
@@ -89,10 +108,21 @@ public final class WebSocket: Sendable {
     /// The peer's close status, once its close frame arrived (code 1005 when it carried none).
     public var closeStatus: WebSocketClose? { state.withLock { $0.peerClose } }
 
+    /// Returns once the connection is over: the close handshake finished, the peer went away, or the
+    /// connection failed (`messages` may still hold what arrived before). Also returns when cancelled.
+    public func waitUntilEnded() async { await inbound.waitUntilEnded() }
+
+    /// Bytes of messages that arrived and wait for the consumer, for tests and diagnostics.
+    public var queuedBytes: Int { inbound.queuedBytes }
+
     /// Reads until the connection ends, then closes the socket. Runs on a dedicated thread: the
     /// thread a server connection is lent to (`HandOff`), or one the client starts.
     func run() {
-        defer { fd.close() }
+        defer {
+            fd.close()
+            // Also here: a reader that returns after a close frame it sent has not called `end`.
+            inbound.connectionEnded()
+        }
         var parser = WebSocketParser(expectsMaskedFrames: role == .server, maxMessageBytes: options.maxMessageBytes)
         parser.feed(initialBytes)
         var buffer = [UInt8](repeating: 0, count: 64 * 1024)
@@ -138,6 +168,19 @@ public final class WebSocket: Sendable {
                 }
                 wakeAt = min(wakeAt, max(lastHeard, lastPing) + interval, lastHeard + interval * 3)
             }
+            if !draining, inbound.isFull {
+                // The consumer is behind: leave the peer's bytes in the kernel, whose full buffers stop
+                // its sends. Its silence is then ours, not a dead peer's; a hang-up still shows (RDHUP
+                // is reported with unread data before it) and ends the connection, so a handler waiting
+                // on `waitUntilEnded` lets go of what it holds.
+                inbound.waitForRoom(until: DispatchTime.now() + .milliseconds(Int(min(200, milliseconds(from: now, until: wakeAt)))))
+                lastHeard = clock.now
+                if let events = try? fd.poll(events: pollReadHangUp, timeoutMilliseconds: 0), events != 0 {
+                    end(closeSent ? .success(()) : .failure(.abnormalClosure))
+                    return
+                }
+                continue
+            }
             let count: Int
             do {
                 guard try fd.poll(timeoutMilliseconds: milliseconds(from: now, until: wakeAt)) != 0 else { continue }
@@ -159,9 +202,10 @@ public final class WebSocket: Sendable {
     /// Acts on every complete event in `parser`.
     private func process(_ parser: inout WebSocketParser) -> Progress {
         do {
-            while let event = try parser.next() {
+            while !inbound.isFull, let event = try parser.next() {
                 switch event {
                 case .message(let message):
+                    inbound.queued(message.byteCount)
                     continuation.yield(message)
                 case .ping(let payload):
                     // After our close frame the pong is dropped, as RFC 6455 §5.5.2 allows.
@@ -232,8 +276,12 @@ public final class WebSocket: Sendable {
         case .success: continuation.finish()
         case .failure(let error): continuation.finish(throwing: error)
         }
+        inbound.connectionEnded()
     }
 }
+
+/// POLLRDHUP (Linux): the peer shut its side down, reported even with unread data before the end.
+private let pollReadHangUp: Int16 = 0x2000
 
 /// Whole milliseconds from `now` until `deadline`, rounded up so the deadline has passed on waking.
 private func milliseconds(from now: ContinuousClock.Instant, until deadline: ContinuousClock.Instant) -> Int32 {

@@ -63,11 +63,19 @@ public struct WebSocketOptions: Sendable {
     public var pingInterval: Duration?
     /// How long to wait for the peer's side of the close handshake before dropping the connection.
     public var closeTimeout: Duration
+    /// Bytes of received messages that may wait for the consumer before the socket is no longer read
+    /// (the peer's sends then block); one message may cross it.
+    public var maxQueuedBytes: Int
 
-    /// Options with the defaults: 16 MiB messages, a ping every 30 s of quiet, 5 s to finish closing.
-    public init(maxMessageBytes: Int = 16 << 20, pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(5)) {
+    /// Options with the defaults: 16 MiB messages, a ping every 30 s of quiet, 5 s to finish closing,
+    /// 1 MiB of received messages waiting at most.
+    public init(
+        maxMessageBytes: Int = 16 << 20, pingInterval: Duration? = .seconds(30), closeTimeout: Duration = .seconds(5),
+        maxQueuedBytes: Int = 1 << 20
+    ) {
         self.maxMessageBytes = maxMessageBytes
         self.pingInterval = pingInterval
         self.closeTimeout = closeTimeout
+        self.maxQueuedBytes = maxQueuedBytes
     }
 }

@@ -29,14 +29,15 @@ extension AgentConnection {
 
     /// Runs a piped exec. `stdin` (when given) is sent and then closed. Output events go to `onEvent`
     /// as they arrive; returns the exit status. Cancelling the task, or `timeout` passing, kills the
-    /// process group.
+    /// process group. Output is credited back to the guest only once `onEvent` returns, so a consumer
+    /// that waits (a client not reading) holds the command back at the stream's window.
     ///
     /// - Throws: `AgentError.remote` when the agent could not start the command (e.g. not found),
     ///   `.timedOut` when `timeout` passed first, `.disconnected` when the channel dropped,
     ///   `CancellationError` when cancelled.
     public func exec(
         _ request: ExecRequest, stdin: [UInt8]? = nil, timeout: Duration? = nil,
-        onEvent: @Sendable (ExecEvent) -> Void = { _ in }
+        onEvent: @Sendable (ExecEvent) async -> Void = { _ in }
     ) async throws -> ExitStatus {
         var request = request
         request.stdin = stdin != nil
@@ -69,14 +70,14 @@ extension AgentConnection {
             for try await frame in frames {
                 switch frame.type {
                 case .stdout:
-                    onEvent(.stdout(frame.payload))
+                    await onEvent(.stdout(frame.payload))
                     consumed(id, frame.payload.count)
                 case .stderr:
-                    onEvent(.stderr(frame.payload))
+                    await onEvent(.stderr(frame.payload))
                     consumed(id, frame.payload.count)
                 case .exit:
                     let status = try WireJSON.decodeFast(frame, ExitStatus.init(fastJSON:))
-                    onEvent(.exit(status))
+                    await onEvent(.exit(status))
                     return status
                 case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
                 default: continue

@@ -2,7 +2,7 @@ import BhattiWire
 import Synchronization
 
 /// The host's side of a stream's flow control for what it sends (stdin, file data, forwarded bytes):
-/// `take` suspends until the guest grants credit.
+/// `take` suspends until the guest grants credit, or the stream closes, or the waiting task is cancelled.
 final class OutboundWindow: Sendable {
     private struct State {
         var available = Credit.initialWindow
@@ -11,9 +11,11 @@ final class OutboundWindow: Sendable {
     }
     private let state = Mutex(State())
 
-    /// Waits for credit; returns how many bytes (1...max) may go now. Throws `.disconnected` once closed.
+    /// Waits for credit; returns how many bytes (1...max) may go now. Throws `.disconnected` once closed,
+    /// `CancellationError` when the task is cancelled (a client gone while the guest is not reading).
     func take(upTo max: Int) async throws -> Int {
         while true {
+            try Task.checkCancellation()
             let got: Int? = try state.withLock { s in
                 if s.closed { throw AgentError.disconnected }
                 guard s.available > 0 else { return nil }
@@ -22,20 +24,29 @@ final class OutboundWindow: Sendable {
                 return n
             }
             if let got { return got }
-            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
-                let resumeNow: Bool = state.withLock { s in
-                    if s.closed || s.available > 0 { return true }
-                    s.waiters.append(c)
-                    return false
+            try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                    let resumeNow: Bool = state.withLock { s in
+                        if s.closed || s.available > 0 || Task.isCancelled { return true }
+                        s.waiters.append(c)
+                        return false
+                    }
+                    if resumeNow { c.resume() }
                 }
-                if resumeNow { c.resume() }
+            } onCancel: {
+                // Every waiter looks again; the cancelled one throws at the top of the loop.
+                wakeAll()
             }
         }
     }
 
     func grant(_ bytes: Int) {
+        state.withLock { $0.available += bytes }
+        wakeAll()
+    }
+
+    private func wakeAll() {
         let waiters = state.withLock { s in
-            s.available += bytes
             defer { s.waiters.removeAll() }
             return s.waiters
         }

@@ -1,0 +1,104 @@
+import Dispatch
+import Synchronization
+
+/// The peer's messages that arrived but the consumer has not taken yet, counted so the reader stops
+/// reading the socket while more than `limit` bytes wait: the peer's sends then back up in the kernel's
+/// buffers instead of this process's memory. Also tells waiters when the connection is over.
+final class WebSocketInbound: Sendable {
+    private struct State {
+        var queuedBytes = 0
+        /// The consumer stopped iterating (cancelled): nothing queued will be taken, so never pause.
+        var consumerGone = false
+        var ended = false
+        var endWaiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    /// Queued bytes past which the reader pauses.
+    let limit: Int
+    private let state = Mutex(State())
+    /// Signalled when the consumer takes a message or leaves; the paused reader then looks again.
+    private let room = DispatchSemaphore(value: 0)
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Whether the reader must not hand over more messages now.
+    var isFull: Bool { state.withLock { !$0.consumerGone && $0.queuedBytes >= limit } }
+
+    /// Bytes queued for the consumer, for tests and diagnostics.
+    var queuedBytes: Int { state.withLock { $0.queuedBytes } }
+
+    /// The reader queued a message of `bytes`.
+    func queued(_ bytes: Int) { state.withLock { $0.queuedBytes += bytes } }
+
+    /// The consumer took a message of `bytes`.
+    func taken(_ bytes: Int) {
+        state.withLock { $0.queuedBytes -= bytes }
+        room.signal()
+    }
+
+    /// The consumer will take no more.
+    func consumerLeft() {
+        state.withLock {
+            $0.consumerGone = true
+            $0.queuedBytes = 0
+        }
+        room.signal()
+    }
+
+    /// Blocks the reader until the consumer took something (or left), or `deadline` passes.
+    func waitForRoom(until deadline: DispatchTime) { _ = room.wait(timeout: deadline) }
+
+    /// The connection is over: wakes `waitUntilEnded`. Idempotent.
+    func connectionEnded() {
+        state.withLock { $0.ended = true }
+        wakeEndWaiters()
+    }
+
+    /// Returns once the connection is over (the close handshake finished, the peer went away, or the
+    /// connection failed), or when the task is cancelled.
+    func waitUntilEnded() async {
+        while !Task.isCancelled, !state.withLock({ $0.ended }) {
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let now = state.withLock { s -> Bool in
+                        if s.ended || Task.isCancelled { return true }
+                        s.endWaiters.append(c)
+                        return false
+                    }
+                    if now { c.resume() }
+                }
+            } onCancel: {
+                // Every waiter looks again; the cancelled one returns.
+                wakeEndWaiters()
+            }
+        }
+    }
+
+    private func wakeEndWaiters() {
+        let waiters = state.withLock { s in
+            defer { s.endWaiters = [] }
+            return s.endWaiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+extension WebSocketMessage {
+    /// The payload's size, for the inbound queue's count.
+    var byteCount: Int {
+        switch self {
+        case .text(let text): text.utf8.count
+        case .binary(let bytes): bytes.count
+        }
+    }
+}
+
+/// The iterator behind `WebSocket.messages`.
+///
+/// `@unchecked Sendable`: `messages` has one consumer at a time, so the iterator is never used from two
+/// tasks at once.
+final class WebSocketMessageCursor: @unchecked Sendable {
+    private var iterator: AsyncThrowingStream<WebSocketMessage, any Error>.Iterator
+    init(_ iterator: AsyncThrowingStream<WebSocketMessage, any Error>.Iterator) { self.iterator = iterator }
+    func next() async throws -> WebSocketMessage? { try await iterator.next() }
+}
