@@ -7,7 +7,7 @@ import Testing
 
 /// The HTTP layer's half of backpressure: a streamed response's producer waits while the client is
 /// not taking the stream, and a WebSocket stops reading its socket while the consumer is behind.
-@Suite("HTTP backpressure", .timeLimit(.minutes(2)))
+@Suite("HTTP backpressure", .timeLimit(.minutes(10)))
 struct BackpressureUnitTests {
     /// Polls `condition` (every 5 ms, up to 10 s: the deadline only turns a hang into a failure).
     static func eventually(_ condition: () -> Bool) async throws -> Bool {
