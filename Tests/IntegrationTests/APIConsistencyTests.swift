@@ -39,7 +39,7 @@ struct APIConsistencyTests {
             let envelope = try JSONDecoder().decode(ErrorEnvelope.self, from: Data(tooLarge.body))
             #expect(envelope.error.code == "too_large" && envelope.error.requestID == tooLarge.headers["X-Request-Id"])
 
-            let (status, reply) = try await Self.curl([
+            let (status, reply) = try await curl([
                 "-i", "--unix-socket", d.daemon.socketPath, "-X", "PUT", "-H", "Authorization: Bearer \(d.daemon.adminKey)",
                 "-H", "Transfer-Encoding: chunked", "--data-binary", "hello", "http://localhost/v1/sandboxes/x/files?path=/c",
             ])
@@ -84,18 +84,4 @@ struct APIConsistencyTests {
         }
     }
 
-    static func curl(_ args: [String]) async throws -> (Int32, String) {
-        try await Blocking.run {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            p.arguments = ["-sS"] + args
-            let out = Foundation.Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
-    }
 }

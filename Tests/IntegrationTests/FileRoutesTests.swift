@@ -7,20 +7,6 @@ import Testing
 /// The files, sessions and detached-exec routes on a real VM, with our client, curl and the CLI.
 @Suite("File and session routes", .serialized, .timeLimit(.minutes(10)))
 struct FileRoutesTests {
-    func curl(_ args: [String]) async throws -> (Int32, String) {
-        try await Blocking.run {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-            p.arguments = ["-sS"] + args
-            let out = Foundation.Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
-    }
 
     @Test("PUT, GET (whole and sliced, with X-File-Size), HEAD, ls, errors; curl and the CLI agree")
     func files() async throws {

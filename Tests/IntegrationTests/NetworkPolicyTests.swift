@@ -109,13 +109,7 @@ struct NetworkPolicyTests {
 
     @Test("after a host reboot (every namespace gone) the restarted daemon's DNS knows the user's names once the network is back")
     func dnsAfterReboot() async throws {
-        var first = DaemonConfiguration()
-        Self.networked(&first, pool: 3)
-        let pool = first.networkPool
-        let sameNetwork: (inout DaemonConfiguration) -> Void = { config in
-            config.network = true
-            config.networkPool = pool
-        }
+        let sameNetwork = NetworkTests.sameNetwork { Self.networked(&$0, pool: 3) }
         let d = try await TestDaemon.start(configure: sameNetwork)
         let network = try #require(d.daemon.network)
         let ip: String

@@ -16,6 +16,20 @@ struct NetworkTests {
         config.networkPool = "100.\(Int.random(in: 96...126)).\(Int.random(in: 0...15) * 16).0/20"
     }
 
+    /// A configuration step that gives every daemon it starts the same fresh pool: a restarted daemon
+    /// finds its users' networks again.
+    static func sameNetwork(
+        _ choose: (inout DaemonConfiguration) -> Void = { networked(&$0) }
+    ) -> (inout DaemonConfiguration) -> Void {
+        var first = DaemonConfiguration()
+        choose(&first)
+        let pool = first.networkPool
+        return { config in
+            config.network = true
+            config.networkPool = pool
+        }
+    }
+
     /// Tries a TCP connection from inside the guest; prints `open` or the error.
     static func probe(_ host: String, _ port: Int) -> String {
         """
@@ -122,13 +136,7 @@ struct NetworkTests {
 
     @Test("after a restart, namespaces of users without sandboxes are removed and the others kept")
     func orphans() async throws {
-        var first = DaemonConfiguration()
-        Self.networked(&first)
-        let pool = first.networkPool
-        let sameNetwork: (inout DaemonConfiguration) -> Void = { config in
-            config.network = true
-            config.networkPool = pool
-        }
+        let sameNetwork = NetworkTests.sameNetwork()
         let d = try await TestDaemon.start(configure: sameNetwork)
         let network = try #require(d.daemon.network)
         let live: [Int]

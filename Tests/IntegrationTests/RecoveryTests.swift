@@ -54,13 +54,7 @@ struct RecoveryTests {
 
     @Test("at start, sandbox and snapshot directories and taps no record owns are removed and logged by name; owned ones stay")
     func orphansReclaimed() async throws {
-        var networked = DaemonConfiguration()
-        NetworkTests.networked(&networked)
-        let pool = networked.networkPool
-        let sameNetwork: (inout DaemonConfiguration) -> Void = { config in
-            config.network = true
-            config.networkPool = pool
-        }
+        let sameNetwork = NetworkTests.sameNetwork()
         let first = try await TestDaemon.start(configure: sameNetwork)
         let sb: SandboxDTO
         do {

@@ -215,3 +215,19 @@ extension TestDaemon {
         #expect(start.duration(to: clock.now) >= span, "only \(start.duration(to: clock.now)) of \(span) driven", sourceLocation: sourceLocation)
     }
 }
+
+/// Runs curl (`-sS` and `args`) off the cooperative pool: its exit status and its stdout and stderr.
+func curl(_ args: [String]) async throws -> (Int32, String) {
+    try await Blocking.run {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-sS"] + args
+        let out = Foundation.Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+}
