@@ -26,7 +26,7 @@ struct IdleCycleTests {
         // And the timer asleep on the clock: no idle check from before the wake still in flight.
         while clock.sleeperCount == 0, ContinuousClock.now < ended { try await Task.sleep(for: .milliseconds(5)) }
         let busyBefore = d.logEvents.count("sandbox.idle_check_busy")
-        let idle = try await d.driveIdle(clock, sandbox, to: "warm", limit: Self.warmAfter * 4)
+        let idle = try await d.driveIdle(clock, sandbox, to: "warm", limit: Self.warmAfter * 20)
         let busy = d.logEvents.count("sandbox.idle_check_busy") - busyBefore
         #expect(idle == Self.warmAfter * (1 + busy), "cooled after \(idle) with \(busy) busy checks following \(wake)")
     }

@@ -24,7 +24,7 @@ final class TestDaemon: Sendable {
     static func start(
         imageDirectory: String = TestDaemon.imageDirectory, dataDirectory: String? = nil,
         warmAfter: String = "30s", coldAfter: String = "30m", templates: Bool = false,
-        clock: any Clock<Duration> = ContinuousClock(), configure: (inout DaemonConfiguration) -> Void = { _ in }
+        clock: any Clock<Duration> = ManualClock(), configure: (inout DaemonConfiguration) -> Void = { _ in }
     ) async throws -> TestDaemon {
         // Short: sandbox socket paths must stay under 108 bytes.
         let data = dataDirectory ?? "/tmp/bhi-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
@@ -46,6 +46,10 @@ final class TestDaemon: Sendable {
     }
 
     /// Stops the daemon (and every VM); removes the data directory unless `keepData`.
+    ///
+    /// (A test daemon's clock is a `ManualClock` unless the test hands in another: nothing cools or
+    /// refills on its own while a test runs however long a loaded machine takes, and the tests whose
+    /// subject is time move the clock themselves.)
     func stop(keepData: Bool = false) async {
         await daemon.stop()
         if !keepData {
@@ -141,7 +145,7 @@ func qemuProcesses(mentioning fragment: String) -> [Int32] {
 /// Runs `body` with a fresh daemon and always stops it (and so every VM) before returning.
 func withDaemon(
     imageDirectory: String = TestDaemon.imageDirectory, warmAfter: String = "30s", coldAfter: String = "30m",
-    clock: any Clock<Duration> = ContinuousClock(), configure: (inout DaemonConfiguration) -> Void = { _ in },
+    clock: any Clock<Duration> = ManualClock(), configure: (inout DaemonConfiguration) -> Void = { _ in },
     _ body: (TestDaemon) async throws -> Void
 ) async throws {
     let d = try await TestDaemon.start(
