@@ -13,7 +13,7 @@ struct ProxyTests {
     /// A guest server on Python's standard library: echoes the request as JSON, streams server-sent
     /// events, and answers WebSocket upgrades with an echo.
     static let server = #"""
-        import base64, hashlib, http.server, json, time
+        import base64, hashlib, http.server, json, os, time
         class H(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
             def do_GET(self):
@@ -23,6 +23,19 @@ struct ProxyTests {
                     for i in range(3):
                         data = ("data: %d\n\n" % i).encode()
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data)); self.wfile.flush(); time.sleep(0.4)
+                    self.wfile.write(b"0\r\n\r\n"); self.close_connection = True; return
+                if self.path.startswith("/gated"):
+                    # The first event, then the rest only once the client has had it (it makes /tmp/sse-go).
+                    self.send_response(200); self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Transfer-Encoding", "chunked"); self.end_headers()
+                    def event(text):
+                        data = ("data: %s\n\n" % text).encode()
+                        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data)); self.wfile.flush()
+                    event("0")
+                    for _ in range(6000):
+                        if os.path.exists("/tmp/sse-go"): break
+                        time.sleep(0.05)
+                    event("go" if os.path.exists("/tmp/sse-go") else "gave-up")
                     self.wfile.write(b"0\r\n\r\n"); self.close_connection = True; return
                 if self.headers.get("Upgrade", "").lower() == "websocket":
                     key = self.headers["Sec-WebSocket-Key"] + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -103,13 +116,17 @@ struct ProxyTests {
     func streamingAndWake() async throws {
         try await withDaemon { d in
             try await Self.startServer(d, "sse")
-            let socket = d.daemon.socketPath, key = d.daemon.adminKey
-            let arrivals = try await Blocking.run {
-                try curlArrivals(["-sN", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)",
-                                  "http://localhost/v1/sandboxes/sse/proxy/8000/sse"], marks: ["data: 0", "data: 2"])
+            // The guest writes its second event only once the client has had the first: a proxy that
+            // buffered the stream would hold the first back, and the guest would give up waiting.
+            let socket = d.daemon.socketPath, key = d.daemon.adminKey, client = d.client, headers = d.authHeaders
+            let body = Array(#"{"cmd":["touch","/tmp/sse-go"]}"#.utf8)
+            let streamed = try await Blocking.run {
+                try curlStream(["-sN", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)",
+                                "http://localhost/v1/sandboxes/sse/proxy/8000/gated"], onFirst: "data: 0") {
+                    _ = try? client.send(method: "POST", path: "/v1/sandboxes/sse/exec", headers: headers, body: body)
+                }
             }
-            #expect(arrivals.count == 2, "both events arrived")
-            if arrivals.count == 2 { #expect(arrivals[1] - arrivals[0] > 0.5, "the first event came before the last was written") }
+            #expect(streamed.contains("data: 0") && streamed.contains("data: go"), "the first event was held back: \(streamed)")
 
             #expect(try await d.call("POST", "/v1/sandboxes/sse/stop").text.contains(#""state":"cold""#))
             let woken = try await d.call("GET", "/v1/sandboxes/sse/proxy/8000/after-cold")
@@ -282,23 +299,26 @@ func curl(_ args: [String]) throws -> String {
 }
 
 /// Seconds since start at which each of `marks` first appeared in curl's output.
-func curlArrivals(_ args: [String], marks: [String]) throws -> [Double] {
+/// Runs curl, calling `first` once its output contains `mark` (while it still runs); all it printed.
+func curlStream(_ args: [String], onFirst mark: String, _ first: () -> Void) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
     p.arguments = args
     let out = Pipe()
     p.standardOutput = out
-    let start = Date()
     try p.run()
-    var seen = "", arrivals: [Double] = []
+    var seen = "", called = false
     while true {
         let chunk = out.fileHandleForReading.availableData
         if chunk.isEmpty { break }
         seen += String(decoding: chunk, as: UTF8.self)
-        while arrivals.count < marks.count, seen.contains(marks[arrivals.count]) { arrivals.append(Date().timeIntervalSince(start)) }
+        if !called, seen.contains(mark) {
+            called = true
+            first()
+        }
     }
     p.waitUntilExit()
-    return arrivals
+    return seen
 }
 
 /// Runs a tool; its stdout, or a failure with its status.
