@@ -16,9 +16,12 @@ struct Bench {
     let pings: Int
     let cli: String?
     let thermal: ThermalOptions
+    /// Where the bench's daemons keep their data: the daemon's default data directory.
+    static let dataRoot = "/var/lib/bhatti"
 
     func run() async throws -> String {
-        let data = "/tmp/bhb-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        // Beside a daemon's real data directory (its file system and its fsync costs), not on /tmp.
+        let data = Self.dataRoot + "/bench-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         try await seedSandboxes(dataDirectory: data, count: 100)
         var config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: imageDirectory, listen: "127.0.0.1:0")
         // Only the bench moves sandboxes between tiers: an idle timer would pause one between samples.
@@ -284,7 +287,7 @@ struct Bench {
         | accelerator | \(probe?.accelerator.rawValue ?? "?") (\(probe?.reason ?? "")) |
         | VMM | \(qemu) |
         | guest | Debian linux-image-cloud-amd64, bookworm minbase rootfs, lohar as PID 1 |
-        | data dir | \(shell("stat -f -c %T /tmp").trimmingCharacters(in: .whitespacesAndNewlines)) filesystem under /tmp (VM RAM files live there) |
+        | data dir | \(shell("stat -f -c %T \(Self.dataRoot)").trimmingCharacters(in: .whitespacesAndNewlines)) file system under \(Self.dataRoot), the daemon's default place (VM RAM files live there) |
 
         """
         // A thermal-only run (--thermal-only) has no general rows and no seed comparison.

@@ -194,7 +194,7 @@ struct ThermalBench {
     /// template in the background, later creates of that size copy and restore it.
     private func templateCreate(_ report: inout ThermalReport) async throws {
         log("thermal: creates from a template")
-        let data = "/tmp/bht-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        let data = Bench.dataRoot + "/bench-thermal-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         var config = DaemonConfiguration.isolated(dataDirectory: data, imageDirectory: daemon.configuration.resolvedImageDirectory)
         config.warmAfter = "off"
         config.coldAfter = "off"
