@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire"], swiftSettings: strict),
         .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem", "BhattiEngine"], swiftSettings: strict),
         .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
-        .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage"], swiftSettings: strict),
+        .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage", "BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),

@@ -45,12 +45,25 @@ struct CommandRunner: Sendable {
         spawn.standardError = err.fd
         let termination: Termination
         do {
-            let pid = try spawn.run()
+            let pid = try Self.run(spawn)
             termination = try waitForExit(pid: pid)
         } catch {
             throw .io("cannot run \(command)", underlying: error)
         }
         return Result(stdout: try out.contents(), stderr: try err.contents(), status: termination.exitCode)
+    }
+
+    /// Spawns, retrying a while on ETXTBSY: an executable written just before (a fetched tool, or a
+    /// test's stand-in) is still open for writing in any child another thread forked meanwhile, until
+    /// that child execs. The kernel refuses to run it for that moment only.
+    static func run(_ spawn: Spawn) throws(Errno) -> Int32 {
+        var attempts = 0
+        while true {
+            do { return try spawn.run() } catch where error.rawValue == ETXTBSY && attempts < 100 {
+                attempts += 1
+                usleep(10_000)
+            }
+        }
     }
 
     /// The caller's environment with a known PATH, locale and a non-interactive debconf.

@@ -1,4 +1,5 @@
 import Foundation
+import BhattiSystem
 import Testing
 
 @testable import BhattiImage
@@ -111,5 +112,25 @@ import Testing
         var st = stat()
         #expect(stat(layout.rootfs, &st) == 0)
         #expect(st.st_mode & 0o777 == 0o644)
+    }
+}
+
+@Suite struct BusyTextTests {
+    @Test("a tool still open for writing somewhere (ETXTBSY) is run once that ends, instead of failing the build")
+    func retriesWhileBusy() throws {
+        let path = FileManager.default.temporaryDirectory.path + "/bhatti-busy-\(UInt32.random(in: 0...UInt32.max)).sh"
+        defer { unlink(path) }
+        let writer = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        try #require(writer >= 0)
+        let script = Array("#!/bin/sh\nexit 0\n".utf8)
+        #expect(write(writer, script, script.count) == script.count)
+        let spawn = Spawn(path: path, arguments: [path], environment: [])
+        // Open for writing: the kernel refuses to run it.
+        #expect(throws: Errno.self) { _ = try spawn.run() }
+        // The writer goes away on another thread while the runner retries.
+        let closer = Thread { usleep(100_000); close(writer) }
+        closer.start()
+        let pid = try CommandRunner.run(spawn)
+        #expect(try waitForExit(pid: pid) == .exited(0))
     }
 }
