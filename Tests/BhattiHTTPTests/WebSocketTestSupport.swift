@@ -15,8 +15,9 @@ final class HandlerLog: Sendable {
         recorded.signal()
     }
 
-    /// The first entry, waiting up to `milliseconds` for it; `.some(nil)` is a normal end. Blocks: off the pool.
-    func first(milliseconds: Int = 3000) -> WebSocketError?? {
+    /// The first entry, waiting for it (the deadline only turns a hang into a failure); `.some(nil)` is
+    /// a normal end. Blocks: off the pool.
+    func first(milliseconds: Int = hangMilliseconds) -> WebSocketError?? {
         guard recorded.wait(timeout: .now() + .milliseconds(milliseconds)) == .success else { return .none }
         return entries.withLock { $0.first }
     }

@@ -186,14 +186,14 @@ struct SessionTests {
         let c = try await SharedAgent().connect()
         let before = Int(Date().timeIntervalSince1970)
         let shell = try await c.openSession(SessionRequest())
-        let piped = try await c.openSession(SessionRequest(argv: ["sleep", "30"], tty: false))
+        let piped = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false))
         try piped.detach()
         #expect(await eventually { try await c.listSessions().contains { $0.sessionID == "s2" && !$0.attached } })
         let list = try await c.listSessions()
         let after = Int(Date().timeIntervalSince1970)
         try #require(list.map(\.sessionID) == ["s1", "s2"])
         #expect(list[0].argv == ["bash", "-l"] && list[0].tty && list[0].running && list[0].attached && list[0].exitCode == nil)
-        #expect(list[1].argv == ["sleep", "30"] && !list[1].tty && list[1].running && !list[1].attached)
+        #expect(list[1].argv == ["sleep", "3600"] && !list[1].tty && list[1].running && !list[1].attached)
         // Made between the test's two readings of the clock (whole seconds), however long that took.
         #expect(list.allSatisfy { $0.createdAt >= before && $0.createdAt <= after }, "\(list.map(\.createdAt)) not in \(before)...\(after)")
         try shell.kill()
@@ -203,7 +203,8 @@ struct SessionTests {
     @Test("at most 20 sessions run at once")
     func sessionLimit() async throws {
         let c = try await SharedAgent().connect()
-        for _ in 0..<20 { try await c.openSession(SessionRequest(argv: ["sleep", "30"], tty: false)).close() }
+        // Sessions that outlive any run of this test, however slow: the limit is what ends the 21st.
+        for _ in 0..<20 { try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false)).close() }
         await #expect { _ = try await c.openSession(SessionRequest(argv: ["true"], tty: false)) } throws: { remoteCode($0) == .resourceExhausted }
         #expect(try await c.activity().runningSessions == 20)
         for info in try await c.listSessions() { try await c.killSession(info.sessionID) }
