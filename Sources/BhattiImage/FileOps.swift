@@ -44,13 +44,15 @@ public enum FileOps {
         let temp = "\(path).tmp"
         let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
         guard fd >= 0 else { throw .io("cannot create \(temp)", underlying: Errno.current) }
+        // One owner closes it: a FileDescriptor closes its number when it goes away, so a raw close
+        // after it would close a number some other thread may have been given meanwhile.
+        let file = FileDescriptor(rawValue: fd)
+        defer { file.close() }
         do {
-            try FileDescriptor(rawValue: fd).writeAllFile(bytes)
+            try file.writeAllFile(bytes)
         } catch {
-            close(fd)
             throw .io("cannot write \(temp)", underlying: error)
         }
-        close(fd)
         // open's mode is masked by the umask; the image's modes must not depend on the caller's.
         guard chmod(temp, permissions) == 0 else { throw .io("cannot chmod \(temp)", underlying: Errno.current) }
         try commit(temp, to: path)

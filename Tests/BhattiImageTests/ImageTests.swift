@@ -1,5 +1,6 @@
 import Foundation
 import BhattiSystem
+import Synchronization
 import Testing
 
 @testable import BhattiImage
@@ -132,5 +133,32 @@ import Testing
         closer.start()
         let pid = try CommandRunner.run(spawn)
         #expect(try waitForExit(pid: pid) == .exited(0))
+    }
+}
+
+@Suite struct DescriptorOwnershipTests {
+    @Test("writing files atomically never closes a descriptor it does not own (another thread's stays open)")
+    func noDoubleClose() throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/bhatti-fds-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let stop = Mutex(false)
+        let lost = Mutex(0)
+        // Another thread keeps taking the lowest free numbers and checks they are still its own until it
+        // closes them: a second close by the writer would take one away (the old writer closed each
+        // number twice, through its FileDescriptor and then by hand).
+        let checker = Thread {
+            while !stop.withLock({ $0 }) {
+                var fds: [Int32] = [0, 0]
+                guard pipe(&fds) == 0 else { continue }
+                for _ in 0..<50 where fcntl(fds[0], F_GETFD) < 0 || fcntl(fds[1], F_GETFD) < 0 { lost.withLock { $0 += 1 } }
+                close(fds[0])
+                close(fds[1])
+            }
+        }
+        checker.start()
+        for i in 0..<3000 { try FileOps.writeAtomically([UInt8(i & 0xff)], to: dir + "/f\(i % 8)") }
+        stop.withLock { $0 = true }
+        #expect(lost.withLock { $0 } == 0, "descriptors of another thread were closed under it")
     }
 }
