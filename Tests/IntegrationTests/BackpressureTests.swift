@@ -46,21 +46,21 @@ struct BackpressureTests {
             var blockedAt: Int?
             var samples: [String] = []
             for _ in 0..<600 {
-                let probe = try await d.exec("bp", ["sh", "-c", Self.probe("seq")])
+                // Two readings half a second apart in one exec: on a loaded machine each exec can take
+                // seconds, and a client that reads nothing for the daemon's 60 s write timeout is cut off.
+                let probe = try await d.exec("bp", ["sh", "-c", "(\(Self.probe("seq"))) && echo --- && sleep 0.5 && (\(Self.probe("seq")))"])
                 samples.append(probe.stdout)
                 guard probe.exitCode == 0 else {
                     Issue.record("seq finished while the client read nothing: its whole output was taken (\(samples.suffix(3)))")
                     break
                 }
-                // Unchanged over two samples, and (where the kernel says) asleep in pipe_write. (Not more:
-                // a client that reads nothing for the daemon's send timeout is disconnected, and on a
-                // loaded machine each sample is an exec that can take seconds.)
-                let recent = samples.suffix(2)
-                if recent.count == 2, Set(recent).count == 1, Self.wchan(probe.stdout).map({ $0 == "pipe_write" || $0 == "0" }) ?? true {
-                    blockedAt = Self.wchar(probe.stdout)
+                // Unchanged over the two readings, and (where the kernel says) asleep in pipe_write.
+                let readings = probe.stdout.components(separatedBy: "---\n")
+                if readings.count == 2, readings[0] == readings[1],
+                   Self.wchan(readings[1]).map({ $0 == "pipe_write" || $0 == "0" }) ?? true {
+                    blockedAt = Self.wchar(readings[1])
                     break
                 }
-                try await Task.sleep(for: .milliseconds(500))
             }
             let written = try #require(blockedAt, "seq never blocked: \(samples.suffix(3))")
             #expect(written < Self.bound, "seq wrote \(written) bytes while the client read nothing")
