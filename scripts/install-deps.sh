@@ -9,6 +9,7 @@ need=(
   debootstrap e2fsprogs                                      # guest image
   curl python3 python3-venv procps                           # tests (curl and Python websockets as peers)
   age                                                        # tests: secrets interoperate with the age CLI
+  sqlite3                                                    # tests: another connection holds the store's write lock
   iproute2 nftables                                          # per-user networks: namespaces, bridges, taps, NAT, egress policy
 )
 [ "${1:-}" = "--bench" ] && need+=(wrk)

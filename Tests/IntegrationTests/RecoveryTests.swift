@@ -110,7 +110,8 @@ struct RecoveryTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         // A data disk of its own, small enough to fill: one 256 MiB sandbox fits, little else.
         #expect(try await runTool("mount", ["-t", "tmpfs", "-o", "size=700m", "tmpfs", data]) == 0)
-        defer { _ = try? runTool("/usr/bin/umount", [data]) as String }
+        // Lazily: a file still open at the end (the daemon's last writes) must not leave 700 MB mounted.
+        defer { _ = try? runTool("/usr/bin/umount", ["-l", data]) as String }
         let d = try await TestDaemon.start(dataDirectory: data)
         var lock: Process?
         do {
