@@ -131,10 +131,8 @@ struct BackpressureTests {
             }
             #expect(try await sessions().contains { $0.argv.contains(program) && $0.attached })
             socket.close()
-            var detached = false
-            for _ in 0..<300 where !detached {
-                detached = try await sessions().contains { $0.argv.contains(program) && $0.running && !$0.attached }
-                if !detached { try await Task.sleep(for: .milliseconds(100)) }
+            let detached = try await eventually {
+                try await sessions().contains { $0.argv.contains(program) && $0.running && !$0.attached }
             }
             let left = try await sessions()
             #expect(detached, "the attachment of a client that left still holds its session: \(left)")

@@ -245,11 +245,7 @@ struct CLITests {
             // A sandbox in error: exec says what can still be done, and start does it.
             let dev = try await d.get("dev")
             kill(try #require(await d.daemon.engine.pid(of: dev.id)), SIGKILL)
-            var state = ""
-            for _ in 0..<600 where state != "error" {
-                state = try await d.get("dev").state
-                if state != "error" { try await Task.sleep(for: .milliseconds(50)) }
-            }
+            _ = try await d.waitFor("dev") { $0.state == "error" }
             let refused = try await bhatti(["exec", "dev", "true"], daemon: d)
             #expect(refused.status == 1 && refused.stderr.contains("`bhatti start` boots it again from its disk"), "\(refused.stderr)")
             let started = try await bhatti(["start", "dev"], daemon: d)

@@ -29,9 +29,9 @@ struct EngineThermalTests {
                 // The process goes on counting: a later value appears (a cycle can be shorter than one
                 // of its rounds, each a fork+exec of mv and sleep that runs cold after a restore).
                 var counter = -1
-                for _ in 0..<50 where counter <= last {
+                _ = try await eventually {
                     counter = Int(try await d.exec(sb.id, ["cat", "/dev/shm/c"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-                    if counter <= last { try await Task.sleep(for: .milliseconds(100)) }
+                    return counter > last
                 }
                 #expect(counter > last, "cycle \(cycle): the counter process did not keep counting (\(counter) after \(last))")
                 last = counter

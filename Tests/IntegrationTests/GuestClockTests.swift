@@ -20,11 +20,6 @@ struct GuestClockTests {
         #expect(r.exitCode == 0, "\(r.stderr)")
     }
 
-    func post(_ d: TestDaemon, _ sandbox: String, _ verb: String) async throws {
-        let r = try await d.call("POST", "/v1/sandboxes/\(sandbox)/\(verb)")
-        #expect(r.status == 200, "\(verb): \(r.status) \(r.text)")
-    }
-
     @Test("warm resume by exec and by start, cold restore: the guest's clock is the host's again")
     func followsTheHost() async throws {
         try await withDaemon { d in
@@ -33,16 +28,16 @@ struct GuestClockTests {
 
             try await setHourBack(d, "clk")
             #expect(try await skew(d, "clk") > 3000, "the guest's clock could not be set back")
-            try await post(d, "clk", "pause")
+            try await d.post("clk", "pause")
             #expect(try await skew(d, "clk") < 60, "after a warm wake by exec")
 
             try await setHourBack(d, "clk")
-            try await post(d, "clk", "pause")
-            try await post(d, "clk", "start")
+            try await d.post("clk", "pause")
+            try await d.post("clk", "start")
             #expect(try await skew(d, "clk") < 60, "after start from warm")
 
             try await setHourBack(d, "clk")
-            try await post(d, "clk", "stop")
+            try await d.post("clk", "stop")
             #expect(try await skew(d, "clk") < 60, "after a cold restore by exec")
         }
     }

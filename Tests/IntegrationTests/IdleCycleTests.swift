@@ -31,11 +31,6 @@ struct IdleCycleTests {
         #expect(idle == Self.warmAfter * (1 + busy), "cooled after \(idle) with \(busy) busy checks following \(wake)")
     }
 
-    func post(_ d: TestDaemon, _ sandbox: String, _ verb: String) async throws {
-        let r = try await d.call("POST", "/v1/sandboxes/\(sandbox)/\(verb)")
-        #expect(r.status == 200, "\(verb): \(r.status) \(r.text)")
-    }
-
     @Test("hot → warm → wake → warm → cold → wake → warm, through exec, start, files, sessions and the proxy")
     func everyWakeCoolsAgain() async throws {
         let clock = ManualClock()

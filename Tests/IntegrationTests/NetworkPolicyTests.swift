@@ -146,13 +146,11 @@ struct NetworkPolicyTests {
         #expect(!defaults.allowPrivateEgress && defaults.resolvConf == "/etc/resolv.conf")
     }
 
-    /// Probes until the port answers (a listener still starting), up to a generous deadline.
+    /// Probes until the port answers (a listener still starting; the deadline only turns a hang into a failure).
     static func eventuallyOpen(_ d: TestDaemon, _ sandbox: String, _ host: String, _ port: Int) async throws -> Bool {
-        for _ in 0..<40 {
-            if try await d.exec(sandbox, ["python3", "-c", NetworkTests.probe(host, port)]).stdout == "open\n" { return true }
-            try await Task.sleep(for: .milliseconds(250))
+        try await eventually(interval: .milliseconds(250)) {
+            try await d.exec(sandbox, ["python3", "-c", NetworkTests.probe(host, port)]).stdout == "open\n"
         }
-        return false
     }
 
     /// Sends junk to the responder: random datagrams of 0…600 bytes, responses, truncated headers, and a

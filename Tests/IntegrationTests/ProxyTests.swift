@@ -75,11 +75,8 @@ struct ProxyTests {
         let started = try await d.call("POST", "/v1/sandboxes/\(name)/exec", json: #"{"cmd":["python3","/workspace/srv.py"],"detach":true}"#)
         #expect(started.status == 200, "\(started.text)")
         // Python starts in well under a second alone, but in tens of seconds beside other VMs under TCG.
-        for _ in 0..<600 {
-            if try await d.call("GET", "/v1/sandboxes/\(name)/proxy/8000/ready").status == 200 { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw Failure("the guest's server never answered through the proxy")
+        let ready = try await eventually { try await d.call("GET", "/v1/sandboxes/\(name)/proxy/8000/ready").status == 200 }
+        if !ready { throw Failure("the guest's server never answered through the proxy") }
     }
 
     @Test("HTTP through the proxy: path and query kept, the key never forwarded, X-Forwarded-* set, POST bodies, curl as the client; 502 on a dead port")

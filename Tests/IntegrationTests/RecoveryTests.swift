@@ -8,24 +8,13 @@ import Testing
 /// What is left after something died: a killed QEMU, a killed daemon's files, a full data disk.
 @Suite("Recovery", .serialized, .timeLimit(.minutes(10)))
 struct RecoveryTests {
-    /// Polls `GET /v1/sandboxes/{name}` until `done` holds (the deadline only turns a hang into a failure).
-    static func waitFor(_ d: TestDaemon, _ name: String, _ done: (SandboxDTO) -> Bool) async throws -> SandboxDTO {
-        let deadline = ContinuousClock.now + .seconds(60)
-        var last = try await d.get(name)
-        while !done(last), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(20))
-            last = try await d.get(name)
-        }
-        return last
-    }
-
     @Test("a killed QEMU leaves the sandbox in error saying `killed by signal 9`; start boots it again from its disk with its files; without a disk, start says so")
     func startAfterKill() async throws {
         try await withDaemon { d in
             let sb = try await d.create("phoenix")
             _ = try await d.exec("phoenix", ["sh", "-c", "echo kept > /workspace/kept && echo lost > /dev/shm/lost && sync"])
             kill(try #require(await d.daemon.engine.pid(of: sb.id)), SIGKILL)
-            let dead = try await Self.waitFor(d, "phoenix") { $0.state == "error" }
+            let dead = try await d.waitFor("phoenix") { $0.state == "error" }
             #expect(dead.state == "error")
             #expect(dead.stateReason?.contains("killed by signal 9") == true, "\(dead.stateReason ?? "")")
 
@@ -42,7 +31,7 @@ struct RecoveryTests {
 
             // Killed again, and its disk gone: start cannot help, and says why.
             kill(try #require(await d.daemon.engine.pid(of: sb.id)), SIGKILL)
-            _ = try await Self.waitFor(d, "phoenix") { $0.state == "error" }
+            _ = try await d.waitFor("phoenix") { $0.state == "error" }
             try FileManager.default.removeItem(atPath: d.dataDirectory + "/sandboxes/" + sb.id + "/disk.qcow2")
             let refused = try await d.call("POST", "/v1/sandboxes/phoenix/start")
             #expect(refused.status == 409, "\(refused.text)")
@@ -138,7 +127,7 @@ struct RecoveryTests {
             #expect(refused.text.contains("not enough free space") && refused.text.contains("needed"), "\(refused.text)")
 
             kill(try #require(await d.daemon.engine.pid(of: sb.id)), SIGKILL)
-            let dead = try await Self.waitFor(d, "small") { $0.state != "hot" }
+            let dead = try await d.waitFor("small") { $0.state != "hot" }
             #expect(dead.state == "error")
             #expect(dead.stateReason?.contains("killed by signal") == true, "\(dead.stateReason ?? "")")
             #expect(dead.stateReason?.contains("nearly full") == true, "\(dead.stateReason ?? "")")

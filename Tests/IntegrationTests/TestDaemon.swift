@@ -235,3 +235,24 @@ func curl(_ args: [String]) async throws -> (Int32, String) {
         return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 }
+
+extension TestDaemon {
+    /// `POST /v1/sandboxes/{sandbox}/{verb}` (pause, stop, start), which must answer 200; the sandbox after it.
+    @discardableResult
+    func post(_ sandbox: String, _ verb: String) async throws -> SandboxDTO {
+        let r = try await call("POST", "/v1/sandboxes/\(sandbox)/\(verb)")
+        guard r.status == 200 else { throw Failure("\(verb): \(r.status) \(r.text)") }
+        return try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body))
+    }
+
+    /// The sandbox once `done` holds for it, polled (the deadline only turns a hang into a failure);
+    /// the last answer otherwise.
+    func waitFor(_ sandbox: String, _ done: (SandboxDTO) -> Bool) async throws -> SandboxDTO {
+        var last = try await get(sandbox)
+        _ = try await eventually(interval: .milliseconds(20)) {
+            last = try await get(sandbox)
+            return done(last)
+        }
+        return last
+    }
+}

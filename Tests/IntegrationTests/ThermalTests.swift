@@ -8,34 +8,19 @@ import Testing
 /// a TTY session across cold. The idle timers are driven by a clock in IdleCycleTests.
 @Suite("Thermal tiers", .serialized, .timeLimit(.minutes(10)))
 struct ThermalTests {
-    func post(_ d: TestDaemon, _ sandbox: String, _ verb: String) async throws -> SandboxDTO {
-        let r = try await d.call("POST", "/v1/sandboxes/\(sandbox)/\(verb)")
-        guard r.status == 200 else { throw Failure("\(verb): \(r.status) \(r.text)") }
-        return try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body))
-    }
-
-    func waitForState(_ d: TestDaemon, _ sandbox: String, _ state: String, within: Duration) async throws -> Bool {
-        let deadline = ContinuousClock.now + within
-        while ContinuousClock.now < deadline {
-            if try await d.get(sandbox).state == state { return true }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
     @Test("pause/stop/start are idempotent; RAM survives three cold cycles; guest routes wake; metadata does not")
     func explicitTransitions() async throws {
         try await withDaemon { d in
             let sb = try await d.create("tiers")
             _ = try await d.exec("tiers", ["sh", "-c", "echo kept > /dev/shm/m; echo disk > /workspace/d"])
-            #expect(try await post(d, "tiers", "pause").state == "warm")
-            #expect(try await post(d, "tiers", "pause").state == "warm")
+            #expect(try await d.post("tiers", "pause").state == "warm")
+            #expect(try await d.post("tiers", "pause").state == "warm")
             // A guest route wakes a warm sandbox.
             #expect(try await d.exec("tiers", ["cat", "/dev/shm/m"]).stdout == "kept\n")
             #expect(try await d.get("tiers").state == "hot")
             for _ in 1...3 {
-                #expect(try await post(d, "tiers", "stop").state == "cold")
-                #expect(try await post(d, "tiers", "stop").state == "cold")
+                #expect(try await d.post("tiers", "stop").state == "cold")
+                #expect(try await d.post("tiers", "stop").state == "cold")
                 #expect(qemuProcesses(mentioning: sb.id).isEmpty)
                 // Metadata routes never wake.
                 #expect(try await d.get("tiers").state == "cold")
@@ -44,13 +29,13 @@ struct ThermalTests {
                 #expect(try await d.exec("tiers", ["cat", "/dev/shm/m", "/workspace/d"]).stdout == "kept\ndisk\n")
                 #expect(try await d.get("tiers").state == "hot")
             }
-            #expect(try await post(d, "tiers", "start").state == "hot")
-            #expect(try await post(d, "tiers", "stop").state == "cold")
-            #expect(try await post(d, "tiers", "start").state == "hot")
+            #expect(try await d.post("tiers", "start").state == "hot")
+            #expect(try await d.post("tiers", "stop").state == "cold")
+            #expect(try await d.post("tiers", "start").state == "hot")
             // Setting keep_hot on a cold sandbox brings it back without any guest route.
-            #expect(try await post(d, "tiers", "stop").state == "cold")
+            #expect(try await d.post("tiers", "stop").state == "cold")
             #expect(try await d.call("PATCH", "/v1/sandboxes/tiers", json: #"{"keep_hot":true}"#).status == 200)
-            #expect(try await waitForState(d, "tiers", "hot", within: .seconds(10)))
+            #expect(try await d.waitFor("tiers") { $0.state == "hot" }.state == "hot")
             #expect(try await d.call("GET", "/v1/sandboxes/tiers/stop").status == 405)
             #expect(try await d.call("POST", "/v1/sandboxes/nope/stop").status == 404)
         }
@@ -60,7 +45,7 @@ struct ThermalTests {
     func wakeStorm() async throws {
         try await withDaemon { d in
             _ = try await d.create("storm")
-            _ = try await post(d, "storm", "stop")
+            _ = try await d.post("storm", "stop")
             let before = d.logEvents.count("sandbox.restored")
             let answers = try await withThrowingTaskGroup(of: String.self) { group in
                 for i in 0..<20 { group.addTask { try await d.exec("storm", ["echo", "\(i)"]).stdout } }
@@ -91,7 +76,7 @@ struct ThermalTests {
             while try await d.call("GET", "/v1/sandboxes/tty/sessions").text.contains(#""attached":true"#), ContinuousClock.now < detached {
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(try await post(d, "tty", "stop").state == "cold")
+            #expect(try await d.post("tty", "stop").state == "cold")
             let again = try await Blocking.run { try client.webSocket(path: "/v1/sandboxes/tty/shell?session=\(id)", headers: headers) }
             try again.send(binary: Array("echo AFTER-$X\n".utf8))
             let (replay, _) = try await ShellRoutesTests.collect(again) { text, _ in text.contains("AFTER-held") }
@@ -117,7 +102,7 @@ struct ThermalTests {
             #expect(try await d.exec("fragile", ["cat", "/dev/shm/a"]).stdout == "alive\n")
 
             // A truncated RAM file: the wake fails at once, saying why, and the sandbox is in error.
-            #expect(try await post(d, "fragile", "stop").state == "cold")
+            #expect(try await d.post("fragile", "stop").state == "cold")
             #expect(truncate(dir + "/memory", 4096) == 0)
             let woke = try await d.call("POST", "/v1/sandboxes/fragile/exec", json: #"{"cmd":["true"]}"#)
             #expect(woke.status == 503, "\(woke.text)")
