@@ -83,7 +83,6 @@ public final class DNSResponder: Sendable {
 
     public func zone(index: Int) -> DNSZone? { state.withLock { $0.zones[index] } }
 
-    public func isServing(index: Int) -> Bool { state.withLock { $0.networks[index] != nil } }
 
     /// Stops serving user `index` and, unless `keepZone`, forgets its zone. The sockets close now: they
     /// would keep a deleted namespace alive.

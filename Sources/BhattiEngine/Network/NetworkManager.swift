@@ -208,9 +208,6 @@ public actor NetworkManager {
     /// user's DNS forwards for the `public` ones only.
     public func applyEgress(index: Int, rules: [Egress]) async throws {
         let lines = Self.egressRules(rules, allowPrivate: allowPrivateEgress)
-        dns.update(index: index) { zone in
-            zone.forwarding = Set(rules.filter { !$0.deny }.compactMap { IPv4.parse($0.address) })
-        }
         try await nft(namespace: namespace(index: index), """
             table inet bhatti {}
             delete table inet bhatti
@@ -221,6 +218,10 @@ public actor NetworkManager {
                 }
             }
             """)
+        // Only once the table took: DNS forwarding follows the firewall, never runs ahead of it.
+        dns.update(index: index) { zone in
+            zone.forwarding = Set(rules.filter { !$0.deny }.compactMap { IPv4.parse($0.address) })
+        }
     }
 
     /// The card of sandbox `id` at `host` in user `index`'s network: its tap made (persistent, on the
