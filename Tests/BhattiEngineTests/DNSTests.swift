@@ -1,4 +1,6 @@
 @testable import BhattiEngine
+import BhattiSystem
+import Foundation
 import Testing
 
 /// A query as a resolver sends it: header, one question, optionally an EDNS OPT record.
@@ -194,5 +196,31 @@ struct DNSTests {
             "ip saddr 100.64.0.3 oifname \"up0\" drop",
             "oifname \"up0\" meta nfproto ipv6 drop",
         ])
+    }
+}
+
+@Suite("DNS over TCP")
+struct DNSFrameTests {
+    @Test("a message must arrive whole by its deadline: a peer trickling bytes is dropped, however short each gap")
+    func trickleIsCutAtTheDeadline() throws {
+        let (ours, theirs) = try Pipe.socketPair()
+        defer { ours.close(); theirs.close() }
+        let message = dnsQuery("slow.example")
+        let framed = [UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message
+        // A byte every 10 ms: each read's own timeout would never fire, the whole message takes far
+        // longer than the 100 ms deadline.
+        let writer = Thread {
+            for byte in framed {
+                guard (try? theirs.writeAll([byte])) != nil else { return }
+                usleep(10_000)
+            }
+        }
+        writer.start()
+        #expect(DNSSockets.readFrame(ours, until: .now + .milliseconds(100)) == nil)
+        // Sent whole and at once, the same message is read.
+        let (a, b) = try Pipe.socketPair()
+        defer { a.close(); b.close() }
+        try b.writeAll(framed)
+        #expect(DNSSockets.readFrame(a, until: .now + .seconds(60)) == message)
     }
 }

@@ -279,7 +279,7 @@ final class FakeUpstream: Sendable {
     private func serveTCP() {
         while let connection = try? Socket.accept(tcp) {
             DNSSockets.setDeadlines(connection, milliseconds: 5000)
-            if let packet = DNSSockets.readFrame(connection), let reply = answer(packet) {
+            if let packet = DNSSockets.readFrame(connection, until: .now + .seconds(60)), let reply = answer(packet) {
                 counts.withLock { $0.tcp += 1 }
                 _ = DNSSockets.writeFrame(connection, reply)
             }

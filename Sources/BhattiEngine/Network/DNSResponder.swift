@@ -83,7 +83,6 @@ public final class DNSResponder: Sendable {
 
     public func zone(index: Int) -> DNSZone? { state.withLock { $0.zones[index] } }
 
-
     /// Stops serving user `index` and, unless `keepZone`, forgets its zone. The sockets close now: they
     /// would keep a deleted namespace alive.
     public func stop(index: Int, keepZone: Bool = false) {
@@ -216,10 +215,10 @@ public final class DNSResponder: Sendable {
     private func serveTCP(_ connection: FileDescriptor, index: Int, peer: DNSEndpoint) {
         defer { connection.close() }
         DNSSockets.setDeadlines(connection, milliseconds: Self.tcpDeadlineMilliseconds)
-        // A client that trickles bytes resets each read's deadline: its whole stay is bounded too.
+        // A client's whole stay is bounded: each message must arrive whole before the deadline.
         let leave = ContinuousClock.now + .seconds(30)
         for _ in 0..<64 where ContinuousClock.now < leave {
-            guard let packet = DNSSockets.readFrame(connection), let zone = state.withLock({ $0.zones[index] }) else { return }
+            guard let packet = DNSSockets.readFrame(connection, until: leave), let zone = state.withLock({ $0.zones[index] }) else { return }
             let reply: [UInt8]
             switch zone.decide(packet, from: peer.address) {
             case .drop: return
@@ -235,7 +234,8 @@ public final class DNSResponder: Sendable {
         for endpoint in upstreams {
             guard let server = DNSSockets.connect(endpoint, timeoutMilliseconds: Int32(Self.tcpDeadlineMilliseconds)) else { continue }
             defer { server.close() }
-            guard DNSSockets.writeFrame(server, packet), let reply = DNSSockets.readFrame(server),
+            guard DNSSockets.writeFrame(server, packet),
+                  let reply = DNSSockets.readFrame(server, until: .now + .milliseconds(Self.tcpDeadlineMilliseconds)),
                   let (id, isResponse) = DNSQuery.header(reply), isResponse, id == query.id,
                   let (range, _) = DNSQuery.question(in: reply), reply[range].elementsEqual(query.question)
             else { continue }

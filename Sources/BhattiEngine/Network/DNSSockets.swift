@@ -103,16 +103,28 @@ enum DNSSockets {
         }
     }
 
-    /// One length-prefixed DNS message (RFC 1035 §4.2.2); nil at end of stream, on a timeout, or when it
-    /// is shorter than a header.
-    static func readFrame(_ fd: FileDescriptor) -> [UInt8]? {
-        var prefix = [UInt8](repeating: 0, count: 2)
-        guard (try? prefix.withUnsafeMutableBytes { try fd.readExactly(into: $0) }) == true else { return nil }
+    /// One length-prefixed DNS message (RFC 1035 §4.2.2), whole by `deadline`; nil at end of stream,
+    /// past the deadline, or when it is shorter than a header. The deadline bounds the whole read, so a
+    /// peer that trickles a byte at a time cannot hold the thread (a socket timeout restarts per read).
+    static func readFrame(_ fd: FileDescriptor, until deadline: ContinuousClock.Instant) -> [UInt8]? {
+        guard let prefix = read(fd, count: 2, until: deadline) else { return nil }
         let length = Int(prefix[0]) << 8 | Int(prefix[1])
         guard length >= DNSQuery.headerSize else { return nil }
-        var message = [UInt8](repeating: 0, count: length)
-        guard (try? message.withUnsafeMutableBytes { try fd.readExactly(into: $0) }) == true else { return nil }
-        return message
+        return read(fd, count: length, until: deadline)
+    }
+
+    private static func read(_ fd: FileDescriptor, count: Int, until deadline: ContinuousClock.Instant) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        while bytes.count < count {
+            let left = ContinuousClock.now.duration(to: deadline)
+            guard left > .zero else { return nil }
+            let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
+            guard (try? fd.poll(events: Int16(POLLIN), timeoutMilliseconds: milliseconds)) ?? 0 != 0,
+                  let chunk = try? fd.read(upTo: count - bytes.count), !chunk.isEmpty
+            else { return nil }
+            bytes += chunk
+        }
+        return bytes
     }
 
     static func writeFrame(_ fd: FileDescriptor, _ message: [UInt8]) -> Bool {
