@@ -13,22 +13,18 @@ extension SandboxService {
     public func reclaimOrphans() async throws -> [String] {
         let data = engine.configuration.dataDirectory
         let sandboxes = Set(try await store.list().map(\.id.rawValue))
-        let snapshots = Set(try await store.allSnapshots().map { ($0.directory as NSString).standardizingPath })
+        // By directory name, never by full path: a data directory reached through another path (moved,
+        // or behind a symlink) must not make every named snapshot look unowned.
+        let snapshots = Set(try await store.allSnapshots().map { ($0.directory as NSString).lastPathComponent })
         var removed: [String] = []
-        for (root, owned) in [(data + "/sandboxes", { (name: String, path: String) in sandboxes.contains(name) }),
-                              (data + "/snapshots", { (_: String, path: String) in snapshots.contains(path) })] {
-            for name in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
-                let path = ((root + "/" + name) as NSString).standardizingPath
-                guard !owned(name, path) else { continue }
-                let bytes = Self.diskUsage(path)
-                do { try FileManager.default.removeItem(atPath: path) } catch {
-                    log.warning("daemon.orphan_not_removed", ["path": path, "error": "\(error)"])
-                    continue
-                }
-                if root.hasSuffix("/sandboxes") { await engine.destroy(id: name) }
-                log.warning("daemon.orphan_removed", ["path": path, "bytes": String(bytes)])
-                removed.append(path)
+        for name in unowned(in: data + "/sandboxes", keeping: sandboxes) {
+            if remove(data + "/sandboxes/" + name) {
+                await engine.destroy(id: name)
+                removed.append(data + "/sandboxes/" + name)
             }
+        }
+        for name in unowned(in: data + "/snapshots", keeping: snapshots) where remove(data + "/snapshots/" + name) {
+            removed.append(data + "/snapshots/" + name)
         }
         if let network {
             for tap in await network.removeStrayTaps(keeping: sandboxes) {
@@ -37,6 +33,21 @@ extension SandboxService {
             }
         }
         return removed
+    }
+
+    private func unowned(in root: String, keeping owned: Set<String>) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).filter { !owned.contains($0) }.sorted()
+    }
+
+    /// Removes a leftover and logs it with its size; false when it could not be removed (logged too).
+    private func remove(_ path: String) -> Bool {
+        let bytes = Self.diskUsage(path)
+        do { try FileManager.default.removeItem(atPath: path) } catch {
+            log.warning("daemon.orphan_not_removed", ["path": path, "error": "\(error)"])
+            return false
+        }
+        log.warning("daemon.orphan_removed", ["path": path, "bytes": String(bytes)])
+        return true
     }
 
     /// The bytes a directory's files occupy on disk (what removing it frees), for the log.
