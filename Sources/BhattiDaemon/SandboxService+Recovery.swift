@@ -75,7 +75,10 @@ extension SandboxService {
 
     /// Retries the writes the store refused.
     func flushUnrecorded() async {
-        for (id, pending) in unrecorded {
+        for id in Array(unrecorded.keys) {
+            // Read again after every await: a start or destroy meanwhile may have cleared or replaced it,
+            // and a stale state must not be written over a newer one.
+            guard let pending = unrecorded[id] else { continue }
             guard (try? await store.setState(id, pending.state, reason: pending.reason)) != nil else { return }
             // A newer state may have come while this one was written: it stays pending.
             if unrecorded[id] == pending { unrecorded[id] = nil }
@@ -89,11 +92,17 @@ extension SandboxService {
     }
 
     /// `start` on a sandbox in `error`: its QEMU is gone, so it boots afresh from its disk (the RAM's
-    /// state is lost, its files are kept). A VM that still runs (a snapshot that kept failing) is
-    /// simply hot again. No disk: a clear error, and it stays in `error`.
+    /// state is lost, its files are kept). A VM that still runs (a snapshot that kept failing, which
+    /// leaves a warm one paused) is resumed and its failures forgotten. No disk: a clear error, and it
+    /// stays in `error`.
     func rebootNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let id = record.id.rawValue
-        if await !engine.isRunning(id) {
+        if await engine.isRunning(id) {
+            do { try await engine.resume(id: id) } catch {
+                throw BhattiError(.unavailable, "resuming \(record.name) failed (it stays in error): \(error)", cause: error)
+            }
+            thermal[record.id]?.snapshotFailures = 0
+        } else {
             try checkStorage(memoryMB: record.memoryMB, for: "start \(record.name)")
             do {
                 let nic = record.ip != nil ? try await attachNetwork(record) : nil
@@ -106,20 +115,13 @@ extension SandboxService {
             } catch {
                 throw BhattiError(.unavailable, "booting \(record.name) again from its disk failed (it stays in error): \(error)", cause: error)
             }
+            // A fresh guest: the names of the owner's sandboxes are pushed again by the wake's catch-up.
+            hostsApplied[record.id] = nil
         }
-        var next = record
-        next.state = try SandboxLifecycle.next(record.state, on: .rebooted)
-        next.stateReason = nil
         unrecorded[record.id] = nil
-        // A fresh guest: the names of the owner's sandboxes are pushed again by the wake's catch-up.
-        hostsApplied[record.id] = nil
-        try await store.setState(record.id, next.state)
-        // A state change: the idle timer starts over from it, as after any other (see `moved`).
-        thermal[record.id, default: ThermalEntry(lastUse: time.now)].warmSince = nil
-        thermal[record.id]?.lastUse = time.now
-        armTimer(record.id)
+        let next = try await moved(record, on: .rebooted)
         log.info("sandbox.rebooted", ["sandbox.id": id])
-        events.record("sandbox.rebooted", sandbox: record.id, user: record.userID, detail: "from its disk after: \(record.stateReason ?? "error")")
+        events.record("sandbox.rebooted", sandbox: record.id, user: record.userID, detail: "after: \(record.stateReason ?? "error")")
         return next
     }
 

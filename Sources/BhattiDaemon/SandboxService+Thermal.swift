@@ -178,7 +178,7 @@ extension SandboxService {
     /// Records the lifecycle table's next state (store first, then the answer) and restarts the idle
     /// timer from the new state: a timer asleep for the old state's deadline (a warm sandbox's 30
     /// minutes) must not outlive a wake, or the woken sandbox never cools again.
-    private func moved(_ record: SandboxRecord, on event: SandboxEvent) async throws -> SandboxRecord {
+    func moved(_ record: SandboxRecord, on event: SandboxEvent) async throws -> SandboxRecord {
         var next = record
         do { next.state = try SandboxLifecycle.next(record.state, on: event) } catch {
             throw BhattiError(.internal, "sandbox \(record.name): \(event) is not possible in state \(record.state.rawValue)", cause: error)

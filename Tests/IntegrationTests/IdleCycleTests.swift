@@ -130,8 +130,11 @@ struct IdleCycleTests {
             let seen = try await d.get("stuck")
             #expect(seen.stateReason?.contains("snapshot failed 4 times") == true, "\(seen.stateReason ?? "")")
             #expect(d.logEvents.count("sandbox.snapshot_failed") == 4)
-            // The VM was never taken down by the failures; destroy still cleans everything up.
+            // The VM was never taken down by the failures (it stays paused, as it was warm); start
+            // resumes it, and destroy still cleans everything up.
             #expect(!qemuProcesses(mentioning: sb.id).isEmpty)
+            #expect(try await d.post("stuck", "start").state == "hot")
+            #expect(try await d.exec("stuck", ["true"], timeout: 60).exitCode == 0)
             #expect(try await d.call("DELETE", "/v1/sandboxes/stuck").status == 200)
             #expect(qemuProcesses(mentioning: sb.id).isEmpty)
         }
