@@ -131,6 +131,9 @@ public final class WebSocket: Sendable {
         var lastPing = clock.now
         // Once the outcome is known the loop only waits, discarding bytes, for the peer to close TCP.
         var draining = false
+        // While paused the peer's pongs stay unread in the kernel: its silence then is ours, so it
+        // counts only from when reading resumes (pings still go out, so a dead peer fails the write).
+        var paused = false
         while true {
             if !draining {
                 switch process(&parser) {
@@ -156,25 +159,35 @@ public final class WebSocket: Sendable {
                 }
                 wakeAt = min(wakeAt, deadline)
             }
+            let full = !draining && inbound.isFull
+            if paused && !full { lastHeard = now }
+            paused = full
             if !draining, let interval = options.pingInterval {
-                if now >= lastHeard + interval * 3 {
+                if !paused, now >= lastHeard + interval * 3 {
                     end(.failure(.timedOut))
                     sendClose(closePayload(code: WebSocketCloseCode.internalError, reason: "keepalive timeout"))
                     return
                 }
                 if now >= max(lastHeard, lastPing) + interval {
-                    try? send(.ping, [])
+                    // A ping the peer's connection cannot take (its send timeout passed) ends it: the
+                    // one sign of a dead peer while its unread pongs cannot tell us.
+                    do throws(WebSocketError) { try send(.ping, []) } catch {
+                        if case .io(let errno) = error {
+                            end(.failure(.io(errno)))
+                            return
+                        }
+                    }
                     lastPing = now
                 }
-                wakeAt = min(wakeAt, max(lastHeard, lastPing) + interval, lastHeard + interval * 3)
+                wakeAt = min(wakeAt, max(lastHeard, lastPing) + interval)
+                if !paused { wakeAt = min(wakeAt, lastHeard + interval * 3) }
             }
-            if !draining, inbound.isFull {
+            if paused {
                 // The consumer is behind: leave the peer's bytes in the kernel, whose full buffers stop
                 // its sends. Its silence is then ours, not a dead peer's; a hang-up still shows (RDHUP
                 // is reported with unread data before it) and ends the connection, so a handler waiting
                 // on `waitUntilEnded` lets go of what it holds.
                 inbound.waitForRoom(until: DispatchTime.now() + .milliseconds(Int(min(200, milliseconds(from: now, until: wakeAt)))))
-                lastHeard = clock.now
                 if let events = try? fd.poll(events: pollReadHangUp, timeoutMilliseconds: 0), events != 0 {
                     end(closeSent ? .success(()) : .failure(.abnormalClosure))
                     return

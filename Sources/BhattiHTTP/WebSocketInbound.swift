@@ -9,6 +9,9 @@ final class WebSocketInbound: Sendable {
         var queuedBytes = 0
         /// The consumer stopped iterating (cancelled): nothing queued will be taken, so never pause.
         var consumerGone = false
+        /// The reader waits for room: only then does a taken message signal (one signal per wait, not
+        /// one per message, which a long session would pile up into spins of the next wait).
+        var readerWaiting = false
         var ended = false
         var endWaiters: [CheckedContinuation<Void, Never>] = []
     }
@@ -32,8 +35,12 @@ final class WebSocketInbound: Sendable {
 
     /// The consumer took a message of `bytes`.
     func taken(_ bytes: Int) {
-        state.withLock { $0.queuedBytes -= bytes }
-        room.signal()
+        let wake = state.withLock { s -> Bool in
+            s.queuedBytes -= bytes
+            defer { s.readerWaiting = false }
+            return s.readerWaiting
+        }
+        if wake { room.signal() }
     }
 
     /// The consumer will take no more.
@@ -45,8 +52,18 @@ final class WebSocketInbound: Sendable {
         room.signal()
     }
 
-    /// Blocks the reader until the consumer took something (or left), or `deadline` passes.
-    func waitForRoom(until deadline: DispatchTime) { _ = room.wait(timeout: deadline) }
+    /// Blocks the reader until the consumer took something (or left), or `deadline` passes; at once
+    /// when there is room already.
+    func waitForRoom(until deadline: DispatchTime) {
+        let wait = state.withLock { s -> Bool in
+            guard !s.consumerGone, s.queuedBytes >= limit else { return false }
+            s.readerWaiting = true
+            return true
+        }
+        guard wait else { return }
+        _ = room.wait(timeout: deadline)
+        state.withLock { $0.readerWaiting = false }
+    }
 
     /// The connection is over: wakes `waitUntilEnded`. Idempotent.
     func connectionEnded() {

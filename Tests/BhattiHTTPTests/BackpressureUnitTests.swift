@@ -94,4 +94,32 @@ struct BackpressureUnitTests {
         await socket.waitUntilEnded()
         socket.close()
     }
+
+    @Test("while the reader is paused it keeps pinging the peer, and the peer's unread silence is not a keepalive timeout")
+    func pingsWhilePaused() async throws {
+        let (serverFD, clientFD) = try Pipe.socketPair()
+        defer { clientFD.close() }
+        let socket = WebSocket(fd: serverFD, role: .server, options: WebSocketOptions(pingInterval: .milliseconds(50), maxQueuedBytes: 1024))
+        startThread(name: "test-ws-reader") { socket.run() }
+        let frame = encodeFrame(opcode: .binary, payload: [UInt8](repeating: 7, count: 4096), maskKey: randomMaskKey())
+        for _ in 0..<4 { try clientFD.writeAll(frame) }
+        #expect(try await Self.eventually { socket.queuedBytes >= 1024 })
+        // Pings keep coming (0x89: FIN + ping) while nothing is read: more than three intervals' worth,
+        // past where an unpaused reader would have given up on a silent peer.
+        var pings = 0
+        var closed: WebSocketClose??
+        var parser = WebSocketParser(expectsMaskedFrames: false, maxMessageBytes: 1 << 20)
+        while pings < 6, closed == nil {
+            let bytes = try clientFD.read(upTo: 4096)
+            if bytes.isEmpty { break }
+            parser.feed(bytes[...])
+            while let event = try parser.next() {
+                if case .ping = event { pings += 1 }
+                if case .close(let status) = event { closed = status }
+            }
+        }
+        #expect(pings >= 6)
+        #expect(closed == nil, "the paused connection was ended: \(String(describing: closed))")
+        socket.close()
+    }
 }
