@@ -234,8 +234,8 @@ func json<T: Encodable>(_ value: T, status: Int = 200) throws -> HTTPResponse {
     return HTTPResponse.json(status: status, bytes: Array(try encoder.encode(value)))
 }
 
-/// Decodes a JSON body, refusing unknown fields and those the contract names but this server lacks.
-/// One parse: the unknown-field check reads the same decoder's keys.
+/// Decodes a JSON body, refusing duplicate keys (a FastJSON scan first), unknown fields and those the
+/// contract names but this server lacks (the unknown-field check reads the decoder's own keys).
 func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: Set<String>, notYetSupported: Set<String> = []) throws -> T {
     let body = request.body.isEmpty ? Array("{}".utf8) : request.body
     try refuseDuplicateKeys(body)
@@ -275,10 +275,12 @@ func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: 
 /// follows, whose messages every route shares.
 func refuseDuplicateKeys(_ body: [UInt8]) throws(BhattiError) {
     do { _ = try FastJSON.parse(body) } catch {
-        if let key = error.duplicateKey {
-            throw BhattiError(.invalidArgument, "field \(BhattiError.quoted(key)) appears more than once in the request body")
-        }
+        if let key = error.duplicateKey { throw duplicateKeyError(key) }
     }
+}
+
+func duplicateKeyError(_ key: String) -> BhattiError {
+    BhattiError(.invalidArgument, "field \(BhattiError.quoted(key)) appears more than once in the request body")
 }
 
 /// A decoding path as a JSON field: `files[0].path`.

@@ -96,7 +96,10 @@ enum ExecHandler {
     /// ~0.1 ms of it: a body FastJSON reads as it is (known keys, right types) is taken from there;
     /// anything else goes through `decodeBody`, whose errors every route shares.
     static func decodeExecBody(_ request: HTTPRequest) throws -> ExecRequestDTO {
-        if let body = try? fastBody(request.body) { return body }
+        do { return try fastBody(request.body) } catch let malformed as FastJSON.Malformed {
+            // Already found: no second and third parse to find it again.
+            if let key = malformed.duplicateKey { throw duplicateKeyError(key) }
+        } catch {}
         return try decodeBody(ExecRequestDTO.self, from: request, known: ExecRequestDTO.knownFields)
     }
 
