@@ -61,15 +61,23 @@ public enum BhattiCommand {
             return report(.usage("unknown command \"\(name)\"", usage: "bhatti help"))
         }
         // -h before `--` (or before exec's command) asks for help, even beside a mistake in the rest.
+        // Parsed once; when that fails, a -h counts only for commands without a trailing command of
+        // their own, whose arguments (`bhatti exec --bogus dev ls -h`) are not bhatti's to read.
         let specs = [helpOption] + CLIContext.globalOptions + command.options
-        let parsedOrNil = try? parseArguments(remaining, specs: specs, restAfter: command.restAfter)
-        let beforeRest = remaining.prefix(while: { $0 != "--" })
-        if parsedOrNil?.has("--help") ?? beforeRest.contains(where: { $0 == "-h" || $0 == "--help" }) {
+        let parsed: ParsedArguments
+        do { parsed = try parseArguments(remaining, specs: specs, restAfter: command.restAfter) } catch {
+            let beforeRest = remaining.prefix(while: { $0 != "--" })
+            if command.restAfter == nil, beforeRest.contains(where: { $0 == "-h" || $0 == "--help" }) {
+                print(HelpCommands.help(for: command))
+                return 0
+            }
+            return report(.usage(error.message, usage: command.usage))
+        }
+        if parsed.has("--help") {
             print(HelpCommands.help(for: command))
             return 0
         }
         do {
-            let parsed = try parseArguments(remaining, specs: specs, restAfter: command.restAfter)
             let context = CLIContext.resolve(parsed, environment: environment)
             return try await command.run(parsed, context)
         } catch let error as UsageError {

@@ -109,5 +109,9 @@ struct ExecArgumentsTests {
         #expect(await BhattiCommand.main(["exec", "--url", nowhere, "dev", "ls", "--help"], environment: [:]) == 3)
         #expect(await BhattiCommand.main(["exec", "--url", nowhere, "dev", "-h"], environment: [:]) == 0)
         #expect(await BhattiCommand.main(["exec", "dev"], environment: [:]) == 2, "no command is a usage error")
+        // A mistake in exec's own options is reported, not hidden behind help for the command's -h.
+        #expect(await BhattiCommand.main(["exec", "--bogus", "dev", "ls", "-h"], environment: [:]) == 2)
+        // Other commands still show their help beside a mistake.
+        #expect(await BhattiCommand.main(["create", "--bogus", "-h"], environment: [:]) == 0)
     }
 }
