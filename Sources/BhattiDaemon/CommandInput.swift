@@ -15,11 +15,16 @@ enum CommandInput {
         }
     }
 
-    /// Environment names and values; sorted so the same body always names the same variable.
+    /// Environment names (`isEnvironmentName`: the same rule for exec, sessions and create) and values.
+    /// Sorted only to report a mistake, so the same body always names the same variable.
     static func validate(env: [String: String]) throws(BhattiError) {
+        guard env.contains(where: { !isEnvironmentName($0.key) || $0.value.utf8.contains(0) }) else { return }
         for (name, value) in env.sorted(by: { $0.key < $1.key }) {
             if name.utf8.contains(0) {
                 throw BhattiError(.invalidArgument, "environment variable name \(BhattiError.quoted(name)) contains a NUL byte (\\u0000)")
+            }
+            if !isEnvironmentName(name) {
+                throw BhattiError(.invalidArgument, "invalid environment variable name \(BhattiError.quoted(name)): use letters, digits and '_', not starting with a digit")
             }
             if value.utf8.contains(0) {
                 throw BhattiError(.invalidArgument, "environment variable \(BhattiError.quoted(name)) contains a NUL byte (\\u0000); values cannot hold one")

@@ -19,7 +19,6 @@ enum SandboxHandlers {
         let egress = try EgressPolicy.parse(body.egress, allow: body.allowCIDRs ?? [])
         var setup = GuestSetup(env: body.env ?? [:], initScript: body.initScript)
         try CommandInput.validate(env: setup.env)
-        for key in setup.env.keys { try validate(envName: key) }
         for file in body.files ?? [] {
             guard file.path.hasPrefix("/"), !file.path.split(separator: "/").contains("..") else {
                 throw BhattiError(.invalidArgument, "file path \(BhattiError.quoted(file.path)) must be absolute, without ..")
@@ -62,12 +61,6 @@ enum SandboxHandlers {
 
     /// An environment variable's name: the rule is a secret name's (both become variables), the
     /// message says which one it is.
-    static func validate(envName: String) throws(BhattiError) {
-        do { try SecretBox.validate(name: envName) } catch {
-            throw BhattiError(.invalidArgument, "invalid environment variable name \"\(envName)\": use letters, digits and '_', not starting with a digit")
-        }
-    }
-
     /// A snapshot's name: a sandbox name's rules, in a message that says snapshot.
     static func validate(snapshotName: String) throws(BhattiError) {
         do { _ = try SandboxName.parse(snapshotName) } catch {

@@ -59,6 +59,8 @@ struct APIConsistencyTests {
                 ("POST", "/v1/sandboxes/nope/snapshots", "{}", #"missing field "name""#),
                 ("POST", "/v1/sandboxes/nope/snapshots", #"{"name":"bad name!"}"#, #"invalid snapshot name "bad name!""#),
                 ("POST", "/v1/sandboxes", #"{"name":"ok","env":{"1A":"b"}}"#, #"invalid environment variable name "1A""#),
+                // The same rule for exec: "A=B" would set A, another variable than the one named.
+                ("POST", "/v1/sandboxes/nope/exec", #"{"cmd":["env"],"env":{"A=B":"x"}}"#, #"invalid environment variable name "A=B""#),
                 ("POST", "/v1/sandboxes", #"{"name":"ok","labels":{"bhatti.sh/x":"y"}}"#, "is reserved"),
                 ("POST", "/v1/sandboxes", #"{"name":"ok","files":[{"content":""}]}"#, #"missing field "files[0].path""#),
                 ("POST", "/v1/secrets", #"{"name":"A"}"#, #"missing field "value""#),

@@ -73,11 +73,16 @@ public final class SecretBox: Sendable {
 
     /// Environment variable names: what the guest turns a secret into.
     static func validate(name: String) throws {
-        let bytes = Array(name.utf8)
-        let valid = (1...128).contains(bytes.count) && !(bytes[0] >= 48 && bytes[0] <= 57)
-            && bytes.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
-        guard valid else {
+        guard isEnvironmentName(name) else {
             throw BhattiError(.invalidArgument, "invalid secret name \(BhattiError.quoted(name)): use letters, digits and '_', not starting with a digit (it becomes an environment variable)")
         }
     }
+}
+
+/// An environment variable's name as bhatti takes it (secrets become one): 1–128 letters, digits and
+/// `_`, not starting with a digit. A `=` or NUL would set another variable than the one named.
+func isEnvironmentName(_ name: String) -> Bool {
+    let bytes = Array(name.utf8)
+    return (1...128).contains(bytes.count) && !(bytes[0] >= 48 && bytes[0] <= 57)
+        && bytes.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 65 && $0 <= 90) || ($0 >= 97 && $0 <= 122) || $0 == 95 }
 }
