@@ -74,21 +74,25 @@ enum ShellHandler {
                 return true
             }
             group.addTask {
-                // The connection is over (closed, lost): stop, even if the input task still waits for
-                // credit the guest will not give (a program that does not read its input).
-                await socket.waitUntilEnded()
-                return false
-            }
-            group.addTask {
-                // Client → guest. Returns when the client closes.
-                do {
-                    for try await message in socket.messages {
-                        switch message {
-                        case .binary(let bytes): try await attachment.write(bytes)
-                        case .text(let text): try await control(text, attachment)
-                        }
+                // Client → guest. Returns when the client closes, after what it sent (an eof included)
+                // went in, as far as the guest takes it: once the connection is over, a write stops
+                // waiting for credit a program that does not read will never give.
+                await withTaskGroup(of: Void.self) { input in
+                    input.addTask {
+                        await socket.waitUntilEnded()
+                        attachment.stopWaitingForInputCredit()
                     }
-                } catch {}
+                    do {
+                        for try await message in socket.messages {
+                            switch message {
+                            case .binary(let bytes): try await attachment.write(bytes)
+                            case .text(let text): try await control(text, attachment)
+                            }
+                        }
+                    } catch {}
+                    // The watcher returns when cancelled.
+                    input.cancelAll()
+                }
                 return false
             }
             let sessionEnded = await group.next() ?? false

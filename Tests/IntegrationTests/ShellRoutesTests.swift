@@ -76,4 +76,24 @@ struct ShellRoutesTests {
             #expect(try await d.call("DELETE", "/v1/sandboxes/pipe").status == 200)
         }
     }
+
+    @Test("a client that sends its input and eof and leaves at once: all of it reaches the program, which ends")
+    func inputThenLeave() async throws {
+        try await withDaemon { d in
+            _ = try await d.create("leave")
+            let socket = try await open(d, "/v1/sandboxes/leave/exec/ws")
+            try socket.send(text: #"{"cmd":["sh","-c","cat > /tmp/got"]}"#)
+            try socket.send(binary: Array("all of it\n".utf8))
+            try socket.send(text: #"{"type":"eof"}"#)
+            socket.close(code: WebSocketCloseCode.normal, reason: "")
+            // The file whole and cat gone: the eof went in after the client had gone (without it cat
+            // would wait forever, and the deadline only turns that into a failure).
+            var seen = ""
+            let ended = try await eventually {
+                seen = try await d.exec("leave", ["sh", "-c", "cat /tmp/got 2>/dev/null; pgrep -x cat >/dev/null && echo RUNNING"]).stdout
+                return seen == "all of it\n"
+            }
+            #expect(ended, "the program did not get all its input and its end: \(seen)")
+        }
+    }
 }

@@ -39,6 +39,10 @@ public final class AgentSessionAttachment: Sendable {
         try await connection.sendMetered(stream, .stdin, bytes)
     }
 
+    /// The input's sender is gone: writes go on while the guest's credit lasts, then throw instead of
+    /// waiting for a program that does not read.
+    public func stopWaitingForInputCredit() { connection.stopWaitingForCredit(stream) }
+
     /// Sets the terminal size (the session's foreground job gets SIGWINCH); ignored for piped sessions.
     public func resize(rows: UInt16, cols: UInt16) throws {
         try connection.send(Frame(stream: stream, type: .resize, payload: TerminalSize(rows: rows, cols: cols).payload))

@@ -159,6 +159,9 @@ public final class AgentConnection: Sendable {
         }
     }
 
+    /// Sends on stream `id` stop waiting for credit the guest has not given (see `OutboundWindow.stopWaiting`).
+    func stopWaitingForCredit(_ id: UInt32) { state.withLock { $0.streams[id]?.window }?.stopWaiting() }
+
     /// Records that the caller consumed `bytes` of metered data on stream `id`; grants credit back in batches.
     func consumed(_ id: UInt32, _ bytes: Int) {
         let grant: Int = state.withLock { s in

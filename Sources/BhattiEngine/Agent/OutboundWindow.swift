@@ -7,6 +7,8 @@ final class OutboundWindow: Sendable {
     private struct State {
         var available = Credit.initialWindow
         var closed = false
+        /// What can go with the credit there is still goes; a take that would wait throws instead.
+        var waitsNoMore = false
         var waiters: [CheckedContinuation<Void, any Error>] = []
     }
     private let state = Mutex(State())
@@ -18,7 +20,10 @@ final class OutboundWindow: Sendable {
             try Task.checkCancellation()
             let got: Int? = try state.withLock { s in
                 if s.closed { throw AgentError.disconnected }
-                guard s.available > 0 else { return nil }
+                guard s.available > 0 else {
+                    if s.waitsNoMore { throw CancellationError() }
+                    return nil
+                }
                 let n = min(max, s.available)
                 s.available -= n
                 return n
@@ -27,7 +32,7 @@ final class OutboundWindow: Sendable {
             try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
                     let resumeNow: Bool = state.withLock { s in
-                        if s.closed || s.available > 0 || Task.isCancelled { return true }
+                        if s.closed || s.available > 0 || s.waitsNoMore || Task.isCancelled { return true }
                         s.waiters.append(c)
                         return false
                     }
@@ -51,6 +56,13 @@ final class OutboundWindow: Sendable {
             return s.waiters
         }
         for w in waiters { w.resume() }
+    }
+
+    /// From now on a take that would wait for credit throws (its sender is gone), while one that finds
+    /// credit still takes it: what the guest will accept is delivered, nothing waits for what it won't.
+    func stopWaiting() {
+        state.withLock { $0.waitsNoMore = true }
+        wakeAll()
     }
 
     func close() {
