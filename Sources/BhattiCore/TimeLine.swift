@@ -11,8 +11,6 @@ public struct TimeLine: Sendable {
         wait = { moment in try await clock.sleep(until: origin.advanced(by: moment), tolerance: nil) }
     }
 
-    public static let continuous = TimeLine(ContinuousClock())
-
     /// Time since the clock was wrapped.
     public var now: Duration { read() }
 

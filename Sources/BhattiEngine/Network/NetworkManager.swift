@@ -47,10 +47,10 @@ public actor NetworkManager {
     public nonisolated func namespace(index: Int) -> String { "\(prefix)-\(index)" }
 
     /// The user's gateway (the bridge's address) and prefix length.
-    public nonisolated func gateway(index: Int) -> String { Self.format(base + UInt32(index) * 256 + 1) }
+    public nonisolated func gateway(index: Int) -> String { IPv4.format(base + UInt32(index) * 256 + 1) }
 
     /// A sandbox's address in the user's /24: host 2…254.
-    public nonisolated func address(index: Int, host: Int) -> String { Self.format(base + UInt32(index) * 256 + UInt32(host)) }
+    public nonisolated func address(index: Int, host: Int) -> String { IPv4.format(base + UInt32(index) * 256 + UInt32(host)) }
 
     /// Whether the host side (forwarding, the NAT and filter table) is set up in this process.
     private var hostReady = false
@@ -63,7 +63,7 @@ public actor NetworkManager {
         // Veths made by a daemon from before the group existed.
         for index in existing() { try? await ip(["link", "set", "dev", veth(index: index).host, "group", String(Self.vethGroup)]) }
         let veths = "\"bv\(prefix.dropFirst(2))*\""
-        let pool = Self.format(base) + "/\(32 - Int(log2(Double(capacity))) - 8)"
+        let pool = IPv4.format(base) + "/\(32 - Int(log2(Double(capacity))) - 8)"
         try await nft(namespace: nil, """
             table ip \(hostTable) {}
             delete table ip \(hostTable)
@@ -89,7 +89,7 @@ public actor NetworkManager {
     public nonisolated func veth(index: Int) -> (host: String, hostAddress: String, nsAddress: String) {
         let slot = (UInt32((base >> 8) & 0x3FFF) + UInt32(index)) % 16384
         let transfer = (169 << 24 | 254 << 16) + slot * 4
-        return ("bv" + prefix.dropFirst(2) + String(index), Self.format(transfer + 1), Self.format(transfer + 2))
+        return ("bv" + prefix.dropFirst(2) + String(index), IPv4.format(transfer + 1), IPv4.format(transfer + 2))
     }
 
     /// Creates the user's namespace, bridge and veth to the host when missing.
@@ -115,7 +115,7 @@ public actor NetworkManager {
             try await ip(["link", "set", "dev", v.host, "group", String(Self.vethGroup)])
             try await ip(["addr", "add", v.hostAddress + "/30", "dev", v.host])
             try await ip(["link", "set", v.host, "up"])
-            try await ip(["route", "replace", Self.format(base + UInt32(index) * 256) + "/24", "via", v.nsAddress, "dev", v.host])
+            try await ip(["route", "replace", IPv4.format(base + UInt32(index) * 256) + "/24", "via", v.nsAddress, "dev", v.host])
             try await ip(["-n", ns, "addr", "add", v.nsAddress + "/30", "dev", "up0"])
             try await ip(["-n", ns, "link", "set", "up0", "up"])
             try await ip(["-n", ns, "route", "replace", "default", "via", v.hostAddress])
@@ -303,11 +303,7 @@ public actor NetworkManager {
 
     static func parseCIDR(_ text: String) -> (UInt32, Int)? {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let length = Int(parts[1]), (0...32).contains(length) else { return nil }
-        let octets = parts[0].split(separator: ".").compactMap { UInt32($0) }
-        guard octets.count == 4, octets.allSatisfy({ $0 < 256 }) else { return nil }
-        return (octets[0] << 24 | octets[1] << 16 | octets[2] << 8 | octets[3], length)
+        guard parts.count == 2, let length = Int(parts[1]), (0...32).contains(length), let address = IPv4.parse(parts[0]) else { return nil }
+        return (address, length)
     }
-
-    static func format(_ a: UInt32) -> String { "\(a >> 24).\((a >> 16) & 255).\((a >> 8) & 255).\(a & 255)" }
 }
