@@ -21,7 +21,7 @@ extension HelloReply {
         w.add("agent_version", agentVersion)
         w.add("boot_id", bootID)
         w.add("uptime_ms", uptimeMilliseconds)
-        if !capabilities.isEmpty { w.add("capabilities", capabilities) }
+        if let capabilities { w.add("capabilities", capabilities) }
         return w.finished()
     }
 
@@ -29,7 +29,7 @@ extension HelloReply {
         let o = try FastJSONObject(bytes)
         self.init(
             version: try o.int("version"), agentVersion: try o.string("agent_version"), bootID: try o.string("boot_id"),
-            uptimeMilliseconds: try o.int("uptime_ms"), capabilities: o.keys.contains("capabilities") ? try o.strings("capabilities") : [])
+            uptimeMilliseconds: try o.int("uptime_ms"), capabilities: o.keys.contains("capabilities") ? try o.strings("capabilities") : nil)
     }
 }
 

@@ -21,10 +21,11 @@ public struct HelloReply: Codable, Equatable, Sendable {
     /// The guest kernel's boot id: it changes when the VM reboots, not when it is restored.
     public var bootID: String
     public var uptimeMilliseconds: Int
-    /// Optional frames this agent understands (`clock`); a host sends none of them to an agent that
-    /// does not list them, so a cold sandbox of an older image still wakes under a newer daemon.
-    public var capabilities: [String]
-    public init(version: Int, agentVersion: String, bootID: String, uptimeMilliseconds: Int, capabilities: [String] = []) {
+    /// Optional frames this agent understands (`clock`); nil from an agent older than the list. A host
+    /// sends none of them to an agent that does not list them, so a cold sandbox of an older image
+    /// still wakes under a newer daemon.
+    public var capabilities: [String]?
+    public init(version: Int, agentVersion: String, bootID: String, uptimeMilliseconds: Int, capabilities: [String]? = nil) {
         self.version = version
         self.agentVersion = agentVersion
         self.bootID = bootID
@@ -38,21 +39,8 @@ public struct HelloReply: Codable, Equatable, Sendable {
         case uptimeMilliseconds = "uptime_ms"
         case capabilities
     }
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(
-            version: try c.decode(Int.self, forKey: .version), agentVersion: try c.decode(String.self, forKey: .agentVersion),
-            bootID: try c.decode(String.self, forKey: .bootID), uptimeMilliseconds: try c.decode(Int.self, forKey: .uptimeMilliseconds),
-            capabilities: try c.decodeIfPresent([String].self, forKey: .capabilities) ?? [])
-    }
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(version, forKey: .version)
-        try c.encode(agentVersion, forKey: .agentVersion)
-        try c.encode(bootID, forKey: .bootID)
-        try c.encode(uptimeMilliseconds, forKey: .uptimeMilliseconds)
-        if !capabilities.isEmpty { try c.encode(capabilities, forKey: .capabilities) }
-    }
+
+    public func can(_ capability: String) -> Bool { capabilities?.contains(capability) == true }
 }
 
 /// The host's wall clock for the guest to take: after a restore or a resume the guest's clock is as

@@ -28,5 +28,6 @@ struct GuestClockWireTests {
             #expect(try HelloReply(fastJSON: Array(try JSONEncoder().encode(reply))) == reply)
         }
         #expect(!String(decoding: without.fastJSON, as: UTF8.self).contains("capabilities"))
+        #expect(with.can(GuestClock.capability) && !without.can(GuestClock.capability))
     }
 }

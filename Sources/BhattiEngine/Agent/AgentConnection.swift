@@ -112,7 +112,7 @@ public final class AgentConnection: Sendable {
     /// is sent after this runs on the new time. Agents without the capability are left alone, and a
     /// closed channel fails the next request instead.
     public func sendClock() {
-        guard hello.capabilities.contains(GuestClock.capability) else { return }
+        guard hello.can(GuestClock.capability) else { return }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let clock = GuestClock(nanosecondsSinceEpoch: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
