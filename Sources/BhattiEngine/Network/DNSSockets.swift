@@ -60,18 +60,22 @@ enum DNSSockets {
         return .datagram(Array(buffer[0..<n]), from: endpoint(from))
     }
 
-    /// Accepts a waiting connection (blocking from then on); nil when none waits.
+    /// Accepts a waiting connection (blocking from then on, close-on-exec from the start: a QEMU spawned
+    /// meanwhile must not inherit it); nil when none waits.
     static func accept(_ listener: FileDescriptor) -> (FileDescriptor, DNSEndpoint)? {
+        guard let connection = try? Socket.accept(listener) else { return nil }
         var from = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let raw: Int32? = try? listener.withRawValue { fd in
+        let named = (try? connection.withRawValue { fd in
             withUnsafeMutablePointer(to: &from) {
-                $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { Glibc.accept(fd, $0, &length) }
+                $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
             }
+        }) == 0
+        guard named else {
+            connection.close()
+            return nil
         }
-        guard let raw, raw >= 0 else { return nil }
-        _ = fcntl(raw, F_SETFD, FD_CLOEXEC)
-        return (FileDescriptor(rawValue: raw), endpoint(from))
+        return (connection, endpoint(from))
     }
 
     /// A TCP connection to `endpoint` within `timeoutMilliseconds`, with that deadline on every read
