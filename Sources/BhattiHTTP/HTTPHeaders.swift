@@ -63,6 +63,16 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByArrayLite
     }
 
     /// Every value for `name`, in order.
+    /// Whether `name` appears more than once; one pass, no copies (every request asks it).
+    public func repeats(_ name: String) -> Bool {
+        var seen = false
+        for field in fields where headerNamesEqual(field.name, name) {
+            if seen { return true }
+            seen = true
+        }
+        return false
+    }
+
     public func values(for name: String) -> [String] {
         fields.filter { headerNamesEqual($0.name, name) }.map(\.value)
     }

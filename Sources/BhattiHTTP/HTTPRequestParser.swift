@@ -140,7 +140,7 @@ public struct HTTPRequestParser: Sendable {
         guard let decoded = RequestTarget(target) else { throw .malformed("invalid request target") }
         // Fields that must appear once (RFC 9110 §5.3: they are not lists): with two, one reader (a
         // proxy in front) may act on the first and another on the last, e.g. two different keys.
-        for name in Self.singletonFields where headers.values(for: name).count > 1 {
+        for name in Self.singletonFields where headers.repeats(name) {
             throw .malformed("more than one \(name) header")
         }
         return HTTPRequest(
