@@ -190,7 +190,13 @@ extension SandboxService {
         thermal[record.id, default: ThermalEntry(lastUse: now)].warmSince = next.state == .warm ? now : nil
         // Coming back to hot is use: the idle clock starts from the wake, not from before the pause.
         if next.state == .hot { thermal[record.id]?.lastUse = now }
-        armTimer(record.id)
+        if next.state == .hot || next.state == .warm {
+            armTimer(record.id)
+        } else {
+            // Cold and error have nothing to time: no task that would only read the store and end.
+            thermal[record.id]?.timer?.cancel()
+            thermal[record.id]?.timer = nil
+        }
         return next
     }
 
