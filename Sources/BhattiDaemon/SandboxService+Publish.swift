@@ -52,7 +52,7 @@ extension SandboxService {
 
     /// The rule behind a public alias and the sandbox it routes to, whoever owns it.
     func route(alias: String) async throws -> (PublishRule, SandboxRef)? {
-        guard let rule = try await store.publishRule(alias: alias), let record = try await store.sandbox(id: rule.sandboxID) else { return nil }
+        guard let rule = try await store.publishRule(alias: alias), let record = try await sandbox(rule.sandboxID) else { return nil }
         return (rule, SandboxRef(record.id.rawValue, owner: record.userID ?? ""))
     }
 

@@ -165,7 +165,7 @@ extension SandboxService {
         } catch {
             let reason = "restoring its snapshot failed: \(error)"
             if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                try? await store.setState(record.id, next, reason: reason)
+                await self.record(record.id, next, reason: reason)
             }
             log.error("sandbox.restore_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             throw BhattiError(.unavailable, "sandbox \(record.name): \(reason)", cause: error)
@@ -261,7 +261,7 @@ extension SandboxService {
     /// When `id` should be looked at again (on the `TimeLine`; now or earlier: at once), or nil when
     /// nothing will happen.
     private func nextCheck(_ id: SandboxID) async -> Duration? {
-        guard !shuttingDown, let entry = thermal[id], let record = try? await store.sandbox(id: id) else { return nil }
+        guard !shuttingDown, let entry = thermal[id], let record = try? await sandbox(id) else { return nil }
         if record.keepHot {
             thermal[id]?.keptHot = true
             return nil
@@ -284,7 +284,7 @@ extension SandboxService {
     /// The timer fired: cool `id` one step if it is still idle (the guest's CPU agrees); failed
     /// snapshots back off and, after `maxSnapshotAttempts`, mark the sandbox `error`.
     private func cool(_ id: SandboxID) async {
-        guard let record = try? await store.sandbox(id: id) else { return }
+        guard let record = try? await sandbox(id) else { return }
         switch record.state {
         case .hot:
             if await guestIsBusy(id) {
@@ -325,7 +325,7 @@ extension SandboxService {
         if failures >= policy.maxSnapshotAttempts {
             let reason = "snapshot failed \(failures) times: \(error)"
             if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                try? await store.setState(record.id, next, reason: reason)
+                await self.record(record.id, next, reason: reason)
             }
             log.error("sandbox.snapshot_gave_up", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             return

@@ -364,7 +364,7 @@ public actor SandboxService {
         // Held before the state is read again, so the thermal manager cannot pause it in between.
         hold(record.id)
         defer { release(record.id) }
-        let state = try await store.sandbox(id: record.id)?.state ?? record.state
+        let state = try await sandbox(record.id)?.state ?? record.state
         guard state == .hot else {
             throw BhattiError(.invalidState, "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
         }
