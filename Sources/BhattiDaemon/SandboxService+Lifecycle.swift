@@ -7,7 +7,8 @@ extension SandboxService {
     /// Called by a create just before it records its sandbox hot: throws if a destroy asked it to give
     /// up meanwhile, so the create's own failure path takes the VM, tap and files down.
     func checkStillWanted(_ record: SandboxRecord) throws {
-        if destroyRequested.contains(record.id) {
+        // A create's task is cancelled only by a destroy (see `destroy`).
+        if Task.isCancelled {
             throw BhattiError(.invalidState, "sandbox \(record.name) was destroyed while it was being created")
         }
     }

@@ -73,13 +73,10 @@ public actor SandboxService {
     let store: SandboxStore
     let engine: Engine
     let log: Logger
-    /// Creates in flight, by owner and name: a second create of the same name waits for the first.
-    private var creating: [SandboxRef: Task<SandboxRecord, any Error>] = [:]
-    /// The same creates by the new sandbox's id, so a destroy can find and stop the one it races
-    /// (see SandboxService+Lifecycle).
-    var creatingByID: [SandboxID: Task<SandboxRecord, any Error>] = [:]
-    /// Sandboxes whose create a destroy has asked to give up: it tears down what it made.
-    var destroyRequested: Set<SandboxID> = []
+    /// Creates in flight, by owner and name: a second create of the same name waits for the first, and
+    /// a destroy that races one cancels it (the only way such a task is cancelled), which makes it tear
+    /// down what it made (see SandboxService+Lifecycle).
+    var creating: [SandboxRef: Task<SandboxRecord, any Error>] = [:]
     /// States the store could not take (a full disk), shown until a later write succeeds
     /// (see SandboxService+Recovery).
     var unrecorded: [SandboxID: UnrecordedState] = [:]
@@ -213,7 +210,7 @@ public actor SandboxService {
                 await engine.destroy(id: record.id.rawValue)
                 await self.detachNetwork(record)
                 try? await store.delete(record.id)
-                if self.destroyRequested.contains(record.id) {
+                if Task.isCancelled {
                     log.info("sandbox.create_abandoned", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "error": "\(error)"])
                     throw BhattiError(.invalidState, "sandbox \(record.name) was destroyed while it was being created")
                 }
@@ -223,12 +220,7 @@ public actor SandboxService {
             }
         }
         creating[ref] = task
-        creatingByID[record.id] = task
-        defer {
-            creating[ref] = nil
-            creatingByID[record.id] = nil
-            destroyRequested.remove(record.id)
-        }
+        defer { creating[ref] = nil }
         return (try await task.value, false)
     }
 
@@ -384,8 +376,7 @@ public actor SandboxService {
     /// waited for, and a thermal transition is waited for: one outcome wins, and no QEMU outlives its record.
     public func destroy(_ ref: SandboxRef) async throws {
         let found = try await get(ref)
-        if let creation = creatingByID[found.id] {
-            destroyRequested.insert(found.id)
+        if found.state == .creating, let creation = creating[SandboxRef(found.name.rawValue, owner: found.userID ?? "")] {
             creation.cancel()
             _ = try? await creation.value
         }
