@@ -1,6 +1,7 @@
 import BhattiCore
 import BhattiEngine
 import BhattiStore
+import BhattiSystem
 import Foundation
 
 /// At daemon start: files no record owns are leftovers of a crash (a daemon killed during a create,
@@ -41,20 +42,12 @@ extension SandboxService {
 
     /// Removes a leftover and logs it with its size; false when it could not be removed (logged too).
     private func remove(_ path: String) -> Bool {
-        let bytes = Self.diskUsage(path)
+        let bytes = DiskSpace.allocatedBytes(path)
         do { try FileManager.default.removeItem(atPath: path) } catch {
             log.warning("daemon.orphan_not_removed", ["path": path, "error": "\(error)"])
             return false
         }
         log.warning("daemon.orphan_removed", ["path": path, "bytes": String(bytes)])
         return true
-    }
-
-    /// The bytes a directory's files occupy on disk (what removing it frees), for the log.
-    static func diskUsage(_ path: String) -> UInt64 {
-        guard let walker = FileManager.default.enumerator(atPath: path) else { return 0 }
-        var total: UInt64 = 0
-        while let file = walker.nextObject() as? String { total += StorageGuard.allocatedBytes(path + "/" + file) }
-        return total
     }
 }

@@ -15,7 +15,7 @@ extension SandboxService {
         let last = qemuLog.split(separator: "\n").last.map(String.init) ?? ""
         var reason = "QEMU ended unexpectedly: \(how)\(last.isEmpty ? "" : "; its last output: \(last)")"
         let data = engine.configuration.dataDirectory
-        if let free = StorageGuard.freeBytes(data), free < StorageBudget.headroomBytes {
+        if let free = DiskSpace.freeBytes(data), free < StorageBudget.headroomBytes {
             reason += "; the data directory \(data) is nearly full (\(StorageBudget.mebibytes(free)) free), so its RAM file or disk could not grow"
         }
         await vmLost(id: id, reason: reason)
@@ -130,7 +130,7 @@ extension SandboxService {
     func checkStorage(memoryMB: Int, ramBytesOnDisk: UInt64 = 0, for what: String) throws {
         let data = engine.configuration.dataDirectory
         try StorageBudget.check(
-            free: StorageGuard.freeBytes(data), needed: StorageBudget.needed(memoryMB: memoryMB, ramBytesOnDisk: ramBytesOnDisk),
+            free: DiskSpace.freeBytes(data), needed: StorageBudget.needed(memoryMB: memoryMB, ramBytesOnDisk: ramBytesOnDisk),
             directory: data, for: what)
     }
 }

@@ -1,6 +1,7 @@
 import BhattiCore
 import BhattiEngine
 import BhattiStore
+import BhattiSystem
 import Foundation
 
 /// Named snapshots: checkpoints of a running sandbox that restore into new sandboxes.
@@ -24,9 +25,9 @@ extension SandboxService {
         defer { release(record.id) }
         // The copy takes what the RAM file and overlay occupy (sparse): refused up front on a full disk.
         let paths = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue)
-        let copy = StorageGuard.allocatedBytes(paths.memory) + StorageGuard.allocatedBytes(paths.disk)
+        let copy = DiskSpace.allocatedBytes(paths.memory) + DiskSpace.allocatedBytes(paths.disk)
         try StorageBudget.check(
-            free: StorageGuard.freeBytes(engine.configuration.dataDirectory), needed: copy + StorageBudget.headroomBytes,
+            free: DiskSpace.freeBytes(engine.configuration.dataDirectory), needed: copy + StorageBudget.headroomBytes,
             directory: engine.configuration.dataDirectory, for: "snapshot \(record.name)")
         let id = "snap" + SandboxID.random().rawValue
         let directory = engine.configuration.dataDirectory + "/snapshots/" + id

@@ -1,6 +1,7 @@
 import BhattiCore
 import BhattiEngine
 import BhattiStore
+import BhattiSystem
 import BhattiWire
 import Foundation
 
@@ -157,7 +158,7 @@ extension SandboxService {
     /// Restore from disk. Damaged files put the sandbox in `error` with the reason: retrying cannot help.
     private func restoreNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
-        let ram = StorageGuard.allocatedBytes(VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue).memory)
+        let ram = DiskSpace.allocatedBytes(VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue).memory)
         try checkStorage(memoryMB: record.memoryMB, ramBytesOnDisk: ram, for: "restore \(record.name)")
         do {
             try await ensureNetwork(record)

@@ -88,22 +88,6 @@ public enum FileOps {
         return stat(path, &st) == 0 ? UInt64(st.st_size) : 0
     }
 
-    /// Bytes allocated by a tree (hard links counted once), what the file system will need for data.
-    static func allocatedBytes(_ root: String) -> UInt64 {
-        var total: UInt64 = 0
-        var seen: Set<UInt64> = []
-        func add(_ path: String) {
-            var st = stat()
-            guard lstat(path, &st) == 0 else { return }
-            if st.st_nlink > 1, (st.st_mode & S_IFMT) != S_IFDIR, !seen.insert(UInt64(st.st_ino)).inserted { return }
-            total += UInt64(st.st_blocks) * 512
-        }
-        add(root)
-        let walker = FileManager.default.enumerator(atPath: root)
-        while let relative = walker?.nextObject() as? String { add("\(root)/\(relative)") }
-        return total
-    }
-
     /// Detaches every mount at or below `path`, deepest first. debootstrap mounts /proc and /sys in
     /// its target; if it died mid-way, the tree cannot be removed until they are gone.
     static func unmountAll(under path: String) throws(ImageError) {

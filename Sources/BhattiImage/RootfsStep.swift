@@ -52,7 +52,7 @@ enum RootfsStep {
     ) -> BuildStep {
         BuildStep(name: "rootfs", key: key, outputs: [layout.rootfs]) { log in
             try FileOps.copy(loharSource, to: "\(layout.rootfsTree)/\(loharPath)", permissions: 0o755)
-            let bytes = size ?? autoSize(treeBytes: FileOps.allocatedBytes(layout.rootfsTree))
+            let bytes = size ?? autoSize(treeBytes: DiskSpace.allocatedBytes(layout.rootfsTree))
             let mib = bytes / (1 << 20)
             log("mkfs.ext4 -d (\(mib) MiB, sparse)")
             let temp = layout.rootfs + ".tmp"

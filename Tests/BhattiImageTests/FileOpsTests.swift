@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import BhattiSystem
 import Testing
 
 @testable import BhattiImage
@@ -45,9 +46,9 @@ import Testing
     @Test func allocatedBytesCountsHardLinksOnce() throws {
         let dir = TemporaryDirectory("size")
         let file = dir.write("a", String(repeating: "x", count: 100_000))
-        let single = FileOps.allocatedBytes(dir.path)
+        let single = DiskSpace.allocatedBytes(dir.path)
         #expect(link(file, "\(dir.path)/b") == 0)
-        #expect(FileOps.allocatedBytes(dir.path) == single)
+        #expect(DiskSpace.allocatedBytes(dir.path) == single)
         #expect(single >= 100_000)
     }
 }
