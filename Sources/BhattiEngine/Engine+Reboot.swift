@@ -22,25 +22,7 @@ extension Engine {
         }
         removeSnapshotFiles(paths)
         unlink(paths.memory)
-        var config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
-        config.nic = nic
-        config.diskThrottle = diskThrottle
-        config.cgroups = cgroups
-        config.vmm = try await vmmConfinement()
-        let vm = try await VirtualMachine.boot(config, keepDisk: true, onExit: exitHandler(id: id))
-        machines[id] = vm
-        return vm.agent.hello
-    }
-}
-
-extension Termination {
-    /// How a process ended, for people: `exited with status 1`, `killed by signal 9 (SIGKILL)`.
-    public var described: String {
-        switch self {
-        case .exited(let code): return "exited with status \(code)"
-        case .signaled(let signal):
-            let name = strsignal(signal).map { String(cString: $0) }
-            return "killed by signal \(signal)" + (name.map { " (\($0))" } ?? "")
-        }
+        let config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
+        return try await launch(config, nic: nic, diskThrottle: diskThrottle, keepDisk: true)
     }
 }

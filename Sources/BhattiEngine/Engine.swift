@@ -75,12 +75,19 @@ public actor Engine {
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
         var vmConfig = config
         vmConfig.hostname = hostname
-        vmConfig.nic = nic
-        vmConfig.diskThrottle = diskThrottle
-        vmConfig.cgroups = cgroups
-        vmConfig.vmm = try await vmmConfinement()
-        let vm = try await VirtualMachine.boot(vmConfig, onExit: exitHandler(id: id))
-        machines[id] = vm
+        return try await launch(vmConfig, nic: nic, diskThrottle: diskThrottle, keepDisk: false)
+    }
+
+    /// Boots `config` with today's network card and disk limits, in this engine's cgroups and VMM
+    /// confinement, and tracks the VM (a first boot, or a reboot on the disk it has: `keepDisk`).
+    func launch(_ config: VMConfiguration, nic: NetworkInterface?, diskThrottle: DiskThrottle, keepDisk: Bool) async throws -> HelloReply {
+        var config = config
+        config.nic = nic
+        config.diskThrottle = diskThrottle
+        config.cgroups = cgroups
+        config.vmm = try await vmmConfinement()
+        let vm = try await VirtualMachine.boot(config, keepDisk: keepDisk, onExit: exitHandler(id: config.id))
+        machines[config.id] = vm
         return vm.agent.hello
     }
 

@@ -112,6 +112,15 @@ public enum Termination: Equatable, Sendable {
     public init(waitStatus s: Int32) {
         if s & 0x7f == 0 { self = .exited((s >> 8) & 0xff) } else { self = .signaled(s & 0x7f) }
     }
+
+    /// How a process ended, for people: `exited with status 1`, `killed by signal 9 (Killed)`.
+    public var described: String {
+        switch self {
+        case .exited(let code): "exited with status \(code)"
+        case .signaled(let signal):
+            "killed by signal \(signal)" + (strsignal(signal).map { " (\(String(cString: $0)))" } ?? "")
+        }
+    }
 }
 
 /// Blocks in waitpid for `pid` (call from a dedicated thread).
