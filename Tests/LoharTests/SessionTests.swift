@@ -67,10 +67,20 @@ struct SessionTests {
     @Test("output is neither lost, duplicated nor reordered across the replay/live boundary")
     func reattachOrdering() async throws {
         let c = try await SharedAgent().connect()
-        // A counter, throttled so the output between two attachments always fits the scrollback: at most
-        // about 1,000 lines a second, so 64 KiB lasts ten seconds even when a loaded machine is slow to
-        // reattach (at 5,000 a second a two-second stall overflowed it).
-        let script = "i=0; while :; do echo $i; i=$((i+1)); if [ $((i % 10)) -eq 0 ]; then sleep 0.01; fi; done"
+        // A counter that stops at a limit the test raises before each attachment: however slow the machine
+        // is to reattach, what is written while detached (at most 2,000 short lines) fits the 64 KiB
+        // scrollback, so a gap can only be the session's fault. It keeps writing across each boundary.
+        let dir = try TransferSupport.TempDir()
+        defer { dir.remove() }
+        let limitFile = dir.path + "/limit"
+        func allow(upTo limit: Int) throws {
+            try Data("\(limit)\n".utf8).write(to: URL(fileURLWithPath: limitFile), options: .atomic)
+        }
+        try allow(upTo: 2000)
+        let script = """
+            i=0; while :; do read lim < \(limitFile); while [ $i -lt $lim ]; do echo $i; i=$((i+1)); \
+            if [ $((i % 10)) -eq 0 ]; then sleep 0.01; fi; done; sleep 0.01; done
+            """
         var att = try await c.openSession(SessionRequest(argv: ["sh", "-c", script]))
         let id = att.info.sessionID
         var previousLast: Int?
@@ -88,6 +98,7 @@ struct SessionTests {
                 #expect(first <= previousLast + 1)
                 #expect(last > previousLast)
             }
+            if let last = numbers.last { try allow(upTo: last + 2000) }
             previousLast = numbers.last
             try await Task.sleep(for: .milliseconds(20))
             att = try await c.openSession(SessionRequest(sessionID: id))
