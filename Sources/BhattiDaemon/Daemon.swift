@@ -87,7 +87,8 @@ public final class Daemon: Sendable {
         var terminator: TLSTerminator?
         if let (host, p) = try config.proxyAddress() {
             let server = HTTPServer(
-                handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits, clock: rateLimitClock))
+                handler: PublicProxy(service: service, zone: config.proxyZone, limits: config.proxyRateLimits, clock: rateLimitClock),
+                limits: HTTPLimits(writeTimeoutMilliseconds: config.clientWriteTimeoutSeconds * 1000))
             let bound: Int
             let address = "\(host.contains(":") ? "[\(host)]" : host):\(p)"
             if let certificate = config.proxyTLSCertificate, let key = config.proxyTLSKey {
@@ -123,6 +124,7 @@ public final class Daemon: Sendable {
             method == "PUT" && path.hasSuffix("/files") && path.split(separator: "/").count == 4
         }
         let limits = HTTPLimits(
+            writeTimeoutMilliseconds: config.clientWriteTimeoutSeconds * 1000,
             routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : nil },
             streamsBody: isUpload)
         let server = HTTPServer(handler: handler, limits: limits)

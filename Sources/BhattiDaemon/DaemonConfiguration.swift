@@ -11,6 +11,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var accelerator: AcceleratorChoice = .auto
     /// Seconds to wait for a booting guest's agent.
     public var bootTimeoutSeconds: Int = 90
+    /// Seconds a response may go without the client taking a byte before its connection is closed (a
+    /// client that stops reading); 0 never closes it.
+    public var clientWriteTimeoutSeconds: Int = 60
     /// Whether to write the client config (~/.bhatti/config.json) on first start when absent.
     public var writeClientConfig: Bool = true
     /// Idle time before a hot sandbox is paused (`30s`, `500ms`, `5m`; `off` never).
@@ -66,6 +69,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case listen
         case accelerator = "accel"
         case bootTimeoutSeconds = "boot_timeout_s"
+        case clientWriteTimeoutSeconds = "client_write_timeout_s"
         case writeClientConfig = "write_client_config"
         case warmAfter = "warm_after"
         case coldAfter = "cold_after"
@@ -111,7 +115,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits", "allow_private_egress", "resolv_conf"])
+        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "client_write_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits", "allow_private_egress", "resolv_conf"])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -125,6 +129,10 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.listen { merged.listen = v }
         if let v = decoded.accel { merged.accelerator = v }
         if let v = decoded.boot_timeout_s { merged.bootTimeoutSeconds = v }
+        if let v = decoded.client_write_timeout_s {
+            guard v >= 0 else { throw BhattiError(.invalidArgument, "config file \(path): client_write_timeout_s must be 0 or more, got \(v)") }
+            merged.clientWriteTimeoutSeconds = v
+        }
         if let v = decoded.write_client_config { merged.writeClientConfig = v }
         if let v = decoded.warm_after { merged.warmAfter = v }
         if let v = decoded.cold_after { merged.coldAfter = v }
@@ -181,6 +189,7 @@ private struct PartialConfiguration: Decodable {
     var listen: String?
     var accel: AcceleratorChoice?
     var boot_timeout_s: Int?
+    var client_write_timeout_s: Int?
     var write_client_config: Bool?
     var warm_after: String?
     var cold_after: String?

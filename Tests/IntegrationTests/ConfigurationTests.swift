@@ -22,13 +22,21 @@ struct ConfigurationTests {
         #expect(set.ioLimits == IOLimits(diskBytesPerSecond: 1 << 20, diskIOPS: 0, netMbitPerSecond: 20))
     }
 
-    @Test("an unknown key, a bad io limit or a lone TLS certificate is refused, naming the problem")
+    @Test("client_write_timeout_s is read (60 by default, 0 for none)")
+    func clientWriteTimeout() throws {
+        #expect(try load("{}").clientWriteTimeoutSeconds == 60)
+        #expect(try load(#"{"client_write_timeout_s": 0}"#).clientWriteTimeoutSeconds == 0)
+        #expect(try load(#"{"client_write_timeout_s": 300}"#).clientWriteTimeoutSeconds == 300)
+    }
+
+    @Test("an unknown key, a bad io limit, a negative timeout or a lone TLS certificate is refused, naming the problem")
     func mistakes() {
         for (json, words) in [
             (#"{"vmm_usr": "x"}"#, "unknown key \"vmm_usr\""),
             (#"{"io_limits": {"disk_iops": -5}}"#, "io_limits"),
             (#"{"io_limits": {"disk_bytes_per_s": 100}}"#, "at least 65536"),
             (#"{"proxy_tls_cert": "/x.crt"}"#, "go together"),
+            (#"{"client_write_timeout_s": -1}"#, "0 or more"),
         ] {
             #expect {
                 _ = try load(json)
