@@ -7,19 +7,35 @@ import Testing
 /// Sessions, files and port forwarding through the engine on a booted VM.
 @Suite("Sessions, files and forwarding in a real VM", .serialized, .timeLimit(.minutes(10)))
 struct AgentFeaturesInVMTests {
-    /// Collects session output until `predicate` holds for the text so far (or a deadline passes).
+    /// Collects session output until `predicate` holds for the text so far, the session ends, or a
+    /// deadline passes, which only turns a hang into a failure (a silent session no longer blocks the
+    /// wait for its next event past it).
     static func read(
-        _ attachment: AgentSessionAttachment, until predicate: (String) -> Bool, seconds: Double = 20
+        _ attachment: AgentSessionAttachment, until predicate: @escaping @Sendable (String) -> Bool, seconds: Int = 60
     ) async throws -> String {
-        var text = ""
-        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        var iterator = attachment.output.makeAsyncIterator()
-        while !predicate(text), ContinuousClock.now < deadline {
-            guard let event = try await iterator.next() else { break }
-            if case .output(let bytes) = event { text += String(decoding: bytes, as: UTF8.self) }
-            if case .exit = event { break }
+        // The reader returns what it saw; a sleeper that finishes first cancels it, which ends its wait.
+        return await withTaskGroup(of: String?.self) { group in
+            group.addTask {
+                var text = ""
+                var iterator = attachment.output.makeAsyncIterator()
+                while !predicate(text) {
+                    guard let event = try? await iterator.next() else { break }
+                    if case .output(let bytes) = event { text += String(decoding: bytes, as: UTF8.self) }
+                    if case .exit = event { break }
+                }
+                return text
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(seconds))
+                return nil
+            }
+            var text = ""
+            for await result in group {
+                group.cancelAll()
+                if let result { text = result }
+            }
+            return text
         }
-        return text
     }
 
     @Test("a TTY session: login shell as lohar in /workspace, resize, detach, reattach with scrollback")
