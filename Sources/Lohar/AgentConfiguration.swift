@@ -12,6 +12,8 @@ public struct AgentConfiguration: Sendable {
     public var reapsAllChildren: Bool
     /// Whether to sync(2) before reporting an exit, so a snapshot taken right after sees the writes.
     public var syncBeforeExit: Bool
+    /// How long an exited session nobody was attached to is kept for its scrollback and exit code.
+    public var keepExitedSessionSeconds = 30
 
     public init(
         user: (uid: Int32, gid: Int32)?, defaultWorkingDirectory: String, defaultEnvironment: [String: String],

@@ -25,7 +25,7 @@ final class AgentState: Sendable {
         base = configuration
         waiter = ChildWaiter(reapsAll: configuration.reapsAllChildren)
         runtime = Mutex(Runtime(token: configuration.token, lastActivityMs: unixMilliseconds()))
-        sessions = SessionRegistry()
+        sessions = SessionRegistry(keepExitedSeconds: configuration.keepExitedSessionSeconds)
     }
 
     var token: String { runtime.withLock { $0.token } }

@@ -8,10 +8,12 @@ import Lohar
 final class SharedAgent: Sendable {
     let agent: Agent
 
-    init() {
+    init(configure: (inout AgentConfiguration) -> Void = { _ in }) {
         // A session's stdin writer may hit a pipe whose reader has exited; lohar ignores SIGPIPE too.
         Signals.ignoreBrokenPipe()
-        agent = Agent(configuration: .hostTest(path: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"))
+        var configuration = AgentConfiguration.hostTest(path: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        configure(&configuration)
+        agent = Agent(configuration: configuration)
     }
 
     /// A new host connection served on its own thread by the same agent.

@@ -128,7 +128,8 @@ struct SessionTests {
 
     @Test("a detached session past its idle timeout is killed; one without a timeout is kept")
     func idleTimeout() async throws {
-        let c = try await SharedAgent().connect()
+        // The exited session is kept past any stall of a loaded machine, for the kill at the end.
+        let c = try await SharedAgent { $0.keepExitedSessionSeconds = 3600 }.connect()
         // Sleeps no test outlives: only the idle timeout ends the first.
         let timed = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false, idleTimeoutSeconds: 1))
         let kept = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false))
@@ -140,6 +141,23 @@ struct SessionTests {
         // Killing one that already exited drops it.
         try await c.killSession(timed.info.sessionID)
         #expect(try await c.listSessions().allSatisfy { $0.sessionID != timed.info.sessionID })
+    }
+
+    @Test("an exited session nobody watched is kept for its keep time, then goes")
+    func exitedSessionsGo() async throws {
+        for keep in [3600, 0] {
+            let c = try await SharedAgent { $0.keepExitedSessionSeconds = keep }.connect()
+            let att = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false))
+            let id = att.info.sessionID
+            try att.detach()
+            try await c.killSession(id)  // ends the process while nobody is attached
+            let listed = { try await c.listSessions().first { $0.sessionID == id } }
+            if keep == 0 {
+                #expect(await eventually { try await listed() == nil })
+            } else {
+                #expect(await eventually { try await listed()?.running == false })
+            }
+        }
     }
 
     @Test("a client that stops reading holds back only its own session, and can still detach")

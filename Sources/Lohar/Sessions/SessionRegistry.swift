@@ -7,7 +7,7 @@ final class SessionRegistry: Sendable {
     /// Running sessions at most; one more is refused with `resource_exhausted`.
     static let maxSessions = 20
     /// An exited session nobody was attached to is kept this long for its scrollback and exit code.
-    static let keepExitedSeconds = 30
+    let keepExitedSeconds: Int
     /// The boot script's session.
     static let initID = "init"
     private struct State {
@@ -18,6 +18,8 @@ final class SessionRegistry: Sendable {
         var starting = 0
     }
     private let state = Mutex(State())
+
+    init(keepExitedSeconds: Int) { self.keepExitedSeconds = keepExitedSeconds }
 
     /// (running, attached) counts for the activity report.
     func counts() -> (Int, Int) {
@@ -85,7 +87,7 @@ final class SessionRegistry: Sendable {
     private func finished(_ session: Session, wasAttached: Bool) {
         if wasAttached { return remove(session) }
         // Weak: a session a reattach already consumed (and removed) should not wait for the timer to go.
-        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(SessionRegistry.keepExitedSeconds)) { [weak self, weak session] in
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(keepExitedSeconds)) { [weak self, weak session] in
             if let session { self?.remove(session) }
         }
     }
