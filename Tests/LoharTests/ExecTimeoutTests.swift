@@ -44,12 +44,13 @@ struct ExecTimeoutTests {
         }
     }
 
-    @Test("a command that finishes first returns its status, and the deadline later changes nothing")
+    @Test("a command that finishes first returns its status, and the channel serves on")
     func finishesFirst() async throws {
         let h = try await AgentHarness.start()
-        let status = try await h.connection.exec(ExecRequest(argv: ["sh", "-c", "exit 3"]), timeout: .milliseconds(300))
+        // A timeout no healthy run reaches however loaded (300 ms can pass before `sh` even starts on a
+        // loaded machine); that a finished exec drops its deadline is the exec's defer and DeadlinesTests'.
+        let status = try await h.connection.exec(ExecRequest(argv: ["sh", "-c", "exit 3"]), timeout: .seconds(600))
         #expect(status.code == 3)
-        try await Task.sleep(for: .milliseconds(500))
         #expect(try await h.run(["echo", "still"]).1 == "still\n")
     }
 
