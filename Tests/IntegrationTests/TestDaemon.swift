@@ -32,6 +32,9 @@ final class TestDaemon: Sendable {
         config.warmAfter = warmAfter
         config.coldAfter = coldAfter
         config.templates = templates
+        // A boot deadline only a hang reaches: on a loaded machine (load 49 on two cores, other tests'
+        // VMs included) two guests took past the default 90 s to say hello, and the creates failed.
+        config.bootTimeoutSeconds = 600
         configure(&config)
         let events = LogEvents()
         let daemon = try await Daemon.start(config, log: Logger(sink: { line in events.record(line) }), clock: clock)
