@@ -1,4 +1,5 @@
 import BhattiHTTP
+import BhattiSystem
 import Foundation
 import Glibc
 import Synchronization
