@@ -1,3 +1,4 @@
+import BhattiSystem
 import BhattiWire
 import Foundation
 import Synchronization
@@ -43,7 +44,7 @@ public final class AgentForward: Sendable {
     init(connection: AgentConnection, id: UInt32, frames: AsyncThrowingStream<Frame, any Error>.Iterator) {
         self.connection = connection
         self.id = id
-        let cursor = FrameCursor(frames)
+        let cursor = StreamCursor(frames)
         // Pulled, not pushed: credit goes back as the consumer takes each chunk, so a slow consumer
         // holds back the guest's reader (and, through TCP, the program behind the port).
         incoming = AsyncThrowingStream(unfolding: { [connection] in
@@ -85,14 +86,4 @@ public final class AgentForward: Sendable {
         try? connection.send(Frame(stream: id, type: .kill))
         connection.closeStream(id)
     }
-}
-
-/// The frame iterator behind `AgentForward.incoming`.
-///
-/// `@unchecked Sendable`: the unfolding closure that owns it runs only when the single consumer of
-/// `incoming` asks for the next element, so the iterator is never used from two tasks at once.
-private final class FrameCursor: @unchecked Sendable {
-    private var iterator: AsyncThrowingStream<Frame, any Error>.Iterator
-    init(_ iterator: AsyncThrowingStream<Frame, any Error>.Iterator) { self.iterator = iterator }
-    func next() async throws -> Frame? { try await iterator.next() }
 }
