@@ -97,7 +97,7 @@ public enum AtomicFile {
             if durable { try onDescriptor(.fsync) { fsync($0) } }
             // From the descriptor: by name, a concurrent writer's file could answer instead.
             var st = stat()
-            try onDescriptor(.fsync) { fstat($0, &st) }
+            try onDescriptor(.stat) { fstat($0, &st) }
             descriptor.close()
             done = true
             guard rename(temp, path) == 0 else {
@@ -130,7 +130,7 @@ public enum AtomicFile {
 /// A failed atomic write: which step, on which target, and the system's reason.
 public struct AtomicFileError: Error, Equatable, CustomStringConvertible {
     public enum Operation: String, Sendable {
-        case create, write, chown, chmod, fsync, rename
+        case create, write, chown, chmod, fsync, stat, rename
         case syncDirectory = "fsync the directory of"
     }
 
