@@ -9,9 +9,8 @@ extension AgentConnection {
     /// - Throws: `AgentError.remote` (not_found "connection refused on port N", bad_request for a port
     ///   outside 1...65535), `.disconnected`, or `CancellationError`.
     public func forward(port: Int) async throws -> AgentForward {
-        let (id, frames) = try openStream()
-        do {
-            try send(Frame(stream: id, type: .forward, payload: WireJSON.encode(ForwardRequest(port: port))))
+        // Cancelled or failed before the relay began: `withStream` makes the guest let go of the socket.
+        try await withStream(.forward, WireJSON.encode(ForwardRequest(port: port)), keepOpen: true) { id, frames in
             var iterator = frames.makeAsyncIterator()
             while let frame = try await iterator.next() {
                 switch frame.type {
@@ -22,11 +21,6 @@ extension AgentConnection {
             }
             try Task.checkCancellation()
             throw AgentError.disconnected
-        } catch {
-            // Cancelled or failed before the relay began: make sure the guest lets go of the socket.
-            try? send(Frame(stream: id, type: .kill))
-            closeStream(id)
-            throw error
         }
     }
 }
