@@ -1,5 +1,4 @@
 import BhattiCore
-import BhattiHTTP
 import BhattiSystem
 import COpenSSL
 import Foundation

@@ -1,4 +1,3 @@
-import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Glibc
