@@ -20,7 +20,7 @@ let package = Package(
 
         .target(name: "BhattiSystem", dependencies: ["CBhattiShim"], swiftSettings: strict),
         .target(name: "BhattiCore", swiftSettings: strict),
-        .target(name: "BhattiWire", swiftSettings: strict),
+        .target(name: "BhattiWire", dependencies: ["BhattiSystem"], swiftSettings: strict),
         .target(name: "Lohar", dependencies: ["BhattiWire", "BhattiSystem"], swiftSettings: strict),
         .executableTarget(name: "lohar", dependencies: ["Lohar", "CLoharInit"], swiftSettings: strict),
         // Guest image builder (kernel, initramfs, rootfs from Debian packages); no VM knowledge.

@@ -1,5 +1,4 @@
 import BhattiCore
-import BhattiHTTP
 import BhattiSystem
 import COpenSSL
 import Foundation
@@ -71,19 +70,10 @@ public enum AdminKey {
         return path
     }
 
-    /// Atomically writes a 0600 file (temp, fsync, rename).
+    /// Atomically writes a 0600 file (`AtomicFile`: a crash leaves the old key or the new one).
     static func writePrivate(path: String, contents: String) throws {
-        let temp = path + ".tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BhattiError(.internal, "cannot write \(path)", cause: Errno.current) }
-        let file = FileDescriptor(rawValue: fd)
-        do {
-            try file.writeAllFile(Array(contents.utf8))
-            fsync(fd)
-        } catch {
+        do { try AtomicFile.write(Array(contents.utf8), to: path, mode: 0o600) } catch {
             throw BhattiError(.internal, "cannot write \(path)", cause: error)
         }
-        file.close()
-        guard rename(temp, path) == 0 else { throw BhattiError(.internal, "cannot write \(path)", cause: Errno.current) }
     }
 }

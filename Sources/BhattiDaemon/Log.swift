@@ -1,4 +1,4 @@
-import BhattiHTTP
+import BhattiSystem
 import Foundation
 import Glibc
 import Synchronization

@@ -160,7 +160,7 @@ public final class VirtualMachine: Sendable {
             let started = try config.startQEMU(config.commandLine, passing: tap, onExit: onExit)
             process = started
             // Lets a later daemon find and stop this QEMU if this one dies without cleaning up.
-            try? "\(started.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
+            _ = try? AtomicFile.write(Array("\(started.pid)\n".utf8), to: paths.pidFile, mode: 0o600, durable: false)
             // QEMU binds its sockets before it listens on them: until then connecting is refused.
             let qmp = try await whenListening(paths.qmpSocket, process: started) { try await QMPClient.connect(path: paths.qmpSocket) }
             // If the guest panics it powers off and QEMU closes the socket: the handshake fails fast.

@@ -1,3 +1,5 @@
+import BhattiSystem
+
 /// What a response carries after its head.
 public enum ResponseBody: Sendable {
     /// A complete body, sent with `Content-Length`.
@@ -142,25 +144,6 @@ let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 private func sanitized(_ text: String) -> String {
     guard text.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A }) else { return text }
     return String(text.map { $0 == "\r" || $0 == "\n" || $0 == "\r\n" ? " " : $0 })
-}
-
-/// Escapes a string for a JSON string literal (RFC 8259; `/` left alone).
-public func jsonEscaped(_ text: String) -> String {
-    var out = ""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
 }
 
 /// The standard reason phrase (clients ignore it; it is for people reading traces).

@@ -1,7 +1,8 @@
 import BhattiSystem
 
 /// Bytes received but not yet parsed, consumed from the front; storage is compacted only once the
-/// consumed prefix is large, so parsing stays linear in the bytes received.
+/// consumed prefix is large, so parsing stays linear in the bytes received. HTTP heads and bodies and
+/// WebSocket frames are all parsed out of one.
 struct InputBuffer {
     private var storage: [UInt8] = []
     private var start = 0
@@ -31,6 +32,15 @@ struct InputBuffer {
         consume(lf + 1 - start)
         return line
     }
+
+    /// The byte `offset` places past the front (`offset < count`), not consumed.
+    subscript(offset: Int) -> UInt8 { storage[start + offset] }
+
+    /// A copy of the bytes `range` past the front, not consumed.
+    func peek(_ range: Range<Int>) -> [UInt8] { Array(storage[(start + range.lowerBound)..<(start + range.upperBound)]) }
+
+    /// Drops the first `n` bytes (at most `count`).
+    mutating func skip(_ n: Int) { consume(min(n, count)) }
 
     /// Removes and returns the first `n` bytes (at most `count`).
     mutating func take(_ n: Int) -> [UInt8] {

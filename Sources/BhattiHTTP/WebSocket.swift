@@ -59,7 +59,7 @@ public final class WebSocket: Sendable {
     init(fd: FileDescriptor, role: Role, options: WebSocketOptions, initialBytes: [UInt8] = []) {
         let (queue, continuation) = AsyncThrowingStream.makeStream(of: WebSocketMessage.self, throwing: (any Error).self)
         let inbound = WebSocketInbound(limit: options.maxQueuedBytes)
-        let cursor = WebSocketMessageCursor(queue.makeAsyncIterator())
+        let cursor = StreamCursor(queue)
         // Pulled through the count, so taking a message makes room for the reader.
         messages = AsyncThrowingStream(unfolding: {
             guard let message = try await cursor.next() else { return nil }

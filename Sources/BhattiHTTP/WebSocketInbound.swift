@@ -109,13 +109,3 @@ extension WebSocketMessage {
         }
     }
 }
-
-/// The iterator behind `WebSocket.messages`.
-///
-/// `@unchecked Sendable`: `messages` has one consumer at a time, so the iterator is never used from two
-/// tasks at once.
-final class WebSocketMessageCursor: @unchecked Sendable {
-    private var iterator: AsyncThrowingStream<WebSocketMessage, any Error>.Iterator
-    init(_ iterator: AsyncThrowingStream<WebSocketMessage, any Error>.Iterator) { self.iterator = iterator }
-    func next() async throws -> WebSocketMessage? { try await iterator.next() }
-}

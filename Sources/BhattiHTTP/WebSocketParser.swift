@@ -27,8 +27,7 @@ struct WebSocketParser: Sendable {
 
     private let expectsMaskedFrames: Bool
     private let maxMessageBytes: Int
-    private var storage: [UInt8] = []
-    private var start = 0
+    private var input = InputBuffer()
     /// A header whose payload has not fully arrived.
     private var header: Header?
     /// The payloads so far of a fragmented message, and its kind (text or binary).
@@ -44,7 +43,7 @@ struct WebSocketParser: Sendable {
     }
 
     /// Appends received bytes.
-    mutating func feed(_ bytes: some Collection<UInt8>) { storage.append(contentsOf: bytes) }
+    mutating func feed(_ bytes: some Collection<UInt8>) { input.append(contentsOf: bytes) }
 
     /// The next event, or nil when more bytes are needed.
     mutating func next() throws(WebSocketError) -> WebSocketEvent? {
@@ -57,16 +56,14 @@ struct WebSocketParser: Sendable {
         }
     }
 
-    private var available: Int { storage.count - start }
-
     private mutating func advance() throws(WebSocketError) -> WebSocketEvent? {
         while true {
             if header == nil {
                 guard let parsed = try readHeader() else { return nil }
                 header = parsed
             }
-            guard let current = header, available >= current.length else { return nil }
-            var payload = take(current.length)
+            guard let current = header, input.count >= current.length else { return nil }
+            var payload = input.take(current.length)
             header = nil
             if let key = current.maskKey { applyMask(&payload, key: key) }
             if let event = try complete(current, payload: payload) { return event }
@@ -75,8 +72,8 @@ struct WebSocketParser: Sendable {
 
     /// Parses and checks a frame header once all of it has arrived (2 to 14 bytes).
     private mutating func readHeader() throws(WebSocketError) -> Header? {
-        guard available >= 2 else { return nil }
-        let first = storage[start], second = storage[start + 1]
+        guard input.count >= 2 else { return nil }
+        let first = input[0], second = input[1]
         // No extension is negotiated, so every reserved bit must be clear.
         guard first & 0x70 == 0 else { throw .protocolViolation("reserved bits set") }
         guard let opcode = WebSocketOpcode(rawValue: first & 0x0F) else {
@@ -94,11 +91,11 @@ struct WebSocketParser: Sendable {
         }
         let lengthBytes = shortLength == 126 ? 2 : shortLength == 127 ? 8 : 0
         let headerBytes = 2 + lengthBytes + (masked ? 4 : 0)
-        guard available >= headerBytes else { return nil }
+        guard input.count >= headerBytes else { return nil }
         var length = UInt64(shortLength)
         if lengthBytes > 0 {
             length = 0
-            for offset in 0..<lengthBytes { length = length << 8 | UInt64(storage[start + 2 + offset]) }
+            for offset in 0..<lengthBytes { length = length << 8 | UInt64(input[2 + offset]) }
             guard length >> 63 == 0 else { throw .protocolViolation("64-bit length with the high bit set") }
             // RFC 6455 §5.2: "the minimal number of bytes MUST be used to encode the length".
             guard length >= (lengthBytes == 2 ? 126 : 0x1_0000) else { throw .protocolViolation("length not in its shortest form") }
@@ -114,8 +111,8 @@ struct WebSocketParser: Sendable {
         if !opcode.isControl, length > UInt64(maxMessageBytes - fragments.count) {
             throw .messageTooBig(limit: maxMessageBytes)
         }
-        let maskKey = masked ? Array(storage[(start + headerBytes - 4)..<(start + headerBytes)]) : nil
-        consume(headerBytes)
+        let maskKey = masked ? input.peek((headerBytes - 4)..<headerBytes) : nil
+        input.skip(headerBytes)
         return Header(fin: fin, opcode: opcode, length: Int(length), maskKey: maskKey)
     }
 
@@ -137,25 +134,6 @@ struct WebSocketParser: Sendable {
             guard kind == .text else { return .message(.binary(body)) }
             guard let text = String(validating: body, as: UTF8.self) else { throw .invalidUTF8 }
             return .message(.text(text))
-        }
-    }
-
-    private mutating func take(_ count: Int) -> [UInt8] {
-        let bytes = Array(storage[start..<(start + count)])
-        consume(count)
-        return bytes
-    }
-
-    /// Drops consumed bytes; storage is compacted only once the consumed prefix is large, so parsing
-    /// stays linear in the bytes received.
-    private mutating func consume(_ count: Int) {
-        start += count
-        if start == storage.count {
-            storage.removeAll(keepingCapacity: storage.capacity <= 1 << 20)
-            start = 0
-        } else if start >= 4096 && start * 2 >= storage.count {
-            storage.removeFirst(start)
-            start = 0
         }
     }
 }

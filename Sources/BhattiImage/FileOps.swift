@@ -38,31 +38,15 @@ public enum FileOps {
         return [UInt8](data)
     }
 
-    /// Writes `bytes` to `path.tmp`, fsyncs it, then renames it over `path`: readers see the old
-    /// file or the new one, never a torn one, even across a power cut.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String, permissions: mode_t = 0o644) throws(ImageError) {
-        let temp = "\(path).tmp"
-        let fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, permissions)
-        guard fd >= 0 else { throw .io("cannot create \(temp)", underlying: Errno.current) }
-        // One owner closes it: a FileDescriptor closes its number when it goes away, so a raw close
-        // after it would close a number some other thread may have been given meanwhile.
-        let file = FileDescriptor(rawValue: fd)
-        defer { file.close() }
-        do {
-            try file.writeAllFile(bytes)
-        } catch {
-            throw .io("cannot write \(temp)", underlying: error)
-        }
-        // open's mode is masked by the umask; the image's modes must not depend on the caller's.
-        guard chmod(temp, permissions) == 0 else { throw .io("cannot chmod \(temp)", underlying: Errno.current) }
-        try commit(temp, to: path)
+    /// `AtomicFile.write` with the image's default mode: readers see the old file or the new one,
+    /// never a torn one, even across a power cut.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, permissions: mode_t = 0o644) throws(ImageError) {
+        do { try AtomicFile.write(bytes, to: path, mode: permissions) } catch { throw .io(error.description, underlying: error) }
     }
 
-    /// Makes a finished temp file durable and moves it into place (fsync file, rename, fsync dir).
+    /// `AtomicFile.commit`: a finished temp file made durable and moved into place.
     static func commit(_ temp: String, to path: String) throws(ImageError) {
-        try fsyncPath(temp, directory: false)
-        guard rename(temp, path) == 0 else { throw .io("cannot rename \(temp) to \(path)", underlying: Errno.current) }
-        try fsyncPath((path as NSString).deletingLastPathComponent, directory: true)
+        do { try AtomicFile.commit(temp, to: path) } catch { throw .io(error.description, underlying: error) }
     }
 
     /// Copies `source` to `destination` atomically with the given mode.
@@ -125,14 +109,6 @@ public enum FileOps {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// fsync(2) of a file, or of a directory (after a rename into it).
-    public static func fsyncPath(_ path: String, directory: Bool) throws(ImageError) {
-        let fd = open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC)
-        guard fd >= 0 else { throw .io("cannot open \(path) to sync it", underlying: Errno.current) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw .io("cannot fsync \(path)", underlying: Errno.current) }
     }
 }
 

@@ -1,3 +1,5 @@
+import BhattiSystem
+
 /// A small JSON reader and writer for the messages on the path of every exec and every reconnect
 /// (hello, its reply, the exec request, the exit status).
 ///
@@ -236,11 +238,11 @@ extension FastJSON {
 
         private mutating func key(_ name: String) {
             if bytes.count > 1 { bytes.append(UInt8(ascii: ",")) }
-            FastJSON.appendString(name, to: &bytes)
+            JSONString.append(name, to: &bytes)
             bytes.append(UInt8(ascii: ":"))
         }
 
-        public mutating func add(_ name: String, _ value: String) { key(name); FastJSON.appendString(value, to: &bytes) }
+        public mutating func add(_ name: String, _ value: String) { key(name); JSONString.append(value, to: &bytes) }
         public mutating func add(_ name: String, _ value: Int) { key(name); bytes += Array(String(value).utf8) }
         /// Shortest text that reads back as the same Double (what JSONEncoder writes too); finite only.
         public mutating func add(_ name: String, _ value: Double) { key(name); bytes += Array((value.isFinite ? value : 0).description.utf8) }
@@ -250,7 +252,7 @@ extension FastJSON {
             bytes.append(UInt8(ascii: "["))
             for (i, v) in values.enumerated() {
                 if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                FastJSON.appendString(v, to: &bytes)
+                JSONString.append(v, to: &bytes)
             }
             bytes.append(UInt8(ascii: "]"))
         }
@@ -260,33 +262,14 @@ extension FastJSON {
             bytes.append(UInt8(ascii: "{"))
             for (i, k) in values.keys.sorted().enumerated() {
                 if i > 0 { bytes.append(UInt8(ascii: ",")) }
-                FastJSON.appendString(k, to: &bytes)
+                JSONString.append(k, to: &bytes)
                 bytes.append(UInt8(ascii: ":"))
-                FastJSON.appendString(values[k] ?? "", to: &bytes)
+                JSONString.append(values[k] ?? "", to: &bytes)
             }
             bytes.append(UInt8(ascii: "}"))
         }
 
         public func finished() -> [UInt8] { bytes + [UInt8(ascii: "}")] }
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
-    static func appendString(_ s: String, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-            case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-            case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-            case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-            case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out += [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]]
-            default: out.append(b)
-            }
-        }
-        out.append(UInt8(ascii: "\""))
     }
 }
 

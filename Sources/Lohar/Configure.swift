@@ -73,7 +73,7 @@ extension AgentSession {
             throw WireErrorMessage(code: .badRequest, message: "file \(path): need an absolute path and an octal mode")
         }
         let user = state.base.user
-        try AtomicFile.write(bytes, to: path, mode: perms, owner: user.map { (uid_t($0.uid), gid_t($0.gid)) })
+        try GuestFile.write(bytes, to: path, mode: perms, owner: user.map { AtomicFile.Owner(uid: uid_t($0.uid), gid: gid_t($0.gid)) })
     }
 
     /// /etc/hosts: localhost, this guest's name, and the user's other sandboxes.
@@ -88,7 +88,7 @@ extension AgentSession {
     }
 
     private func writeSystemFile(_ path: String, _ text: String) {
-        try? AtomicFile.write(Array(text.utf8), to: path, mode: 0o644, owner: nil)
+        try? GuestFile.write(Array(text.utf8), to: path, mode: 0o644, owner: nil)
     }
 
     /// The host enlarged the root disk (`block_resize`): once the kernel has seen the new capacity,

@@ -100,6 +100,37 @@ private let rfcKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         #expect(try events(wire, fromClient: true, byteByByte: true) == expected)
     }
 
+    /// Frames straddle the points where the shared input buffer drops what it consumed: a header or a
+    /// payload split across a compaction must come out whole.
+    @Test func framesAcrossBufferCompactionsComeOutWholeAndInOrder() throws {
+        let key: [UInt8] = [9, 8, 7, 6]
+        let payloads: [[UInt8]] = (0..<400).map { i in (0..<(i * 37 % 300)).map { UInt8(truncatingIfNeeded: $0 &+ i) } }
+        var wire: [UInt8] = []
+        for payload in payloads { wire += encodeFrame(opcode: .binary, payload: payload, maskKey: key) }
+        var parser = WebSocketParser(expectsMaskedFrames: true)
+        var out: [WebSocketEvent] = []
+        var at = 0
+        for step in [7, 13, 4096, 1, 5000].cycled(until: wire.count) {
+            let end = min(wire.count, at + step)
+            parser.feed(wire[at..<end])
+            at = end
+            while let event = try parser.next() { out.append(event) }
+        }
+        #expect(out == payloads.map { .message(.binary($0)) })
+    }
+
+    @Test func inputBufferPeeksWithoutConsuming() {
+        var buffer = InputBuffer()
+        buffer.append(contentsOf: [1, 2, 3, 4, 5])
+        #expect(buffer[0] == 1 && buffer[4] == 5)
+        #expect(buffer.peek(1..<3) == [2, 3])
+        #expect(buffer.count == 5)
+        buffer.skip(2)
+        #expect(buffer[0] == 3)
+        #expect(buffer.take(10) == [3, 4, 5])
+        #expect(buffer.isEmpty)
+    }
+
     @Test func emptyMessagesAndCloseWithoutStatus() throws {
         let wire = encodeFrame(opcode: .text, payload: []) + encodeFrame(opcode: .binary, payload: [])
             + encodeFrame(opcode: .close, payload: [])
@@ -227,5 +258,20 @@ private let rfcKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         #expect(throws: WebSocketError.self) { try verifyHandshake(chosen, key: key, offered: []) }
         let head = string(HTTPResponse.webSocketAcceptHead(headers: ["Sec-WebSocket-Protocol": "shell"], key: key))
         #expect(head == "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: shell\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nConnection: Upgrade\r\n\r\n")
+    }
+}
+
+extension Array where Element == Int {
+    /// The steps, repeated, until they add up to at least `total`.
+    fileprivate func cycled(until total: Int) -> [Int] {
+        var out: [Int] = []
+        var sum = 0
+        while sum < total, !isEmpty {
+            for step in self where sum < total {
+                out.append(step)
+                sum += step
+            }
+        }
+        return out
     }
 }

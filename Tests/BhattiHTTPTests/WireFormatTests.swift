@@ -45,7 +45,6 @@ import Testing
         let wire = HTTPResponse.serializedError(.bodyTooLarge(limit: 10))
         let body = #"{"error":{"code":"too_large","message":"request body is larger than 10 bytes"}}"#
         #expect(string(wire) == "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
-        #expect(jsonEscaped("a\"b\\c\nd\u{01}") == #"a\"b\\c\nd\u0001"#)
     }
 
     @Test func jsonConvenience() {

@@ -41,21 +41,18 @@ extension AgentConnection {
     ) async throws -> ExitStatus {
         var request = request
         request.stdin = stdin != nil
-        let (id, frames) = try openStream()
-        defer { closeStream(id) }
-        try send(Frame(stream: id, type: .exec, payload: request.fastJSON))
-        // The deadline ends the stream itself rather than cancelling a task: no task to start or
-        // join per exec, which a timeout as a child task cost on every call.
-        let deadline = timeout.map { timeout in
-            Deadlines.shared.after(timeout) { [self] in
-                // Not if the command has just ended: its stream is gone, and so is the process.
-                if failStream(id, AgentError.timedOut("the command (\(timeout))")) {
-                    try? send(Frame(stream: id, type: .kill))
+        return try await withStream(.exec, request.fastJSON) { id, frames in
+            // The deadline ends the stream itself rather than cancelling a task: no task to start or
+            // join per exec, which a timeout as a child task cost on every call.
+            let deadline = timeout.map { timeout in
+                Deadlines.shared.after(timeout) { [self] in
+                    // Not if the command has just ended: its stream is gone, and so is the process.
+                    if failStream(id, AgentError.timedOut("the command (\(timeout))")) {
+                        try? send(Frame(stream: id, type: .kill))
+                    }
                 }
             }
-        }
-        defer { if let deadline { Deadlines.shared.cancel(deadline) } }
-        return try await withTaskCancellationHandler {
+            defer { if let deadline { Deadlines.shared.cancel(deadline) } }
             // Stdin goes out within the guest's credit while output comes back, so a command that
             // writes before it reads cannot deadlock against us.
             let feeder: Task<Void, Never>? = stdin.map { input in
@@ -85,19 +82,15 @@ extension AgentConnection {
             }
             try Task.checkCancellation()
             throw AgentError.disconnected
-        } onCancel: {
-            try? send(Frame(stream: id, type: .kill))
-            closeStream(id)
         }
     }
 
     /// One ping round trip with `payload`; returns the time it took.
     public func ping(_ payload: [UInt8] = []) async throws -> Duration {
-        let (id, frames) = try openStream()
-        defer { closeStream(id) }
         let start = ContinuousClock.now
-        try send(Frame(stream: id, type: .ping, payload: payload))
-        for try await frame in frames where frame.type == .pong { return ContinuousClock.now - start }
-        throw AgentError.disconnected
+        return try await withStream(.ping, payload) { _, frames in
+            for try await frame in frames where frame.type == .pong { return ContinuousClock.now - start }
+            throw AgentError.disconnected
+        }
     }
 }

@@ -26,39 +26,28 @@ extension AgentConnection {
         _ request: FileReadRequest, onInfo: @Sendable (FileReadInfo) async throws -> Void,
         onChunk: @Sendable ([UInt8]) async throws -> Void
     ) async throws -> FileReadInfo {
-        let (id, frames) = try openStream()
-        defer { closeStream(id) }
-        try send(Frame(stream: id, type: .fileRead, payload: WireJSON.encode(request)))
-        return try await withTaskCancellationHandler {
-            do {
-                var info: FileReadInfo?
-                for try await frame in frames {
-                    switch frame.type {
-                    case .result:
-                        let decoded = try WireJSON.decode(FileReadInfo.self, from: frame)
-                        info = decoded
-                        try await onInfo(decoded)
-                    case .data:
-                        guard info != nil else { throw AgentError.protocolError(.malformedPayload(.data, "file data before its info")) }
-                        try await onChunk(frame.payload)
-                        consumed(id, frame.payload.count)
-                    case .end:
-                        guard let info else { throw AgentError.protocolError(.malformedPayload(.end, "file end before its info")) }
-                        return info
-                    case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
-                    default: continue
-                    }
+        // A consumer's throw or a bad frame ends the read: `withStream` stops the guest's reader too.
+        try await withStream(.fileRead, WireJSON.encode(request)) { id, frames in
+            var info: FileReadInfo?
+            for try await frame in frames {
+                switch frame.type {
+                case .result:
+                    let decoded = try WireJSON.decode(FileReadInfo.self, from: frame)
+                    info = decoded
+                    try await onInfo(decoded)
+                case .data:
+                    guard info != nil else { throw AgentError.protocolError(.malformedPayload(.data, "file data before its info")) }
+                    try await onChunk(frame.payload)
+                    consumed(id, frame.payload.count)
+                case .end:
+                    guard let info else { throw AgentError.protocolError(.malformedPayload(.end, "file end before its info")) }
+                    return info
+                case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
+                default: continue
                 }
-                try Task.checkCancellation()
-                throw AgentError.disconnected
-            } catch {
-                // Whatever stopped us here (a consumer's throw, a bad frame), the guest stops reading too.
-                try? send(Frame(stream: id, type: .kill))
-                throw error
             }
-        } onCancel: {
-            try? send(Frame(stream: id, type: .kill))
-            closeStream(id)
+            try Task.checkCancellation()
+            throw AgentError.disconnected
         }
     }
 
@@ -79,10 +68,8 @@ extension AgentConnection {
     public func writeFile(
         path: String, mode: String = "0644", size: Int, from next: @escaping @Sendable () async throws -> [UInt8]?
     ) async throws -> FileInfo {
-        let (id, frames) = try openStream()
-        defer { closeStream(id) }
-        try send(Frame(stream: id, type: .fileWrite, payload: WireJSON.encode(FileWriteRequest(path: path, mode: mode, size: size))))
-        return try await withTaskCancellationHandler {
+        let request = FileWriteRequest(path: path, mode: mode, size: size)
+        return try await withStream(.fileWrite, WireJSON.encode(request)) { id, frames in
             // Data goes out while we listen, so an early refusal (too large, bad path) ends the wait at
             // once; closing the stream then wakes the sender if it is waiting for credit.
             let sender = Task<(any Error)?, Never> {
@@ -110,9 +97,6 @@ extension AgentConnection {
             // The stream closed without a reply: the producer failed (and closed it), or the channel dropped.
             if let error = await sender.value, !(error is AgentError) { throw error }
             throw AgentError.disconnected
-        } onCancel: {
-            try? send(Frame(stream: id, type: .kill))
-            closeStream(id)
         }
     }
 

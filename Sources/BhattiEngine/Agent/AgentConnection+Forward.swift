@@ -1,3 +1,4 @@
+import BhattiSystem
 import BhattiWire
 import Foundation
 import Synchronization
@@ -8,9 +9,8 @@ extension AgentConnection {
     /// - Throws: `AgentError.remote` (not_found "connection refused on port N", bad_request for a port
     ///   outside 1...65535), `.disconnected`, or `CancellationError`.
     public func forward(port: Int) async throws -> AgentForward {
-        let (id, frames) = try openStream()
-        do {
-            try send(Frame(stream: id, type: .forward, payload: WireJSON.encode(ForwardRequest(port: port))))
+        // Cancelled or failed before the relay began: `withStream` makes the guest let go of the socket.
+        try await withStream(.forward, WireJSON.encode(ForwardRequest(port: port)), keepOpen: true) { id, frames in
             var iterator = frames.makeAsyncIterator()
             while let frame = try await iterator.next() {
                 switch frame.type {
@@ -21,11 +21,6 @@ extension AgentConnection {
             }
             try Task.checkCancellation()
             throw AgentError.disconnected
-        } catch {
-            // Cancelled or failed before the relay began: make sure the guest lets go of the socket.
-            try? send(Frame(stream: id, type: .kill))
-            closeStream(id)
-            throw error
         }
     }
 }
@@ -43,7 +38,7 @@ public final class AgentForward: Sendable {
     init(connection: AgentConnection, id: UInt32, frames: AsyncThrowingStream<Frame, any Error>.Iterator) {
         self.connection = connection
         self.id = id
-        let cursor = FrameCursor(frames)
+        let cursor = StreamCursor(frames)
         // Pulled, not pushed: credit goes back as the consumer takes each chunk, so a slow consumer
         // holds back the guest's reader (and, through TCP, the program behind the port).
         incoming = AsyncThrowingStream(unfolding: { [connection] in
@@ -85,14 +80,4 @@ public final class AgentForward: Sendable {
         try? connection.send(Frame(stream: id, type: .kill))
         connection.closeStream(id)
     }
-}
-
-/// The frame iterator behind `AgentForward.incoming`.
-///
-/// `@unchecked Sendable`: the unfolding closure that owns it runs only when the single consumer of
-/// `incoming` asks for the next element, so the iterator is never used from two tasks at once.
-private final class FrameCursor: @unchecked Sendable {
-    private var iterator: AsyncThrowingStream<Frame, any Error>.Iterator
-    init(_ iterator: AsyncThrowingStream<Frame, any Error>.Iterator) { self.iterator = iterator }
-    func next() async throws -> Frame? { try await iterator.next() }
 }

@@ -73,9 +73,8 @@ extension AgentConnection {
     /// - Throws: `AgentError.remote` (`not_found` for an unknown id or command, `resource_exhausted`
     ///   past the session limit), `.disconnected` when the channel dropped.
     public func openSession(_ request: SessionRequest) async throws -> AgentSessionAttachment {
-        let (id, frames) = try openStream()
-        do {
-            try send(Frame(stream: id, type: .session, payload: WireJSON.encode(request)))
+        // Cancelled or malformed: `detach` leaves the session running, as a client that goes away would.
+        try await withStream(.session, WireJSON.encode(request), stop: .detach, keepOpen: true) { id, frames in
             var iterator = frames.makeAsyncIterator()
             guard let first = try await iterator.next() else {
                 try Task.checkCancellation()
@@ -93,11 +92,6 @@ extension AgentConnection {
                 try await nextSessionEvent(id, frames)
             }
             return AgentSessionAttachment(info: info, output: output, connection: self, stream: id)
-        } catch {
-            // Cancelled or malformed: leave the session running, as a client that goes away would.
-            try? send(Frame(stream: id, type: .detach))
-            closeStream(id)
-            throw error
         }
     }
 

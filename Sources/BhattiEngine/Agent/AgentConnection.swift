@@ -138,6 +138,34 @@ public final class AgentConnection: Sendable {
 
     func closeStream(_ id: UInt32) { failStream(id, nil) }
 
+    /// The life of a call on its own stream: opens it, sends `type` with `payload`, and hands the
+    /// guest's frames to `body`. If `body` throws or the task is cancelled, the guest is sent `stop`
+    /// (`kill`; `detach` leaves a session running) and the stream closed, so the guest stops working
+    /// for a caller that has gone (a late frame for a stream the guest already ended is dropped
+    /// there). When `body` returns the stream is closed too, unless `keepOpen`: then what `body`
+    /// returned owns it (a relay, a session attachment).
+    func withStream<R>(
+        _ type: FrameType, _ payload: [UInt8] = [], stop: FrameType = .kill, keepOpen: Bool = false,
+        _ body: (_ id: UInt32, _ frames: AsyncThrowingStream<Frame, any Error>) async throws -> R
+    ) async throws -> R {
+        let (id, frames) = try openStream()
+        var handedOver = false
+        defer { if !handedOver { closeStream(id) } }
+        try send(Frame(stream: id, type: type, payload: payload))
+        let result = try await withTaskCancellationHandler {
+            do { return try await body(id, frames) } catch {
+                try? send(Frame(stream: id, type: stop))
+                throw error
+            }
+        } onCancel: {
+            try? send(Frame(stream: id, type: stop))
+            // Ends the frames, so `body` stops waiting for them.
+            closeStream(id)
+        }
+        handedOver = keepOpen
+        return result
+    }
+
     /// Ends stream `id` for its reader: its frames end, with `error` when given. Later frames for it
     /// are dropped. False when it had already ended.
     @discardableResult
@@ -177,17 +205,16 @@ public final class AgentConnection: Sendable {
 
     /// A one-shot request: sends `type` with `payload` and decodes the `result`.
     func request<R: Decodable>(_ type: FrameType, _ payload: [UInt8] = [], as: R.Type) async throws -> R {
-        let (id, frames) = try openStream()
-        defer { closeStream(id) }
-        try send(Frame(stream: id, type: type, payload: payload))
-        for try await frame in frames {
-            switch frame.type {
-            case .result: return try WireJSON.decode(R.self, from: frame)
-            case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
-            default: continue
+        try await withStream(type, payload) { _, frames in
+            for try await frame in frames {
+                switch frame.type {
+                case .result: return try WireJSON.decode(R.self, from: frame)
+                case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
+                default: continue
+                }
             }
+            throw AgentError.disconnected
         }
-        throw AgentError.disconnected
     }
 
     /// Sends one frame, or queues it behind those the guest has not taken yet; never waits for the

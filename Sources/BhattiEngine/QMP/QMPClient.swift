@@ -1,4 +1,5 @@
 import BhattiSystem
+import BhattiWire
 import Foundation
 import Synchronization
 
@@ -28,22 +29,22 @@ public enum QMPError: Error, Sendable, CustomStringConvertible {
 public final class QMPClient: Sendable {
     private struct State {
         var nextID = 1
-        var pending: [Int: CheckedContinuation<JSONValue, any Error>] = [:]
+        var pending: [Int: CheckedContinuation<FastJSON.Value, any Error>] = [:]
         var closed = false
     }
     private let fd: FileDescriptor
     private let state = Mutex(State())
     private let writeLock = Mutex(())
-    private let onEvent: @Sendable (String, JSONValue) -> Void
+    private let onEvent: @Sendable (String, FastJSON.Value) -> Void
 
-    private init(fd: FileDescriptor, onEvent: @escaping @Sendable (String, JSONValue) -> Void) {
+    private init(fd: FileDescriptor, onEvent: @escaping @Sendable (String, FastJSON.Value) -> Void) {
         self.fd = fd
         self.onEvent = onEvent
     }
 
     /// Connects, reads the greeting, negotiates capabilities.
     public static func connect(
-        path: String, onEvent: @escaping @Sendable (String, JSONValue) -> Void = { _, _ in }
+        path: String, onEvent: @escaping @Sendable (String, FastJSON.Value) -> Void = { _, _ in }
     ) async throws -> QMPClient {
         let fd: FileDescriptor
         do { fd = try Socket.connect(unixPath: path) } catch { throw QMPError.connect(path: path, error) }
@@ -51,7 +52,7 @@ public final class QMPClient: Sendable {
         let greeting = LineReader(fd: fd)
         // The greeting arrives at once; read it on a dedicated thread before starting the loop.
         let first = try await Blocking.run { try greeting.nextLine() }
-        guard let first, let value = try? JSONDecoder().decode(JSONValue.self, from: Data(first)), value["QMP"] != nil else {
+        guard let first, let value = try? FastJSON.parse(first), value["QMP"] != nil else {
             fd.close()
             throw QMPError.protocolError("no QMP greeting")
         }
@@ -62,7 +63,7 @@ public final class QMPClient: Sendable {
 
     /// Runs `command` and returns its `return` value; `passing` rides along as SCM_RIGHTS (`getfd`).
     @discardableResult
-    public func execute(_ command: String, _ arguments: [String: JSONValue] = [:], passing: FileDescriptor? = nil) async throws -> JSONValue {
+    public func execute(_ command: String, _ arguments: [String: FastJSON.Value] = [:], passing: FileDescriptor? = nil) async throws -> FastJSON.Value {
         try await withCheckedThrowingContinuation { continuation in
             let id: Int? = state.withLock { s in
                 if s.closed { return nil }
@@ -72,9 +73,9 @@ public final class QMPClient: Sendable {
                 return id
             }
             guard let id else { return continuation.resume(throwing: QMPError.disconnected) }
-            var message: [String: JSONValue] = ["execute": .string(command), "id": .number(Double(id))]
+            var message: [String: FastJSON.Value] = ["execute": .string(command), "id": .int(Int64(id))]
             if !arguments.isEmpty { message["arguments"] = .object(arguments) }
-            var bytes = (try? Array(JSONEncoder().encode(JSONValue.object(message)))) ?? []
+            var bytes = FastJSON.Value.object(message).encoded()
             bytes.append(UInt8(ascii: "\n"))
             let sent = writeLock.withLock { _ in
                 if let passing { (try? fd.writeAll(bytes, passing: passing)) != nil } else { (try? fd.writeAll(bytes)) != nil }
@@ -92,12 +93,12 @@ public final class QMPClient: Sendable {
 
     private func readLoop(_ reader: LineReader) {
         while let line = try? reader.nextLine() {
-            guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(line)) else { continue }
+            guard let value = try? FastJSON.parse(line) else { continue }
             if let event = value["event"]?.stringValue {
                 onEvent(event, value["data"] ?? .null)
                 continue
             }
-            guard case .number(let n)? = value["id"] else { continue }
+            guard case .int(let n)? = value["id"] else { continue }
             let continuation = state.withLock { $0.pending.removeValue(forKey: Int(n)) }
             if let error = value["error"] {
                 continuation?.resume(throwing: QMPError.command(

@@ -1,4 +1,3 @@
-import BhattiImage
 import BhattiSystem
 import BhattiWire
 import Foundation
@@ -24,8 +23,7 @@ extension VirtualMachine {
                     throw EngineError.io("copy \(source.directory) to \(target.directory)", error)
                 }
                 if durable {
-                    try FileOps.fsyncPath(target.memory, directory: false)
-                    try FileOps.fsyncPath(target.disk, directory: false)
+                    do { try AtomicFile.sync(target.memory); try AtomicFile.sync(target.disk) } catch { throw EngineError.io("sync \(target.directory)", error) }
                 }
                 return bytes
             }

@@ -115,7 +115,7 @@ extension Engine {
         let bytes = UInt64(megabytes) << 20
         let current = try QCOW2.virtualSize(vm.configuration.paths.disk)
         guard bytes > current else { return }
-        try await vm.qmp.execute("block_resize", ["device": "root", "size": .number(Double(bytes))])
+        try await vm.qmp.execute("block_resize", ["device": "root", "size": .int(Int64(bytes))])
         try await vm.agent.configure(GuestConfig(replaceEnvironment: false, diskBytes: bytes))
     }
 }

@@ -1,6 +1,5 @@
 import BhattiSystem
 import Foundation
-import BhattiImage
 import Glibc
 
 /// Reads a cold sandbox's RAM back from disk while its QEMU is still starting, instead of one page
@@ -50,7 +49,7 @@ enum RestorePrefetch {
             withUnsafeBytes(of: UInt64(e.offset).littleEndian) { bytes += $0 }
             withUnsafeBytes(of: UInt64(e.length).littleEndian) { bytes += $0 }
         }
-        do { try FileOps.writeAtomically(bytes, to: list, permissions: 0o600) } catch { throw EngineError.io("write \(list)", error) }
+        do { try AtomicFile.write(bytes, to: list, mode: 0o600) } catch { throw EngineError.io("write \(list)", error) }
     }
 
     struct Extent: Equatable {

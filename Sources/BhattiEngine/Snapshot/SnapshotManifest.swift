@@ -1,4 +1,3 @@
-import BhattiImage
 import BhattiSystem
 import COpenSSL
 import Foundation
@@ -46,7 +45,7 @@ struct SnapshotManifest: Codable, Equatable, Sendable {
     func write(to path: String) throws {
         let data: Data
         do { data = try JSONEncoder().encode(self) } catch { throw EngineError.io("encode \(path)", error) }
-        do { try FileOps.writeAtomically(Array(data), to: path, permissions: 0o600) } catch { throw EngineError.io("write \(path)", error) }
+        do { try AtomicFile.write(Array(data), to: path, mode: 0o600) } catch { throw EngineError.io("write \(path)", error) }
     }
 }
 

@@ -1,4 +1,5 @@
 import BhattiSystem
+import BhattiWire
 import Foundation
 import Glibc
 
@@ -28,15 +29,17 @@ extension VirtualMachine {
         let paths = configuration.paths
         let wasRunning = try await runState() == "running"
         removeSnapshotFiles(paths)
-        let temp = paths.deviceState + ".tmp"
+        var writer: AtomicFile.Writer?
         do {
-            try await saveDeviceState(to: temp)
-            guard rename(temp, paths.deviceState) == 0 else { throw EngineError.io("rename \(temp)", Errno.current) }
+            let state = try AtomicFile.Writer(path: paths.deviceState, mode: 0o600)
+            writer = state
+            try await saveDeviceState(into: state.descriptor)
+            try state.commit()
             try SnapshotManifest.describe(paths).write(to: paths.snapshotManifest)
             // Verify before the only live copy of the device state goes away.
             _ = try SnapshotManifest.verified(paths, memoryMB: configuration.memoryMB)
         } catch {
-            unlink(temp)
+            writer?.abandon()
             removeSnapshotFiles(paths)
             if wasRunning { _ = try? await qmp.execute("cont") }
             throw EngineError.snapshotFailed("\(error)")
@@ -48,20 +51,25 @@ extension VirtualMachine {
     }
 
     /// Stops the vCPUs (if they run) and writes the device state to a new file at `path`, fsynced.
-    /// QEMU writes through an fd handed over with `getfd`, so "completed" means the bytes are in our
-    /// file (with `exec:cat` the copy could still be in flight). The VM stays stopped: the caller
-    /// lets it run again or ends QEMU.
     func saveDeviceState(to path: String) async throws {
         let raw = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard raw >= 0 else { throw EngineError.io("create \(path)", Errno.current) }
         let file = FileDescriptor(rawValue: raw)
         defer { file.close() }
+        try await saveDeviceState(into: file)
+        guard fsync(raw) == 0 else { throw EngineError.io("fsync \(path)", Errno.current) }
+    }
+
+    /// Stops the vCPUs (if they run) and writes the device state into `file`. QEMU writes through an
+    /// fd handed over with `getfd`, so "completed" means the bytes are in the file (with `exec:cat`
+    /// the copy could still be in flight). The VM stays stopped: the caller lets it run again or
+    /// ends QEMU.
+    func saveDeviceState(into file: FileDescriptor) async throws {
         try await Self.skipSharedRAM(qmp)
         try await qmp.execute("stop")
         try await qmp.execute("getfd", ["fdname": "bhatti-state"], passing: file)
         try await qmp.execute("migrate", ["uri": "fd:bhatti-state"])
         try await waitForMigration()
-        guard fsync(raw) == 0 else { throw EngineError.io("fsync \(path)", Errno.current) }
     }
 
     /// Migration leaves out RAM in a shared memory backend (it is already in the sandbox's file);
@@ -113,7 +121,7 @@ extension VirtualMachine {
         let tap = try config.openTap()
         defer { tap?.close() }
         let process = try config.startQEMU(commandLine, passing: tap, onExit: onExit)
-        try? "\(process.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
+        _ = try? AtomicFile.write(Array("\(process.pid)\n".utf8), to: paths.pidFile, mode: 0o600, durable: false)
         do {
             let qmp = try await whenListening(paths.qmpSocket, process: process) { try await QMPClient.connect(path: paths.qmpSocket) }
             do {

@@ -35,7 +35,7 @@ extension AgentSession {
             }
             let path = try guestPath(request.path)
             guard !path.hasSuffix("/") else { throw WireErrorMessage(code: .badRequest, message: "\(path) names a directory, not a file") }
-            let owner = state.base.user.map { (uid_t(bitPattern: $0.uid), gid_t(bitPattern: $0.gid)) }
+            let owner = state.base.user.map { AtomicFile.Owner(uid: uid_t(bitPattern: $0.uid), gid: gid_t(bitPattern: $0.gid)) }
             return FileWriteStream(path: path, mode: mode, size: request.size, owner: owner, context: context)
         } catch {
             context.fail(error)
@@ -93,7 +93,7 @@ enum GuestFile {
         case ENOENT: WireErrorMessage(code: .notFound, message: "\(path): no such file or directory")
         case ENOTDIR: WireErrorMessage(code: .notFound, message: "\(path): a parent is not a directory")
         case ELOOP, ENAMETOOLONG: WireErrorMessage(code: .badRequest, message: "\(path): \(e)")
-        default: AtomicFile.error(e, path)
+        default: storageError(e, path)
         }
     }
 

@@ -13,7 +13,7 @@ final class FileWriteStream: GuestStream {
     private let path: String
     private let mode: mode_t
     private let size: Int
-    private let owner: (uid_t, gid_t)?
+    private let owner: AtomicFile.Owner?
     private let inbox = Inbox<Item>()
 
     private enum Item {
@@ -21,7 +21,7 @@ final class FileWriteStream: GuestStream {
         case end
     }
 
-    init(path: String, mode: mode_t, size: Int, owner: (uid_t, gid_t)?, context: StreamContext) {
+    init(path: String, mode: mode_t, size: Int, owner: AtomicFile.Owner?, context: StreamContext) {
         self.path = path
         self.mode = mode
         self.size = size
@@ -48,7 +48,7 @@ final class FileWriteStream: GuestStream {
 
     private func run() {
         let writer: AtomicFile.Writer
-        do { writer = try AtomicFile.Writer(path: path, mode: mode, owner: owner) } catch {
+        do { writer = try GuestFile.writer(path: path, mode: mode, owner: owner) } catch {
             inbox.cancel()
             return context.fail(error)
         }
@@ -64,9 +64,8 @@ final class FileWriteStream: GuestStream {
                     return refuse(writer, "\(path): more data than the announced \(size) bytes")
                 }
                 do { try writer.append(bytes) } catch {
-                    writer.abandon()
                     inbox.cancel()
-                    return context.fail(error)
+                    return context.fail(GuestFile.writeError(error))
                 }
                 // On disk now: the host may send that much more.
                 context.received.consumed(bytes.count)
@@ -80,7 +79,7 @@ final class FileWriteStream: GuestStream {
                     context.sendJSON(.result, GuestFile.info(name: GuestFile.baseName(path), st))
                     context.finished()
                 } catch {
-                    context.fail(error)
+                    context.fail(GuestFile.writeError(error))
                 }
                 return
             }
