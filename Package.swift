@@ -45,6 +45,8 @@ let package = Package(
 
         .testTarget(name: "BhattiSystemTests", dependencies: ["BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiCoreTests", dependencies: ["BhattiCore"], swiftSettings: strict),
+        // The pure lifecycle: the transition table and the idle policy as tables, time as values.
+        .testTarget(name: "BhattiLifecycleTests", dependencies: ["BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire"], swiftSettings: strict),
         .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem", "BhattiEngine"], swiftSettings: strict),
         .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiWire", "BhattiSystem"], swiftSettings: strict),

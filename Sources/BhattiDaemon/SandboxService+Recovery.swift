@@ -101,7 +101,6 @@ extension SandboxService {
             do { try await engine.resume(id: id) } catch {
                 throw BhattiError(.unavailable, "resuming \(record.name) failed (it stays in error): \(error)", cause: error)
             }
-            thermal[record.id]?.snapshotFailures = 0
         } else {
             try checkStorage(memoryMB: record.memoryMB, for: "start \(record.name)")
             do {

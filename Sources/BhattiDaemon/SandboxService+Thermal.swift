@@ -5,49 +5,20 @@ import BhattiSystem
 import BhattiWire
 import Foundation
 
-/// When sandboxes cool down. Durations of nil never cool.
-public struct ThermalPolicy: Sendable {
-    public var warmAfter: Duration?
-    public var coldAfter: Duration?
-    /// Guest CPU use (busy ticks / all ticks over the probe window) at or above which it is not idle.
-    public var busyThreshold: Double
-    /// How long the guest's CPU is watched before an idle hot sandbox is paused.
-    public var probeWindow: Duration
-    /// Failed snapshots are retried this many times (with doubling waits) before the sandbox is marked `error`.
-    public var maxSnapshotAttempts: Int
-    /// At most this many sandboxes are snapshotted at once on shutdown.
-    public var shutdownParallelism: Int
-    /// Keep a booted template snapshot per size, so creates restore instead of booting.
-    public var templates: Bool
-
-    public init(
-        warmAfter: Duration? = .seconds(30), coldAfter: Duration? = .seconds(30 * 60), busyThreshold: Double = 0.05,
-        probeWindow: Duration = .milliseconds(500), maxSnapshotAttempts: Int = 4, shutdownParallelism: Int = 4,
-        templates: Bool = true
-    ) {
-        self.templates = templates
-        self.warmAfter = warmAfter
-        self.coldAfter = coldAfter
-        self.busyThreshold = busyThreshold
-        self.probeWindow = probeWindow
-        self.maxSnapshotAttempts = maxSnapshotAttempts
-        self.shutdownParallelism = shutdownParallelism
-    }
-}
-
-/// One sandbox's idleness: when it was last used, what holds it hot, and its timer. Moments are on
-/// the service's `TimeLine`.
+/// One sandbox as its idle timer sees it: its phase (BhattiCore's `SandboxPhase`, with the phase's
+/// own data: since when hot or warm, snapshot retries), how it is used, and the timer. Moments are on
+/// the service's `TimeLine`. What happens next is `ThermalPolicy.decide`'s answer, never worked out here.
 struct ThermalEntry {
-    var lastUse: Duration
-    /// Open streams, shells and requests in flight: while above zero the sandbox stays hot.
-    var holds = 0
-    var warmSince: Duration?
-    var snapshotFailures = 0
+    /// Nil until a state change or the timer's first look records it.
+    var phase: SandboxPhase?
+    /// Last use, holds (open streams, shells, requests in flight: while above zero it stays hot) and
+    /// `keep_hot` as last read (touches start no timer while it is set, until an edit clears it).
+    var activity: SandboxActivity
     var timer: Task<Void, Never>?
     /// Tells the current timer from one that was replaced, so an old one ending cannot clear it.
     var timerGeneration = 0
-    /// The timer found `keep_hot` set and stopped: touches do not restart it until an edit clears it.
-    var keptHot = false
+
+    init(lastUse: Duration) { activity = SandboxActivity(lastUse: lastUse) }
 }
 
 extension SandboxService {
@@ -149,7 +120,6 @@ extension SandboxService {
             log.error("sandbox.snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             throw BhattiError(.unavailable, "snapshotting \(record.name) failed (it keeps running): \(error)", cause: error)
         }
-        thermal[record.id]?.snapshotFailures = 0
         let next = try await moved(record, on: .snapshotted)
         log.info("sandbox.snapshotted", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
@@ -165,8 +135,8 @@ extension SandboxService {
             try await engine.restore(id: record.id.rawValue)
         } catch {
             let reason = "restoring its snapshot failed: \(error)"
-            if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                await self.record(record.id, next, reason: reason)
+            if let next = try? phase(of: record).after(.thermalFailed, at: time.now, snapshot: snapshotDirectory(record.id), cause: reason) {
+                await self.record(record.id, next.state, reason: reason)
             }
             log.error("sandbox.restore_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             throw BhattiError(.unavailable, "sandbox \(record.name): \(reason)", cause: error)
@@ -181,16 +151,17 @@ extension SandboxService {
     /// minutes) must not outlive a wake, or the woken sandbox never cools again.
     func moved(_ record: SandboxRecord, on event: SandboxEvent) async throws -> SandboxRecord {
         var next = record
-        do { next.state = try SandboxLifecycle.next(record.state, on: event) } catch {
+        let now = time.now
+        let phase: SandboxPhase
+        do { phase = try self.phase(of: record).after(event, at: now, snapshot: snapshotDirectory(record.id)) } catch {
             throw BhattiError(.internal, "sandbox \(record.name): \(event) is not possible in state \(record.state.rawValue)", cause: error)
         }
+        next.state = phase.state
         next.stateReason = nil
         try await store.setState(record.id, next.state)
         events.record("thermal.\(next.state.rawValue)", sandbox: record.id, user: record.userID, detail: "from=\(record.state.rawValue)")
-        let now = time.now
-        thermal[record.id, default: ThermalEntry(lastUse: now)].warmSince = next.state == .warm ? now : nil
-        // Coming back to hot is use: the idle clock starts from the wake, not from before the pause.
-        if next.state == .hot { thermal[record.id]?.lastUse = now }
+        // The new phase carries its own clock: a hot one is idle from the wake, not from before the pause.
+        thermal[record.id, default: ThermalEntry(lastUse: now)].phase = phase
         if next.state == .hot || next.state == .warm {
             armTimer(record.id)
         } else {
@@ -205,26 +176,26 @@ extension SandboxService {
 
     /// Marks use of a sandbox: its idle clock restarts (and its timer starts if it had none).
     func touch(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry(lastUse: time.now)].lastUse = time.now
+        thermal[id, default: ThermalEntry(lastUse: time.now)].activity.lastUse = time.now
         // Only a hot sandbox that can cool needs a timer; a kept-hot one would start a task per request
         // that ends at once.
-        guard policy.warmAfter != nil, thermal[id]?.timer == nil, thermal[id]?.keptHot != true else { return }
+        guard policy.warmAfter != nil, thermal[id]?.timer == nil, thermal[id]?.activity.keepHot != true else { return }
         armTimer(id)
     }
 
     /// Keeps a sandbox hot while something streams to or from it (shell, NDJSON exec, file read).
     public func hold(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry(lastUse: time.now)].holds += 1
+        thermal[id, default: ThermalEntry(lastUse: time.now)].activity.holds += 1
     }
 
     /// Ends a `hold`; the idle clock restarts from now.
     public func release(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry(lastUse: time.now)].holds = max(0, (thermal[id]?.holds ?? 1) - 1)
+        thermal[id, default: ThermalEntry(lastUse: time.now)].activity.holds = max(0, (thermal[id]?.activity.holds ?? 1) - 1)
         touch(id)
     }
 
     /// Open holds on a sandbox: tests that drive the idle clock wait for a stream's end through it.
-    func holdCount(_ id: SandboxID) -> Int { thermal[id]?.holds ?? 0 }
+    func holdCount(_ id: SandboxID) -> Int { thermal[id]?.activity.holds ?? 0 }
 
     /// Drops a sandbox's bookkeeping (destroy).
     func forget(_ id: SandboxID) {
@@ -260,53 +231,62 @@ extension SandboxService {
     }
 
     /// When `id` should be looked at again (on the `TimeLine`; now or earlier: at once), or nil when
-    /// nothing will happen.
+    /// nothing will happen: the policy's decision on the sandbox's phase and activity.
     private func nextCheck(_ id: SandboxID) async -> Duration? {
-        guard !shuttingDown, let entry = thermal[id], let record = try? await sandbox(id) else { return nil }
-        if record.keepHot {
-            thermal[id]?.keptHot = true
-            return nil
-        }
-        thermal[id]?.keptHot = false
+        guard !shuttingDown, thermal[id] != nil, let record = try? await sandbox(id) else { return nil }
         let now = time.now
-        switch record.state {
-        case .hot:
-            guard let warmAfter = policy.warmAfter else { return nil }
-            if entry.holds > 0 { return now + warmAfter }
-            return entry.lastUse + warmAfter
-        case .warm:
-            guard let coldAfter = policy.coldAfter else { return nil }
-            return (entry.warmSince ?? now) + coldAfter
-        default:
-            return nil
+        switch decision(record, now: now) {
+        case .none: return nil
+        case .wait(let until): return until
+        case .pause, .snapshot: return now
         }
     }
 
-    /// The timer fired: cool `id` one step if it is still idle (the guest's CPU agrees); failed
-    /// snapshots back off and, after `maxSnapshotAttempts`, mark the sandbox `error`.
+    /// The policy's answer for `record` now, with `keep_hot` as the store has it.
+    private func decision(_ record: SandboxRecord, now: Duration) -> LifecycleAction {
+        guard thermal[record.id] != nil else { return .none }
+        thermal[record.id]?.activity.keepHot = record.keepHot
+        let phase = phase(of: record)
+        thermal[record.id]?.phase = phase
+        return policy.decide(phase, thermal[record.id]!.activity, now: now)
+    }
+
+    /// The sandbox's phase: the one recorded with its last state change, or, when the store's state
+    /// says otherwise (a create, a daemon start, an error), that state read as a phase starting now.
+    func phase(of record: SandboxRecord) -> SandboxPhase {
+        if let phase = thermal[record.id]?.phase, phase.state == record.state { return phase }
+        return SandboxPhase(record.state, at: time.now, snapshot: snapshotDirectory(record.id), cause: record.stateReason)
+    }
+
+    /// Where a cold sandbox's snapshot lies (its own directory: device state beside the RAM file).
+    func snapshotDirectory(_ id: SandboxID) -> String {
+        VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id.rawValue).directory
+    }
+
+    /// The timer's moment came: cool `id` one step if the policy still says so (a pause only if the
+    /// guest's CPU agrees); failed snapshots back off and at last mark the sandbox `error` (the
+    /// policy's `snapshotFailed`).
     private func cool(_ id: SandboxID) async {
         guard let record = try? await sandbox(id) else { return }
-        switch record.state {
-        case .hot:
+        switch decision(record, now: time.now) {
+        case .pause:
             if await guestIsBusy(id) {
                 // Logged: it says why a sandbox idle by the API's measure has not cooled.
                 log.info("sandbox.idle_check_busy", ["sandbox.id": id.rawValue])
                 touch(id)
                 return
             }
-            // Re-check after the probe's await: a request may have come in meanwhile.
-            guard let entry = thermal[id], entry.holds == 0, let warmAfter = policy.warmAfter,
-                  time.now - entry.lastUse >= warmAfter
-            else { return }
+            // Decided again after the probe's await: a request may have come in meanwhile.
+            guard decision(record, now: time.now) == .pause else { return }
             do {
                 _ = try await transition(id) { service, record in
                     guard record.state == .hot else { return record }
                     return try await service.pauseNow(record)
                 }
             } catch {
-                thermal[id]?.lastUse = time.now
+                touch(id)
             }
-        case .warm:
+        case .snapshot:
             do {
                 _ = try await transition(id) { service, record in
                     guard record.state == .warm else { return record }
@@ -315,25 +295,19 @@ extension SandboxService {
             } catch {
                 await snapshotFailed(record, error: error)
             }
-        default:
+        case .none, .wait:
             return
         }
     }
 
     private func snapshotFailed(_ record: SandboxRecord, error: any Error) async {
-        let failures = (thermal[record.id]?.snapshotFailures ?? 0) + 1
-        thermal[record.id]?.snapshotFailures = failures
-        if failures >= policy.maxSnapshotAttempts {
-            let reason = "snapshot failed \(failures) times: \(error)"
-            if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                await self.record(record.id, next, reason: reason)
-            }
+        let next = policy.snapshotFailed(phase(of: record), cause: "\(error)", now: time.now)
+        if case .error(let reason) = next {
+            await self.record(record.id, .error, reason: reason)
             log.error("sandbox.snapshot_gave_up", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             return
         }
-        // Back off: the warm clock restarts so the next try comes after 2^n seconds.
-        let wait = Duration.seconds(1 << failures)
-        if let coldAfter = policy.coldAfter { thermal[record.id]?.warmSince = time.now - coldAfter + wait }
+        thermal[record.id]?.phase = next
     }
 
     /// Whether the guest used at least `busyThreshold` of its CPU over `probeWindow`, or runs an exec

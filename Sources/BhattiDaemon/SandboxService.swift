@@ -334,8 +334,8 @@ public actor SandboxService {
         // The timer looks again at once: a pinned sandbox's ends, an unpinned one's idleness counts from
         // now. Pinned: a warm or cold sandbox comes back, as at start.
         if let keepHot {
-            thermal[record.id, default: ThermalEntry(lastUse: time.now)].keptHot = keepHot
-            if !keepHot { thermal[record.id]?.lastUse = time.now }
+            thermal[record.id, default: ThermalEntry(lastUse: time.now)].activity.keepHot = keepHot
+            if !keepHot { thermal[record.id]?.activity.lastUse = time.now }
             armTimer(record.id)
         }
         if keepHot == true, record.state == .warm || record.state == .cold {
@@ -524,8 +524,8 @@ public actor SandboxService {
     /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
     /// `error` stays as it is, with its first reason).
     func lose(_ record: SandboxRecord, reason: String) async {
-        guard let next = try? SandboxLifecycle.next(record.state, on: .vmmDied) else { return }
-        await self.record(record.id, next, reason: reason)
+        guard let next = try? phase(of: record).after(.vmmDied, at: time.now, snapshot: snapshotDirectory(record.id), cause: reason) else { return }
+        await self.record(record.id, next.state, reason: reason)
         log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
         events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
     }
