@@ -82,10 +82,9 @@ public actor SandboxService {
     var unrecorded: [SandboxID: UnrecordedState] = [:]
     /// Whether the background retry of `unrecorded` runs (one at a time).
     var retryingUnrecorded = false
-    /// The lifecycle lock: at most one thermal transition per sandbox; others wait for it and look again.
-    var transitions: [SandboxID: Task<SandboxRecord, any Error>] = [:]
-    /// Idleness bookkeeping per sandbox (see SandboxService+Thermal).
-    var thermal: [SandboxID: ThermalEntry] = [:]
+    /// Each sandbox's owner: its phase, its one transition at a time, its idle timer, and the only
+    /// writer of its state to the store (see SandboxSupervisor). Made on first use, dropped by destroy.
+    var supervisors: [SandboxID: SandboxSupervisor] = [:]
     let policy: ThermalPolicy
     /// The idle timers' time: `ContinuousClock` in a daemon, a `ManualClock` in tests of the tiers.
     let time: TimeLine
@@ -99,9 +98,11 @@ public actor SandboxService {
     var shuttingDown = false
     /// Template sizes built or being built by this daemon.
     var templateBuilds: Set<String> = []
-    /// Template builds under way: a stopping daemon cancels them and waits, so none touches the data
-    /// directory (or starts a QEMU) after the daemon has stopped.
-    var backgroundWork: [Task<Void, Never>] = []
+    /// Work under way in the background (template builds, the retry of unrecorded states, /etc/hosts
+    /// pushes, keep_hot wakes), each task removing itself when it ends: a stopping daemon cancels them
+    /// and waits, so none touches the data directory (or starts a QEMU) after the daemon has stopped.
+    var backgroundWork: [Int: Task<Void, Never>] = [:]
+    var backgroundWorkCount = 0
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
 
@@ -195,14 +196,13 @@ public actor SandboxService {
                 if !setup.isEmpty { try await self.apply(setup, to: record) }
                 var hot = record
                 hot.ip = nic?.ip
-                hot.state = try SandboxLifecycle.next(record.state, on: .booted)
                 // A destroy that came while this booted wins: nothing is reported created that the
                 // store no longer has (and no QEMU runs on for it).
                 try self.checkStillWanted(record)
-                try await store.setState(record.id, hot.state)
+                hot.state = try await self.supervisor(record.id).commit(record, on: .booted).state
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "from": how])
                 events.record("sandbox.created", sandbox: record.id, user: owner, detail: "name=\(record.name) from=\(how)")
-                self.touch(record.id)
+                await self.touch(record.id)
                 await self.publishHosts(owner: owner)
                 return hot
             } catch {
@@ -244,10 +244,10 @@ public actor SandboxService {
             return "boot"
         case .fork(let parentID):
             let (parent, _) = try await guest(SandboxRef(parentID.rawValue, owner: record.userID ?? ""))
-            hold(parent.id)
-            defer { release(parent.id) }
             let directory = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id).directory
-            _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory)
+            try await held(parent.id) {
+                _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory)
+            }
             try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic, diskThrottle: throttle)
             return "fork"
         case .snapshot(let directory):
@@ -274,7 +274,8 @@ public actor SandboxService {
         guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard),
               !templateBuilds.contains(key) else { return }
         templateBuilds.insert(key)
-        backgroundWork.append(Task { [engine, log] in
+        let (engine, log) = (engine, log)
+        spawn { _ in
             do {
                 let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard)
                 log.info("template.built", ["size": key, "directory": directory])
@@ -283,20 +284,48 @@ public actor SandboxService {
             } catch {
                 log.warning("template.failed", ["size": key, "error": "\(error)"])
             }
-        })
+        }
     }
 
-    /// Asks background work (template builds) to stop; `backgroundWorkEnded` waits for it.
+    /// Starts `work` in the background, owned: it is kept in `backgroundWork` until it ends, cancelled
+    /// by `cancelBackgroundWork` and waited for by `backgroundWorkEnded`.
+    func spawn(_ work: @escaping @Sendable (SandboxService) async -> Void) {
+        backgroundWorkCount += 1
+        let key = backgroundWorkCount
+        // The task cannot reach `finished` before it is registered: that needs this actor, held until
+        // the assignment below is done.
+        backgroundWork[key] = Task {
+            await work(self)
+            self.finished(key)
+        }
+    }
+
+    private func finished(_ key: Int) { backgroundWork[key] = nil }
+
+    /// Asks background work to stop; `backgroundWorkEnded` waits for it.
     public func cancelBackgroundWork() {
-        for task in backgroundWork { task.cancel() }
+        for task in backgroundWork.values { task.cancel() }
     }
 
     /// Waits for background work to end (after `cancelBackgroundWork`, and after the engine has shut
     /// down, which fails a template VM's boot at once).
     public func backgroundWorkEnded() async {
-        let tasks = backgroundWork
-        backgroundWork.removeAll()
-        for task in tasks { await task.value }
+        while let (key, task) = backgroundWork.first {
+            await task.value
+            backgroundWork[key] = nil
+        }
+    }
+
+    /// The supervisor of `id`, made on first use.
+    func supervisor(_ id: SandboxID) -> SandboxSupervisor {
+        if let supervisor = supervisors[id] { return supervisor }
+        let supervisor = SandboxSupervisor(
+            id: id, service: self, store: store, policy: policy, time: time, log: log, events: events,
+            snapshotDirectory: VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id.rawValue).directory,
+            // One made during a shutdown starts no timer either.
+            ended: shuttingDown)
+        supervisors[id] = supervisor
+        return supervisor
     }
 
     /// Looks up by id or name, in the owner's namespace only.
@@ -333,14 +362,10 @@ public actor SandboxService {
         if name != nil { await publishHosts(owner: record.userID) }
         // The timer looks again at once: a pinned sandbox's ends, an unpinned one's idleness counts from
         // now. Pinned: a warm or cold sandbox comes back, as at start.
-        if let keepHot {
-            thermal[record.id, default: ThermalEntry(lastUse: time.now)].activity.keepHot = keepHot
-            if !keepHot { thermal[record.id]?.activity.lastUse = time.now }
-            armTimer(record.id)
-        }
+        if let keepHot { await supervisor(record.id).keepHotChanged(keepHot) }
         if keepHot == true, record.state == .warm || record.state == .cold {
             let id = record.id
-            Task { _ = try? await self.wake(id) }
+            spawn { service in _ = try? await service.wake(id) }
         }
         return record
     }
@@ -354,14 +379,14 @@ public actor SandboxService {
             throw BhattiError(.invalidArgument, "a disk only grows: \(record.name) has \(current) MiB, asked for \(megabytes)")
         }
         // Held before the state is read again, so the thermal manager cannot pause it in between.
-        hold(record.id)
-        defer { release(record.id) }
-        let state = try await sandbox(record.id)?.state ?? record.state
-        guard state == .hot else {
-            throw BhattiError(.invalidState, "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
-        }
-        do { try await engine.growDisk(id: record.id.rawValue, megabytes: megabytes) } catch {
-            throw BhattiError(.unavailable, "growing the disk of \(record.name) failed: \(error)", cause: error)
+        try await held(record.id) {
+            let state = try await sandbox(record.id)?.state ?? record.state
+            guard state == .hot else {
+                throw BhattiError(.invalidState, "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
+            }
+            do { try await engine.growDisk(id: record.id.rawValue, megabytes: megabytes) } catch {
+                throw BhattiError(.unavailable, "growing the disk of \(record.name) failed: \(error)", cause: error)
+            }
         }
         try await store.setDiskMB(record.id, megabytes)
         events.record("sandbox.disk_grown", sandbox: record.id, user: record.userID, detail: "disk_mb=\(megabytes)")
@@ -395,6 +420,7 @@ public actor SandboxService {
             }
             throw BhattiError(.notFound, "sandbox \(ref.key) not found")
         }
+        supervisors[record.id] = nil
         await removeNetworkIfUnused(owner: record.userID)
         hostsApplied[record.id] = nil
         await publishHosts(owner: record.userID)
@@ -411,17 +437,17 @@ public actor SandboxService {
     ) async throws -> ExecOutcome {
         let (record, agent, waking) = try await guestOverlappingWake(idOrName)
         let start = ContinuousClock.now
-        hold(record.id)
-        defer { release(record.id) }
         do {
             // The duration is the agent's round trip alone, so `duration_ms` is the command's time as
             // the engine saw it, and what a caller waits beyond it is the API's own cost.
-            let (status, ran) = try await Self.alongside(waking) {
-                let began = ContinuousClock.now
-                let status = try await agent.exec(request, stdin: stdin, timeout: timeout, onEvent: onEvent)
-                return (status, ContinuousClock.now - began)
+            let (status, ran) = try await held(record.id) {
+                try await Self.alongside(waking) {
+                    let began = ContinuousClock.now
+                    let status = try await agent.exec(request, stdin: stdin, timeout: timeout, onEvent: onEvent)
+                    return (status.code, ContinuousClock.now - began)
+                }
             }
-            return ExecOutcome(exitCode: status.code, duration: ran)
+            return ExecOutcome(exitCode: status, duration: ran)
         } catch let error as AgentError {
             switch error {
             case .remote(let message):
@@ -449,7 +475,7 @@ public actor SandboxService {
         guard record.state == .hot else {
             throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
         }
-        touch(record.id)
+        await touch(record.id)
         do { return (record, try await engine.agent(for: record.id.rawValue)) } catch {
             throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
         }
@@ -508,9 +534,7 @@ public actor SandboxService {
     /// Runs `body` against the sandbox's agent, mapping the agent's refusals to API errors.
     public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (AgentConnection) async throws -> T) async throws -> T {
         let (record, agent) = try await guest(idOrName)
-        hold(record.id)
-        defer { release(record.id) }
-        do { return try await body(agent) } catch let error as AgentError {
+        do { return try await held(record.id) { try await body(agent) } } catch let error as AgentError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }
     }
@@ -524,8 +548,7 @@ public actor SandboxService {
     /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
     /// `error` stays as it is, with its first reason).
     func lose(_ record: SandboxRecord, reason: String) async {
-        guard let next = try? phase(of: record).after(.vmmDied, at: time.now, snapshot: snapshotDirectory(record.id), cause: reason) else { return }
-        await self.record(record.id, next.state, reason: reason)
+        guard await supervisor(record.id).fail(record, on: .vmmDied, cause: reason) else { return }
         log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
         events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
     }
@@ -605,11 +628,11 @@ extension SandboxService {
     private func pushHosts(to record: SandboxRecord, version: Int, sandboxes: [SandboxRecord]) {
         let hosts = Dictionary(sandboxes.compactMap { r in r.ip.map { (r.name.rawValue, $0) } }, uniquingKeysWith: { a, _ in a })
         let (engine, id) = (engine, record.id)
-        Task {
+        spawn { service in
             guard let agent = try? await engine.agent(for: id.rawValue) else { return }
             var config = GuestConfig(replaceEnvironment: false)
             config.hosts = hosts
-            if (try? await agent.configure(config)) != nil { self.hostsApplied(id, version) }
+            if (try? await agent.configure(config)) != nil { await service.hostsApplied(id, version) }
         }
     }
 
