@@ -54,6 +54,8 @@ let package = Package(
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),
+        // The daemon's lifecycle over a fake engine (no QEMU): the sandbox supervisor and the registry.
+        .testTarget(name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiWire"], swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

@@ -71,7 +71,8 @@ public struct ExecOutcome: Sendable {
 public actor SandboxService {
     // Internal, not private: the thermal and snapshot extensions in their own files use them.
     let store: SandboxStore
-    let engine: Engine
+    /// The VMs, through the narrow engine protocol (QEMU's `Engine` in a daemon, a fake in tests).
+    let engine: any SandboxEngine
     let log: Logger
     /// Creates in flight, by owner and name: a second create of the same name waits for the first, and
     /// a destroy that races one cancels it (the only way such a task is cancelled), which makes it tear
@@ -110,7 +111,7 @@ public actor SandboxService {
     let defaultIOLimits: IOLimits
 
     public init(
-        store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil,
+        store: SandboxStore, engine: any SandboxEngine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil,
         defaultIOLimits: IOLimits = .unlimited, clock: any Clock<Duration> = ContinuousClock()
     ) {
         time = TimeLine(clock)
@@ -246,12 +247,12 @@ public actor SandboxService {
             let (parent, _) = try await guest(SandboxRef(parentID.rawValue, owner: record.userID ?? ""))
             let directory = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id).directory
             try await held(parent.id) {
-                _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory)
+                _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory, durable: false)
             }
-            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic, diskThrottle: throttle)
+            try await engine.clone(from: directory, to: id, hostname: hostname, keepEnvironment: true, nic: nic, diskThrottle: throttle)
             return "fork"
         case .snapshot(let directory):
-            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic, diskThrottle: throttle)
+            try await engine.clone(from: directory, to: id, hostname: hostname, keepEnvironment: true, nic: nic, diskThrottle: throttle)
             return "snapshot"
         }
     }
@@ -277,7 +278,7 @@ public actor SandboxService {
         let (engine, log) = (engine, log)
         spawn { _ in
             do {
-                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard)
+                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard, settle: .seconds(1))
                 log.info("template.built", ["size": key, "directory": directory])
             } catch is CancellationError {
                 log.info("template.cancelled", ["size": key])
