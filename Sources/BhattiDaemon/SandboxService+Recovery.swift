@@ -21,6 +21,20 @@ extension SandboxService {
         await vmLost(id: id, reason: reason)
     }
 
+    /// Marks sandboxes whose VM did not survive (QEMU died, or the daemon restarted).
+    public func vmLost(id: String, reason: String) async {
+        guard let sandboxID = SandboxID(rawValue: id), let found = try? await sandbox(sandboxID) else { return }
+        await lose(found, reason: reason)
+    }
+
+    /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
+    /// `error` stays as it is, with its first reason).
+    func lose(_ record: SandboxRecord, reason: String) async {
+        guard await supervisor(record.id).fail(record, on: .vmmDied, cause: reason) else { return }
+        log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
+        events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
+    }
+
     /// The supervisor wrote a state the VM's fate forced: nothing is pending for it any more.
     func recorded(_ id: SandboxID) {
         unrecorded[id] = nil
