@@ -45,6 +45,8 @@ let package = Package(
 
         .testTarget(name: "BhattiSystemTests", dependencies: ["BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiCoreTests", dependencies: ["BhattiCore"], swiftSettings: strict),
+        // The pure lifecycle: the transition table and the idle policy as tables, time as values.
+        .testTarget(name: "BhattiLifecycleTests", dependencies: ["BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire"], swiftSettings: strict),
         .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem", "BhattiEngine"], swiftSettings: strict),
         .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
@@ -52,6 +54,8 @@ let package = Package(
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),
+        // The daemon's lifecycle over a fake engine (no QEMU): the sandbox supervisor and the registry.
+        .testTarget(name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiWire"], swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

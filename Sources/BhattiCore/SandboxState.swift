@@ -8,7 +8,7 @@ public enum SandboxState: String, Codable, Sendable, CaseIterable {
 }
 
 /// What happens to a sandbox.
-public enum SandboxEvent: Equatable, Sendable {
+public enum SandboxEvent: Equatable, Sendable, CaseIterable {
     case booted
     case bootFailed
     case vmmDied
@@ -30,6 +30,10 @@ public enum SandboxLifecycle {
     public struct InvalidTransition: Error, Equatable, Sendable {
         public let state: SandboxState
         public let event: SandboxEvent
+        public init(state: SandboxState, event: SandboxEvent) {
+            self.state = state
+            self.event = event
+        }
     }
 
     public static func next(_ state: SandboxState, on event: SandboxEvent) throws(InvalidTransition) -> SandboxState {

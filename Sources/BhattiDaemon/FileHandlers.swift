@@ -68,7 +68,6 @@ enum FileHandlers {
         // Reads on while the response streams; cancelled when the client goes away.
         await service.hold(record.id)
         let reader = Task {
-            defer { Task { await service.release(record.id) } }
             do {
                 _ = try await agent.readFile(fileRequest, onInfo: { info in infoSink.yield(info); infoSink.finish() }) { chunk in
                     // Waits while the client is not taking the stream; the guest is credited after it.
@@ -78,6 +77,8 @@ enum FileHandlers {
                 infoSink.finish(throwing: error)
             }
             output.finish()
+            // Released here, not in a task of its own: every way out of the read above comes here.
+            await service.release(record.id)
         }
         output.onCancel { reader.cancel() }
         do {

@@ -16,7 +16,7 @@ extension SandboxService {
     /// The destroy proper, run as the sandbox's transition (so no wake or snapshot runs beside it):
     /// the VM and its files, the tap, then the record.
     func destroyNow(_ record: SandboxRecord) async throws {
-        forget(record.id)
+        await supervisor(record.id).end()
         unrecorded[record.id] = nil
         await engine.destroy(id: record.id.rawValue)
         await detachNetwork(record)

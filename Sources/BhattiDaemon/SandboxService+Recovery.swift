@@ -21,18 +21,32 @@ extension SandboxService {
         await vmLost(id: id, reason: reason)
     }
 
-    /// Records a state the VM's fate forces. When the store cannot take it (a full disk: sqlite error
-    /// 13), the state is kept in memory, shown by every read, and written by a retry in the background
-    /// once the store takes writes again: a dead QEMU never reads as hot.
-    func record(_ id: SandboxID, _ state: SandboxState, reason: String?) async {
-        do {
-            try await store.setState(id, state, reason: reason)
-            unrecorded[id] = nil
-        } catch {
-            unrecorded[id] = UnrecordedState(state: state, reason: reason)
-            log.error("sandbox.state_unrecorded", ["sandbox.id": id.rawValue, "state": state.rawValue, "error": "\(error)"])
-            retryUnrecorded()
-        }
+    /// Marks sandboxes whose VM did not survive (QEMU died, or the daemon restarted).
+    public func vmLost(id: String, reason: String) async {
+        guard let sandboxID = SandboxID(rawValue: id), let found = try? await sandbox(sandboxID) else { return }
+        await lose(found, reason: reason)
+    }
+
+    /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
+    /// `error` stays as it is, with its first reason).
+    func lose(_ record: SandboxRecord, reason: String) async {
+        guard await supervisor(record.id).fail(record, on: .vmmDied, cause: reason) else { return }
+        log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
+        events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
+    }
+
+    /// The supervisor wrote a state the VM's fate forced: nothing is pending for it any more.
+    func recorded(_ id: SandboxID) {
+        unrecorded[id] = nil
+    }
+
+    /// The store could not take a state the VM's fate forces (a full disk: sqlite error 13): it is kept
+    /// in memory, shown by every read, and written (through the supervisor) by a retry in the
+    /// background once the store takes writes again: a dead QEMU never reads as hot.
+    func unrecordable(_ id: SandboxID, _ state: SandboxState, reason: String?, error: any Error) {
+        unrecorded[id] = UnrecordedState(state: state, reason: reason)
+        log.error("sandbox.state_unrecorded", ["sandbox.id": id.rawValue, "state": state.rawValue, "error": "\(error)"])
+        retryUnrecorded()
     }
 
     /// One retry loop at a time, owned like the template builds (a stopping daemon cancels it): it
@@ -40,17 +54,17 @@ extension SandboxService {
     private func retryUnrecorded() {
         guard !retryingUnrecorded, !shuttingDown else { return }
         retryingUnrecorded = true
-        backgroundWork.append(Task { [weak self] in
+        spawn { service in
             var wait = Duration.seconds(1)
-            while let self, await self.keepRetrying() {
+            while await service.keepRetrying() {
                 do { try await Task.sleep(for: wait) } catch {
-                    await self.retryEnded()
+                    await service.retryEnded()
                     return
                 }
-                await self.flushUnrecorded()
+                await service.flushUnrecorded()
                 wait = min(wait * 2, .seconds(30))
             }
-        })
+        }
     }
 
     /// Whether the retry loop goes on; when not, it is marked ended in the same step, so a failure
@@ -79,7 +93,7 @@ extension SandboxService {
             // Read again after every await: a start or destroy meanwhile may have cleared or replaced it,
             // and a stale state must not be written over a newer one.
             guard let pending = unrecorded[id] else { continue }
-            guard (try? await store.setState(id, pending.state, reason: pending.reason)) != nil else { return }
+            guard (try? await supervisor(id).write(pending.state, reason: pending.reason)) != nil else { return }
             // A newer state may have come while this one was written: it stays pending.
             if unrecorded[id] == pending { unrecorded[id] = nil }
             log.info("sandbox.state_recorded", ["sandbox.id": id.rawValue, "state": pending.state.rawValue])
@@ -97,11 +111,25 @@ extension SandboxService {
     /// stays in `error`.
     func rebootNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let id = record.id.rawValue
-        if await engine.isRunning(id) {
+        let running = await engine.isRunning(id)
+        let next = try await supervisor(record.id).perform(record, .rebooted) {
+            try await self.bootAgain(record, running: running)
+        }
+        // A fresh guest: the names of the owner's sandboxes are pushed again by the wake's catch-up.
+        if !running { hostsApplied[record.id] = nil }
+        unrecorded[record.id] = nil
+        log.info("sandbox.rebooted", ["sandbox.id": id])
+        events.record("sandbox.rebooted", sandbox: record.id, user: record.userID, detail: "after: \(record.stateReason ?? "error")")
+        return next
+    }
+
+    /// The engine's part of `rebootNow`: resume a VM that still runs, or boot one from the disk.
+    private func bootAgain(_ record: SandboxRecord, running: Bool) async throws {
+        let id = record.id.rawValue
+        if running {
             do { try await engine.resume(id: id) } catch {
                 throw BhattiError(.unavailable, "resuming \(record.name) failed (it stays in error): \(error)", cause: error)
             }
-            thermal[record.id]?.snapshotFailures = 0
         } else {
             try checkStorage(memoryMB: record.memoryMB, for: "start \(record.name)")
             do {
@@ -115,14 +143,7 @@ extension SandboxService {
             } catch {
                 throw BhattiError(.unavailable, "booting \(record.name) again from its disk failed (it stays in error): \(error)", cause: error)
             }
-            // A fresh guest: the names of the owner's sandboxes are pushed again by the wake's catch-up.
-            hostsApplied[record.id] = nil
         }
-        unrecorded[record.id] = nil
-        let next = try await moved(record, on: .rebooted)
-        log.info("sandbox.rebooted", ["sandbox.id": id])
-        events.record("sandbox.rebooted", sandbox: record.id, user: record.userID, detail: "after: \(record.stateReason ?? "error")")
-        return next
     }
 
     /// Refuses with 507 unless the data directory can hold a new VM of `memoryMB` (its RAM file and

@@ -21,8 +21,11 @@ extension SandboxService {
             throw BhattiError(.resourceExhausted, "snapshot quota reached (\(Self.snapshotQuota)); delete one first")
         }
         let (record, _) = try await guest(sandbox)
-        hold(record.id)
-        defer { release(record.id) }
+        return try await held(record.id) { try await checkpoint(record, as: name, owner: owner) }
+    }
+
+    /// The named snapshot's copy and record, while the sandbox is held hot.
+    private func checkpoint(_ record: SandboxRecord, as name: String, owner: String) async throws -> SnapshotRecord {
         // The copy takes what the RAM file and overlay occupy (sparse): refused up front on a full disk.
         let paths = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue)
         let copy = DiskSpace.allocatedBytes(paths.memory) + DiskSpace.allocatedBytes(paths.disk)

@@ -2,54 +2,10 @@ import BhattiCore
 import BhattiEngine
 import BhattiStore
 import BhattiSystem
-import BhattiWire
 import Foundation
 
-/// When sandboxes cool down. Durations of nil never cool.
-public struct ThermalPolicy: Sendable {
-    public var warmAfter: Duration?
-    public var coldAfter: Duration?
-    /// Guest CPU use (busy ticks / all ticks over the probe window) at or above which it is not idle.
-    public var busyThreshold: Double
-    /// How long the guest's CPU is watched before an idle hot sandbox is paused.
-    public var probeWindow: Duration
-    /// Failed snapshots are retried this many times (with doubling waits) before the sandbox is marked `error`.
-    public var maxSnapshotAttempts: Int
-    /// At most this many sandboxes are snapshotted at once on shutdown.
-    public var shutdownParallelism: Int
-    /// Keep a booted template snapshot per size, so creates restore instead of booting.
-    public var templates: Bool
-
-    public init(
-        warmAfter: Duration? = .seconds(30), coldAfter: Duration? = .seconds(30 * 60), busyThreshold: Double = 0.05,
-        probeWindow: Duration = .milliseconds(500), maxSnapshotAttempts: Int = 4, shutdownParallelism: Int = 4,
-        templates: Bool = true
-    ) {
-        self.templates = templates
-        self.warmAfter = warmAfter
-        self.coldAfter = coldAfter
-        self.busyThreshold = busyThreshold
-        self.probeWindow = probeWindow
-        self.maxSnapshotAttempts = maxSnapshotAttempts
-        self.shutdownParallelism = shutdownParallelism
-    }
-}
-
-/// One sandbox's idleness: when it was last used, what holds it hot, and its timer. Moments are on
-/// the service's `TimeLine`.
-struct ThermalEntry {
-    var lastUse: Duration
-    /// Open streams, shells and requests in flight: while above zero the sandbox stays hot.
-    var holds = 0
-    var warmSince: Duration?
-    var snapshotFailures = 0
-    var timer: Task<Void, Never>?
-    /// Tells the current timer from one that was replaced, so an old one ending cannot clear it.
-    var timerGeneration = 0
-    /// The timer found `keep_hot` set and stopped: touches do not restart it until an edit clears it.
-    var keptHot = false
-}
-
+/// The explicit thermal routes and the engine's part of each transition. Who may move when, the
+/// phase, the idle timer and the store's record of the state are the sandbox's `SandboxSupervisor`'s.
 extension SandboxService {
     // MARK: explicit transitions (each idempotent, serialised per sandbox)
 
@@ -86,32 +42,16 @@ extension SandboxService {
             default: return try await service.settled(record, for: "start")
             }
         }
-        touch(id)
+        await touch(id)
         await hostsCatchUp(record)
         return record
     }
 
-    /// Runs `body` as the sandbox's only transition, on a fresh read of its record. Later callers wait
-    /// for the one in flight, then run theirs on what it left (so twenty wakes give one restore).
+    /// Runs `body` as the sandbox's only transition (its supervisor's lock), on a fresh read of its record.
     func transition(
         _ id: SandboxID, _ body: @escaping @Sendable (SandboxService, SandboxRecord) async throws -> SandboxRecord
     ) async throws -> SandboxRecord {
-        while let pending = transitions[id] {
-            _ = try? await pending.value
-            // Whoever sees it finished first clears it: awaiting a finished task need not suspend, so
-            // waiting for its owner to do it could spin on the actor forever.
-            if transitions[id] == pending { transitions[id] = nil }
-        }
-        // No suspension between the check above and registering below.
-        let task = Task { [self] () throws -> SandboxRecord in
-            guard let record = try await sandbox(id) else {
-                throw BhattiError(.notFound, "sandbox \(id) not found")
-            }
-            return try await body(self, record)
-        }
-        transitions[id] = task
-        defer { if transitions[id] == task { transitions[id] = nil } }
-        return try await task.value
+        try await supervisor(id).transition(body)
     }
 
     /// A state in which `operation` has nothing to do: hot/warm/cold are answered as they are.
@@ -124,33 +64,38 @@ extension SandboxService {
         }
     }
 
-    private func pauseNow(_ record: SandboxRecord) async throws -> SandboxRecord {
+    func pauseNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
-        do { try await engine.pause(id: record.id.rawValue) } catch {
-            throw BhattiError(.unavailable, "pausing \(record.name) failed: \(error)", cause: error)
+        let engine = engine
+        let next = try await supervisor(record.id).perform(record, .paused) {
+            do { try await engine.pause(id: record.id.rawValue) } catch {
+                throw BhattiError(.unavailable, "pausing \(record.name) failed: \(error)", cause: error)
+            }
         }
-        let next = try await moved(record, on: .paused)
         log.info("sandbox.paused", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
     }
 
     private func resumeNow(_ record: SandboxRecord) async throws -> SandboxRecord {
-        do { try await engine.resume(id: record.id.rawValue) } catch {
-            throw BhattiError(.unavailable, "resuming \(record.name) failed: \(error)", cause: error)
+        let engine = engine
+        return try await supervisor(record.id).perform(record, .resumed) {
+            do { try await engine.resume(id: record.id.rawValue) } catch {
+                throw BhattiError(.unavailable, "resuming \(record.name) failed: \(error)", cause: error)
+            }
         }
-        return try await moved(record, on: .resumed)
     }
 
     /// Snapshot to disk. A failure leaves the VM running as it was and is reported; the thermal
     /// manager retries, an explicit `stop` reports it to its caller.
-    private func snapshotNow(_ record: SandboxRecord) async throws -> SandboxRecord {
+    func snapshotNow(_ record: SandboxRecord) async throws -> SandboxRecord {
         let started = ContinuousClock.now
-        do { try await engine.snapshot(id: record.id.rawValue) } catch {
-            log.error("sandbox.snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
-            throw BhattiError(.unavailable, "snapshotting \(record.name) failed (it keeps running): \(error)", cause: error)
+        let (engine, log) = (engine, log)
+        let next = try await supervisor(record.id).perform(record, .snapshotted) {
+            do { try await engine.snapshot(id: record.id.rawValue) } catch {
+                log.error("sandbox.snapshot_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
+                throw BhattiError(.unavailable, "snapshotting \(record.name) failed (it keeps running): \(error)", cause: error)
+            }
         }
-        thermal[record.id]?.snapshotFailures = 0
-        let next = try await moved(record, on: .snapshotted)
         log.info("sandbox.snapshotted", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
     }
@@ -160,185 +105,62 @@ extension SandboxService {
         let started = ContinuousClock.now
         let ram = DiskSpace.allocatedBytes(VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue).memory)
         try checkStorage(memoryMB: record.memoryMB, ramBytesOnDisk: ram, for: "restore \(record.name)")
+        let supervisor = supervisor(record.id)
+        let next: SandboxRecord
         do {
-            try await ensureNetwork(record)
-            try await engine.restore(id: record.id.rawValue)
+            next = try await supervisor.perform(record, .restored) {
+                try await self.ensureNetwork(record)
+                try await self.engine.restore(id: record.id.rawValue)
+            }
+        } catch let error as BhattiError where error.code == .internal {
+            throw error
         } catch {
             let reason = "restoring its snapshot failed: \(error)"
-            if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                await self.record(record.id, next, reason: reason)
-            }
+            await supervisor.fail(record, on: .thermalFailed, cause: reason)
             log.error("sandbox.restore_failed", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
             throw BhattiError(.unavailable, "sandbox \(record.name): \(reason)", cause: error)
         }
-        let next = try await moved(record, on: .restored)
         log.info("sandbox.restored", ["sandbox.id": record.id.rawValue, "ms": ms(since: started)])
         return next
     }
 
-    /// Records the lifecycle table's next state (store first, then the answer) and restarts the idle
-    /// timer from the new state: a timer asleep for the old state's deadline (a warm sandbox's 30
-    /// minutes) must not outlive a wake, or the woken sandbox never cools again.
-    func moved(_ record: SandboxRecord, on event: SandboxEvent) async throws -> SandboxRecord {
-        var next = record
-        do { next.state = try SandboxLifecycle.next(record.state, on: event) } catch {
-            throw BhattiError(.internal, "sandbox \(record.name): \(event) is not possible in state \(record.state.rawValue)", cause: error)
-        }
-        next.stateReason = nil
-        try await store.setState(record.id, next.state)
-        events.record("thermal.\(next.state.rawValue)", sandbox: record.id, user: record.userID, detail: "from=\(record.state.rawValue)")
-        let now = time.now
-        thermal[record.id, default: ThermalEntry(lastUse: now)].warmSince = next.state == .warm ? now : nil
-        // Coming back to hot is use: the idle clock starts from the wake, not from before the pause.
-        if next.state == .hot { thermal[record.id]?.lastUse = now }
-        if next.state == .hot || next.state == .warm {
-            armTimer(record.id)
-        } else {
-            // Cold and error have nothing to time: no task that would only read the store and end.
-            thermal[record.id]?.timer?.cancel()
-            thermal[record.id]?.timer = nil
-        }
-        return next
-    }
-
-    // MARK: idleness
+    // MARK: idleness (each sandbox's supervisor keeps it)
 
     /// Marks use of a sandbox: its idle clock restarts (and its timer starts if it had none).
-    func touch(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry(lastUse: time.now)].lastUse = time.now
-        // Only a hot sandbox that can cool needs a timer; a kept-hot one would start a task per request
-        // that ends at once.
-        guard policy.warmAfter != nil, thermal[id]?.timer == nil, thermal[id]?.keptHot != true else { return }
-        armTimer(id)
+    func touch(_ id: SandboxID) async {
+        await supervisor(id).touch()
     }
 
     /// Keeps a sandbox hot while something streams to or from it (shell, NDJSON exec, file read).
-    public func hold(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry(lastUse: time.now)].holds += 1
+    public func hold(_ id: SandboxID) async {
+        await supervisor(id).hold()
     }
 
     /// Ends a `hold`; the idle clock restarts from now.
-    public func release(_ id: SandboxID) {
-        thermal[id, default: ThermalEntry(lastUse: time.now)].holds = max(0, (thermal[id]?.holds ?? 1) - 1)
-        touch(id)
+    public func release(_ id: SandboxID) async {
+        await supervisor(id).release()
+    }
+
+    /// Runs `body` holding the sandbox hot, and releases it however `body` ends.
+    func held<T: Sendable>(_ id: SandboxID, _ body: () async throws -> T) async throws -> T {
+        let supervisor = supervisor(id)
+        await supervisor.hold()
+        do {
+            let result = try await body()
+            await supervisor.release()
+            return result
+        } catch {
+            await supervisor.release()
+            throw error
+        }
     }
 
     /// Open holds on a sandbox: tests that drive the idle clock wait for a stream's end through it.
-    func holdCount(_ id: SandboxID) -> Int { thermal[id]?.holds ?? 0 }
-
-    /// Drops a sandbox's bookkeeping (destroy).
-    func forget(_ id: SandboxID) {
-        thermal.removeValue(forKey: id)?.timer?.cancel()
-    }
-
-    /// One timer per sandbox, sleeping until the next moment anything could change. A touch only moves
-    /// `lastUse` later, and the timer, on waking, sleeps again if the deadline moved; a state change
-    /// can move the deadline earlier, so every one re-arms (see `moved`).
-    func armTimer(_ id: SandboxID) {
-        guard !shuttingDown, policy.warmAfter != nil || policy.coldAfter != nil else { return }
-        thermal[id, default: ThermalEntry(lastUse: time.now)].timer?.cancel()
-        thermal[id]?.timerGeneration += 1
-        let generation = thermal[id]?.timerGeneration ?? 0
-        let time = self.time
-        thermal[id]?.timer = Task { [weak self] in
-            while !Task.isCancelled {
-                guard let self else { return }
-                guard let due = await self.nextCheck(id) else { break }
-                if due > time.now {
-                    do { try await time.sleep(until: due) } catch { return }
-                    continue
-                }
-                await self.cool(id)
-            }
-            await self?.timerEnded(id, generation: generation)
-        }
-    }
-
-    /// A timer with nothing left to do (cold, error, keep_hot) is dropped, so the next touch starts one.
-    private func timerEnded(_ id: SandboxID, generation: Int) {
-        if thermal[id]?.timerGeneration == generation { thermal[id]?.timer = nil }
-    }
-
-    /// When `id` should be looked at again (on the `TimeLine`; now or earlier: at once), or nil when
-    /// nothing will happen.
-    private func nextCheck(_ id: SandboxID) async -> Duration? {
-        guard !shuttingDown, let entry = thermal[id], let record = try? await sandbox(id) else { return nil }
-        if record.keepHot {
-            thermal[id]?.keptHot = true
-            return nil
-        }
-        thermal[id]?.keptHot = false
-        let now = time.now
-        switch record.state {
-        case .hot:
-            guard let warmAfter = policy.warmAfter else { return nil }
-            if entry.holds > 0 { return now + warmAfter }
-            return entry.lastUse + warmAfter
-        case .warm:
-            guard let coldAfter = policy.coldAfter else { return nil }
-            return (entry.warmSince ?? now) + coldAfter
-        default:
-            return nil
-        }
-    }
-
-    /// The timer fired: cool `id` one step if it is still idle (the guest's CPU agrees); failed
-    /// snapshots back off and, after `maxSnapshotAttempts`, mark the sandbox `error`.
-    private func cool(_ id: SandboxID) async {
-        guard let record = try? await sandbox(id) else { return }
-        switch record.state {
-        case .hot:
-            if await guestIsBusy(id) {
-                // Logged: it says why a sandbox idle by the API's measure has not cooled.
-                log.info("sandbox.idle_check_busy", ["sandbox.id": id.rawValue])
-                touch(id)
-                return
-            }
-            // Re-check after the probe's await: a request may have come in meanwhile.
-            guard let entry = thermal[id], entry.holds == 0, let warmAfter = policy.warmAfter,
-                  time.now - entry.lastUse >= warmAfter
-            else { return }
-            do {
-                _ = try await transition(id) { service, record in
-                    guard record.state == .hot else { return record }
-                    return try await service.pauseNow(record)
-                }
-            } catch {
-                thermal[id]?.lastUse = time.now
-            }
-        case .warm:
-            do {
-                _ = try await transition(id) { service, record in
-                    guard record.state == .warm else { return record }
-                    return try await service.snapshotNow(record)
-                }
-            } catch {
-                await snapshotFailed(record, error: error)
-            }
-        default:
-            return
-        }
-    }
-
-    private func snapshotFailed(_ record: SandboxRecord, error: any Error) async {
-        let failures = (thermal[record.id]?.snapshotFailures ?? 0) + 1
-        thermal[record.id]?.snapshotFailures = failures
-        if failures >= policy.maxSnapshotAttempts {
-            let reason = "snapshot failed \(failures) times: \(error)"
-            if let next = try? SandboxLifecycle.next(record.state, on: .thermalFailed) {
-                await self.record(record.id, next, reason: reason)
-            }
-            log.error("sandbox.snapshot_gave_up", ["sandbox.id": record.id.rawValue, "error": "\(error)"])
-            return
-        }
-        // Back off: the warm clock restarts so the next try comes after 2^n seconds.
-        let wait = Duration.seconds(1 << failures)
-        if let coldAfter = policy.coldAfter { thermal[record.id]?.warmSince = time.now - coldAfter + wait }
-    }
+    func holdCount(_ id: SandboxID) async -> Int { await supervisors[id]?.holdCount ?? 0 }
 
     /// Whether the guest used at least `busyThreshold` of its CPU over `probeWindow`, or runs an exec
     /// for the API. A guest that cannot be asked counts as idle.
-    private func guestIsBusy(_ id: SandboxID) async -> Bool {
+    func guestIsBusy(_ id: SandboxID) async -> Bool {
         guard let agent = try? await engine.agent(for: id.rawValue),
               let first = try? await agent.activity()
         else { return false }
@@ -360,24 +182,22 @@ extension SandboxService {
     // MARK: daemon lifecycle
 
     /// At start: every sandbox is found again. A QEMU that still runs is adopted (hot); one that is
-    /// gone leaves a snapshot (cold) or nothing (error, with the reason). keep_hot sandboxes are woken.
+    /// gone leaves a snapshot (cold) or nothing (error, with the reason). keep_hot sandboxes are woken
+    /// in the background (owned: a stopping daemon waits for them).
     public func recoverAfterRestart() async throws {
         for record in try await store.list() where record.state != .error {
             let id = record.id.rawValue
+            let supervisor = supervisor(record.id)
             switch await engine.recover(id: id) {
             case .adopted:
-                if let next = try? SandboxLifecycle.next(record.state, on: .adopted) {
-                    try await store.setState(record.id, next)
-                }
-                touch(record.id)
+                _ = try await supervisor.commit(record, on: .adopted)
+                await supervisor.touch()
                 log.info("sandbox.adopted", ["sandbox.id": id])
             case .cold:
-                if let next = try? SandboxLifecycle.next(record.state, on: .foundCold) {
-                    try await store.setState(record.id, next)
-                }
+                _ = try await supervisor.commit(record, on: .foundCold)
                 log.info("sandbox.found_cold", ["sandbox.id": id])
                 if record.keepHot {
-                    Task { _ = try? await self.wake(record.id) }
+                    spawn { service in _ = try? await service.wake(record.id) }
                 }
             case .lost(let why):
                 await lose(record, reason: "the daemon restarted and \(why); start it to boot it again from its disk, or destroy it")
@@ -385,11 +205,11 @@ extension SandboxService {
         }
     }
 
-    /// Daemon shutdown: stops the timers and snapshots every hot and warm sandbox to disk, a few at a
-    /// time, so the next start finds them cold with their memory intact.
+    /// Daemon shutdown: stops the timers (waiting for each) and snapshots every hot and warm sandbox to
+    /// disk, a few at a time, so the next start finds them cold with their memory intact.
     public func snapshotAllForShutdown() async {
         shuttingDown = true
-        for entry in thermal.values { entry.timer?.cancel() }
+        for supervisor in supervisors.values { await supervisor.shutDown() }
         let running = ((try? await store.list()) ?? []).filter { $0.state == .hot || $0.state == .warm }
         let width = max(1, policy.shutdownParallelism)
         await withTaskGroup(of: Void.self) { group in

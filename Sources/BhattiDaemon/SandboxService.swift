@@ -58,20 +58,18 @@ public struct OwnerLimits: Sendable, Equatable {
     }
 }
 
-/// What a buffered or streamed exec produced.
-public struct ExecOutcome: Sendable {
-    public var exitCode: Int32
-    public var duration: Duration
-}
-
-/// The sandbox operations behind the API: store and engine kept in step.
+/// The registry of sandboxes behind the API: create (boot, template, fork, snapshot), lookup, list,
+/// edit, destroy and templates here; the guest routes' wake in `+Guest`, the engine's part of each
+/// transition in `+Thermal`, networking glue in `+Network`. Each sandbox's phase, its one transition at
+/// a time, its idle timer and every write of its state to the store are its `SandboxSupervisor`'s.
 ///
 /// Every state change is recorded in the store before it is reported, so a crash never leaves the
 /// API claiming something the store forgot.
 public actor SandboxService {
     // Internal, not private: the thermal and snapshot extensions in their own files use them.
     let store: SandboxStore
-    let engine: Engine
+    /// The VMs, through the narrow engine protocol (QEMU's `Engine` in a daemon, a fake in tests).
+    let engine: any SandboxEngine
     let log: Logger
     /// Creates in flight, by owner and name: a second create of the same name waits for the first, and
     /// a destroy that races one cancels it (the only way such a task is cancelled), which makes it tear
@@ -82,10 +80,9 @@ public actor SandboxService {
     var unrecorded: [SandboxID: UnrecordedState] = [:]
     /// Whether the background retry of `unrecorded` runs (one at a time).
     var retryingUnrecorded = false
-    /// The lifecycle lock: at most one thermal transition per sandbox; others wait for it and look again.
-    var transitions: [SandboxID: Task<SandboxRecord, any Error>] = [:]
-    /// Idleness bookkeeping per sandbox (see SandboxService+Thermal).
-    var thermal: [SandboxID: ThermalEntry] = [:]
+    /// Each sandbox's owner: its phase, its one transition at a time, its idle timer, and the only
+    /// writer of its state to the store (see SandboxSupervisor). Made on first use, dropped by destroy.
+    var supervisors: [SandboxID: SandboxSupervisor] = [:]
     let policy: ThermalPolicy
     /// The idle timers' time: `ContinuousClock` in a daemon, a `ManualClock` in tests of the tiers.
     let time: TimeLine
@@ -99,9 +96,11 @@ public actor SandboxService {
     var shuttingDown = false
     /// Template sizes built or being built by this daemon.
     var templateBuilds: Set<String> = []
-    /// Template builds under way: a stopping daemon cancels them and waits, so none touches the data
-    /// directory (or starts a QEMU) after the daemon has stopped.
-    var backgroundWork: [Task<Void, Never>] = []
+    /// Work under way in the background (template builds, the retry of unrecorded states, /etc/hosts
+    /// pushes, keep_hot wakes), each task removing itself when it ends: a stopping daemon cancels them
+    /// and waits, so none touches the data directory (or starts a QEMU) after the daemon has stopped.
+    var backgroundWork: [Int: Task<Void, Never>] = [:]
+    var backgroundWorkCount = 0
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
 
@@ -109,7 +108,7 @@ public actor SandboxService {
     let defaultIOLimits: IOLimits
 
     public init(
-        store: SandboxStore, engine: Engine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil,
+        store: SandboxStore, engine: any SandboxEngine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil,
         defaultIOLimits: IOLimits = .unlimited, clock: any Clock<Duration> = ContinuousClock()
     ) {
         time = TimeLine(clock)
@@ -195,14 +194,13 @@ public actor SandboxService {
                 if !setup.isEmpty { try await self.apply(setup, to: record) }
                 var hot = record
                 hot.ip = nic?.ip
-                hot.state = try SandboxLifecycle.next(record.state, on: .booted)
                 // A destroy that came while this booted wins: nothing is reported created that the
                 // store no longer has (and no QEMU runs on for it).
                 try self.checkStillWanted(record)
-                try await store.setState(record.id, hot.state)
+                hot.state = try await self.supervisor(record.id).commit(record, on: .booted).state
                 log.info("sandbox.created", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "from": how])
                 events.record("sandbox.created", sandbox: record.id, user: owner, detail: "name=\(record.name) from=\(how)")
-                self.touch(record.id)
+                await self.touch(record.id)
                 await self.publishHosts(owner: owner)
                 return hot
             } catch {
@@ -244,14 +242,14 @@ public actor SandboxService {
             return "boot"
         case .fork(let parentID):
             let (parent, _) = try await guest(SandboxRef(parentID.rawValue, owner: record.userID ?? ""))
-            hold(parent.id)
-            defer { release(parent.id) }
             let directory = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id).directory
-            _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory)
-            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic, diskThrottle: throttle)
+            try await held(parent.id) {
+                _ = try await engine.checkpoint(id: parent.id.rawValue, into: directory, durable: false)
+            }
+            try await engine.clone(from: directory, to: id, hostname: hostname, keepEnvironment: true, nic: nic, diskThrottle: throttle)
             return "fork"
         case .snapshot(let directory):
-            try await engine.clone(from: directory, to: id, hostname: hostname, nic: nic, diskThrottle: throttle)
+            try await engine.clone(from: directory, to: id, hostname: hostname, keepEnvironment: true, nic: nic, diskThrottle: throttle)
             return "snapshot"
         }
     }
@@ -274,29 +272,58 @@ public actor SandboxService {
         guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard),
               !templateBuilds.contains(key) else { return }
         templateBuilds.insert(key)
-        backgroundWork.append(Task { [engine, log] in
+        let (engine, log) = (engine, log)
+        spawn { _ in
             do {
-                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard)
+                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard, settle: .seconds(1))
                 log.info("template.built", ["size": key, "directory": directory])
             } catch is CancellationError {
                 log.info("template.cancelled", ["size": key])
             } catch {
                 log.warning("template.failed", ["size": key, "error": "\(error)"])
             }
-        })
+        }
     }
 
-    /// Asks background work (template builds) to stop; `backgroundWorkEnded` waits for it.
+    /// Starts `work` in the background, owned: it is kept in `backgroundWork` until it ends, cancelled
+    /// by `cancelBackgroundWork` and waited for by `backgroundWorkEnded`.
+    func spawn(_ work: @escaping @Sendable (SandboxService) async -> Void) {
+        backgroundWorkCount += 1
+        let key = backgroundWorkCount
+        // The task cannot reach `finished` before it is registered: that needs this actor, held until
+        // the assignment below is done.
+        backgroundWork[key] = Task {
+            await work(self)
+            self.finished(key)
+        }
+    }
+
+    private func finished(_ key: Int) { backgroundWork[key] = nil }
+
+    /// Asks background work to stop; `backgroundWorkEnded` waits for it.
     public func cancelBackgroundWork() {
-        for task in backgroundWork { task.cancel() }
+        for task in backgroundWork.values { task.cancel() }
     }
 
     /// Waits for background work to end (after `cancelBackgroundWork`, and after the engine has shut
     /// down, which fails a template VM's boot at once).
     public func backgroundWorkEnded() async {
-        let tasks = backgroundWork
-        backgroundWork.removeAll()
-        for task in tasks { await task.value }
+        while let (key, task) = backgroundWork.first {
+            await task.value
+            backgroundWork[key] = nil
+        }
+    }
+
+    /// The supervisor of `id`, made on first use.
+    func supervisor(_ id: SandboxID) -> SandboxSupervisor {
+        if let supervisor = supervisors[id] { return supervisor }
+        let supervisor = SandboxSupervisor(
+            id: id, service: self, store: store, policy: policy, time: time, log: log, events: events,
+            snapshotDirectory: VMPaths(dataDirectory: engine.configuration.dataDirectory, id: id.rawValue).directory,
+            // One made during a shutdown starts no timer either.
+            ended: shuttingDown)
+        supervisors[id] = supervisor
+        return supervisor
     }
 
     /// Looks up by id or name, in the owner's namespace only.
@@ -333,14 +360,10 @@ public actor SandboxService {
         if name != nil { await publishHosts(owner: record.userID) }
         // The timer looks again at once: a pinned sandbox's ends, an unpinned one's idleness counts from
         // now. Pinned: a warm or cold sandbox comes back, as at start.
-        if let keepHot {
-            thermal[record.id, default: ThermalEntry(lastUse: time.now)].keptHot = keepHot
-            if !keepHot { thermal[record.id]?.lastUse = time.now }
-            armTimer(record.id)
-        }
+        if let keepHot { await supervisor(record.id).keepHotChanged(keepHot) }
         if keepHot == true, record.state == .warm || record.state == .cold {
             let id = record.id
-            Task { _ = try? await self.wake(id) }
+            spawn { service in _ = try? await service.wake(id) }
         }
         return record
     }
@@ -354,14 +377,14 @@ public actor SandboxService {
             throw BhattiError(.invalidArgument, "a disk only grows: \(record.name) has \(current) MiB, asked for \(megabytes)")
         }
         // Held before the state is read again, so the thermal manager cannot pause it in between.
-        hold(record.id)
-        defer { release(record.id) }
-        let state = try await sandbox(record.id)?.state ?? record.state
-        guard state == .hot else {
-            throw BhattiError(.invalidState, "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
-        }
-        do { try await engine.growDisk(id: record.id.rawValue, megabytes: megabytes) } catch {
-            throw BhattiError(.unavailable, "growing the disk of \(record.name) failed: \(error)", cause: error)
+        try await held(record.id) {
+            let state = try await sandbox(record.id)?.state ?? record.state
+            guard state == .hot else {
+                throw BhattiError(.invalidState, "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
+            }
+            do { try await engine.growDisk(id: record.id.rawValue, megabytes: megabytes) } catch {
+                throw BhattiError(.unavailable, "growing the disk of \(record.name) failed: \(error)", cause: error)
+            }
         }
         try await store.setDiskMB(record.id, megabytes)
         events.record("sandbox.disk_grown", sandbox: record.id, user: record.userID, detail: "disk_mb=\(megabytes)")
@@ -395,244 +418,11 @@ public actor SandboxService {
             }
             throw BhattiError(.notFound, "sandbox \(ref.key) not found")
         }
+        supervisors[record.id] = nil
         await removeNetworkIfUnused(owner: record.userID)
         hostsApplied[record.id] = nil
         await publishHosts(owner: record.userID)
         log.info("sandbox.destroyed", ["sandbox.id": record.id.rawValue])
         events.record("sandbox.destroyed", sandbox: record.id, user: record.userID, detail: "name=\(record.name)")
     }
-
-    /// Runs a command to completion, reporting output through `onEvent` as it arrives.
-    /// A command that cannot start (not found) reports exit 127 with the reason on stderr; a
-    /// timeout kills the process group and reports 124, like `timeout(1)`.
-    public func exec(
-        _ idOrName: SandboxRef, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
-        onEvent: @escaping @Sendable (ExecEvent) async -> Void
-    ) async throws -> ExecOutcome {
-        let (record, agent, waking) = try await guestOverlappingWake(idOrName)
-        let start = ContinuousClock.now
-        hold(record.id)
-        defer { release(record.id) }
-        do {
-            // The duration is the agent's round trip alone, so `duration_ms` is the command's time as
-            // the engine saw it, and what a caller waits beyond it is the API's own cost.
-            let (status, ran) = try await Self.alongside(waking) {
-                let began = ContinuousClock.now
-                let status = try await agent.exec(request, stdin: stdin, timeout: timeout, onEvent: onEvent)
-                return (status, ContinuousClock.now - began)
-            }
-            return ExecOutcome(exitCode: status.code, duration: ran)
-        } catch let error as AgentError {
-            switch error {
-            case .remote(let message):
-                await onEvent(.stderr(Array("bhatti: \(message.message)\n".utf8)))
-                let code: Int32 = message.code == .notFound ? 127 : (message.code == .permissionDenied ? 126 : 1)
-                return ExecOutcome(exitCode: code, duration: ContinuousClock.now - start)
-            case .timedOut:
-                await onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
-                return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
-            default:
-                throw BhattiError(.unavailable, "exec in \(record.name) failed: \(error)", cause: error)
-            }
-        }
-    }
-
-    /// The agent channel of a sandbox, waking it first if it is warm or cold (one wake however many
-    /// callers ask at once). Counts as use: the idle clock restarts.
-    public func guest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection) {
-        try await guest(record: try await get(idOrName))
-    }
-
-    private func guest(record: SandboxRecord) async throws -> (SandboxRecord, AgentConnection) {
-        var record = record
-        if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
-        guard record.state == .hot else {
-            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
-        }
-        touch(record.id)
-        do { return (record, try await engine.agent(for: record.id.rawValue)) } catch {
-            throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
-        }
-    }
-
-    /// `guest`, except that a warm sandbox's wake is not waited for: its agent connection is already
-    /// open, so the request goes out while QMP `cont` and the store's update are still in flight and
-    /// the guest takes it the moment it runs (the wake's ~0.7 ms then overlaps the request instead of
-    /// preceding it). The caller runs its work `alongside` the returned wake, which fails it if the
-    /// wake fails. Cold sandboxes are restored first, as by `guest`.
-    func guestOverlappingWake(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection, Task<SandboxRecord, any Error>?) {
-        let record = try await get(idOrName)
-        guard record.state == .warm else {
-            let (record, agent) = try await guest(record: record)
-            return (record, agent, nil)
-        }
-        let waking = Task { try await self.wake(record.id) }
-        do {
-            let agent = try await engine.agent(for: record.id.rawValue)
-            // Ahead of the request, which may reach the guest before the wake's own clock frame.
-            agent.sendClock()
-            var hot = record
-            hot.state = .hot
-            return (hot, agent, waking)
-        } catch {
-            // No open channel to reuse: wake first, the usual way.
-            let (woken, agent) = try await guest(record: try await waking.value)
-            return (woken, agent, nil)
-        }
-    }
-
-    /// Runs `body` while `waking` finishes: a failed wake cancels `body` and is what is thrown
-    /// (its request would otherwise wait for a guest that never runs). Returns only once the wake is
-    /// done too, so the store says hot before the answer goes out; a wake that fails after `body`
-    /// finished (its store update) does not undo the answer: the guest ran the command.
-    static func alongside<T: Sendable>(
-        _ waking: Task<SandboxRecord, any Error>?, _ body: @escaping @Sendable () async throws -> T
-    ) async throws -> T {
-        guard let waking else { return try await body() }
-        // The group's scope ends only when both children have: the waiter child outlives a body
-        // that finished first (the wake task itself cannot be cancelled from here).
-        return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                _ = try await waking.value
-                return nil
-            }
-            defer { group.cancelAll() }
-            while let next = try await group.next() {
-                if let result = next { return result }
-            }
-            throw CancellationError()
-        }
-    }
-
-    /// Runs `body` against the sandbox's agent, mapping the agent's refusals to API errors.
-    public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (AgentConnection) async throws -> T) async throws -> T {
-        let (record, agent) = try await guest(idOrName)
-        hold(record.id)
-        defer { release(record.id) }
-        do { return try await body(agent) } catch let error as AgentError {
-            throw GuestErrors.map(error, sandbox: record.name.rawValue)
-        }
-    }
-
-    /// Marks sandboxes whose VM did not survive (QEMU died, or the daemon restarted).
-    public func vmLost(id: String, reason: String) async {
-        guard let sandboxID = SandboxID(rawValue: id), let found = try? await sandbox(sandboxID) else { return }
-        await lose(found, reason: reason)
-    }
-
-    /// The VM is gone: the lifecycle table says where that leaves the sandbox (a sandbox already in
-    /// `error` stays as it is, with its first reason).
-    func lose(_ record: SandboxRecord, reason: String) async {
-        guard let next = try? SandboxLifecycle.next(record.state, on: .vmmDied) else { return }
-        await self.record(record.id, next, reason: reason)
-        log.error("sandbox.vm_lost", ["sandbox.id": record.id.rawValue, "reason": reason])
-        events.record("sandbox.vm_lost", sandbox: record.id, user: record.userID, detail: reason)
-    }
-
 }
-
-// MARK: networking
-
-extension SandboxService {
-    /// The sandbox's card on its owner's network (the namespace, bridge and tap made when missing), or
-    /// nil when networking is off. Its address is kept in the store: the same one after every restart.
-    func attachNetwork(_ record: SandboxRecord) async throws -> NetworkInterface? {
-        guard let network, let owner = record.userID else { return nil }
-        let (index, host) = try await store.assignNetwork(sandboxID: record.id, ownerID: owner, capacity: network.capacity)
-        let nic: NetworkInterface
-        do { nic = try await network.attach(id: record.id.rawValue, index: index, host: host) } catch {
-            throw BhattiError(
-                .unavailable,
-                "cannot set up the network of \(record.name): \(error) (needs root, iproute2, nftables and /dev/net/tun; \"network\": false in the config runs sandboxes without one)",
-                cause: error)
-        }
-        try await store.setIP(record.id, nic.ip)
-        // Once per user network in this process (a changed limit is applied at once by `applyNetworkLimit`),
-        // so a cold wake after the first costs no `tc`.
-        do {
-            if await !network.isShaped(index: index) {
-                try await network.shape(index: index, mbitPerSecond: try await ioLimits(owner: owner).netMbitPerSecond)
-            }
-        } catch {
-            throw BhattiError(.unavailable, "cannot apply the network limit of \(record.name)'s owner: \(error)", cause: error)
-        }
-        // Before the VM can send anything: a failure here fails the create (closed, never open).
-        let rules = try await store.list(ownedBy: owner).compactMap { r -> NetworkManager.Egress? in
-            guard let ip = r.id == record.id ? nic.ip : r.ip else { return nil }
-            return NetworkManager.Egress(address: ip, deny: r.egress.deny, allow: r.egress.allow)
-        }
-        do { try await network.applyEgress(index: index, rules: rules) } catch {
-            throw BhattiError(.unavailable, "cannot apply the egress policy of \(record.name): \(error)", cause: error)
-        }
-        return nic
-    }
-
-    /// Removes the sandbox's tap.
-    func detachNetwork(_ record: SandboxRecord) async {
-        guard let network, let owner = record.userID, let index = try? await store.netIndex(ownerID: owner) else { return }
-        await network.detach(id: record.id.rawValue, index: index)
-    }
-
-    /// The owner's namespace goes with their last sandbox.
-    func removeNetworkIfUnused(owner: String?) async {
-        guard let network, let owner, let index = try? await store.netIndex(ownerID: owner),
-              (try? await store.count(ownedBy: owner)) == 0 else { return }
-        await network.removeUser(index: index)
-    }
-
-    /// Tells the owner's running guests the names and addresses of all the owner's sandboxes
-    /// (/etc/hosts), in the background; warm and cold ones catch up when they wake (`hostsCatchUp`).
-    func publishHosts(owner: String?) async {
-        guard network != nil, let owner else { return }
-        let version = (hostsVersion[owner] ?? 0) + 1
-        hostsVersion[owner] = version
-        guard let sandboxes = try? await store.list(ownedBy: owner) else { return }
-        await publishNames(owner: owner, sandboxes: sandboxes)
-        for record in sandboxes where record.state == .hot && record.ip != nil {
-            pushHosts(to: record, version: version, sandboxes: sandboxes)
-        }
-    }
-
-    /// After a wake: a guest that slept through a change gets the current names.
-    func hostsCatchUp(_ record: SandboxRecord) async {
-        guard network != nil, let owner = record.userID, record.ip != nil else { return }
-        let version = hostsVersion[owner] ?? 0
-        guard version > 0, hostsApplied[record.id] != version, let sandboxes = try? await store.list(ownedBy: owner) else { return }
-        pushHosts(to: record, version: version, sandboxes: sandboxes)
-    }
-
-    private func pushHosts(to record: SandboxRecord, version: Int, sandboxes: [SandboxRecord]) {
-        let hosts = Dictionary(sandboxes.compactMap { r in r.ip.map { (r.name.rawValue, $0) } }, uniquingKeysWith: { a, _ in a })
-        let (engine, id) = (engine, record.id)
-        Task {
-            guard let agent = try? await engine.agent(for: id.rawValue) else { return }
-            var config = GuestConfig(replaceEnvironment: false)
-            config.hosts = hosts
-            if (try? await agent.configure(config)) != nil { self.hostsApplied(id, version) }
-        }
-    }
-
-    private func hostsApplied(_ id: SandboxID, _ version: Int) {
-        hostsApplied[id] = max(hostsApplied[id] ?? 0, version)
-    }
-
-    /// Before a cold sandbox's QEMU starts again: its tap (and namespace) exist, whatever happened to
-    /// the host meanwhile.
-    func ensureNetwork(_ record: SandboxRecord) async throws {
-        guard record.ip != nil else { return }
-        _ = try await attachNetwork(record)
-    }
-
-    /// An owner's I/O limits: their own, or the daemon's default.
-    func ioLimits(owner: String) async throws -> IOLimits {
-        try await store.user(id: owner)?.ioLimits ?? defaultIOLimits
-    }
-
-    /// Applies an owner's changed network limit at once (disk limits apply to sandboxes created later).
-    public func applyNetworkLimit(owner: String) async throws {
-        guard let network, let index = try await store.netIndex(ownerID: owner) else { return }
-        try await network.shape(index: index, mbitPerSecond: try await ioLimits(owner: owner).netMbitPerSecond)
-    }
-}
-

@@ -1,0 +1,126 @@
+import BhattiCore
+import BhattiEngine
+import BhattiStore
+import BhattiWire
+import Foundation
+
+/// What a buffered or streamed exec produced.
+public struct ExecOutcome: Sendable {
+    public var exitCode: Int32
+    public var duration: Duration
+}
+
+/// The guest routes' way in: a sandbox's agent channel, woken first (one wake however many ask), held
+/// hot while used.
+extension SandboxService {
+    /// Runs a command to completion, reporting output through `onEvent` as it arrives.
+    /// A command that cannot start (not found) reports exit 127 with the reason on stderr; a
+    /// timeout kills the process group and reports 124, like `timeout(1)`.
+    public func exec(
+        _ idOrName: SandboxRef, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
+        onEvent: @escaping @Sendable (ExecEvent) async -> Void
+    ) async throws -> ExecOutcome {
+        let (record, agent, waking) = try await guestOverlappingWake(idOrName)
+        let start = ContinuousClock.now
+        do {
+            // The duration is the agent's round trip alone, so `duration_ms` is the command's time as
+            // the engine saw it, and what a caller waits beyond it is the API's own cost.
+            let (status, ran) = try await held(record.id) {
+                try await Self.alongside(waking) {
+                    let began = ContinuousClock.now
+                    let status = try await agent.exec(request, stdin: stdin, timeout: timeout, onEvent: onEvent)
+                    return (status.code, ContinuousClock.now - began)
+                }
+            }
+            return ExecOutcome(exitCode: status, duration: ran)
+        } catch let error as AgentError {
+            switch error {
+            case .remote(let message):
+                await onEvent(.stderr(Array("bhatti: \(message.message)\n".utf8)))
+                let code: Int32 = message.code == .notFound ? 127 : (message.code == .permissionDenied ? 126 : 1)
+                return ExecOutcome(exitCode: code, duration: ContinuousClock.now - start)
+            case .timedOut:
+                await onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
+                return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
+            default:
+                throw BhattiError(.unavailable, "exec in \(record.name) failed: \(error)", cause: error)
+            }
+        }
+    }
+
+    /// The agent channel of a sandbox, waking it first if it is warm or cold (one wake however many
+    /// callers ask at once). Counts as use: the idle clock restarts.
+    public func guest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection) {
+        try await guest(record: try await get(idOrName))
+    }
+
+    private func guest(record: SandboxRecord) async throws -> (SandboxRecord, AgentConnection) {
+        var record = record
+        if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
+        guard record.state == .hot else {
+            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
+        }
+        await touch(record.id)
+        do { return (record, try await engine.agent(for: record.id.rawValue)) } catch {
+            throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
+        }
+    }
+
+    /// `guest`, except that a warm sandbox's wake is not waited for: its agent connection is already
+    /// open, so the request goes out while QMP `cont` and the store's update are still in flight and
+    /// the guest takes it the moment it runs (the wake's ~0.7 ms then overlaps the request instead of
+    /// preceding it). The caller runs its work `alongside` the returned wake, which fails it if the
+    /// wake fails. Cold sandboxes are restored first, as by `guest`.
+    func guestOverlappingWake(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection, Task<SandboxRecord, any Error>?) {
+        let record = try await get(idOrName)
+        guard record.state == .warm else {
+            let (record, agent) = try await guest(record: record)
+            return (record, agent, nil)
+        }
+        let waking = Task { try await self.wake(record.id) }
+        do {
+            let agent = try await engine.agent(for: record.id.rawValue)
+            // Ahead of the request, which may reach the guest before the wake's own clock frame.
+            agent.sendClock()
+            var hot = record
+            hot.state = .hot
+            return (hot, agent, waking)
+        } catch {
+            // No open channel to reuse: wake first, the usual way.
+            let (woken, agent) = try await guest(record: try await waking.value)
+            return (woken, agent, nil)
+        }
+    }
+
+    /// Runs `body` while `waking` finishes: a failed wake cancels `body` and is what is thrown
+    /// (its request would otherwise wait for a guest that never runs). Returns only once the wake is
+    /// done too, so the store says hot before the answer goes out; a wake that fails after `body`
+    /// finished (its store update) does not undo the answer: the guest ran the command.
+    static func alongside<T: Sendable>(
+        _ waking: Task<SandboxRecord, any Error>?, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        guard let waking else { return try await body() }
+        // The group's scope ends only when both children have: the waiter child outlives a body
+        // that finished first (the wake task itself cannot be cancelled from here).
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                _ = try await waking.value
+                return nil
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let result = next { return result }
+            }
+            throw CancellationError()
+        }
+    }
+
+    /// Runs `body` against the sandbox's agent, mapping the agent's refusals to API errors.
+    public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (AgentConnection) async throws -> T) async throws -> T {
+        let (record, agent) = try await guest(idOrName)
+        do { return try await held(record.id) { try await body(agent) } } catch let error as AgentError {
+            throw GuestErrors.map(error, sandbox: record.name.rawValue)
+        }
+    }
+}

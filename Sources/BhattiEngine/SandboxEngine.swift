@@ -1,0 +1,41 @@
+import BhattiWire
+
+/// What the daemon asks of a VM engine, in the engine's terms: machines by sandbox id, their
+/// thermal moves, snapshots, clones and templates, and the agent channel. `Engine` (QEMU `microvm`) is
+/// the implementation; a fake in `BhattiDaemonTests` tests the daemon's lifecycle without QEMU.
+/// Protocols carry no default arguments: callers name every one.
+public protocol SandboxEngine: Sendable {
+    var configuration: EngineConfiguration { get }
+
+    /// Boots a fresh VM; returns once its agent answers.
+    @discardableResult
+    func boot(id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply
+    /// Boots a VM whose QEMU is gone again from its disk (its RAM's state is lost).
+    @discardableResult
+    func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply
+    /// Warm: vCPUs stopped, memory kept.
+    func pause(id: String) async throws
+    func resume(id: String) async throws
+    /// Cold: device state to disk beside the RAM file, QEMU gone.
+    func snapshot(id: String) async throws
+    func restore(id: String) async throws
+    /// After a daemon restart: adopted, cold on disk, or lost.
+    func recover(id: String) async -> Recovery
+    func isRunning(_ id: String) async -> Bool
+    /// Stops the VM (if any) and removes its files.
+    func destroy(id: String) async
+    func growDisk(id: String, megabytes: Int) async throws
+    /// A snapshot that keeps the VM running, into `directory`; the bytes copied.
+    func checkpoint(id: String, into directory: String, durable: Bool) async throws -> Int
+    /// A new VM from a checkpoint or template directory.
+    func clone(
+        from directory: String, to id: String, hostname: String, keepEnvironment: Bool, nic: NetworkInterface?, diskThrottle: DiskThrottle
+    ) async throws
+    func template(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String?
+    func templateDirectory(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String
+    func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool, settle: Duration) async throws -> String
+    /// The open agent channel of a running VM.
+    func agent(for id: String) async throws -> AgentConnection
+}
+
+extension Engine: SandboxEngine {}
