@@ -7,12 +7,14 @@ import Testing
 /// The shell and piped-session WebSocket routes on a real VM.
 @Suite("Shell WebSocket routes", .serialized, .timeLimit(.minutes(10)))
 struct ShellRoutesTests {
-    /// Reads messages until the collected terminal text satisfies `until` (or 20 s pass).
+    /// Reads messages until the collected terminal text satisfies `until` (or 120 s pass, a deadline that
+    /// only turns a hang into a failure: on a loaded host a shell had echoed the typed line but not run it
+    /// within the old 20 s).
     static func collect(_ socket: WebSocket, until: @escaping @Sendable (String, [[String: Any]]) -> Bool) async throws -> (String, [String]) {
         var text = ""
         var controls: [String] = []
         var parsed: [[String: Any]] = []
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(120)
         for try await message in socket.messages {
             switch message {
             case .binary(let b): text += String(decoding: b, as: UTF8.self)
