@@ -7,24 +7,38 @@ import Testing
 /// The shell and piped-session WebSocket routes on a real VM.
 @Suite("Shell WebSocket routes", .serialized, .timeLimit(.minutes(10)))
 struct ShellRoutesTests {
-    /// Reads messages until the collected terminal text satisfies `until` (or 120 s pass, a deadline that
-    /// only turns a hang into a failure: on a loaded host a shell had echoed the typed line but not run it
-    /// within the old 20 s).
+    /// Reads messages until the collected terminal text satisfies `until`, the stream ends, or 120 s pass
+    /// (a deadline that only turns a hang into a failure: on a loaded host a shell had echoed the typed
+    /// line but not run it within the old 20 s). The deadline holds while no message comes, too: a
+    /// sleeper that finishes first cancels the reader, which ends its wait.
     static func collect(_ socket: WebSocket, until: @escaping @Sendable (String, [[String: Any]]) -> Bool) async throws -> (String, [String]) {
-        var text = ""
-        var controls: [String] = []
-        var parsed: [[String: Any]] = []
-        let deadline = ContinuousClock.now + .seconds(120)
-        for try await message in socket.messages {
-            switch message {
-            case .binary(let b): text += String(decoding: b, as: UTF8.self)
-            case .text(let t):
-                controls.append(t)
-                if let o = (try? JSONSerialization.jsonObject(with: Data(t.utf8))) as? [String: Any] { parsed.append(o) }
+        try await withThrowingTaskGroup(of: (String, [String])?.self) { group in
+            group.addTask {
+                var text = ""
+                var controls: [String] = []
+                var parsed: [[String: Any]] = []
+                for try await message in socket.messages {
+                    switch message {
+                    case .binary(let b): text += String(decoding: b, as: UTF8.self)
+                    case .text(let t):
+                        controls.append(t)
+                        if let o = (try? JSONSerialization.jsonObject(with: Data(t.utf8))) as? [String: Any] { parsed.append(o) }
+                    }
+                    if until(text, parsed) || Task.isCancelled { break }
+                }
+                return (text, controls)
             }
-            if until(text, parsed) || ContinuousClock.now > deadline { break }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(120))
+                return nil
+            }
+            var collected = ("", [String]())
+            for try await result in group {
+                group.cancelAll()
+                if let result { collected = result }
+            }
+            return collected
         }
-        return (text, controls)
     }
 
     func open(_ d: TestDaemon, _ path: String) async throws -> WebSocket {
