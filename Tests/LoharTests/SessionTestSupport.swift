@@ -12,6 +12,9 @@ final class SharedAgent: Sendable {
         // A session's stdin writer may hit a pipe whose reader has exited; lohar ignores SIGPIPE too.
         Signals.ignoreBrokenPipe()
         var configuration = AgentConfiguration.hostTest(path: "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        // An exited session outlives any stall of a loaded machine before a test's reattach (the 30 s
+        // default ran out once in CI); the test of the keep time sets its own.
+        configuration.keepExitedSessionSeconds = 3600
         configure(&configuration)
         agent = Agent(configuration: configuration)
     }

@@ -128,8 +128,7 @@ struct SessionTests {
 
     @Test("a detached session past its idle timeout is killed; one without a timeout is kept")
     func idleTimeout() async throws {
-        // The exited session is kept past any stall of a loaded machine, for the kill at the end.
-        let c = try await SharedAgent { $0.keepExitedSessionSeconds = 3600 }.connect()
+        let c = try await SharedAgent().connect()
         // Sleeps no test outlives: only the idle timeout ends the first.
         let timed = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false, idleTimeoutSeconds: 1))
         let kept = try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false))
