@@ -64,8 +64,10 @@ func eventually(milliseconds: Int = hangMilliseconds, _ condition: () -> Bool) -
         }
         #expect(result.statuses == [200])
         #expect(result.open == count + 1)
-        // Thread-per-connection would add about `count`; a handful is slack for pools waking up.
-        #expect(result.during - result.before < 16, "threads went from \(result.before) to \(result.during)")
+        // Thread-per-connection would add `count` or more. The count is the whole test process's, so
+        // suites running beside this one add their own threads meanwhile (28 once, from the session
+        // tests): half of `count` is the slack, and still far below what a thread per connection costs.
+        #expect(result.during - result.before < count / 2, "threads went from \(result.before) to \(result.during)")
         #expect(result.answers == (0..<5).map { "GET /busy/\($0)  " })
     }
 
