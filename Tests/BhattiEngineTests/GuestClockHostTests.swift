@@ -16,7 +16,7 @@ struct GuestClockHostTests {
         // The reply waits in the socket; the handshake takes it after writing its hello.
         let reply = HelloReply(version: wireProtocolVersion, agentVersion: "fake", bootID: "b", uptimeMilliseconds: 1, capabilities: capabilities)
         try guest.writeAll(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON).encoded())
-        let connection = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let connection = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         connection.sendClock()
         connection.close()
         // Everything the host sent, up to its close.

@@ -166,7 +166,7 @@ func withDaemon(
 /// Polls `condition` every `interval` until it holds; whether it did. The deadline only turns a hang
 /// into a failure: a pass never waits for it, so it is far beyond any healthy run, however loaded.
 func eventually(
-    deadline: Duration = .seconds(120), interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool
+    deadline: Duration = .seconds(300), interval: Duration = .milliseconds(100), _ condition: () async throws -> Bool
 ) async throws -> Bool {
     let giveUp = ContinuousClock.now + deadline
     while ContinuousClock.now < giveUp {

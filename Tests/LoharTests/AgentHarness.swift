@@ -18,7 +18,7 @@ struct AgentHarness {
             agent.serve(connection: guest)
             guest.close()
         }
-        let connection = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let connection = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         return AgentHarness(connection: connection, hostEnd: host)
     }
 

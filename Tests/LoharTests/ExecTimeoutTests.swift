@@ -68,14 +68,14 @@ struct ExecTimeoutTests {
 
     /// Waits until `condition` holds; the deadline only turns a hang into a failure.
     static func eventually(_ condition: () -> Bool) async throws -> Bool {
-        let giveUp = ContinuousClock.now + .seconds(60)
+        let giveUp = ContinuousClock.now + .seconds(300)
         while !condition(), ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(10)) }
         return condition()
     }
 
     /// `eventually` for a condition that asks the agent.
     static func eventually(async condition: () async throws -> Bool) async throws -> Bool {
-        let giveUp = ContinuousClock.now + .seconds(60)
+        let giveUp = ContinuousClock.now + .seconds(300)
         while try await !condition(), ContinuousClock.now < giveUp { try await Task.sleep(for: .milliseconds(10)) }
         return try await condition()
     }

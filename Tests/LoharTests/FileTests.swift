@@ -215,7 +215,7 @@ enum TransferSupport {
 
     /// Polls `condition` until it holds; the deadline only turns a hang into a failure.
     static func eventuallyTrue(_ condition: () -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + .seconds(60)
+        let deadline = ContinuousClock.now + .seconds(300)
         while ContinuousClock.now < deadline {
             if condition() { return true }
             try? await Task.sleep(for: .milliseconds(10))

@@ -40,7 +40,7 @@ struct FuzzTests {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
         startThread(name: "t") { agent.serve(connection: guest); guest.close() }
-        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         let pending = Task { try await c.exec(ExecRequest(argv: ["sleep", "3600"])) }
         #expect(try await ExecTimeoutTests.eventually(async: { try await c.activity().runningExecs == 1 }))
         try host.writeAll([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0x10])   // a 4 GiB frame
@@ -74,7 +74,7 @@ struct FuzzTests {
                 }
             }
         }
-        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         await #expect(throws: AgentError.self) { _ = try await c.exec(ExecRequest(argv: ["true"])) }
         #expect(c.isClosed)
     }

@@ -108,7 +108,7 @@ struct RegreetTests {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
         startThread(name: "t") { agent.serve(connection: guest); guest.close() }
-        let first = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let first = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         let running = Task { try await first.exec(ExecRequest(argv: ["sleep", "3600"])) }
         #expect(try await ExecTimeoutTests.eventually(async: { try await first.activity().runningExecs == 1 }))
         // Same byte stream, new hello: what a host reconnecting through QEMU's chardev looks like.

@@ -137,7 +137,7 @@ struct ProtocolTests {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
         startThread(name: "t") { agent.serve(connection: guest); guest.close() }
-        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         let dir = "/tmp/bhatti-cfg-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await c.configure(GuestConfig(
@@ -172,7 +172,7 @@ struct ProtocolTests {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
         startThread(name: "t") { agent.serve(connection: guest); guest.close() }
-        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         func echo() async throws -> String {
             let out = Collector()
             _ = try await c.exec(ExecRequest(argv: ["sh", "-c", "echo $A $S"])) { out.add($0) }

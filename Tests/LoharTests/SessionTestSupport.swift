@@ -26,7 +26,7 @@ final class SharedAgent: Sendable {
             agent.serve(connection: guest)
             guest.close()
         }
-        return try await AgentConnection.handshake(fd: host, timeout: .seconds(60))
+        return try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
     }
 }
 
@@ -69,7 +69,7 @@ extension Optional<SessionEvent> {
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes (by default a deadline that only
 /// turns a hang into a failure).
-func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async -> Bool {
+func eventually(timeout: Duration = .seconds(300), _ condition: () async throws -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if (try? await condition()) == true { return true }
