@@ -3,7 +3,6 @@ import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
-import Synchronization
 
 /// `ANY /v1/sandboxes/{id}/proxy/{port}/…`: HTTP and WebSocket to the guest's `localhost:{port}`
 /// over the agent channel's forward streams.
@@ -49,7 +48,7 @@ enum ProxyHandler {
         return HTTPResponse(status: 200, body: .tunnel(RawTunnel { client in
             await relay(client, forward)
             forward.close()
-            lease.end()
+            await lease.end()
         }))
     }
 
@@ -119,25 +118,4 @@ enum ProxyHandler {
         let rest = index < path.endIndex ? String(path[index...]) : "/"
         return rest + query
     }
-}
-
-/// Releases the sandbox's hold when the relay ends, or when the tunnel is dropped without running
-/// (the server shut down first): a proxied sandbox must not stay pinned hot by a relay that never ran.
-final class HotLease: Sendable {
-    private let service: SandboxService
-    private let id: SandboxID
-    private let ended = Atomic<Bool>(false)
-
-    init(service: SandboxService, id: SandboxID) {
-        self.service = service
-        self.id = id
-    }
-
-    func end() {
-        guard !ended.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let (service, id) = (service, id)
-        Task { await service.release(id) }
-    }
-
-    deinit { end() }
 }

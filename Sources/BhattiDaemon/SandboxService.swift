@@ -2,6 +2,7 @@ import BhattiCore
 import BhattiEngine
 import BhattiImage
 import BhattiStore
+import BhattiSystem
 import BhattiWire
 import Foundation
 import Synchronization
@@ -103,6 +104,8 @@ public actor SandboxService {
     var backgroundWorkCount = 0
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
+    /// Holds ended where nothing can wait (a proxy relay's lease dropped unrun), released in order.
+    nonisolated let releases = SerialWork()
 
     /// I/O limits for owners without their own.
     let defaultIOLimits: IOLimits
@@ -312,6 +315,7 @@ public actor SandboxService {
             await task.value
             backgroundWork[key] = nil
         }
+        await releases.close()
     }
 
     /// The supervisor of `id`, made on first use.
