@@ -197,8 +197,10 @@ public final class Daemon: Sendable {
             await service.vmLost(id: r.id.rawValue, reason: "the daemon stopped and could not snapshot this sandbox; its VM was shut down")
         }
         network?.dns.close()
+        // The engine's stream has finished with its shutdown, so this ends at once.
         events.cancel()
-        await service.events.flushed()
+        await events.value
+        await service.events.close()
         log.info("daemon.stopped")
     }
 

@@ -33,6 +33,12 @@ public final class EventLog: Sendable {
 
     deinit { input.finish() }
 
+    /// The daemon's stop: every event recorded so far is written, then the writer ends.
+    func close() async {
+        input.finish()
+        await writer.value
+    }
+
     /// Queues an event; returns at once.
     public func record(_ kind: String, sandbox: SandboxID? = nil, user: String? = nil, detail: String? = nil) {
         input.yield(.event(kind: kind, sandboxID: sandbox, userID: user, detail: detail, at: Date()))
