@@ -46,6 +46,10 @@ public actor Engine {
     private var reconnecting: [String: Task<AgentConnection, any Error>] = [:]
     /// Set by `shutdown`: no VM starts after it.
     var closed = false
+    /// QEMU exits, reported from their wait threads onto the actor in order.
+    nonisolated let exits = SerialWork()
+    /// A cold sandbox's RAM file written back and dropped from the page cache, after its snapshot.
+    nonisolated let evictions = SerialWork()
 
     public init(configuration: EngineConfiguration) throws {
         try VMPaths.validate(dataDirectory: configuration.dataDirectory)
@@ -174,11 +178,13 @@ public actor Engine {
         // VMs still booting are not in `machines` yet (a create under way, a template being built):
         // their pid files name them, and nothing should outlive the daemon's stop.
         _ = reapOrphans()
+        await exits.close()
+        await evictions.close()
         eventSink.finish()
     }
 
-    /// Tells the engine when a VM's QEMU ends. Runs on QEMU's wait thread, so it hops onto the actor
-    /// (a short, self-contained task) to tell a deliberate stop from a death.
+    /// Tells the engine when a VM's QEMU ends. Runs on QEMU's wait thread, so it hands the news to
+    /// `exits`, whose task tells a deliberate stop from a death on the actor.
     func exitHandler(id: String) -> VMExitHandler {
         let sink = eventSink
         let cgroups = cgroups
@@ -186,7 +192,7 @@ public actor Engine {
             // An empty group goes at once (a restore makes it again); one a newer QEMU already uses stays.
             cgroups?.remove(id: id)
             guard let self else { return }
-            Task { await self.exited(id: id, pid: pid, termination: termination, log: log, sink: sink) }
+            exits.submit { [weak self] in await self?.exited(id: id, pid: pid, termination: termination, log: log, sink: sink) }
         }
     }
 

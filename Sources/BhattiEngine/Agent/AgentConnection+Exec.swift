@@ -54,7 +54,8 @@ extension AgentConnection {
             }
             defer { if let deadline { Deadlines.shared.cancel(deadline) } }
             // Stdin goes out within the guest's credit while output comes back, so a command that
-            // writes before it reads cannot deadlock against us.
+            // writes before it reads cannot deadlock against us. The feeder is cancelled and waited
+            // for however the command ends (its waits for credit end on cancellation).
             let feeder: Task<Void, Never>? = stdin.map { input in
                 Task {
                     do {
@@ -63,26 +64,41 @@ extension AgentConnection {
                     } catch {}
                 }
             }
-            defer { feeder?.cancel() }
-            for try await frame in frames {
-                switch frame.type {
-                case .stdout:
-                    await onEvent(.stdout(frame.payload))
-                    consumed(id, frame.payload.count)
-                case .stderr:
-                    await onEvent(.stderr(frame.payload))
-                    consumed(id, frame.payload.count)
-                case .exit:
-                    let status = try WireJSON.decodeFast(frame, ExitStatus.init(fastJSON:))
-                    await onEvent(.exit(status))
-                    return status
-                case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
-                default: continue
-                }
+            do {
+                let status = try await receiveExec(id, frames, onEvent: onEvent)
+                feeder?.cancel()
+                await feeder?.value
+                return status
+            } catch {
+                feeder?.cancel()
+                await feeder?.value
+                throw error
             }
-            try Task.checkCancellation()
-            throw AgentError.disconnected
         }
+    }
+
+    /// An exec's output, passed on and credited back as consumed, until its exit status.
+    private func receiveExec(
+        _ id: UInt32, _ frames: AsyncThrowingStream<Frame, any Error>, onEvent: @Sendable (ExecEvent) async -> Void
+    ) async throws -> ExitStatus {
+        for try await frame in frames {
+            switch frame.type {
+            case .stdout:
+                await onEvent(.stdout(frame.payload))
+                consumed(id, frame.payload.count)
+            case .stderr:
+                await onEvent(.stderr(frame.payload))
+                consumed(id, frame.payload.count)
+            case .exit:
+                let status = try WireJSON.decodeFast(frame, ExitStatus.init(fastJSON:))
+                await onEvent(.exit(status))
+                return status
+            case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
+            default: continue
+            }
+        }
+        try Task.checkCancellation()
+        throw AgentError.disconnected
     }
 
     /// One ping round trip with `payload`; returns the time it took.

@@ -40,7 +40,7 @@ extension Engine {
             throw error
         }
         let memory = vm.configuration.paths.memory
-        Task.detached { try? await Blocking.run(name: "evict") { try flushAndEvict(memory) } }
+        evictions.submit { try? await Blocking.run(name: "evict") { try flushAndEvict(memory) } }
     }
 
     /// Restores a cold sandbox (see `VirtualMachine.restore`). Throws `snapshotDamaged` at once if its
