@@ -80,7 +80,7 @@ enum FileHandlers {
             // Released here, not in a task of its own: every way out of the read above comes here.
             await service.release(record.id)
         }
-        output.onCancel { reader.cancel() }
+        output.adopt(reader)
         do {
             var first: FileReadInfo?
             for try await info in infos { first = info; break }

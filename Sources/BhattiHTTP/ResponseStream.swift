@@ -149,6 +149,18 @@ public final class ResponseStream: Sendable {
         wake.signal()
     }
 
+    /// Makes `task`, already writing to this stream, its producer: the stream cancels it as it would
+    /// the task `start` makes (at once, if the client is already gone). For a handler that must see
+    /// the first of its output before it can answer (a file's size, for the headers).
+    public func adopt(_ task: Task<Void, Never>) {
+        let gone = state.withLock { state -> Bool in
+            guard !state.cancelled else { return true }
+            state.task = task
+            return false
+        }
+        if gone { task.cancel() }
+    }
+
     /// Starts the producer task, once; the stream finishes when the producer returns.
     func start() {
         guard let producer else { return }
