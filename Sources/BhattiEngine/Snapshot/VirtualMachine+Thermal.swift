@@ -34,7 +34,8 @@ extension VirtualMachine {
             let state = try AtomicFile.Writer(path: paths.deviceState, mode: 0o600)
             writer = state
             try await saveDeviceState(into: state.descriptor)
-            try state.commit()
+            // The manifest's commit, next, syncs the directory for both renames.
+            try state.commit(syncDirectory: false)
             try SnapshotManifest.describe(paths).write(to: paths.snapshotManifest)
             // Verify before the only live copy of the device state goes away.
             _ = try SnapshotManifest.verified(paths, memoryMB: configuration.memoryMB)
