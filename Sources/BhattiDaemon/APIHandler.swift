@@ -1,6 +1,7 @@
 import BhattiAPI
 import BhattiCore
 import BhattiHTTP
+import BhattiJSON
 import BhattiStore
 import BhattiWire
 import Foundation

@@ -2,6 +2,7 @@ import BhattiAPI
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
+import BhattiJSON
 import BhattiWire
 import Foundation
 import Synchronization
