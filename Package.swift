@@ -56,8 +56,11 @@ let package = Package(
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),
-        // The daemon's lifecycle over a fake engine (no QEMU): the sandbox supervisor and the registry.
-        .testTarget(name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiWire"], swiftSettings: strict),
+        // The daemon over a fake engine (no QEMU): the sandbox supervisor, the registry, and the guest
+        // routes' answers and refusals over a fake guest.
+        .testTarget(
+            name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiAPI", "BhattiHTTP", "BhattiSystem"],
+            swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
