@@ -20,12 +20,14 @@ let package = Package(
 
         .target(name: "BhattiSystem", dependencies: ["CBhattiShim"], swiftSettings: strict),
         .target(name: "BhattiCore", swiftSettings: strict),
-        .target(name: "BhattiWire", dependencies: ["BhattiSystem"], swiftSettings: strict),
-        .target(name: "Lohar", dependencies: ["BhattiWire", "BhattiSystem"], swiftSettings: strict),
+        // FastJSON: the small JSON reader and writer on the hot paths (agent messages, QMP, exec bodies).
+        .target(name: "BhattiJSON", dependencies: ["BhattiSystem"], swiftSettings: strict),
+        .target(name: "BhattiWire", dependencies: ["BhattiJSON", "BhattiSystem"], swiftSettings: strict),
+        .target(name: "Lohar", dependencies: ["BhattiWire", "BhattiJSON", "BhattiSystem"], swiftSettings: strict),
         .executableTarget(name: "lohar", dependencies: ["Lohar", "CLoharInit"], swiftSettings: strict),
         // Guest image builder (kernel, initramfs, rootfs from Debian packages); no VM knowledge.
         .target(name: "BhattiImage", dependencies: ["BhattiSystem"], swiftSettings: strict),
-        .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiWire", "BhattiSystem", "BhattiImage", "COpenSSL"], swiftSettings: strict),
+        .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem", "BhattiImage", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiStore", dependencies: ["BhattiCore", "CSQLite"], swiftSettings: strict),
         // The age file format (X25519 recipients) on libcrypto: secrets at rest, readable by the `age` CLI.
         .target(name: "BhattiAge", dependencies: ["COpenSSL"], swiftSettings: strict),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "BhattiAPI", dependencies: ["BhattiCore"], swiftSettings: strict),
         .target(
             name: "BhattiDaemon",
-            dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiAge", "COpenSSL"],
+            dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiJSON", "BhattiSystem", "BhattiAge", "COpenSSL"],
             swiftSettings: strict),
         .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiEngine", "BhattiDaemon"], swiftSettings: strict),
         .executableTarget(name: "bhatti", dependencies: ["BhattiCLI"], swiftSettings: strict),
@@ -47,15 +49,18 @@ let package = Package(
         .testTarget(name: "BhattiCoreTests", dependencies: ["BhattiCore"], swiftSettings: strict),
         // The pure lifecycle: the transition table and the idle policy as tables, time as values.
         .testTarget(name: "BhattiLifecycleTests", dependencies: ["BhattiCore"], swiftSettings: strict),
-        .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire"], swiftSettings: strict),
+        .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire", "BhattiJSON"], swiftSettings: strict),
         .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem", "BhattiEngine"], swiftSettings: strict),
-        .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
+        .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage", "BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),
-        // The daemon's lifecycle over a fake engine (no QEMU): the sandbox supervisor and the registry.
-        .testTarget(name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiWire"], swiftSettings: strict),
+        // The daemon over a fake engine (no QEMU): the sandbox supervisor, the registry, and the guest
+        // routes' answers and refusals over a fake guest.
+        .testTarget(
+            name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiAPI", "BhattiHTTP", "BhattiSystem"],
+            swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

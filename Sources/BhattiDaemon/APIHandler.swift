@@ -1,8 +1,8 @@
 import BhattiAPI
 import BhattiCore
 import BhattiHTTP
+import BhattiJSON
 import BhattiStore
-import BhattiWire
 import Foundation
 
 /// Routes requests to handlers: authenticate, translate the DTO, call the service, encode the reply.

@@ -1,17 +1,17 @@
 import BhattiAPI
-import BhattiWire
+import BhattiEngine
 
-/// Agent messages to API DTOs: the wire format and the API change independently.
+/// Guest values to API DTOs: the engine and the API change independently.
 extension FileInfoDTO {
-    init(_ i: FileInfo) { self.init(name: i.name, size: i.size, mode: i.mode, isDir: i.isDir, mtime: i.mtime) }
+    init(_ i: GuestFileInfo) { self.init(name: i.name, size: i.size, mode: i.mode, isDir: i.isDir, mtime: i.mtime) }
 }
 
 extension FileListingDTO {
-    init(_ l: FileListing) { self.init(entries: l.entries.map(FileInfoDTO.init), truncated: l.truncated, total: l.total) }
+    init(_ l: GuestFileListing) { self.init(entries: l.entries.map(FileInfoDTO.init), truncated: l.truncated, total: l.total) }
 }
 
 extension SessionDTO {
-    init(_ s: SessionInfo) {
+    init(_ s: GuestSessionInfo) {
         self.init(sessionID: s.sessionID, argv: s.argv.joined(separator: " "), tty: s.tty, running: s.running,
                   exitCode: s.exitCode, attached: s.attached, createdAt: s.createdAt)
     }

@@ -2,7 +2,7 @@ import BhattiAPI
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
-import BhattiWire
+import BhattiJSON
 import Foundation
 import Synchronization
 
@@ -20,7 +20,7 @@ enum ExecHandler {
         try CommandInput.validate(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd)
         if body.detach == true {
             let reply = try await service.withGuest(id) {
-                try await $0.execDetached(ExecRequest(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd))
+                try await $0.execDetached(GuestCommand(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd))
             }
             return try json(DetachedExecDTO(pid: reply.pid, outputFile: reply.outputFile))
         }
@@ -28,7 +28,7 @@ enum ExecHandler {
         guard timeoutSeconds > 0, timeoutSeconds <= 86_400 else {
             throw BhattiError(.invalidArgument, "timeout_sec must be between 0 and 86400")
         }
-        let exec = ExecRequest(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd)
+        let exec = GuestCommand(argv: body.cmd, env: body.env ?? [:], cwd: body.cwd)
         let stdin = body.stdin.map { Array($0.utf8) }
         let timeout = Duration.milliseconds(Int64(timeoutSeconds * 1000))
         if request.headers["Accept"]?.contains(APIVersion.ndjson) == true {
@@ -37,7 +37,7 @@ enum ExecHandler {
             return stream(id: id, exec: exec, stdin: stdin, timeout: timeout, service: service)
         }
         let collected = Mutex((stdout: [UInt8](), stderr: [UInt8](), dropped: false))
-        let outcome = try await service.exec(id, request: exec, stdin: stdin, timeout: timeout) { event in
+        let outcome = try await service.exec(id, command: exec, stdin: stdin, timeout: timeout) { event in
             collected.withLock { c in
                 let room = bufferedOutputLimit - c.stdout.count - c.stderr.count
                 switch event {
@@ -60,7 +60,7 @@ enum ExecHandler {
         return await withTaskExecutorPreference(globalConcurrentExecutor) { reply() }
     }
 
-    private static func stream(id: SandboxRef, exec: ExecRequest, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {
+    private static func stream(id: SandboxRef, exec: GuestCommand, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {
         // The server runs the producer when the response starts and cancels it if the client goes
         // away; cancelling the exec kills the command's process group. Each line waits while the
         // client is not taking the stream (`send`), and the guest is credited only after it: a client
@@ -75,7 +75,7 @@ enum ExecHandler {
                 await output.send(bytes)
             }
             do {
-                let outcome = try await service.exec(id, request: exec, stdin: stdin, timeout: timeout) { event in
+                let outcome = try await service.exec(id, command: exec, stdin: stdin, timeout: timeout) { event in
                     switch event {
                     case .stdout(let b): await send(ExecStreamLine(type: "stdout", data: String(decoding: b, as: UTF8.self)))
                     case .stderr(let b): await send(ExecStreamLine(type: "stderr", data: String(decoding: b, as: UTF8.self)))

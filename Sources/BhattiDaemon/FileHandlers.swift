@@ -2,7 +2,6 @@ import BhattiAPI
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
-import BhattiWire
 import Foundation
 
 /// `GET` · `PUT` · `HEAD /v1/sandboxes/{id}/files?path=…`: raw bytes in and out, `ls=true` lists.
@@ -37,7 +36,7 @@ enum FileHandlers {
             guard mode.count >= 3, mode.count <= 4, Int(mode, radix: 8) != nil else {
                 throw BhattiError(.invalidArgument, "mode must be octal, like 0644")
             }
-            let info: FileInfo
+            let info: GuestFileInfo
             if let stream = request.bodyStream {
                 // Streamed (Daemon.start turns it on): chunks go to the guest as they arrive, and the
                 // socket is read only as fast as the guest takes them.
@@ -61,15 +60,15 @@ enum FileHandlers {
             guard let n = Int(raw), n >= 0 else { throw BhattiError(.invalidArgument, "\(name) must be a whole number ≥ 0") }
             return n
         }
-        let fileRequest = FileReadRequest(path: path, offset: try number("offset"), limit: try number("limit"), maxBytes: try number("max_bytes"))
-        let (record, agent) = try await service.guest(id)
+        let fileRequest = GuestFileRead(path: path, offset: try number("offset"), limit: try number("limit"), maxBytes: try number("max_bytes"))
+        let (record, guest) = try await service.guest(id)
         let output = ResponseStream(highWater: maxBuffered)
-        let (infos, infoSink) = AsyncThrowingStream<FileReadInfo, any Error>.makeStream()
+        let (infos, infoSink) = AsyncThrowingStream<GuestFileReadInfo, any Error>.makeStream()
         // Reads on while the response streams; cancelled when the client goes away.
         await service.hold(record.id)
         let reader = Task {
             do {
-                _ = try await agent.readFile(fileRequest, onInfo: { info in infoSink.yield(info); infoSink.finish() }) { chunk in
+                _ = try await guest.readFile(fileRequest, onInfo: { info in infoSink.yield(info); infoSink.finish() }) { chunk in
                     // Waits while the client is not taking the stream; the guest is credited after it.
                     guard await output.send(chunk) else { throw CancellationError() }
                 }
@@ -82,15 +81,15 @@ enum FileHandlers {
         }
         output.adopt(reader)
         do {
-            var first: FileReadInfo?
+            var first: GuestFileReadInfo?
             for try await info in infos { first = info; break }
-            guard let info = first else { throw AgentError.disconnected }
+            guard let info = first else { throw GuestError(.unavailable, "the file's info never came") }
             var response = HTTPResponse(status: 200, body: .stream(output))
             response.headers.set("Content-Type", "application/octet-stream")
             response.headers.set("X-File-Size", String(info.size))
             response.headers.set("X-File-Mode", info.mode)
             return response
-        } catch let error as AgentError {
+        } catch let error as GuestError {
             reader.cancel()
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }

@@ -31,11 +31,11 @@ enum ProxyHandler {
     static func open(
         _ request: HTTPRequest, ref: SandboxRef, port: Int, target: String, prefix: String? = nil, service: SandboxService
     ) async throws -> HTTPResponse {
-        let (record, agent) = try await service.guest(ref)
-        let forward: AgentForward
-        do { forward = try await agent.forward(port: port) } catch let error as AgentError {
-            if case .remote(let m) = error, m.code == .notFound {
-                throw BhattiError(.badGateway, "nothing answers on port \(port) in sandbox \(record.name) (\(m.message))", cause: error)
+        let (record, guest) = try await service.guest(ref)
+        let forward: any GuestPortForward
+        do { forward = try await guest.forward(port: port) } catch let error as GuestError {
+            if error.kind == .notFound {
+                throw BhattiError(.badGateway, "nothing answers on port \(port) in sandbox \(record.name) (\(error.message))", cause: error)
             }
             throw BhattiError(.badGateway, "cannot reach port \(port) in sandbox \(record.name): \(error)", cause: error)
         }
@@ -54,7 +54,7 @@ enum ProxyHandler {
 
     /// Bytes both ways until the upstream ends (or the client cannot be written to). The client's end
     /// of input is passed on as a half-close: an HTTP server still answers, a WebSocket server hangs up.
-    static func relay(_ client: TunnelConnection, _ upstream: AgentForward) async {
+    static func relay(_ client: TunnelConnection, _ upstream: any GuestPortForward) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A client that does not read blocks the write (and so the guest's reader, through the

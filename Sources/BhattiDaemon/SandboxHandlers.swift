@@ -1,8 +1,8 @@
 import BhattiAPI
 import BhattiCore
+import BhattiEngine
 import BhattiHTTP
 import BhattiStore
-import BhattiWire
 import Foundation
 
 /// Sandbox CRUD: DTO in, service call, DTO out.
@@ -30,7 +30,7 @@ enum SandboxHandlers {
             guard mode.count <= 4, let bits = Int(mode, radix: 8), bits <= 0o7777 else {
                 throw BhattiError(.invalidArgument, "file \(BhattiError.shortened(file.path)): mode must be octal like 0644")
             }
-            setup.files.append(GuestConfig.File(path: file.path, content: file.content, mode: mode))
+            setup.files.append(GuestFile(path: file.path, content: file.content, mode: mode))
         }
         // Decrypted here, straight into the agent's configure message: never stored, never returned.
         setup.secrets = try await secrets.reveal(owner: caller.owner, names: body.secrets ?? [])

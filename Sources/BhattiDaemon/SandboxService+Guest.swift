@@ -1,7 +1,6 @@
 import BhattiCore
 import BhattiEngine
 import BhattiStore
-import BhattiWire
 import Foundation
 
 /// What a buffered or streamed exec produced.
@@ -17,10 +16,10 @@ extension SandboxService {
     /// A command that cannot start (not found) reports exit 127 with the reason on stderr; a
     /// timeout kills the process group and reports 124, like `timeout(1)`.
     public func exec(
-        _ idOrName: SandboxRef, request: ExecRequest, stdin: [UInt8]?, timeout: Duration,
+        _ idOrName: SandboxRef, command: GuestCommand, stdin: [UInt8]?, timeout: Duration,
         onEvent: @escaping @Sendable (ExecEvent) async -> Void
     ) async throws -> ExecOutcome {
-        let (record, agent, waking) = try await guestOverlappingWake(idOrName)
+        let (record, guest, waking) = try await guestOverlappingWake(idOrName)
         let start = ContinuousClock.now
         do {
             // The duration is the agent's round trip alone, so `duration_ms` is the command's time as
@@ -28,67 +27,68 @@ extension SandboxService {
             let (status, ran) = try await held(record.id) {
                 try await Self.alongside(waking) {
                     let began = ContinuousClock.now
-                    let status = try await agent.exec(request, stdin: stdin, timeout: timeout, onEvent: onEvent)
-                    return (status.code, ContinuousClock.now - began)
+                    let status = try await guest.exec(command, stdin: stdin, timeout: timeout, onEvent: onEvent)
+                    return (status, ContinuousClock.now - began)
                 }
             }
             return ExecOutcome(exitCode: status, duration: ran)
-        } catch let error as AgentError {
-            switch error {
-            case .remote(let message):
-                await onEvent(.stderr(Array("bhatti: \(message.message)\n".utf8)))
-                let code: Int32 = message.code == .notFound ? 127 : (message.code == .permissionDenied ? 126 : 1)
-                return ExecOutcome(exitCode: code, duration: ContinuousClock.now - start)
+        } catch let error as GuestError {
+            switch error.kind {
             case .timedOut:
                 await onEvent(.stderr(Array("bhatti: command timed out after \(timeout)\n".utf8)))
                 return ExecOutcome(exitCode: 124, duration: ContinuousClock.now - start)
-            default:
+            case .unavailable:
                 throw BhattiError(.unavailable, "exec in \(record.name) failed: \(error)", cause: error)
+            case .badRequest, .notFound, .permissionDenied, .resourceExhausted, .insufficientStorage, .internal:
+                // The guest could not start the command: reported as a shell would.
+                await onEvent(.stderr(Array("bhatti: \(error.message)\n".utf8)))
+                let code: Int32 = error.kind == .notFound ? 127 : (error.kind == .permissionDenied ? 126 : 1)
+                return ExecOutcome(exitCode: code, duration: ContinuousClock.now - start)
             }
         }
     }
 
-    /// The agent channel of a sandbox, waking it first if it is warm or cold (one wake however many
+    /// The guest of a sandbox, waking it first if it is warm or cold (one wake however many
     /// callers ask at once). Counts as use: the idle clock restarts.
-    public func guest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection) {
+    public func guest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, any SandboxGuest) {
         try await guest(record: try await get(idOrName))
     }
 
-    private func guest(record: SandboxRecord) async throws -> (SandboxRecord, AgentConnection) {
+    private func guest(record: SandboxRecord) async throws -> (SandboxRecord, any SandboxGuest) {
         var record = record
         if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
         guard record.state == .hot else {
             throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
         }
         await touch(record.id)
-        do { return (record, try await engine.agent(for: record.id.rawValue)) } catch {
+        do { return (record, try await engine.guest(for: record.id.rawValue)) } catch {
             throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
         }
     }
 
-    /// `guest`, except that a warm sandbox's wake is not waited for: its agent connection is already
+    /// `guest`, except that a warm sandbox's wake is not waited for: its agent channel is already
     /// open, so the request goes out while QMP `cont` and the store's update are still in flight and
     /// the guest takes it the moment it runs (the wake's ~0.7 ms then overlaps the request instead of
     /// preceding it). The caller runs its work `alongside` the returned wake, which fails it if the
     /// wake fails. Cold sandboxes are restored first, as by `guest`.
-    func guestOverlappingWake(_ idOrName: SandboxRef) async throws -> (SandboxRecord, AgentConnection, Task<SandboxRecord, any Error>?) {
+    func guestOverlappingWake(_ idOrName: SandboxRef) async throws -> (SandboxRecord, any SandboxGuest, Task<SandboxRecord, any Error>?) {
         let record = try await get(idOrName)
         guard record.state == .warm else {
-            let (record, agent) = try await guest(record: record)
-            return (record, agent, nil)
+            let (record, guest) = try await guest(record: record)
+            return (record, guest, nil)
         }
         let waking = Task { try await self.wake(record.id) }
         do {
-            let agent = try await engine.agent(for: record.id.rawValue)
+            let guest = try await engine.guest(for: record.id.rawValue)
             // Ahead of the request, which may reach the guest before the wake's own clock frame.
-            agent.sendClock()
+            guest.syncClock()
             var hot = record
             hot.state = .hot
-            return (hot, agent, waking)
+            return (hot, guest, waking)
         } catch {
             // No open channel to reuse: wake first, the usual way.
-            let (woken, agent) = try await guest(record: try await waking.value)
-            return (woken, agent, nil)
+            let (woken, guest) = try await guest(record: try await waking.value)
+            return (woken, guest, nil)
         }
     }
 
@@ -116,10 +116,10 @@ extension SandboxService {
         }
     }
 
-    /// Runs `body` against the sandbox's agent, mapping the agent's refusals to API errors.
-    public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (AgentConnection) async throws -> T) async throws -> T {
-        let (record, agent) = try await guest(idOrName)
-        do { return try await held(record.id) { try await body(agent) } } catch let error as AgentError {
+    /// Runs `body` against the sandbox's guest, mapping the guest's refusals to API errors.
+    public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (any SandboxGuest) async throws -> T) async throws -> T {
+        let (record, guest) = try await guest(idOrName)
+        do { return try await held(record.id) { try await body(guest) } } catch let error as GuestError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }
     }

@@ -1,7 +1,6 @@
 import BhattiCore
 import BhattiEngine
 import BhattiStore
-import BhattiWire
 import Foundation
 
 // MARK: networking
@@ -78,10 +77,9 @@ extension SandboxService {
         let hosts = Dictionary(sandboxes.compactMap { r in r.ip.map { (r.name.rawValue, $0) } }, uniquingKeysWith: { a, _ in a })
         let (engine, id) = (engine, record.id)
         spawn { service in
-            guard let agent = try? await engine.agent(for: id.rawValue) else { return }
-            var config = GuestConfig(replaceEnvironment: false)
-            config.hosts = hosts
-            if (try? await agent.configure(config)) != nil { await service.hostsApplied(id, version) }
+            guard let guest = try? await engine.guest(for: id.rawValue) else { return }
+            let settings = GuestSettings(env: [:], secrets: [:], files: [], initScript: nil, replaceEnvironment: false, hosts: hosts)
+            if (try? await guest.configure(settings)) != nil { await service.hostsApplied(id, version) }
         }
     }
 

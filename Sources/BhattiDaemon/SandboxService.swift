@@ -3,7 +3,6 @@ import BhattiEngine
 import BhattiImage
 import BhattiStore
 import BhattiSystem
-import BhattiWire
 import Foundation
 import Synchronization
 
@@ -24,9 +23,9 @@ public struct SandboxRef: Sendable, Hashable, CustomStringConvertible {
 public struct GuestSetup: Sendable, Equatable {
     public var env: [String: String] = [:]
     public var secrets: [String: String] = [:]
-    public var files: [GuestConfig.File] = []
+    public var files: [GuestFile] = []
     public var initScript: String?
-    public init(env: [String: String] = [:], secrets: [String: String] = [:], files: [GuestConfig.File] = [], initScript: String? = nil) {
+    public init(env: [String: String] = [:], secrets: [String: String] = [:], files: [GuestFile] = [], initScript: String? = nil) {
         self.env = env
         self.secrets = secrets
         self.files = files
@@ -260,10 +259,11 @@ public actor SandboxService {
     /// Gives a new guest its environment, secrets, files and init script. A fork or snapshot keeps its
     /// source's environment unless the create names env or secrets, which then replace it whole.
     private func apply(_ setup: GuestSetup, to record: SandboxRecord) async throws {
-        let agent = try await engine.agent(for: record.id.rawValue)
-        var config = GuestConfig(env: setup.env, secrets: setup.secrets, files: setup.files, initScript: setup.initScript)
-        config.replaceEnvironment = setup.replacesEnvironment
-        do { try await agent.configure(config) } catch let error as AgentError {
+        let guest = try await engine.guest(for: record.id.rawValue)
+        let settings = GuestSettings(
+            env: setup.env, secrets: setup.secrets, files: setup.files, initScript: setup.initScript,
+            replaceEnvironment: setup.replacesEnvironment, hosts: nil)
+        do { try await guest.configure(settings) } catch let error as GuestError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }
     }

@@ -3,7 +3,6 @@ import BhattiCore
 import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
-import BhattiWire
 import Foundation
 
 /// `GET /v1/sandboxes/{id}/shell` and `/exec/ws`: a guest session bridged to a WebSocket.
@@ -23,12 +22,13 @@ enum ShellHandler {
             throw BhattiError(.invalidArgument, "\(request.path) needs a WebSocket upgrade (GET with Upgrade: websocket)")
         }
         // 404 and 409 before upgrading, so a client sees a plain error.
-        let (record, agent) = try await service.guest(id)
+        let (record, guest) = try await service.guest(id)
         let sessionID = request.queryValue("session")
         let forceNew = request.queryValue("new") == "true"
         let sandbox = record.name.rawValue
         return HTTPResponse.webSocket { socket in
-            var open = SessionRequest(tty: tty, rows: 24, cols: 80, sessionID: sessionID, reuseDetached: tty && !forceNew && sessionID == nil)
+            var open = GuestSessionRequest(
+                argv: [], tty: tty, rows: 24, cols: 80, env: [:], sessionID: sessionID, reuseDetached: tty && !forceNew && sessionID == nil)
             if !tty, sessionID == nil {
                 // A piped session starts with its command as the first text message.
                 guard let command = await firstCommand(socket) else { return }
@@ -37,22 +37,22 @@ enum ShellHandler {
             }
             // An attached client keeps the sandbox hot.
             await service.hold(record.id)
-            await bridge(socket, agent: agent, request: open, sandbox: sandbox)
+            await bridge(socket, guest: guest, request: open, sandbox: sandbox)
             await service.release(record.id)
         }
     }
 
     /// Runs the attachment until either side ends; a client that leaves detaches the session.
-    static func bridge(_ socket: WebSocket, agent: AgentConnection, request: SessionRequest, sandbox: String) async {
-        let attachment: AgentSessionAttachment
-        do { attachment = try await agent.openSession(request) } catch let error as AgentError {
+    static func bridge(_ socket: WebSocket, guest: any SandboxGuest, request: GuestSessionRequest, sandbox: String) async {
+        let attachment: any GuestSession
+        do { attachment = try await guest.openSession(request) } catch let error as GuestError {
             fail(socket, GuestErrors.map(error, sandbox: sandbox).message)
             return
         } catch {
             fail(socket, "internal error")
             return
         }
-        send(socket, ["type": "session", "session_id": attachment.info.sessionID])
+        send(socket, ["type": "session", "session_id": attachment.sessionID])
         await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 // Guest → client. True when the session ended (exit) rather than the client.
@@ -62,8 +62,8 @@ enum ShellHandler {
                         // A client that does not read blocks this write (and, through the credit taken
                         // only after it, the program): on its own thread, never the cooperative pool's.
                         case .output(let bytes): try await Blocking.run(name: "bhatti-ws-out") { try socket.send(binary: bytes) }
-                        case .exit(let status):
-                            _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "exit", "exit_code": Int(status.code)]) }
+                        case .exit(let code):
+                            _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "exit", "exit_code": Int(code)]) }
                             return true
                         case .detached(let reason):
                             _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "detached", "reason": reason ?? "detached"]) }
@@ -106,7 +106,7 @@ enum ShellHandler {
     }
 
     /// A text message from the client: JSON control, or (when it is not) input text.
-    static func control(_ text: String, _ attachment: AgentSessionAttachment) async throws {
+    static func control(_ text: String, _ attachment: any GuestSession) async throws {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any], let type = object["type"] as? String else {
             try await attachment.write(Array(text.utf8))
             return

@@ -9,7 +9,7 @@ extension Engine {
     /// record, so it boots what it ran before; `nic` and `diskThrottle` are today's. A stale snapshot
     /// and RAM file are removed first (neither matches the disk any more). Throws `diskMissing` when
     /// there is no disk to boot.
-    public func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply {
+    public func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws {
         guard !closed else { throw EngineError.notRunning("the engine has shut down") }
         guard machines[id] == nil else { throw EngineError.bootFailed("sandbox \(id) still has a running VM") }
         let paths = VMPaths(dataDirectory: configuration.dataDirectory, id: id)
@@ -23,6 +23,6 @@ extension Engine {
         removeSnapshotFiles(paths)
         unlink(paths.memory)
         let config = record.configuration(id: id, paths: paths, bootTimeout: configuration.bootTimeout)
-        return try await launch(config, nic: nic, diskThrottle: diskThrottle, keepDisk: true)
+        try await launch(config, nic: nic, diskThrottle: diskThrottle, keepDisk: true)
     }
 }

@@ -61,7 +61,7 @@ public actor Engine {
     /// Boots a VM for sandbox `id`; returns once its agent answers.
     public func boot(
         id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil, diskThrottle: DiskThrottle = DiskThrottle()
-    ) async throws -> HelloReply {
+    ) async throws {
         guard !closed else { throw EngineError.notRunning("the engine has shut down") }
         let image: GuestImage
         do { image = try GuestImage.open(configuration.imageDirectory) } catch {
@@ -79,12 +79,12 @@ public actor Engine {
             tscKilohertz: configuration.tscKilohertz, bootTimeout: configuration.bootTimeout)
         var vmConfig = config
         vmConfig.hostname = hostname
-        return try await launch(vmConfig, nic: nic, diskThrottle: diskThrottle, keepDisk: false)
+        try await launch(vmConfig, nic: nic, diskThrottle: diskThrottle, keepDisk: false)
     }
 
     /// Boots `config` with today's network card and disk limits, in this engine's cgroups and VMM
     /// confinement, and tracks the VM (a first boot, or a reboot on the disk it has: `keepDisk`).
-    func launch(_ config: VMConfiguration, nic: NetworkInterface?, diskThrottle: DiskThrottle, keepDisk: Bool) async throws -> HelloReply {
+    func launch(_ config: VMConfiguration, nic: NetworkInterface?, diskThrottle: DiskThrottle, keepDisk: Bool) async throws {
         var config = config
         config.nic = nic
         config.diskThrottle = diskThrottle
@@ -92,7 +92,6 @@ public actor Engine {
         config.vmm = try await vmmConfinement()
         let vm = try await VirtualMachine.boot(config, keepDisk: keepDisk, onExit: exitHandler(id: config.id))
         machines[config.id] = vm
-        return vm.agent.hello
     }
 
     /// The VMM user and mount namespace for QEMUs of this engine (resolved once; see `VMMUser.ensure`).
@@ -118,6 +117,9 @@ public actor Engine {
         }
         return pinned
     }
+
+    /// The guest of a running VM, over its agent channel (see `agent(for:)`).
+    public func guest(for id: String) async throws -> any SandboxGuest { AgentGuest(try await agent(for: id)) }
 
     /// The agent channel of a running VM, reconnecting first if the channel dropped while QEMU runs.
     public func agent(for id: String) async throws -> AgentConnection {

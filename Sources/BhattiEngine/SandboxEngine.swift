@@ -1,18 +1,14 @@
-import BhattiWire
-
 /// What the daemon asks of a VM engine, in the engine's terms: machines by sandbox id, their
-/// thermal moves, snapshots, clones and templates, and the agent channel. `Engine` (QEMU `microvm`) is
+/// thermal moves, snapshots, clones and templates, and each running VM's guest (`SandboxGuest`). `Engine` (QEMU `microvm`) is
 /// the implementation; a fake in `BhattiDaemonTests` tests the daemon's lifecycle without QEMU.
 /// Protocols carry no default arguments: callers name every one.
 public protocol SandboxEngine: Sendable {
     var configuration: EngineConfiguration { get }
 
     /// Boots a fresh VM; returns once its agent answers.
-    @discardableResult
-    func boot(id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply
+    func boot(id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws
     /// Boots a VM whose QEMU is gone again from its disk (its RAM's state is lost).
-    @discardableResult
-    func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply
+    func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws
     /// Warm: vCPUs stopped, memory kept.
     func pause(id: String) async throws
     func resume(id: String) async throws
@@ -34,8 +30,8 @@ public protocol SandboxEngine: Sendable {
     func template(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String?
     func templateDirectory(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String
     func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool, settle: Duration) async throws -> String
-    /// The open agent channel of a running VM.
-    func agent(for id: String) async throws -> AgentConnection
+    /// The guest of a running VM: commands, files, sessions, forwards, activity.
+    func guest(for id: String) async throws -> any SandboxGuest
 }
 
 extension Engine: SandboxEngine {}

@@ -1,3 +1,4 @@
+import BhattiJSON
 import BhattiSystem
 import BhattiWire
 import Glibc

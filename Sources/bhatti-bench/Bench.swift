@@ -138,7 +138,7 @@ struct Bench {
                     keptAgent.add(ms: ownMs)
                 case 2:
                     service.add(try await measure {
-                        _ = try await daemon.service.exec(SandboxRef("hot", owner: adminID), request: ExecRequest(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
+                        _ = try await daemon.service.exec(SandboxRef("hot", owner: adminID), command: GuestCommand(argv: ["true"]), stdin: nil, timeout: .seconds(30)) { _ in }
                     })
                 default:
                     let start = ContinuousClock.now

@@ -1,6 +1,5 @@
 import BhattiCore
 import BhattiEngine
-import BhattiWire
 
 /// A `SandboxEngine` with no VMs: it records each step it is asked for, can hold a step until the test
 /// lets it go (a transition caught mid-way), and can fail one.
@@ -13,6 +12,8 @@ actor FakeEngine: SandboxEngine {
     private var watchers: [String: [CheckedContinuation<Void, Never>]] = [:]
     private var failures: [String: String] = [:]
     private var running: Set<String> = []
+    /// What `guest(for:)` hands out for every sandbox; none by default.
+    private var guest: (any SandboxGuest)?
 
     struct Failure: Error, CustomStringConvertible {
         var description: String
@@ -42,6 +43,9 @@ actor FakeEngine: SandboxEngine {
 
     func count(_ op: String) -> Int { calls.filter { $0 == op }.count }
 
+    /// Every sandbox's guest is `guest` from now on.
+    func install(_ guest: any SandboxGuest) { self.guest = guest }
+
     private func step(_ op: String) async throws {
         calls.append(op)
         for watcher in watchers.removeValue(forKey: op) ?? [] { watcher.resume() }
@@ -49,18 +53,14 @@ actor FakeEngine: SandboxEngine {
         if let message = failures[op] { throw Failure(description: message) }
     }
 
-    private static let hello = HelloReply(version: 1, agentVersion: "fake", bootID: "fake", uptimeMilliseconds: 0)
-
-    func boot(id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply {
+    func boot(id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws {
         try await step("boot")
         running.insert(id)
-        return Self.hello
     }
 
-    func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws -> HelloReply {
+    func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws {
         try await step("reboot")
         running.insert(id)
-        return Self.hello
     }
 
     func pause(id: String) async throws { try await step("pause") }
@@ -99,6 +99,9 @@ actor FakeEngine: SandboxEngine {
         throw Failure(description: "no templates here")
     }
 
-    /// No guest: the idle check finds none to ask and counts the sandbox idle.
-    func agent(for id: String) async throws -> AgentConnection { throw EngineError.notRunning("a fake engine has no guests") }
+    /// The installed guest. Without one, the idle check finds none to ask and counts the sandbox idle.
+    func guest(for id: String) async throws -> any SandboxGuest {
+        guard let guest else { throw EngineError.notRunning("sandbox \(id) has no fake guest") }
+        return guest
+    }
 }

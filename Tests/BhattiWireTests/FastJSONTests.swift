@@ -1,3 +1,4 @@
+import BhattiJSON
 import BhattiWire
 import Foundation
 import Testing

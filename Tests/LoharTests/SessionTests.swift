@@ -247,14 +247,14 @@ struct SessionTests {
         let c = try await SharedAgent().connect()
         let att = try await c.openSession(SessionRequest(argv: ["sh", "-c", "echo out; echo err >&2; exit 3"], tty: false))
         let t = Transcript(att)
-        #expect(await t.waitForEnd() == .exit(ExitStatus(code: 3)))
+        #expect(await t.waitForEnd() == .exit(code: 3))
         #expect(t.text == "out\nerr\n")
         let cat = try await c.openSession(SessionRequest(argv: ["cat"], tty: false))
         let ct = Transcript(cat)
         try await cat.write(Array("abc\n".utf8))
         #expect(await ct.waitFor("abc\n"))
         try await cat.write([])   // end of input
-        #expect(await ct.waitForEnd() == .exit(ExitStatus(code: 0)))
+        #expect(await ct.waitForEnd() == .exit(code: 0))
         #expect(await eventually { try await c.listSessions().isEmpty })
     }
 
@@ -273,7 +273,7 @@ struct SessionTests {
         let again = try await c.openSession(SessionRequest(sessionID: att.info.sessionID))
         #expect(!again.info.running && again.info.exitCode == 4)
         let t = Transcript(again)
-        #expect(await t.waitForEnd() == .exit(ExitStatus(code: 4)))
+        #expect(await t.waitForEnd() == .exit(code: 4))
         #expect(t.text == "done-9\n")
         #expect(await eventually { try await c.listSessions().isEmpty })
     }

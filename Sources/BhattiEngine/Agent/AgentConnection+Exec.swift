@@ -6,7 +6,8 @@ import Foundation
 public enum ExecEvent: Sendable, Equatable {
     case stdout([UInt8])
     case stderr([UInt8])
-    case exit(ExitStatus)
+    /// The exit status, or 128 + the signal that ended it.
+    case exit(code: Int32)
 }
 
 extension AgentConnection {
@@ -91,7 +92,7 @@ extension AgentConnection {
                 consumed(id, frame.payload.count)
             case .exit:
                 let status = try WireJSON.decodeFast(frame, ExitStatus.init(fastJSON:))
-                await onEvent(.exit(status))
+                await onEvent(.exit(code: status.code))
                 return status
             case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
             default: continue

@@ -5,8 +5,8 @@ import Foundation
 public enum SessionEvent: Sendable, Equatable {
     /// Terminal (or merged stdout/stderr) bytes: first the scrollback replay, then live output.
     case output([UInt8])
-    /// The process ended; the attachment is over.
-    case exit(ExitStatus)
+    /// The process ended (its exit status, or 128 + its signal); the attachment is over.
+    case exit(code: Int32)
     /// The attachment ended with the session still running: `reason` is nil after `detach()` and
     /// "taken over" when another client attached to the session.
     case detached(reason: String?)
@@ -127,7 +127,7 @@ extension AgentConnection {
                 return .output(frame.payload)
             case .exit:
                 closeStream(id)
-                return .exit(try WireJSON.decode(ExitStatus.self, from: frame))
+                return .exit(code: try WireJSON.decode(ExitStatus.self, from: frame).code)
             case .result:
                 closeStream(id)
                 return .detached(reason: try WireJSON.decode(DetachReply.self, from: frame).reason)

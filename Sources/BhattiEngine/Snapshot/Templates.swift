@@ -24,7 +24,7 @@ extension Engine {
         let staging = directory + ".building-" + id
         do {
             try Task.checkCancellation()
-            _ = try await boot(id: id, cpus: cpus, memoryMB: memoryMB, hostname: "bhatti", nic: withCard ? .placeholder() : nil)
+            try await boot(id: id, cpus: cpus, memoryMB: memoryMB, hostname: "bhatti", nic: withCard ? .placeholder() : nil)
             try await Task.sleep(for: settle)
             _ = try await checkpoint(id: id, into: staging)
             await destroy(id: id)
