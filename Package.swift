@@ -56,6 +56,8 @@ let package = Package(
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),
         // The daemon's lifecycle over a fake engine (no QEMU): the sandbox supervisor and the registry.
         .testTarget(name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiWire"], swiftSettings: strict),
+        // The route table as data: the matcher and the client's paths, no server.
+        .testTarget(name: "BhattiAPITests", dependencies: ["BhattiAPI"], swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
