@@ -109,8 +109,8 @@ enum HelpCommands {
             throw UsageError("setup needs --url and --token")
         }
         // Reachable, then the key works: nothing is written for an address or key that does not.
-        _ = try ctx.request("GET", "/health")
-        do { _ = try ctx.request("GET", "/v1/sandboxes") } catch CLIError.server(_, "unauthenticated", let message) {
+        _ = try ctx.request(.health)
+        do { _ = try ctx.request(.listSandboxes) } catch CLIError.server(_, "unauthenticated", let message) {
             // Not the usual hint ("bhatti setup writes it"): this is setup, and the key given is the problem.
             throw CLIError.failure("\(message): \(ctx.url) does not accept this --token; nothing was written")
         }
