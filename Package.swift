@@ -30,7 +30,7 @@ let package = Package(
         // The age file format (X25519 recipients) on libcrypto: secrets at rest, readable by the `age` CLI.
         .target(name: "BhattiAge", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiHTTP", dependencies: ["BhattiSystem", "COpenSSL"], swiftSettings: strict),
-        .target(name: "BhattiAPI", dependencies: ["BhattiCore"], swiftSettings: strict),
+        .target(name: "BhattiAPI", dependencies: ["BhattiCore", "BhattiSystem"], swiftSettings: strict),
         .target(
             name: "BhattiDaemon",
             dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiAge", "COpenSSL"],

@@ -1,5 +1,4 @@
 import BhattiAPI
-import BhattiDaemon
 import BhattiHTTP
 import Foundation
 
@@ -116,7 +115,7 @@ enum HelpCommands {
         }
         guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty else { throw CLIError.failure("HOME is not set") }
         let path: String
-        do { path = try AdminKey.writeClientConfig(url: ctx.url, key: token, home: home) } catch {
+        do { path = try ClientConfig.write(url: ctx.url, key: token, home: home) } catch {
             throw CLIError.failure("cannot write \(home)/.bhatti/config.json: \(error)")
         }
         if ctx.json { ctx.printJSON(["config": path, "url": ctx.url]) } else { print("wrote \(path): \(ctx.url) answers and the key works") }
