@@ -35,8 +35,11 @@ let package = Package(
             name: "BhattiDaemon",
             dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiAge", "COpenSSL"],
             swiftSettings: strict),
-        .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiEngine", "BhattiDaemon"], swiftSettings: strict),
-        .executableTarget(name: "bhatti", dependencies: ["BhattiCLI"], swiftSettings: strict),
+        // The client: commands that talk to a daemon; no daemon, engine or image builder in it.
+        .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiSystem"], swiftSettings: strict),
+        // The commands that run on this host (`serve`, `image`), which the executable hands to the CLI.
+        .target(name: "BhattiHost", dependencies: ["BhattiCLI", "BhattiDaemon", "BhattiEngine", "BhattiImage", "BhattiCore"], swiftSettings: strict),
+        .executableTarget(name: "bhatti", dependencies: ["BhattiCLI", "BhattiHost", "BhattiSystem"], swiftSettings: strict),
         // `make bench`: boots real VMs through the real daemon and reports p50/p95/p99.
         .executableTarget(
             name: "bhatti-bench",
