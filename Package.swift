@@ -32,13 +32,16 @@ let package = Package(
         // The age file format (X25519 recipients) on libcrypto: secrets at rest, readable by the `age` CLI.
         .target(name: "BhattiAge", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiHTTP", dependencies: ["BhattiSystem", "COpenSSL"], swiftSettings: strict),
-        .target(name: "BhattiAPI", dependencies: ["BhattiCore"], swiftSettings: strict),
+        .target(name: "BhattiAPI", dependencies: ["BhattiCore", "BhattiSystem"], swiftSettings: strict),
         .target(
             name: "BhattiDaemon",
             dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiJSON", "BhattiSystem", "BhattiAge", "COpenSSL"],
             swiftSettings: strict),
-        .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiEngine", "BhattiDaemon"], swiftSettings: strict),
-        .executableTarget(name: "bhatti", dependencies: ["BhattiCLI"], swiftSettings: strict),
+        // The client: commands that talk to a daemon; no daemon, engine or image builder in it.
+        .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiSystem"], swiftSettings: strict),
+        // The commands that run on this host (`serve`, `image`), which the executable hands to the CLI.
+        .target(name: "BhattiHost", dependencies: ["BhattiCLI", "BhattiDaemon", "BhattiEngine", "BhattiImage", "BhattiCore"], swiftSettings: strict),
+        .executableTarget(name: "bhatti", dependencies: ["BhattiCLI", "BhattiHost", "BhattiSystem"], swiftSettings: strict),
         // `make bench`: boots real VMs through the real daemon and reports p50/p95/p99.
         .executableTarget(
             name: "bhatti-bench",
@@ -61,6 +64,8 @@ let package = Package(
         .testTarget(
             name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiAPI", "BhattiHTTP", "BhattiSystem"],
             swiftSettings: strict),
+        // The route table as data: the matcher and the client's paths, no server.
+        .testTarget(name: "BhattiAPITests", dependencies: ["BhattiAPI"], swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",

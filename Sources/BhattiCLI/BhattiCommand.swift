@@ -4,6 +4,9 @@ import Glibc
 
 /// The `bhatti` command line: finds the command, parses its options, runs it, maps errors to exit codes.
 public enum BhattiCommand {
+    /// What a command does with its parsed arguments; returns the exit code.
+    public typealias Run = @Sendable (ParsedArguments, CLIContext) async throws -> Int32
+
     /// One command: its options, its usage line and what it does.
     struct Command: Sendable {
         var names: [String]
@@ -15,13 +18,13 @@ public enum BhattiCommand {
         var restAfter: Int? = nil
         /// Its subcommands (`snapshot create|list|…`), which completion offers after the command word.
         var verbs: [String] = []
-        var run: @Sendable (ParsedArguments, CLIContext) async throws -> Int32
+        var run: Run
     }
 
     static let commands: [Command] = [
-        ServeCommand.command, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
+        HostCommands.serve, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
         ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy, ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
-        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish, HelpCommands.setup, HelpCommands.completion, ImageCommand.command, versionCommand,
+        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish, HelpCommands.setup, HelpCommands.completion, HostCommands.image, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.
@@ -34,8 +37,11 @@ public enum BhattiCommand {
         return 0
     }
 
-    /// Runs the CLI; returns the process exit code.
-    public static func main(_ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment) async -> Int32 {
+    /// Runs the CLI; returns the process exit code. `local` runs the commands that work on this host
+    /// (`serve`, `image`) by name: the executable passes `BhattiHost`'s.
+    public static func main(
+        _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, local: [String: Run] = [:]
+    ) async -> Int32 {
         let (name, index) = commandWord(arguments)
         guard let name else {
             if arguments.contains(where: { $0 == "--version" || $0 == "-v" }) { print("bhatti \(APIVersion.server)"); return 0 }
@@ -79,7 +85,7 @@ public enum BhattiCommand {
         }
         do {
             let context = CLIContext.resolve(parsed, environment: environment)
-            return try await command.run(parsed, context)
+            return try await (local[command.names[0]] ?? command.run)(parsed, context)
         } catch let error as UsageError {
             return report(.usage(error.message, usage: command.usage))
         } catch let error as CLIError {
@@ -152,7 +158,7 @@ public enum BhattiCommand {
 }
 
 /// Writes a line to stderr.
-func printError(_ message: String) {
+public func printError(_ message: String) {
     FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 

@@ -64,12 +64,12 @@ public struct CLIContext: Sendable {
         return h
     }
 
-    /// Sends a request; maps transport failures and error envelopes to `CLIError`.
-    func request(_ method: String, _ path: String, body: [UInt8] = [], extraHeaders: HTTPHeaders = []) throws -> HTTPClientResponse {
+    /// Sends a request for `route`; maps transport failures and error envelopes to `CLIError`.
+    func request(_ route: APIRoute, query: [(String, String)] = [], body: [UInt8] = [], extraHeaders: HTTPHeaders = []) throws -> HTTPClientResponse {
         var h = headers
         for (n, v) in extraHeaders { h.set(n, v) }
         let response: HTTPClientResponse
-        do { response = try client().send(method: method, path: path, headers: h, body: body) } catch let error as HTTPClientError {
+        do { response = try client().send(method: route.method, path: route.target(query: query), headers: h, body: body) } catch let error as HTTPClientError {
             throw transportError(error)
         }
         if response.status >= 400 { throw serverError(status: response.status, body: response.body) }
@@ -107,7 +107,7 @@ public struct CLIContext: Sendable {
 
     /// Prints a DTO as indented JSON. Keys are the API's snake_case; `snakeCase` converts a type that
     /// is not an API object (the image manifest) to the same style.
-    func printJSON<T: Encodable>(_ value: T, snakeCase: Bool = false) {
+    public func printJSON<T: Encodable>(_ value: T, snakeCase: Bool = false) {
         if let text = Self.json(value, snakeCase: snakeCase) { print(text) }
     }
 
@@ -122,9 +122,4 @@ public struct CLIContext: Sendable {
             .replacingOccurrences(of: #"\[\n\s*\n\s*\]"#, with: "[]", options: .regularExpression)
             .replacingOccurrences(of: #"\{\n\s*\n\s*\}"#, with: "{}", options: .regularExpression)
     }
-}
-
-/// Percent-encodes a path segment (names are validated, but be safe with ids from users).
-func pathSegment(_ s: String) -> String {
-    s.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-._~"))) ?? s
 }

@@ -7,8 +7,8 @@ import Synchronization
 /// an image build): a spinner, what is happening and the seconds so far, redrawn ten times a second and
 /// erased when the work ends. Only when stdout and stderr are both terminals and `--json` is off, so
 /// scripts and pipes see nothing of it.
-enum Progress {
-    static func shown(json: Bool) -> Bool { !json && isatty(1) == 1 && isatty(2) == 1 }
+public enum Progress {
+    public static func shown(json: Bool) -> Bool { !json && isatty(1) == 1 && isatty(2) == 1 }
 
     static func run<T>(_ label: String, json: Bool, _ body: () throws -> T) rethrows -> T {
         guard shown(json: json) else { return try body() }

@@ -27,8 +27,10 @@ public struct APIHandler: HTTPHandler {
     }
 
     static func placement(method: String, path: String) -> HandlerPlacement {
-        guard method == "POST", path.hasPrefix("/v1/sandboxes/"), path.hasSuffix("/exec") else { return .pool }
-        return path.split(separator: "/", omittingEmptySubsequences: true).count == 4 ? .loop : .pool
+        // The suffix check keeps the loop from matching every other request's path.
+        guard method == "POST", path.hasSuffix("/exec") else { return .pool }
+        if case .found(.exec) = APIRoute.match(method: method, path: path) { return .loop }
+        return .pool
     }
 
     /// `req_` and 16 hex digits, zero-padded so every id has the same length.
@@ -54,19 +56,24 @@ public struct APIHandler: HTTPHandler {
         var response: HTTPResponse
         var user = "-"
         do {
-            let parts = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-            if parts == ["health"] {
-                guard request.method == "GET" || request.method == "HEAD" else { throw methodNotAllowed(request) }
+            // Matched once; a path nothing serves is refused only after the key check, as before.
+            let match = APIRoute.match(method: request.method, path: request.path)
+            if !match.needsKey {
+                guard case .found(.health) = match else { throw methodNotAllowed(request) }
                 response = try json(health())
             } else {
                 let caller: Caller
-                do { caller = try gate.admit(request, parts: parts) } catch {
+                do { caller = try gate.admit(request, route: match.route) } catch {
                     response = errorResponse(error.error, requestID: requestID)
                     if let wait = error.retryAfter { response.headers.set("Retry-After", String(wait)) }
                     return finish(response, request, requestID: requestID, user: user, start: start)
                 }
                 user = caller.user.name
-                response = try await route(request, parts, caller)
+                switch match {
+                case .found(let route): response = try await self.route(request, route, caller)
+                case .methodNotAllowed: throw methodNotAllowed(request)
+                case .notFound: throw notFound(request)
+                }
             }
         } catch let error as BhattiError {
             response = errorResponse(error, requestID: requestID)
@@ -89,113 +96,85 @@ public struct APIHandler: HTTPHandler {
         return response
     }
 
-    private func route(_ request: HTTPRequest, _ parts: [String], _ caller: Caller) async throws -> HTTPResponse {
-        guard parts.count >= 2, parts[0] == "v1" else {
-            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
-        }
-        switch parts[1] {
-        case "sandboxes": break
-        case "snapshots": return try await snapshotRoute(request, parts, caller)
-        case "users": return try await tenancy.users(request, parts, caller: caller)
-        case "secrets": return try await tenancy.secrets(request, parts, caller: caller)
-        case "events": return try await tenancy.events(request, parts, caller: caller)
-        default: throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
-        }
-        let ref = parts.count >= 3 ? SandboxRef(parts[2], owner: caller.owner) : SandboxRef("", owner: caller.owner)
-        if parts.count >= 5, parts[3] == "proxy" {
-            return try await ProxyHandler.handle(request, ref: ref, port: parts[4], service: service)
-        }
-        if parts.count >= 4, parts[3] == "publish" { return try await publishRoute(request, parts, ref) }
-        switch (request.method, parts.count, parts.count >= 4 ? parts[3] : nil) {
-        case ("GET", 2, _):
+    /// One case per endpoint; the handlers translate, the service decides.
+    private func route(_ request: HTTPRequest, _ route: APIRoute, _ caller: Caller) async throws -> HTTPResponse {
+        let ref = { (id: String) in SandboxRef(id, owner: caller.owner) }
+        switch route {
+        case .health:
+            return try json(health())
+        case .listSandboxes:
             return try await SandboxHandlers.list(request, service, caller: caller, previews: previews)
-        case ("POST", 2, _):
+        case .createSandbox:
             return try await SandboxHandlers.create(request, service, caller: caller, secrets: secrets, previews: previews)
-        case ("GET", 3, _):
-            return try json(try await sandboxObject(try await service.get(ref), caller))
-        case ("PATCH", 3, _):
+        case .sandbox(let id):
+            return try json(try await sandboxObject(try await service.get(ref(id)), caller))
+        case .editSandbox(let id):
             let body = try decodeBody(EditSandboxRequest.self, from: request, known: EditSandboxRequest.knownFields)
             let name = try body.name.map { try SandboxName.parse($0) }
             let record = try await service.edit(
-                ref, name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [],
+                ref(id), name: name, keepHot: body.keepHot, addLabels: body.labelsAdd ?? [:], removeLabels: body.labelsRemove ?? [],
                 diskMB: body.diskMB)
             return try json(try await sandboxObject(record, caller))
-        case ("DELETE", 3, _):
-            try await service.destroy(ref)
+        case .destroySandbox(let id):
+            try await service.destroy(ref(id))
             return try json(StatusDTO(status: "destroyed"))
-        case ("POST", 4, "pause"):
-            return try json(try await sandboxObject(try await service.pause(ref), caller))
-        case ("POST", 4, "stop"):
-            return try json(try await sandboxObject(try await service.stop(ref), caller))
-        case ("POST", 4, "start"):
-            return try json(try await sandboxObject(try await service.start(ref), caller))
-        case ("POST", 4, "snapshots"):
+        case .pause(let id):
+            return try json(try await sandboxObject(try await service.pause(ref(id)), caller))
+        case .stop(let id):
+            return try json(try await sandboxObject(try await service.stop(ref(id)), caller))
+        case .start(let id):
+            return try json(try await sandboxObject(try await service.start(ref(id)), caller))
+        case .createSnapshot(let id):
             let body = try decodeBody(CreateSnapshotRequest.self, from: request, known: CreateSnapshotRequest.knownFields)
             try SandboxHandlers.validate(snapshotName: body.name)
-            let snapshot = try await service.createSnapshot(of: ref, name: body.name)
-            return try json(SandboxHandlers.snapshotDTO(snapshot, sourceName: try? await service.get(ref).name.rawValue), status: 201)
-        case ("POST", 4, "exec"):
-            return try await ExecHandler.exec(request, id: ref, service: service)
-        case (_, 4, "files"):
-            return try await FileHandlers.handle(request, id: ref, service: service)
-        case ("GET", 4, "shell"):
-            return try await ShellHandler.handle(request, id: ref, service: service, tty: true)
-        case ("GET", 5, _) where parts[3] == "exec" && parts[4] == "ws":
-            return try await ShellHandler.handle(request, id: ref, service: service, tty: false)
-        case ("GET", 4, "sessions"):
-            let sessions = try await service.withGuest(ref) { try await $0.listSessions() }
+            let snapshot = try await service.createSnapshot(of: ref(id), name: body.name)
+            return try json(SandboxHandlers.snapshotDTO(snapshot, sourceName: try? await service.get(ref(id)).name.rawValue), status: 201)
+        case .exec(let id):
+            return try await ExecHandler.exec(request, id: ref(id), service: service)
+        case .readFile(let id), .statFile(let id), .writeFile(let id):
+            return try await FileHandlers.handle(request, id: ref(id), service: service)
+        case .shell(let id):
+            return try await ShellHandler.handle(request, id: ref(id), service: service, tty: true)
+        case .execSocket(let id):
+            return try await ShellHandler.handle(request, id: ref(id), service: service, tty: false)
+        case .sessions(let id):
+            let sessions = try await service.withGuest(ref(id)) { try await $0.listSessions() }
             return try json(sessions.map(SessionDTO.init))
-        case (_, 2, _), (_, 3, _), (_, 4, "exec"), (_, 4, "sessions"), (_, 4, "shell"), (_, 4, "pause"), (_, 4, "stop"), (_, 4, "start"), (_, 4, "snapshots"):
-            throw methodNotAllowed(request)
-        default:
-            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
-        }
-    }
-
-    /// `POST` · `GET /v1/sandboxes/{id}/publish`, `DELETE /v1/sandboxes/{id}/publish/{port}`.
-    private func publishRoute(_ request: HTTPRequest, _ parts: [String], _ ref: SandboxRef) async throws -> HTTPResponse {
-        switch (request.method, parts.count) {
-        case ("POST", 4):
+        case .proxy(let id, let port, _):
+            return try await ProxyHandler.handle(request, ref: ref(id), port: port, service: service)
+        case .publish(let id):
             let body = try decodeBody(PublishRequest.self, from: request, known: PublishRequest.knownFields)
-            let (rule, existing) = try await service.publish(ref, port: body.port, alias: body.alias)
+            let (rule, existing) = try await service.publish(ref(id), port: body.port, alias: body.alias)
             return try json(publishDTO(rule), status: existing ? 200 : 201)
-        case ("GET", 4):
-            return try json(try await service.publishRules(ref).map(publishDTO))
-        case ("DELETE", 5):
-            guard let port = Int(parts[4]) else { throw BhattiError(.invalidArgument, "port must be a number, got \(BhattiError.quoted(parts[4]))") }
-            try await service.unpublish(ref, port: port)
+        case .publishRules(let id):
+            return try json(try await service.publishRules(ref(id)).map(publishDTO))
+        case .unpublish(let id, let portText):
+            guard let port = Int(portText) else { throw BhattiError(.invalidArgument, "port must be a number, got \(BhattiError.quoted(portText))") }
+            try await service.unpublish(ref(id), port: port)
             return try json(StatusDTO(status: "unpublished"))
-        case (_, 4), (_, 5):
-            throw methodNotAllowed(request)
-        default:
-            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
+        case .snapshots:
+            return try json(try await SandboxHandlers.snapshots(service, caller: caller))
+        case .restoreSnapshot(let snapshot):
+            let body = try decodeBody(RestoreSnapshotRequest.self, from: request, known: RestoreSnapshotRequest.knownFields)
+            let name = try body.name.map { try SandboxName.parse($0) }
+            try SandboxLabels.validate(body.labels ?? [:])
+            let record = try await service.restoreSnapshot(
+                snapshot, owner: caller.owner, limits: caller.limits, as: name, labels: body.labels ?? [:])
+            return try json(SandboxHandlers.dto(record), status: 201)
+        case .deleteSnapshot(let snapshot):
+            try await service.deleteSnapshot(snapshot, owner: caller.owner)
+            return try json(StatusDTO(status: "deleted"))
+        case .users, .createUser, .editUser, .deleteUser, .rotateKey:
+            return try await tenancy.users(request, route, caller: caller)
+        case .secrets, .setSecret, .deleteSecret:
+            return try await tenancy.secrets(request, route, caller: caller)
+        case .events:
+            return try await tenancy.events(request, caller: caller)
         }
     }
 
     private func publishDTO(_ rule: PublishRule) -> PublishDTO {
         PublishDTO(port: rule.port, alias: rule.alias, url: previews.url(alias: rule.alias), createdAt: iso8601(rule.createdAt))
-    }
-
-    /// `GET /v1/snapshots`, `POST /v1/snapshots/{name}/restore`, `DELETE /v1/snapshots/{name}`: the caller's own.
-    private func snapshotRoute(_ request: HTTPRequest, _ parts: [String], _ caller: Caller) async throws -> HTTPResponse {
-        switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
-        case ("GET", 2, _):
-            return try json(try await SandboxHandlers.snapshots(service, caller: caller))
-        case ("POST", 4, "restore"):
-            let body = try decodeBody(RestoreSnapshotRequest.self, from: request, known: RestoreSnapshotRequest.knownFields)
-            let name = try body.name.map { try SandboxName.parse($0) }
-            try SandboxLabels.validate(body.labels ?? [:])
-            let record = try await service.restoreSnapshot(
-                parts[2], owner: caller.owner, limits: caller.limits, as: name, labels: body.labels ?? [:])
-            return try json(SandboxHandlers.dto(record), status: 201)
-        case ("DELETE", 3, _):
-            try await service.deleteSnapshot(parts[2], owner: caller.owner)
-            return try json(StatusDTO(status: "deleted"))
-        case (_, 2, _), (_, 3, _), (_, 4, "restore"):
-            throw methodNotAllowed(request)
-        default:
-            throw BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
-        }
     }
 
     private func sandboxObject(_ record: SandboxRecord, _ caller: Caller) async throws -> SandboxDTO {
@@ -204,6 +183,10 @@ public struct APIHandler: HTTPHandler {
 
     private func methodNotAllowed(_ request: HTTPRequest) -> BhattiError {
         BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(BhattiError.shortened(request.path))")
+    }
+
+    private func notFound(_ request: HTTPRequest) -> BhattiError {
+        BhattiError(.notFound, "no route for \(BhattiError.shortened(request.method)) \(BhattiError.shortened(request.path))")
     }
 
     /// The longest error message sent, in characters.

@@ -1,3 +1,4 @@
+import BhattiAPI
 import BhattiCore
 import BhattiSystem
 import COpenSSL
@@ -57,17 +58,7 @@ public enum AdminKey {
     static func writeClientConfigIfAbsent(url: String, key: String) -> String? {
         guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty,
               !FileManager.default.fileExists(atPath: home + "/.bhatti/config.json") else { return nil }
-        return try? writeClientConfig(url: url, key: key, home: home)
-    }
-
-    /// Writes `<home>/.bhatti/config.json` (dir 0700, file 0600, atomically); returns its path. Shared
-    /// by the daemon's first start and `bhatti setup`.
-    public static func writeClientConfig(url: String, key: String, home: String) throws -> String {
-        let dir = home + "/.bhatti"
-        let path = dir + "/config.json"
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        try writePrivate(path: path, contents: "{\n  \"url\": \"\(jsonEscaped(url))\",\n  \"token\": \"\(jsonEscaped(key))\"\n}\n")
-        return path
+        return try? ClientConfig.write(url: url, key: key, home: home)
     }
 
     /// Atomically writes a 0600 file (`AtomicFile`: a crash leaves the old key or the new one).

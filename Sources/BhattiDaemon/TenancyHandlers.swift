@@ -4,7 +4,8 @@ import BhattiHTTP
 import BhattiStore
 import Foundation
 
-/// `/v1/users` (admin only), `/v1/secrets` (the caller's own) and `/v1/events` (admin only).
+/// `/v1/users` (admin only), `/v1/secrets` (the caller's own) and `/v1/events` (admin only), each
+/// called with its matched `APIRoute`.
 struct TenancyHandlers {
     let service: SandboxService
     let users: UserDirectory
@@ -15,37 +16,36 @@ struct TenancyHandlers {
 
     // MARK: users
 
-    func users(_ request: HTTPRequest, _ parts: [String], caller: Caller) async throws -> HTTPResponse {
+    /// The users routes only (`APIHandler` dispatches the others elsewhere).
+    func users(_ request: HTTPRequest, _ route: APIRoute, caller: Caller) async throws -> HTTPResponse {
         guard caller.isAdmin else { throw BhattiError(.permissionDenied, "only the admin may manage users") }
-        switch (request.method, parts.count, parts.count == 4 ? parts[3] : nil) {
-        case ("GET", 2, _):
+        switch route {
+        case .users:
             var out: [UserDTO] = []
             for user in try await users.list() { out.append(try await dto(user)) }
             return try json(out)
-        case ("POST", 2, _):
+        case .createUser:
             let body = try decodeBody(CreateUserRequest.self, from: request, known: CreateUserRequest.knownFields)
             let (user, key) = try await users.create(
                 name: body.name, maxSandboxes: body.maxSandboxes, maxCPUs: body.maxCPUs, maxMemoryMB: body.maxMemoryMB,
                 ioLimits: body.ioLimits)
             events.record("user.created", user: user.id, detail: "name=\(user.name) by=\(caller.user.name)")
             return try json(UserKeyDTO(user: try await dto(user), apiKey: key), status: 201)
-        case ("PATCH", 3, _):
+        case .editUser(let name):
             let body = try decodeBody(UpdateUserRequest.self, from: request, known: UpdateUserRequest.knownFields)
-            let user = try await users.setIOLimits(name: parts[2], body.ioLimits)
+            let user = try await users.setIOLimits(name: name, body.ioLimits)
             try await service.applyNetworkLimit(owner: user.id)
             events.record("user.limits_changed", user: user.id, detail: "name=\(user.name) by=\(caller.user.name)")
             return try json(try await dto(user))
-        case ("DELETE", 3, _):
-            try await deleteUser(parts[2], force: request.query["force"]?.first == "true", by: caller)
+        case .deleteUser(let name):
+            try await deleteUser(name, force: request.query["force"]?.first == "true", by: caller)
             return try json(StatusDTO(status: "deleted"))
-        case ("POST", 4, "rotate-key"):
-            let (user, key) = try await users.rotateKey(name: parts[2])
+        case .rotateKey(let name):
+            let (user, key) = try await users.rotateKey(name: name)
             events.record("user.key_rotated", user: user.id, detail: "name=\(user.name) by=\(caller.user.name)")
             return try json(UserKeyDTO(user: try await dto(user), apiKey: key))
-        case (_, 2, _), (_, 3, _), (_, 4, "rotate-key"):
-            throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")
         default:
-            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+            throw BhattiError(.internal, "not a users route: \(route)")
         }
     }
 
@@ -74,23 +74,22 @@ struct TenancyHandlers {
 
     // MARK: secrets
 
-    func secrets(_ request: HTTPRequest, _ parts: [String], caller: Caller) async throws -> HTTPResponse {
-        switch (request.method, parts.count) {
-        case ("GET", 2):
+    /// The secrets routes only.
+    func secrets(_ request: HTTPRequest, _ route: APIRoute, caller: Caller) async throws -> HTTPResponse {
+        switch route {
+        case .secrets:
             return try json(try await store.secrets(userID: caller.owner).map(Self.dto))
-        case ("POST", 2):
+        case .setSecret:
             let body = try decodeBody(SetSecretRequest.self, from: request, known: SetSecretRequest.knownFields)
             let record = try await secrets.set(owner: caller.owner, name: body.name, value: body.value)
             events.record("secret.set", user: caller.owner, detail: "name=\(body.name)")
             return try json(Self.dto(record), status: 201)
-        case ("DELETE", 3):
-            try await store.deleteSecret(userID: caller.owner, name: parts[2])
-            events.record("secret.deleted", user: caller.owner, detail: "name=\(parts[2])")
+        case .deleteSecret(let name):
+            try await store.deleteSecret(userID: caller.owner, name: name)
+            events.record("secret.deleted", user: caller.owner, detail: "name=\(name)")
             return try json(StatusDTO(status: "deleted"))
-        case (_, 2), (_, 3):
-            throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)")
         default:
-            throw BhattiError(.notFound, "no route for \(request.method) \(request.path)")
+            throw BhattiError(.internal, "not a secrets route: \(route)")
         }
     }
 
@@ -102,10 +101,8 @@ struct TenancyHandlers {
 
     /// `GET /v1/events?type=&user=&sandbox=&since=&limit=`: `since` is a duration back from now (`24h`)
     /// or an ISO 8601 time.
-    func events(_ request: HTTPRequest, _ parts: [String], caller: Caller) async throws -> HTTPResponse {
+    func events(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
         guard caller.isAdmin else { throw BhattiError(.permissionDenied, "only the admin may read the event log") }
-        guard parts.count == 2 else { throw BhattiError(.notFound, "no route for \(request.method) \(request.path)") }
-        guard request.method == "GET" else { throw BhattiError(.methodNotAllowed, "method \(request.method) is not allowed on \(request.path)") }
         let q = { (name: String) in request.query[name]?.first }
         var filter = EventFilter(kindPrefix: q("type"))
         if let name = q("user") {

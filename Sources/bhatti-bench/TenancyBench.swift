@@ -1,3 +1,4 @@
+import BhattiAPI
 import BhattiCore
 import BhattiDaemon
 import BhattiHTTP
@@ -19,7 +20,6 @@ struct TenancyBench {
         // Generous enough that every measured call is admitted: the allowed path is the common one.
         limits.read = try RateLimit(perMinute: 1_000_000, burst: 1_000_000)
         let gate = Gate(users: daemon.users, limits: limits, events: daemon.service.events)
-        let parts = ["v1", "sandboxes", "dev"]
         let requests = keys.map {
             HTTPRequest(method: "GET", target: "/v1/sandboxes/dev", headers: ["Authorization": "Bearer \($0)", "Host": "localhost"])
         }
@@ -29,7 +29,7 @@ struct TenancyBench {
         for i in 0..<calls {
             let request = requests[i % requests.count]
             let start = ContinuousClock.now
-            do { _ = try gate.admit(request, parts: parts) } catch { refused += 1 }
+            do { _ = try gate.admit(request, route: .sandbox("dev")) } catch { refused += 1 }
             admit.add(ContinuousClock.now - start)
         }
         let grown = residentKiB() - rssBefore

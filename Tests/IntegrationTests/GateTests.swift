@@ -26,7 +26,7 @@ struct GateTests {
     /// 401, 429 with its wait, or the admitted user's name.
     func outcome(_ gate: Gate, key: String?, from address: String?) -> String {
         do {
-            return try gate.admit(request(key: key, from: address), parts: ["v1", "sandboxes"]).user.name
+            return try gate.admit(request(key: key, from: address), route: .listSandboxes).user.name
         } catch {
             if let wait = error.retryAfter { return "\(HTTPStatusMapping.status(for: error.error.code)) retry \(wait)" }
             return "\(HTTPStatusMapping.status(for: error.error.code))"

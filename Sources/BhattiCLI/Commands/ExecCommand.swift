@@ -26,7 +26,7 @@ enum ExecCommand {
         if args.has("--detach") {
             let body = ExecRequestDTO(cmd: cmd, env: try args.pairs("--env").isEmpty ? nil : try args.pairs("--env"), cwd: args.value("--cwd"), detach: true)
             let reply = try ctx.decode(DetachedExecDTO.self, try ctx.request(
-                "POST", "/v1/sandboxes/" + pathSegment(target) + "/exec", body: Array(try JSONEncoder().encode(body))))
+                .exec(target), body: Array(try JSONEncoder().encode(body))))
             if ctx.json { ctx.printJSON(reply) } else { print("pid: \(reply.pid)\noutput: \(reply.outputFile)") }
             return 0
         }
@@ -40,17 +40,16 @@ enum ExecCommand {
         let env = try args.pairs("--env")
         let body = ExecRequestDTO(cmd: cmd, env: env.isEmpty ? nil : env, cwd: args.value("--cwd"), timeoutSec: timeout, stdin: stdin)
         let payload = Array(try JSONEncoder().encode(body))
-        let path = "/v1/sandboxes/" + pathSegment(target) + "/exec"
         if ctx.json {
-            let result = try ctx.decode(ExecResultDTO.self, try ctx.request("POST", path, body: payload))
+            let result = try ctx.decode(ExecResultDTO.self, try ctx.request(.exec(target), body: payload))
             ctx.printJSON(result)
             return result.exitCode
         }
-        return try stream(ctx: ctx, path: path, payload: payload)
+        return try stream(ctx: ctx, route: .exec(target), payload: payload)
     }
 
     /// Reads NDJSON lines as they arrive and writes each chunk to our stdout or stderr.
-    static func stream(ctx: CLIContext, path: String, payload: [UInt8]) throws -> Int32 {
+    static func stream(ctx: CLIContext, route: APIRoute, payload: [UInt8]) throws -> Int32 {
         var headers = ctx.headers
         headers.set("Accept", APIVersion.ndjson)
         var exitCode: Int32?
@@ -60,7 +59,7 @@ enum ExecCommand {
         var pending: [UInt8] = []
         let decoder = JSONDecoder()
         do {
-            _ = try ctx.client().stream(method: "POST", path: path, headers: headers, body: payload, onHead: { s, _ in status = s }) { chunk in
+            _ = try ctx.client().stream(method: route.method, path: route.path, headers: headers, body: payload, onHead: { s, _ in status = s }) { chunk in
                 if status >= 400 { errorBody += chunk; return }
                 pending += chunk
                 while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {

@@ -19,17 +19,17 @@ enum FileCommand {
     ) { args, ctx in
         guard args.positionals.count == 3 else { throw UsageError("file needs an action, a sandbox and a path") }
         let (action, sandbox, path) = (args.positionals[0], args.positionals[1], args.positionals[2])
-        let base = "/v1/sandboxes/\(pathSegment(sandbox))/files?path=\(pathSegment(path))"
         switch action {
         case "read", "cat":
-            var query = ""
+            var query = [("path", path)]
             for (flag, name) in [("--offset", "offset"), ("--limit", "limit"), ("--max-bytes", "max_bytes")] {
-                if let n = try args.int(flag) { query += "&\(name)=\(n)" }
+                if let n = try args.int(flag) { query.append((name, String(n))) }
             }
+            let route = APIRoute.readFile(sandbox)
             var status = 0
             var errorBody: [UInt8] = []
             do {
-                _ = try ctx.client().stream(method: "GET", path: base + query, headers: ctx.headers, onHead: { s, _ in status = s }) { chunk in
+                _ = try ctx.client().stream(method: route.method, path: route.target(query: query), headers: ctx.headers, onHead: { s, _ in status = s }) { chunk in
                     if status >= 400 { errorBody += chunk } else { writeAll(to: 1, chunk) }
                 }
             } catch let error as HTTPClientError { throw ctx.transportError(error) }
@@ -38,11 +38,11 @@ enum FileCommand {
         case "write":
             let data = Array(FileHandle.standardInput.readDataToEndOfFile())
             let mode = args.value("--mode") ?? "0644"
-            let info = try ctx.decode(FileInfoDTO.self, try ctx.request("PUT", base + "&mode=\(pathSegment(mode))", body: data))
+            let info = try ctx.decode(FileInfoDTO.self, try ctx.request(.writeFile(sandbox), query: [("path", path), ("mode", mode)], body: data))
             if ctx.json { ctx.printJSON(info) } else { printError("wrote \(info.size) bytes to \(path)") }
             return 0
         case "ls":
-            let listing = try ctx.decode(FileListingDTO.self, try ctx.request("GET", base + "&ls=true"))
+            let listing = try ctx.decode(FileListingDTO.self, try ctx.request(.readFile(sandbox), query: [("path", path), ("ls", "true")]))
             if ctx.json { ctx.printJSON(listing); return 0 }
             for e in listing.entries { print("\(permissions(e.mode, isDir: e.isDir))  \(String(e.size).leftPad(10))  \(e.name)") }
             if listing.truncated { print("… \(listing.total - listing.entries.count) more (\(listing.total) entries)") }
@@ -70,7 +70,7 @@ enum FileCommand {
         names: ["ps"], usage: "bhatti ps SB", summary: "List the sandbox's sessions.", options: []
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("ps takes one sandbox name or id") }
-        let sessions = try ctx.decode([SessionDTO].self, try ctx.request("GET", "/v1/sandboxes/\(pathSegment(args.positionals[0]))/sessions"))
+        let sessions = try ctx.decode([SessionDTO].self, try ctx.request(.sessions(args.positionals[0])))
         if ctx.json { ctx.printJSON(sessions); return 0 }
         let rows = sessions.map { [$0.sessionID, $0.argv, $0.running ? "yes" : "no (\($0.exitCode ?? 0))", $0.attached ? "yes" : "no"] }
         print(SandboxCommands.table(header: ["ID", "COMMAND", "RUNNING", "ATTACHED"], rows: rows))

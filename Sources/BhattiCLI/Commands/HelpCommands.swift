@@ -1,5 +1,4 @@
 import BhattiAPI
-import BhattiDaemon
 import BhattiHTTP
 import Foundation
 
@@ -109,14 +108,14 @@ enum HelpCommands {
             throw UsageError("setup needs --url and --token")
         }
         // Reachable, then the key works: nothing is written for an address or key that does not.
-        _ = try ctx.request("GET", "/health")
-        do { _ = try ctx.request("GET", "/v1/sandboxes") } catch CLIError.server(_, "unauthenticated", let message) {
+        _ = try ctx.request(.health)
+        do { _ = try ctx.request(.listSandboxes) } catch CLIError.server(_, "unauthenticated", let message) {
             // Not the usual hint ("bhatti setup writes it"): this is setup, and the key given is the problem.
             throw CLIError.failure("\(message): \(ctx.url) does not accept this --token; nothing was written")
         }
         guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty else { throw CLIError.failure("HOME is not set") }
         let path: String
-        do { path = try AdminKey.writeClientConfig(url: ctx.url, key: token, home: home) } catch {
+        do { path = try ClientConfig.write(url: ctx.url, key: token, home: home) } catch {
             throw CLIError.failure("cannot write \(home)/.bhatti/config.json: \(error)")
         }
         if ctx.json { ctx.printJSON(["config": path, "url": ctx.url]) } else { print("wrote \(path): \(ctx.url) answers and the key works") }

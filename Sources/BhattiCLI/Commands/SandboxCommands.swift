@@ -43,7 +43,7 @@ enum SandboxCommands {
         let started = Date()
         let encoded = Array(try JSONEncoder().encode(body))
         let response = try Progress.run("creating sandbox \(body.name ?? "")", json: ctx.json) {
-            try ctx.request("POST", "/v1/sandboxes", body: encoded)
+            try ctx.request(.createSandbox, body: encoded)
         }
         let sandbox = try ctx.decode(SandboxDTO.self, response)
         if ctx.json { ctx.printJSON(sandbox); return 0 }
@@ -59,9 +59,8 @@ enum SandboxCommands {
         names: ["list", "ls"], usage: "bhatti list [--label K=V]…", summary: "List sandboxes.",
         options: [OptionSpec("--label", kind: .repeated, help: "only sandboxes with this K=V label")]
     ) { args, ctx in
-        let query = try args.pairs("--label").sorted { $0.key < $1.key }
-            .map { "label=" + pathSegment("\($0.key)=\($0.value)") }.joined(separator: "&")
-        let sandboxes = try ctx.decode([SandboxDTO].self, try ctx.request("GET", "/v1/sandboxes" + (query.isEmpty ? "" : "?" + query)))
+        let query = try args.pairs("--label").sorted { $0.key < $1.key }.map { ("label", "\($0.key)=\($0.value)") }
+        let sandboxes = try ctx.decode([SandboxDTO].self, try ctx.request(.listSandboxes, query: query))
         if ctx.json { ctx.printJSON(sandboxes); return 0 }
         let rows = sandboxes.map { s in
             [s.name, s.state, s.ip ?? "-", String(s.cpus), mebibytes(s.memoryMB), s.diskMB.map(mebibytes) ?? "-", age(s.createdAt)]
@@ -74,7 +73,7 @@ enum SandboxCommands {
         names: ["inspect", "info"], usage: "bhatti inspect SANDBOX", summary: "Show everything known about a sandbox.", options: []
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("inspect takes one sandbox name or id") }
-        let s = try ctx.decode(SandboxDTO.self, try ctx.request("GET", "/v1/sandboxes/" + pathSegment(args.positionals[0])))
+        let s = try ctx.decode(SandboxDTO.self, try ctx.request(.sandbox(args.positionals[0])))
         if ctx.json { ctx.printJSON(s); return 0 }
         var lines = [
             "Name:      \(s.name)", "ID:        \(s.id)", "State:     \(s.state)", "CPUs:      \(s.cpus)",
@@ -96,7 +95,7 @@ enum SandboxCommands {
         guard args.positionals.count == 1 else { throw UsageError("destroy takes one sandbox name or id") }
         let target = args.positionals[0]
         try ctx.confirm("destroy sandbox \(target) and all its files?")
-        let response = try ctx.request("DELETE", "/v1/sandboxes/" + pathSegment(target))
+        let response = try ctx.request(.destroySandbox(target))
         if ctx.json { ctx.printJSON(try ctx.decode(StatusDTO.self, response)) } else { print("sandbox/\(target) destroyed") }
         return 0
     }
@@ -147,7 +146,7 @@ extension SandboxCommands {
             labelsRemove: args.all("--label-delete").isEmpty ? nil : args.all("--label-delete"), diskMB: try args.int("--disk"))
         guard body != EditSandboxRequest() else { throw UsageError("edit needs at least one change") }
         let s = try ctx.decode(SandboxDTO.self, try ctx.request(
-            "PATCH", "/v1/sandboxes/" + pathSegment(args.positionals[0]), body: Array(try JSONEncoder().encode(body))))
+            .editSandbox(args.positionals[0]), body: Array(try JSONEncoder().encode(body))))
         if ctx.json { ctx.printJSON(s) } else { print("sandbox/\(s.name) edited") }
         return 0
     }

@@ -1,3 +1,4 @@
+import BhattiAPI
 import BhattiHTTP
 import BhattiSystem
 import Foundation
@@ -23,7 +24,7 @@ enum ShellCommand {
             throw UsageError("shell needs a terminal; from a script use `bhatti exec \(args.positionals[0]) CMD…` (-i sends stdin)")
         }
         let sandbox = args.positionals[0]
-        let path = "/v1/sandboxes/\(pathSegment(sandbox))/shell" + (args.has("--new") ? "?new=true" : "")
+        let path = APIRoute.shell(sandbox).target(query: args.has("--new") ? [("new", "true")] : [])
         let client = try ctx.client()
         var headers = ctx.headers
         headers.remove("Content-Type")

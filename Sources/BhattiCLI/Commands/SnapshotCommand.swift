@@ -18,13 +18,13 @@ enum SnapshotCommand {
             guard rest.count == 1, let name = args.value("--name") else { throw UsageError("snapshot create SANDBOX --name NAME") }
             let body = try JSONEncoder().encode(CreateSnapshotRequest(name: name))
             let response = try Progress.run("snapshotting \(rest[0])", json: ctx.json) {
-                try ctx.request("POST", "/v1/sandboxes/" + pathSegment(rest[0]) + "/snapshots", body: Array(body))
+                try ctx.request(.createSnapshot(rest[0]), body: Array(body))
             }
             let snapshot = try ctx.decode(SnapshotDTO.self, response)
             if ctx.json { ctx.printJSON(snapshot) } else { print("snapshot/\(snapshot.name) created from \(rest[0]) (\(megabytes(snapshot.sizeBytes)))") }
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("snapshot list takes no arguments") }
-            let list = try ctx.decode([SnapshotDTO].self, try ctx.request("GET", "/v1/snapshots"))
+            let list = try ctx.decode([SnapshotDTO].self, try ctx.request(.snapshots))
             if ctx.json { ctx.printJSON(list); return 0 }
             let rows = list.map { s in
                 [s.name, s.sourceSandboxName ?? s.sourceSandboxID ?? "-", String(s.cpus), SandboxCommands.mebibytes(s.memoryMB), megabytes(s.sizeBytes), s.createdAt]
@@ -34,14 +34,14 @@ enum SnapshotCommand {
             guard rest.count == 1 else { throw UsageError("snapshot restore NAME [--name NEW]") }
             let body = try JSONEncoder().encode(RestoreSnapshotRequest(name: args.value("--name")))
             let response = try Progress.run("restoring snapshot \(rest[0]) into a new sandbox", json: ctx.json) {
-                try ctx.request("POST", "/v1/snapshots/" + pathSegment(rest[0]) + "/restore", body: Array(body))
+                try ctx.request(.restoreSnapshot(rest[0]), body: Array(body))
             }
             let sandbox = try ctx.decode(SandboxDTO.self, response)
             if ctx.json { ctx.printJSON(sandbox) } else { print("sandbox/\(sandbox.name) restored from snapshot/\(rest[0]) (id \(sandbox.id))") }
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("snapshot delete NAME") }
             try ctx.confirm("delete snapshot \(rest[0]) and its files?")
-            _ = try ctx.request("DELETE", "/v1/snapshots/" + pathSegment(rest[0]))
+            _ = try ctx.request(.deleteSnapshot(rest[0]))
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("snapshot/\(rest[0]) deleted") }
         default:
             throw UsageError("unknown snapshot command \"\(verb)\": use create, list, restore or delete")

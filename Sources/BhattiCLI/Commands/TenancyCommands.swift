@@ -36,14 +36,14 @@ enum TenancyCommands {
             let body = CreateUserRequest(
                 name: name, maxSandboxes: try args.int("--max-sandboxes"), maxCPUs: try args.int("--max-cpus"),
                 maxMemoryMB: try args.int("--max-memory"), ioLimits: try ioLimits())
-            let reply = try ctx.decode(UserKeyDTO.self, try ctx.request("POST", "/v1/users", body: Array(try JSONEncoder().encode(body))))
+            let reply = try ctx.decode(UserKeyDTO.self, try ctx.request(.createUser, body: Array(try JSONEncoder().encode(body))))
             if ctx.json { ctx.printJSON(reply); return 0 }
             print("user/\(reply.user.name) created (\(limits(reply.user)))")
             print("API key: \(reply.apiKey)")
             printError("This key is shown once; store it now.")
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("user list takes no arguments") }
-            let users = try ctx.decode([UserDTO].self, try ctx.request("GET", "/v1/users"))
+            let users = try ctx.decode([UserDTO].self, try ctx.request(.users))
             if ctx.json { ctx.printJSON(users); return 0 }
             let rows = users.map { u in
                 [u.name, u.id, u.isAdmin ? "admin" : "user", String(u.sandboxes), limits(u), SandboxCommands.age(u.createdAt)]
@@ -53,11 +53,11 @@ enum TenancyCommands {
             guard rest.count == 1 else { throw UsageError("user delete NAME [--force]") }
             let force = args.has("--force")
             if force { try ctx.confirm("delete user \(rest[0]) and destroy all their sandboxes and snapshots?") }
-            _ = try ctx.request("DELETE", "/v1/users/" + pathSegment(rest[0]) + (force ? "?force=true" : ""))
+            _ = try ctx.request(.deleteUser(rest[0]), query: force ? [("force", "true")] : [])
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("user/\(rest[0]) deleted") }
         case "rotate-key":
             guard rest.count == 1 else { throw UsageError("user rotate-key NAME") }
-            let reply = try ctx.decode(UserKeyDTO.self, try ctx.request("POST", "/v1/users/" + pathSegment(rest[0]) + "/rotate-key"))
+            let reply = try ctx.decode(UserKeyDTO.self, try ctx.request(.rotateKey(rest[0])))
             if ctx.json { ctx.printJSON(reply); return 0 }
             print("user/\(reply.user.name): the old key no longer works")
             print("API key: \(reply.apiKey)")
@@ -66,7 +66,7 @@ enum TenancyCommands {
             let limits = try ioLimits()
             if limits == nil, !args.has("--default") {
                 // No change asked for: show the current ones.
-                let users = try ctx.decode([UserDTO].self, try ctx.request("GET", "/v1/users"))
+                let users = try ctx.decode([UserDTO].self, try ctx.request(.users))
                 guard let user = users.first(where: { $0.name == rest[0] }) else {
                     throw CLIError.server(status: 404, code: "not_found", message: "user \(rest[0]) not found")
                 }
@@ -76,7 +76,7 @@ enum TenancyCommands {
             }
             guard limits == nil || !args.has("--default") else { throw UsageError("user limits takes I/O flags or --default, one or the other") }
             let body = UpdateUserRequest(ioLimits: limits)
-            let user = try ctx.decode(UserDTO.self, try ctx.request("PATCH", "/v1/users/" + pathSegment(rest[0]), body: Array(try JSONEncoder().encode(body))))
+            let user = try ctx.decode(UserDTO.self, try ctx.request(.editUser(rest[0]), body: Array(try JSONEncoder().encode(body))))
             if ctx.json { ctx.printJSON(user); return 0 }
             print("user/\(user.name): \(io(user.ioLimits))")
         default:
@@ -104,17 +104,17 @@ enum TenancyCommands {
                 if value.hasSuffix("\n") { value.removeLast() }
             }
             let body = SetSecretRequest(name: rest[0], value: value)
-            let secret = try ctx.decode(SecretDTO.self, try ctx.request("POST", "/v1/secrets", body: Array(try JSONEncoder().encode(body))))
+            let secret = try ctx.decode(SecretDTO.self, try ctx.request(.setSecret, body: Array(try JSONEncoder().encode(body))))
             if ctx.json { ctx.printJSON(secret) } else { print("secret/\(secret.name) set") }
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("secret list takes no arguments") }
-            let secrets = try ctx.decode([SecretDTO].self, try ctx.request("GET", "/v1/secrets"))
+            let secrets = try ctx.decode([SecretDTO].self, try ctx.request(.secrets))
             if ctx.json { ctx.printJSON(secrets); return 0 }
             print(SandboxCommands.table(header: ["NAME", "UPDATED"], rows: secrets.map { [$0.name, $0.updatedAt] }))
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("secret delete NAME") }
             try ctx.confirm("delete secret \(rest[0])?")
-            _ = try ctx.request("DELETE", "/v1/secrets/" + pathSegment(rest[0]))
+            _ = try ctx.request(.deleteSecret(rest[0]))
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("secret/\(rest[0]) deleted") }
         default:
             throw UsageError("unknown secret command \"\(verb)\": use set, list or delete")

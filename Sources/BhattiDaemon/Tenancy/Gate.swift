@@ -1,3 +1,4 @@
+import BhattiAPI
 import BhattiCore
 import BhattiHTTP
 import BhattiStore
@@ -41,18 +42,12 @@ public struct RateLimits: Codable, Equatable, Sendable {
 public enum RequestClass: String, Sendable, CaseIterable {
     case create, exec, read
 
-    /// Classifies by method and path segments (`["v1", "sandboxes", id, …]`).
-    public static func of(method: String, parts: [String]) -> RequestClass {
-        guard parts.count >= 2, parts[0] == "v1" else { return .read }
-        switch (method, parts.count) {
-        case ("POST", 2) where parts[1] == "sandboxes": return .create
-        case ("POST", 4) where parts[1] == "snapshots" && parts[3] == "restore": return .create
-        default: break
-        }
-        guard parts[1] == "sandboxes", parts.count >= 4 else { return .read }
-        switch (method, parts[3]) {
-        case ("POST", "exec"), ("GET", "shell"), ("GET", "exec"), ("PUT", "files"): return .exec
-        default: return .read
+    /// Classifies by route; a request no route serves (refused after the key check) is a read.
+    public static func of(_ route: APIRoute?) -> RequestClass {
+        switch route {
+        case .createSandbox?, .restoreSnapshot?: .create
+        case .exec?, .execSocket?, .shell?, .writeFile?: .exec
+        default: .read
         }
     }
 }
@@ -97,14 +92,14 @@ public final class Gate: Sendable {
     public var trackedBuckets: Int { limiters.values.reduce(0) { $0 + $1.trackedKeys } }
 
     /// The caller, or `unauthenticated` (401) / `rateLimited` (429, with the wait in `retryAfter`).
-    public func admit(_ request: HTTPRequest, parts: [String]) throws(GateRefusal) -> Caller {
+    public func admit(_ request: HTTPRequest, route: APIRoute?) throws(GateRefusal) -> Caller {
         let user: UserRecord
         switch authenticate(request) {
         case .success(let found): user = found
         case .failure(let failure): throw refuse(request, failure)
         }
         let caller = Caller(user: user)
-        if !user.isAdmin, let limiter = limiters[RequestClass.of(method: request.method, parts: parts)] {
+        if !user.isAdmin, let limiter = limiters[RequestClass.of(route)] {
             let decision = limiter.take(user.id)
             if decision != .allowed {
                 let wait = decision.retryAfterSeconds

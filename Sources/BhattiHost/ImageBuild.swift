@@ -1,28 +1,19 @@
+import BhattiCLI
 import BhattiImage
 import Foundation
 
-/// `bhatti image build|list`: the guest kernel, initramfs and rootfs from Debian packages.
-enum ImageCommand {
-    static let command = BhattiCommand.Command(
-        names: ["image"],
-        usage: "bhatti image build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose] | bhatti image list [--out DIR]",
-        summary: "Build the guest image (needs root, debootstrap, qemu-utils, e2fsprogs) or show the one built.",
-        options: [
-            OptionSpec("--out", kind: .value, help: "the image directory (default /var/lib/bhatti/images/default)"),
-            OptionSpec("--lohar", kind: .value, help: "build: the static guest agent to put in it"),
-            OptionSpec("--init-source", kind: .value, help: "build: guest/init.c, the guest's PID 1"),
-            OptionSpec("--verbose", kind: .flag, help: "build: show each step"),
-        ],
-        verbs: ["build", "list"]
-    ) { args, ctx in
-        let out = args.value("--out").map(ServeCommand.absolute) ?? GuestImage.defaultDirectory
+/// `bhatti image build|list`: the guest kernel, initramfs and rootfs from Debian packages (its usage
+/// is `BhattiCLI`'s `HostCommands.image`).
+enum ImageBuild {
+    static let run: BhattiCommand.Run = { args, ctx in
+        let out = args.value("--out").map(Serve.absolute) ?? GuestImage.defaultDirectory
         switch args.positionals.first {
         case "build":
-            let lohar = try args.value("--lohar").map(ServeCommand.absolute) ?? locate("lohar", candidates: loharCandidates())
+            let lohar = try args.value("--lohar").map(Serve.absolute) ?? locate("lohar", candidates: loharCandidates())
             guard isStaticExecutable(lohar) else {
                 throw CLIError.failure("\(lohar) is not a static executable; build it with `make lohar` (swift build -c release --product lohar -Xswiftc -static-executable)")
             }
-            let initSource = try args.value("--init-source").map(ServeCommand.absolute) ?? locate("guest/init.c", candidates: sourceCandidates())
+            let initSource = try args.value("--init-source").map(Serve.absolute) ?? locate("guest/init.c", candidates: sourceCandidates())
             let options = ImageBuildOptions(outputDirectory: out, loharPath: lohar, initSourcePath: initSource)
             let manifest: ImageManifest
             // Its steps as they happen, on a terminal (or with --verbose); a script sees only the result.
