@@ -2,7 +2,14 @@
 import PackageDescription
 
 // The same strictness for every Swift target: Swift 6 language mode, warnings are errors.
-let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+let strict: [SwiftSetting] = [
+    .unsafeFlags(["-warnings-as-errors"]),
+    // Spelled out, so the code says what it means: existentials as `any P`, imports internal unless
+    // marked `public import`, and a member usable only where its module is imported.
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
 
 let package = Package(
     name: "bhatti",

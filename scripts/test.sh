@@ -13,7 +13,8 @@ log=$(mktemp /tmp/bhatti-test.XXXXXX)
 trap 'rm -f "$log"' EXIT
 failed=()
 
-if ! "$SWIFT" build --build-tests; then
+# Every target imports only what Package.swift declares for it.
+if ! "$SWIFT" build --build-tests --explicit-target-dependency-import-check error; then
     echo "make test: FAILED: build (no test ran)"
     exit 1
 fi

@@ -1,4 +1,4 @@
-import BhattiCore
+public import BhattiCore
 
 /// `{"error":{"code":…,"message":…,"request_id":…}}`: every error the API returns.
 public struct ErrorEnvelope: Codable, Equatable, Sendable {

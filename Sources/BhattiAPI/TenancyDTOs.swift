@@ -1,4 +1,4 @@
-import BhattiCore
+public import BhattiCore
 
 /// A user as the admin sees it (`GET /v1/users`). The key is never part of it.
 public struct UserDTO: Codable, Equatable, Sendable {

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+public import FoundationEssentials
 #else
-import Foundation
+public import Foundation
 #endif
 
 /// An X25519 secret key, written "AGE-SECRET-KEY-1…" (Bech32, uppercase).

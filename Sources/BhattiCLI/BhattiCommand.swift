@@ -1,5 +1,5 @@
 import BhattiAPI
-import Foundation
+public import Foundation
 import Glibc
 
 /// The `bhatti` command line: finds the command, parses its options, runs it, maps errors to exit codes.

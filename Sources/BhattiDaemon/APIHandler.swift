@@ -1,9 +1,10 @@
 import BhattiAPI
 import BhattiCore
-import BhattiHTTP
+public import BhattiHTTP
 import BhattiJSON
 import BhattiStore
 import Foundation
+import BhattiEngine
 
 /// Routes requests to handlers: authenticate, translate the DTO, call the service, encode the reply.
 /// Handlers hold no logic of their own.

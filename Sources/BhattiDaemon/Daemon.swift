@@ -1,7 +1,7 @@
 import BhattiAPI
 import BhattiCore
-import BhattiEngine
-import BhattiHTTP
+public import BhattiEngine
+public import BhattiHTTP
 import BhattiStore
 import BhattiSystem
 import Foundation

@@ -1,5 +1,5 @@
-import BhattiCore
-import BhattiEngine
+public import BhattiCore
+public import BhattiEngine
 import Foundation
 
 /// The daemon's settings: defaults, overridden by a JSON file, overridden by flags. Immutable once running.

@@ -1,4 +1,4 @@
-import BhattiCore
+public import BhattiCore
 import BhattiStore
 import Foundation
 

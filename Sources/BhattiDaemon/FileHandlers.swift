@@ -3,6 +3,7 @@ import BhattiCore
 import BhattiEngine
 import BhattiHTTP
 import Foundation
+import BhattiStore
 
 /// `GET` · `PUT` · `HEAD /v1/sandboxes/{id}/files?path=…`: raw bytes in and out, `ls=true` lists.
 enum FileHandlers {

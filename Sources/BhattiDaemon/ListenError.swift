@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 
 /// A listener the daemon could not open: which address, what it was for, and the setting that moves
 /// it, so "address already in use" tells an operator what to change.

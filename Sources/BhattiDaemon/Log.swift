@@ -1,5 +1,5 @@
 import BhattiSystem
-import Foundation
+public import Foundation
 import Glibc
 import Synchronization
 

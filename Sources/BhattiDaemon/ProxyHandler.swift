@@ -3,6 +3,7 @@ import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
+import BhattiStore
 
 /// `ANY /v1/sandboxes/{id}/proxy/{port}/…`: HTTP and WebSocket to the guest's `localhost:{port}`
 /// over the agent channel's forward streams.

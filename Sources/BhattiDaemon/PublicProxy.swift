@@ -1,7 +1,8 @@
 import BhattiAPI
-import BhattiCore
+public import BhattiCore
 import BhattiHTTP
 import Foundation
+import BhattiStore
 
 /// Where preview URLs point: path-based `http://HOST:PORT/<alias>/` by default, host-based
 /// `http://<alias>.<zone>/` when a zone is configured.

@@ -1,6 +1,6 @@
 import BhattiCore
-import BhattiEngine
-import BhattiStore
+public import BhattiEngine
+public import BhattiStore
 import Foundation
 
 /// What a buffered or streamed exec produced.

@@ -1,5 +1,5 @@
 import BhattiCore
-import BhattiStore
+public import BhattiStore
 import Foundation
 
 /// Preview URLs: a sandbox's port published under a public alias.

@@ -1,7 +1,7 @@
 import BhattiCore
 import BhattiEngine
 import BhattiStore
-import BhattiSystem
+public import BhattiSystem
 import Foundation
 
 /// A sandbox whose QEMU died: how that is described and recorded (even when the store cannot be

@@ -1,6 +1,6 @@
-import BhattiCore
+public import BhattiCore
 import BhattiEngine
-import BhattiStore
+public import BhattiStore
 import BhattiSystem
 import Foundation
 

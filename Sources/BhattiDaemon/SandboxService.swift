@@ -1,7 +1,7 @@
-import BhattiCore
-import BhattiEngine
+public import BhattiCore
+public import BhattiEngine
 import BhattiImage
-import BhattiStore
+public import BhattiStore
 import BhattiSystem
 import Foundation
 import Synchronization

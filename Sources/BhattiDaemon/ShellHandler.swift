@@ -4,6 +4,7 @@ import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
+import BhattiStore
 
 /// `GET /v1/sandboxes/{id}/shell` and `/exec/ws`: a guest session bridged to a WebSocket.
 ///

@@ -1,5 +1,5 @@
 import BhattiImage
-import BhattiSystem
+public import BhattiSystem
 import BhattiWire
 import Foundation
 import Glibc

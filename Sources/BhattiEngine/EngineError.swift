@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 
 /// Engine failures, each keeping its cause.
 public enum EngineError: Error, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 import BhattiWire
 import Foundation
 import Glibc

@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 import Glibc
 
 /// Why a client request failed, keeping the OS error where there is one.

@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 import CBhattiShim
 import Glibc
 import Synchronization

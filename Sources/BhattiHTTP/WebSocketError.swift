@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 
 /// Why a WebSocket failed or ended abnormally; the cases a peer causes map to the close code sent back.
 public enum WebSocketError: Error, Equatable, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import BhattiCLI
+public import BhattiCLI
 
 /// What `bhatti serve` and `bhatti image` do, by command name, for `BhattiCommand.main(…, local:)`:
 /// the daemon and the image builder sit here, above the CLI, which only talks to a daemon.

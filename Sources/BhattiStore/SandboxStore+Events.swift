@@ -1,5 +1,5 @@
-import BhattiCore
-import Foundation
+public import BhattiCore
+public import Foundation
 
 /// How many events the log keeps. Pruning runs with every `pruneEvery`-th insert, so the table holds at
 /// most `keep + keepAuthFailures + pruneEvery - 1` rows and most inserts pay nothing for it.

@@ -1,5 +1,5 @@
-import BhattiCore
-import Foundation
+public import BhattiCore
+public import Foundation
 
 /// A sandbox port published on the public proxy under `alias` (SPEC §7).
 public struct PublishRule: Equatable, Sendable {

@@ -1,5 +1,5 @@
 import BhattiCore
-import Foundation
+public import Foundation
 
 /// A user's secret as stored: an age-format file. Encryption happens above the store, which never sees
 /// the plaintext.

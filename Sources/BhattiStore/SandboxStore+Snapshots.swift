@@ -1,5 +1,5 @@
-import BhattiCore
-import Foundation
+public import BhattiCore
+public import Foundation
 
 /// A named memory+disk checkpoint. Names are unique per owner; the admin's snapshots (no owner) share one
 /// namespace of their own.

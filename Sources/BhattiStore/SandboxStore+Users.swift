@@ -1,5 +1,5 @@
-import BhattiCore
-import Foundation
+public import BhattiCore
+public import Foundation
 
 /// An API user. Only the SHA-256 of the key is kept (SPEC §8): the key itself is shown once.
 public struct UserRecord: Equatable, Sendable {

@@ -1,5 +1,5 @@
-import BhattiCore
-import Foundation
+public import BhattiCore
+public import Foundation
 
 /// A sandbox as recorded: what survives a daemon restart.
 public struct SandboxRecord: Equatable, Sendable {

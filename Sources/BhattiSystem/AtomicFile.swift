@@ -1,4 +1,4 @@
-import Glibc
+public import Glibc
 
 /// Atomic file replacement: the bytes go to a new temp file in the target's directory, which is
 /// fsynced, given its mode (and owner), renamed over the target, and the directory fsynced. A reader

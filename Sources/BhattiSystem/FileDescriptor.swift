@@ -1,5 +1,5 @@
 import CBhattiShim
-import Glibc
+public import Glibc
 import Synchronization
 
 /// An owned file descriptor, closed exactly once: by `close()` or when the last reference goes.

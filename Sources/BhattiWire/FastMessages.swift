@@ -1,4 +1,4 @@
-import BhattiJSON
+public import BhattiJSON
 
 /// The hot messages in `FastJSON`: byte-compatible with their Codable forms (same keys, nil
 /// optionals left out), so either side may use either coder.

@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 import Glibc
 
 /// The guest agent: serves host connections with one shared child waiter.

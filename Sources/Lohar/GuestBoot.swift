@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 import Glibc
 
 /// PID 1's duties before serving: mounts, hostname, loopback, signals, the agent's port.

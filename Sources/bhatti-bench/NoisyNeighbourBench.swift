@@ -1,4 +1,5 @@
 import Foundation
+import BhattiHTTP
 
 /// A neighbour's exec beside a fork bomb: `exec true` on one sandbox while its neighbour (1 vCPU) is
 /// idle, then while the neighbour runs a CPU-bound fork bomb. The bomber's cgroup caps its QEMU, so the

@@ -3,6 +3,7 @@ import BhattiDaemon
 import BhattiEngine
 import BhattiSystem
 import Foundation
+import BhattiHTTP
 
 /// The thermal tiers (hot ⇄ warm ⇄ cold) on real VMs through the real daemon. The daemon's idle
 /// timers are off for the bench, so every transition here is one the bench asked for.

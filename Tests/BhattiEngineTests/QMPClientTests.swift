@@ -75,6 +75,7 @@ final class Collected: Sendable {
 }
 
 import Synchronization
+import BhattiJSON
 final class Locked<T: Sendable>: Sendable {
     private let m: Mutex<T>
     init(_ v: T) { m = Mutex(v) }

@@ -3,6 +3,7 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiDaemon
 
 /// What api.md promises of every reply, and errors that say what is wrong in the user's words.
 /// Against a real daemon; no VM boots here.

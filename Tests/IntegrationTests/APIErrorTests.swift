@@ -2,6 +2,7 @@ import BhattiAPI
 import BhattiHTTP
 import Foundation
 import Testing
+import BhattiDaemon
 
 /// Bad input gets a clear error and changes nothing. No VM boots here.
 @Suite("API errors", .serialized)

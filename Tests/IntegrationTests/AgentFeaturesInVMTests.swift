@@ -3,6 +3,8 @@ import BhattiEngine
 import BhattiWire
 import Foundation
 import Testing
+import BhattiDaemon
+import BhattiHTTP
 
 /// Sessions, files and port forwarding through the engine on a booted VM.
 @Suite("Sessions, files and forwarding in a real VM", .serialized, .timeLimit(.minutes(10)))

@@ -3,6 +3,8 @@ import BhattiEngine
 import BhattiWire
 import Foundation
 import Testing
+import BhattiDaemon
+import BhattiHTTP
 
 /// The agent's operations through the engine on a booted VM.
 @Suite("Agent in a real VM", .serialized, .timeLimit(.minutes(10)))

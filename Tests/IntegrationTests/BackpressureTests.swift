@@ -5,6 +5,7 @@ import Dispatch
 import Foundation
 import Synchronization
 import Testing
+import BhattiDaemon
 
 /// A client that does not keep up holds the guest back instead of growing the daemon: streamed output
 /// stops being read from the guest, WebSocket input stops being read from the socket, and what was held

@@ -1,6 +1,10 @@
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiEngine
+import BhattiDaemon
+import BhattiHTTP
+import BhattiAPI
 
 /// The real `bhatti` executable against a real daemon: exit codes and output as a script sees them.
 @Suite("CLI end to end", .serialized, .timeLimit(.minutes(10)))

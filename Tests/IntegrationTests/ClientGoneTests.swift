@@ -2,6 +2,9 @@ import BhattiEngine
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiDaemon
+import BhattiAPI
+import BhattiWire
 
 /// SPEC: a client that goes away kills the command, whichever way it asked for the output.
 @Suite("A client that goes away", .serialized, .timeLimit(.minutes(10)))

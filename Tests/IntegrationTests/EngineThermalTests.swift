@@ -2,6 +2,8 @@ import BhattiEngine
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiDaemon
+import BhattiAPI
 
 /// The engine's thermal operations on a real VM, below the service: pause/resume, snapshot/restore.
 @Suite("Engine thermal tiers on a real VM", .serialized, .timeLimit(.minutes(10)))

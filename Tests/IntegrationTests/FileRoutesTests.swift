@@ -3,6 +3,9 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiEngine
+import BhattiDaemon
+import BhattiWire
 
 /// The files, sessions and detached-exec routes on a real VM, with our client, curl and the CLI.
 @Suite("File and session routes", .serialized, .timeLimit(.minutes(10)))

@@ -4,6 +4,7 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiDaemon
 
 /// Input a hostile client sends on purpose, through the real daemon's HTTP API: a flood of bad keys,
 /// bodies and headers that mean two things, NULs that C strings would cut, oversized names echoed

@@ -4,6 +4,7 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiEngine
 
 /// Destroy against a create in flight, with real VMs and networking: one outcome wins, and nothing
 /// runs, stays on disk or holds an address that the store does not know.

@@ -4,6 +4,7 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiEngine
 
 /// What is left after something died: a killed QEMU, a killed daemon's files, a full data disk.
 @Suite("Recovery", .serialized, .timeLimit(.minutes(10)))

@@ -3,6 +3,7 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiDaemon
 
 /// The shell and piped-session WebSocket routes on a real VM.
 @Suite("Shell WebSocket routes", .serialized, .timeLimit(.minutes(10)))

@@ -7,6 +7,7 @@ import BhattiSystem
 import Foundation
 import Synchronization
 import Testing
+import BhattiEngine
 
 /// A real daemon in this process: its own data directory, the real engine booting real QEMU VMs.
 final class TestDaemon: Sendable {

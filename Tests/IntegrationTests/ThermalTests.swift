@@ -3,6 +3,7 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiDaemon
 
 /// Thermal tiers through the real daemon API on real VMs: explicit pause/stop/start, transparent wake,
 /// a TTY session across cold. The idle timers are driven by a clock in IdleCycleTests.

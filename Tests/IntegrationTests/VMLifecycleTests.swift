@@ -4,6 +4,8 @@ import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+import BhattiEngine
+import BhattiDaemon
 
 /// Real VMs under QEMU, through the real daemon API. Serialized: two cores cannot boot many at once.
 @Suite("Real VMs", .serialized, .timeLimit(.minutes(10)))

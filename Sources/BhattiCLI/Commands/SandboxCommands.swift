@@ -1,6 +1,7 @@
 import BhattiAPI
 import Foundation
 import Glibc
+import BhattiHTTP
 
 /// create, list, inspect, destroy.
 enum SandboxCommands {

@@ -1,6 +1,6 @@
-import BhattiAPI
-import BhattiCore
-import BhattiHTTP
+public import BhattiAPI
+public import BhattiCore
+public import BhattiHTTP
 import BhattiStore
 import Foundation
 

@@ -1,5 +1,5 @@
-import BhattiCore
-import BhattiStore
+public import BhattiCore
+public import BhattiStore
 import Foundation
 import Synchronization
 

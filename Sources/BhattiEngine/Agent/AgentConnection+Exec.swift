@@ -1,5 +1,5 @@
 import BhattiSystem
-import BhattiWire
+public import BhattiWire
 import Foundation
 
 /// One event of a running command, in the order the guest produced it.

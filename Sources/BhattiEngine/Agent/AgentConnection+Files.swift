@@ -1,4 +1,4 @@
-import BhattiWire
+public import BhattiWire
 import Foundation
 import Synchronization
 

@@ -1,4 +1,4 @@
-import BhattiWire
+public import BhattiWire
 import Foundation
 
 /// What an attached session client sees, in the order the guest produced it.

@@ -1,5 +1,5 @@
-import BhattiSystem
-import BhattiWire
+public import BhattiSystem
+public import BhattiWire
 import Foundation
 import Synchronization
 

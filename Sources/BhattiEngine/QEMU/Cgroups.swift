@@ -1,4 +1,4 @@
-import BhattiSystem
+public import BhattiSystem
 import Foundation
 import Glibc
 

@@ -1,5 +1,5 @@
-import BhattiJSON
-import BhattiSystem
+public import BhattiJSON
+public import BhattiSystem
 import BhattiWire
 import Foundation
 import Synchronization

@@ -2,6 +2,7 @@ import BhattiSystem
 import BhattiWire
 import Foundation
 import Glibc
+import BhattiJSON
 
 /// Where a sandbox's VM stands after a daemon restart.
 public enum Recovery: Sendable, Equatable {

@@ -2,6 +2,7 @@ import BhattiSystem
 import BhattiWire
 import Foundation
 import Glibc
+import BhattiJSON
 
 /// The thermal tiers of one VM: pause and resume (warm), device-state snapshot and restore (cold),
 /// and adoption of a QEMU left running by an earlier daemon.
