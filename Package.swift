@@ -34,7 +34,9 @@ let package = Package(
         .executableTarget(name: "lohar", dependencies: ["Lohar", "CLoharInit"], swiftSettings: strict),
         // Guest image builder (kernel, initramfs, rootfs from Debian packages); no VM knowledge.
         .target(name: "BhattiImage", dependencies: ["BhattiSystem"], swiftSettings: strict),
-        .target(name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem", "BhattiImage", "COpenSSL"], swiftSettings: strict),
+        .target(
+            name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem", "BhattiImage", "COpenSSL"],
+            swiftSettings: strict),
         .target(name: "BhattiStore", dependencies: ["BhattiCore", "CSQLite"], swiftSettings: strict),
         // The age file format (X25519 recipients) on libcrypto: secrets at rest, readable by the `age` CLI.
         .target(name: "BhattiAge", dependencies: ["COpenSSL"], swiftSettings: strict),
@@ -42,17 +44,24 @@ let package = Package(
         .target(name: "BhattiAPI", dependencies: ["BhattiCore", "BhattiSystem"], swiftSettings: strict),
         .target(
             name: "BhattiDaemon",
-            dependencies: ["BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiJSON", "BhattiSystem", "BhattiAge", "COpenSSL"],
+            dependencies: [
+                "BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiJSON", "BhattiSystem", "BhattiAge",
+                "COpenSSL",
+            ],
             swiftSettings: strict),
         // The client: commands that talk to a daemon; no daemon, engine or image builder in it.
         .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiSystem"], swiftSettings: strict),
         // The commands that run on this host (`serve`, `image`), which the executable hands to the CLI.
-        .target(name: "BhattiHost", dependencies: ["BhattiCLI", "BhattiDaemon", "BhattiEngine", "BhattiImage", "BhattiCore"], swiftSettings: strict),
+        .target(
+            name: "BhattiHost", dependencies: ["BhattiCLI", "BhattiDaemon", "BhattiEngine", "BhattiImage", "BhattiCore"],
+            swiftSettings: strict),
         .executableTarget(name: "bhatti", dependencies: ["BhattiCLI", "BhattiHost", "BhattiSystem"], swiftSettings: strict),
         // `make bench`: boots real VMs through the real daemon and reports p50/p95/p99.
         .executableTarget(
             name: "bhatti-bench",
-            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiWire", "BhattiStore", "BhattiCore"],
+            dependencies: [
+                "BhattiDaemon", "BhattiEngine", "BhattiHTTP", "BhattiAPI", "BhattiSystem", "BhattiWire", "BhattiStore", "BhattiCore",
+            ],
             swiftSettings: strict),
 
         .testTarget(name: "BhattiSystemTests", dependencies: ["BhattiSystem"], swiftSettings: strict),
@@ -61,7 +70,9 @@ let package = Package(
         .testTarget(name: "BhattiLifecycleTests", dependencies: ["BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiWireTests", dependencies: ["BhattiWire", "BhattiJSON"], swiftSettings: strict),
         .testTarget(name: "LoharTests", dependencies: ["Lohar", "BhattiWire", "BhattiSystem", "BhattiEngine"], swiftSettings: strict),
-        .testTarget(name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem"], swiftSettings: strict),
+        .testTarget(
+            name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem"],
+            swiftSettings: strict),
         .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage", "BhattiSystem"], swiftSettings: strict),
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
@@ -69,14 +80,17 @@ let package = Package(
         // The daemon over a fake engine (no QEMU): the sandbox supervisor, the registry, and the guest
         // routes' answers and refusals over a fake guest.
         .testTarget(
-            name: "BhattiDaemonTests", dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiAPI", "BhattiHTTP", "BhattiSystem"],
+            name: "BhattiDaemonTests",
+            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiAPI", "BhattiHTTP", "BhattiSystem"],
             swiftSettings: strict),
         // The route table as data: the matcher and the client's paths, no server.
         .testTarget(name: "BhattiAPITests", dependencies: ["BhattiAPI"], swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiCLI", "BhattiHTTP", "BhattiAPI", "BhattiCore", "BhattiStore", "BhattiSystem"],
+            dependencies: [
+                "BhattiDaemon", "BhattiEngine", "BhattiCLI", "BhattiHTTP", "BhattiAPI", "BhattiCore", "BhattiStore", "BhattiSystem",
+            ],
             swiftSettings: strict),
     ]
 )

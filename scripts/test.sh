@@ -19,6 +19,12 @@ if ! "$SWIFT" build --build-tests --explicit-target-dependency-import-check erro
     exit 1
 fi
 
+# The house style (.swift-format), checked by the toolchain's own formatter; a failure does not stop
+# the tests.
+if ! "$SWIFT" format lint --strict --recursive Sources Tests Package.swift; then
+    failed+=("swift format lint (fix with: swift format --in-place --recursive Sources Tests Package.swift)")
+fi
+
 # One run's failures, from its output in $log and its status: the failed suites by name, or the crash
 # that ended it before its closing lines.
 judge() {

@@ -109,7 +109,9 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
 
     /// Fields the contract names that this server does not implement yet: refused, never ignored.
     public static let notYetSupported: Set<String> = ["image"]
-    public static let knownFields: Set<String> = ["name", "cpus", "memory_mb", "disk_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init", "egress", "allow_cidrs"]
+    public static let knownFields: Set<String> = [
+        "name", "cpus", "memory_mb", "disk_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init", "egress", "allow_cidrs",
+    ]
 }
 
 /// A named snapshot (`GET /v1/snapshots`).
@@ -124,7 +126,10 @@ public struct SnapshotDTO: Codable, Equatable, Sendable {
     public var sizeBytes: Int64
     public var createdAt: String
 
-    public init(id: String, name: String, sourceSandboxID: String?, sourceSandboxName: String? = nil, cpus: Int, memoryMB: Int, sizeBytes: Int64, createdAt: String) {
+    public init(
+        id: String, name: String, sourceSandboxID: String?, sourceSandboxName: String? = nil, cpus: Int, memoryMB: Int, sizeBytes: Int64,
+        createdAt: String
+    ) {
         self.id = id
         self.name = name
         self.sourceSandboxID = sourceSandboxID
@@ -173,7 +178,10 @@ public struct ExecRequestDTO: Codable, Equatable, Sendable {
     /// Text fed to the command's stdin, which is then closed.
     public var stdin: String?
 
-    public init(cmd: [String], env: [String: String]? = nil, cwd: String? = nil, timeoutSec: Double? = nil, detach: Bool? = nil, stdin: String? = nil) {
+    public init(
+        cmd: [String], env: [String: String]? = nil, cwd: String? = nil, timeoutSec: Double? = nil, detach: Bool? = nil,
+        stdin: String? = nil
+    ) {
         self.cmd = cmd
         self.env = env
         self.cwd = cwd

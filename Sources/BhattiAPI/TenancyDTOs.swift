@@ -76,7 +76,7 @@ public struct UpdateUserRequest: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey { case ioLimits = "io_limits" }
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(ioLimits, forKey: .ioLimits)   // null is meaningful here
+        try c.encode(ioLimits, forKey: .ioLimits)  // null is meaningful here
     }
     public static let knownFields: Set<String> = ["io_limits"]
 }

@@ -33,7 +33,8 @@ enum Base64 {
         guard chars.count % 4 != 1 else { return nil }
         var out: [UInt8] = []
         out.reserveCapacity(chars.count * 3 / 4)
-        var accumulator = 0, bits = 0
+        var accumulator = 0
+        var bits = 0
         for c in chars {
             let value = reverse[Int(c)]
             guard value != 0xff else { return nil }

@@ -21,7 +21,7 @@ enum Bech32 {
         let hasUpper = bytes.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }
         if hasLower && hasUpper { throw .mixedCase }
         guard let separator = bytes.lastIndex(of: UInt8(ascii: "1")),
-              separator >= 1, separator + 1 + checksumLength <= bytes.count
+            separator >= 1, separator + 1 + checksumLength <= bytes.count
         else { throw .invalidSeparatorPosition }
 
         let lower = bytes.map(lowercase)
@@ -64,7 +64,8 @@ enum Bech32 {
 
     /// Regroups bits; without `pad`, leftover bits must be fewer than `from` and all zero.
     private static func convertBits<C: Collection<UInt8>>(_ input: C, from: Int, to: Int, pad: Bool) -> [UInt8]? {
-        var accumulator = 0, bits = 0
+        var accumulator = 0
+        var bits = 0
         let maxValue = (1 << to) - 1
         var out: [UInt8] = []
         out.reserveCapacity(input.count * from / to + 1)

@@ -19,7 +19,7 @@ enum ChaChaPoly {
             // An Update with no input is skipped: the provider treats a NULL input as finalisation.
             if !input.isEmpty {
                 guard EVP_EncryptUpdate(ctx, out.baseAddress, &written, input, Int32(input.count)) == 1,
-                      Int(written) == input.count
+                    Int(written) == input.count
                 else { throw AgeError.libcrypto("EVP_EncryptUpdate(chacha20-poly1305)") }
             }
             let tag = out.baseAddress! + input.count
@@ -48,7 +48,7 @@ enum ChaChaPoly {
         var written: Int32 = 0
         if ciphertextCount > 0 {
             guard EVP_DecryptUpdate(ctx, &out, &written, input, Int32(ciphertextCount)) == 1,
-                  Int(written) == ciphertextCount
+                Int(written) == ciphertextCount
             else { throw AgeError.libcrypto("EVP_DecryptUpdate(chacha20-poly1305)") }
         }
         guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, Int32(tagSize), &tag) == 1 else {

@@ -17,7 +17,9 @@ enum Crypto {
         defer { EVP_PKEY_CTX_free(ctx) }
         guard EVP_PKEY_derive_init(ctx) == 1 else { throw AgeError.libcrypto("EVP_PKEY_derive_init(HKDF)") }
 
-        var ikm = ikm, salt = salt, info = info
+        var ikm = ikm
+        var salt = salt
+        var info = info
         let configured = ikm.withUnsafeMutableBytes { ikm in
             salt.withUnsafeMutableBytes { salt in
                 info.withUnsafeMutableBytes { info in
@@ -49,8 +51,10 @@ enum Crypto {
         let message = Array(message)
         var out = [UInt8](repeating: 0, count: 32)
         var length = 0
-        guard EVP_Q_mac(nil, "HMAC", nil, "SHA256", nil, key, key.count, message, message.count,
-                        &out, out.count, &length) != nil, length == 32
+        guard
+            EVP_Q_mac(
+                nil, "HMAC", nil, "SHA256", nil, key, key.count, message, message.count,
+                &out, out.count, &length) != nil, length == 32
         else { throw AgeError.libcrypto("EVP_Q_mac(HMAC-SHA256)") }
         return out
     }

@@ -69,10 +69,11 @@ struct Header {
             if line.starts(with: "---".utf8) {
                 guard !stanzas.isEmpty else { throw AgeError.malformedHeader("no recipient stanzas") }
                 guard line.starts(with: "--- ".utf8), let mac = Base64.decode(line.dropFirst(4)),
-                      mac.count == macSize
+                    mac.count == macSize
                 else { throw AgeError.malformedHeader("malformed MAC line") }
-                return Header(stanzas: stanzas, mac: mac, authenticated: file[..<(lineStart + 3)],
-                              payloadStart: reader.offset)
+                return Header(
+                    stanzas: stanzas, mac: mac, authenticated: file[..<(lineStart + 3)],
+                    payloadStart: reader.offset)
             }
             guard line.starts(with: "-> ".utf8) else { throw AgeError.malformedHeader("unexpected line") }
             stanzas.append(try parseStanza(arguments: line.dropFirst(3), reader: &reader))

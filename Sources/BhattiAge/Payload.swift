@@ -37,7 +37,8 @@ enum Payload {
 
             // A full-size chunk is normally not final, but the last chunk may be full too.
             if sealed.count == sealedChunkSize,
-               let plain = try ChaChaPoly.open(key: key, nonce: chunkNonce(counter, last: false), sealed) {
+                let plain = try ChaChaPoly.open(key: key, nonce: chunkNonce(counter, last: false), sealed)
+            {
                 out += plain
                 counter += 1
                 continue

@@ -42,7 +42,7 @@ enum X25519 {
 
     private static func privateKey(_ secret: [UInt8]) throws -> OpaquePointer {
         guard secret.count == keySize,
-              let key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, secret, secret.count)
+            let key = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nil, secret, secret.count)
         else { throw AgeError.libcrypto("EVP_PKEY_new_raw_private_key(X25519)") }
         return key
     }

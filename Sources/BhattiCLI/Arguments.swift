@@ -87,7 +87,9 @@ public func parseArguments(_ args: [String], specs: [OptionSpec], restAfter: Int
             parsed.flags.insert(canonical)
         case .value, .repeated:
             let value: String
-            if let inline { value = inline } else {
+            if let inline {
+                value = inline
+            } else {
                 guard i < args.count else { throw UsageError("\(name) needs a value") }
                 value = args[i]
                 i += 1

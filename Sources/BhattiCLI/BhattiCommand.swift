@@ -23,8 +23,10 @@ public enum BhattiCommand {
 
     static let commands: [Command] = [
         HostCommands.serve, SandboxCommands.create, SandboxCommands.list, SandboxCommands.inspect,
-        ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy, ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
-        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish, HelpCommands.setup, HelpCommands.completion, HostCommands.image, versionCommand,
+        ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy,
+        ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
+        SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish,
+        HelpCommands.setup, HelpCommands.completion, HostCommands.image, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.
@@ -44,14 +46,23 @@ public enum BhattiCommand {
     ) async -> Int32 {
         let (name, index) = commandWord(arguments)
         guard let name else {
-            if arguments.contains(where: { $0 == "--version" || $0 == "-v" }) { print("bhatti \(APIVersion.server)"); return 0 }
+            if arguments.contains(where: { $0 == "--version" || $0 == "-v" }) {
+                print("bhatti \(APIVersion.server)")
+                return 0
+            }
             printUsage()
             return arguments.contains(where: { $0 == "--help" || $0 == "-h" }) ? 0 : 2
         }
         if name == "help" {
             let topic = arguments.dropFirst(index + 1).first
-            if topic == "--markdown" { print(HelpCommands.markdown()); return 0 }
-            guard let topic else { printUsage(); return 0 }
+            if topic == "--markdown" {
+                print(HelpCommands.markdown())
+                return 0
+            }
+            guard let topic else {
+                printUsage()
+                return 0
+            }
             guard let command = commands.first(where: { $0.names.contains(topic) }) else {
                 return report(.usage("unknown command \"\(topic)\"", usage: "bhatti help"))
             }
@@ -103,8 +114,14 @@ public enum BhattiCommand {
         var i = 0
         while i < args.count {
             let a = args[i]
-            if a == "--url" || a == "--token" { i += 2; continue }
-            if a.hasPrefix("-") { i += 1; continue }
+            if a == "--url" || a == "--token" {
+                i += 2
+                continue
+            }
+            if a.hasPrefix("-") {
+                i += 1
+                continue
+            }
             return (a, i)
         }
         return (nil, 0)
@@ -114,7 +131,11 @@ public enum BhattiCommand {
         switch error {
         case .usage(let message, let usage): printError("error: \(message)\nusage: \(usage)")
         case .server(_, let code, let message):
-            if let hint = hint(code: code, message: message) { printError("error: \(message) — \(hint)") } else { printError("error: \(message) (\(code))") }
+            if let hint = hint(code: code, message: message) {
+                printError("error: \(message) — \(hint)")
+            } else {
+                printError("error: \(message) (\(code))")
+            }
         case .unreachable(let message), .failure(let message): printError("error: \(message)")
         }
         return error.exitCode
@@ -124,7 +145,10 @@ public enum BhattiCommand {
     static func hint(code: String, message: String) -> String? {
         switch code {
         case "not_found":
-            for (noun, list) in [("sandbox", "bhatti list"), ("snapshot", "bhatti snapshot list"), ("secret", "bhatti secret list"), ("user", "bhatti user list")]
+            for (noun, list) in [
+                ("sandbox", "bhatti list"), ("snapshot", "bhatti snapshot list"), ("secret", "bhatti secret list"),
+                ("user", "bhatti user list"),
+            ]
             where message.hasPrefix(noun + " ") {
                 return "see \(list)"
             }
@@ -132,7 +156,8 @@ public enum BhattiCommand {
         case "unauthenticated": return "check --token, BHATTI_TOKEN or ~/.bhatti/config.json (bhatti setup writes it)"
         case "permission_denied": return "this needs the admin's key"
         case "invalid_state" where message.contains(" is error") || message.contains(" is in error"):
-            return "`bhatti inspect` shows why it is in error; `bhatti start` boots it again from its disk (files kept, memory lost), or `bhatti destroy` it"
+            return
+                "`bhatti inspect` shows why it is in error; `bhatti start` boots it again from its disk (files kept, memory lost), or `bhatti destroy` it"
         case "rate_limited": return "too many requests for your key; wait and retry"
         default: return nil
         }

@@ -39,8 +39,9 @@ public struct CLIContext: Sendable {
         var fileURL: String?
         var fileToken: String?
         if let home = environment["HOME"],
-           let data = FileManager.default.contents(atPath: home + "/.bhatti/config.json"),
-           let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let data = FileManager.default.contents(atPath: home + "/.bhatti/config.json"),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        {
             fileURL = object["url"] as? String
             fileToken = object["token"] as? String
         }
@@ -65,11 +66,15 @@ public struct CLIContext: Sendable {
     }
 
     /// Sends a request for `route`; maps transport failures and error envelopes to `CLIError`.
-    func request(_ route: APIRoute, query: [(String, String)] = [], body: [UInt8] = [], extraHeaders: HTTPHeaders = []) throws -> HTTPClientResponse {
+    func request(_ route: APIRoute, query: [(String, String)] = [], body: [UInt8] = [], extraHeaders: HTTPHeaders = []) throws
+        -> HTTPClientResponse
+    {
         var h = headers
         for (n, v) in extraHeaders { h.set(n, v) }
         let response: HTTPClientResponse
-        do { response = try client().send(method: route.method, path: route.target(query: query), headers: h, body: body) } catch let error as HTTPClientError {
+        do { response = try client().send(method: route.method, path: route.target(query: query), headers: h, body: body) } catch let error
+            as HTTPClientError
+        {
             throw transportError(error)
         }
         if response.status >= 400 { throw serverError(status: response.status, body: response.body) }
@@ -78,7 +83,8 @@ public struct CLIContext: Sendable {
 
     func transportError(_ error: HTTPClientError) -> CLIError {
         if error.isUnreachable {
-            return .unreachable("cannot reach the bhatti daemon at \(url) (\(error)); start it with `make serve` or `bhatti serve`, or pass --url")
+            return .unreachable(
+                "cannot reach the bhatti daemon at \(url) (\(error)); start it with `make serve` or `bhatti serve`, or pass --url")
         }
         return .failure("talking to \(url): \(error)")
     }

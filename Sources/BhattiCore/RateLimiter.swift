@@ -43,7 +43,8 @@ public struct RateLimit: Sendable, Equatable, Codable {
         do {
             try self.init(perMinute: perMinute, burst: burst)
         } catch {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: error.message, underlyingError: error))
         }
     }
 }

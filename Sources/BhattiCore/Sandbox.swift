@@ -22,14 +22,17 @@ public struct SandboxName: RawRepresentable, Hashable, Codable, Sendable, Custom
     public init?(rawValue: String) {
         let bytes = Array(rawValue.utf8)
         guard (1...63).contains(bytes.count), SandboxName.isAlnum(bytes[0]),
-              bytes.allSatisfy({ SandboxName.isAlnum($0) || $0 == 46 || $0 == 95 || $0 == 45 })
+            bytes.allSatisfy({ SandboxName.isAlnum($0) || $0 == 46 || $0 == 95 || $0 == 45 })
         else { return nil }
         self.rawValue = rawValue
     }
     /// Validates `raw`, with an error message that says what is allowed.
     public static func parse(_ raw: String) throws(BhattiError) -> SandboxName {
         guard let name = SandboxName(rawValue: raw) else {
-            throw BhattiError(.invalidArgument, "invalid sandbox name \(BhattiError.quoted(raw)): use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw BhattiError(
+                .invalidArgument,
+                "invalid sandbox name \(BhattiError.quoted(raw)): use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
         }
         return name
     }
@@ -51,10 +54,15 @@ public struct SandboxSpec: Equatable, Sendable {
 
     public init(name: SandboxName, cpus: Int = 1, memoryMB: Int = 1024, diskMB: Int? = nil) throws(BhattiError) {
         guard SandboxSpec.cpuRange.contains(cpus) else {
-            throw BhattiError(.invalidArgument, "cpus must be between \(SandboxSpec.cpuRange.lowerBound) and \(SandboxSpec.cpuRange.upperBound), got \(cpus)")
+            throw BhattiError(
+                .invalidArgument,
+                "cpus must be between \(SandboxSpec.cpuRange.lowerBound) and \(SandboxSpec.cpuRange.upperBound), got \(cpus)")
         }
         guard SandboxSpec.memoryRange.contains(memoryMB) else {
-            throw BhattiError(.invalidArgument, "memory must be between \(SandboxSpec.memoryRange.lowerBound) and \(SandboxSpec.memoryRange.upperBound) MiB, got \(memoryMB)")
+            throw BhattiError(
+                .invalidArgument,
+                "memory must be between \(SandboxSpec.memoryRange.lowerBound) and \(SandboxSpec.memoryRange.upperBound) MiB, got \(memoryMB)"
+            )
         }
         if let diskMB { try Self.checkDisk(diskMB) }
         self.name = name
@@ -66,7 +74,8 @@ public struct SandboxSpec: Equatable, Sendable {
     /// Refuses a disk size outside `diskRange` (at create, and when an edit grows a disk).
     public static func checkDisk(_ megabytes: Int) throws(BhattiError) {
         guard diskRange.contains(megabytes) else {
-            throw BhattiError(.invalidArgument, "disk must be between \(diskRange.lowerBound) and \(diskRange.upperBound) MiB, got \(megabytes)")
+            throw BhattiError(
+                .invalidArgument, "disk must be between \(diskRange.lowerBound) and \(diskRange.upperBound) MiB, got \(megabytes)")
         }
     }
 }
@@ -90,7 +99,9 @@ public struct EgressPolicy: Codable, Equatable, Sendable {
         for cidr in allow {
             let parts = cidr.split(separator: "/")
             let octets = parts.first?.split(separator: ".").compactMap { Int($0) } ?? []
-            guard parts.count == 2, let n = Int(parts[1]), (0...32).contains(n), octets.count == 4, octets.allSatisfy({ (0...255).contains($0) }) else {
+            guard parts.count == 2, let n = Int(parts[1]), (0...32).contains(n), octets.count == 4,
+                octets.allSatisfy({ (0...255).contains($0) })
+            else {
                 throw BhattiError(.invalidArgument, "allow_cidrs: \"\(cidr)\" is not an IPv4 CIDR like 10.0.0.0/8")
             }
         }

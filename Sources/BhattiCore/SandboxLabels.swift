@@ -9,13 +9,16 @@ public enum SandboxLabels {
         }
         for (key, value) in labels {
             guard !key.hasPrefix("bhatti.sh/") else {
-                throw BhattiError(.invalidArgument, "label key \(BhattiError.quoted(key)) is reserved: the bhatti.sh/ prefix is bhatti's own")
+                throw BhattiError(
+                    .invalidArgument, "label key \(BhattiError.quoted(key)) is reserved: the bhatti.sh/ prefix is bhatti's own")
             }
             guard (1...63).contains(key.utf8.count), key.utf8.allSatisfy({ isPlain($0) || $0 == 47 }) else {
-                throw BhattiError(.invalidArgument, "invalid label key \(BhattiError.quoted(key)): 1-63 letters, digits, '.', '_', '-', '/'")
+                throw BhattiError(
+                    .invalidArgument, "invalid label key \(BhattiError.quoted(key)): 1-63 letters, digits, '.', '_', '-', '/'")
             }
             guard value.utf8.count <= 256, value.utf8.allSatisfy(isPlain) else {
-                throw BhattiError(.invalidArgument, "invalid value for label \(BhattiError.quoted(key)): up to 256 letters, digits, '.', '_', '-'")
+                throw BhattiError(
+                    .invalidArgument, "invalid value for label \(BhattiError.quoted(key)): up to 256 letters, digits, '.', '_', '-'")
             }
         }
     }

@@ -16,7 +16,8 @@ public enum StorageBudget {
         guard let free, free < needed else { return }
         throw BhattiError(
             .insufficientStorage,
-            "not enough free space in \(directory) to \(what): \(mebibytes(free)) free, \(mebibytes(needed)) needed (its RAM file and \(mebibytes(headroomBytes)) for disk growth)")
+            "not enough free space in \(directory) to \(what): \(mebibytes(free)) free, \(mebibytes(needed)) needed (its RAM file and \(mebibytes(headroomBytes)) for disk growth)"
+        )
     }
 
     public static func mebibytes(_ bytes: UInt64) -> String { "\(bytes >> 20) MiB" }

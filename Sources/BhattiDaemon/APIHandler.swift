@@ -1,10 +1,10 @@
 import BhattiAPI
 import BhattiCore
+import BhattiEngine
 public import BhattiHTTP
 import BhattiJSON
 import BhattiStore
 import Foundation
-import BhattiEngine
 
 /// Routes requests to handlers: authenticate, translate the DTO, call the service, encode the reply.
 /// Handlers hold no logic of their own.
@@ -44,7 +44,8 @@ public struct APIHandler: HTTPHandler {
     /// other answer does: the headers, and a `request_id` in its envelope.
     public func rejection(_ error: HTTPParseError) -> HTTPResponse {
         let requestID = Self.newRequestID()
-        var response = HTTPResponse.json(status: error.status, bytes: envelope(code: error.code, message: error.message, requestID: requestID))
+        var response = HTTPResponse.json(
+            status: error.status, bytes: envelope(code: error.code, message: error.message, requestID: requestID))
         response.headers.set("X-Request-Id", requestID)
         response.headers.set("X-Bhatti-Version", APIVersion.server)
         log.info("http.rejected", ["http.status": String(error.status), "error": error.message, "request.id": requestID])
@@ -84,15 +85,19 @@ public struct APIHandler: HTTPHandler {
         return finish(response, request, requestID: requestID, user: user, start: start)
     }
 
-    private func finish(_ response: HTTPResponse, _ request: HTTPRequest, requestID: String, user: String, start: ContinuousClock.Instant) -> HTTPResponse {
+    private func finish(_ response: HTTPResponse, _ request: HTTPRequest, requestID: String, user: String, start: ContinuousClock.Instant)
+        -> HTTPResponse
+    {
         var response = response
         response.headers.set("X-Request-Id", requestID)
         response.headers.set("X-Bhatti-Version", APIVersion.server)
         if request.path != "/health" {
-            log.info("http.request", [
-                "http.method": request.method, "http.path": request.path, "http.status": String(response.status),
-                "duration_ms": millisecondsText(ContinuousClock.now - start), "request.id": requestID, "user": user,
-            ])
+            log.info(
+                "http.request",
+                [
+                    "http.method": request.method, "http.path": request.path, "http.status": String(response.status),
+                    "duration_ms": millisecondsText(ContinuousClock.now - start), "request.id": requestID, "user": user,
+                ])
         }
         return response
     }
@@ -150,7 +155,9 @@ public struct APIHandler: HTTPHandler {
         case .publishRules(let id):
             return try json(try await service.publishRules(ref(id)).map(publishDTO))
         case .unpublish(let id, let portText):
-            guard let port = Int(portText) else { throw BhattiError(.invalidArgument, "port must be a number, got \(BhattiError.quoted(portText))") }
+            guard let port = Int(portText) else {
+                throw BhattiError(.invalidArgument, "port must be a number, got \(BhattiError.quoted(portText))")
+            }
             try await service.unpublish(ref(id), port: port)
             return try json(StatusDTO(status: "unpublished"))
         case .snapshots:
@@ -220,7 +227,8 @@ func json<T: Encodable>(_ value: T, status: Int = 200) throws -> HTTPResponse {
 
 /// Decodes a JSON body, refusing duplicate keys (a FastJSON scan first), unknown fields and those the
 /// contract names but this server lacks (the unknown-field check reads the decoder's own keys).
-func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: Set<String>, notYetSupported: Set<String> = []) throws -> T {
+func decodeBody<T: Decodable>(_ type: T.Type, from request: HTTPRequest, known: Set<String>, notYetSupported: Set<String> = []) throws -> T
+{
     let body = request.body.isEmpty ? Array("{}".utf8) : request.body
     try refuseDuplicateKeys(body)
     let decoder = JSONDecoder()

@@ -24,10 +24,14 @@ enum CommandInput {
                 throw BhattiError(.invalidArgument, "environment variable name \(BhattiError.quoted(name)) contains a NUL byte (\\u0000)")
             }
             if !isEnvironmentName(name) {
-                throw BhattiError(.invalidArgument, "invalid environment variable name \(BhattiError.quoted(name)): use letters, digits and '_', not starting with a digit")
+                throw BhattiError(
+                    .invalidArgument,
+                    "invalid environment variable name \(BhattiError.quoted(name)): use letters, digits and '_', not starting with a digit")
             }
             if value.utf8.contains(0) {
-                throw BhattiError(.invalidArgument, "environment variable \(BhattiError.quoted(name)) contains a NUL byte (\\u0000); values cannot hold one")
+                throw BhattiError(
+                    .invalidArgument,
+                    "environment variable \(BhattiError.quoted(name)) contains a NUL byte (\\u0000); values cannot hold one")
             }
         }
     }

@@ -21,7 +21,6 @@ public enum APIKey {
         return hexString(digest)
     }
 
-
     /// Whether `key` hashes to `expected`, compared in constant time.
     public static func matches(_ key: String, hash expected: String) -> Bool {
         constantTimeEqual(hash(key), expected)
@@ -29,7 +28,8 @@ public enum APIKey {
 
     /// Constant-time comparison of two hex digests (the time depends only on their length).
     public static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
+        let x = Array(a.utf8)
+        let y = Array(b.utf8)
         guard x.count == y.count else { return false }
         var diff: UInt8 = 0
         for i in 0..<x.count { diff |= x[i] ^ y[i] }
@@ -57,7 +57,8 @@ public enum AdminKey {
     /// Writes `~/.bhatti/config.json` for the invoking user when it does not exist yet.
     static func writeClientConfigIfAbsent(url: String, key: String) -> String? {
         guard let home = ProcessInfo.processInfo.environment["HOME"], !home.isEmpty,
-              !FileManager.default.fileExists(atPath: home + "/.bhatti/config.json") else { return nil }
+            !FileManager.default.fileExists(atPath: home + "/.bhatti/config.json")
+        else { return nil }
         return try? ClientConfig.write(url: url, key: key, home: home)
     }
 

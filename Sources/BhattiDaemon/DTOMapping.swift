@@ -12,7 +12,8 @@ extension FileListingDTO {
 
 extension SessionDTO {
     init(_ s: GuestSessionInfo) {
-        self.init(sessionID: s.sessionID, argv: s.argv.joined(separator: " "), tty: s.tty, running: s.running,
-                  exitCode: s.exitCode, attached: s.attached, createdAt: s.createdAt)
+        self.init(
+            sessionID: s.sessionID, argv: s.argv.joined(separator: " "), tty: s.tty, running: s.running,
+            exitCode: s.exitCode, attached: s.attached, createdAt: s.createdAt)
     }
 }

@@ -49,7 +49,8 @@ public final class Daemon: Sendable {
         engineConfiguration.vmmUser = config.vmmUser.isEmpty ? nil : config.vmmUser
         let engine = try Engine(configuration: engineConfiguration)
         let store = try SandboxStore(path: data + "/state.db")
-        let network = config.network
+        let network =
+            config.network
             ? try NetworkManager(
                 dataDirectory: data, pool: config.networkPool, upstreams: ResolvConf.nameServers(file: config.resolvConf),
                 allowPrivateEgress: config.allowPrivateEgress) : nil
@@ -99,7 +100,9 @@ public final class Daemon: Sendable {
                 } catch {
                     throw BhattiError(.invalidArgument, "public proxy TLS: \(error)", cause: error)
                 }
-                bound = try ListenError.opening(address, for: .publicProxy) { () throws(Errno) in try tls.listen(host: host, port: p, into: server) }
+                bound = try ListenError.opening(address, for: .publicProxy) { () throws(Errno) in
+                    try tls.listen(host: host, port: p, into: server)
+                }
                 terminator = tls
             } else {
                 bound = try ListenError.opening(address, for: .publicProxy) { () throws(Errno) in try server.listen(host: host, port: p) }
@@ -115,8 +118,9 @@ public final class Daemon: Sendable {
         let handler = APIHandler(
             service: service, gate: gate, secrets: secrets, previews: previews,
             health: {
-                HealthDTO(status: "ok", version: APIVersion.server, accelerator: probe.accelerator.rawValue,
-                          acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
+                HealthDTO(
+                    status: "ok", version: APIVersion.server, accelerator: probe.accelerator.rawValue,
+                    acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
@@ -131,7 +135,8 @@ public final class Daemon: Sendable {
         var port: Int?
         var tcp = "off"
         do {
-            try ListenError.opening(socketPath, for: .apiSocket) { () throws(Errno) in try server.listen(unixPath: socketPath, mode: 0o600) }
+            try ListenError.opening(socketPath, for: .apiSocket) { () throws(Errno) in try server.listen(unixPath: socketPath, mode: 0o600)
+            }
             if let (host, p) = try config.listenAddress() {
                 let bound = try ListenError.opening("\(host.contains(":") ? "[\(host)]" : host):\(p)", for: .apiTCP) { () throws(Errno) in
                     try server.listen(host: host, port: p)
@@ -154,7 +159,8 @@ public final class Daemon: Sendable {
     }
 
     private init(
-        config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?, tls: TLSTerminator?, key: String,
+        config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?,
+        tls: TLSTerminator?, key: String,
         users: UserDirectory, socket: String, port: Int?, log: Logger
     ) {
         proxyServer = proxy

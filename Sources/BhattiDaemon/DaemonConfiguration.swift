@@ -115,7 +115,11 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
-        let known = Set(["data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "client_write_timeout_s", "write_client_config", "warm_after", "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert", "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits", "allow_private_egress", "resolv_conf"])
+        let known = Set([
+            "data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "client_write_timeout_s", "write_client_config", "warm_after",
+            "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert",
+            "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits", "allow_private_egress", "resolv_conf",
+        ])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw BhattiError(.invalidArgument, "config file \(path): unknown key \"\(unknown)\"")
         }
@@ -130,7 +134,9 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.accel { merged.accelerator = v }
         if let v = decoded.boot_timeout_s { merged.bootTimeoutSeconds = v }
         if let v = decoded.client_write_timeout_s {
-            guard v >= 0 else { throw BhattiError(.invalidArgument, "config file \(path): client_write_timeout_s must be 0 or more, got \(v)") }
+            guard v >= 0 else {
+                throw BhattiError(.invalidArgument, "config file \(path): client_write_timeout_s must be 0 or more, got \(v)")
+            }
             merged.clientWriteTimeoutSeconds = v
         }
         if let v = decoded.write_client_config { merged.writeClientConfig = v }
@@ -172,7 +178,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
 
     static func address(_ listen: String, flag: String) throws -> (host: String, port: Int)? {
         if listen.isEmpty { return nil }
-        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port)
+        else {
             throw BhattiError(.invalidArgument, "\(flag) must be HOST:PORT, got \"\(listen)\"")
         }
         var host = String(listen[..<colon])

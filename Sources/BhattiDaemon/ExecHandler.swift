@@ -41,8 +41,12 @@ enum ExecHandler {
             collected.withLock { c in
                 let room = bufferedOutputLimit - c.stdout.count - c.stderr.count
                 switch event {
-                case .stdout(let b): c.stdout += b.prefix(max(0, room)); c.dropped = c.dropped || b.count > room
-                case .stderr(let b): c.stderr += b.prefix(max(0, room)); c.dropped = c.dropped || b.count > room
+                case .stdout(let b):
+                    c.stdout += b.prefix(max(0, room))
+                    c.dropped = c.dropped || b.count > room
+                case .stderr(let b):
+                    c.stderr += b.prefix(max(0, room))
+                    c.dropped = c.dropped || b.count > room
                 case .exit: break
                 }
             }
@@ -50,9 +54,10 @@ enum ExecHandler {
         let (out, err, dropped) = collected.withLock { ($0.stdout, $0.stderr, $0.dropped) }
         let reply: @Sendable () -> HTTPResponse = {
             let stderrText = String(decoding: err, as: UTF8.self) + (dropped ? "\n[output truncated at 10MB]" : "")
-            return fastJSON(ExecResultDTO(
-                exitCode: outcome.exitCode, stdout: String(decoding: out, as: UTF8.self), stderr: stderrText,
-                durationMs: milliseconds(outcome.duration)))
+            return fastJSON(
+                ExecResultDTO(
+                    exitCode: outcome.exitCode, stdout: String(decoding: out, as: UTF8.self), stderr: stderrText,
+                    durationMs: milliseconds(outcome.duration)))
         }
         // This handler may run on the HTTP loop (`APIHandler.placement`): megabytes of output are
         // encoded on the pool instead, so other connections do not wait for them.
@@ -60,7 +65,9 @@ enum ExecHandler {
         return await withTaskExecutorPreference(globalConcurrentExecutor) { reply() }
     }
 
-    private static func stream(id: SandboxRef, exec: GuestCommand, stdin: [UInt8]?, timeout: Duration, service: SandboxService) -> HTTPResponse {
+    private static func stream(id: SandboxRef, exec: GuestCommand, stdin: [UInt8]?, timeout: Duration, service: SandboxService)
+        -> HTTPResponse
+    {
         // The server runs the producer when the response starts and cancels it if the client goes
         // away; cancelling the exec kills the command's process group. Each line waits while the
         // client is not taking the stream (`send`), and the guest is credited only after it: a client

@@ -2,8 +2,8 @@ import BhattiAPI
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
-import Foundation
 import BhattiStore
+import Foundation
 
 /// `GET` · `PUT` · `HEAD /v1/sandboxes/{id}/files?path=…`: raw bytes in and out, `ls=true` lists.
 enum FileHandlers {
@@ -61,7 +61,8 @@ enum FileHandlers {
             guard let n = Int(raw), n >= 0 else { throw BhattiError(.invalidArgument, "\(name) must be a whole number ≥ 0") }
             return n
         }
-        let fileRequest = GuestFileRead(path: path, offset: try number("offset"), limit: try number("limit"), maxBytes: try number("max_bytes"))
+        let fileRequest = GuestFileRead(
+            path: path, offset: try number("offset"), limit: try number("limit"), maxBytes: try number("max_bytes"))
         let (record, guest) = try await service.guest(id)
         let output = ResponseStream(highWater: maxBuffered)
         let (infos, infoSink) = AsyncThrowingStream<GuestFileReadInfo, any Error>.makeStream()
@@ -69,7 +70,13 @@ enum FileHandlers {
         await service.hold(record.id)
         let reader = Task {
             do {
-                _ = try await guest.readFile(fileRequest, onInfo: { info in infoSink.yield(info); infoSink.finish() }) { chunk in
+                _ = try await guest.readFile(
+                    fileRequest,
+                    onInfo: { info in
+                        infoSink.yield(info)
+                        infoSink.finish()
+                    }
+                ) { chunk in
                     // Waits while the client is not taking the stream; the guest is credited after it.
                     guard await output.send(chunk) else { throw CancellationError() }
                 }
@@ -83,7 +90,10 @@ enum FileHandlers {
         output.adopt(reader)
         do {
             var first: GuestFileReadInfo?
-            for try await info in infos { first = info; break }
+            for try await info in infos {
+                first = info
+                break
+            }
             guard let info = first else { throw GuestError(.unavailable, "the file's info never came") }
             var response = HTTPResponse(status: 200, body: .stream(output))
             response.headers.set("Content-Type", "application/octet-stream")

@@ -1,9 +1,9 @@
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
+import BhattiStore
 import BhattiSystem
 import Foundation
-import BhattiStore
 
 /// `ANY /v1/sandboxes/{id}/proxy/{port}/…`: HTTP and WebSocket to the guest's `localhost:{port}`
 /// over the agent channel's forward streams.
@@ -19,7 +19,8 @@ enum ProxyHandler {
         "upgrade", "host", "content-length", "expect", "authorization",
     ]
 
-    static func handle(_ request: HTTPRequest, ref: SandboxRef, port portText: String, service: SandboxService) async throws -> HTTPResponse {
+    static func handle(_ request: HTTPRequest, ref: SandboxRef, port portText: String, service: SandboxService) async throws -> HTTPResponse
+    {
         guard let port = Int(portText), (1...65535).contains(port) else {
             throw BhattiError(.invalidArgument, "proxy port must be 1-65535, got \(BhattiError.quoted(portText))")
         }
@@ -46,11 +47,14 @@ enum ProxyHandler {
         }
         await service.hold(record.id)
         let lease = HotLease(service: service, id: record.id)
-        return HTTPResponse(status: 200, body: .tunnel(RawTunnel { client in
-            await relay(client, forward)
-            forward.close()
-            await lease.end()
-        }))
+        return HTTPResponse(
+            status: 200,
+            body: .tunnel(
+                RawTunnel { client in
+                    await relay(client, forward)
+                    forward.close()
+                    await lease.end()
+                }))
     }
 
     /// Bytes both ways until the upstream ends (or the client cannot be written to). The client's end

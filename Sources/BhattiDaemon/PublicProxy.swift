@@ -1,8 +1,8 @@
 import BhattiAPI
 public import BhattiCore
 import BhattiHTTP
-import Foundation
 import BhattiStore
+import Foundation
 
 /// Where preview URLs point: path-based `http://HOST:PORT/<alias>/` by default, host-based
 /// `http://<alias>.<zone>/` when a zone is configured.
@@ -84,7 +84,8 @@ struct PublicProxy: HTTPHandler {
         } catch let error as BhattiError {
             let status = HTTPStatusMapping.status(for: error.code)
             // The guest's own words only for a gateway failure; nothing internal leaks to the public.
-            return Self.text(status, error.code == .badGateway ? "bad gateway: nothing answers on port \(rule.port)" : "preview unavailable")
+            return Self.text(
+                status, error.code == .badGateway ? "bad gateway: nothing answers on port \(rule.port)" : "preview unavailable")
         } catch {
             return Self.text(500, "preview unavailable")
         }

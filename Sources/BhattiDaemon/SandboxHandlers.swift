@@ -7,11 +7,15 @@ import Foundation
 
 /// Sandbox CRUD: DTO in, service call, DTO out.
 enum SandboxHandlers {
-    static func create(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, secrets: SecretBox, previews: PreviewURLs) async throws -> HTTPResponse {
+    static func create(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, secrets: SecretBox, previews: PreviewURLs)
+        async throws -> HTTPResponse
+    {
         let body = try decodeBody(
             CreateSandboxRequest.self, from: request, known: CreateSandboxRequest.knownFields,
             notYetSupported: CreateSandboxRequest.notYetSupported)
-        let name = try body.name.map { try SandboxName.parse($0) } ?? SandboxName(rawValue: "sandbox-" + String(SandboxID.random().rawValue.prefix(6)))!
+        let name =
+            try body.name.map { try SandboxName.parse($0) } ?? SandboxName(
+                rawValue: "sandbox-" + String(SandboxID.random().rawValue.prefix(6)))!
         if body.from != nil, body.cpus != nil || body.memoryMB != nil {
             throw BhattiError(.invalidArgument, "a fork takes cpus and memory_mb from its source; leave them out with \"from\"")
         }
@@ -44,7 +48,8 @@ enum SandboxHandlers {
         return response
     }
 
-    static func list(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, previews: PreviewURLs) async throws -> HTTPResponse {
+    static func list(_ request: HTTPRequest, _ service: SandboxService, caller: Caller, previews: PreviewURLs) async throws -> HTTPResponse
+    {
         var labels: [String: String] = [:]
         for filter in request.query["label"] ?? [] {
             guard let eq = filter.firstIndex(of: "="), eq != filter.startIndex else {
@@ -54,9 +59,10 @@ enum SandboxHandlers {
         }
         let records = try await service.list(owner: caller.owner, labels: labels)
         let rules = try await service.publishRules(owner: caller.owner)
-        return try json(records.map { r in
-            dto(r, urls: (rules[r.id] ?? []).compactMap { previews.url(alias: $0.alias) })
-        })
+        return try json(
+            records.map { r in
+                dto(r, urls: (rules[r.id] ?? []).compactMap { previews.url(alias: $0.alias) })
+            })
     }
 
     /// An environment variable's name: the rule is a secret name's (both become variables), the
@@ -64,7 +70,9 @@ enum SandboxHandlers {
     /// A snapshot's name: a sandbox name's rules, in a message that says snapshot.
     static func validate(snapshotName: String) throws(BhattiError) {
         do { _ = try SandboxName.parse(snapshotName) } catch {
-            throw BhattiError(.invalidArgument, "invalid snapshot name \"\(snapshotName)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw BhattiError(
+                .invalidArgument,
+                "invalid snapshot name \"\(snapshotName)\": use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
     }
 
@@ -91,6 +99,8 @@ enum SandboxHandlers {
     /// The caller's snapshots, each with its source sandbox's name while that sandbox exists.
     static func snapshots(_ service: SandboxService, caller: Caller) async throws -> [SnapshotDTO] {
         let names = Dictionary(try await service.list(owner: caller.owner, labels: [:]).map { ($0.id, $0.name.rawValue) }) { a, _ in a }
-        return try await service.snapshots(owner: caller.owner).map { s in snapshotDTO(s, sourceName: s.sourceSandboxID.flatMap { names[$0] }) }
+        return try await service.snapshots(owner: caller.owner).map { s in
+            snapshotDTO(s, sourceName: s.sourceSandboxID.flatMap { names[$0] })
+        }
     }
 }

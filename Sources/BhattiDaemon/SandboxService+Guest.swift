@@ -58,7 +58,8 @@ extension SandboxService {
         var record = record
         if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
         guard record.state == .hot else {
-            throw BhattiError(.invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
+            throw BhattiError(
+                .invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
         }
         await touch(record.id)
         do { return (record, try await engine.guest(for: record.id.rawValue)) } catch {

@@ -9,7 +9,8 @@ extension SandboxService {
     /// `<name>.bhatti`).
     func publishNames(owner: String, sandboxes: [SandboxRecord]) async {
         guard let network, let index = try? await store.netIndex(ownerID: owner) else { return }
-        network.setNames(index: index, Dictionary(sandboxes.compactMap { r in r.ip.map { (r.name.rawValue, $0) } }, uniquingKeysWith: { a, _ in a }))
+        network.setNames(
+            index: index, Dictionary(sandboxes.compactMap { r in r.ip.map { (r.name.rawValue, $0) } }, uniquingKeysWith: { a, _ in a }))
     }
 
     /// At start: every user network that still exists gets this daemon's host table, serves DNS again

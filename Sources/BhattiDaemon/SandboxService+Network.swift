@@ -48,7 +48,8 @@ extension SandboxService {
     /// The owner's namespace goes with their last sandbox.
     func removeNetworkIfUnused(owner: String?) async {
         guard let network, let owner, let index = try? await store.netIndex(ownerID: owner),
-              (try? await store.count(ownedBy: owner)) == 0 else { return }
+            (try? await store.count(ownedBy: owner)) == 0
+        else { return }
         await network.removeUser(index: index)
     }
 
@@ -105,4 +106,3 @@ extension SandboxService {
         try await network.shape(index: index, mbitPerSecond: try await ioLimits(owner: owner).netMbitPerSecond)
     }
 }
-

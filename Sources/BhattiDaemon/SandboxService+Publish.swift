@@ -33,7 +33,9 @@ extension SandboxService {
 
     public func unpublish(_ ref: SandboxRef, port: Int) async throws {
         let record = try await get(ref)
-        do { try await store.deletePublishRule(sandboxID: record.id, port: port) } catch let error as BhattiError where error.code == .notFound {
+        do { try await store.deletePublishRule(sandboxID: record.id, port: port) } catch let error as BhattiError
+            where error.code == .notFound
+        {
             // The store knows the sandbox by id; the caller named it.
             throw BhattiError(.notFound, "port \(port) of sandbox \(record.name.rawValue) is not published")
         }
@@ -59,10 +61,13 @@ extension SandboxService {
     /// DNS-label safe, so an alias works as `<alias>.<zone>` as well as `/<alias>/`.
     static func validate(alias: String) throws {
         let bytes = Array(alias.utf8)
-        let ok = (1...63).contains(bytes.count) && bytes.first != 45 && bytes.last != 45
+        let ok =
+            (1...63).contains(bytes.count) && bytes.first != 45 && bytes.last != 45
             && bytes.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) || $0 == 45 }
         guard ok else {
-            throw BhattiError(.invalidArgument, "invalid alias \(BhattiError.quoted(alias)): use 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
+            throw BhattiError(
+                .invalidArgument,
+                "invalid alias \(BhattiError.quoted(alias)): use 1-63 lowercase letters, digits or '-', not starting or ending with '-'")
         }
     }
 

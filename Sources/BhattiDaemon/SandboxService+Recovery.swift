@@ -16,7 +16,8 @@ extension SandboxService {
         var reason = "QEMU ended unexpectedly: \(how)\(last.isEmpty ? "" : "; its last output: \(last)")"
         let data = engine.configuration.dataDirectory
         if let free = DiskSpace.freeBytes(data), free < StorageBudget.headroomBytes {
-            reason += "; the data directory \(data) is nearly full (\(StorageBudget.mebibytes(free)) free), so its RAM file or disk could not grow"
+            reason +=
+                "; the data directory \(data) is nearly full (\(StorageBudget.mebibytes(free)) free), so its RAM file or disk could not grow"
         }
         await vmLost(id: id, reason: reason)
     }
@@ -135,13 +136,16 @@ extension SandboxService {
             do {
                 let nic = record.ip != nil ? try await attachNetwork(record) : nil
                 let io = try await ioLimits(owner: record.userID ?? "")
-                _ = try await engine.reboot(id: id, nic: nic, diskThrottle: DiskThrottle(bytesPerSecond: io.diskBytesPerSecond, iops: io.diskIOPS))
+                _ = try await engine.reboot(
+                    id: id, nic: nic, diskThrottle: DiskThrottle(bytesPerSecond: io.diskBytesPerSecond, iops: io.diskIOPS))
             } catch EngineError.diskMissing(let why) {
-                throw BhattiError(.invalidState, "cannot start sandbox \(record.name) again: \(why); destroy it (bhatti destroy \(record.name))")
+                throw BhattiError(
+                    .invalidState, "cannot start sandbox \(record.name) again: \(why); destroy it (bhatti destroy \(record.name))")
             } catch let error as BhattiError {
                 throw error
             } catch {
-                throw BhattiError(.unavailable, "booting \(record.name) again from its disk failed (it stays in error): \(error)", cause: error)
+                throw BhattiError(
+                    .unavailable, "booting \(record.name) again from its disk failed (it stays in error): \(error)", cause: error)
             }
         }
     }

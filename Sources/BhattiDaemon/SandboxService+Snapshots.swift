@@ -46,10 +46,12 @@ extension SandboxService {
             try? FileManager.default.removeItem(atPath: directory)
             throw error
         }
-        log.info("snapshot.created", [
-            "snapshot.id": id, "sandbox.id": record.id.rawValue, "bytes": String(copied),
-            "ms": ms(since: started),
-        ])
+        log.info(
+            "snapshot.created",
+            [
+                "snapshot.id": id, "sandbox.id": record.id.rawValue, "bytes": String(copied),
+                "ms": ms(since: started),
+            ])
         events.record("snapshot.created", sandbox: record.id, user: owner, detail: "name=\(name) bytes=\(copied)")
         return snapshot
     }
@@ -72,7 +74,8 @@ extension SandboxService {
         let spec = try SandboxSpec(name: sandboxName, cpus: snapshot.cpus, memoryMB: snapshot.memoryMB, diskMB: snapshot.diskMB)
         try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
         return try await create(
-            spec, owner: owner, limits: limits, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory)).0
+            spec, owner: owner, limits: limits, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory)
+        ).0
     }
 
     public func deleteSnapshot(_ name: String, owner: String) async throws {

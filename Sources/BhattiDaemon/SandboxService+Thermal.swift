@@ -60,7 +60,8 @@ extension SandboxService {
         case .hot, .warm, .cold: return record
         case .creating: throw BhattiError(.invalidState, "sandbox \(record.name) is still being created")
         case .error:
-            throw BhattiError(.invalidState, "cannot \(operation) sandbox \(record.name): it is in error\(record.stateReason.map { ": \($0)" } ?? "")")
+            throw BhattiError(
+                .invalidState, "cannot \(operation) sandbox \(record.name): it is in error\(record.stateReason.map { ": \($0)" } ?? "")")
         }
     }
 
@@ -162,14 +163,14 @@ extension SandboxService {
     /// for the API. A guest that cannot be asked counts as idle.
     func guestIsBusy(_ id: SandboxID) async -> Bool {
         guard let guest = try? await engine.guest(for: id.rawValue),
-              let first = try? await guest.activity()
+            let first = try? await guest.activity()
         else { return false }
         if first.runningExecs > 0 || first.attachedSessions > 0 { return true }
         // The guest's CPU runs in real time, so its window is real time, whatever drives the timers.
         try? await Task.sleep(for: policy.probeWindow)
         guard let second = try? await guest.activity(),
-              let b0 = first.cpuBusyTicks, let t0 = first.cpuTotalTicks, let b1 = second.cpuBusyTicks, let t1 = second.cpuTotalTicks,
-              t1 > t0
+            let b0 = first.cpuBusyTicks, let t0 = first.cpuTotalTicks, let b1 = second.cpuBusyTicks, let t1 = second.cpuTotalTicks,
+            t1 > t0
         else { return false }
         return Double(b1 - b0) / Double(t1 - t0) >= policy.busyThreshold
     }

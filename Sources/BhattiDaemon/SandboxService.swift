@@ -110,7 +110,8 @@ public actor SandboxService {
     let defaultIOLimits: IOLimits
 
     public init(
-        store: SandboxStore, engine: any SandboxEngine, log: Logger, policy: ThermalPolicy = ThermalPolicy(), network: NetworkManager? = nil,
+        store: SandboxStore, engine: any SandboxEngine, log: Logger, policy: ThermalPolicy = ThermalPolicy(),
+        network: NetworkManager? = nil,
         defaultIOLimits: IOLimits = .unlimited, clock: any Clock<Duration> = ContinuousClock()
     ) {
         time = TimeLine(clock)
@@ -122,7 +123,6 @@ public actor SandboxService {
         self.policy = policy
         events = EventLog(store: store, log: log)
     }
-
 
     /// Creates and boots a sandbox for `owner`, or returns the owner's existing one of that name
     /// (`existing: true`). `source` names one of the owner's running sandboxes to fork (its memory and
@@ -146,7 +146,8 @@ public actor SandboxService {
         }
         // A disk only grows: it holds the image's file system at least.
         if let diskMB = spec.diskMB, diskMB < Self.diskMB(of: opened) {
-            throw BhattiError(.invalidArgument, "disk must be at least \(Self.diskMB(of: opened)) MiB (the image's root file system), got \(diskMB)")
+            throw BhattiError(
+                .invalidArgument, "disk must be at least \(Self.diskMB(of: opened)) MiB (the image's root file system), got \(diskMB)")
         }
         try SandboxLabels.validate(labels)
         var origin = Origin.boot
@@ -158,7 +159,8 @@ public actor SandboxService {
             origin = .fork(parent.id)
         }
         try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
-        return try await create(spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: origin, setup: setup, egress: egress)
+        return try await create(
+            spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: origin, setup: setup, egress: egress)
     }
     /// Where a new sandbox's first state comes from.
     enum Origin: Sendable {
@@ -211,7 +213,9 @@ public actor SandboxService {
                 await self.detachNetwork(record)
                 try? await store.delete(record.id)
                 if Task.isCancelled {
-                    log.info("sandbox.create_abandoned", ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "error": "\(error)"])
+                    log.info(
+                        "sandbox.create_abandoned",
+                        ["sandbox.id": record.id.rawValue, "sandbox.name": record.name.rawValue, "error": "\(error)"])
                     throw BhattiError(.invalidState, "sandbox \(record.name) was destroyed while it was being created")
                 }
                 log.error("sandbox.boot_failed", ["sandbox.id": record.id.rawValue, "error": String(describing: error)])
@@ -226,20 +230,23 @@ public actor SandboxService {
 
     /// Brings a new sandbox's VM up; says how (for the log).
     private func bringUp(_ record: SandboxRecord, origin: Origin, nic: NetworkInterface?, io: IOLimits) async throws -> String {
-        let id = record.id.rawValue, hostname = record.name.rawValue
+        let id = record.id.rawValue
+        let hostname = record.name.rawValue
         let throttle = DiskThrottle(bytesPerSecond: io.diskBytesPerSecond, iops: io.diskIOPS)
         let card = nic != nil
         switch origin {
         case .boot:
             if policy.templates, let template = try? await engine.template(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) {
                 do {
-                    try await engine.clone(from: template, to: id, hostname: hostname, keepEnvironment: false, nic: nic, diskThrottle: throttle)
+                    try await engine.clone(
+                        from: template, to: id, hostname: hostname, keepEnvironment: false, nic: nic, diskThrottle: throttle)
                     return "template"
                 } catch {
                     log.warning("sandbox.template_failed", ["sandbox.id": id, "error": "\(error)"])
                 }
             }
-            _ = try await engine.boot(id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname, nic: nic, diskThrottle: throttle)
+            _ = try await engine.boot(
+                id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname, nic: nic, diskThrottle: throttle)
             if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) }
             return "boot"
         case .fork(let parentID):
@@ -273,7 +280,8 @@ public actor SandboxService {
     private func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool) async {
         // Keyed by the template's directory, which changes with the image: a rebuilt image gets new ones.
         guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard),
-              !templateBuilds.contains(key) else { return }
+            !templateBuilds.contains(key)
+        else { return }
         templateBuilds.insert(key)
         let (engine, log) = (engine, log)
         spawn { _ in
@@ -384,7 +392,9 @@ public actor SandboxService {
         try await held(record.id) {
             let state = try await sandbox(record.id)?.state ?? record.state
             guard state == .hot else {
-                throw BhattiError(.invalidState, "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
+                throw BhattiError(
+                    .invalidState,
+                    "sandbox \(record.name) is \(state.rawValue): start it before growing its disk (bhatti start \(record.name))")
             }
             do { try await engine.growDisk(id: record.id.rawValue, megabytes: megabytes) } catch {
                 throw BhattiError(.unavailable, "growing the disk of \(record.name) failed: \(error)", cause: error)

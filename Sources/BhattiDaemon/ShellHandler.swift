@@ -2,9 +2,9 @@ import BhattiAPI
 import BhattiCore
 import BhattiEngine
 import BhattiHTTP
+import BhattiStore
 import BhattiSystem
 import Foundation
-import BhattiStore
 
 /// `GET /v1/sandboxes/{id}/shell` and `/exec/ws`: a guest session bridged to a WebSocket.
 ///
@@ -67,7 +67,9 @@ enum ShellHandler {
                             _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "exit", "exit_code": Int(code)]) }
                             return true
                         case .detached(let reason):
-                            _ = try? await Blocking.run(name: "bhatti-ws-out") { send(socket, ["type": "detached", "reason": reason ?? "detached"]) }
+                            _ = try? await Blocking.run(name: "bhatti-ws-out") {
+                                send(socket, ["type": "detached", "reason": reason ?? "detached"])
+                            }
                             return true
                         }
                     }
@@ -108,7 +110,9 @@ enum ShellHandler {
 
     /// A text message from the client: JSON control, or (when it is not) input text.
     static func control(_ text: String, _ attachment: any GuestSession) async throws {
-        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any], let type = object["type"] as? String else {
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any],
+            let type = object["type"] as? String
+        else {
             try await attachment.write(Array(text.utf8))
             return
         }
@@ -144,7 +148,8 @@ enum ShellHandler {
             return result
         }
         guard case .text(let text)? = first, let command = try? JSONDecoder().decode(Command.self, from: Data(text.utf8)),
-              !command.cmd.isEmpty else {
+            !command.cmd.isEmpty
+        else {
             fail(socket, "send {\"cmd\":[…]} as the first message, or attach with ?session=ID")
             return nil
         }

@@ -69,7 +69,8 @@ struct TenancyHandlers {
     private func dto(_ user: UserRecord) async throws -> UserDTO {
         UserDTO(
             id: user.id, name: user.name, isAdmin: user.isAdmin, maxSandboxes: user.maxSandboxes, maxCPUs: user.maxCPUs,
-            maxMemoryMB: user.maxMemoryMB, ioLimits: user.ioLimits, sandboxes: try await store.count(ownedBy: user.id), createdAt: iso8601(user.createdAt))
+            maxMemoryMB: user.maxMemoryMB, ioLimits: user.ioLimits, sandboxes: try await store.count(ownedBy: user.id),
+            createdAt: iso8601(user.createdAt))
     }
 
     // MARK: secrets
@@ -106,7 +107,9 @@ struct TenancyHandlers {
         let q = { (name: String) in request.query[name]?.first }
         var filter = EventFilter(kindPrefix: q("type"))
         if let name = q("user") {
-            guard let user = try await store.user(named: name) else { throw BhattiError(.notFound, "user \(BhattiError.shortened(name)) not found") }
+            guard let user = try await store.user(named: name) else {
+                throw BhattiError(.notFound, "user \(BhattiError.shortened(name)) not found")
+            }
             filter.userID = user.id
         }
         if let sandbox = q("sandbox") { filter.sandboxID = try await sandboxID(sandbox, user: filter.userID) }
@@ -116,7 +119,8 @@ struct TenancyHandlers {
             } else if let date = parseISO8601(since) {
                 filter.since = date
             } else {
-                throw BhattiError(.invalidArgument, "since must be a duration like 24h or an ISO 8601 time, got \(BhattiError.quoted(since))")
+                throw BhattiError(
+                    .invalidArgument, "since must be a duration like 24h or an ISO 8601 time, got \(BhattiError.quoted(since))")
             }
         }
         if let limit = q("limit") {
@@ -127,9 +131,12 @@ struct TenancyHandlers {
         var names: [String: String] = [:]
         for user in try await users.list() { names[user.id] = user.name }
         let found = try await store.events(matching: filter)
-        return try json(found.map {
-            EventDTO(seq: $0.seq, at: iso8601Millis($0.at), type: $0.kind, user: $0.userID.map { names[$0] ?? $0 }, sandboxID: $0.sandboxID?.rawValue, detail: $0.detail)
-        })
+        return try json(
+            found.map {
+                EventDTO(
+                    seq: $0.seq, at: iso8601Millis($0.at), type: $0.kind, user: $0.userID.map { names[$0] ?? $0 },
+                    sandboxID: $0.sandboxID?.rawValue, detail: $0.detail)
+            })
     }
 }
 

@@ -60,7 +60,8 @@ public actor Engine {
 
     /// Boots a VM for sandbox `id`; returns once its agent answers.
     public func boot(
-        id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil, diskThrottle: DiskThrottle = DiskThrottle()
+        id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil,
+        diskThrottle: DiskThrottle = DiskThrottle()
     ) async throws {
         guard !closed else { throw EngineError.notRunning("the engine has shut down") }
         let image: GuestImage

@@ -32,7 +32,8 @@ public struct VMPaths: Sendable, Equatable {
         let sample = VMPaths(dataDirectory: dataDirectory, id: String(repeating: "0", count: 16))
         if sample.agentSocket.utf8.count > Socket.maxUnixPathLength {
             throw EngineError.unsupported(
-                "data directory \(dataDirectory) is too long: sandbox socket paths would exceed the kernel's \(Socket.maxUnixPathLength)-byte limit; use a shorter --data-dir")
+                "data directory \(dataDirectory) is too long: sandbox socket paths would exceed the kernel's \(Socket.maxUnixPathLength)-byte limit; use a shorter --data-dir"
+            )
         }
     }
 }

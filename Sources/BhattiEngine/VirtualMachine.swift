@@ -30,7 +30,8 @@ public struct VMConfiguration: Sendable {
     func startQEMU(_ commandLine: QEMUCommandLine, passing tap: FileDescriptor?, onExit: @escaping VMExitHandler) throws -> QEMUProcess {
         var confinement: QEMUProcess.Confinement?
         if let vmm {
-            let uid = vmm.uid(for: id), files = [kernel, initramfs, baseImage]
+            let uid = vmm.uid(for: id)
+            let files = [kernel, initramfs, baseImage]
             try vmm.handOver(paths.directory, to: uid)
             vmm.openPinnedDirectories(for: files)
             confinement = .init(
@@ -39,7 +40,8 @@ public struct VMConfiguration: Sendable {
         }
         let logPath = paths.log
         let start = { (cgroup: CgroupEntry?) in
-            try QEMUProcess.start(commandLine, logPath: logPath, passing: tap, confinement: confinement, cgroup: cgroup) { pid, termination in
+            try QEMUProcess.start(commandLine, logPath: logPath, passing: tap, confinement: confinement, cgroup: cgroup) {
+                pid, termination in
                 onExit(pid, termination, QEMUProcess.tail(of: logPath))
             }
         }
@@ -221,11 +223,12 @@ public final class VirtualMachine: Sendable {
     }
 
     private static func isNotListening(_ error: any Error) -> Bool {
-        let errno: Errno? = switch error {
-        case QMPError.connect(_, let e): e
-        case AgentError.connect(_, let e): e
-        default: nil
-        }
+        let errno: Errno? =
+            switch error {
+            case QMPError.connect(_, let e): e
+            case AgentError.connect(_, let e): e
+            default: nil
+            }
         return errno == .noEntry || errno == .connectionRefused
     }
 }

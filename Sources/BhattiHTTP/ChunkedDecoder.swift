@@ -32,7 +32,10 @@ struct ChunkedDecoder {
                 let size = try Self.chunkSize(line)
                 if size > limit - total { throw .bodyTooLarge(limit: limit) }
                 total += size
-                state = size == 0 ? .trailers(HeadReader(expectsStartLine: false, maxBytes: trailerBytes, maxCount: trailerCount)) : .data(remaining: size)
+                state =
+                    size == 0
+                    ? .trailers(HeadReader(expectsStartLine: false, maxBytes: trailerBytes, maxCount: trailerCount))
+                    : .data(remaining: size)
             case .data(let remaining):
                 guard !buffer.isEmpty else { return false }
                 let piece = buffer.take(remaining)

@@ -69,7 +69,9 @@ public final class HTTPClient: Sendable {
 
     /// Sends a request and reads the whole response. `path` includes any query. Sends `Host: localhost`
     /// and `Content-Length` for bodies.
-    public func send(method: String, path: String, headers: HTTPHeaders = [], body: [UInt8] = []) throws(HTTPClientError) -> HTTPClientResponse {
+    public func send(method: String, path: String, headers: HTTPHeaders = [], body: [UInt8] = []) throws(HTTPClientError)
+        -> HTTPClientResponse
+    {
         var received: [UInt8] = []
         var response = try exchange(method: method, path: path, headers: headers, body: body, onHead: { _, _ in }) {
             received += $0

@@ -152,8 +152,11 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         let headOnly = request.method == "HEAD"
         switch response.body {
         case .bytes(let body):
-            let bytes = keepAlive == answer.keepAlive ? answer.wire : HTTPResponse.serialize(
-                status: response.status, headers: response.headers, body: body, keepAlive: keepAlive, headOnly: headOnly)
+            let bytes =
+                keepAlive == answer.keepAlive
+                ? answer.wire
+                : HTTPResponse.serialize(
+                    status: response.status, headers: response.headers, body: body, keepAlive: keepAlive, headOnly: headOnly)
             phase = .writing(OutputBuffer(bytes), then: keepAlive ? .read : unread ? .linger : .close)
         case .stream(let stream):
             if headOnly || HTTPResponse.statusHasNoBody(response.status) {
@@ -179,7 +182,8 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             return
         case .webSocket(let upgrade):
             // RFC 6455 §4.1: a client sends nothing more until the handshake is answered.
-            let problem = request.webSocketHandshakeProblem
+            let problem =
+                request.webSocketHandshakeProblem
                 ?? (exchange.pipelined ? "data sent before the upgrade was answered" : nil)
             if let problem {
                 phase = .writing(OutputBuffer(HTTPResponse.webSocketRefusal(problem)), then: .close)
@@ -289,7 +293,8 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             let room = buffered.isEmpty || stream.push(buffered)
             if buffered.count == length { stream.finish() }
             request.bodyStream = stream
-            let upload = buffered.count < length
+            let upload =
+                buffered.count < length
                 ? Upload(stream: stream, remaining: length - buffered.count, paused: !room) : nil
             startHandler(request, upload: upload)
             return false
@@ -318,10 +323,11 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             // `startHandler` here, before the phase says it is handling.
             if !loop.execute({ connection.answered(answer) }) { answer.response.body.cancelStream() }
         }
-        let task = switch handler.placement(for: request) {
-        case .pool: Task { await respond() }
-        case .loop: Task.immediate(executorPreference: loop) { await respond() }
-        }
+        let task =
+            switch handler.placement(for: request) {
+            case .pool: Task { await respond() }
+            case .loop: Task.immediate(executorPreference: loop) { await respond() }
+            }
         phase = .handling(task, exchange)
         if let upload {
             // The body keeps coming under the idle limit, unless the handler's queue is already full.

@@ -17,7 +17,9 @@ extension HTTPHandler {
     public func placement(for request: HTTPRequest) -> HandlerPlacement { .pool }
 
     public func rejection(_ error: HTTPParseError) -> HTTPResponse {
-        HTTPResponse(status: error.status, headers: ["Content-Type": "application/json"], body: .bytes(HTTPResponse.errorEnvelope(code: error.code, message: error.message)))
+        HTTPResponse(
+            status: error.status, headers: ["Content-Type": "application/json"],
+            body: .bytes(HTTPResponse.errorEnvelope(code: error.code, message: error.message)))
     }
 }
 

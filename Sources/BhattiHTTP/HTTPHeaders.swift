@@ -92,7 +92,8 @@ public struct HTTPHeaders: Sendable, Sequence, Equatable, ExpressibleByArrayLite
 
 /// ASCII case-insensitive comparison; header names are tokens, so no Unicode folding is needed.
 func headerNamesEqual(_ a: String, _ b: String) -> Bool {
-    let x = a.utf8, y = b.utf8
+    let x = a.utf8
+    let y = b.utf8
     guard x.count == y.count else { return false }
     for (p, q) in zip(x, y) where p != q {
         guard asciiLower(p) == asciiLower(q) else { return false }

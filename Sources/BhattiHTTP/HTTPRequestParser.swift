@@ -94,8 +94,9 @@ public struct HTTPRequestParser: Sendable {
                 case .chunked where streams:
                     throw .malformed("this route needs a Content-Length body, not a chunked one")
                 case .chunked:
-                    state = .chunked(ChunkedDecoder(
-                        limit: limit, trailerBytes: limits.maxHeaderBytes, trailerCount: limits.maxHeaderCount))
+                    state = .chunked(
+                        ChunkedDecoder(
+                            limit: limit, trailerBytes: limits.maxHeaderBytes, trailerCount: limits.maxHeaderCount))
                 }
                 pending = request
                 pendingBody = []

@@ -18,7 +18,9 @@ public final class HTTPSession: Sendable {
     deinit { connection.withLock { $0?.close() } }
 
     /// Sends a request on the kept-alive connection and reads the whole response.
-    public func send(method: String, path: String, headers: HTTPHeaders = [], body: [UInt8] = []) throws(HTTPClientError) -> HTTPClientResponse {
+    public func send(method: String, path: String, headers: HTTPHeaders = [], body: [UInt8] = []) throws(HTTPClientError)
+        -> HTTPClientResponse
+    {
         let request = try serializeRequest(method: method, path: path, headers: headers, body: body, connection: "keep-alive")
         return try connection.withLock { (current) throws(HTTPClientError) -> HTTPClientResponse in
             let reused = current != nil

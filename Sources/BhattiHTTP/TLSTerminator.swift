@@ -67,7 +67,8 @@ public final class TLSTerminator: Sendable {
     private func serve(_ client: FileDescriptor, into server: HTTPServer) {
         defer { client.close() }
         var address = [CChar](repeating: 0, count: 64)
-        let remote = bh_peer_address(client.rawValue, &address, address.count) == 0
+        let remote =
+            bh_peer_address(client.rawValue, &address, address.count) == 0
             ? String(decoding: address.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
         guard let ssl = SSL_new(context.pointer) else { return }
         defer { SSL_free(ssl) }
@@ -96,7 +97,10 @@ public final class TLSTerminator: Sendable {
     private func relay(_ ssl: OpaquePointer, client: FileDescriptor, plain: FileDescriptor) {
         var buffer = [UInt8](repeating: 0, count: 16 << 10)
         while true {
-            var fds = [pollfd(fd: client.rawValue, events: Int16(POLLIN), revents: 0), pollfd(fd: plain.rawValue, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: client.rawValue, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: plain.rawValue, events: Int16(POLLIN), revents: 0),
+            ]
             // Records OpenSSL already decrypted do not make the socket readable: drain them first.
             if SSL_pending(ssl) == 0 {
                 guard poll(&fds, 2, -1) >= 0 || errno == EINTR else { return }
@@ -112,12 +116,12 @@ public final class TLSTerminator: Sendable {
                     }
                     let error = SSL_get_error(ssl, n)
                     if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE { break }
-                    return   // closed, or a TLS error
+                    return  // closed, or a TLS error
                 }
             }
             if fds[1].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { Glibc.read(plain.rawValue, $0.baseAddress, $0.count) }
-                guard n > 0 else { return }   // the server closed: the answer is complete
+                guard n > 0 else { return }  // the server closed: the answer is complete
                 guard write(ssl, client: client, Array(buffer[0..<n])) else { return }
             }
         }

@@ -73,7 +73,8 @@ struct WebSocketParser: Sendable {
     /// Parses and checks a frame header once all of it has arrived (2 to 14 bytes).
     private mutating func readHeader() throws(WebSocketError) -> Header? {
         guard input.count >= 2 else { return nil }
-        let first = input[0], second = input[1]
+        let first = input[0]
+        let second = input[1]
         // No extension is negotiated, so every reserved bit must be clear.
         guard first & 0x70 == 0 else { throw .protocolViolation("reserved bits set") }
         guard let opcode = WebSocketOpcode(rawValue: first & 0x0F) else {

@@ -11,7 +11,9 @@ enum ImageBuild {
         case "build":
             let lohar = try args.value("--lohar").map(Serve.absolute) ?? locate("lohar", candidates: loharCandidates())
             guard isStaticExecutable(lohar) else {
-                throw CLIError.failure("\(lohar) is not a static executable; build it with `make lohar` (swift build -c release --product lohar -Xswiftc -static-executable)")
+                throw CLIError.failure(
+                    "\(lohar) is not a static executable; build it with `make lohar` (swift build -c release --product lohar -Xswiftc -static-executable)"
+                )
             }
             let initSource = try args.value("--init-source").map(Serve.absolute) ?? locate("guest/init.c", candidates: sourceCandidates())
             let options = ImageBuildOptions(outputDirectory: out, loharPath: lohar, initSourcePath: initSource)
@@ -30,7 +32,11 @@ enum ImageBuild {
             do { image = try GuestImage.open(out) } catch {
                 throw CLIError.failure(String(describing: error))
             }
-            if ctx.json { ctx.printJSON([image.manifest], snakeCase: true) } else { print("default  \(out)  kernel \(image.manifest.kernelVersion)") }
+            if ctx.json {
+                ctx.printJSON([image.manifest], snakeCase: true)
+            } else {
+                print("default  \(out)  kernel \(image.manifest.kernelVersion)")
+            }
             return 0
         default:
             throw UsageError("image needs a subcommand: build or list")
@@ -67,11 +73,14 @@ enum ImageBuild {
     /// True for an ELF executable with no program interpreter (PT_INTERP): it runs in any rootfs.
     static func isStaticExecutable(_ path: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: path), let header = try? handle.read(upToCount: 64), header.count == 64,
-              header.starts(with: [0x7f, 0x45, 0x4c, 0x46]), header[4] == 2 else { return false }
+            header.starts(with: [0x7f, 0x45, 0x4c, 0x46]), header[4] == 2
+        else { return false }
         defer { try? handle.close() }
         func u64(_ d: Data, _ o: Int) -> UInt64 { d[d.startIndex + o..<d.startIndex + o + 8].reversed().reduce(0) { $0 << 8 | UInt64($1) } }
         func u16(_ d: Data, _ o: Int) -> Int { Int(d[d.startIndex + o]) | Int(d[d.startIndex + o + 1]) << 8 }
-        let phoff = u64(header, 32), phentsize = u16(header, 54), phnum = u16(header, 56)
+        let phoff = u64(header, 32)
+        let phentsize = u16(header, 54)
+        let phnum = u16(header, 56)
         try? handle.seek(toOffset: phoff)
         guard let table = try? handle.read(upToCount: phentsize * phnum), table.count == phentsize * phnum else { return false }
         for i in 0..<phnum where table[table.startIndex + i * phentsize] == 3 { return false }

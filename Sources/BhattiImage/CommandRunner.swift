@@ -59,7 +59,7 @@ struct CommandRunner: Sendable {
     static func run(_ spawn: Spawn) throws(Errno) -> Int32 {
         var attempts = 0
         while true {
-            do { return try spawn.run() } catch where error.rawValue == ETXTBSY && attempts < 100 {
+            do { return try spawn.run() } catch  where error.rawValue == ETXTBSY && attempts < 100 {
                 attempts += 1
                 usleep(10_000)
             }

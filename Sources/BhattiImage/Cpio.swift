@@ -52,10 +52,19 @@ struct CpioArchive {
             let type: UInt32
             var rdev: (UInt32, UInt32) = (0, 0)
             switch entry.kind {
-            case .directory: data = []; type = 0o040000
-            case .file(let bytes): data = bytes; type = 0o100000
-            case .symlink(let target): data = Array(target.utf8); type = 0o120000
-            case .characterDevice(let major, let minor): data = []; type = 0o020000; rdev = (major, minor)
+            case .directory:
+                data = []
+                type = 0o040000
+            case .file(let bytes):
+                data = bytes
+                type = 0o100000
+            case .symlink(let target):
+                data = Array(target.utf8)
+                type = 0o120000
+            case .characterDevice(let major, let minor):
+                data = []
+                type = 0o020000
+                rdev = (major, minor)
             }
             Self.appendHeader(
                 to: &out, name: entry.path, inode: UInt32(index + 1), mode: type | (entry.permissions & 0o7777),

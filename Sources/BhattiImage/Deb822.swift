@@ -54,7 +54,8 @@ enum AptSources {
             if let uri = mirror(deb822: text, suite: suite) { return uri }
         }
         if let text = try? String(contentsOfFile: "\(etc)/sources.list", encoding: .utf8),
-           let uri = mirror(oneLine: text, suite: suite) {
+            let uri = mirror(oneLine: text, suite: suite)
+        {
             return uri
         }
         return fallbackMirror

@@ -74,7 +74,8 @@ public struct HostTools: Sendable {
     static func packages(for tools: [String]) -> [String] {
         var result: [String] = []
         for tool in tools {
-            let package = tool == staticLibc
+            let package =
+                tool == staticLibc
                 ? "libc6-dev"
                 : (required + optional).first { $0.tool == tool }?.package ?? tool
             if !result.contains(package) { result.append(package) }

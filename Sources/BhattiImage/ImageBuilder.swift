@@ -83,8 +83,10 @@ public enum ImageBuilder {
         let release = try KernelStep.release(tree: layout.kernelTree)
         let (modules, _) = try InitramfsStep.resolveModules(
             options.modules, root: KernelStep.modulesDirectory(tree: layout.kernelTree, release: release))
-        let outputs = [("vmlinuz", layout.kernel, "kernel"), ("initramfs", layout.initramfs, "initramfs"),
-                       ("rootfs.ext4", layout.rootfs, "rootfs")]
+        let outputs = [
+            ("vmlinuz", layout.kernel, "kernel"), ("initramfs", layout.initramfs, "initramfs"),
+            ("rootfs.ext4", layout.rootfs, "rootfs"),
+        ]
         var files: [String: ImageManifest.File] = [:]
         for (name, path, step) in outputs {
             if !rebuilt.contains(step), let old = previous?.files[name], old.bytes == FileOps.size(path) {

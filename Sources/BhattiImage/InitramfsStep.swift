@@ -36,9 +36,11 @@ enum InitramfsStep {
             try FileOps.makeDirectory(layout.scratch)
             let binary = "\(layout.scratch)/init"
             log("compiling \((initSource as NSString).lastPathComponent) (static)")
-            try runner.output("cc", [
-                "-static", "-Os", "-s", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-o", binary, initSource,
-            ])
+            try runner.output(
+                "cc",
+                [
+                    "-static", "-Os", "-s", "-std=gnu11", "-Wall", "-Wextra", "-Werror", "-o", binary, initSource,
+                ])
             let release = try KernelStep.release(tree: layout.kernelTree)
             let root = KernelStep.modulesDirectory(tree: layout.kernelTree, release: release)
             let (order, files) = try resolveModules(wanted, root: root)

@@ -35,7 +35,10 @@ enum KernelModules {
         func u64(_ at: Int) -> Int { u32(at) | u32(at + 4) << 32 }
         let bad = ImageError.unexpectedKernelLayout("a kernel module is not an ELF64 little-endian object")
         guard elf.count >= 64, elf[0..<4] == [0x7F, 0x45, 0x4C, 0x46], elf[4] == 2, elf[5] == 1 else { throw bad }
-        let shoff = u64(0x28), shentsize = u16(0x3A), shnum = u16(0x3C), shstrndx = u16(0x3E)
+        let shoff = u64(0x28)
+        let shentsize = u16(0x3A)
+        let shnum = u16(0x3C)
+        let shstrndx = u16(0x3E)
         guard shentsize >= 64, shstrndx < shnum, shoff > 0, shoff + shnum * shentsize <= elf.count else { throw bad }
 
         func section(_ i: Int) -> (name: Int, offset: Int, size: Int) {

@@ -140,7 +140,8 @@ enum KernelStep {
         try FileOps.remove(download)
         try FileOps.makeDirectory(download)
         // apt drops privileges to _apt for downloads, which cannot write a root-owned directory.
-        try runner.output("apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", "\(package.name)=\(package.version)"], in: download)
+        try runner.output(
+            "apt-get", ["download", "-q", "-o", "APT::Sandbox::User=root", "\(package.name)=\(package.version)"], in: download)
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: download)) ?? []).filter { $0.hasSuffix(".deb") }
         guard files.count == 1, let file = files.first else {
             throw .unexpectedKernelLayout("apt-get download left \(files) instead of one .deb")

@@ -47,7 +47,7 @@ enum LZ4 {
             guard i + literals <= end else { throw .truncated }
             out.append(contentsOf: block[i..<(i + literals)])
             i += literals
-            if i == end { break }   // the last sequence carries literals only
+            if i == end { break }  // the last sequence carries literals only
             guard i + 2 <= end else { throw .truncated }
             let offset = Int(block[i]) | Int(block[i + 1]) << 8
             i += 2
@@ -88,7 +88,9 @@ enum LZ4 {
         guard haystack.count >= needle.count, from <= haystack.count - needle.count else { return nil }
         var i = from
         while i <= haystack.count - needle.count {
-            if haystack[i] == needle[0], haystack[i + 1] == needle[1], haystack[i + 2] == needle[2], haystack[i + 3] == needle[3] { return i }
+            if haystack[i] == needle[0], haystack[i + 1] == needle[1], haystack[i + 2] == needle[2], haystack[i + 3] == needle[3] {
+                return i
+            }
             i += 1
         }
         return nil

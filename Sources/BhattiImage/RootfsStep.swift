@@ -34,10 +34,12 @@ enum RootfsStep {
             try FileOps.unmountAll(under: temp)
             try FileOps.remove(temp)
             log("debootstrap \(options.suite) from \(mirror) (about a minute)")
-            try runner.output("debootstrap", [
-                "--variant=minbase", "--include=\(options.packages.joined(separator: ","))",
-                options.suite, temp, mirror,
-            ])
+            try runner.output(
+                "debootstrap",
+                [
+                    "--variant=minbase", "--include=\(options.packages.joined(separator: ","))",
+                    options.suite, temp, mirror,
+                ])
             // debootstrap unmounts what it mounted on success; make sure before anything walks the tree.
             try FileOps.unmountAll(under: temp)
             log("configuring user \(user.name), sudo, /workspace, hosts")
@@ -57,9 +59,11 @@ enum RootfsStep {
             log("mkfs.ext4 -d (\(mib) MiB, sparse)")
             let temp = layout.rootfs + ".tmp"
             try FileOps.remove(temp)
-            try runner.output("mkfs.ext4", [
-                "-F", "-q", "-L", "bhatti-root", "-E", "root_owner=0:0", "-d", layout.rootfsTree, temp, "\(mib)M",
-            ])
+            try runner.output(
+                "mkfs.ext4",
+                [
+                    "-F", "-q", "-L", "bhatti-root", "-E", "root_owner=0:0", "-d", layout.rootfsTree, temp, "\(mib)M",
+                ])
             // Readable by the VMM user whatever the builder's umask (a daemon's is 077): each sandbox's
             // QEMU opens it read-only as its overlay's backing file.
             guard chmod(temp, 0o644) == 0 else { throw ImageError.io("cannot chmod \(temp)", underlying: Errno.current) }
@@ -79,10 +83,12 @@ enum RootfsStep {
     static func configure(tree: String, hostname: String, runner: CommandRunner) throws(ImageError) {
         // The tree's own groupadd/useradd keep passwd, shadow, group and gshadow consistent.
         try runner.output("chroot", [tree, "groupadd", "--gid", "\(user.gid)", user.name])
-        try runner.output("chroot", [
-            tree, "useradd", "--uid", "\(user.uid)", "--gid", "\(user.gid)", "--create-home",
-            "--home-dir", user.home, "--shell", user.shell, user.name,
-        ])
+        try runner.output(
+            "chroot",
+            [
+                tree, "useradd", "--uid", "\(user.uid)", "--gid", "\(user.gid)", "--create-home",
+                "--home-dir", user.home, "--shell", user.shell, user.name,
+            ])
         try FileOps.writeAtomically(
             Array("\(user.name) ALL=(ALL) NOPASSWD:ALL\n".utf8), to: "\(tree)/etc/sudoers.d/\(user.name)", permissions: 0o440)
         // A syntax error here would lock sudo out for every sandbox; visudo checks it now.

@@ -64,9 +64,15 @@ extension FastJSON {
             case UInt8(ascii: "{"): return try object(depth: depth)
             case UInt8(ascii: "["): return try array(depth: depth)
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             default: return try number()
             }
         }
@@ -82,7 +88,10 @@ extension FastJSON {
             at += 1
             var members: [String: Value] = [:]
             skipSpace()
-            if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; return .object(members) }
+            if at < bytes.count, bytes[at] == UInt8(ascii: "}") {
+                at += 1
+                return .object(members)
+            }
             while true {
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw fail("expected a key") }
@@ -99,7 +108,10 @@ extension FastJSON {
                 }
                 skipSpace()
                 guard at < bytes.count else { throw fail("unexpected end") }
-                if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
+                if bytes[at] == UInt8(ascii: ",") {
+                    at += 1
+                    continue
+                }
                 guard bytes[at] == UInt8(ascii: "}") else { throw fail("expected ',' or '}'") }
                 at += 1
                 return .object(members)
@@ -110,12 +122,18 @@ extension FastJSON {
             at += 1
             var items: [Value] = []
             skipSpace()
-            if at < bytes.count, bytes[at] == UInt8(ascii: "]") { at += 1; return .array(items) }
+            if at < bytes.count, bytes[at] == UInt8(ascii: "]") {
+                at += 1
+                return .array(items)
+            }
             while true {
                 items.append(try value(depth: depth + 1))
                 skipSpace()
                 guard at < bytes.count else { throw fail("unexpected end") }
-                if bytes[at] == UInt8(ascii: ",") { at += 1; continue }
+                if bytes[at] == UInt8(ascii: ",") {
+                    at += 1
+                    continue
+                }
                 guard bytes[at] == UInt8(ascii: "]") else { throw fail("expected ',' or ']'") }
                 at += 1
                 return .array(items)
@@ -175,12 +193,13 @@ extension FastJSON {
             var v: UInt32 = 0
             for _ in 0..<4 {
                 let c = bytes[at]
-                let d: UInt32 = switch c {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(c - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(c - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(c - UInt8(ascii: "A") + 10)
-                default: throw fail("bad hex digit")
-                }
+                let d: UInt32 =
+                    switch c {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(c - UInt8(ascii: "0"))
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(c - UInt8(ascii: "a") + 10)
+                    case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(c - UInt8(ascii: "A") + 10)
+                    default: throw fail("bad hex digit")
+                    }
                 v = v << 4 | d
                 at += 1
             }
@@ -191,12 +210,17 @@ extension FastJSON {
             switch v {
             case 0..<0x80: out.append(UInt8(v))
             case 0x80..<0x800:
-                out.append(UInt8(0xC0 | v >> 6)); out.append(UInt8(0x80 | v & 0x3F))
+                out.append(UInt8(0xC0 | v >> 6))
+                out.append(UInt8(0x80 | v & 0x3F))
             case 0x800..<0x10000:
-                out.append(UInt8(0xE0 | v >> 12)); out.append(UInt8(0x80 | v >> 6 & 0x3F)); out.append(UInt8(0x80 | v & 0x3F))
+                out.append(UInt8(0xE0 | v >> 12))
+                out.append(UInt8(0x80 | v >> 6 & 0x3F))
+                out.append(UInt8(0x80 | v & 0x3F))
             default:
-                out.append(UInt8(0xF0 | v >> 18)); out.append(UInt8(0x80 | v >> 12 & 0x3F))
-                out.append(UInt8(0x80 | v >> 6 & 0x3F)); out.append(UInt8(0x80 | v & 0x3F))
+                out.append(UInt8(0xF0 | v >> 18))
+                out.append(UInt8(0x80 | v >> 12 & 0x3F))
+                out.append(UInt8(0x80 | v >> 6 & 0x3F))
+                out.append(UInt8(0x80 | v & 0x3F))
             }
         }
 
@@ -242,11 +266,23 @@ extension FastJSON {
             bytes.append(UInt8(ascii: ":"))
         }
 
-        public mutating func add(_ name: String, _ value: String) { key(name); JSONString.append(value, to: &bytes) }
-        public mutating func add(_ name: String, _ value: Int) { key(name); bytes += Array(String(value).utf8) }
+        public mutating func add(_ name: String, _ value: String) {
+            key(name)
+            JSONString.append(value, to: &bytes)
+        }
+        public mutating func add(_ name: String, _ value: Int) {
+            key(name)
+            bytes += Array(String(value).utf8)
+        }
         /// Shortest text that reads back as the same Double (what JSONEncoder writes too); finite only.
-        public mutating func add(_ name: String, _ value: Double) { key(name); bytes += Array((value.isFinite ? value : 0).description.utf8) }
-        public mutating func add(_ name: String, _ value: Bool) { key(name); bytes += Array((value ? "true" : "false").utf8) }
+        public mutating func add(_ name: String, _ value: Double) {
+            key(name)
+            bytes += Array((value.isFinite ? value : 0).description.utf8)
+        }
+        public mutating func add(_ name: String, _ value: Bool) {
+            key(name)
+            bytes += Array((value ? "true" : "false").utf8)
+        }
         public mutating func add(_ name: String, _ values: [String]) {
             key(name)
             bytes.append(UInt8(ascii: "["))

@@ -45,8 +45,9 @@ public struct EventRecord: Equatable, Sendable {
     }
 
     init(_ row: Row) throws {
-        self.init(seq: try row.int(0), at: try row.date(1), sandboxID: try row.optionalSandboxID(2), userID: try row.optionalText(3),
-                  kind: try row.text(4), detail: try row.optionalText(5))
+        self.init(
+            seq: try row.int(0), at: try row.date(1), sandboxID: try row.optionalSandboxID(2), userID: try row.optionalText(3),
+            kind: try row.text(4), detail: try row.optionalText(5))
     }
 }
 
@@ -80,8 +81,10 @@ extension SandboxStore {
 
     /// A sandbox's events, newest first.
     public func events(sandboxID: SandboxID, limit: Int = 100) throws -> [EventRecord] {
-        try db.query("SELECT \(Self.eventColumns) FROM events WHERE sandbox_id = ? ORDER BY seq DESC LIMIT ?",
-                     [.text(sandboxID.rawValue), .int(Int64(max(0, limit)))]).map { try EventRecord(Row($0)) }
+        try db.query(
+            "SELECT \(Self.eventColumns) FROM events WHERE sandbox_id = ? ORDER BY seq DESC LIMIT ?",
+            [.text(sandboxID.rawValue), .int(Int64(max(0, limit)))]
+        ).map { try EventRecord(Row($0)) }
     }
 
     /// Everyone's events, newest first.
@@ -117,9 +120,18 @@ extension SandboxStore {
             clauses.append("(kind = ? OR substr(kind, 1, ?) = ?)")
             values += [.text(prefix), .int(Int64(prefix.utf8.count + 1)), .text(prefix + ".")]
         }
-        if let user = filter.userID { clauses.append("user_id = ?"); values.append(.text(user)) }
-        if let sandbox = filter.sandboxID { clauses.append("sandbox_id = ?"); values.append(.text(sandbox.rawValue)) }
-        if let since = filter.since { clauses.append("at >= ?"); values.append(.millis(since)) }
+        if let user = filter.userID {
+            clauses.append("user_id = ?")
+            values.append(.text(user))
+        }
+        if let sandbox = filter.sandboxID {
+            clauses.append("sandbox_id = ?")
+            values.append(.text(sandbox.rawValue))
+        }
+        if let since = filter.since {
+            clauses.append("at >= ?")
+            values.append(.millis(since))
+        }
         let whereSQL = clauses.isEmpty ? "" : " WHERE " + clauses.joined(separator: " AND ")
         values.append(.int(Int64(max(0, filter.limit))))
         return try db.query("SELECT seq, at, sandbox_id, user_id, kind, detail FROM events\(whereSQL) ORDER BY seq DESC LIMIT ?", values)

@@ -28,8 +28,9 @@ extension SandboxStore {
     /// sandbox `notFound`. Deleting the sandbox removes its rules.
     public func insertPublishRule(_ r: PublishRule) throws {
         do {
-            try db.query("INSERT INTO publish_rules (\(Self.publishColumns)) VALUES (?,?,?,?)",
-                         [.text(r.sandboxID.rawValue), .int(Int64(r.port)), .text(r.alias), .millis(r.createdAt)])
+            try db.query(
+                "INSERT INTO publish_rules (\(Self.publishColumns)) VALUES (?,?,?,?)",
+                [.text(r.sandboxID.rawValue), .int(Int64(r.port)), .text(r.alias), .millis(r.createdAt)])
         } catch let e as StoreError where e.isForeignKeyViolation {
             throw BhattiError(.notFound, "sandbox \(r.sandboxID) not found", cause: e)
         } catch let e as StoreError where e.isUniqueViolation(on: "publish_rules.alias") {
@@ -47,10 +48,12 @@ extension SandboxStore {
 
     /// The rules of one owner's sandboxes, by sandbox and port: for the `urls` of a list, in one query.
     public func publishRules(ownedBy userID: String?) throws -> [PublishRule] {
-        try db.query("""
+        try db.query(
+            """
             SELECT r.sandbox_id, r.port, r.alias, r.created_at FROM publish_rules r JOIN sandboxes s ON s.id = r.sandbox_id
             WHERE COALESCE(s.user_id, '') = ? ORDER BY r.sandbox_id, r.port
-            """, [.text(userID ?? "")]).map { try PublishRule(Row($0)) }
+            """, [.text(userID ?? "")]
+        ).map { try PublishRule(Row($0)) }
     }
 
     /// The rule behind a public URL: how the proxy routes a request.
@@ -65,8 +68,9 @@ extension SandboxStore {
     }
 
     public func deletePublishRule(sandboxID: SandboxID, port: Int) throws {
-        let deleted = try db.query("DELETE FROM publish_rules WHERE sandbox_id = ? AND port = ? RETURNING port",
-                                   [.text(sandboxID.rawValue), .int(Int64(port))])
+        let deleted = try db.query(
+            "DELETE FROM publish_rules WHERE sandbox_id = ? AND port = ? RETURNING port",
+            [.text(sandboxID.rawValue), .int(Int64(port))])
         guard !deleted.isEmpty else { throw BhattiError(.notFound, "port \(port) of sandbox \(sandboxID) is not published") }
     }
 }

@@ -19,8 +19,9 @@ public struct SecretRecord: Equatable, Sendable {
     }
 
     init(_ row: Row) throws {
-        self.init(userID: try row.text(0), name: try row.text(1), ciphertext: try row.blob(2),
-                  createdAt: try row.date(3), updatedAt: try row.date(4))
+        self.init(
+            userID: try row.text(0), name: try row.text(1), ciphertext: try row.blob(2),
+            createdAt: try row.date(3), updatedAt: try row.date(4))
     }
 }
 

@@ -53,9 +53,11 @@ extension SandboxStore {
         do {
             try db.query(
                 "INSERT INTO snapshots (\(Self.snapshotColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                [.text(s.id), .nullable(s.userID), .text(s.name), .nullable(s.sourceSandboxID?.rawValue), .int(Int64(s.cpus)),
-                 .int(Int64(s.memoryMB)), .nullable(s.diskMB), .text(s.image), .text(s.directory), .int(s.sizeBytes),
-                 .millis(s.createdAt)])
+                [
+                    .text(s.id), .nullable(s.userID), .text(s.name), .nullable(s.sourceSandboxID?.rawValue), .int(Int64(s.cpus)),
+                    .int(Int64(s.memoryMB)), .nullable(s.diskMB), .text(s.image), .text(s.directory), .int(s.sizeBytes),
+                    .millis(s.createdAt),
+                ])
         } catch let e as StoreError where e.isForeignKeyViolation {
             throw BhattiError(.notFound, "user \(s.userID ?? "") not found", cause: e)
         } catch let e as StoreError where e.isUniqueViolation(on: "snapshots.id") {
@@ -67,8 +69,10 @@ extension SandboxStore {
 
     /// The snapshot `name` of one owner (nil: the admin's). The COALESCE matches the unique index's expression.
     public func snapshot(ownedBy userID: String?, named name: String) throws -> SnapshotRecord? {
-        try db.query("SELECT \(Self.snapshotColumns) FROM snapshots WHERE COALESCE(user_id, '') = ? AND name = ?",
-                     [.text(userID ?? ""), .text(name)]).first.map { try SnapshotRecord(Row($0)) }
+        try db.query(
+            "SELECT \(Self.snapshotColumns) FROM snapshots WHERE COALESCE(user_id, '') = ? AND name = ?",
+            [.text(userID ?? ""), .text(name)]
+        ).first.map { try SnapshotRecord(Row($0)) }
     }
 
     public func snapshot(id: String) throws -> SnapshotRecord? {
@@ -77,8 +81,10 @@ extension SandboxStore {
 
     /// One owner's snapshots (nil: the admin's), oldest first.
     public func snapshots(ownedBy userID: String?) throws -> [SnapshotRecord] {
-        try db.query("SELECT \(Self.snapshotColumns) FROM snapshots WHERE COALESCE(user_id, '') = ? ORDER BY created_at, name",
-                     [.text(userID ?? "")]).map { try SnapshotRecord(Row($0)) }
+        try db.query(
+            "SELECT \(Self.snapshotColumns) FROM snapshots WHERE COALESCE(user_id, '') = ? ORDER BY created_at, name",
+            [.text(userID ?? "")]
+        ).map { try SnapshotRecord(Row($0)) }
     }
 
     /// Every snapshot of every owner, oldest first.

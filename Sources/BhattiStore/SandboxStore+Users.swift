@@ -57,8 +57,10 @@ extension SandboxStore {
         do {
             try db.query(
                 "INSERT INTO users (\(Self.userColumns)) VALUES (?,?,?,?,?,?,?,?,?)",
-                [.text(u.id), .text(u.name), .text(u.keySHA256), .bool(u.isAdmin), .int(Int64(u.maxSandboxes)),
-                 .int(Int64(u.maxCPUs)), .int(Int64(u.maxMemoryMB)), .millis(u.createdAt), .nullable(Self.encode(u.ioLimits))])
+                [
+                    .text(u.id), .text(u.name), .text(u.keySHA256), .bool(u.isAdmin), .int(Int64(u.maxSandboxes)),
+                    .int(Int64(u.maxCPUs)), .int(Int64(u.maxMemoryMB)), .millis(u.createdAt), .nullable(Self.encode(u.ioLimits)),
+                ])
         } catch let e as StoreError where e.isUniqueViolation(on: "users.key_sha256") {
             throw BhattiError(.alreadyExists, "this key already belongs to a user", cause: e)
         } catch let e as StoreError where e.isUniqueViolation(on: "users.id") {

@@ -83,10 +83,13 @@ public actor SandboxStore {
         do {
             try db.query(
                 "INSERT INTO sandboxes (\(Self.sandboxColumns)) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                [.text(r.id.rawValue), .text(r.name.rawValue), .text(r.state.rawValue), .int(Int64(r.cpus)), .int(Int64(r.memoryMB)),
-                 r.diskMB.map { .int(Int64($0)) } ?? .null, .text(r.image), .text(encodeLabels(r.labels)), .int(r.keepHot ? 1 : 0),
-                 .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), .nullable(r.stateReason), .nullable(r.userID), .nullable(r.ip),
-                 .nullable(r.egress == .publicAccess ? nil : String(decoding: (try? JSONEncoder().encode(r.egress)) ?? Data(), as: UTF8.self))])
+                [
+                    .text(r.id.rawValue), .text(r.name.rawValue), .text(r.state.rawValue), .int(Int64(r.cpus)), .int(Int64(r.memoryMB)),
+                    r.diskMB.map { .int(Int64($0)) } ?? .null, .text(r.image), .text(encodeLabels(r.labels)), .int(r.keepHot ? 1 : 0),
+                    .int(Int64(r.createdAt.timeIntervalSince1970 * 1000)), .nullable(r.stateReason), .nullable(r.userID), .nullable(r.ip),
+                    .nullable(
+                        r.egress == .publicAccess ? nil : String(decoding: (try? JSONEncoder().encode(r.egress)) ?? Data(), as: UTF8.self)),
+                ])
         } catch let e as StoreError where e.isForeignKeyViolation {
             throw BhattiError(.notFound, "user \(r.userID ?? "") not found", cause: e)
         } catch let e as StoreError where e.isConstraintViolation {
@@ -96,8 +99,9 @@ public actor SandboxStore {
 
     /// Records a new state (and why).
     public func setState(_ id: SandboxID, _ state: SandboxState, reason: String? = nil) throws {
-        try db.query("UPDATE sandboxes SET state = ?, state_reason = ? WHERE id = ?",
-                     [.text(state.rawValue), reason.map { .text($0) } ?? .null, .text(id.rawValue)])
+        try db.query(
+            "UPDATE sandboxes SET state = ?, state_reason = ? WHERE id = ?",
+            [.text(state.rawValue), reason.map { .text($0) } ?? .null, .text(id.rawValue)])
     }
 
     /// Records a grown root disk.
@@ -108,8 +112,9 @@ public actor SandboxStore {
     /// Renames, pins or unpins, and relabels in one statement. A taken name throws `alreadyExists`.
     public func update(_ id: SandboxID, name: SandboxName, keepHot: Bool, labels: [String: String]) throws {
         do {
-            try db.query("UPDATE sandboxes SET name = ?, keep_hot = ?, labels = ? WHERE id = ?",
-                         [.text(name.rawValue), .int(keepHot ? 1 : 0), .text(encodeLabels(labels)), .text(id.rawValue)])
+            try db.query(
+                "UPDATE sandboxes SET name = ?, keep_hot = ?, labels = ? WHERE id = ?",
+                [.text(name.rawValue), .int(keepHot ? 1 : 0), .text(encodeLabels(labels)), .text(id.rawValue)])
         } catch let e as StoreError where e.isConstraintViolation {
             throw BhattiError(.alreadyExists, "a sandbox named \(name) already exists", cause: e)
         }
@@ -129,7 +134,8 @@ public actor SandboxStore {
             SELECT \(Self.sandboxColumns) FROM sandboxes WHERE id = ? AND COALESCE(user_id, '') = ?
             UNION ALL SELECT \(Self.sandboxColumns) FROM sandboxes WHERE COALESCE(user_id, '') = ? AND name = ? LIMIT 1
             """,
-            [.text(idOrName), owner, owner, .text(idOrName)]).first.map(decode)
+            [.text(idOrName), owner, owner, .text(idOrName)]
+        ).first.map(decode)
     }
 
     /// A sandbox by id, whoever owns it: for the daemon's own bookkeeping, never for a request.
@@ -146,9 +152,11 @@ public actor SandboxStore {
     /// The sandboxes one owner has (nil: the admin's), oldest first.
     public func list(ownedBy userID: String?) throws -> [SandboxRecord] {
         let decoder = JSONDecoder()
-        return try db.query("SELECT \(Self.sandboxColumns) FROM sandboxes WHERE COALESCE(user_id, '') = ? ORDER BY created_at, name",
-                            [.text(userID ?? "")])
-            .map { decode($0, decoder: decoder) }
+        return try db.query(
+            "SELECT \(Self.sandboxColumns) FROM sandboxes WHERE COALESCE(user_id, '') = ? ORDER BY created_at, name",
+            [.text(userID ?? "")]
+        )
+        .map { decode($0, decoder: decoder) }
     }
 
     /// How many sandboxes one owner has: what the sandbox limit counts.
@@ -161,14 +169,17 @@ public actor SandboxStore {
     }
 
     public func setSetting(_ key: String, _ value: String) throws {
-        try db.query("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     [.text(key), .text(value)])
+        try db.query(
+            "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [.text(key), .text(value)])
     }
 
     private func decode(_ row: [Database.Value]) -> SandboxRecord { decode(row, decoder: JSONDecoder()) }
 
     private func decode(_ row: [Database.Value], decoder: JSONDecoder) -> SandboxRecord {
-        let labels: [String: String] = row[7].text == "{}" ? [:]
+        let labels: [String: String] =
+            row[7].text == "{}"
+            ? [:]
             : (row[7].text?.data(using: .utf8)).flatMap { try? decoder.decode([String: String].self, from: $0) } ?? [:]
         var record = SandboxRecord(
             id: SandboxID(rawValue: row[0].text ?? "") ?? SandboxID.random(),
@@ -196,7 +207,8 @@ extension SandboxStore {
         try db.transaction {
             var index = try db.query("SELECT net_index FROM users WHERE id = ?", [.text(ownerID)]).first?.first?.int.map { Int($0) }
             if index == nil {
-                let taken = Set(try db.query("SELECT net_index FROM users WHERE net_index IS NOT NULL").compactMap { $0.first?.int.map { Int($0) } })
+                let taken = Set(
+                    try db.query("SELECT net_index FROM users WHERE net_index IS NOT NULL").compactMap { $0.first?.int.map { Int($0) } })
                 guard let free = (0..<capacity).first(where: { !taken.contains($0) }) else {
                     throw BhattiError(.resourceExhausted, "the network pool has no /24 left for another user")
                 }
@@ -206,8 +218,9 @@ extension SandboxStore {
             if let host = try db.query("SELECT net_host FROM sandboxes WHERE id = ?", [.text(sandboxID.rawValue)]).first?.first?.int {
                 return (index!, Int(host))
             }
-            let used = Set(try db.query("SELECT net_host FROM sandboxes WHERE user_id = ? AND net_host IS NOT NULL", [.text(ownerID)])
-                .compactMap { $0.first?.int.map { Int($0) } })
+            let used = Set(
+                try db.query("SELECT net_host FROM sandboxes WHERE user_id = ? AND net_host IS NOT NULL", [.text(ownerID)])
+                    .compactMap { $0.first?.int.map { Int($0) } })
             guard let host = (2...254).first(where: { !used.contains($0) }) else {
                 throw BhattiError(.resourceExhausted, "the user's network has no address left (253 sandboxes)")
             }
@@ -228,8 +241,11 @@ extension SandboxStore {
 
     /// Network indexes of users who still have sandboxes: the namespaces to keep.
     public func netIndexesInUse() throws -> Set<Int> {
-        Set(try db.query("""
-            SELECT DISTINCT u.net_index FROM users u JOIN sandboxes s ON s.user_id = u.id WHERE u.net_index IS NOT NULL
-            """).compactMap { $0.first?.int.map { Int($0) } })
+        Set(
+            try db.query(
+                """
+                SELECT DISTINCT u.net_index FROM users u JOIN sandboxes s ON s.user_id = u.id WHERE u.net_index IS NOT NULL
+                """
+            ).compactMap { $0.first?.int.map { Int($0) } })
     }
 }

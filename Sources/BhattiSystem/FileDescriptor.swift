@@ -66,7 +66,9 @@ public final class FileDescriptor: Sendable {
     /// Reads at most `count` bytes; an empty result means end of file.
     public func read(upTo count: Int) throws(Errno) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
-        let n = try withRawValue { (fd) throws(Errno) in try valueOrErrno { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } } }
+        let n = try withRawValue { (fd) throws(Errno) in
+            try valueOrErrno { buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) } }
+        }
         buffer.removeLast(count - n)
         return buffer
     }
@@ -81,7 +83,9 @@ public final class FileDescriptor: Sendable {
     public func readExactly(into buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Bool {
         var done = 0
         while done < buffer.count {
-            let n = try withRawValue { (fd) throws(Errno) in try valueOrErrno { Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done) } }
+            let n = try withRawValue { (fd) throws(Errno) in
+                try valueOrErrno { Glibc.read(fd, buffer.baseAddress! + done, buffer.count - done) }
+            }
             if n == 0 {
                 if done == 0 { return false }
                 throw Errno(rawValue: EPROTO)
@@ -133,21 +137,29 @@ public final class FileDescriptor: Sendable {
     public func writeAllFile(_ bytes: UnsafeRawBufferPointer) throws(Errno) {
         var done = 0
         while done < bytes.count {
-            let n = try withRawValue { (fd) throws(Errno) in try valueOrErrno { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) } }
+            let n = try withRawValue { (fd) throws(Errno) in
+                try valueOrErrno { Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done) }
+            }
             done += n
         }
     }
 
     public func writeAll(_ bytes: [UInt8]) throws(Errno) {
         let rc = bytes.withUnsafeBytes { raw -> Int32 in
-            do { try writeAll(raw); return 0 } catch let e as Errno { return e.rawValue } catch { return EIO }
+            do {
+                try writeAll(raw)
+                return 0
+            } catch let e as Errno { return e.rawValue } catch { return EIO }
         }
         if rc != 0 { throw Errno(rawValue: rc) }
     }
 
     public func writeAllFile(_ bytes: [UInt8]) throws(Errno) {
         let rc = bytes.withUnsafeBytes { raw -> Int32 in
-            do { try writeAllFile(raw); return 0 } catch let e as Errno { return e.rawValue } catch { return EIO }
+            do {
+                try writeAllFile(raw)
+                return 0
+            } catch let e as Errno { return e.rawValue } catch { return EIO }
         }
         if rc != 0 { throw Errno(rawValue: rc) }
     }

@@ -42,45 +42,47 @@ public struct Spawn: Sendable {
         var tasksFiles: [String] = []
         if case .v1(let files) = cgroup { tasksFiles = files }
         let tasks = CStringArray(tasksFiles)
-        let pid: Int32 = readOnly.withUnsafeBufferPointer { ro in groups.withUnsafeBufferPointer { g in
-            withOptionalCString(workingDirectory) { cwd in
-                path.withCString { p in
-                    var o = bh_spawn_opts()
-                    o.path = p
-                    o.argv = UnsafePointer(argv.pointer)
-                    o.envp = UnsafePointer(envp.pointer)
-                    o.cwd = cwd
-                    o.stdin_fd = standardInput
-                    o.stdout_fd = standardOutput
-                    o.stderr_fd = standardError
-                    o.uid = user?.uid ?? -1
-                    o.gid = user?.gid ?? -1
-                    o.groups = g.baseAddress
-                    o.ngroups = Int32(g.count)
-                    o.new_session = newSession ? 1 : 0
-                    o.new_pgroup = newProcessGroup ? 1 : 0
-                    o.controlling_tty = controllingTerminal ? 1 : 0
-                    o.pass_fd_given = passedDescriptor == nil ? 0 : 1
-                    o.pass_fd = passedDescriptor ?? -1
-                    if let mountJail {
-                        o.new_mount_ns = 1
-                        o.masks = UnsafePointer(masks.constPointer)
-                        o.nmasks = Int32(mountJail.masks.count)
-                        o.bind_sources = UnsafePointer(sources.constPointer)
-                        o.bind_targets = UnsafePointer(targets.constPointer)
-                        o.bind_readonly = ro.baseAddress
-                        o.nbinds = Int32(mountJail.binds.count)
+        let pid: Int32 = readOnly.withUnsafeBufferPointer { ro in
+            groups.withUnsafeBufferPointer { g in
+                withOptionalCString(workingDirectory) { cwd in
+                    path.withCString { p in
+                        var o = bh_spawn_opts()
+                        o.path = p
+                        o.argv = UnsafePointer(argv.pointer)
+                        o.envp = UnsafePointer(envp.pointer)
+                        o.cwd = cwd
+                        o.stdin_fd = standardInput
+                        o.stdout_fd = standardOutput
+                        o.stderr_fd = standardError
+                        o.uid = user?.uid ?? -1
+                        o.gid = user?.gid ?? -1
+                        o.groups = g.baseAddress
+                        o.ngroups = Int32(g.count)
+                        o.new_session = newSession ? 1 : 0
+                        o.new_pgroup = newProcessGroup ? 1 : 0
+                        o.controlling_tty = controllingTerminal ? 1 : 0
+                        o.pass_fd_given = passedDescriptor == nil ? 0 : 1
+                        o.pass_fd = passedDescriptor ?? -1
+                        if let mountJail {
+                            o.new_mount_ns = 1
+                            o.masks = UnsafePointer(masks.constPointer)
+                            o.nmasks = Int32(mountJail.masks.count)
+                            o.bind_sources = UnsafePointer(sources.constPointer)
+                            o.bind_targets = UnsafePointer(targets.constPointer)
+                            o.bind_readonly = ro.baseAddress
+                            o.nbinds = Int32(mountJail.binds.count)
+                        }
+                        o.join_tasks = UnsafePointer(tasks.constPointer)
+                        o.njoin_tasks = Int32(tasksFiles.count)
+                        if case .v2(let directory) = cgroup {
+                            o.cgroup_fd_given = 1
+                            o.cgroup_fd = directory
+                        }
+                        return bh_spawn(&o)
                     }
-                    o.join_tasks = UnsafePointer(tasks.constPointer)
-                    o.njoin_tasks = Int32(tasksFiles.count)
-                    if case .v2(let directory) = cgroup {
-                        o.cgroup_fd_given = 1
-                        o.cgroup_fd = directory
-                    }
-                    return bh_spawn(&o)
                 }
             }
-        } }
+        }
         return try valueOrNegatedErrno(pid)
     }
 }

@@ -62,7 +62,10 @@ private final class ThreadPool: Sendable {
                 if stillIdle { return }
                 me.wake.wait()
             }
-            body = me.job.withLock { j in defer { j = nil }; return j }
+            body = me.job.withLock { j in
+                defer { j = nil }
+                return j
+            }
         }
     }
 }
@@ -88,12 +91,14 @@ public func startThread(name _: String, _ body: @escaping @Sendable () -> Void) 
     defer { pthread_attr_destroy(&attr) }
     let context = Unmanaged.passRetained(ThreadBody({ pool.run(body) })).toOpaque()
     var thread = pthread_t()
-    let rc = pthread_create(&thread, &attr, { raw in
-        // SAFETY: `raw` is the retained ThreadBody passed below; released exactly once here.
-        let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-        box.body()
-        return nil
-    }, context)
+    let rc = pthread_create(
+        &thread, &attr,
+        { raw in
+            // SAFETY: `raw` is the retained ThreadBody passed below; released exactly once here.
+            let box = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, context)
     if rc != 0 {
         Unmanaged<ThreadBody>.fromOpaque(context).release()
         fatalError("pthread_create failed: \(rc)")

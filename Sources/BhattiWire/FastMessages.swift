@@ -58,7 +58,8 @@ extension ExecRequest {
 extension ExitStatus {
     public init(fastJSON bytes: [UInt8]) throws(FastJSON.Malformed) {
         let o = try FastJSONObject(bytes)
-        let code = try o.int("code"), signal = try o.optionalInt("signal")
+        let code = try o.int("code")
+        let signal = try o.optionalInt("signal")
         guard let c = Int32(exactly: code), signal.map({ Int32(exactly: $0) != nil }) ?? true else {
             throw FastJSON.Malformed(reason: "exit code or signal out of range", offset: 0)
         }

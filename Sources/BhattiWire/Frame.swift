@@ -138,21 +138,33 @@ public struct FrameDecoder: Sendable {
     /// - Throws: `WireError` on an oversized frame or an unknown type; the connection must be dropped.
     public mutating func next() throws(WireError) -> Frame? {
         let available = buffer.count - start
-        guard available >= Frame.headerSize else { compact(); return nil }
+        guard available >= Frame.headerSize else {
+            compact()
+            return nil
+        }
         let b = start
         let length = Int(buffer[b]) << 24 | Int(buffer[b + 1]) << 16 | Int(buffer[b + 2]) << 8 | Int(buffer[b + 3])
         guard length <= Frame.maxPayload else { throw .frameTooLarge(length) }
         let stream = UInt32(buffer[b + 4]) << 24 | UInt32(buffer[b + 5]) << 16 | UInt32(buffer[b + 6]) << 8 | UInt32(buffer[b + 7])
         guard let type = FrameType(rawValue: buffer[b + 8]) else { throw .unknownFrameType(buffer[b + 8]) }
-        guard available >= Frame.headerSize + length else { compact(); return nil }
+        guard available >= Frame.headerSize + length else {
+            compact()
+            return nil
+        }
         let payloadStart = b + Frame.headerSize
         let payload = Array(buffer[payloadStart..<payloadStart + length])
         start = payloadStart + length
-        if start == buffer.count { buffer.removeAll(keepingCapacity: true); start = 0 }
+        if start == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            start = 0
+        }
         return Frame(stream: stream, type: type, payload: payload)
     }
 
     private mutating func compact() {
-        if start > 0 { buffer.removeFirst(start); start = 0 }
+        if start > 0 {
+            buffer.removeFirst(start)
+            start = 0
+        }
     }
 }

@@ -73,7 +73,9 @@ public struct ExecRequest: Codable, Equatable, Sendable {
     /// Where a detached command's stdout and stderr go (default `/tmp/bhatti-exec-<id>.log`).
     public var outputFile: String?
 
-    public init(argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: Bool = false, detach: Bool? = nil, outputFile: String? = nil) {
+    public init(
+        argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: Bool = false, detach: Bool? = nil, outputFile: String? = nil
+    ) {
         self.argv = argv
         self.env = env
         self.cwd = cwd

@@ -121,26 +121,33 @@ final class AgentSession: Sendable {
             return writer.sendError(stream: frame.stream, .badRequest, "stream \(frame.stream) is already open")
         }
         guard state.beginOperation() else {
-            return writer.sendError(stream: frame.stream, .resourceExhausted, "too many operations in flight (limit \(AgentState.maxOperations))")
+            return writer.sendError(
+                stream: frame.stream, .resourceExhausted, "too many operations in flight (limit \(AgentState.maxOperations))")
         }
         let id = frame.stream
         let finishedOnce = Mutex(false)
         let context = StreamContext(
             id: id, writer: writer, window: SendWindow(), received: ReceiveCredit(stream: id, writer: writer),
             finished: { [weak self] in
-                guard !finishedOnce.withLock({ f in defer { f = true }; return f }) else { return }
+                guard
+                    !finishedOnce.withLock({ f in
+                        defer { f = true }
+                        return f
+                    })
+                else { return }
                 _ = self?.streams.withLock { $0.removeValue(forKey: id) }
                 self?.state.endOperation()
             })
         // Made first, registered, then started: its frames and its end always find the entry.
-        let made: (any GuestStream)? = switch frame.type {
-        case .exec: openExec(frame, context)
-        case .session: openSession(frame, context)
-        case .fileRead: openFileRead(frame, context)
-        case .fileWrite: openFileWrite(frame, context)
-        case .forward: openForward(frame, context)
-        default: nil
-        }
+        let made: (any GuestStream)? =
+            switch frame.type {
+            case .exec: openExec(frame, context)
+            case .session: openSession(frame, context)
+            case .fileRead: openFileRead(frame, context)
+            case .fileWrite: openFileWrite(frame, context)
+            case .forward: openForward(frame, context)
+            default: nil
+            }
         guard let stream = made else { return context.finished() }
         streams.withLock { $0[id] = stream }
         stream.start()
@@ -149,15 +156,16 @@ final class AgentSession: Sendable {
     /// Answers a one-shot request with `result` or `error`.
     private func respond(to frame: Frame) {
         do {
-            let reply: [UInt8] = switch frame.type {
-            case .activity: WireJSON.encode(state.activity())
-            case .configure: try configure(frame)
-            case .sessionList: try listSessions(frame)
-            case .sessionKill: try killSession(frame)
-            case .fileStat: try statFile(frame)
-            case .fileList: try listFiles(frame)
-            default: throw WireErrorMessage(code: .badRequest, message: "\(frame.type) is not a request")
-            }
+            let reply: [UInt8] =
+                switch frame.type {
+                case .activity: WireJSON.encode(state.activity())
+                case .configure: try configure(frame)
+                case .sessionList: try listSessions(frame)
+                case .sessionKill: try killSession(frame)
+                case .fileStat: try statFile(frame)
+                case .fileList: try listFiles(frame)
+                default: throw WireErrorMessage(code: .badRequest, message: "\(frame.type) is not a request")
+                }
             writer.send(Frame(stream: frame.stream, type: .result, payload: reply))
         } catch let error as WireErrorMessage {
             writer.sendError(stream: frame.stream, error.code, error.message)
@@ -184,7 +192,8 @@ final class AgentSession: Sendable {
 public let loharVersion = "0.2.0"
 
 func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
+    let x = Array(a.utf8)
+    let y = Array(b.utf8)
     guard x.count == y.count else { return false }
     var diff: UInt8 = 0
     for i in 0..<x.count { diff |= x[i] ^ y[i] }

@@ -33,7 +33,10 @@ final class ByteQueue: Sendable {
 
     /// Drops pending input and closes stdin (the process has exited).
     func close() {
-        state.withLock { s in s.closed = true; s.chunks.removeAll() }
+        state.withLock { s in
+            s.closed = true
+            s.chunks.removeAll()
+        }
         wake.signal()
     }
 

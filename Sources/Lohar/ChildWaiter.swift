@@ -61,7 +61,7 @@ final class ChildWaiter: Sendable {
                 continue
             }
             guard let wakeups, let bytes = try? wakeups.read(upTo: 64), !bytes.isEmpty else {
-                usleep(10_000)   // no pipe: fall back to polling
+                usleep(10_000)  // no pipe: fall back to polling
                 continue
             }
         }

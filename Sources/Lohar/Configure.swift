@@ -16,7 +16,7 @@ extension AgentSession {
             guard !hostname.isEmpty, hostname.utf8.count <= 63, !hostname.contains("/") else {
                 throw WireErrorMessage(code: .badRequest, message: "invalid hostname \(hostname)")
             }
-            if state.base.reapsAllChildren {   // the guest's own identity: only as PID 1, never in tests
+            if state.base.reapsAllChildren {  // the guest's own identity: only as PID 1, never in tests
                 try? Machine.setHostname(hostname)
                 writeSystemFile("/etc/hostname", hostname + "\n")
                 knownHosts.withLock { $0.hostname = hostname }

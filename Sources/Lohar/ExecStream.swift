@@ -51,7 +51,8 @@ final class ExecStream: GuestStream {
             let out = try Pipe.make()
             let err = try Pipe.make()
             let input = request.stdin ? try Pipe.make() : nil
-            var spawn = Spawn(path: path, arguments: request.argv, environment: env.map { "\($0.key)=\($0.value)" }.sorted(), workingDirectory: cwd)
+            var spawn = Spawn(
+                path: path, arguments: request.argv, environment: env.map { "\($0.key)=\($0.value)" }.sorted(), workingDirectory: cwd)
             spawn.standardInput = input?.read.rawValue ?? -1
             spawn.standardOutput = out.write.rawValue
             spawn.standardError = err.write.rawValue
@@ -64,7 +65,10 @@ final class ExecStream: GuestStream {
             err.write.close()
             input?.read.close()
             let queue = input.map { ByteQueue(fd: $0.write, credit: context.received) }
-            run.withLock { r in r.pid = pid; r.stdin = queue }
+            run.withLock { r in
+                r.pid = pid
+                r.stdin = queue
+            }
             state.execStarted()
             let finish: @Sendable (Termination) -> Void = { [context, state] termination in
                 if state.base.syncBeforeExit { sync() }
@@ -79,11 +83,12 @@ final class ExecStream: GuestStream {
             pump(err.read, as: .stderr, finish: finish)
             state.waiter.onExit(of: pid) { [self] t in record(termination: t, finish: finish) }
         } catch {
-            let code: WireErrorCode = switch error.rawValue {
-            case ENOENT, ENOTDIR: .notFound
-            case EACCES, EPERM: .permissionDenied
-            default: .internal
-            }
+            let code: WireErrorCode =
+                switch error.rawValue {
+                case ENOENT, ENOTDIR: .notFound
+                case EACCES, EPERM: .permissionDenied
+                default: .internal
+                }
             context.fail(code, "cannot start \(program) in \(cwd): \(error)")
         }
     }
@@ -114,7 +119,10 @@ final class ExecStream: GuestStream {
             while true {
                 // Wait for credit before reading: an unread pipe is what slows the process down.
                 let allowed = hostGone ? size : window.take(upTo: size)
-                if allowed == 0 { hostGone = true; continue }   // closed: drain to EOF without sending
+                if allowed == 0 {
+                    hostGone = true
+                    continue
+                }  // closed: drain to EOF without sending
                 guard let n = try? fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<allowed])), n > 0 else { break }
                 if !hostGone {
                     if n < allowed { window.grant(allowed - n) }

@@ -17,7 +17,10 @@ final class FrameWriter: Sendable {
         let bytes = frame.encoded()
         return lock.withLock { shut in
             guard !shut else { return false }
-            do { try fd.writeAllFile(bytes); return true } catch { return false }
+            do {
+                try fd.writeAllFile(bytes)
+                return true
+            } catch { return false }
         }
     }
 

@@ -21,7 +21,7 @@ public enum GuestBoot {
             mkdir(target, 0o755)
             do {
                 try Machine.mount(source: source, target: target, type: type, flags: flags, data: data)
-            } catch where error == Errno(rawValue: EBUSY) {
+            } catch  where error == Errno(rawValue: EBUSY) {
                 continue
             } catch {
                 log("mount \(target): \(error)")

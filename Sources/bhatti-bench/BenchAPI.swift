@@ -26,7 +26,9 @@ struct BenchAPI: Sendable {
     }
 
     /// `timed`, with the answer.
-    func timedCall(_ method: String, _ path: String, _ body: String = "", expect status: Int = 200) async throws -> (time: Duration, response: HTTPClientResponse) {
+    func timedCall(_ method: String, _ path: String, _ body: String = "", expect status: Int = 200) async throws -> (
+        time: Duration, response: HTTPClientResponse
+    ) {
         let (client, headers) = (client, headers)
         return try await timedOnClientThread("\(method) \(path)", expect: status) {
             try client.send(method: method, path: path, headers: headers, body: Array(body.utf8))

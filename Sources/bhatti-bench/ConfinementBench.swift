@@ -24,9 +24,13 @@ struct ConfinementBench {
         let jail = confinement.jail(sandbox: sandbox, files: [image.bootKernelPath, image.initramfsPath, image.rootfsPath])
         let n = samples
         return try await Blocking.run(name: "confinement-bench") {
-            var plain = Samples("QEMU start: spawn, unconfined", how: "clone (CLONE_VM|CLONE_VFORK) + exec of /bin/true in a new session, waited for")
-            var jailed = Samples("QEMU start: spawn, confined", how: "the same as a sandbox's own uid in bhatti-vmm's group, in a private mount namespace (tmpfs masks + binds a VM gets)")
-            var handOver = Samples("QEMU start: hand the directory over", how: "chown of a sandbox directory and its 5 files to the sandbox's uid")
+            var plain = Samples(
+                "QEMU start: spawn, unconfined", how: "clone (CLONE_VM|CLONE_VFORK) + exec of /bin/true in a new session, waited for")
+            var jailed = Samples(
+                "QEMU start: spawn, confined",
+                how: "the same as a sandbox's own uid in bhatti-vmm's group, in a private mount namespace (tmpfs masks + binds a VM gets)")
+            var handOver = Samples(
+                "QEMU start: hand the directory over", how: "chown of a sandbox directory and its 5 files to the sandbox's uid")
             // The engine's own cgroups (its limits, its way in), under a sandbox id of the bench's.
             let cgroups = Cgroups(dataDirectory: dataDirectory)
             let placementID = "bench-placement"
@@ -36,8 +40,16 @@ struct ConfinementBench {
                 if case .v2(let fd)? = entry { close(fd) }
                 cgroups?.remove(id: placementID)
             }
-            var joined = Samples("QEMU start: spawn into its cgroup", how: "spawn of a sleeping child until it runs in its cgroup: it enters before exec (v1: writes 0 to tasks; v2: clone3 into it), as QEMU does; each after 50 ms of quiet")
-            var moved = Samples("QEMU start: spawn, then move into a cgroup", how: "the same child moved in from outside after it started (pid to cgroup.procs): how QEMU was placed before (global lock, RCU grace period); each after 50 ms of quiet")
+            var joined = Samples(
+                "QEMU start: spawn into its cgroup",
+                how:
+                    "spawn of a sleeping child until it runs in its cgroup: it enters before exec (v1: writes 0 to tasks; v2: clone3 into it), as QEMU does; each after 50 ms of quiet"
+            )
+            var moved = Samples(
+                "QEMU start: spawn, then move into a cgroup",
+                how:
+                    "the same child moved in from outside after it started (pid to cgroup.procs): how QEMU was placed before (global lock, RCU grace period); each after 50 ms of quiet"
+            )
             /// Spawn to "in its cgroup"; the child is ended outside the measurement.
             func placed(_ cgroups: Cgroups, _ entry: CgroupEntry, join: Bool) throws -> Duration {
                 var s = Spawn(path: "/bin/sleep", arguments: ["sleep", "5"], environment: [])
@@ -80,12 +92,18 @@ struct ConfinementBench {
                 }
             }
             let added = jailed.percentile(0.5) - plain.percentile(0.5) + handOver.percentile(0.5)
-            let placement = entry == nil ? "" : String(
-                format: " Placing QEMU in its cgroup: %.2f ms p50 as the child enters it itself, %.2f ms when moved in from outside (as before).",
-                joined.percentile(0.5), moved.percentile(0.5))
-            let note = String(
-                format: "confinement: adds %.2f ms p50 to each QEMU start (create or cold restore): the confined spawn %.2f ms against %.2f ms, plus %.3f ms to hand the directory over (target ≤ 20 ms). Exec and warm resume run no confinement code.",
-                added, jailed.percentile(0.5), plain.percentile(0.5), handOver.percentile(0.5)) + placement
+            let placement =
+                entry == nil
+                ? ""
+                : String(
+                    format:
+                        " Placing QEMU in its cgroup: %.2f ms p50 as the child enters it itself, %.2f ms when moved in from outside (as before).",
+                    joined.percentile(0.5), moved.percentile(0.5))
+            let note =
+                String(
+                    format:
+                        "confinement: adds %.2f ms p50 to each QEMU start (create or cold restore): the confined spawn %.2f ms against %.2f ms, plus %.3f ms to hand the directory over (target ≤ 20 ms). Exec and warm resume run no confinement code.",
+                    added, jailed.percentile(0.5), plain.percentile(0.5), handOver.percentile(0.5)) + placement
             return ([plain, jailed, handOver] + (entry == nil ? [] : [joined, moved]), note)
         }
     }

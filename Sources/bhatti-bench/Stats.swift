@@ -22,8 +22,9 @@ struct Samples {
     }
 
     var row: String {
-        String(format: "| %@ | %d | %@ | %@ | %@ | %@ | %@ |", name, values.count, fmt(percentile(0.5)), fmt(percentile(0.95)),
-               fmt(percentile(0.99)), fmt(values.max() ?? .nan), how)
+        String(
+            format: "| %@ | %d | %@ | %@ | %@ | %@ | %@ |", name, values.count, fmt(percentile(0.5)), fmt(percentile(0.95)),
+            fmt(percentile(0.99)), fmt(values.max() ?? .nan), how)
     }
 
     private func fmt(_ v: Double) -> String { v < 10 ? String(format: "%.3f", v) : String(format: "%.1f", v) }

@@ -24,7 +24,9 @@ struct TenancyBench {
             HTTPRequest(method: "GET", target: "/v1/sandboxes/dev", headers: ["Authorization": "Bearer \($0)", "Host": "localhost"])
         }
         let rssBefore = residentKiB()
-        var admit = Samples("auth + rate-limit check", how: "Gate.admit in-process: SHA-256 of the key, lookup, constant-time compare, token bucket; \(users) users round-robin")
+        var admit = Samples(
+            "auth + rate-limit check",
+            how: "Gate.admit in-process: SHA-256 of the key, lookup, constant-time compare, token bucket; \(users) users round-robin")
         var refused = 0
         for i in 0..<calls {
             let request = requests[i % requests.count]
@@ -33,7 +35,10 @@ struct TenancyBench {
             admit.add(ContinuousClock.now - start)
         }
         let grown = residentKiB() - rssBefore
-        let note = String(format: "auth + rate limits: p50 %.1f µs, p99 %.1f µs per request (target ≤ 20 µs). ", admit.percentile(0.5) * 1000, admit.percentile(0.99) * 1000)
+        let note =
+            String(
+                format: "auth + rate limits: p50 %.1f µs, p99 %.1f µs per request (target ≤ 20 µs). ", admit.percentile(0.5) * 1000,
+                admit.percentile(0.99) * 1000)
             + "\(users) users each called the gate; the limiters track \(gate.trackedBuckets) buckets (bounded at \(Gate.trackedUsers) per class), resident memory grew \(grown) KiB meanwhile; \(refused) of \(calls) calls refused."
         return ([admit], note)
     }

@@ -1,9 +1,9 @@
 import BhattiAPI
 import BhattiDaemon
 import BhattiEngine
+import BhattiHTTP
 import BhattiSystem
 import Foundation
-import BhattiHTTP
 
 /// The thermal tiers (hot ⇄ warm ⇄ cold) on real VMs through the real daemon. The daemon's idle
 /// timers are off for the bench, so every transition here is one the bench asked for.
@@ -89,21 +89,30 @@ struct ThermalBench {
         let id = try await create("cold-1g", memoryMB: 1024)
         for _ in 0..<5 { try await api.execTrue("cold-1g") }
         let memory = VMPaths(dataDirectory: daemon.configuration.dataDirectory, id: id).memory
-        var before = Samples("RAM file cached before stop (MiB)", how: "page-cache residency of the 1 GiB RAM file while hot (mincore), MiB not ms")
-        var stop = Samples("cold snapshot, 1 GiB (stop)", how: "POST …/stop on a hot 1 GiB sandbox until it answers `cold`: device state to disk, QEMU ended")
-        var evict = Samples("  write-back + eviction after it", how: "from the stop's answer until mincore finds none of the RAM file cached (10 ms polls)")
-        var after = Samples("RAM file cached once settled (MiB)", how: "mincore over the cold sandbox's RAM file 100 ms after eviction ended, MiB not ms")
-        var wake = Samples("cold resume + exec `true`, API", how: "POST …/exec on the cold sandbox: QEMU start, device state load, lazy RAM from disk, exec")
-        var restore = Samples("start (cold → hot), API", how: "POST …/start on the cold sandbox, no exec: the restore alone (agent connected)")
+        var before = Samples(
+            "RAM file cached before stop (MiB)", how: "page-cache residency of the 1 GiB RAM file while hot (mincore), MiB not ms")
+        var stop = Samples(
+            "cold snapshot, 1 GiB (stop)",
+            how: "POST …/stop on a hot 1 GiB sandbox until it answers `cold`: device state to disk, QEMU ended")
+        var evict = Samples(
+            "  write-back + eviction after it", how: "from the stop's answer until mincore finds none of the RAM file cached (10 ms polls)")
+        var after = Samples(
+            "RAM file cached once settled (MiB)", how: "mincore over the cold sandbox's RAM file 100 ms after eviction ended, MiB not ms")
+        var wake = Samples(
+            "cold resume + exec `true`, API",
+            how: "POST …/exec on the cold sandbox: QEMU start, device state load, lazy RAM from disk, exec")
+        var restore = Samples(
+            "start (cold → hot), API", how: "POST …/start on the cold sandbox, no exec: the restore alone (agent connected)")
         for i in 0..<coldWakes {
             log("cold round \(i + 1)/\(coldWakes)")
             try await Task.sleep(for: .milliseconds(500))
             before.add(ms: try await Blocking.run { try PageCache.residentMiB(memory) })
-            stop.add(try await measure {
-                let r = try await api.expect(200, "POST", "/v1/sandboxes/cold-1g/stop")
-                let state = try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body)).state
-                guard state == "cold" else { throw BenchError("stop answered state \(state)") }
-            })
+            stop.add(
+                try await measure {
+                    let r = try await api.expect(200, "POST", "/v1/sandboxes/cold-1g/stop")
+                    let state = try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body)).state
+                    guard state == "cold" else { throw BenchError("stop answered state \(state)") }
+                })
             let settled = try await settle([memory], timeout: .seconds(60))
             evict.add(settled ?? .seconds(60))
             if settled == nil { report.notes.append("A cold round's RAM file was still cached 60 s after the stop.") }
@@ -122,9 +131,11 @@ struct ThermalBench {
         report.target("cold snapshot of 1 GiB p50", goal: "≤ 50 ms", stop.percentile(0.5), met: stop.percentile(0.5) <= 50)
         report.target("cold resume + exec p50", goal: "≤ 150 ms", wake.percentile(0.5), met: wake.percentile(0.5) <= 150)
         if let first = wake.values.first {
-            report.notes.append(String(
-                format: "The first cold wake after boot took %.1f ms (resume + exec): its snapshot kept no read-ahead list, since a freshly booted guest has touched more than the list's 48 MiB cap, so its pages fault in from disk. Every later wake reads ahead the pages its guest touched.",
-                first))
+            report.notes.append(
+                String(
+                    format:
+                        "The first cold wake after boot took %.1f ms (resume + exec): its snapshot kept no read-ahead list, since a freshly booted guest has touched more than the list's 48 MiB cap, so its pages fault in from disk. Every later wake reads ahead the pages its guest touched.",
+                    first))
         }
         let cached = after.values.max() ?? .nan
         report.target("RAM file in page cache once cold (worst round)", goal: "0 MiB", cached, met: cached == 0, unit: "MiB")
@@ -144,7 +155,9 @@ struct ThermalBench {
             }
             for (name, id) in ids { memories[name] = VMPaths(dataDirectory: daemon.configuration.dataDirectory, id: id).memory }
         }
-        var wall = Samples("\(fleet) concurrent cold wakes, wall", how: "one POST …/exec `true` to each of \(fleet) cold 256 MiB sandboxes at once, until all answered")
+        var wall = Samples(
+            "\(fleet) concurrent cold wakes, wall",
+            how: "one POST …/exec `true` to each of \(fleet) cold 256 MiB sandboxes at once, until all answered")
         var each = Samples("  per request", how: "each of those requests' own latency (all rounds)")
         var failures: [String] = []
         var live = names
@@ -156,28 +169,29 @@ struct ThermalBench {
             }
             log("fleet round \(round + 1)/\(fleetRounds): wake")
             var failed: [String] = []
-            wall.add(await measure {
-                let results = await withTaskGroup(of: (String, Result<Duration, any Error>).self) { group in
-                    for name in live {
-                        group.addTask {
-                            let start = ContinuousClock.now
-                            do {
-                                try await api.execTrue(name)
-                                return (name, .success(ContinuousClock.now - start))
-                            } catch { return (name, .failure(error)) }
+            wall.add(
+                await measure {
+                    let results = await withTaskGroup(of: (String, Result<Duration, any Error>).self) { group in
+                        for name in live {
+                            group.addTask {
+                                let start = ContinuousClock.now
+                                do {
+                                    try await api.execTrue(name)
+                                    return (name, .success(ContinuousClock.now - start))
+                                } catch { return (name, .failure(error)) }
+                            }
+                        }
+                        return await group.reduce(into: []) { $0.append($1) }
+                    }
+                    for (name, result) in results {
+                        switch result {
+                        case .success(let d): each.add(d)
+                        case .failure(let e):
+                            failed.append(name)
+                            failures.append("\(name): \(e)")
                         }
                     }
-                    return await group.reduce(into: []) { $0.append($1) }
-                }
-                for (name, result) in results {
-                    switch result {
-                    case .success(let d): each.add(d)
-                    case .failure(let e):
-                        failed.append(name)
-                        failures.append("\(name): \(e)")
-                    }
-                }
-            })
+                })
             // A failed wake leaves its sandbox in `error`: later rounds go on without it.
             live.removeAll { failed.contains($0) }
         }
@@ -185,8 +199,10 @@ struct ThermalBench {
         report.rows += [wall, each]
         report.notes.append(
             "Concurrent wakes: \(fleet) sandboxes of 256 MiB, \(fleetRounds) round(s), each preceded by stopping all and waiting "
-                + String(format: "until none of their RAM files is cached. The fastest single wake took %.0f ms. ", each.values.min() ?? .nan)
-                + "\(failures.isEmpty ? "Every wake succeeded." : "\(failures.count) wakes failed: \(failures.prefix(3).joined(separator: "; "))")")
+                + String(
+                    format: "until none of their RAM files is cached. The fastest single wake took %.0f ms. ", each.values.min() ?? .nan)
+                + "\(failures.isEmpty ? "Every wake succeeded." : "\(failures.count) wakes failed: \(failures.prefix(3).joined(separator: "; "))")"
+        )
     }
 
     // MARK: helpers
@@ -212,12 +228,15 @@ struct ThermalBench {
             }
             var samples = Samples(
                 "create → first exec, from a template",
-                how: "POST /v1/sandboxes (1 vCPU, 512 MiB) then exec `true`: sparse copy of the template's RAM and disk, restore, new identity")
+                how:
+                    "POST /v1/sandboxes (1 vCPU, 512 MiB) then exec `true`: sparse copy of the template's RAM and disk, restore, new identity"
+            )
             for i in 0..<templateCreates {
-                samples.add(try await measure {
-                    try await api2.expect(201, "POST", "/v1/sandboxes", "{\"name\":\"t\(i)\",\"memory_mb\":512}")
-                    try await api2.execTrue("t\(i)")
-                })
+                samples.add(
+                    try await measure {
+                        try await api2.expect(201, "POST", "/v1/sandboxes", "{\"name\":\"t\(i)\",\"memory_mb\":512}")
+                        try await api2.execTrue("t\(i)")
+                    })
                 try await api2.expect(200, "DELETE", "/v1/sandboxes/t\(i)")
             }
             report.rows.append(samples)

@@ -15,7 +15,8 @@ struct ThermalOptions {
     var enabled: Bool { cycles > 0 || warmWakes > 0 || coldWakes > 0 || fleet > 0 || templateCreates > 0 }
 
     func bench(_ daemon: Daemon, _ api: BenchAPI) -> ThermalBench {
-        ThermalBench(daemon: daemon, api: api, cycles: cycles, warmWakes: warmWakes, coldWakes: coldWakes, fleet: fleet, fleetRounds: fleetRounds,
-                     templateCreates: templateCreates)
+        ThermalBench(
+            daemon: daemon, api: api, cycles: cycles, warmWakes: warmWakes, coldWakes: coldWakes, fleet: fleet, fleetRounds: fleetRounds,
+            templateCreates: templateCreates)
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 import Lohar
 
 // lohar: PID 1 of every bhatti VM. Thin shell over the Lohar library.
-_ = lohar_init_proc_mounted()   // keeps the pre-main /proc constructor linked in
+_ = lohar_init_proc_mounted()  // keeps the pre-main /proc constructor linked in
 let arguments = CommandLine.arguments
 if arguments.dropFirst().first == "--version" {
     print("lohar \(loharVersion)")
@@ -14,7 +14,10 @@ Signals.ignoreBrokenPipe()
 if let socket = getenv("LOHAR_TEST_SOCKET").map({ String(cString: $0) }) {
     // Test mode: the same handlers on a unix socket, as the current user, outside a VM.
     let agent = Agent(configuration: .hostTest(path: String(cString: getenv("PATH"))))
-    do { try agent.serve(unixSocket: socket) } catch { GuestBoot.log("cannot serve \(socket): \(error)"); exit(1) }
+    do { try agent.serve(unixSocket: socket) } catch {
+        GuestBoot.log("cannot serve \(socket): \(error)")
+        exit(1)
+    }
 }
 guard getpid() == 1 else {
     GuestBoot.log("refusing to run: lohar is the guest's init (PID 1); set LOHAR_TEST_SOCKET for test mode")

@@ -1,6 +1,7 @@
-@testable import BhattiAPI
 import Foundation
 import Testing
+
+@testable import BhattiAPI
 
 /// The route table as data: every endpoint's method and path, the 404/405 split, and the client's
 /// paths matching back to the route they were built from.
@@ -55,9 +56,11 @@ struct RouteTests {
         #expect(APIRoute.table.count == Self.routes.count + 1, "each route, and HEAD /health")
     }
 
-    @Test("parameters are percent-encoded, and the server's decoded path matches them back", arguments: [
-        "my snap", "a?b#c", "100%", "naïve", "x+y", "s p/a c e",
-    ])
+    @Test(
+        "parameters are percent-encoded, and the server's decoded path matches them back",
+        arguments: [
+            "my snap", "a?b#c", "100%", "naïve", "x+y", "s p/a c e",
+        ])
     func encodedNames(name: String) throws {
         for route in [APIRoute.sandbox(name), .restoreSnapshot(name), .deleteSecret(name), .rotateKey(name)] {
             let path = route.path
@@ -74,30 +77,33 @@ struct RouteTests {
     @Test("a query is encoded after the path")
     func query() {
         #expect(APIRoute.listSandboxes.target(query: []) == "/v1/sandboxes")
-        #expect(APIRoute.readFile("dev").target(query: [("path", "/tmp/a b&c"), ("ls", "true")])
-            == "/v1/sandboxes/dev/files?path=%2Ftmp%2Fa%20b%26c&ls=true")
+        #expect(
+            APIRoute.readFile("dev").target(query: [("path", "/tmp/a b&c"), ("ls", "true")])
+                == "/v1/sandboxes/dev/files?path=%2Ftmp%2Fa%20b%26c&ls=true")
         #expect(APIRoute.listSandboxes.target(query: [("label", "team=a+b")]) == "/v1/sandboxes?label=team%3Da%2Bb")
     }
 
-    @Test("a served path with another method is 405, naming the methods it has", arguments: [
-        ("PUT", "/v1/sandboxes", ["GET", "POST"]),
-        ("POST", "/v1/sandboxes/dev", ["GET", "PATCH", "DELETE"]),
-        ("GET", "/v1/sandboxes/tiers/stop", ["POST"]),
-        ("GET", "/v1/sandboxes/dev/exec", ["POST"]),
-        ("POST", "/v1/sandboxes/dev/exec/ws", ["GET"]),
-        ("DELETE", "/v1/sandboxes/dev/files", ["GET", "HEAD", "PUT"]),
-        ("POST", "/v1/sandboxes/dev/shell", ["GET"]),
-        ("DELETE", "/v1/sandboxes/dev/publish", ["POST", "GET"]),
-        ("GET", "/v1/sandboxes/dev/publish/8080", ["DELETE"]),
-        ("GET", "/v1/snapshots/first/restore", ["POST"]),
-        ("GET", "/v1/snapshots/first", ["DELETE"]),
-        ("DELETE", "/v1/snapshots", ["GET"]),
-        ("GET", "/v1/users/ann", ["PATCH", "DELETE"]),
-        ("GET", "/v1/users/ann/rotate-key", ["POST"]),
-        ("PUT", "/v1/secrets", ["GET", "POST"]),
-        ("GET", "/v1/secrets/TOKEN", ["DELETE"]),
-        ("POST", "/v1/events", ["GET"]),
-    ])
+    @Test(
+        "a served path with another method is 405, naming the methods it has",
+        arguments: [
+            ("PUT", "/v1/sandboxes", ["GET", "POST"]),
+            ("POST", "/v1/sandboxes/dev", ["GET", "PATCH", "DELETE"]),
+            ("GET", "/v1/sandboxes/tiers/stop", ["POST"]),
+            ("GET", "/v1/sandboxes/dev/exec", ["POST"]),
+            ("POST", "/v1/sandboxes/dev/exec/ws", ["GET"]),
+            ("DELETE", "/v1/sandboxes/dev/files", ["GET", "HEAD", "PUT"]),
+            ("POST", "/v1/sandboxes/dev/shell", ["GET"]),
+            ("DELETE", "/v1/sandboxes/dev/publish", ["POST", "GET"]),
+            ("GET", "/v1/sandboxes/dev/publish/8080", ["DELETE"]),
+            ("GET", "/v1/snapshots/first/restore", ["POST"]),
+            ("GET", "/v1/snapshots/first", ["DELETE"]),
+            ("DELETE", "/v1/snapshots", ["GET"]),
+            ("GET", "/v1/users/ann", ["PATCH", "DELETE"]),
+            ("GET", "/v1/users/ann/rotate-key", ["POST"]),
+            ("PUT", "/v1/secrets", ["GET", "POST"]),
+            ("GET", "/v1/secrets/TOKEN", ["DELETE"]),
+            ("POST", "/v1/events", ["GET"]),
+        ])
     func wrongMethod(method: String, path: String, allowed: [String]) {
         #expect(APIRoute.match(method: method, path: path) == .methodNotAllowed(allowed: allowed))
     }
@@ -110,11 +116,13 @@ struct RouteTests {
         #expect(APIRoute.match(method: "GET", path: "/v1/health").needsKey)
     }
 
-    @Test("paths nothing serves are 404", arguments: [
-        "/", "/v2/whatever", "/v1", "/v1/nope", "/v1/sandboxes/dev/nope", "/v1/sandboxes/dev/exec/nope",
-        "/v1/sandboxes/dev/proxy", "/v1/sandboxes/dev/publish/8080/x", "/v1/snapshots/first/nope",
-        "/v1/snapshots/first/restore/x", "/v1/users/ann/nope", "/v1/secrets/a/b", "/v1/events/x", "/health/x", "/sandboxes",
-    ])
+    @Test(
+        "paths nothing serves are 404",
+        arguments: [
+            "/", "/v2/whatever", "/v1", "/v1/nope", "/v1/sandboxes/dev/nope", "/v1/sandboxes/dev/exec/nope",
+            "/v1/sandboxes/dev/proxy", "/v1/sandboxes/dev/publish/8080/x", "/v1/snapshots/first/nope",
+            "/v1/snapshots/first/restore/x", "/v1/users/ann/nope", "/v1/secrets/a/b", "/v1/events/x", "/health/x", "/sandboxes",
+        ])
     func unknown(path: String) {
         for method in ["GET", "POST", "DELETE"] {
             #expect(APIRoute.match(method: method, path: path) == .notFound, "\(method) \(path)")
@@ -123,9 +131,11 @@ struct RouteTests {
 
     @Test("the proxy takes any method and any path below its port")
     func proxy() {
-        #expect(APIRoute.match(method: "PATCH", path: "/v1/sandboxes/dev/proxy/8080/api/exec/ws")
-            == .found(.proxy("dev", port: "8080", method: "PATCH")))
-        #expect(APIRoute.match(method: "GET", path: "/v1/sandboxes/dev/proxy/web") == .found(.proxy("dev", port: "web", method: "GET")),
+        #expect(
+            APIRoute.match(method: "PATCH", path: "/v1/sandboxes/dev/proxy/8080/api/exec/ws")
+                == .found(.proxy("dev", port: "8080", method: "PATCH")))
+        #expect(
+            APIRoute.match(method: "GET", path: "/v1/sandboxes/dev/proxy/web") == .found(.proxy("dev", port: "web", method: "GET")),
             "the handler refuses a port that is not a number")
     }
 

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BhattiAge
 
 @Suite struct RoundTripTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BhattiAge
 
 @Suite struct Bech32Tests {
@@ -77,7 +78,7 @@ import Testing
     private func bech32WithValues(hrp: String, values: [UInt8]) -> String {
         let charset = Array("qpzry9x8gf2tvdw0s3jn54khce6mua7l".utf8)
         func polymod(_ v: [UInt8]) -> UInt32 {
-            let g: [UInt32] = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
+            let g: [UInt32] = [0x3b6a_57b2, 0x2650_8e6d, 0x1ea1_19fa, 0x3d42_33dd, 0x2a14_62b3]
             var chk: UInt32 = 1
             for x in v {
                 let b = chk >> 25

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BhattiAge
 
 /// Header grammar: what is skipped, what is refused.
@@ -31,18 +32,18 @@ import Testing
     }
 
     @Test(arguments: [
-        "-> \nAAAA\n",               // no arguments
-        "-> a  b\nAAAA\n",           // empty argument
-        "-> a \nAAAA\n",             // trailing space
-        "->a\nAAAA\n",               // missing space
-        "-> a\u{7f}\nAAAA\n",        // non-VCHAR
-        "-> a\n",                    // body's final line missing ("---" is not base64)
-        "-> a\nAAA=\n",              // padding
-        "-> a\nAB\n",                // non-canonical trailing bits
-        "-> a\nA\n",                 // impossible length
-        "-> a\nAA A\n",              // space in body
+        "-> \nAAAA\n",  // no arguments
+        "-> a  b\nAAAA\n",  // empty argument
+        "-> a \nAAAA\n",  // trailing space
+        "->a\nAAAA\n",  // missing space
+        "-> a\u{7f}\nAAAA\n",  // non-VCHAR
+        "-> a\n",  // body's final line missing ("---" is not base64)
+        "-> a\nAAA=\n",  // padding
+        "-> a\nAB\n",  // non-canonical trailing bits
+        "-> a\nA\n",  // impossible length
+        "-> a\nAA A\n",  // space in body
         "-> a\n\(String(repeating: "A", count: 65))\n\n",  // over-long line
-        "-> a\n\(String(repeating: "A", count: 64))\n",    // full last line, no short line after
+        "-> a\n\(String(repeating: "A", count: 64))\n",  // full last line, no short line after
         "junk\n",
     ])
     func malformedUnknownStanzasAreRefused(bad: String) throws {

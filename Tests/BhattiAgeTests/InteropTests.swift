@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BhattiAge
 
 /// Files and keys cross between this implementation and the reference `age` CLI.
@@ -50,8 +51,12 @@ import Testing
             let other = try AgeIdentity.generate()
             let plaintext = randomBytes(130_000)
             try cli.write("plain", plaintext)
-            try cli.run("age", ["-r", other.recipient.encoded, "-r", ours.recipient.encoded,
-                                "-o", cli.path("file.age"), cli.path("plain")])
+            try cli.run(
+                "age",
+                [
+                    "-r", other.recipient.encoded, "-r", ours.recipient.encoded,
+                    "-o", cli.path("file.age"), cli.path("plain"),
+                ])
             let file = try cli.read("file.age")
             #expect(try Age.decrypt(file, with: [ours]) == plaintext)
             #expect(throws: AgeError.noIdentityMatched) { try Age.decrypt(file, with: [try AgeIdentity.generate()]) }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BhattiAge
 
 @Suite struct KeyTests {
@@ -31,12 +32,13 @@ import Testing
         let identity = try AgeIdentity.generate()
         let created = Date(timeIntervalSince1970: 1_700_000_000)
         let contents = identity.fileContents(created: created)
-        #expect(contents == """
-            # created: 2023-11-14T22:13:20Z
-            # public key: \(identity.recipient.encoded)
-            \(identity.encoded)
+        #expect(
+            contents == """
+                # created: 2023-11-14T22:13:20Z
+                # public key: \(identity.recipient.encoded)
+                \(identity.encoded)
 
-            """)
+                """)
         #expect(try AgeIdentity(parsing: contents).secretKey == identity.secretKey)
         #expect(identity.fileContents.hasPrefix("# created: 20"))
 

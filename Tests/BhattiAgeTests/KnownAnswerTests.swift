@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import BhattiAge
 
 /// A file produced once by the reference `age` CLI (v1.1.1), kept as bytes so the

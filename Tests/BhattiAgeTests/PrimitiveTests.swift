@@ -1,11 +1,13 @@
 import Testing
+
 @testable import BhattiAge
 
 /// Published vectors for the libcrypto wrappers.
 @Suite struct PrimitiveTests {
     @Test func hkdfRFC5869Case1() throws {
-        let okm = try Crypto.hkdf(ikm: [UInt8](repeating: 0x0b, count: 22), salt: hexBytes("000102030405060708090a0b0c"),
-                                  info: hexBytes("f0f1f2f3f4f5f6f7f8f9"), count: 42)
+        let okm = try Crypto.hkdf(
+            ikm: [UInt8](repeating: 0x0b, count: 22), salt: hexBytes("000102030405060708090a0b0c"),
+            info: hexBytes("f0f1f2f3f4f5f6f7f8f9"), count: 42)
         #expect(okm == hexBytes("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"))
     }
 

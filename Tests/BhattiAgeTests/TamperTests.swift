@@ -1,4 +1,5 @@
 import Testing
+
 @testable import BhattiAge
 
 /// Every way a file can be damaged maps to a specific error.

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import BhattiAge
 
 /// Random bytes, so chunk reordering or duplication would show up in the plaintext too.

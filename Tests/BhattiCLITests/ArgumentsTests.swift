@@ -1,16 +1,19 @@
-@testable import BhattiCLI
 import Foundation
 import Testing
 
+@testable import BhattiCLI
+
 @Suite("Argument parsing")
 struct ArgumentsTests {
-    let specs = CLIContext.globalOptions + [
-        OptionSpec("--name", kind: .value), OptionSpec("--label", kind: .repeated), OptionSpec("--keep-hot", kind: .flag),
-    ]
+    let specs =
+        CLIContext.globalOptions + [
+            OptionSpec("--name", kind: .value), OptionSpec("--label", kind: .repeated), OptionSpec("--keep-hot", kind: .flag),
+        ]
 
     @Test("values, repeated values, flags, positionals and everything after --")
     func mixed() throws {
-        let p = try parseArguments(["dev", "--name=x", "--label", "a=1", "--label", "b=2", "--keep-hot", "-y", "--", "ls", "-la"], specs: specs)
+        let p = try parseArguments(
+            ["dev", "--name=x", "--label", "a=1", "--label", "b=2", "--keep-hot", "-y", "--", "ls", "-la"], specs: specs)
         #expect(p.positionals == ["dev"])
         #expect(p.value("--name") == "x")
         #expect(try p.pairs("--label") == ["a": "1", "b": "2"])
@@ -38,7 +41,8 @@ struct ArgumentsTests {
         defer { try? FileManager.default.removeItem(atPath: home) }
         #expect(CLIContext.resolve(none, environment: ["HOME": home]).url == CLIContext.defaultURL)
         try FileManager.default.createDirectory(atPath: home + "/.bhatti", withIntermediateDirectories: true)
-        try Data("{\"url\":\"http://127.0.0.1:7\",\"token\":\"from-file\"}".utf8).write(to: URL(fileURLWithPath: home + "/.bhatti/config.json"))
+        try Data("{\"url\":\"http://127.0.0.1:7\",\"token\":\"from-file\"}".utf8).write(
+            to: URL(fileURLWithPath: home + "/.bhatti/config.json"))
         let file = CLIContext.resolve(none, environment: ["HOME": home])
         #expect(file.url == "http://127.0.0.1:7")
         #expect(file.token == "from-file")
@@ -65,7 +69,8 @@ struct ArgumentsTests {
         #expect(CLIError.server(status: 404, code: "not_found", message: "x").exitCode == 1)
         #expect(await BhattiCommand.main(["frobnicate"], environment: [:]) == 2)
         #expect(await BhattiCommand.main(["list", "--url", "unix:///tmp/bh-nothing-here.sock"], environment: [:]) == 3)
-        #expect(await BhattiCommand.main(["create", "--name", "x", "--disk", "lots"], environment: [:]) == 2, "a non-number is a usage error")
+        #expect(
+            await BhattiCommand.main(["create", "--name", "x", "--disk", "lots"], environment: [:]) == 2, "a non-number is a usage error")
         #expect(await BhattiCommand.main(["unpublish", "x"], environment: [:]) == 2, "a missing -p is a usage error")
     }
 }
@@ -76,12 +81,14 @@ struct ExecArgumentsTests {
         try parseArguments(args, specs: CLIContext.globalOptions + ExecCommand.command.options, restAfter: ExecCommand.command.restAfter)
     }
 
-    @Test("the command and its flags need no --", arguments: [
-        (["dev", "ls", "-la"], ["ls", "-la"]),
-        (["dev", "--", "ls", "-la"], ["ls", "-la"]),
-        (["dev", "sh", "-c", "echo $0", "--", "x"], ["sh", "-c", "echo $0", "--", "x"]),
-        (["dev", "printf", "%s|", "-e", "A=2", "--cwd", "/x", "--help"], ["printf", "%s|", "-e", "A=2", "--cwd", "/x", "--help"]),
-    ])
+    @Test(
+        "the command and its flags need no --",
+        arguments: [
+            (["dev", "ls", "-la"], ["ls", "-la"]),
+            (["dev", "--", "ls", "-la"], ["ls", "-la"]),
+            (["dev", "sh", "-c", "echo $0", "--", "x"], ["sh", "-c", "echo $0", "--", "x"]),
+            (["dev", "printf", "%s|", "-e", "A=2", "--cwd", "/x", "--help"], ["printf", "%s|", "-e", "A=2", "--cwd", "/x", "--help"]),
+        ])
     func passThrough(args: [String], command: [String]) throws {
         let p = try parse(args)
         #expect(p.positionals == ["dev"])

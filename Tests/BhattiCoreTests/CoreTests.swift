@@ -73,7 +73,8 @@ struct CoreTests {
     /// Free space before a VM starts: its RAM file's missing part plus the growth headroom, or 507.
     @Test("storage budget: what a VM needs and when it is refused")
     func storageBudget() throws {
-        let mib: UInt64 = 1 << 20, headroom = StorageBudget.headroomBytes
+        let mib: UInt64 = 1 << 20
+        let headroom = StorageBudget.headroomBytes
         let needs: [(memoryMB: Int, onDisk: UInt64, expected: UInt64)] = [
             (512, 0, 512 * mib + headroom),
             (512, 200 * mib, 312 * mib + headroom),  // a cold sandbox's RAM file is partly there
@@ -90,7 +91,9 @@ struct CoreTests {
             Issue.record("expected a refusal")
         } catch {
             #expect(error.code == .insufficientStorage)
-            #expect(error.message == "not enough free space in /d to create x: 3 MiB free, 768 MiB needed (its RAM file and 256 MiB for disk growth)")
+            #expect(
+                error.message
+                    == "not enough free space in /d to create x: 3 MiB free, 768 MiB needed (its RAM file and 256 MiB for disk growth)")
         }
     }
 }

@@ -1,7 +1,8 @@
-@testable import BhattiCore
 import Foundation
 import Synchronization
 import Testing
+
+@testable import BhattiCore
 
 /// A clock that moves only when told, so refill is deterministic.
 private final class FakeClock: Sendable {

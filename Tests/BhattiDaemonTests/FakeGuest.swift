@@ -38,7 +38,8 @@ struct FakeGuest: SandboxGuest {
 
     func activity() async throws -> GuestActivity {
         try answer()
-        return GuestActivity(lastActivityMs: 0, runningSessions: 0, attachedSessions: 0, runningExecs: 0, cpuBusyTicks: nil, cpuTotalTicks: nil)
+        return GuestActivity(
+            lastActivityMs: 0, runningSessions: 0, attachedSessions: 0, runningExecs: 0, cpuBusyTicks: nil, cpuTotalTicks: nil)
     }
 
     func configure(_ settings: GuestSettings) async throws { try answer() }

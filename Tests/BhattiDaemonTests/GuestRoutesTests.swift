@@ -1,11 +1,12 @@
 import BhattiAPI
 import BhattiCore
-@testable import BhattiDaemon
 import BhattiEngine
-@testable import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+
+@testable import BhattiDaemon
+@testable import BhattiHTTP
 
 /// The guest routes' handlers over a fake guest (no QEMU): what the guest answers or refuses becomes
 /// the API's status and message, as the error table says.
@@ -63,7 +64,9 @@ struct GuestRoutesTests {
     @Test("a file the guest does not have is a 404 with the guest's message")
     func missingFile() async throws {
         try await withSandbox(FakeGuest()) { service, ref in
-            let refused = await refusal { try await FileHandlers.handle(request("GET", "/v1/sandboxes/box/files?path=/nope"), id: ref, service: service) }
+            let refused = await refusal {
+                try await FileHandlers.handle(request("GET", "/v1/sandboxes/box/files?path=/nope"), id: ref, service: service)
+            }
             #expect(refused?.status == 404)
             #expect(refused?.message == "/nope: no such file or directory")
         }
@@ -86,10 +89,14 @@ struct GuestRoutesTests {
         ])
     func refusals(kind: GuestError.Kind, status: Int) async throws {
         try await withSandbox(FakeGuest(failure: GuestError(kind, "refused: \(kind)"))) { service, ref in
-            let listed = await refusal { try await FileHandlers.handle(request("GET", "/v1/sandboxes/box/files?path=/w&ls=true"), id: ref, service: service) }
+            let listed = await refusal {
+                try await FileHandlers.handle(request("GET", "/v1/sandboxes/box/files?path=/w&ls=true"), id: ref, service: service)
+            }
             #expect(listed?.status == status)
             #expect(listed?.message == "refused: \(kind)")
-            let written = await refusal { try await FileHandlers.handle(request("PUT", "/v1/sandboxes/box/files?path=/w/f", body: "x"), id: ref, service: service) }
+            let written = await refusal {
+                try await FileHandlers.handle(request("PUT", "/v1/sandboxes/box/files?path=/w/f", body: "x"), id: ref, service: service)
+            }
             #expect(written?.status == status)
         }
     }
@@ -97,12 +104,18 @@ struct GuestRoutesTests {
     @Test("a guest that does not answer is a 503 that says so")
     func noAnswer() async throws {
         try await withSandbox(FakeGuest(failure: GuestError(.unavailable, "the guest agent connection closed"))) { service, ref in
-            let stat = await refusal { try await FileHandlers.handle(request("HEAD", "/v1/sandboxes/box/files?path=/w/a"), id: ref, service: service) }
+            let stat = await refusal {
+                try await FileHandlers.handle(request("HEAD", "/v1/sandboxes/box/files?path=/w/a"), id: ref, service: service)
+            }
             #expect(stat?.status == 503)
             #expect(stat?.message == "the agent in box did not answer: the guest agent connection closed")
-            let read = await refusal { try await FileHandlers.handle(request("GET", "/v1/sandboxes/box/files?path=/w/a"), id: ref, service: service) }
+            let read = await refusal {
+                try await FileHandlers.handle(request("GET", "/v1/sandboxes/box/files?path=/w/a"), id: ref, service: service)
+            }
             #expect(read?.status == 503)
-            let exec = await refusal { try await ExecHandler.exec(request("POST", "/v1/sandboxes/box/exec", body: #"{"cmd":["true"]}"#), id: ref, service: service) }
+            let exec = await refusal {
+                try await ExecHandler.exec(request("POST", "/v1/sandboxes/box/exec", body: #"{"cmd":["true"]}"#), id: ref, service: service)
+            }
             #expect(exec?.status == 503)
             #expect(exec?.message.hasPrefix("exec in box failed") == true)
         }
@@ -112,15 +125,19 @@ struct GuestRoutesTests {
     func exec() async throws {
         let guest = FakeGuest(output: [.stdout(Array("hi\n".utf8)), .stderr(Array("oops\n".utf8))], exitCode: 3)
         try await withSandbox(guest) { service, ref in
-            let buffered = try await ExecHandler.exec(request("POST", "/v1/sandboxes/box/exec", body: #"{"cmd":["x"]}"#), id: ref, service: service)
+            let buffered = try await ExecHandler.exec(
+                request("POST", "/v1/sandboxes/box/exec", body: #"{"cmd":["x"]}"#), id: ref, service: service)
             let result = try JSONDecoder().decode(ExecResultDTO.self, from: Data(try await drain(buffered).utf8))
             #expect(result.exitCode == 3)
             #expect(result.stdout == "hi\n")
             #expect(result.stderr == "oops\n")
 
             let streamed = try await ExecHandler.exec(
-                request("POST", "/v1/sandboxes/box/exec", headers: ["Accept": APIVersion.ndjson], body: #"{"cmd":["x"]}"#), id: ref, service: service)
-            let lines = try await drain(streamed).split(separator: "\n").map { try JSONDecoder().decode(ExecStreamLine.self, from: Data($0.utf8)) }
+                request("POST", "/v1/sandboxes/box/exec", headers: ["Accept": APIVersion.ndjson], body: #"{"cmd":["x"]}"#), id: ref,
+                service: service)
+            let lines = try await drain(streamed).split(separator: "\n").map {
+                try JSONDecoder().decode(ExecStreamLine.self, from: Data($0.utf8))
+            }
             #expect(lines.map(\.type) == ["stdout", "stderr", "exit"])
             #expect(lines.first?.data == "hi\n")
             #expect(lines.last?.exitCode == 3)
@@ -130,7 +147,8 @@ struct GuestRoutesTests {
     @Test("a command the guest cannot find exits 127 with the reason on stderr")
     func commandNotFound() async throws {
         try await withSandbox(FakeGuest(failure: GuestError(.notFound, "nope: command not found"))) { service, ref in
-            let response = try await ExecHandler.exec(request("POST", "/v1/sandboxes/box/exec", body: #"{"cmd":["nope"]}"#), id: ref, service: service)
+            let response = try await ExecHandler.exec(
+                request("POST", "/v1/sandboxes/box/exec", body: #"{"cmd":["nope"]}"#), id: ref, service: service)
             let result = try JSONDecoder().decode(ExecResultDTO.self, from: Data(try await drain(response).utf8))
             #expect(result.exitCode == 127)
             #expect(result.stderr == "bhatti: nope: command not found\n")
@@ -140,7 +158,9 @@ struct GuestRoutesTests {
     @Test("a port nothing listens on is a 502 that names it")
     func forwardRefused() async throws {
         try await withSandbox(FakeGuest()) { service, ref in
-            let refused = await refusal { try await ProxyHandler.handle(request("GET", "/v1/sandboxes/box/proxy/8080/"), ref: ref, port: "8080", service: service) }
+            let refused = await refusal {
+                try await ProxyHandler.handle(request("GET", "/v1/sandboxes/box/proxy/8080/"), ref: ref, port: "8080", service: service)
+            }
             #expect(refused?.status == 502)
             #expect(refused?.message.hasPrefix("nothing answers on port 8080 in sandbox box") == true)
         }

@@ -1,8 +1,9 @@
 import BhattiCore
-@testable import BhattiDaemon
 import BhattiStore
 import Foundation
 import Testing
+
+@testable import BhattiDaemon
 
 /// A service over a fake engine and a real SQLite store, its timers on a `ManualClock`.
 struct Harness {
@@ -150,7 +151,10 @@ struct SupervisorTests {
         let sb = try await h.sandbox("stuck", .warm)
         await h.engine.fail("snapshot", "no space left on device")
         await h.service.touch(sb.id)
-        for _ in 0..<4 { try await h.advanceToNextDeadline(); await h.engine.called("snapshot") }
+        for _ in 0..<4 {
+            try await h.advanceToNextDeadline()
+            await h.engine.called("snapshot")
+        }
         try await h.until("error") { try await h.stored(sb).state == .error }
         #expect(await h.engine.count("snapshot") == 4)
         #expect(h.clock.now == .init(offset: .seconds(30 * 60 + 2 + 4 + 8)))

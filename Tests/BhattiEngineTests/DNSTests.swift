@@ -1,10 +1,13 @@
-@testable import BhattiEngine
 import BhattiSystem
 import Foundation
 import Testing
 
+@testable import BhattiEngine
+
 /// A query as a resolver sends it: header, one question, optionally an EDNS OPT record.
-func dnsQuery(id: UInt16 = 0x1234, _ name: String, type: UInt16 = 1, qclass: UInt16 = 1, flags: UInt16 = 0x0100, edns: Bool = false) -> [UInt8] {
+func dnsQuery(id: UInt16 = 0x1234, _ name: String, type: UInt16 = 1, qclass: UInt16 = 1, flags: UInt16 = 0x0100, edns: Bool = false)
+    -> [UInt8]
+{
     var out: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xFF), UInt8(flags >> 8), UInt8(flags & 0xFF), 0, 1, 0, 0, 0, 0, 0, edns ? 1 : 0]
     for label in name.split(separator: ".") {
         out.append(UInt8(label.utf8.count))
@@ -32,12 +35,54 @@ struct DNSTests {
         let cases: [(String, [UInt8])] = [
             ("empty", []),
             ("header only", Array(base[..<12])),
-            ("a response", { var b = base; b[2] |= 0x80; return b }()),
-            ("opcode 2 (status)", { var b = base; b[2] |= 0x10; return b }()),
-            ("two questions", { var b = base; b[5] = 2; return b }()),
-            ("no question", { var b = base; b[5] = 0; return b }()),
-            ("a compression pointer", { var b = base; b[12] = 0xC0; return b }()),
-            ("a label past the end", { var b = base; b[12] = 40; return b }()),
+            (
+                "a response",
+                {
+                    var b = base
+                    b[2] |= 0x80
+                    return b
+                }()
+            ),
+            (
+                "opcode 2 (status)",
+                {
+                    var b = base
+                    b[2] |= 0x10
+                    return b
+                }()
+            ),
+            (
+                "two questions",
+                {
+                    var b = base
+                    b[5] = 2
+                    return b
+                }()
+            ),
+            (
+                "no question",
+                {
+                    var b = base
+                    b[5] = 0
+                    return b
+                }()
+            ),
+            (
+                "a compression pointer",
+                {
+                    var b = base
+                    b[12] = 0xC0
+                    return b
+                }()
+            ),
+            (
+                "a label past the end",
+                {
+                    var b = base
+                    b[12] = 40
+                    return b
+                }()
+            ),
             ("no type and class", Array(base.dropLast(4))),
             ("unterminated name", Array(base[..<16])),
             ("a name over 255 bytes", dnsQuery(Array(repeating: String(repeating: "a", count: 63), count: 5).joined(separator: "."))),
@@ -62,10 +107,15 @@ struct DNSTests {
     @Test("the zone answers the user's names (bare and .bhatti), refuses forwarding to deny sandboxes, forwards the rest")
     func zone() throws {
         let zone = DNSZone(names: DNSZone.names(["Dev": "100.64.1.2", "api.v2": "100.64.1.3", "bad": "nope"]), forwarding: [0x6440_0105])
-        let public_: UInt32 = 0x6440_0105, denied: UInt32 = 0x6440_0106
+        let public_: UInt32 = 0x6440_0105
+        let denied: UInt32 = 0x6440_0106
         func decide(_ packet: [UInt8], _ source: UInt32 = 0x6440_0105) -> DNSZone.Decision { zone.decide(packet, from: source) }
 
-        let answer = try #require({ if case .answer(let b) = decide(dnsQuery(id: 9, "dev")) { return b }; return nil }())
+        let answer = try #require(
+            {
+                if case .answer(let b) = decide(dnsQuery(id: 9, "dev")) { return b }
+                return nil
+            }())
         // id, QR|AA|RD, RA, 1 question, 1 answer, the question, then the A record pointing at it.
         #expect(Array(answer[..<12]) == [0, 9, 0x85, 0x80, 0, 1, 0, 1, 0, 0, 0, 0])
         #expect(Array(answer[12..<(answer.count - 16)]) == Array(dnsQuery("dev")[12...]))
@@ -86,7 +136,14 @@ struct DNSTests {
             ("an unparsable address is no name", dnsQuery("bad"), public_, "forward"),
             ("outside name, public", dnsQuery("deb.debian.org"), public_, "forward"),
             ("outside name, deny", dnsQuery("deb.debian.org"), denied, "refused"),
-            ("a response", { var b = dnsQuery("dev"); b[2] |= 0x80; return b }(), public_, "drop"),
+            (
+                "a response",
+                {
+                    var b = dnsQuery("dev")
+                    b[2] |= 0x80
+                    return b
+                }(), public_, "drop"
+            ),
         ]
         for (what, packet, source, expected) in cases {
             let got: String
@@ -94,7 +151,8 @@ struct DNSTests {
             case .drop: got = "drop"
             case .forward(let q): got = q.id == 0x1234 ? "forward" : "forward with id \(q.id)"
             case .answer(let b):
-                let code = b[3] & 0x0F, answers = Int(b[6]) << 8 | Int(b[7])
+                let code = b[3] & 0x0F
+                let answers = Int(b[6]) << 8 | Int(b[7])
                 if code == 0 && answers == 1 {
                     got = "A " + b.suffix(4).map(String.init).joined(separator: ".")
                 } else {
@@ -105,7 +163,9 @@ struct DNSTests {
         }
     }
 
-    @Test("pending: fresh ids, replies only from an asked upstream with the same question, the client's id restored, retries then forgets, bounded")
+    @Test(
+        "pending: fresh ids, replies only from an asked upstream with the same question, the client's id restored, retries then forgets, bounded"
+    )
     func pending() throws {
         let clock = ContinuousClock()
         let t0 = clock.now
@@ -153,9 +213,22 @@ struct DNSTests {
         // One group (a user's network) cannot take the others' share.
         var shared = DNSPending<Int>(capacity: 10, groupCapacity: 3)
         var next: UInt16 = 0
-        let results = (0..<5).map { i in shared.add(query, packet: packet, from: i, group: 7, now: t0, randomID: { next += 1; return next }) != nil }
+        let results = (0..<5).map { i in
+            shared.add(
+                query, packet: packet, from: i, group: 7, now: t0,
+                randomID: {
+                    next += 1
+                    return next
+                }) != nil
+        }
         #expect(results == [true, true, true, false, false])
-        #expect(shared.add(query, packet: packet, from: 9, group: 8, now: t0, randomID: { next += 1; return next }) != nil)
+        #expect(
+            shared.add(
+                query, packet: packet, from: 9, group: 8, now: t0,
+                randomID: {
+                    next += 1
+                    return next
+                }) != nil)
         #expect(shared.pending(group: 7) == 3 && shared.pending(group: 8) == 1)
         _ = shared.expire(now: t0 + .seconds(60), upstreams: 1)
         #expect(shared.pending(group: 7) == 0 && shared.entries.isEmpty, "forgotten queries free their group's share")
@@ -182,20 +255,23 @@ struct DNSTests {
             NetworkManager.Egress(address: "100.64.0.3", deny: true, allow: ["198.18.0.0/30"]),
             NetworkManager.Egress(address: "100.64.0.4", deny: false, allow: ["10.9.0.0/16", "192.168.1.5/32"]),
         ]
-        let nonPublic = "oifname \"up0\" ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4 } drop"
-        #expect(NetworkManager.egressRules(rules, allowPrivate: false) == [
-            "ip saddr 100.64.0.3 ip daddr { 198.18.0.0/30 } accept",
-            "ip saddr 100.64.0.4 ip daddr { 10.9.0.0/16, 192.168.1.5/32 } accept",
-            "ip saddr 100.64.0.3 oifname \"up0\" drop",
-            nonPublic,
-            "oifname \"up0\" meta nfproto ipv6 drop",
-        ])
-        #expect(NetworkManager.egressRules(rules, allowPrivate: true) == [
-            "ip saddr 100.64.0.3 ip daddr { 198.18.0.0/30 } accept",
-            "ip saddr 100.64.0.4 ip daddr { 10.9.0.0/16, 192.168.1.5/32 } accept",
-            "ip saddr 100.64.0.3 oifname \"up0\" drop",
-            "oifname \"up0\" meta nfproto ipv6 drop",
-        ])
+        let nonPublic =
+            "oifname \"up0\" ip daddr { 0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, 169.254.0.0/16, 172.16.0.0/12, 192.168.0.0/16, 224.0.0.0/4, 240.0.0.0/4 } drop"
+        #expect(
+            NetworkManager.egressRules(rules, allowPrivate: false) == [
+                "ip saddr 100.64.0.3 ip daddr { 198.18.0.0/30 } accept",
+                "ip saddr 100.64.0.4 ip daddr { 10.9.0.0/16, 192.168.1.5/32 } accept",
+                "ip saddr 100.64.0.3 oifname \"up0\" drop",
+                nonPublic,
+                "oifname \"up0\" meta nfproto ipv6 drop",
+            ])
+        #expect(
+            NetworkManager.egressRules(rules, allowPrivate: true) == [
+                "ip saddr 100.64.0.3 ip daddr { 198.18.0.0/30 } accept",
+                "ip saddr 100.64.0.4 ip daddr { 10.9.0.0/16, 192.168.1.5/32 } accept",
+                "ip saddr 100.64.0.3 oifname \"up0\" drop",
+                "oifname \"up0\" meta nfproto ipv6 drop",
+            ])
     }
 }
 
@@ -204,7 +280,10 @@ struct DNSFrameTests {
     @Test("a message must arrive whole by its deadline: a peer trickling bytes is dropped, however short each gap")
     func trickleIsCutAtTheDeadline() throws {
         let (ours, theirs) = try Pipe.socketPair()
-        defer { ours.close(); theirs.close() }
+        defer {
+            ours.close()
+            theirs.close()
+        }
         let message = dnsQuery("slow.example")
         let framed = [UInt8(message.count >> 8), UInt8(message.count & 0xFF)] + message
         // A byte every 10 ms: each read's own timeout would never fire, the whole message takes far
@@ -219,7 +298,10 @@ struct DNSFrameTests {
         #expect(DNSSockets.readFrame(ours, until: .now + .milliseconds(100)) == nil)
         // Sent whole and at once, the same message is read.
         let (a, b) = try Pipe.socketPair()
-        defer { a.close(); b.close() }
+        defer {
+            a.close()
+            b.close()
+        }
         try b.writeAll(framed)
         #expect(DNSSockets.readFrame(a, until: .now + .seconds(60)) == message)
     }

@@ -1,5 +1,6 @@
-@testable import BhattiEngine
 import Testing
+
+@testable import BhattiEngine
 
 @Suite("QEMU command line")
 struct QEMUCommandLineTests {
@@ -9,29 +10,34 @@ struct QEMUCommandLineTests {
 
     @Test("TCG: microvm, RAM in a shared file, overlay disk, QMP and agent sockets, TSC frequency")
     func tcg() {
-        #expect(base.arguments == [
-            "qemu-system-x86_64", "-M", "microvm,memory-backend=mem", "-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max",
-            "-smp", "2", "-m", "1024M",
-            "-object", "memory-backend-file,id=mem,size=1024M,mem-path=/d/memory,share=on",
-            "-kernel", "/img/vmlinuz", "-initrd", "/img/initramfs",
-            "-append", "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 mitigations=off nokaslr random.trust_cpu=on cryptomgr.notests no_timer_check pci=off init_on_alloc=0 randomize_kstack_offset=off tsc_early_khz=2596138",
-            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
-            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-            "-serial", "stdio",
-            "-qmp", "unix:/d/qmp.sock,server=on,wait=off",
-            "-drive", "id=root,file=/d/disk.qcow2,format=qcow2,if=none,cache=writeback,discard=unmap",
-            "-device", "virtio-blk-device,drive=root",
-            "-chardev", "socket,id=agent,path=/d/agent.sock,server=on,wait=off",
-            "-device", "virtio-serial-device,max_ports=2",
-            "-device", "virtserialport,chardev=agent,name=bhatti.agent",
-        ])
+        #expect(
+            base.arguments == [
+                "qemu-system-x86_64", "-M", "microvm,memory-backend=mem", "-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max",
+                "-smp", "2", "-m", "1024M",
+                "-object", "memory-backend-file,id=mem,size=1024M,mem-path=/d/memory,share=on",
+                "-kernel", "/img/vmlinuz", "-initrd", "/img/initramfs",
+                "-append",
+                "console=ttyS0 reboot=t panic=-1 quiet loglevel=3 mitigations=off nokaslr random.trust_cpu=on cryptomgr.notests no_timer_check pci=off init_on_alloc=0 randomize_kstack_offset=off tsc_early_khz=2596138",
+                "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+                "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+                "-serial", "stdio",
+                "-qmp", "unix:/d/qmp.sock,server=on,wait=off",
+                "-drive", "id=root,file=/d/disk.qcow2,format=qcow2,if=none,cache=writeback,discard=unmap",
+                "-device", "virtio-blk-device,drive=root",
+                "-chardev", "socket,id=agent,path=/d/agent.sock,server=on,wait=off",
+                "-device", "virtio-serial-device,max_ports=2",
+                "-device", "virtserialport,chardev=agent,name=bhatti.agent",
+            ])
     }
 
     @Test("a network card: a tap as fd 3, or a placeholder on an empty hub")
     func nic() {
         var tapped = base
         tapped.nic = (mac: "52:54:00:aa:bb:cc", tapFD: true)
-        #expect(tapped.arguments.suffix(4) == ["-netdev", "tap,id=net0,fd=3,vhost=off", "-device", "virtio-net-device,netdev=net0,mac=52:54:00:aa:bb:cc"])
+        #expect(
+            tapped.arguments.suffix(4) == [
+                "-netdev", "tap,id=net0,fd=3,vhost=off", "-device", "virtio-net-device,netdev=net0,mac=52:54:00:aa:bb:cc",
+            ])
         var placeholder = base
         placeholder.nic = (mac: "52:54:00:00:00:01", tapFD: false)
         #expect(placeholder.arguments.contains("hubport,id=net0,hubid=0"))

@@ -1,7 +1,10 @@
-@testable import BhattiEngine
+import BhattiJSON
 import BhattiSystem
 import Foundation
+import Synchronization
 import Testing
+
+@testable import BhattiEngine
 
 /// A scripted QMP peer on a unix socket: the protocol seam, played by a fake.
 private func fakeQMP(path: String, replies: @escaping @Sendable (String) -> String?) throws {
@@ -74,8 +77,6 @@ final class Collected: Sendable {
     var items: [String] { m.with { $0 } }
 }
 
-import Synchronization
-import BhattiJSON
 final class Locked<T: Sendable>: Sendable {
     private let m: Mutex<T>
     init(_ v: T) { m = Mutex(v) }

@@ -1,7 +1,8 @@
-@testable import BhattiEngine
 import Foundation
 import Glibc
 import Testing
+
+@testable import BhattiEngine
 
 /// The restore's read-ahead list: which pages a process touched, and reading just those back.
 @Suite("Restore prefetch", .serialized)
@@ -104,7 +105,10 @@ struct RestorePrefetchTests {
         let path = NSTemporaryDirectory() + "bhatti-prefetch-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         precondition(fd >= 0 && ftruncate(fd, off_t(pages * Self.page)) == 0)
-        defer { close(fd); unlink(path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
         return try await body(path, fd)
     }
 }

@@ -1,5 +1,6 @@
-@testable import BhattiEngine
 import Testing
+
+@testable import BhattiEngine
 
 @Suite("Stray tap names")
 struct TapNamesTests {

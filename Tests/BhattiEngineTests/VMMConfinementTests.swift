@@ -1,7 +1,8 @@
-@testable import BhattiEngine
 import BhattiSystem
 import Foundation
 import Testing
+
+@testable import BhattiEngine
 
 @Suite("VMM confinement: the mount view")
 struct VMMConfinementTests {
@@ -29,7 +30,7 @@ struct VMMConfinementTests {
         chmod(base, 0o755)
         chmod(base + "/open", 0o755)
         chmod(base + "/open/closed", 0o700)
-        chmod(base + "/open/closed/inner", 0o755)   // (the test process's umask may be 077)
+        chmod(base + "/open/closed/inner", 0o755)  // (the test process's umask may be 077)
         #expect(VMMConfinement.closedAncestors(of: base + "/open/closed/inner/file") == [base + "/open/closed"])
     }
 
@@ -41,11 +42,13 @@ struct VMMConfinementTests {
         defer { try? FileManager.default.removeItem(atPath: data) }
         let confinement = VMMConfinement(user: VMMUser(name: "x", uid: 999, gid: 999, groups: []), dataDirectory: data)
         let bases = data + "/images/default/bases"
-        let jail = confinement.jail(sandbox: data + "/sandboxes/abc", files: [bases + "/k.vmlinux", bases + "/i.initramfs", bases + "/r.ext4"])
-        #expect(jail.binds == [
-            MountJail.Bind(source: data + "/sandboxes/abc", target: data + "/sandboxes/abc", readOnly: false),
-            MountJail.Bind(source: bases, target: bases, readOnly: true),
-        ])
+        let jail = confinement.jail(
+            sandbox: data + "/sandboxes/abc", files: [bases + "/k.vmlinux", bases + "/i.initramfs", bases + "/r.ext4"])
+        #expect(
+            jail.binds == [
+                MountJail.Bind(source: data + "/sandboxes/abc", target: data + "/sandboxes/abc", readOnly: false),
+                MountJail.Bind(source: bases, target: bases, readOnly: true),
+            ])
         // The data directory lies under /tmp here: the /tmp mask hides it already.
         #expect(jail.masks.contains("/tmp") && !jail.masks.contains(data))
         #expect(jail.masks.contains("/run"))

@@ -57,12 +57,15 @@ struct BackpressureUnitTests {
         let limit = 64 << 10
         let socket = WebSocket(fd: serverFD, role: .server, options: WebSocketOptions(pingInterval: nil, maxQueuedBytes: limit))
         startThread(name: "test-ws-reader") { socket.run() }
-        let count = 200, size = 16 << 10
+        let count = 200
+        let size = 16 << 10
         let written = Atomic<Int>(0)
         startThread(name: "test-ws-writer") {
             for i in 0..<count {
                 let payload = [UInt8](repeating: UInt8(i % 251), count: size)
-                guard (try? clientFD.writeAll(encodeFrame(opcode: .binary, payload: payload, maskKey: randomMaskKey()))) != nil else { return }
+                guard (try? clientFD.writeAll(encodeFrame(opcode: .binary, payload: payload, maskKey: randomMaskKey()))) != nil else {
+                    return
+                }
                 written.add(1, ordering: .sequentiallyConsistent)
             }
         }
@@ -100,7 +103,8 @@ struct BackpressureUnitTests {
     func pingsWhilePaused() async throws {
         let (serverFD, clientFD) = try Pipe.socketPair()
         defer { clientFD.close() }
-        let socket = WebSocket(fd: serverFD, role: .server, options: WebSocketOptions(pingInterval: .milliseconds(50), maxQueuedBytes: 1024))
+        let socket = WebSocket(
+            fd: serverFD, role: .server, options: WebSocketOptions(pingInterval: .milliseconds(50), maxQueuedBytes: 1024))
         startThread(name: "test-ws-reader") { socket.run() }
         let frame = encodeFrame(opcode: .binary, payload: [UInt8](repeating: 7, count: 4096), maskKey: randomMaskKey())
         for _ in 0..<4 { try clientFD.writeAll(frame) }

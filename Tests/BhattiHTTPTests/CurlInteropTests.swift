@@ -35,16 +35,19 @@ struct CurlInteropTests {
         defer { server.shutdown() }
         guard case .tcp(let host, let port) = endpoint else { return }
         let url = "http://\(host):\(port)/k"
-        let output = try await curl(["--output", "/dev/null", "--output", "/dev/null", "--write-out", "%{http_code} %{num_connects}\n", url, url])
+        let output = try await curl([
+            "--output", "/dev/null", "--output", "/dev/null", "--write-out", "%{http_code} %{num_connects}\n", url, url,
+        ])
         #expect(output == "200 1\n200 0\n")
     }
 
     @Test func curlReadsStreamsAndSendsChunkedBodies() async throws {
         let handler = ClosureHandler { request in
-            .stream(ResponseStream { stream in
-                stream.write("got \(request.body.count) bytes\n")
-                stream.write("{\"done\":true}\n")
-            })
+            .stream(
+                ResponseStream { stream in
+                    stream.write("got \(request.body.count) bytes\n")
+                    stream.write("{\"done\":true}\n")
+                })
         }
         let (server, endpoint) = try unixServer(handler)
         defer { server.shutdown() }

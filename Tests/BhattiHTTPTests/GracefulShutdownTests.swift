@@ -60,8 +60,10 @@ private func backgroundRequest(_ endpoint: HTTPEndpoint, path: String) -> Backgr
         }
         let (server, endpoint) = try unixServer(handler)
         let result = try await offPool {
-            () -> (idleClosed: Bool, refusal: HTTPClientError?, openDuring: Int,
-                answer: Result<HTTPClientResponse, HTTPClientError>?, shutdown: Task<Void, Never>) in
+            () -> (
+                idleClosed: Bool, refusal: HTTPClientError?, openDuring: Int,
+                answer: Result<HTTPClientResponse, HTTPClientError>?, shutdown: Task<Void, Never>
+            ) in
             let idle = try idleConnection(endpoint)
             defer { idle.close() }
             let client = backgroundRequest(endpoint, path: "/slow")
@@ -125,11 +127,12 @@ private func backgroundRequest(_ endpoint: HTTPEndpoint, path: String) -> Backgr
         let gate = Gate()
         let handler = ClosureHandler { request in
             guard request.path == "/stream" else { return .text("quick") }
-            return .stream(ResponseStream { stream in
-                stream.write("1\n")
-                await gate.wait()
-                stream.write("2\n")
-            })
+            return .stream(
+                ResponseStream { stream in
+                    stream.write("1\n")
+                    await gate.wait()
+                    stream.write("2\n")
+                })
         }
         let (server, endpoint) = try unixServer(handler)
         let result = try await offPool {

@@ -72,7 +72,10 @@ private func placedHandler(
         let order = try await offPool { () -> [String] in
             let blocker = try RawConnection(endpoint)
             let other = try RawConnection(endpoint)
-            defer { blocker.close(); other.close() }
+            defer {
+                blocker.close()
+                other.close()
+            }
             try blocker.send("GET /loop/block HTTP/1.1\r\n\r\n")
             _ = eventually { started.current == ["/loop/block"] }
             // A pool-placed request: still read by the loop, which is busy with the blocker.

@@ -45,7 +45,7 @@ func eventually(milliseconds: Int = hangMilliseconds, _ condition: () -> Bool) -
             _ = try probe.readResponse()
             let before = threadCount()
             var idle: [RawConnection] = []
-            defer { idle.forEach { $0.close() } }
+            defer { for connection in idle { connection.close() } }
             var statuses: Set<Int> = []
             for i in 0..<count {
                 let connection = try RawConnection(endpoint)

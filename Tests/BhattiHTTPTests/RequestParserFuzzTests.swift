@@ -1,5 +1,6 @@
-@testable import BhattiHTTP
 import Testing
+
+@testable import BhattiHTTP
 
 /// Property tests of the request parser: arbitrary bytes never crash it, and where a request is
 /// split across reads makes no difference.

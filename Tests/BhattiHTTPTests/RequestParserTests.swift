@@ -49,13 +49,15 @@ private func parseError(_ input: String, limits: HTTPLimits = HTTPLimits()) -> H
     }
 
     @Test func postWithContentLength() throws {
-        let requests = try parseAll("POST /v1/sandboxes HTTP/1.1\r\nContent-Length: 13\r\nContent-Type: application/json\r\n\r\n{\"name\":\"a\"}\n")
+        let requests = try parseAll(
+            "POST /v1/sandboxes HTTP/1.1\r\nContent-Length: 13\r\nContent-Type: application/json\r\n\r\n{\"name\":\"a\"}\n")
         #expect(requests.count == 1)
         #expect(requests.first?.body == bytes("{\"name\":\"a\"}\n"))
     }
 
     @Test func chunkedBodyWithExtensionsAndTrailers() throws {
-        let input = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\nA \r\n, chunked!\r\n0\r\nX-Trailer: t\r\n\r\n"
+        let input =
+            "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;ext=1\r\n world\r\nA \r\n, chunked!\r\n0\r\nX-Trailer: t\r\n\r\n"
         let requests = try parseAll(input)
         #expect(requests.count == 1)
         #expect(requests.first.map { string($0.body) } == "hello world, chunked!")
@@ -70,7 +72,8 @@ private func parseError(_ input: String, limits: HTTPLimits = HTTPLimits()) -> H
 
     @Test(arguments: [1, 2, 3, 7, 64])
     func splitAcrossReadsMatchesOneRead(step: Int) throws {
-        let input = "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPUT /b?k=v HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.0\r\n\r\n"
+        let input =
+            "POST /a HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPUT /b?k=v HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nGET /c HTTP/1.0\r\n\r\n"
         let whole = try parseAll(input)
         let pieces = try parseAll(input, step: step)
         #expect(whole.count == 3)
@@ -127,7 +130,8 @@ private func parseError(_ input: String, limits: HTTPLimits = HTTPLimits()) -> H
 
     @Test func connectionSemantics() throws {
         let requests = try parseAll(
-            "GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /c HTTP/1.1\r\nConnection: upgrade, close\r\n\r\nGET /d HTTP/1.1\r\n\r\n")
+            "GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\nGET /c HTTP/1.1\r\nConnection: upgrade, close\r\n\r\nGET /d HTTP/1.1\r\n\r\n"
+        )
         #expect(requests.map(\.keepAlive) == [false, true, false, true])
     }
 
@@ -158,7 +162,9 @@ private func parseError(_ input: String, limits: HTTPLimits = HTTPLimits()) -> H
         let limits = HTTPLimits(maxBodyBytes: 4)
         #expect(parseError("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n", limits: limits) == .bodyTooLarge(limit: 4))
         #expect(parseError("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n") == .bodyTooLarge(limit: 1 << 20))
-        #expect(parseError("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n", limits: limits) == .bodyTooLarge(limit: 4))
+        #expect(
+            parseError("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n", limits: limits)
+                == .bodyTooLarge(limit: 4))
         #expect(parseError("POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd", limits: limits) == nil)
         #expect(HTTPParseError.bodyTooLarge(limit: 4).status == 413)
         #expect(HTTPParseError.bodyTooLarge(limit: 4).code == "too_large")
@@ -166,7 +172,8 @@ private func parseError(_ input: String, limits: HTTPLimits = HTTPLimits()) -> H
 
     @Test func routesCanRaiseTheBodyLimit() {
         let limits = HTTPLimits(maxBodyBytes: 4) { method, path in method == "PUT" && path.hasPrefix("/files/") ? 100 : nil }
-        #expect(parseError("PUT /files/a HTTP/1.1\r\nContent-Length: 50\r\n\r\n\(String(repeating: "x", count: 50))", limits: limits) == nil)
+        #expect(
+            parseError("PUT /files/a HTTP/1.1\r\nContent-Length: 50\r\n\r\n\(String(repeating: "x", count: 50))", limits: limits) == nil)
         #expect(parseError("PUT /other HTTP/1.1\r\nContent-Length: 50\r\n\r\n", limits: limits) == .bodyTooLarge(limit: 4))
     }
 

@@ -49,9 +49,10 @@ import Testing
 
     @Test func producerClosuresRunAndFinishTheStream() async throws {
         let handler = ClosureHandler { request in
-            .stream(ResponseStream { stream in
-                for i in 0..<3 { stream.write("\(i) \(request.path)\n") }
-            })
+            .stream(
+                ResponseStream { stream in
+                    for i in 0..<3 { stream.write("\(i) \(request.path)\n") }
+                })
         }
         let (server, endpoint) = try tcpServer(handler)
         defer { server.shutdown() }
@@ -135,10 +136,11 @@ import Testing
 
     @Test func http10StreamsRunUntilClose() async throws {
         let handler = ClosureHandler { _ in
-            .stream(ResponseStream { stream in
-                stream.write("one\n")
-                stream.write("two\n")
-            })
+            .stream(
+                ResponseStream { stream in
+                    stream.write("one\n")
+                    stream.write("two\n")
+                })
         }
         let (server, endpoint) = try unixServer(handler)
         defer { server.shutdown() }
@@ -158,10 +160,11 @@ import Testing
         let stream = ResponseStream()
         let cancelled = Signal()
         stream.onCancel { cancelled.fire() }
-        let (server, endpoint) = try unixServer(ClosureHandler { _ in
-            stream.write("x")
-            return .stream(stream)
-        })
+        let (server, endpoint) = try unixServer(
+            ClosureHandler { _ in
+                stream.write("x")
+                return .stream(stream)
+            })
         let fired = try await offPool { () -> Bool in
             let connection = try RawConnection(endpoint)
             defer { connection.close() }
@@ -187,7 +190,7 @@ import Testing
         stream.cancel()
         #expect(stream.next(timeoutMilliseconds: 1) == .cancelled)
         var ran = false
-        stream.onCancel { }
+        stream.onCancel {}
         ran = stream.isCancelled
         #expect(ran)
     }

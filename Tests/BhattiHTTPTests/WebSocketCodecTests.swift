@@ -86,7 +86,8 @@ private let rfcKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
 
     @Test func controlFramesBetweenFragmentsAndByteByByteFeeding() throws {
         let key: [UInt8] = [1, 2, 3, 4]
-        let wire = encodeFrame(opcode: .binary, payload: [1, 2], fin: false, maskKey: key)
+        let wire =
+            encodeFrame(opcode: .binary, payload: [1, 2], fin: false, maskKey: key)
             + encodeFrame(opcode: .ping, payload: bytes("p"), maskKey: key)
             + encodeFrame(opcode: .continuation, payload: [3], fin: false, maskKey: key)
             + encodeFrame(opcode: .continuation, payload: [4, 5], maskKey: key)
@@ -132,7 +133,8 @@ private let rfcKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
     }
 
     @Test func emptyMessagesAndCloseWithoutStatus() throws {
-        let wire = encodeFrame(opcode: .text, payload: []) + encodeFrame(opcode: .binary, payload: [])
+        let wire =
+            encodeFrame(opcode: .text, payload: []) + encodeFrame(opcode: .binary, payload: [])
             + encodeFrame(opcode: .close, payload: [])
         #expect(try events(wire) == [.message(.text("")), .message(.binary([])), .close(nil)])
     }
@@ -144,7 +146,8 @@ private let rfcKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         // Refused from the header alone: the 1001 payload bytes never arrive.
         let over = Array(encodeFrame(opcode: .binary, payload: [UInt8](repeating: 1, count: limit + 1)).prefix(4))
         #expect(failure(over, maxMessageBytes: limit) == .messageTooBig(limit: limit))
-        let fragmented = encodeFrame(opcode: .text, payload: [UInt8](repeating: 0x61, count: 600), fin: false)
+        let fragmented =
+            encodeFrame(opcode: .text, payload: [UInt8](repeating: 0x61, count: 600), fin: false)
             + encodeFrame(opcode: .continuation, payload: [UInt8](repeating: 0x61, count: 401))
         let error = failure(fragmented, maxMessageBytes: limit)
         #expect(error == .messageTooBig(limit: limit))
@@ -153,24 +156,25 @@ private let rfcKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         #expect(failure(huge) == .messageTooBig(limit: 16 << 20))
     }
 
-    @Test(arguments: [
-        ("reserved bit", [0xC1, 0x00], false),
-        ("unknown opcode", [0x83, 0x00], false),
-        ("unknown control opcode", [0x8B, 0x00], false),
-        ("unmasked client frame", [0x81, 0x01, 0x61], true),
-        ("masked server frame", [0x81, 0x81, 1, 2, 3, 4, 0x60], false),
-        ("control frame over 125 bytes", [0x89, 0x7E, 0x00, 0x7E] + [UInt8](repeating: 0, count: 126), false),
-        ("fragmented control frame", [0x09, 0x00], false),
-        ("16-bit length under 126", [0x82, 0x7E, 0x00, 0x05, 1, 2, 3, 4, 5], false),
-        ("64-bit length under 65536", [0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x00], false),
-        ("64-bit length with the high bit", [0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0], false),
-        ("continuation without a message", [0x80, 0x01, 0x61], false),
-        ("new message inside a fragmented one", [0x01, 0x01, 0x61, 0x81, 0x01, 0x62], false),
-        ("close with a one-byte payload", [0x88, 0x01, 0x03], false),
-        ("close with reserved code 1005", [0x88, 0x02, 0x03, 0xED], false),
-        ("close with code 999", [0x88, 0x02, 0x03, 0xE7], false),
-        ("close with unassigned code 2000", [0x88, 0x02, 0x07, 0xD0], false),
-    ] as [(String, [UInt8], Bool)])
+    @Test(
+        arguments: [
+            ("reserved bit", [0xC1, 0x00], false),
+            ("unknown opcode", [0x83, 0x00], false),
+            ("unknown control opcode", [0x8B, 0x00], false),
+            ("unmasked client frame", [0x81, 0x01, 0x61], true),
+            ("masked server frame", [0x81, 0x81, 1, 2, 3, 4, 0x60], false),
+            ("control frame over 125 bytes", [0x89, 0x7E, 0x00, 0x7E] + [UInt8](repeating: 0, count: 126), false),
+            ("fragmented control frame", [0x09, 0x00], false),
+            ("16-bit length under 126", [0x82, 0x7E, 0x00, 0x05, 1, 2, 3, 4, 5], false),
+            ("64-bit length under 65536", [0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x00], false),
+            ("64-bit length with the high bit", [0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0], false),
+            ("continuation without a message", [0x80, 0x01, 0x61], false),
+            ("new message inside a fragmented one", [0x01, 0x01, 0x61, 0x81, 0x01, 0x62], false),
+            ("close with a one-byte payload", [0x88, 0x01, 0x03], false),
+            ("close with reserved code 1005", [0x88, 0x02, 0x03, 0xED], false),
+            ("close with code 999", [0x88, 0x02, 0x03, 0xE7], false),
+            ("close with unassigned code 2000", [0x88, 0x02, 0x07, 0xD0], false),
+        ] as [(String, [UInt8], Bool)])
     func protocolErrorsCloseWith1002(name: String, wire: [UInt8], fromClient: Bool) {
         let error = failure(wire, fromClient: fromClient)
         guard case .protocolViolation = error else {
@@ -257,7 +261,10 @@ private let rfcKey: [UInt8] = [0x37, 0xFA, 0x21, 0x3D]
         try verifyHandshake(chosen, key: key, offered: ["shell"])
         #expect(throws: WebSocketError.self) { try verifyHandshake(chosen, key: key, offered: []) }
         let head = string(HTTPResponse.webSocketAcceptHead(headers: ["Sec-WebSocket-Protocol": "shell"], key: key))
-        #expect(head == "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: shell\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nConnection: Upgrade\r\n\r\n")
+        #expect(
+            head
+                == "HTTP/1.1 101 Switching Protocols\r\nSec-WebSocket-Protocol: shell\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nConnection: Upgrade\r\n\r\n"
+        )
     }
 }
 

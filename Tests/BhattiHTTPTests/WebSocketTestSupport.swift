@@ -1,10 +1,10 @@
 import BhattiSystem
 import Dispatch
+import Foundation
 import Synchronization
 import Testing
 
 @testable import BhattiHTTP
-import Foundation
 
 /// How server-side handlers' `messages` ended (nil: normally), for a test to wait on.
 final class HandlerLog: Sendable {

@@ -6,7 +6,8 @@ import Testing
     @Test func bytesResponseGolden() {
         let wire = HTTPResponse.serialize(
             status: 200, headers: ["Content-Type": "application/json"], body: bytes("{}"), keepAlive: true)
-        #expect(string(wire) == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}")
+        #expect(
+            string(wire) == "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\n{}")
     }
 
     @Test func serverOwnsTheFramingHeaders() {
@@ -33,7 +34,9 @@ import Testing
     @Test func chunkedHeadAndFrames() {
         let head = HTTPResponse.serializeHead(
             status: 200, headers: ["Content-Type": "application/x-ndjson"], framing: .chunked, keepAlive: true)
-        #expect(string(head) == "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n")
+        #expect(
+            string(head)
+                == "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n")
         #expect(string(chunkFrame(bytes("hello"))) == "5\r\nhello\r\n")
         #expect(string(chunkFrame(bytes(String(repeating: "z", count: 26)))) == "1a\r\n\(String(repeating: "z", count: 26))\r\n")
         #expect(string(lastChunk) == "0\r\n\r\n")
@@ -44,7 +47,10 @@ import Testing
     @Test func errorResponsesCarryTheJSONEnvelope() {
         let wire = HTTPResponse.serializedError(.bodyTooLarge(limit: 10))
         let body = #"{"error":{"code":"too_large","message":"request body is larger than 10 bytes"}}"#
-        #expect(string(wire) == "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+        #expect(
+            string(wire)
+                == "HTTP/1.1 413 Content Too Large\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+        )
     }
 
     @Test func jsonConvenience() {
@@ -60,7 +66,10 @@ import Testing
 
     @Test func requestGolden() throws {
         let wire = try serializeRequest(method: "POST", path: "/v1/x?y=1", headers: ["Accept": "application/json"], body: bytes("{}"))
-        #expect(string(wire) == "POST /v1/x?y=1 HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+        #expect(
+            string(wire)
+                == "POST /v1/x?y=1 HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+        )
         let get = try serializeRequest(method: "GET", path: "/", headers: [], body: [])
         #expect(string(get) == "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     }
@@ -74,7 +83,9 @@ import Testing
 }
 
 /// Runs the client-side parser over `input` in `step`-byte pieces.
-private func responseEvents(_ input: String, method: String = "GET", step: Int = .max, eof: Bool = false) throws -> [HTTPResponseParser.Event] {
+private func responseEvents(_ input: String, method: String = "GET", step: Int = .max, eof: Bool = false) throws -> [HTTPResponseParser
+    .Event]
+{
     var parser = HTTPResponseParser(requestMethod: method)
     var events: [HTTPResponseParser.Event] = []
     let all = bytes(input)
@@ -109,8 +120,9 @@ private func summary(_ events: [HTTPResponseParser.Event]) -> (status: Int?, bod
     func contentLengthAndChunkedBodies(step: Int) throws {
         let fixed = summary(try responseEvents("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", step: step))
         #expect(fixed.status == 200 && fixed.body == "hello" && fixed.ended)
-        let chunked = summary(try responseEvents(
-            "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n", step: step))
+        let chunked = summary(
+            try responseEvents(
+                "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n0\r\n\r\n", step: step))
         #expect(chunked.status == 201 && chunked.body == "abcd" && chunked.ended)
     }
 

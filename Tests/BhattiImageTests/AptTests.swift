@@ -40,22 +40,27 @@ import Testing
 
     @Test func dependsFieldNames() {
         #expect(Deb822.packageNames("linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)") == ["linux-image-6.1.0-56-cloud-amd64"])
-        #expect(Deb822.packageNames("kmod, linux-base (>= 4.3~), initramfs-tools (>= 0.120) | linux-initramfs-tool")
-            == ["kmod", "linux-base", "initramfs-tools", "linux-initramfs-tool"])
+        #expect(
+            Deb822.packageNames("kmod, linux-base (>= 4.3~), initramfs-tools (>= 0.120) | linux-initramfs-tool")
+                == ["kmod", "linux-base", "initramfs-tools", "linux-initramfs-tool"])
     }
 
     /// A fake apt: `apt-cache show` answers from stanza files; `apt-get update` is logged and,
     /// like the real one, makes the "late" package known.
     static func fakeApt() -> TemporaryDirectory {
         let dir = TemporaryDirectory("apt")
-        dir.write("index/linux-image-cloud-amd64", """
+        dir.write(
+            "index/linux-image-cloud-amd64",
+            """
             Package: linux-image-cloud-amd64
             Version: 6.1.192-2
             Depends: linux-image-6.1.0-56-cloud-amd64 (= 6.1.192-2)
             SHA256: 00be21c0
 
             """)
-        dir.write("index/linux-image-6.1.0-56-cloud-amd64", """
+        dir.write(
+            "index/linux-image-6.1.0-56-cloud-amd64",
+            """
             Package: linux-image-6.1.0-56-cloud-amd64
             Version: 6.1.192-2
             Depends: kmod, linux-base (>= 4.3~)
@@ -63,7 +68,9 @@ import Testing
 
             """)
         dir.write("late/linux-image-late", "Package: linux-image-late\nVersion: 1\nSHA256: ff\n")
-        dir.write("bin/apt-cache", """
+        dir.write(
+            "bin/apt-cache",
+            """
             #!/bin/sh
             # apt-cache show --no-all-versions NAME
             echo "$3" >> "\(dir.path)/apt-cache.log"
@@ -71,7 +78,9 @@ import Testing
             [ -f "$f" ] || { echo "E: No packages found" >&2; exit 100; }
             cat "$f"
             """, executable: true)
-        dir.write("bin/apt-get", """
+        dir.write(
+            "bin/apt-get",
+            """
             #!/bin/sh
             echo "$@" >> "\(dir.path)/apt-get.log"
             [ "$1" = update ] && cp "\(dir.path)"/late/* "\(dir.path)/index/"

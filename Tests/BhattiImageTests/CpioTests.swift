@@ -42,8 +42,11 @@ import Testing
         cpio.characterDevice("dev/console", major: 5, minor: 1)
         let bytes = cpio.encoded()
         // mode 020600 = 0x2180; rdevmajor 5, rdevminor 1; namesize 12: 110 + 12 = 122, pad to 124.
-        let expected = header(["00000001", "00002180", zero, zero, "00000001", zero, zero, zero, zero,
-                               "00000005", "00000001", "0000000C", zero]) + "dev/console\0" + "\0\0"
+        let expected =
+            header([
+                "00000001", "00002180", zero, zero, "00000001", zero, zero, zero, zero,
+                "00000005", "00000001", "0000000C", zero,
+            ]) + "dev/console\0" + "\0\0"
         #expect(Array(bytes.prefix(124)) == Array(expected.utf8))
         // The trailer follows immediately.
         #expect(String(decoding: bytes[124..<130], as: UTF8.self) == "070701")
@@ -54,8 +57,11 @@ import Testing
         cpio.symlink("sbin", target: "bin")
         let bytes = cpio.encoded()
         // mode 0120777 = 0xA1FF, size 3; name "sbin\0" 110 + 5 = 115, pad 1; data "bin", pad 1.
-        let expected = header(["00000001", "0000A1FF", zero, zero, "00000001", zero, "00000003", zero, zero,
-                               zero, zero, "00000005", zero]) + "sbin\0" + "\0" + "bin" + "\0"
+        let expected =
+            header([
+                "00000001", "0000A1FF", zero, zero, "00000001", zero, "00000003", zero, zero,
+                zero, zero, "00000005", zero,
+            ]) + "sbin\0" + "\0" + "bin" + "\0"
         #expect(Array(bytes.prefix(120)) == Array(expected.utf8))
     }
 
@@ -70,7 +76,7 @@ import Testing
 
     @Test func hexFieldsAreEightUpperCaseDigits() {
         #expect(String(decoding: CpioArchive.hex8(0), as: UTF8.self) == "00000000")
-        #expect(String(decoding: CpioArchive.hex8(0xABCDEF12), as: UTF8.self) == "ABCDEF12")
+        #expect(String(decoding: CpioArchive.hex8(0xABCD_EF12), as: UTF8.self) == "ABCDEF12")
         #expect(String(decoding: CpioArchive.hex8(0o100644), as: UTF8.self) == "000081A4")
     }
 

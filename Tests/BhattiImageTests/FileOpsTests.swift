@@ -1,6 +1,6 @@
+import BhattiSystem
 import Foundation
 import Glibc
-import BhattiSystem
 import Testing
 
 @testable import BhattiImage

@@ -1,5 +1,5 @@
-import Foundation
 import BhattiSystem
+import Foundation
 import Synchronization
 import Testing
 
@@ -74,7 +74,9 @@ import Testing
 
     @Test func installedPackagesComeFromDpkgStatus() {
         let dir = TemporaryDirectory("dpkg")
-        dir.write("var/lib/dpkg/status", """
+        dir.write(
+            "var/lib/dpkg/status",
+            """
             Package: bash
             Status: install ok installed
             Version: 5.2.15-2+b7
@@ -106,7 +108,9 @@ import Testing
         try FileManager.default.createDirectory(atPath: layout.rootfsTree + "/usr/local/bin", withIntermediateDirectories: true)
         let lohar = dir + "/lohar"
         #expect(FileManager.default.createFile(atPath: lohar, contents: Data("#!/bin/sh\n".utf8)))
-        let step = RootfsStep.imageStep(key: "k", loharSource: lohar, size: 16 << 20, layout: layout, runner: CommandRunner(tools: HostTools(searchPath: HostTools.defaultSearchPath)))
+        let step = RootfsStep.imageStep(
+            key: "k", loharSource: lohar, size: 16 << 20, layout: layout,
+            runner: CommandRunner(tools: HostTools(searchPath: HostTools.defaultSearchPath)))
         let old = umask(0o077)
         defer { umask(old) }
         try step.run { _ in }
@@ -129,7 +133,10 @@ import Testing
         // Open for writing: the kernel refuses to run it.
         #expect(throws: Errno.self) { _ = try spawn.run() }
         // The writer goes away on another thread while the runner retries.
-        let closer = Thread { usleep(100_000); close(writer) }
+        let closer = Thread {
+            usleep(100_000)
+            close(writer)
+        }
         closer.start()
         let pid = try CommandRunner.run(spawn)
         #expect(try waitForExit(pid: pid) == .exited(0))

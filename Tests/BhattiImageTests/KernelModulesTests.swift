@@ -64,10 +64,11 @@ import Testing
             guard let deps = Self.debian61[name] else { throw .moduleNotFound(name) }
             return deps
         }
-        #expect(order == [
-            "virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "failover", "net_failover", "virtio_net",
-            "virtio_console",
-        ])
+        #expect(
+            order == [
+                "virtio_ring", "virtio", "virtio_mmio", "virtio_blk", "failover", "net_failover", "virtio_net",
+                "virtio_console",
+            ])
     }
 
     @Test func unknownModuleIsNamed() {

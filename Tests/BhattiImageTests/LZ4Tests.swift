@@ -1,5 +1,6 @@
-@testable import BhattiImage
 import Testing
+
+@testable import BhattiImage
 
 @Suite("LZ4 (kernel payload)")
 struct LZ4Tests {

@@ -20,33 +20,73 @@ struct ThermalPolicyTests {
 
     static let rows: [Row] = [
         // Hot: idle from the later of its becoming hot and its last use, for 30 s, then paused.
-        Row(what: "hot, just used: look again 30 s on", phase: .hot(since: .zero), activity: .init(lastUse: .zero), now: .zero, expected: .wait(until: s(30))),
-        Row(what: "hot, 29 s idle: not yet", phase: .hot(since: .zero), activity: .init(lastUse: .zero), now: s(29), expected: .wait(until: s(30))),
+        Row(
+            what: "hot, just used: look again 30 s on", phase: .hot(since: .zero), activity: .init(lastUse: .zero), now: .zero,
+            expected: .wait(until: s(30))),
+        Row(
+            what: "hot, 29 s idle: not yet", phase: .hot(since: .zero), activity: .init(lastUse: .zero), now: s(29),
+            expected: .wait(until: s(30))),
         Row(what: "hot, 30 s idle: pause", phase: .hot(since: .zero), activity: .init(lastUse: .zero), now: s(30), expected: .pause),
-        Row(what: "hot, 31 s idle (a late timer): pause", phase: .hot(since: .zero), activity: .init(lastUse: .zero), now: s(31), expected: .pause),
-        Row(what: "hot, used at 10 s: idle counts from the use", phase: .hot(since: .zero), activity: .init(lastUse: s(10)), now: s(30), expected: .wait(until: s(40))),
-        Row(what: "hot, used at 10 s, 30 s later: pause", phase: .hot(since: .zero), activity: .init(lastUse: s(10)), now: s(40), expected: .pause),
-        Row(what: "woken at 100 s, last used before: idle counts from the wake", phase: .hot(since: s(100)), activity: .init(lastUse: s(5)), now: s(100), expected: .wait(until: s(130))),
-        Row(what: "woken at 100 s, at 130 s: pause", phase: .hot(since: s(100)), activity: .init(lastUse: s(5)), now: s(130), expected: .pause),
-        Row(what: "hot and held (a stream): 30 s from now whatever the last use", phase: .hot(since: .zero), activity: .init(lastUse: .zero, holds: 1), now: s(300), expected: .wait(until: s(330))),
-        Row(what: "hot, two holds", phase: .hot(since: .zero), activity: .init(lastUse: .zero, holds: 2), now: s(31), expected: .wait(until: s(61))),
-        Row(what: "hot, keep_hot: no timer", phase: .hot(since: .zero), activity: .init(lastUse: .zero, keepHot: true), now: s(3600), expected: .none),
+        Row(
+            what: "hot, 31 s idle (a late timer): pause", phase: .hot(since: .zero), activity: .init(lastUse: .zero), now: s(31),
+            expected: .pause),
+        Row(
+            what: "hot, used at 10 s: idle counts from the use", phase: .hot(since: .zero), activity: .init(lastUse: s(10)), now: s(30),
+            expected: .wait(until: s(40))),
+        Row(
+            what: "hot, used at 10 s, 30 s later: pause", phase: .hot(since: .zero), activity: .init(lastUse: s(10)), now: s(40),
+            expected: .pause),
+        Row(
+            what: "woken at 100 s, last used before: idle counts from the wake", phase: .hot(since: s(100)), activity: .init(lastUse: s(5)),
+            now: s(100), expected: .wait(until: s(130))),
+        Row(
+            what: "woken at 100 s, at 130 s: pause", phase: .hot(since: s(100)), activity: .init(lastUse: s(5)), now: s(130),
+            expected: .pause),
+        Row(
+            what: "hot and held (a stream): 30 s from now whatever the last use", phase: .hot(since: .zero),
+            activity: .init(lastUse: .zero, holds: 1), now: s(300), expected: .wait(until: s(330))),
+        Row(
+            what: "hot, two holds", phase: .hot(since: .zero), activity: .init(lastUse: .zero, holds: 2), now: s(31),
+            expected: .wait(until: s(61))),
+        Row(
+            what: "hot, keep_hot: no timer", phase: .hot(since: .zero), activity: .init(lastUse: .zero, keepHot: true), now: s(3600),
+            expected: .none),
         // Warm: 30 minutes from the pause, then snapshotted.
-        Row(what: "warm, just paused", phase: .warm(since: s(30)), activity: .init(lastUse: .zero), now: s(30), expected: .wait(until: s(30) + minute * 30)),
-        Row(what: "warm, a second short of 30 min", phase: .warm(since: s(30)), activity: .init(lastUse: .zero), now: s(29) + minute * 30, expected: .wait(until: s(30) + minute * 30)),
-        Row(what: "warm 30 min: snapshot", phase: .warm(since: s(30)), activity: .init(lastUse: .zero), now: s(30) + minute * 30, expected: .snapshot),
-        Row(what: "warm, API use does not count (metadata routes never wake)", phase: .warm(since: s(30)), activity: .init(lastUse: s(600)), now: s(30) + minute * 30, expected: .snapshot),
-        Row(what: "warm, a held stream does not pin it", phase: .warm(since: s(30)), activity: .init(lastUse: .zero, holds: 1), now: s(30) + minute * 30, expected: .snapshot),
-        Row(what: "warm, keep_hot: no timer (an edit wakes it)", phase: .warm(since: s(30)), activity: .init(lastUse: .zero, keepHot: true), now: minute * 60, expected: .none),
-        Row(what: "warm after a failed snapshot: the retry's moment, not cold-after",
-            phase: .warm(since: s(30), retry: SnapshotRetry(failures: 1, at: s(1832))), activity: .init(lastUse: .zero), now: s(1831), expected: .wait(until: s(1832))),
-        Row(what: "warm, retry due: snapshot", phase: .warm(since: s(30), retry: SnapshotRetry(failures: 1, at: s(1832))), activity: .init(lastUse: .zero), now: s(1832), expected: .snapshot),
+        Row(
+            what: "warm, just paused", phase: .warm(since: s(30)), activity: .init(lastUse: .zero), now: s(30),
+            expected: .wait(until: s(30) + minute * 30)),
+        Row(
+            what: "warm, a second short of 30 min", phase: .warm(since: s(30)), activity: .init(lastUse: .zero), now: s(29) + minute * 30,
+            expected: .wait(until: s(30) + minute * 30)),
+        Row(
+            what: "warm 30 min: snapshot", phase: .warm(since: s(30)), activity: .init(lastUse: .zero), now: s(30) + minute * 30,
+            expected: .snapshot),
+        Row(
+            what: "warm, API use does not count (metadata routes never wake)", phase: .warm(since: s(30)), activity: .init(lastUse: s(600)),
+            now: s(30) + minute * 30, expected: .snapshot),
+        Row(
+            what: "warm, a held stream does not pin it", phase: .warm(since: s(30)), activity: .init(lastUse: .zero, holds: 1),
+            now: s(30) + minute * 30, expected: .snapshot),
+        Row(
+            what: "warm, keep_hot: no timer (an edit wakes it)", phase: .warm(since: s(30)), activity: .init(lastUse: .zero, keepHot: true),
+            now: minute * 60, expected: .none),
+        Row(
+            what: "warm after a failed snapshot: the retry's moment, not cold-after",
+            phase: .warm(since: s(30), retry: SnapshotRetry(failures: 1, at: s(1832))), activity: .init(lastUse: .zero), now: s(1831),
+            expected: .wait(until: s(1832))),
+        Row(
+            what: "warm, retry due: snapshot", phase: .warm(since: s(30), retry: SnapshotRetry(failures: 1, at: s(1832))),
+            activity: .init(lastUse: .zero), now: s(1832), expected: .snapshot),
         // Nothing times the rest.
         Row(what: "creating", phase: .creating, activity: .init(lastUse: .zero), now: minute * 60, expected: .none),
         Row(what: "cold", phase: .cold(snapshot: "/d"), activity: .init(lastUse: .zero), now: minute * 60, expected: .none),
         Row(what: "error", phase: .error(cause: "x"), activity: .init(lastUse: .zero), now: minute * 60, expected: .none),
-        Row(what: "a pause in flight", phase: .moving(from: .hot(since: .zero), on: .paused), activity: .init(lastUse: .zero), now: minute * 60, expected: .none),
-        Row(what: "a snapshot in flight", phase: .moving(from: .warm(since: .zero), on: .snapshotted), activity: .init(lastUse: .zero), now: minute * 60, expected: .none),
+        Row(
+            what: "a pause in flight", phase: .moving(from: .hot(since: .zero), on: .paused), activity: .init(lastUse: .zero),
+            now: minute * 60, expected: .none),
+        Row(
+            what: "a snapshot in flight", phase: .moving(from: .warm(since: .zero), on: .snapshotted), activity: .init(lastUse: .zero),
+            now: minute * 60, expected: .none),
     ]
 
     @Test("at warm after 30 s, cold after 30 min", arguments: rows)

@@ -1,7 +1,8 @@
 import BhattiCore
-@testable import BhattiStore
 import Foundation
 import Testing
+
+@testable import BhattiStore
 
 @Suite("SQLite connection")
 struct DatabaseTests {
@@ -10,7 +11,9 @@ struct DatabaseTests {
         try await withDatabaseFile { path in
             let db = try Database(path: path)
             try db.execute("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER)")
-            let insert = "INSERT INTO t VALUES (?, ?)", get = "SELECT v FROM t WHERE k = ?", count = "SELECT count(*) FROM t"
+            let insert = "INSERT INTO t VALUES (?, ?)"
+            let get = "SELECT v FROM t WHERE k = ?"
+            let count = "SELECT count(*) FROM t"
             for i in 0..<50 {
                 try db.query(insert, [.text("k\(i)"), .int(Int64(i))])
                 #expect(try db.query(get, [.text("k\(i)")]) == [[.int(Int64(i))]])
@@ -78,7 +81,8 @@ struct DatabaseTests {
     func failedStoreTransaction() async throws {
         try await withDatabaseFile { path in
             let store = try SandboxStore(path: path)
-            let a = sandbox("a"), b = sandbox("b")
+            let a = sandbox("a")
+            let b = sandbox("b")
             let error = await #expect(throws: BhattiError.self) {
                 try await store.transaction { s in
                     try s.insertUser(user("ann"))

@@ -8,10 +8,12 @@ struct EventTests {
     @Test("events of a sandbox come newest first, limited")
     func order() async throws {
         let store = try SandboxStore(path: ":memory:")
-        let a = SandboxID.random(), b = SandboxID.random()
+        let a = SandboxID.random()
+        let b = SandboxID.random()
         var appended: [EventRecord] = []
         for i in 0..<10 {
-            appended.append(try await store.appendEvent("step.\(i)", sandboxID: i % 2 == 0 ? a : b, userID: "u-ann", detail: "{\"i\":\(i)}", at: epoch))
+            appended.append(
+                try await store.appendEvent("step.\(i)", sandboxID: i % 2 == 0 ? a : b, userID: "u-ann", detail: "{\"i\":\(i)}", at: epoch))
         }
         #expect(appended.map(\.seq) == Array(1...10))
         #expect(try await store.events(sandboxID: a, limit: 3).map(\.kind) == ["step.8", "step.6", "step.4"])

@@ -1,7 +1,8 @@
 import BhattiCore
-@testable import BhattiStore
 import Foundation
 import Testing
+
+@testable import BhattiStore
 
 @Suite("Migrations")
 struct MigrationTests {
@@ -32,9 +33,11 @@ struct MigrationTests {
             try Database(path: path).execute(Self.versionOne)
             let store = try SandboxStore(path: path)
             let old = try #require(try await store.find("old", ownedBy: nil))
-            #expect(old == SandboxRecord(
-                id: SandboxID(rawValue: "0123456789abcdef")!, name: SandboxName(rawValue: "old")!, state: .cold, cpus: 2,
-                memoryMB: 1024, diskMB: 4096, image: "default", labels: ["team": "a"], keepHot: true, createdAt: epoch))
+            #expect(
+                old
+                    == SandboxRecord(
+                        id: SandboxID(rawValue: "0123456789abcdef")!, name: SandboxName(rawValue: "old")!, state: .cold, cpus: 2,
+                        memoryMB: 1024, diskMB: 4096, image: "default", labels: ["team": "a"], keepHot: true, createdAt: epoch))
             #expect(try await store.setting("k") == "v")
             #expect(try Database(path: path).userVersion == SandboxStore.migrations.count)
 
@@ -72,7 +75,8 @@ struct MigrationTests {
         try await withDatabaseFile { path in
             let db = try Database(path: path)
             try db.migrate(Array(SandboxStore.migrations.prefix(2)))
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO users VALUES ('u-ann', 'ann', 'h', 0, 5, 4, 4096, 1700000000000);
                 INSERT INTO sandboxes (id, name, state, cpus, memory_mb, image, created_at, user_id)
                     VALUES ('0123456789abcdef', 'dev', 'hot', 1, 512, 'default', 1700000000000, 'u-ann');

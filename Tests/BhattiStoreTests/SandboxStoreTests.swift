@@ -6,8 +6,9 @@ import Testing
 @Suite("SQLite store")
 struct SandboxStoreTests {
     func record(_ name: String) -> SandboxRecord {
-        SandboxRecord(id: .random(), name: SandboxName(rawValue: name)!, state: .creating, cpus: 2, memoryMB: 512,
-                      image: "default", labels: ["team": "a"], createdAt: Date(timeIntervalSince1970: 1_700_000_000))
+        SandboxRecord(
+            id: .random(), name: SandboxName(rawValue: name)!, state: .creating, cpus: 2, memoryMB: 512,
+            image: "default", labels: ["team": "a"], createdAt: Date(timeIntervalSince1970: 1_700_000_000))
     }
 
     @Test("insert, find by id and by name, list, state, delete")
@@ -30,7 +31,8 @@ struct SandboxStoreTests {
     @Test("update renames, pins and relabels; a taken name is refused")
     func update() async throws {
         let store = try SandboxStore(path: ":memory:")
-        let a = record("a"), b = record("b")
+        let a = record("a")
+        let b = record("b")
         try await store.insert(a)
         try await store.insert(b)
         try await store.update(a.id, name: SandboxName(rawValue: "c")!, keepHot: true, labels: ["x": "1"])
@@ -68,9 +70,11 @@ struct SandboxStoreTests {
     @Test("users, secrets, snapshots, publish rules and events survive reopening the file")
     func persistenceOfEverything() async throws {
         try await withDatabaseFile { path in
-            let ann = user("ann"), dev = sandbox("dev", owner: "u-ann")
-            let snap = SnapshotRecord(id: "s1", userID: "u-ann", name: "base", sourceSandboxID: dev.id, cpus: 2, memoryMB: 512,
-                                      image: "default", directory: "/d/s1", sizeBytes: 42, createdAt: epoch)
+            let ann = user("ann")
+            let dev = sandbox("dev", owner: "u-ann")
+            let snap = SnapshotRecord(
+                id: "s1", userID: "u-ann", name: "base", sourceSandboxID: dev.id, cpus: 2, memoryMB: 512,
+                image: "default", directory: "/d/s1", sizeBytes: 42, createdAt: epoch)
             let rule = PublishRule(sandboxID: dev.id, port: 80, alias: "dev", createdAt: epoch)
             let event: EventRecord
             do {

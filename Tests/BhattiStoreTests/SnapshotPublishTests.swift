@@ -6,16 +6,19 @@ import Testing
 @Suite("Snapshots and publish rules")
 struct SnapshotPublishTests {
     func snapshot(_ name: String, owner: String?, at offset: TimeInterval = 0) -> SnapshotRecord {
-        SnapshotRecord(id: "s-\(owner ?? "admin")-\(name)", userID: owner, name: name, sourceSandboxID: SandboxID(rawValue: "0123456789abcdef"),
-                       cpus: 2, memoryMB: 1024, diskMB: 2048, image: "default", directory: "/data/snapshots/\(name)",
-                       sizeBytes: 0, createdAt: epoch + offset)
+        SnapshotRecord(
+            id: "s-\(owner ?? "admin")-\(name)", userID: owner, name: name, sourceSandboxID: SandboxID(rawValue: "0123456789abcdef"),
+            cpus: 2, memoryMB: 1024, diskMB: 2048, image: "default", directory: "/data/snapshots/\(name)",
+            sizeBytes: 0, createdAt: epoch + offset)
     }
 
     @Test("snapshots: insert, find by owner and name, list, size, delete")
     func snapshots() async throws {
         let store = try SandboxStore(path: ":memory:")
         try await store.insertUser(user("ann"))
-        let mine = snapshot("base", owner: "u-ann"), later = snapshot("later", owner: "u-ann", at: 5), admins = snapshot("base", owner: nil)
+        let mine = snapshot("base", owner: "u-ann")
+        let later = snapshot("later", owner: "u-ann", at: 5)
+        let admins = snapshot("base", owner: nil)
         for s in [later, mine, admins] { try await store.insertSnapshot(s) }
         #expect(try await store.snapshot(ownedBy: "u-ann", named: "base") == mine)
         #expect(try await store.snapshot(ownedBy: nil, named: "base") == admins)
@@ -55,7 +58,8 @@ struct SnapshotPublishTests {
     @Test("publish rules: insert, by sandbox, by alias, unique alias and port, delete")
     func publish() async throws {
         let store = try SandboxStore(path: ":memory:")
-        let dev = sandbox("dev"), web = sandbox("web")
+        let dev = sandbox("dev")
+        let web = sandbox("web")
         try await store.insert(dev)
         try await store.insert(web)
         let api = PublishRule(sandboxID: dev.id, port: 8080, alias: "dev-api", createdAt: epoch)
@@ -92,7 +96,8 @@ struct SnapshotPublishTests {
     @Test("deleting a sandbox deletes its publish rules")
     func publishCascade() async throws {
         let store = try SandboxStore(path: ":memory:")
-        let dev = sandbox("dev"), web = sandbox("web")
+        let dev = sandbox("dev")
+        let web = sandbox("web")
         try await store.insert(dev)
         try await store.insert(web)
         try await store.insertPublishRule(PublishRule(sandboxID: dev.id, port: 80, alias: "dev", createdAt: epoch))

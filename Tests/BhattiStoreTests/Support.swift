@@ -14,11 +14,13 @@ func withDatabaseFile<T>(_ body: (String) async throws -> T) async throws -> T {
 let epoch = Date(timeIntervalSince1970: 1_700_000_000)
 
 func sandbox(_ name: String, owner: String? = nil, at offset: TimeInterval = 0) -> SandboxRecord {
-    SandboxRecord(id: .random(), name: SandboxName(rawValue: name)!, state: .creating, cpus: 2, memoryMB: 512,
-                  image: "default", labels: ["team": "a"], createdAt: epoch + offset, userID: owner)
+    SandboxRecord(
+        id: .random(), name: SandboxName(rawValue: name)!, state: .creating, cpus: 2, memoryMB: 512,
+        image: "default", labels: ["team": "a"], createdAt: epoch + offset, userID: owner)
 }
 
 func user(_ name: String, at offset: TimeInterval = 0) -> UserRecord {
-    UserRecord(id: "u-\(name)", name: name, keySHA256: "sha256-of-\(name)",
-               maxSandboxes: 5, maxCPUs: 4, maxMemoryMB: 4096, createdAt: epoch + offset)
+    UserRecord(
+        id: "u-\(name)", name: name, keySHA256: "sha256-of-\(name)",
+        maxSandboxes: 5, maxCPUs: 4, maxMemoryMB: 4096, createdAt: epoch + offset)
 }

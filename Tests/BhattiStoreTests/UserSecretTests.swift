@@ -9,7 +9,8 @@ struct UserSecretTests {
     func users() async throws {
         try await withDatabaseFile { path in
             let store = try SandboxStore(path: path)
-            let ann = user("ann"), bob = user("bob", at: 1)
+            let ann = user("ann")
+            let bob = user("bob", at: 1)
             try await store.insertUser(ann)
             try await store.insertUser(bob)
             #expect(try await store.user(named: "ann") == ann)
@@ -59,9 +60,12 @@ struct UserSecretTests {
         let store = try SandboxStore(path: ":memory:")
         let ann = user("ann")
         try await store.insertUser(ann)
-        var sameName = user("bob"); sameName.name = "ann"
-        var sameKey = user("bob"); sameKey.keySHA256 = ann.keySHA256
-        var sameID = user("bob"); sameID.id = ann.id
+        var sameName = user("bob")
+        sameName.name = "ann"
+        var sameKey = user("bob")
+        sameKey.keySHA256 = ann.keySHA256
+        var sameID = user("bob")
+        sameID.id = ann.id
         for taken in [sameName, sameKey, sameID] {
             let error = await #expect(throws: BhattiError.self) { try await store.insertUser(taken) }
             #expect(error?.code == .alreadyExists)
@@ -75,7 +79,8 @@ struct UserSecretTests {
     func ownership() async throws {
         let store = try SandboxStore(path: ":memory:")
         try await store.insertUser(user("ann"))
-        let owned = sandbox("dev", owner: "u-ann"), admins = sandbox("ops", at: 1)
+        let owned = sandbox("dev", owner: "u-ann")
+        let admins = sandbox("ops", at: 1)
         try await store.insert(owned)
         try await store.insert(admins)
         #expect(try await store.find("dev", ownedBy: "u-ann")?.userID == "u-ann")
@@ -123,7 +128,8 @@ struct UserSecretTests {
         try await store.setSecret(userID: "u-ann", name: "TOKEN", ciphertext: age, at: epoch)
         try await store.setSecret(userID: "u-ann", name: "API_KEY", ciphertext: [], at: epoch)
         try await store.setSecret(userID: "u-bob", name: "TOKEN", ciphertext: [1], at: epoch)
-        #expect(try await store.secret(userID: "u-ann", name: "TOKEN")
+        #expect(
+            try await store.secret(userID: "u-ann", name: "TOKEN")
                 == SecretRecord(userID: "u-ann", name: "TOKEN", ciphertext: age, createdAt: epoch, updatedAt: epoch))
         #expect(try await store.secret(userID: "u-ann", name: "API_KEY")?.ciphertext == [])
         #expect(try await store.secretNames(userID: "u-ann") == ["API_KEY", "TOKEN"])

@@ -21,7 +21,8 @@ struct QueuedWriterTests {
             let index = bytes[at..<at + 4].reduce(0) { $0 << 8 | Int($1) }
             let length = bytes[at + 4..<at + 8].reduce(0) { $0 << 8 | Int($1) }
             guard at + 8 + length <= bytes.count,
-                  bytes[at + 8..<at + 8 + length].allSatisfy({ $0 == UInt8(truncatingIfNeeded: index) }) else { return nil }
+                bytes[at + 8..<at + 8 + length].allSatisfy({ $0 == UInt8(truncatingIfNeeded: index) })
+            else { return nil }
             found.append(index)
             at += 8 + length
         }

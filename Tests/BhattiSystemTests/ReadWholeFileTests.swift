@@ -13,12 +13,15 @@ struct ReadWholeFileTests {
         defer { for r in regions { munmap(r, 2 * 4096) } }
         for _ in 0..<500 {
             let r = try #require(mmap(nil, 2 * 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
-            mprotect(r, 4096, PROT_NONE)   // two protections: two lines, never merged with a neighbour
+            mprotect(r, 4096, PROT_NONE)  // two protections: two lines, never merged with a neighbour
             regions.append(r)
         }
         let path = NSTemporaryDirectory() + "bhatti-maps-\(getpid())"
         let fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0o600)
-        defer { close(fd); unlink(path) }
+        defer {
+            close(fd)
+            unlink(path)
+        }
         #expect(ftruncate(fd, 4096) == 0)
         let mapped = try #require(mmap(nil, 4096, PROT_READ, MAP_SHARED, fd, 0))
         defer { munmap(mapped, 4096) }

@@ -16,11 +16,12 @@ private final class Box<T: Sendable>: Sendable {
         let work = SerialWork()
         let ran = Box<[Int]>([])
         for i in 0..<100 {
-            #expect(work.submit {
-                // A suspension inside a job does not let the next one start early.
-                await Task.yield()
-                ran.update { $0.append(i) }
-            })
+            #expect(
+                work.submit {
+                    // A suspension inside a job does not let the next one start early.
+                    await Task.yield()
+                    ran.update { $0.append(i) }
+                })
         }
         await work.close()
         #expect(ran.current == Array(0..<100))

@@ -19,7 +19,8 @@ struct FastJSONTests {
         for _ in 0..<500 {
             let request = ExecRequest(
                 argv: (0..<rng.next(upTo: 5)).map { _ in rng.pick(Self.awkward) + rng.word() },
-                env: Dictionary((0..<rng.next(upTo: 4)).map { _ in (rng.word() + "_K", rng.pick(Self.awkward)) }, uniquingKeysWith: { a, _ in a }),
+                env: Dictionary(
+                    (0..<rng.next(upTo: 4)).map { _ in (rng.word() + "_K", rng.pick(Self.awkward)) }, uniquingKeysWith: { a, _ in a }),
                 cwd: rng.coin() ? "/work/" + rng.pick(Self.awkward) : nil, stdin: rng.coin(),
                 detach: rng.coin() ? rng.coin() : nil, outputFile: rng.coin() ? "/tmp/" + rng.word() : nil)
             #expect(try JSONDecoder().decode(ExecRequest.self, from: Data(request.fastJSON)) == request)
@@ -37,7 +38,9 @@ struct FastJSONTests {
             #expect(try JSONDecoder().decode(HelloReply.self, from: Data(reply.fastJSON)) == reply)
             #expect(try HelloReply(fastJSON: Array(JSONEncoder().encode(reply))) == reply)
         }
-        for status in [ExitStatus(code: 0), ExitStatus(code: 137, signal: 9, guestMicroseconds: 21_000), ExitStatus(code: -1, guestMicroseconds: 0)] {
+        for status in [
+            ExitStatus(code: 0), ExitStatus(code: 137, signal: 9, guestMicroseconds: 21_000), ExitStatus(code: -1, guestMicroseconds: 0),
+        ] {
             #expect(try ExitStatus(fastJSON: status.fastJSON) == status)
             #expect(try ExitStatus(fastJSON: Array(JSONEncoder().encode(status))) == status)
         }
@@ -55,10 +58,12 @@ struct FastJSONTests {
         #expect(try Hello(fastJSON: Array(text.utf8)).token == "é😀\"\\/\u{8}\u{c}\n\r\t\u{0}")
     }
 
-    @Test("malformed input is refused, as JSONSerialization refuses it", arguments: [
-        "", "{", "}", "{\"a\" 1}", "{a:1}", "\"unterminated", "tru", "nul", "01", "1.", "-", "1e", ".5",
-        "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00x\"", "\"tab\there\"", "{} {}", "[1] x", "'single'", "NaN", "+1",
-    ])
+    @Test(
+        "malformed input is refused, as JSONSerialization refuses it",
+        arguments: [
+            "", "{", "}", "{\"a\" 1}", "{a:1}", "\"unterminated", "tru", "nul", "01", "1.", "-", "1e", ".5",
+            "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00x\"", "\"tab\there\"", "{} {}", "[1] x", "'single'", "NaN", "+1",
+        ])
     func malformed(_ text: String) {
         #expect(throws: FastJSON.Malformed.self) { try FastJSON.parse(Array(text.utf8)) }
         #expect(throws: (any Error).self) { try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) }
@@ -129,7 +134,10 @@ struct FastJSONTests {
             (#"{"\u0061":1,"a":2}"#, "a"),
         ]
         func failure(_ json: String) -> FastJSON.Malformed? {
-            do { _ = try FastJSON.parse(Array(json.utf8)); return nil } catch { return error }
+            do {
+                _ = try FastJSON.parse(Array(json.utf8))
+                return nil
+            } catch { return error }
         }
         for (json, key) in refused {
             #expect(failure(json)?.duplicateKey == key, "\(json): \(String(describing: failure(json)))")

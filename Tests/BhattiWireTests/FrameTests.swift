@@ -70,7 +70,12 @@ struct FrameTests {
             let n = Int.random(in: 0..<64, using: &rng)
             var bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
             // Bias some inputs towards plausible headers.
-            if n > 9, Bool.random(using: &rng) { bytes[0] = 0; bytes[1] = 0; bytes[2] = 0; bytes[8] = FrameType.allCases.randomElement(using: &rng)!.rawValue }
+            if n > 9, Bool.random(using: &rng) {
+                bytes[0] = 0
+                bytes[1] = 0
+                bytes[2] = 0
+                bytes[8] = FrameType.allCases.randomElement(using: &rng)!.rawValue
+            }
             var decoder = FrameDecoder()
             decoder.append(bytes)
             var consumed = 0
@@ -82,10 +87,12 @@ struct FrameTests {
         }
     }
 
-    @Test("the hand-written exit payload decodes to the same status", arguments: [
-        BhattiWire.ExitStatus(code: 0), BhattiWire.ExitStatus(code: 137, signal: 9, guestMicroseconds: 12),
-        BhattiWire.ExitStatus(code: -1, guestMicroseconds: 0),
-    ])
+    @Test(
+        "the hand-written exit payload decodes to the same status",
+        arguments: [
+            BhattiWire.ExitStatus(code: 0), BhattiWire.ExitStatus(code: 137, signal: 9, guestMicroseconds: 12),
+            BhattiWire.ExitStatus(code: -1, guestMicroseconds: 0),
+        ])
     func fastExit(status: BhattiWire.ExitStatus) throws {
         #expect(try WireJSON.decode(BhattiWire.ExitStatus.self, from: Frame(stream: 1, type: .exit, payload: status.fastJSON)) == status)
     }

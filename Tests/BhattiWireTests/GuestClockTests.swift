@@ -4,9 +4,11 @@ import Testing
 
 @Suite("Guest clock frame and hello capabilities")
 struct GuestClockWireTests {
-    @Test("the clock payload is the nanoseconds since the epoch, 8 bytes big-endian, and nothing else", arguments: [
-        Int64(0), 1, 1_764_000_000_123_456_789, Int64.max,
-    ])
+    @Test(
+        "the clock payload is the nanoseconds since the epoch, 8 bytes big-endian, and nothing else",
+        arguments: [
+            Int64(0), 1, 1_764_000_000_123_456_789, Int64.max,
+        ])
     func payload(_ ns: Int64) throws {
         let clock = GuestClock(nanosecondsSinceEpoch: ns)
         #expect(clock.payload.count == 8)

@@ -1,9 +1,9 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiDaemon
 
 /// What api.md promises of every reply, and errors that say what is wrong in the user's words.
 /// Against a real daemon; no VM boots here.
@@ -69,7 +69,8 @@ struct APIConsistencyTests {
             for (method, path, body, expected) in cases {
                 let r = try await d.call(method, path, json: body)
                 let envelope = try JSONDecoder().decode(ErrorEnvelope.self, from: Data(r.body))
-                #expect(r.status == 400 && envelope.error.message.contains(expected), "\(path) \(body): \(r.status) \(envelope.error.message)")
+                #expect(
+                    r.status == 400 && envelope.error.message.contains(expected), "\(path) \(body): \(r.status) \(envelope.error.message)")
                 #expect(!envelope.error.message.contains("CodingKeys"), "no Swift internals: \(envelope.error.message)")
             }
         }

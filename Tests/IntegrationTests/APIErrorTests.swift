@@ -1,8 +1,8 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiHTTP
 import Foundation
 import Testing
-import BhattiDaemon
 
 /// Bad input gets a clear error and changes nothing. No VM boots here.
 @Suite("API errors", .serialized)

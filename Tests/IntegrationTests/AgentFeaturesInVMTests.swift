@@ -1,10 +1,10 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiEngine
+import BhattiHTTP
 import BhattiWire
 import Foundation
 import Testing
-import BhattiDaemon
-import BhattiHTTP
 
 /// Sessions, files and port forwarding through the engine on a booted VM.
 @Suite("Sessions, files and forwarding in a real VM", .serialized, .timeLimit(.minutes(10)))
@@ -104,7 +104,8 @@ struct AgentFeaturesInVMTests {
             let sb = try await d.create("fwd")
             let agent = try await d.daemon.engine.agent(for: sb.id)
             await #expect(throws: AgentError.self) { _ = try await agent.forward(port: 9) }
-            _ = try await agent.execDetached(ExecRequest(argv: ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"], cwd: "/etc"))
+            _ = try await agent.execDetached(
+                ExecRequest(argv: ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1"], cwd: "/etc"))
             // Until the guest's server is up (python starts slowly beside other VMs under TCG).
             var response = ""
             _ = try await eventually(interval: .milliseconds(200)) {

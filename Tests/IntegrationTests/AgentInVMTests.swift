@@ -1,10 +1,10 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiEngine
+import BhattiHTTP
 import BhattiWire
 import Foundation
 import Testing
-import BhattiDaemon
-import BhattiHTTP
 
 /// The agent's operations through the engine on a booted VM.
 @Suite("Agent in a real VM", .serialized, .timeLimit(.minutes(10)))

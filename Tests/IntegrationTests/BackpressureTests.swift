@@ -1,11 +1,12 @@
 import BhattiAPI
-@testable import BhattiHTTP
+import BhattiDaemon
 import BhattiSystem
 import Dispatch
 import Foundation
 import Synchronization
 import Testing
-import BhattiDaemon
+
+@testable import BhattiHTTP
 
 /// A client that does not keep up holds the guest back instead of growing the daemon: streamed output
 /// stops being read from the guest, WebSocket input stops being read from the socket, and what was held
@@ -26,7 +27,8 @@ struct BackpressureTests {
             let lines = 6_000_000
             var headers = d.authHeaders
             headers.set("Accept", "application/x-ndjson")
-            let client = d.client, h = headers
+            let client = d.client
+            let h = headers
             let resume = DispatchSemaphore(value: 0)
             let firstChunk = Gate()
             let body = Array(#"{"cmd":["seq","1","\#(lines)"],"timeout_sec":600}"#.utf8)
@@ -50,7 +52,8 @@ struct BackpressureTests {
             var samples: [String] = []
             for _ in 0..<600 {
                 // Two readings half a second apart in one exec.
-                let probe = try await d.exec("bp", ["sh", "-c", "(\(Self.probe("seq"))) && echo --- && sleep 0.5 && (\(Self.probe("seq")))"])
+                let probe = try await d.exec(
+                    "bp", ["sh", "-c", "(\(Self.probe("seq"))) && echo --- && sleep 0.5 && (\(Self.probe("seq")))"])
                 samples.append(probe.stdout)
                 guard probe.exitCode == 0 else {
                     Issue.record("seq finished while the client read nothing: its whole output was taken (\(samples.suffix(3)))")
@@ -59,7 +62,8 @@ struct BackpressureTests {
                 // Unchanged over the two readings, and (where the kernel says) asleep in pipe_write.
                 let readings = probe.stdout.components(separatedBy: "---\n")
                 if readings.count == 2, readings[0] == readings[1],
-                   Self.wchan(readings[1]).map({ $0 == "pipe_write" || $0 == "0" }) ?? true {
+                    Self.wchan(readings[1]).map({ $0 == "pipe_write" || $0 == "0" }) ?? true
+                {
                     blockedAt = Self.wchar(readings[1])
                     break
                 }
@@ -98,7 +102,8 @@ struct BackpressureTests {
             // A program that never reads its input: a piped `sleep`, or a shell that becomes one with
             // the terminal raw (a cooked terminal would discard a line past 4 KiB instead of filling).
             if route == "shell" {
-                try socket.writeAll(encodeFrame(opcode: .binary, payload: Array("stty raw -echo; exec sleep 1000\n".utf8), maskKey: randomMaskKey()))
+                try socket.writeAll(
+                    encodeFrame(opcode: .binary, payload: Array("stty raw -echo; exec sleep 1000\n".utf8), maskKey: randomMaskKey()))
             } else {
                 try Self.sendText(socket, #"{"cmd":["sleep","1000"]}"#)
             }
@@ -114,7 +119,10 @@ struct BackpressureTests {
                         let n = try frame.withUnsafeBytes { try socket.sendWithoutWaiting(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
                         offset += n
                         total += n
-                        if n > 0 { quiet = 0; continue }
+                        if n > 0 {
+                            quiet = 0
+                            continue
+                        }
                         // Full: wait for room; a socket that stays full for three waits is not being read.
                         if try socket.poll(events: Int16(POLLOUT), timeoutMilliseconds: 1000) == 0 {
                             quiet += 1
@@ -210,7 +218,8 @@ struct BackpressureTests {
             let client = HTTPClient(endpoint: .unix(path: d.daemon.socketPath), timeoutMilliseconds: 60_000)
             let headers = d.authHeaders
             let reply = try await Blocking.run {
-                try client.send(method: "POST", path: "/v1/sandboxes/bpout/exec", headers: headers, body: Array(#"{"cmd":["echo","ok"]}"#.utf8))
+                try client.send(
+                    method: "POST", path: "/v1/sandboxes/bpout/exec", headers: headers, body: Array(#"{"cmd":["echo","ok"]}"#.utf8))
             }
             #expect(reply.status == 200)
             #expect(reply.text.contains(#""stdout":"ok\n""#), "\(reply.text)")
@@ -221,7 +230,8 @@ struct BackpressureTests {
     /// read and write); returns the socket after the 101.
     static func rawWebSocket(_ d: TestDaemon, _ path: String) async throws -> FileDescriptor {
         let socket = try Socket.connect(unixPath: d.daemon.socketPath)
-        let head = "GET \(path) HTTP/1.1\r\nHost: bhatti\r\nAuthorization: Bearer \(d.daemon.adminKey)\r\n"
+        let head =
+            "GET \(path) HTTP/1.1\r\nHost: bhatti\r\nAuthorization: Bearer \(d.daemon.adminKey)\r\n"
             + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
         try socket.writeAll(Array(head.utf8))
         let answer = try await Blocking.run { () throws -> String in

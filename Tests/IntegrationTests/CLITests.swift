@@ -1,10 +1,10 @@
+import BhattiAPI
+import BhattiDaemon
+import BhattiEngine
+import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiEngine
-import BhattiDaemon
-import BhattiHTTP
-import BhattiAPI
 
 /// The real `bhatti` executable against a real daemon: exit codes and output as a script sees them.
 @Suite("CLI end to end", .serialized, .timeLimit(.minutes(10)))
@@ -19,7 +19,8 @@ struct CLITests {
 
     /// Runs the CLI on a dedicated thread (it blocks until the process exits).
     func bhatti(_ args: [String], daemon: TestDaemon, stdin: String? = nil, key: String? = nil) async throws -> Run {
-        let socket = daemon.daemon.socketPath, key = key ?? daemon.daemon.adminKey
+        let socket = daemon.daemon.socketPath
+        let key = key ?? daemon.daemon.adminKey
         return try await Blocking.run { try CLITests.run(args, socket: socket, key: key, stdin: stdin) }
     }
 
@@ -28,7 +29,9 @@ struct CLITests {
         p.executableURL = URL(fileURLWithPath: CLITests.binary)
         p.arguments = ["--url", "unix://" + socket, "--token", key] + args
         p.environment = ["HOME": "/nonexistent", "PATH": "/usr/bin:/bin"]
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
         p.standardOutput = out
         p.standardError = err
         p.standardInput = input
@@ -41,7 +44,9 @@ struct CLITests {
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
 
-    @Test("user and secret commands: a key printed once works, rotation stops the old one; create gives env, secrets, files and init to the guest")
+    @Test(
+        "user and secret commands: a key printed once works, rotation stops the old one; create gives env, secrets, files and init to the guest"
+    )
     func tenancy() async throws {
         try await withDaemon { d in
             let made = try await bhatti(["user", "create", "--name", "carol", "--max-sandboxes", "2", "--disk-iops", "300"], daemon: d)
@@ -53,12 +58,18 @@ struct CLITests {
             #expect(users.stdout.contains("\"name\" : \"carol\"") && !users.stdout.contains(key))
             #expect(users.stdout.contains("\"disk_iops\" : 300"), "user create's I/O flags reach POST /v1/users: \(users.stdout)")
             #expect(try await bhatti(["user", "list"], daemon: d, key: key).status == 1, "users are the admin's business")
-            let limited = try await bhatti(["--json", "user", "limits", "carol", "--disk-bytes-per-s", "8388608", "--net-mbit-per-s", "50"], daemon: d)
-            #expect(limited.status == 0 && limited.stdout.contains("\"disk_bytes_per_s\" : 8388608") && limited.stdout.contains("\"net_mbit_per_s\" : 50"), "\(limited.stdout)\(limited.stderr)")
+            let limited = try await bhatti(
+                ["--json", "user", "limits", "carol", "--disk-bytes-per-s", "8388608", "--net-mbit-per-s", "50"], daemon: d)
+            #expect(
+                limited.status == 0 && limited.stdout.contains("\"disk_bytes_per_s\" : 8388608")
+                    && limited.stdout.contains("\"net_mbit_per_s\" : 50"), "\(limited.stdout)\(limited.stderr)")
             #expect(try await bhatti(["user", "limits", "carol", "--default"], daemon: d).stdout.contains("default I/O limits"))
             let shown = try await bhatti(["user", "limits", "carol"], daemon: d)
-            #expect(shown.status == 0 && shown.stdout == "user/carol: the daemon's default I/O limits\n", "without flags it shows them: \(shown)")
-            #expect(try await bhatti(["user", "limits", "carol", "--default", "--disk-iops", "1"], daemon: d).status == 2, "flags or --default")
+            #expect(
+                shown.status == 0 && shown.stdout == "user/carol: the daemon's default I/O limits\n",
+                "without flags it shows them: \(shown)")
+            #expect(
+                try await bhatti(["user", "limits", "carol", "--default", "--disk-iops", "1"], daemon: d).status == 2, "flags or --default")
 
             #expect(try await bhatti(["secret", "set", "API_TOKEN", "-"], daemon: d, stdin: "tok-123\n", key: key).status == 0)
             let secrets = try await bhatti(["secret", "list"], daemon: d, key: key)
@@ -68,14 +79,18 @@ struct CLITests {
             let local = NSTemporaryDirectory() + "bhatti-cli-file-\(UInt32.random(in: 0...UInt32.max))"
             try "hello from the host\n".write(toFile: local, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(atPath: local) }
-            let created = try await bhatti([
-                "create", "--name", "box", "--memory", "512", "--env", "GREETING=hi there", "--secret", "API_TOKEN",
-                "--file", "\(local):/workspace/note.txt", "--init", "echo init-ran > /tmp/init.out",
-            ], daemon: d, key: key)
+            let created = try await bhatti(
+                [
+                    "create", "--name", "box", "--memory", "512", "--env", "GREETING=hi there", "--secret", "API_TOKEN",
+                    "--file", "\(local):/workspace/note.txt", "--init", "echo init-ran > /tmp/init.out",
+                ], daemon: d, key: key)
             #expect(created.status == 0, "\(created.stderr)")
-            let env = try await bhatti(["exec", "box", "--", "sh", "-c", "printf '%s/%s' \"$GREETING\" \"$API_TOKEN\""], daemon: d, key: key)
+            let env = try await bhatti(
+                ["exec", "box", "--", "sh", "-c", "printf '%s/%s' \"$GREETING\" \"$API_TOKEN\""], daemon: d, key: key)
             #expect(env.stdout == "hi there/tok-123")
-            #expect(try await bhatti(["exec", "box", "--", "cat", "/workspace/note.txt"], daemon: d, key: key).stdout == "hello from the host\n")
+            #expect(
+                try await bhatti(["exec", "box", "--", "cat", "/workspace/note.txt"], daemon: d, key: key).stdout == "hello from the host\n"
+            )
             var initOut = ""
             _ = try await eventually {
                 initOut = try await bhatti(["exec", "box", "--", "sh", "-c", "cat /tmp/init.out 2>/dev/null"], daemon: d, key: key).stdout
@@ -84,9 +99,13 @@ struct CLITests {
             #expect(initOut == "init-ran\n")
             #expect(try await bhatti(["list"], daemon: d).stdout.contains("box") == false, "the admin does not see carol's sandbox")
             let published = try await bhatti(["publish", "box", "-p", "8080"], daemon: d, key: key)
-            #expect(published.status == 0 && published.stdout.contains("box-8080") && published.stdout.contains("--proxy-listen"), "\(published.stdout)")
+            #expect(
+                published.status == 0 && published.stdout.contains("box-8080") && published.stdout.contains("--proxy-listen"),
+                "\(published.stdout)")
             #expect(try await bhatti(["publish", "box"], daemon: d, key: key).stdout.contains("8080"))
-            #expect(try await bhatti(["--json", "publish", "box", "-p", "8080"], daemon: d, key: key).stdout.contains("\"alias\" : \"box-8080\""))
+            #expect(
+                try await bhatti(["--json", "publish", "box", "-p", "8080"], daemon: d, key: key).stdout.contains(
+                    "\"alias\" : \"box-8080\""))
             #expect(try await bhatti(["unpublish", "box", "-p", "8080"], daemon: d, key: key).status == 0)
             #expect(try await bhatti(["unpublish", "box", "-p", "8080"], daemon: d, key: key).status == 1)
 
@@ -115,18 +134,23 @@ struct CLITests {
                     p.executableURL = URL(fileURLWithPath: CLITests.binary)
                     p.arguments = args
                     p.environment = ["HOME": home, "PATH": "/usr/bin:/bin"]
-                    let out = Pipe(), err = Pipe()
+                    let out = Pipe()
+                    let err = Pipe()
                     p.standardOutput = out
                     p.standardError = err
                     try p.run()
-                    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+                    let o = out.fileHandleForReading.readDataToEndOfFile()
+                    let e = err.fileHandleForReading.readDataToEndOfFile()
                     p.waitUntilExit()
-                    return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+                    return Run(
+                        status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
                 }
             }
             let badKey = try await cli(["setup", "--url", url, "--token", "bht_" + String(repeating: "0", count: 64)])
             // Not "bhatti setup writes it" while running setup: the key given is what is wrong.
-            #expect(badKey.status == 1 && badKey.stderr.contains("does not accept this --token") && !badKey.stderr.contains("setup writes"), "\(badKey.stderr)")
+            #expect(
+                badKey.status == 1 && badKey.stderr.contains("does not accept this --token") && !badKey.stderr.contains("setup writes"),
+                "\(badKey.stderr)")
             #expect(!FileManager.default.fileExists(atPath: home + "/.bhatti/config.json"), "nothing written for a key that does not work")
             #expect(try await cli(["setup", "--url", "unix:///tmp/bhatti-nothing.sock", "--token", "x"]).status == 3)
             #expect(try await cli(["setup", "--url", url]).status == 2)
@@ -210,7 +234,9 @@ struct CLITests {
             let through = try await bhatti(["exec", "dev", "printf", "%s|", "-e", "A=2", "--cwd", "/x", "--", "-h"], daemon: d)
             #expect(through.stdout == "-e|A=2|--cwd|/x|--|-h|", "flags after the command reach it: \(through)")
 
-            #expect(try await bhatti(["exec", "dev", "sh", "-c", "echo hi > /workspace/f.txt; chmod 640 /workspace/f.txt"], daemon: d).status == 0)
+            #expect(
+                try await bhatti(["exec", "dev", "sh", "-c", "echo hi > /workspace/f.txt; chmod 640 /workspace/f.txt"], daemon: d).status
+                    == 0)
             let ls = try await bhatti(["file", "ls", "dev", "/workspace"], daemon: d)
             #expect(ls.stdout.split(separator: "\n").contains("-rw-r-----           3  f.txt"), "ls -l's modes: \(ls.stdout)")
             let list = try await bhatti(["list"], daemon: d)
@@ -291,7 +317,8 @@ struct CLITests {
     @Test("on a terminal, a create shows a progress line (spinner, elapsed seconds) and erases it; with --json it does not")
     func progress() async throws {
         try await withDaemon { d in
-            let socket = d.daemon.socketPath, key = d.daemon.adminKey
+            let socket = d.daemon.socketPath
+            let key = d.daemon.adminKey
             func underPTY(_ args: String) async throws -> String {
                 // script(1) gives the CLI a pseudo-terminal for stdin, stdout and stderr.
                 let command = "\(CLITests.binary) --url unix://\(socket) --token \(key) \(args)"

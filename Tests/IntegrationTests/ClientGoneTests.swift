@@ -1,10 +1,10 @@
+import BhattiAPI
+import BhattiDaemon
 import BhattiEngine
 import BhattiSystem
+import BhattiWire
 import Foundation
 import Testing
-import BhattiDaemon
-import BhattiAPI
-import BhattiWire
 
 /// SPEC: a client that goes away kills the command, whichever way it asked for the output.
 @Suite("A client that goes away", .serialized, .timeLimit(.minutes(10)))
@@ -21,7 +21,8 @@ struct ClientGoneTests {
                 let kind = (accept ?? "buffered") + (tcp ? " over TCP" : " over the unix socket")
                 let socket = tcp ? try Socket.connect(host: "127.0.0.1", port: port) : try Socket.connect(unixPath: d.daemon.socketPath)
                 let body = #"{"cmd":["sleep","60"]}"#
-                var head = "POST /v1/sandboxes/gone/exec HTTP/1.1\r\nHost: bhatti\r\n"
+                var head =
+                    "POST /v1/sandboxes/gone/exec HTTP/1.1\r\nHost: bhatti\r\n"
                     + "Authorization: Bearer \(d.daemon.adminKey)\r\nContent-Type: application/json\r\n"
                     + "Content-Length: \(body.utf8.count)\r\n"
                 if let accept { head += "Accept: \(accept)\r\n" }

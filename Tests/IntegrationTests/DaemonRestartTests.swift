@@ -13,7 +13,9 @@ struct DaemonRestartTests {
         // No background template boots: the test counts this daemon's QEMUs.
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         try Data(#"{"templates": false, "network": false, "proxy_listen": ""}"#.utf8).write(to: URL(fileURLWithPath: data + "/serve.json"))
-        p.arguments = ["serve", "--config", data + "/serve.json", "--data-dir", data, "--image-dir", TestDaemon.imageDirectory, "--listen", ""]
+        p.arguments = [
+            "serve", "--config", data + "/serve.json", "--data-dir", data, "--image-dir", TestDaemon.imageDirectory, "--listen", "",
+        ]
         // Its own HOME: a first start writes ~/.bhatti/config.json there, not in anyone's real home.
         p.environment = ["HOME": data + "/home", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"]
         p.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -48,7 +50,8 @@ struct DaemonRestartTests {
     static func list(_ client: HTTPClient, _ headers: HTTPHeaders) async throws -> [SandboxDTO] {
         let giveUp = ContinuousClock.now + .seconds(120)
         while ContinuousClock.now < giveUp {
-            if let r = try? await Blocking.run({ try client.send(method: "GET", path: "/v1/sandboxes", headers: headers) }), r.status == 200 {
+            if let r = try? await Blocking.run({ try client.send(method: "GET", path: "/v1/sandboxes", headers: headers) }), r.status == 200
+            {
                 return try JSONDecoder().decode([SandboxDTO].self, from: Data(r.body))
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -70,7 +73,12 @@ struct DaemonRestartTests {
         }
         #expect(created.status == 201, "\(created.text)")
         // Memory-only state: a tmpfs file and a process that keeps counting.
-        _ = try await Self.exec(client, headers, "survivor", ["sh", "-c", "echo ram > /dev/shm/marker; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.new; mv /dev/shm/c.new /dev/shm/c; sleep 0.1; done) >/dev/null 2>&1 &"])
+        _ = try await Self.exec(
+            client, headers, "survivor",
+            [
+                "sh", "-c",
+                "echo ram > /dev/shm/marker; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.new; mv /dev/shm/c.new /dev/shm/c; sleep 0.1; done) >/dev/null 2>&1 &",
+            ])
         let qemu = qemuProcesses(mentioning: data)
         #expect(qemu.count == 1)
 
@@ -94,7 +102,10 @@ struct DaemonRestartTests {
         second.waitUntilExit()
         #expect(qemuProcesses(mentioning: data).isEmpty)
         let third = try Self.serve(data)
-        defer { third.terminate(); third.waitUntilExit() }
+        defer {
+            third.terminate()
+            third.waitUntilExit()
+        }
         try await Self.waitForSocket(data + "/api.sock")
         let again = try await Self.list(client, headers)
         #expect(again.first?.state == "cold", "\(again.first?.stateReason ?? "")")
@@ -140,7 +151,10 @@ struct DaemonRestartTests {
         second.waitUntilExit()
         #expect(qemuProcesses(mentioning: data).isEmpty)
         let third = try Self.serve(data)
-        defer { third.terminate(); third.waitUntilExit() }
+        defer {
+            third.terminate()
+            third.waitUntilExit()
+        }
         try await Self.waitForSocket(data + "/api.sock")
         var state = ""
         let giveUp = ContinuousClock.now + .seconds(120)

@@ -1,9 +1,9 @@
+import BhattiAPI
+import BhattiDaemon
 import BhattiEngine
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiDaemon
-import BhattiAPI
 
 /// The engine's thermal operations on a real VM, below the service: pause/resume, snapshot/restore.
 @Suite("Engine thermal tiers on a real VM", .serialized, .timeLimit(.minutes(10)))
@@ -13,7 +13,12 @@ struct EngineThermalTests {
         try await withDaemon { d in
             let sb = try await d.create("thermal")
             let engine = d.daemon.engine
-            _ = try await d.exec(sb.id, ["sh", "-c", "echo marker > /dev/shm/m; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.new; mv /dev/shm/c.new /dev/shm/c; sleep 0.05; done) > /dev/null 2>&1 &"], timeout: 5)
+            _ = try await d.exec(
+                sb.id,
+                [
+                    "sh", "-c",
+                    "echo marker > /dev/shm/m; (i=0; while true; do i=$((i+1)); echo $i > /dev/shm/c.new; mv /dev/shm/c.new /dev/shm/c; sleep 0.05; done) > /dev/null 2>&1 &",
+                ], timeout: 5)
             try await engine.pause(id: sb.id)
             try await engine.resume(id: sb.id)
             #expect(try await d.exec(sb.id, ["cat", "/dev/shm/m"]).stdout == "marker\n")
@@ -32,7 +37,8 @@ struct EngineThermalTests {
                 // of its rounds, each a fork+exec of mv and sleep that runs cold after a restore).
                 var counter = -1
                 _ = try await eventually {
-                    counter = Int(try await d.exec(sb.id, ["cat", "/dev/shm/c"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+                    counter =
+                        Int(try await d.exec(sb.id, ["cat", "/dev/shm/c"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
                     return counter > last
                 }
                 #expect(counter > last, "cycle \(cycle): the counter process did not keep counting (\(counter) after \(last))")
@@ -41,7 +47,8 @@ struct EngineThermalTests {
             // A guest that woke and ran a few commands touched little: its next snapshot lists those
             // pages for the restore to read ahead, all inside the RAM file.
             try await engine.snapshot(id: sb.id)
-            let list = try #require(FileManager.default.contents(atPath: dir + "/prefetch"), "no read-ahead list after a woken guest's snapshot")
+            let list = try #require(
+                FileManager.default.contents(atPath: dir + "/prefetch"), "no read-ahead list after a woken guest's snapshot")
             #expect(!list.isEmpty && list.count % 16 == 0)
             let memory = try #require(try FileManager.default.attributesOfItem(atPath: dir + "/memory")[.size] as? Int)
             let extents = stride(from: 0, to: list.count, by: 16).map { at in

@@ -1,8 +1,9 @@
-@testable import BhattiDaemon
 import BhattiAPI
 import BhattiHTTP
 import Foundation
 import Testing
+
+@testable import BhattiDaemon
 
 /// The exec route's hand-written body reader and reply writer agree with the Codable ones.
 @Suite("Exec body and reply")
@@ -13,12 +14,14 @@ struct ExecBodyTests {
         return r
     }
 
-    @Test("bodies the fast reader takes decode as JSONDecoder decodes them", arguments: [
-        #"{"cmd":["true"]}"#,
-        #"{"cmd":["sh","-c","echo \"a/b\" \\ \u00e9"],"env":{"K":"v","E":""},"cwd":"/w","timeout_sec":2.5,"detach":false,"stdin":"in\n"}"#,
-        #"{"cmd":["x"],"timeout_sec":30,"env":null,"cwd":null,"detach":null,"stdin":null}"#,
-        #" { "cmd" : [ ] } "#,
-    ])
+    @Test(
+        "bodies the fast reader takes decode as JSONDecoder decodes them",
+        arguments: [
+            #"{"cmd":["true"]}"#,
+            #"{"cmd":["sh","-c","echo \"a/b\" \\ \u00e9"],"env":{"K":"v","E":""},"cwd":"/w","timeout_sec":2.5,"detach":false,"stdin":"in\n"}"#,
+            #"{"cmd":["x"],"timeout_sec":30,"env":null,"cwd":null,"detach":null,"stdin":null}"#,
+            #" { "cmd" : [ ] } "#,
+        ])
     func agree(_ body: String) throws {
         let fast = try ExecHandler.fastBody(Array(body.utf8))
         let slow = try decodeBody(ExecRequestDTO.self, from: request(body), known: ExecRequestDTO.knownFields)
@@ -26,12 +29,14 @@ struct ExecBodyTests {
         #expect(try ExecHandler.decodeExecBody(request(body)) == slow)
     }
 
-    @Test("what the fast reader does not take gets the shared errors", arguments: [
-        (#"{"cmd":["true"],"bogus":1}"#, "unknown field \"bogus\""),
-        (#"{"cmd":"true"}"#, "field \"cmd\" has the wrong type"),
-        (#"[1]"#, "request body must be a JSON object"),
-        (#"{"cmd":["true"],}"#, nil),   // Foundation takes a trailing comma; so, through it, do we
-    ])
+    @Test(
+        "what the fast reader does not take gets the shared errors",
+        arguments: [
+            (#"{"cmd":["true"],"bogus":1}"#, "unknown field \"bogus\""),
+            (#"{"cmd":"true"}"#, "field \"cmd\" has the wrong type"),
+            (#"[1]"#, "request body must be a JSON object"),
+            (#"{"cmd":["true"],}"#, nil),  // Foundation takes a trailing comma; so, through it, do we
+        ])
     func fallBack(_ body: String, _ message: String?) throws {
         #expect(throws: (any Error).self) { try ExecHandler.fastBody(Array(body.utf8)) }
         if let message {
@@ -46,7 +51,10 @@ struct ExecBodyTests {
         for (out, err) in [("", ""), ("hi\n", "warn: \"x\"\t\u{1}\\ / é 😀\n"), (String(repeating: "z", count: 100_000), "")] {
             let dto = ExecResultDTO(exitCode: 3, stdout: out, stderr: err, durationMs: 18.123456)
             let response = ExecHandler.fastJSON(dto)
-            guard case .bytes(let bytes) = response.body else { Issue.record("not a byte body"); return }
+            guard case .bytes(let bytes) = response.body else {
+                Issue.record("not a byte body")
+                return
+            }
             #expect(try JSONDecoder().decode(ExecResultDTO.self, from: Data(bytes)) == dto)
             #expect(response.headers["Content-Type"]?.hasPrefix("application/json") == true)
         }

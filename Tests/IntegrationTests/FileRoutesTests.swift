@@ -1,11 +1,11 @@
 import BhattiAPI
+import BhattiDaemon
+import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
+import BhattiWire
 import Foundation
 import Testing
-import BhattiEngine
-import BhattiDaemon
-import BhattiWire
 
 /// The files, sessions and detached-exec routes on a real VM, with our client, curl and the CLI.
 @Suite("File and session routes", .serialized, .timeLimit(.minutes(10)))
@@ -30,7 +30,8 @@ struct FileRoutesTests {
             let head = try await d.call("HEAD", base + "/workspace/sub/data.txt")
             #expect(head.headers["X-File-Mode"] == "0600")
             #expect(head.headers["X-File-IsDir"] == "false")
-            let ls = try JSONDecoder().decode(FileListingDTO.self, from: Data(try await d.call("GET", base + "/workspace/sub&ls=true").body))
+            let ls = try JSONDecoder().decode(
+                FileListingDTO.self, from: Data(try await d.call("GET", base + "/workspace/sub&ls=true").body))
             #expect(ls.entries.map(\.name) == ["data.txt"])
             // Errors.
             #expect(try await d.call("GET", "/v1/sandboxes/fs/files").status == 400)
@@ -43,7 +44,10 @@ struct FileRoutesTests {
             let tooBig = try await Blocking.run { () throws -> String in
                 let fd = try Socket.connect(unixPath: d.daemon.socketPath)
                 defer { fd.close() }
-                try fd.writeAll(Array("PUT \(base)/workspace/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(d.daemon.adminKey)\r\nContent-Length: 209715200\r\n\r\n".utf8))
+                try fd.writeAll(
+                    Array(
+                        "PUT \(base)/workspace/big HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(d.daemon.adminKey)\r\nContent-Length: 209715200\r\n\r\n"
+                            .utf8))
                 return String(decoding: try fd.read(upTo: 4096), as: UTF8.self)
             }
             #expect(tooBig.hasPrefix("HTTP/1.1 413"), "\(tooBig.prefix(80))")
@@ -53,8 +57,10 @@ struct FileRoutesTests {
             try Data((0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13) }).write(to: bin)
             defer { try? FileManager.default.removeItem(at: bin) }
             let auth = "Authorization: Bearer \(d.daemon.adminKey)"
-            let up = try await curl(["--unix-socket", d.daemon.socketPath, "-X", "PUT", "-H", auth, "--data-binary", "@\(bin.path)",
-                                     "http://localhost\(base)/tmp/bin"])
+            let up = try await curl([
+                "--unix-socket", d.daemon.socketPath, "-X", "PUT", "-H", auth, "--data-binary", "@\(bin.path)",
+                "http://localhost\(base)/tmp/bin",
+            ])
             #expect(up.0 == 0, "\(up.1)")
             let back = bin.path + ".back"
             defer { try? FileManager.default.removeItem(atPath: back) }
@@ -80,9 +86,11 @@ struct FileRoutesTests {
             let auth = "Authorization: Bearer \(d.daemon.adminKey)"
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("bhatti-up-\(UUID().uuidString)")
             var bytes = [UInt8](repeating: 0, count: 20 << 20)
-            var x: UInt32 = 2463534242
+            var x: UInt32 = 2_463_534_242
             for i in bytes.indices {
-                x ^= x << 13; x ^= x >> 17; x ^= x << 5
+                x ^= x << 13
+                x ^= x >> 17
+                x ^= x << 5
                 bytes[i] = UInt8(truncatingIfNeeded: x)
             }
             try Data(bytes).write(to: file)
@@ -98,8 +106,10 @@ struct FileRoutesTests {
                 p.waitUntilExit()
                 return String(decoding: data, as: UTF8.self).split(separator: " ").first.map(String.init) ?? ""
             }
-            let up = try await curl(["--unix-socket", d.daemon.socketPath, "-H", auth, "-T", file.path,
-                                     "-w", "\n%{http_code}", base + "/workspace/big.bin&mode=0640"])
+            let up = try await curl([
+                "--unix-socket", d.daemon.socketPath, "-H", auth, "-T", file.path,
+                "-w", "\n%{http_code}", base + "/workspace/big.bin&mode=0640",
+            ])
             #expect(up.0 == 0 && up.1.hasSuffix("\n200"), "\(up.1)")
             let sum = try await d.exec("up", ["sha256sum", "/workspace/big.bin"]).stdout
             #expect(sum.hasPrefix(local + " ") && local.count == 64, "\(sum) vs \(local)")
@@ -107,9 +117,11 @@ struct FileRoutesTests {
             #expect(head.headers["X-File-Size"] == String(20 << 20))
             #expect(head.headers["X-File-Mode"] == "0640")
             // A chunked body cannot stream to the guest (its size is needed up front): 400.
-            let chunked = try await curl(["--unix-socket", d.daemon.socketPath, "-X", "PUT", "-H", auth,
-                                          "-H", "Transfer-Encoding: chunked", "--data-binary", "hello",
-                                          "-o", "/dev/null", "-w", "%{http_code}", base + "/workspace/c"])
+            let chunked = try await curl([
+                "--unix-socket", d.daemon.socketPath, "-X", "PUT", "-H", auth,
+                "-H", "Transfer-Encoding: chunked", "--data-binary", "hello",
+                "-o", "/dev/null", "-w", "%{http_code}", base + "/workspace/c",
+            ])
             #expect(chunked.1 == "400", "\(chunked.1)")
             // Refused before the body is read: the answer still arrives.
             let ghost = try await d.call("PUT", "/v1/sandboxes/ghost/files?path=/x", json: "data")

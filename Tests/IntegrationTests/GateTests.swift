@@ -1,11 +1,12 @@
 import BhattiAPI
 import BhattiCore
-@testable import BhattiDaemon
 import BhattiHTTP
 import BhattiStore
 import Foundation
 import Synchronization
 import Testing
+
+@testable import BhattiDaemon
 
 /// The gate's failed-authentication budget, per source, driven by a fake clock. No VM, no server.
 @Suite("Gate")
@@ -48,7 +49,8 @@ struct GateTests {
         let clock = FakeClock()
         let gate = Gate(users: users, limits: limits, events: events, clock: clock.read)
 
-        let a = "192.0.2.1", b = "192.0.2.2"
+        let a = "192.0.2.1"
+        let b = "192.0.2.2"
         // Source a spends its burst (a missing key counts as a failure too), then is refused for a second.
         #expect(outcome(gate, key: "bht_wrong", from: a) == "401")
         #expect(outcome(gate, key: nil, from: a) == "401")

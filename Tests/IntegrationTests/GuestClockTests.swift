@@ -1,6 +1,6 @@
+import BhattiAPI
 import Foundation
 import Testing
-import BhattiAPI
 
 /// The guest's wall clock follows the host's across every way a guest comes back: a warm resume
 /// (through an exec's overlapped wake and through `start`) and a cold restore. The guest's clock is

@@ -1,10 +1,10 @@
 import BhattiAPI
 import BhattiCore
+import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiDaemon
 
 /// Input a hostile client sends on purpose, through the real daemon's HTTP API: a flood of bad keys,
 /// bodies and headers that mean two things, NULs that C strings would cut, oversized names echoed
@@ -18,7 +18,9 @@ struct HostileInputTests {
         return (try JSONSerialization.jsonObject(with: Data(r.body)) as? [[String: Any]]) ?? []
     }
 
-    @Test("a flood of bad keys from one address: 401 up to its budget, then 429 with Retry-After; real events stay listed; valid keys still pass")
+    @Test(
+        "a flood of bad keys from one address: 401 up to its budget, then 429 with Retry-After; real events stay listed; valid keys still pass"
+    )
     func authFailureFlood() async throws {
         // A budget of 20 that does not refill within any test run (one token per 16 hours).
         try await withDaemon(configure: { $0.rateLimits.authFailures = try! RateLimit(perMinute: 1.0 / 1000, burst: 20) }) { d in
@@ -46,7 +48,8 @@ struct HostileInputTests {
 
             // Valid keys from the same address are not refused by someone's failures.
             #expect(try tcp.send(method: "GET", path: "/v1/sandboxes", headers: ["Authorization": "Bearer \(ann)"]).status == 200)
-            #expect(try tcp.send(method: "GET", path: "/v1/sandboxes", headers: ["Authorization": "Bearer \(d.daemon.adminKey)"]).status == 200)
+            #expect(
+                try tcp.send(method: "GET", path: "/v1/sandboxes", headers: ["Authorization": "Bearer \(d.daemon.adminKey)"]).status == 200)
             // Another source (the unix socket) has its own budget.
             #expect(try await d.raw("GET", "/v1/sandboxes", headers: ["Authorization": "Bearer bht_bad"]).status == 401)
 
@@ -90,7 +93,8 @@ struct HostileInputTests {
     @Test("two Authorization headers are a 400, whichever comes first; so are two Host headers")
     func twoAuthorizationHeaders() async throws {
         try await withDaemon { d in
-            let good = "Bearer \(d.daemon.adminKey)", bad = "Bearer bht_bad"
+            let good = "Bearer \(d.daemon.adminKey)"
+            let bad = "Bearer bht_bad"
             for (first, second) in [(good, bad), (bad, good), (good, good)] {
                 var headers = HTTPHeaders()
                 headers.add("Authorization", first)
@@ -135,7 +139,9 @@ struct HostileInputTests {
         }
     }
 
-    @Test("a NUL in argv, env or cwd is a 400 on exec, create, secrets and piped sessions; ENOSPC on an upload is 507", .timeLimit(.minutes(10)))
+    @Test(
+        "a NUL in argv, env or cwd is a 400 on exec, create, secrets and piped sessions; ENOSPC on an upload is 507",
+        .timeLimit(.minutes(10)))
     func nulAndFullDisk() async throws {
         try await withDaemon { d in
             _ = try await d.create("hostile")
@@ -145,7 +151,10 @@ struct HostileInputTests {
             let refused: [(path: String, body: String, says: String)] = [
                 ("/v1/sandboxes/hostile/exec", #"{"cmd":["echo","a\u0000b"]}"#, "cmd[1] contains a NUL byte"),
                 ("/v1/sandboxes/hostile/exec", #"{"cmd":["ec\u0000ho","ab"]}"#, "cmd[0] contains a NUL byte"),
-                ("/v1/sandboxes/hostile/exec", #"{"cmd":["env"],"env":{"A":"x\u0000y"}}"#, "environment variable \"A\" contains a NUL byte"),
+                (
+                    "/v1/sandboxes/hostile/exec", #"{"cmd":["env"],"env":{"A":"x\u0000y"}}"#,
+                    "environment variable \"A\" contains a NUL byte"
+                ),
                 ("/v1/sandboxes/hostile/exec", #"{"cmd":["env"],"env":{"A\u0000B":"x"}}"#, "contains a NUL byte"),
                 ("/v1/sandboxes/hostile/exec", #"{"cmd":["pwd"],"cwd":"/tmp\u0000/etc"}"#, "cwd contains a NUL byte"),
                 ("/v1/sandboxes/hostile/exec", #"{"cmd":["echo","a\u0000b"],"detach":true}"#, "cmd[1] contains a NUL byte"),
@@ -180,14 +189,19 @@ struct HostileInputTests {
             #expect(ran.stdout == "not\n")
 
             // A full file system in the guest (a 1 MiB tmpfs): the upload is 507, not 429.
-            let mount = try await d.exec("hostile", ["sh", "-c", "sudo mkdir -p /mnt/small && sudo mount -t tmpfs -o size=1m,mode=1777 tmpfs /mnt/small && echo mounted"])
+            let mount = try await d.exec(
+                "hostile",
+                ["sh", "-c", "sudo mkdir -p /mnt/small && sudo mount -t tmpfs -o size=1m,mode=1777 tmpfs /mnt/small && echo mounted"])
             #expect(mount.stdout == "mounted\n", "\(mount.stderr)")
-            let upload = try await d.call("PUT", "/v1/sandboxes/hostile/files?path=/mnt/small/big", json: String(repeating: "z", count: 2 << 20),
-                                          headers: ["Content-Type": "application/octet-stream"])
+            let upload = try await d.call(
+                "PUT", "/v1/sandboxes/hostile/files?path=/mnt/small/big", json: String(repeating: "z", count: 2 << 20),
+                headers: ["Content-Type": "application/octet-stream"])
             #expect(upload.status == 507, "\(upload.status) \(upload.text)")
             #expect(d.errorCode(upload) == "insufficient_storage", "\(upload.text)")
             // Room again: the same upload, smaller, succeeds.
-            let small = try await d.call("PUT", "/v1/sandboxes/hostile/files?path=/mnt/small/big", json: "fits", headers: ["Content-Type": "application/octet-stream"])
+            let small = try await d.call(
+                "PUT", "/v1/sandboxes/hostile/files?path=/mnt/small/big", json: "fits",
+                headers: ["Content-Type": "application/octet-stream"])
             #expect(small.status == 200, "\(small.text)")
             #expect(try await d.call("DELETE", "/v1/sandboxes/hostile").status == 200)
         }

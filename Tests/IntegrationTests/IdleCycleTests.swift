@@ -1,10 +1,11 @@
 import BhattiAPI
 import BhattiCore
-@testable import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
+
+@testable import BhattiDaemon
 
 /// The idle tiers under the settings users run (warm after 30 s, cold after 30 min), with the timers
 /// on a `ManualClock` the test moves: a sandbox cools again after every kind of wake, any number of
@@ -45,26 +46,41 @@ struct IdleCycleTests {
             try await coolsToWarm(d, clock, "cyc", after: "create")
 
             let wakes: [(String, @Sendable (TestDaemon) async throws -> Void)] = [
-                ("exec", { d in
-                    let code = try await d.exec("cyc", ["true"]).exitCode
-                    #expect(code == 0)
-                }),
-                ("start", { d in
-                    let r = try await d.call("POST", "/v1/sandboxes/cyc/start")
-                    #expect(r.status == 200, "\(r.text)")
-                }),
-                ("files", { d in
-                    let r = try await d.call("GET", "/v1/sandboxes/cyc/files?path=/etc/hostname")
-                    #expect(r.status == 200, "\(r.text)")
-                }),
-                ("sessions", { d in
-                    let r = try await d.call("GET", "/v1/sandboxes/cyc/sessions")
-                    #expect(r.status == 200, "\(r.text)")
-                }),
-                ("proxy", { d in
-                    let r = try await d.call("GET", "/v1/sandboxes/cyc/proxy/8000/")
-                    #expect(r.status == 200, "\(r.status) \(r.text.prefix(200))")
-                }),
+                (
+                    "exec",
+                    { d in
+                        let code = try await d.exec("cyc", ["true"]).exitCode
+                        #expect(code == 0)
+                    }
+                ),
+                (
+                    "start",
+                    { d in
+                        let r = try await d.call("POST", "/v1/sandboxes/cyc/start")
+                        #expect(r.status == 200, "\(r.text)")
+                    }
+                ),
+                (
+                    "files",
+                    { d in
+                        let r = try await d.call("GET", "/v1/sandboxes/cyc/files?path=/etc/hostname")
+                        #expect(r.status == 200, "\(r.text)")
+                    }
+                ),
+                (
+                    "sessions",
+                    { d in
+                        let r = try await d.call("GET", "/v1/sandboxes/cyc/sessions")
+                        #expect(r.status == 200, "\(r.text)")
+                    }
+                ),
+                (
+                    "proxy",
+                    { d in
+                        let r = try await d.call("GET", "/v1/sandboxes/cyc/proxy/8000/")
+                        #expect(r.status == 200, "\(r.status) \(r.text.prefix(200))")
+                    }
+                ),
             ]
             for (name, wake) in wakes {
                 // From warm: woken, then warm again after 30 s.
@@ -85,7 +101,9 @@ struct IdleCycleTests {
         let clock = ManualClock()
         try await withDaemon(clock: clock) { d in
             _ = try await d.create("busy")
-            let r = try await d.call("POST", "/v1/sandboxes/busy/exec", json: #"{"cmd":["sh","-c","echo $$ > /tmp/busy.pid; while :; do :; done"],"detach":true}"#)
+            let r = try await d.call(
+                "POST", "/v1/sandboxes/busy/exec",
+                json: #"{"cmd":["sh","-c","echo $$ > /tmp/busy.pid; while :; do :; done"],"detach":true}"#)
             #expect(r.status == 200, "\(r.text)")
             // Ten minutes of driven time: every idle check finds the guest busy.
             let start = clock.now

@@ -1,10 +1,10 @@
 import BhattiAPI
 import BhattiDaemon
+import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiEngine
 
 /// Destroy against a create in flight, with real VMs and networking: one outcome wins, and nothing
 /// runs, stays on disk or holds an address that the store does not know.
@@ -15,13 +15,17 @@ struct LifecycleRaceTests {
         guard let network = d.daemon.network else { return [] }
         var found: [String] = []
         for index in await network.existing() {
-            let links = try await Blocking.run { try runTool("/usr/sbin/ip", ["-n", network.namespace(index: index), "-o", "link", "show"]) }
+            let links = try await Blocking.run {
+                try runTool("/usr/sbin/ip", ["-n", network.namespace(index: index), "-o", "link", "show"])
+            }
             found += links.split(separator: "\n").map(String.init).filter { $0.contains("t" + id.prefix(12)) }
         }
         return found
     }
 
-    @Test("DELETE while a create boots: either the create fails clearly or it succeeds and is then removed; no QEMU, directory, tap or address is left either way")
+    @Test(
+        "DELETE while a create boots: either the create fails clearly or it succeeds and is then removed; no QEMU, directory, tap or address is left either way"
+    )
     func destroyRacingCreate() async throws {
         try await withDaemon(configure: { NetworkTests.networked(&$0) }) { d in
             let creating = Task { try await d.call("POST", "/v1/sandboxes", json: #"{"name":"k","memory_mb":512}"#) }

@@ -1,12 +1,13 @@
 import BhattiAPI
 import BhattiDaemon
-@testable import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Glibc
 import Synchronization
 import Testing
+
+@testable import BhattiEngine
 
 /// Each user's DNS, private egress and isolation between daemons, with real VMs. Traffic stays on this
 /// host's loopback and inside namespaces these tests (or their daemons) make.
@@ -18,21 +19,25 @@ struct NetworkPolicyTests {
         config.networkPool = "100.\(96 + pool).\(Int.random(in: 0...15) * 16).0/20"
     }
 
-    @Test("a host whose resolv.conf names only a loopback stub: guests resolve upstream names through their gateway (UDP and TCP), and their own sandboxes' names")
+    @Test(
+        "a host whose resolv.conf names only a loopback stub: guests resolve upstream names through their gateway (UDP and TCP), and their own sandboxes' names"
+    )
     func dnsThroughLoopbackStub() async throws {
         // systemd-resolved's stub lives on 127.0.0.53; a random loopback address keeps clear of a real one.
         let stub = "127.53.\(Int.random(in: 1...254)).\(Int.random(in: 1...254))"
         let upstream = try FakeUpstream(address: stub, names: ["upstream.test": "198.18.77.77"])
         defer { upstream.stop() }
         let resolvConf = NSTemporaryDirectory() + "bht-resolv-\(UInt32.random(in: 0...UInt32.max))"
-        try "# systemd-resolved\nnameserver \(stub)\noptions edns0 trust-ad\nsearch .\n".write(toFile: resolvConf, atomically: true, encoding: .utf8)
+        try "# systemd-resolved\nnameserver \(stub)\noptions edns0 trust-ad\nsearch .\n".write(
+            toFile: resolvConf, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: resolvConf) }
 
         try await withDaemon(configure: { config in
             Self.networked(&config, pool: 0)
             config.resolvConf = resolvConf
         }) { d in
-            let a = try await d.create("a"), b = try await d.create("b")
+            let a = try await d.create("a")
+            let b = try await d.create("b")
             let (aIP, bIP) = (try #require(a.ip), try #require(b.ip))
             let gateway = aIP.split(separator: ".").prefix(3).joined(separator: ".") + ".1"
             #expect(try await d.exec("a", ["cat", "/etc/resolv.conf"]).stdout == "nameserver \(gateway)\noptions timeout:2 attempts:2\n")
@@ -40,7 +45,9 @@ struct NetworkPolicyTests {
             // A name only the loopback stub knows, through glibc (UDP).
             let viaLibc = try await d.exec("a", ["getent", "ahostsv4", "upstream.test"])
             #expect(viaLibc.exitCode == 0 && viaLibc.stdout.contains("198.18.77.77"), "\(viaLibc.stdout)\(viaLibc.stderr)")
-            #expect(try await d.exec("a", ["python3", "-c", "import socket; print(socket.gethostbyname('upstream.test'))"]).stdout == "198.18.77.77\n")
+            #expect(
+                try await d.exec("a", ["python3", "-c", "import socket; print(socket.gethostbyname('upstream.test'))"]).stdout
+                    == "198.18.77.77\n")
             #expect(try await d.exec("a", ["getent", "ahostsv4", "missing.test"]).exitCode != 0, "the stub's NXDOMAIN comes through")
             #expect(upstream.udpQueries > 0)
             // And over TCP (what resolvers fall back to for large answers).
@@ -75,14 +82,17 @@ struct NetworkPolicyTests {
         }
     }
 
-    @Test("public egress: a private address is refused by default, reachable with the sandbox's allow_cidrs or the config's allow_private_egress; guests of another daemon stay out of reach even then")
+    @Test(
+        "public egress: a private address is refused by default, reachable with the sandbox's allow_cidrs or the config's allow_private_egress; guests of another daemon stay out of reach even then"
+    )
     func privateEgress() async throws {
         let outside = try PrivateNetwork()
         defer { outside.remove() }
 
         try await withDaemon(configure: { Self.networked(&$0, pool: 1) }) { d in
             _ = try await d.create("pub")
-            let opened = try await d.call("POST", "/v1/sandboxes", json: #"{"name":"opn","memory_mb":512,"allow_cidrs":["\#(outside.cidr)"]}"#)
+            let opened = try await d.call(
+                "POST", "/v1/sandboxes", json: #"{"name":"opn","memory_mb":512,"allow_cidrs":["\#(outside.cidr)"]}"#)
             #expect(opened.status == 201, "\(opened.text)")
             let opn = try await d.get("opn")
             #expect(opn.allowCIDRs == [outside.cidr] && opn.egress == "public")
@@ -138,7 +148,8 @@ struct NetworkPolicyTests {
     func configKeys() throws {
         let path = NSTemporaryDirectory() + "bht-config-\(UInt32.random(in: 0...UInt32.max)).json"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        try #"{"allow_private_egress": true, "resolv_conf": "/run/bhatti/resolv.conf"}"#.write(toFile: path, atomically: true, encoding: .utf8)
+        try #"{"allow_private_egress": true, "resolv_conf": "/run/bhatti/resolv.conf"}"#.write(
+            toFile: path, atomically: true, encoding: .utf8)
         let set = try DaemonConfiguration.load(file: path)
         #expect(set.allowPrivateEgress && set.resolvConf == "/run/bhatti/resolv.conf")
         try "{}".write(toFile: path, atomically: true, encoding: .utf8)
@@ -200,16 +211,19 @@ final class PrivateNetwork: Sendable {
 
     init() throws {
         let tag = String(UInt16.random(in: 0...UInt16.max), radix: 16)
-        let third = Int.random(in: 0...255), fourth = Int.random(in: 0...63) * 4
+        let third = Int.random(in: 0...255)
+        let fourth = Int.random(in: 0...63) * 4
         namespace = "bhtpriv-" + tag
         hostEnd = "bhp" + tag
         address = "10.213.\(third).\(fourth + 2)"
         cidr = "10.213.\(third).\(fourth)/30"
         let ip = "/usr/sbin/ip"
-        for args in [["netns", "add", namespace], ["link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", namespace],
-                     ["addr", "add", "10.213.\(third).\(fourth + 1)/30", "dev", hostEnd], ["link", "set", hostEnd, "up"],
-                     ["-n", namespace, "addr", "add", address + "/30", "dev", "eth0"], ["-n", namespace, "link", "set", "eth0", "up"],
-                     ["-n", namespace, "link", "set", "lo", "up"]] {
+        for args in [
+            ["netns", "add", namespace], ["link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", namespace],
+            ["addr", "add", "10.213.\(third).\(fourth + 1)/30", "dev", hostEnd], ["link", "set", hostEnd, "up"],
+            ["-n", namespace, "addr", "add", address + "/30", "dev", "eth0"], ["-n", namespace, "link", "set", "eth0", "up"],
+            ["-n", namespace, "link", "set", "lo", "up"],
+        ] {
             _ = try runTool(ip, args)
         }
         let server = Process()
@@ -248,7 +262,9 @@ final class FakeUpstream: Sendable {
         sa.sin_family = sa_family_t(AF_INET)
         sa.sin_port = UInt16(53).bigEndian
         sa.sin_addr = in_addr(s_addr: IPv4.parse(address)!.bigEndian)
-        let bound = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(raw, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &sa) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(raw, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
         guard bound == 0 else { throw Errno.current }
         tcp = try Socket.listen(host: address, port: 53)
         startThread(name: "fake-dns-udp") { self.serveUDP() }

@@ -42,14 +42,18 @@ struct NetworkTests {
         """
     }
 
-    @Test("same user reaches its sandboxes (TCP and ping) by address and name, another user's do not, the host does not; addresses stay across cold and restarts; forks get their own")
+    @Test(
+        "same user reaches its sandboxes (TCP and ping) by address and name, another user's do not, the host does not; addresses stay across cold and restarts; forks get their own"
+    )
     func isolation() async throws {
         try await withDaemon(configure: { Self.networked(&$0) }) { d in
             let users = try await d.call("POST", "/v1/users", json: #"{"name":"bob"}"#)
             let bob = try JSONDecoder().decode(UserKeyDTO.self, from: Data(users.body)).apiKey
 
-            let a = try await d.create("a"), b = try await d.create("b")
-            let cReply = try await d.raw("POST", "/v1/sandboxes", headers: ["Authorization": "Bearer \(bob)"], body: Array(#"{"name":"c","memory_mb":512}"#.utf8))
+            let a = try await d.create("a")
+            let b = try await d.create("b")
+            let cReply = try await d.raw(
+                "POST", "/v1/sandboxes", headers: ["Authorization": "Bearer \(bob)"], body: Array(#"{"name":"c","memory_mb":512}"#.utf8))
             #expect(cReply.status == 201, "\(cReply.text)")
             let c = try JSONDecoder().decode(SandboxDTO.self, from: Data(cReply.body))
             let (aIP, bIP, cIP) = (try #require(a.ip), try #require(b.ip), try #require(c.ip))
@@ -58,11 +62,14 @@ struct NetworkTests {
             #expect(aIP.split(separator: ".")[2] != cIP.split(separator: ".")[2], "another user, another /24")
             #expect(try await d.exec("a", ["sh", "-c", "ip -4 -o addr show eth0"]).stdout.contains(aIP + "/24"))
             let gateway = aIP.split(separator: ".").prefix(3).joined(separator: ".") + ".1"
-            #expect(try await d.exec("a", ["cat", "/etc/resolv.conf"]).stdout == "nameserver \(gateway)\noptions timeout:2 attempts:2\n",
-                    "the guest's only resolver is its user's gateway")
+            #expect(
+                try await d.exec("a", ["cat", "/etc/resolv.conf"]).stdout == "nameserver \(gateway)\noptions timeout:2 attempts:2\n",
+                "the guest's only resolver is its user's gateway")
 
             // A server in b; a reaches it, c (bob) does not.
-            #expect(try await d.call("POST", "/v1/sandboxes/b/exec", json: #"{"cmd":["python3","-m","http.server","8000"],"detach":true}"#).status == 200)
+            #expect(
+                try await d.call("POST", "/v1/sandboxes/b/exec", json: #"{"cmd":["python3","-m","http.server","8000"],"detach":true}"#)
+                    .status == 200)
             // Until b's server is up (python starts in tens of seconds beside other VMs under TCG).
             var fromA = ""
             _ = try await eventually(interval: .milliseconds(200)) {
@@ -72,8 +79,9 @@ struct NetworkTests {
             #expect(fromA == "open\n")
             // ICMP too: a pings b; bob's c cannot.
             #expect(try await d.exec("a", ["sudo", "ping", "-c", "1", "-W", "30", bIP]).exitCode == 0)
-            let ping = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
-                                       body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["sudo", "ping", "-c", "1", "-W", "2", bIP]))))
+            let ping = try await d.raw(
+                "POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
+                body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["sudo", "ping", "-c", "1", "-W", "2", bIP]))))
             #expect(try JSONDecoder().decode(ExecResultDTO.self, from: Data(ping.body)).exitCode != 0)
             // By name too: each guest's /etc/hosts lists its user's sandboxes, and only those.
             var byName = ""
@@ -84,8 +92,9 @@ struct NetworkTests {
             #expect(byName == "open\n", "a reaches b by name")
             let hostsInA = try await d.exec("a", ["cat", "/etc/hosts"]).stdout
             #expect(hostsInA.contains("\(bIP) b") && !hostsInA.contains(cIP), "\(hostsInA)")
-            let fromC = try await d.raw("POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
-                                        body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["python3", "-c", Self.probe(bIP, 8000)]))))
+            let fromC = try await d.raw(
+                "POST", "/v1/sandboxes/c/exec", headers: ["Authorization": "Bearer \(bob)"],
+                body: Array(try JSONEncoder().encode(ExecRequestDTO(cmd: ["python3", "-c", Self.probe(bIP, 8000)]))))
             let cOut = try JSONDecoder().decode(ExecResultDTO.self, from: Data(fromC.body)).stdout
             if cOut == "open\n" {
                 let state = (try? runTool("/usr/sbin/nft", ["list", "ruleset"])) ?? "?"
@@ -95,7 +104,9 @@ struct NetworkTests {
             #expect(!cOut.isEmpty)
             // The host: no route out of the user's namespace (the daemon's TCP port on the host's own address).
             let port = try #require(d.daemon.tcpPort)
-            let toHost = try await d.exec("a", ["python3", "-c", Self.probe(aIP.split(separator: ".").prefix(3).joined(separator: ".") + ".1", port)]).stdout
+            let toHost = try await d.exec(
+                "a", ["python3", "-c", Self.probe(aIP.split(separator: ".").prefix(3).joined(separator: ".") + ".1", port)]
+            ).stdout
             #expect(toHost != "open\n", "the sandbox reached the daemon's port through its gateway")
             let hostAddress = try await Blocking.run { Self.hostAddress() }
             if let hostAddress {
@@ -145,7 +156,7 @@ struct NetworkTests {
             live = await network.existing()
             #expect(live.count == 1)
         } catch {
-            await d.stop()   // its namespace and host table too
+            await d.stop()  // its namespace and host table too
             throw error
         }
         await d.stop(keepData: true)
@@ -166,16 +177,22 @@ struct NetworkTests {
         #expect(await network.existing().isEmpty)
     }
 
-    @Test("egress: public reaches an address outside (a namespace this test makes), deny blocks it, deny with an allowed CIDR reaches it; the host stays unreachable")
+    @Test(
+        "egress: public reaches an address outside (a namespace this test makes), deny blocks it, deny with an allowed CIDR reaches it; the host stays unreachable"
+    )
     func egress() async throws {
         let tag = String(UInt16.random(in: 0...UInt16.max), radix: 16)
-        let ns = "bhtout-" + tag, hostEnd = "bho" + tag, subnet = Int.random(in: 0...250)
+        let ns = "bhtout-" + tag
+        let hostEnd = "bho" + tag
+        let subnet = Int.random(in: 0...250)
         let (hostIP, outsideIP) = ("198.18.\(subnet).1", "198.18.\(subnet).2")
         let ip = "/usr/sbin/ip"
-        for args in [["netns", "add", ns], ["link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns],
-                     ["addr", "add", hostIP + "/30", "dev", hostEnd], ["link", "set", hostEnd, "up"],
-                     ["-n", ns, "addr", "add", outsideIP + "/30", "dev", "eth0"], ["-n", ns, "link", "set", "eth0", "up"],
-                     ["-n", ns, "link", "set", "lo", "up"]] {
+        for args in [
+            ["netns", "add", ns], ["link", "add", hostEnd, "type", "veth", "peer", "name", "eth0", "netns", ns],
+            ["addr", "add", hostIP + "/30", "dev", hostEnd], ["link", "set", hostEnd, "up"],
+            ["-n", ns, "addr", "add", outsideIP + "/30", "dev", "eth0"], ["-n", ns, "link", "set", "eth0", "up"],
+            ["-n", ns, "link", "set", "lo", "up"],
+        ] {
             _ = try await Blocking.run { try runTool(ip, args) }
         }
         // The server's directory holds a 2 MiB file for the network limit's check.
@@ -191,7 +208,7 @@ struct NetworkTests {
         server.standardError = FileHandle.nullDevice
         try server.run()
         defer {
-            kill(server.processIdentifier, SIGKILL)   // SIGTERM may be blocked in the mask it inherits
+            kill(server.processIdentifier, SIGKILL)  // SIGTERM may be blocked in the mask it inherits
             _ = try? runTool(ip, ["netns", "del", ns])
             _ = try? runTool(ip, ["link", "del", hostEnd])
         }
@@ -200,8 +217,10 @@ struct NetworkTests {
             config.listen = "0.0.0.0:0"
         }) { d in
             _ = try await d.create("pub")
-            for (name, body) in [("den", #"{"name":"den","memory_mb":512,"egress":"deny"}"#),
-                                 ("alw", #"{"name":"alw","memory_mb":512,"egress":"deny","allow_cidrs":["198.18.\#(subnet).0/30"]}"#)] {
+            for (name, body) in [
+                ("den", #"{"name":"den","memory_mb":512,"egress":"deny"}"#),
+                ("alw", #"{"name":"alw","memory_mb":512,"egress":"deny","allow_cidrs":["198.18.\#(subnet).0/30"]}"#),
+            ] {
                 let r = try await d.call("POST", "/v1/sandboxes", json: body)
                 #expect(r.status == 201, "\(name): \(r.text)")
             }
@@ -213,7 +232,8 @@ struct NetworkTests {
             }
             #expect(pub == "open\n", "public egress reaches the outside namespace")
             #expect(try await d.exec("den", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout != "open\n", "deny blocks it")
-            #expect(try await d.exec("alw", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout == "open\n", "an allowed CIDR gets through")
+            #expect(
+                try await d.exec("alw", ["python3", "-c", Self.probe(outsideIP, 8080)]).stdout == "open\n", "an allowed CIDR gets through")
             // The host's end of the user's veth, and the daemon listening on every address: unreachable.
             let network = try #require(d.daemon.network)
             let port = try #require(d.daemon.tcpPort)
@@ -226,7 +246,8 @@ struct NetworkTests {
             // A network limit shapes the user's traffic at once: the download passes through the token
             // bucket on the host's end of the veth, which holds packets back (its overlimits count). Not
             // timed: the guest's clock under emulation timed 2 MiB at 8 Mbit/s at 1.46 s once.
-            let fetch = "import time,urllib.request as u; t=time.time(); n=len(u.urlopen('http://\(outsideIP):8080/blob').read()); print(n, time.time()-t)"
+            let fetch =
+                "import time,urllib.request as u; t=time.time(); n=len(u.urlopen('http://\(outsideIP):8080/blob').read()); print(n, time.time()-t)"
             func download() async throws -> Double {
                 let out = try await d.exec("pub", ["python3", "-c", fetch], timeout: 60).stdout.split(separator: " ")
                 #expect(out.first == "2097152", "\(out)")
@@ -234,7 +255,9 @@ struct NetworkTests {
             }
             let set = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":{"net_mbit_per_s":8}}"#)
             #expect(set.status == 200, "\(set.text)")
-            let qdisc = try await Blocking.run { try runTool("/usr/sbin/tc", ["-n", network.namespace(index: index), "qdisc", "show", "dev", "up0"]) }
+            let qdisc = try await Blocking.run {
+                try runTool("/usr/sbin/tc", ["-n", network.namespace(index: index), "qdisc", "show", "dev", "up0"])
+            }
             #expect(qdisc.contains("tbf") && qdisc.contains("rate 8Mbit"), "\(qdisc)")
             let hostEnd = network.veth(index: index).host
             let before = try await Blocking.run { try runTool("/usr/sbin/tc", ["-s", "qdisc", "show", "dev", hostEnd]) }
@@ -245,7 +268,9 @@ struct NetworkTests {
             #expect(sent >= 2_097_152, "the download did not pass the host end's bucket: \(after)")
             #expect(heldBack > 0, "2 MiB in \(seconds) s and the bucket held nothing back: \(after)")
             #expect(try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":null}"#).status == 200)
-            let cleared = try await Blocking.run { try runTool("/usr/sbin/tc", ["-n", network.namespace(index: index), "qdisc", "show", "dev", "up0"]) }
+            let cleared = try await Blocking.run {
+                try runTool("/usr/sbin/tc", ["-n", network.namespace(index: index), "qdisc", "show", "dev", "up0"])
+            }
             #expect(!cleared.contains("tbf"), "\(cleared)")
         }
     }

@@ -1,9 +1,10 @@
-@testable import BhattiDaemon
 import BhattiCore
 import BhattiStore
-import Synchronization
 import Foundation
+import Synchronization
 import Testing
+
+@testable import BhattiDaemon
 
 /// A warm sandbox's request goes out while its wake is still in flight (`SandboxService.alongside`).
 @Suite("Overlapped warm wake", .timeLimit(.minutes(10)))

@@ -72,21 +72,27 @@ struct ProxyTests {
         _ = try await d.create(name)
         let put = try await d.call("PUT", "/v1/sandboxes/\(name)/files?path=/workspace/srv.py", json: server)
         #expect(put.status == 200, "\(put.text)")
-        let started = try await d.call("POST", "/v1/sandboxes/\(name)/exec", json: #"{"cmd":["python3","/workspace/srv.py"],"detach":true}"#)
+        let started = try await d.call(
+            "POST", "/v1/sandboxes/\(name)/exec", json: #"{"cmd":["python3","/workspace/srv.py"],"detach":true}"#)
         #expect(started.status == 200, "\(started.text)")
         // Python starts in well under a second alone, but in tens of seconds beside other VMs under TCG.
         let ready = try await eventually { try await d.call("GET", "/v1/sandboxes/\(name)/proxy/8000/ready").status == 200 }
         if !ready { throw Failure("the guest's server never answered through the proxy") }
     }
 
-    @Test("HTTP through the proxy: path and query kept, the key never forwarded, X-Forwarded-* set, POST bodies, curl as the client; 502 on a dead port")
+    @Test(
+        "HTTP through the proxy: path and query kept, the key never forwarded, X-Forwarded-* set, POST bodies, curl as the client; 502 on a dead port"
+    )
     func http() async throws {
         try await withDaemon { d in
             try await Self.startServer(d, "px")
-            let socket = d.daemon.socketPath, key = d.daemon.adminKey
+            let socket = d.daemon.socketPath
+            let key = d.daemon.adminKey
             let out = try await Blocking.run {
-                try curl(["-s", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)", "-H", "X-Custom: kept",
-                          "http://localhost/v1/sandboxes/px/proxy/8000/a/b%20c?x=1&y=2"])
+                try curl([
+                    "-s", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)", "-H", "X-Custom: kept",
+                    "http://localhost/v1/sandboxes/px/proxy/8000/a/b%20c?x=1&y=2",
+                ])
             }
             let echo = try #require(try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any], "\(out)")
             #expect(echo["path"] as? String == "/a/b%20c?x=1&y=2")
@@ -94,7 +100,9 @@ struct ProxyTests {
             #expect(headers["authorization"] == nil, "the bhatti key must not reach the guest")
             #expect(headers["host"] == "localhost:8000")
             #expect(headers["x-custom"] == "kept")
-            #expect(headers["x-forwarded-proto"] == "http" && headers["x-forwarded-for"] == "unix" && headers["x-forwarded-host"] == "localhost")
+            #expect(
+                headers["x-forwarded-proto"] == "http" && headers["x-forwarded-for"] == "unix" && headers["x-forwarded-host"] == "localhost"
+            )
 
             let post = try await d.call("POST", "/v1/sandboxes/px/proxy/8000/submit", json: #"{"hello":"guest"}"#)
             #expect(post.status == 200)
@@ -115,11 +123,18 @@ struct ProxyTests {
             try await Self.startServer(d, "sse")
             // The guest writes its second event only once the client has had the first: a proxy that
             // buffered the stream would hold the first back, and the guest would give up waiting.
-            let socket = d.daemon.socketPath, key = d.daemon.adminKey, client = d.client, headers = d.authHeaders
+            let socket = d.daemon.socketPath
+            let key = d.daemon.adminKey
+            let client = d.client
+            let headers = d.authHeaders
             let body = Array(#"{"cmd":["touch","/tmp/sse-go"]}"#.utf8)
             let streamed = try await Blocking.run {
-                try curlStream(["-sN", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)",
-                                "http://localhost/v1/sandboxes/sse/proxy/8000/gated"], onFirst: "data: 0") {
+                try curlStream(
+                    [
+                        "-sN", "--unix-socket", socket, "-H", "Authorization: Bearer \(key)",
+                        "http://localhost/v1/sandboxes/sse/proxy/8000/gated",
+                    ], onFirst: "data: 0"
+                ) {
                     _ = try? client.send(method: "POST", path: "/v1/sandboxes/sse/exec", headers: headers, body: body)
                 }
             }
@@ -137,7 +152,8 @@ struct ProxyTests {
         let clock = ManualClock()
         try await withDaemon(clock: clock) { d in
             try await Self.startServer(d, "ws")
-            let client = d.client, headers: HTTPHeaders = ["Authorization": "Bearer \(d.daemon.adminKey)"]
+            let client = d.client
+            let headers: HTTPHeaders = ["Authorization": "Bearer \(d.daemon.adminKey)"]
             let socket = try await Blocking.run { try client.webSocket(path: "/v1/sandboxes/ws/proxy/8000/chat", headers: headers) }
             try socket.send(text: "hi")
             var iterator = socket.messages.makeAsyncIterator()
@@ -171,15 +187,20 @@ struct ProxyTests {
 }
 
 extension ProxyTests {
-    @Test("preview URLs: publish (idempotent), the public proxy without a key, redirect to the slash, 404 for unknown aliases, one wake for ten requests to a cold sandbox, 502 for a dead port, unpublish and destroy remove the URL")
+    @Test(
+        "preview URLs: publish (idempotent), the public proxy without a key, redirect to the slash, 404 for unknown aliases, one wake for ten requests to a cold sandbox, 502 for a dead port, unpublish and destroy remove the URL"
+    )
     func previews() async throws {
         // The proxy's buckets refill by a clock only this test moves: none refills while it runs.
         let clock = ManualClock()
-        try await withDaemon(clock: clock, configure: { config in
-            config.proxyListen = "127.0.0.1:0"
-            config.proxyZone = "preview.test"
-            config.proxyRateLimits.perAlias = try! RateLimit(perMinute: 60, burst: 20)
-        }) { d in
+        try await withDaemon(
+            clock: clock,
+            configure: { config in
+                config.proxyListen = "127.0.0.1:0"
+                config.proxyZone = "preview.test"
+                config.proxyRateLimits.perAlias = try! RateLimit(perMinute: 60, burst: 20)
+            }
+        ) { d in
             try await Self.startServer(d, "web")
             let port = try #require(d.daemon.proxyPort)
             let published = try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#)
@@ -199,14 +220,22 @@ extension ProxyTests {
             let headers = try #require(object["headers"] as? [String: String])
             #expect(headers["x-forwarded-prefix"] == "/web-8000" && headers["x-forwarded-for"] == "127.0.0.1")
             // Host-based with the zone; path-based still works for any other host.
-            let byHost = try await Blocking.run { try curl(["-s", "-H", "Host: web-8000.preview.test:\(port)", "http://127.0.0.1:\(port)/x/y?z=1"]) }
+            let byHost = try await Blocking.run {
+                try curl(["-s", "-H", "Host: web-8000.preview.test:\(port)", "http://127.0.0.1:\(port)/x/y?z=1"])
+            }
             #expect(byHost.contains(#""path": "/x/y?z=1""#), "\(byHost)")
-            let unknownHost = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: nope.preview.test", "http://127.0.0.1:\(port)/"]) }
+            let unknownHost = try await Blocking.run {
+                try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: nope.preview.test", "http://127.0.0.1:\(port)/"])
+            }
             #expect(unknownHost == "404")
-            let redirect = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:\(port)/web-8000?q=1"]) }
+            let redirect = try await Blocking.run {
+                try curl(["-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://127.0.0.1:\(port)/web-8000?q=1"])
+            }
             #expect(redirect == "308 http://127.0.0.1:\(port)/web-8000/?q=1")
             for path in ["/nope-8000/", "/", "/web-8000x/"] {
-                let code = try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)\(path)"]) }
+                let code = try await Blocking.run {
+                    try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)\(path)"])
+                }
                 #expect(code == "404", "\(path)")
             }
 
@@ -215,7 +244,11 @@ extension ProxyTests {
             let restoresBefore = d.logEvents.count("sandbox.restored")
             let codes = try await withThrowingTaskGroup(of: String.self) { group in
                 for i in 0..<10 {
-                    group.addTask { try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/r\(i)"]) } }
+                    group.addTask {
+                        try await Blocking.run {
+                            try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/r\(i)"])
+                        }
+                    }
                 }
                 return try await group.reduce(into: [String]()) { $0.append($1) }
             }
@@ -226,39 +259,55 @@ extension ProxyTests {
             #expect(try await Blocking.run { try curl(["-s", "-w", " %{http_code}", "http://127.0.0.1:\(port)/dead/"]) }.hasSuffix(" 502"))
             #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 200)
             #expect(try await d.call("DELETE", "/v1/sandboxes/web/publish/9").status == 404)
-            #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/dead/"]) } == "404")
+            #expect(
+                try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/dead/"]) }
+                    == "404")
 
             // The alias's bucket (20 here) runs dry: 429 with Retry-After; unknown aliases are still 404.
             var limited: String?
             for _ in 0..<21 where limited == nil {
-                let headers = try await Blocking.run { try curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/web-8000/"]) }
+                let headers = try await Blocking.run {
+                    try curl(["-s", "-D", "-", "-o", "/dev/null", "http://127.0.0.1:\(port)/web-8000/"])
+                }
                 if headers.hasPrefix("HTTP/1.1 429") { limited = headers }
             }
             let retry = try #require(limited, "21 requests never ran the alias's bucket (burst 20) dry")
             #expect(retry.lowercased().contains("retry-after: 1"), "\(retry)")
             // A second later a token is back.
             clock.advance(by: .seconds(1))
-            #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) } == "200")
-            #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/nope/"]) } == "404")
+            #expect(
+                try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) }
+                    == "200")
+            #expect(
+                try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/nope/"]) }
+                    == "404")
 
             let list = try JSONDecoder().decode([PublishDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/web/publish").body))
             #expect(list.map(\.alias) == ["web-8000"])
             #expect(try await d.call("DELETE", "/v1/sandboxes/web").status == 200)
-            #expect(try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) } == "404")
+            #expect(
+                try await Blocking.run { try curl(["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/web-8000/"]) }
+                    == "404")
         }
     }
 }
 
 extension ProxyTests {
-    @Test("preview URLs over HTTPS: TLS with the configured certificate, X-Forwarded-Proto https, streaming through; a key that does not match is refused at start")
+    @Test(
+        "preview URLs over HTTPS: TLS with the configured certificate, X-Forwarded-Proto https, streaming through; a key that does not match is refused at start"
+    )
     func tls() async throws {
         let dir = NSTemporaryDirectory() + "bhatti-tls-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         for name in ["a", "b"] {
             _ = try await Blocking.run {
-                try runTool("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
-                                                 "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).crt"])
+                try runTool(
+                    "/usr/bin/openssl",
+                    [
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                        "-keyout", "\(dir)/\(name).key", "-out", "\(dir)/\(name).crt",
+                    ])
             }
         }
         var mismatched = DaemonConfiguration.isolated(dataDirectory: dir + "/data", imageDirectory: TestDaemon.imageDirectory)
@@ -275,7 +324,8 @@ extension ProxyTests {
         }) { d in
             try await Self.startServer(d, "web")
             let port = try #require(d.daemon.proxyPort)
-            let rule = try JSONDecoder().decode(PublishDTO.self, from: Data(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#).body))
+            let rule = try JSONDecoder().decode(
+                PublishDTO.self, from: Data(try await d.call("POST", "/v1/sandboxes/web/publish", json: #"{"port":8000}"#).body))
             #expect(rule.url == "https://127.0.0.1:\(port)/web-8000/")
             let echo = try await Blocking.run { try curl(["-sk", "https://127.0.0.1:\(port)/web-8000/secure?x=1"]) }
             let object = try #require(try JSONSerialization.jsonObject(with: Data(echo.utf8)) as? [String: Any], "\(echo)")
@@ -304,7 +354,8 @@ func curlStream(_ args: [String], onFirst mark: String, _ first: () -> Void) thr
     let out = Pipe()
     p.standardOutput = out
     try p.run()
-    var seen = "", called = false
+    var seen = ""
+    var called = false
     while true {
         let chunk = out.fileHandleForReading.availableData
         if chunk.isEmpty { break }
@@ -335,6 +386,7 @@ func runTool(_ path: String, _ args: [String]) throws -> String {
 /// Python with PyPI's `websockets` (scripts/ws-venv.sh, shared with the HTTP interop tests).
 func pythonWithWebsockets() async throws -> String {
     try await Blocking.run {
-        try runTool("/bin/sh", [FileManager.default.currentDirectoryPath + "/scripts/ws-venv.sh"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try runTool("/bin/sh", [FileManager.default.currentDirectoryPath + "/scripts/ws-venv.sh"]).trimmingCharacters(
+            in: .whitespacesAndNewlines)
     }
 }

@@ -1,15 +1,17 @@
 import BhattiAPI
 import BhattiDaemon
+import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiEngine
 
 /// What is left after something died: a killed QEMU, a killed daemon's files, a full data disk.
 @Suite("Recovery", .serialized, .timeLimit(.minutes(10)))
 struct RecoveryTests {
-    @Test("a killed QEMU leaves the sandbox in error saying `killed by signal 9`; start boots it again from its disk with its files; without a disk, start says so")
+    @Test(
+        "a killed QEMU leaves the sandbox in error saying `killed by signal 9`; start boots it again from its disk with its files; without a disk, start says so"
+    )
     func startAfterKill() async throws {
         try await withDaemon { d in
             let sb = try await d.create("phoenix")
@@ -68,7 +70,8 @@ struct RecoveryTests {
         // And a tap whose sandbox was never recorded, beside the owned sandbox's.
         let network = try #require(first.daemon.network)
         let ns = network.namespace(index: try #require(await network.existing().first))
-        let ownedTap = "t" + sb.id.prefix(12), strayTap = "t0123456789ab"
+        let ownedTap = "t" + sb.id.prefix(12)
+        let strayTap = "t0123456789ab"
         _ = try await Blocking.run { try runTool("/usr/sbin/ip", ["-n", ns, "tuntap", "add", "dev", strayTap, "mode", "tap"]) }
 
         let again = try await TestDaemon.start(dataDirectory: data, configure: sameNetwork)
@@ -80,7 +83,9 @@ struct RecoveryTests {
             let links = try await Blocking.run { try runTool("/usr/sbin/ip", ["-n", ns, "-o", "link", "show"]) }
             #expect(!links.contains(strayTap + ":"), "the stray tap was kept")
             #expect(links.contains(ownedTap + ":"), "the owned tap went")
-            #expect(again.logEvents.all.contains { $0.contains("daemon.orphan_removed") && $0.contains(ns + "/" + strayTap) }, "the tap was not logged")
+            #expect(
+                again.logEvents.all.contains { $0.contains("daemon.orphan_removed") && $0.contains(ns + "/" + strayTap) },
+                "the tap was not logged")
             #expect(FileManager.default.fileExists(atPath: data + "/sandboxes/" + sb.id + "/disk.qcow2"))
             #expect(try FileManager.default.contentsOfDirectory(atPath: data + "/snapshots").count == 1)
             #expect(try await again.exec("owned", ["true"]).exitCode == 0)
@@ -93,7 +98,9 @@ struct RecoveryTests {
         await again.stop()
     }
 
-    @Test("a full data directory: create answers 507 saying what is free and needed; a QEMU that dies while the store cannot be written reads as error with its cause (never hot), and the store catches up")
+    @Test(
+        "a full data directory: create answers 507 saying what is free and needed; a QEMU that dies while the store cannot be written reads as error with its cause (never hot), and the store catches up"
+    )
     func fullDisk() async throws {
         let data = "/tmp/bhf-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: false)
@@ -108,7 +115,9 @@ struct RecoveryTests {
             let sb = try await d.create("small", memoryMB: 256)
             // The store cannot be written from here on: another connection holds its write lock
             // (as a full disk makes every write fail, but deterministically).
-            let sqlite = Process(), input = Pipe(), output = Pipe()
+            let sqlite = Process()
+            let input = Pipe()
+            let output = Pipe()
             sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
             sqlite.arguments = [data + "/state.db"]
             sqlite.standardInput = input

@@ -1,9 +1,9 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiDaemon
 
 /// The shell and piped-session WebSocket routes on a real VM.
 @Suite("Shell WebSocket routes", .serialized, .timeLimit(.minutes(10)))
@@ -12,7 +12,9 @@ struct ShellRoutesTests {
     /// (a deadline that only turns a hang into a failure: on a loaded host a shell had echoed the typed
     /// line but not run it within the old 20 s). The deadline holds while no message comes, too: a
     /// sleeper that finishes first cancels the reader, which ends its wait.
-    static func collect(_ socket: WebSocket, until: @escaping @Sendable (String, [[String: Any]]) -> Bool) async throws -> (String, [String]) {
+    static func collect(_ socket: WebSocket, until: @escaping @Sendable (String, [[String: Any]]) -> Bool) async throws -> (
+        String, [String]
+    ) {
         try await withThrowingTaskGroup(of: (String, [String])?.self) { group in
             group.addTask {
                 var text = ""
@@ -57,15 +59,18 @@ struct ShellRoutesTests {
             try first.send(binary: Array("echo MARK-$((6*7)) $(stty size)\n".utf8))
             let (out, controls) = try await Self.collect(first) { text, _ in text.contains("MARK-42 40 120") }
             #expect(out.contains("MARK-42 40 120"), "\(out)")
-            let session = try #require(controls.first.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] })
+            let session = try #require(
+                controls.first.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] })
             #expect(session["type"] as? String == "session")
             let id = try #require(session["session_id"] as? String)
             first.close(code: WebSocketCloseCode.normal, reason: "")
             // The session outlives its client: detached, still running (once the close has reached the guest).
-            #expect(try await eventually {
-                let list = try JSONDecoder().decode([SessionDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/ws/sessions").body))
-                return list.contains { $0.sessionID == id && $0.running && !$0.attached }
-            })
+            #expect(
+                try await eventually {
+                    let list = try JSONDecoder().decode(
+                        [SessionDTO].self, from: Data(try await d.call("GET", "/v1/sandboxes/ws/sessions").body))
+                    return list.contains { $0.sessionID == id && $0.running && !$0.attached }
+                })
             // Reattach: the scrollback (with the earlier output) comes back first.
             let again = try await open(d, "/v1/sandboxes/ws/shell?session=\(id)")
             let (replay, _) = try await Self.collect(again) { text, _ in text.contains("MARK-42") }

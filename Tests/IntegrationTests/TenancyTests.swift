@@ -12,11 +12,15 @@ import Testing
 /// things), keys, limits, rate limits, secrets and the event log.
 @Suite("Tenancy", .serialized)
 struct TenancyTests {
-    @Test("two users: every route with the other's ids answers 404; secrets reach the guest and nothing else; age interop both ways; force delete")
+    @Test(
+        "two users: every route with the other's ids answers 404; secrets reach the guest and nothing else; age interop both ways; force delete"
+    )
     func hostileTwoUsers() async throws {
         try await withDaemon { d in
-            let seen = Mutex<[String]>([])   // every reply body, to prove a secret never comes back
-            func call(_ key: String, _ method: String, _ path: String, _ json: String? = nil, _ extra: HTTPHeaders = []) async throws -> HTTPClientResponse {
+            let seen = Mutex<[String]>([])  // every reply body, to prove a secret never comes back
+            func call(_ key: String, _ method: String, _ path: String, _ json: String? = nil, _ extra: HTTPHeaders = []) async throws
+                -> HTTPClientResponse
+            {
                 var headers: HTTPHeaders = ["Authorization": "Bearer \(key)", "Content-Type": "application/json"]
                 for (n, v) in extra { headers.set(n, v) }
                 let r = try await d.raw(method, path, headers: headers, body: Array((json ?? "").utf8))
@@ -31,11 +35,15 @@ struct TenancyTests {
             let value = "s3cr3t-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
             #expect(try await call(ann, "POST", "/v1/secrets", #"{"name":"TOKEN","value":"\#(value)"}"#).status == 201)
             let keyFile = d.dataDirectory + "/age.key"
-            let recipient = String(decoding: try await Blocking.run { try Self.runBytes("/usr/bin/age-keygen", ["-y", keyFile]) }, as: UTF8.self)
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let recipient = String(
+                decoding: try await Blocking.run { try Self.runBytes("/usr/bin/age-keygen", ["-y", keyFile]) }, as: UTF8.self
+            )
+            .trimmingCharacters(in: .whitespacesAndNewlines)
             #expect(recipient.hasPrefix("age1"))
             let other = "from-the-age-cli-" + String(UInt32.random(in: 0...UInt32.max))
-            let sealedByCLI = try await Blocking.run { [recipient, other] in try Self.runBytes("/usr/bin/age", ["-r", recipient], stdin: Array(other.utf8)) }
+            let sealedByCLI = try await Blocking.run { [recipient, other] in
+                try Self.runBytes("/usr/bin/age", ["-r", recipient], stdin: Array(other.utf8))
+            }
             let annID = try #require(try await d.daemon.users.list().first { $0.name == "ann" }?.id)
             let store = try SandboxStore(path: d.dataDirectory + "/state.db")
             try await store.setSecret(userID: annID, name: "OTHER", ciphertext: sealedByCLI)
@@ -48,14 +56,18 @@ struct TenancyTests {
             #expect(String(decoding: opened, as: UTF8.self) == value)
 
             // Ann's sandbox, with both secrets as environment.
-            let created = try await call(ann, "POST", "/v1/sandboxes", #"{"name":"dev","cpus":1,"memory_mb":512,"secrets":["TOKEN","OTHER"],"env":{"PLAIN":"yes"}}"#)
+            let created = try await call(
+                ann, "POST", "/v1/sandboxes", #"{"name":"dev","cpus":1,"memory_mb":512,"secrets":["TOKEN","OTHER"],"env":{"PLAIN":"yes"}}"#)
             #expect(created.status == 201, "\(created.text)")
             let dev = try JSONDecoder().decode(SandboxDTO.self, from: Data(created.body))
-            let env = try await call(ann, "POST", "/v1/sandboxes/dev/exec", #"{"cmd":["sh","-c","printf '%s|%s|%s' \"$TOKEN\" \"$OTHER\" \"$PLAIN\""]}"#)
+            let env = try await call(
+                ann, "POST", "/v1/sandboxes/dev/exec", #"{"cmd":["sh","-c","printf '%s|%s|%s' \"$TOKEN\" \"$OTHER\" \"$PLAIN\""]}"#)
             #expect(try JSONDecoder().decode(ExecResultDTO.self, from: Data(env.body)).stdout == "\(value)|\(other)|yes")
             // Not on the guest's disk (the writable places; /proc and /sys are not disk).
-            let grep = try await call(ann, "POST", "/v1/sandboxes/dev/exec",
-                #"{"cmd":["sh","-c","sudo grep -rlF \"$TOKEN\" /etc /root /home /tmp /var /run /workspace /opt /usr/local 2>/dev/null; echo done"]}"#)
+            let grep = try await call(
+                ann, "POST", "/v1/sandboxes/dev/exec",
+                #"{"cmd":["sh","-c","sudo grep -rlF \"$TOKEN\" /etc /root /home /tmp /var /run /workspace /opt /usr/local 2>/dev/null; echo done"]}"#
+            )
             #expect(try JSONDecoder().decode(ExecResultDTO.self, from: Data(grep.body)).stdout == "done\n")
 
             // Limits: count (429), cpus and memory per sandbox (400), before any VM starts.
@@ -76,11 +88,14 @@ struct TenancyTests {
                 let attempts: [(String, String, String?, HTTPHeaders)] = [
                     ("GET", base, nil, []), ("PATCH", base, #"{"keep_hot":true}"#, []), ("DELETE", base, nil, []),
                     ("POST", base + "/pause", nil, []), ("POST", base + "/stop", nil, []), ("POST", base + "/start", nil, []),
-                    ("POST", base + "/exec", #"{"cmd":["true"]}"#, []), ("POST", base + "/exec", #"{"cmd":["true"]}"#, ["Accept": "application/x-ndjson"]),
+                    ("POST", base + "/exec", #"{"cmd":["true"]}"#, []),
+                    ("POST", base + "/exec", #"{"cmd":["true"]}"#, ["Accept": "application/x-ndjson"]),
                     ("GET", base + "/files?path=/etc/hostname", nil, []), ("HEAD", base + "/files?path=/etc/hostname", nil, []),
                     ("PUT", base + "/files?path=/tmp/x", "x", []), ("GET", base + "/files?path=/&ls=true", nil, []),
-                    ("GET", base + "/sessions", nil, []), ("GET", base + "/proxy/8000/", nil, []), ("POST", base + "/proxy/8000/x", "{}", []),
-                    ("POST", base + "/publish", #"{"port":8000}"#, []), ("GET", base + "/publish", nil, []), ("DELETE", base + "/publish/8000", nil, []),
+                    ("GET", base + "/sessions", nil, []), ("GET", base + "/proxy/8000/", nil, []),
+                    ("POST", base + "/proxy/8000/x", "{}", []),
+                    ("POST", base + "/publish", #"{"port":8000}"#, []), ("GET", base + "/publish", nil, []),
+                    ("DELETE", base + "/publish/8000", nil, []),
                     ("POST", base + "/snapshots", #"{"name":"stolen"}"#, []),
                     ("POST", "/v1/sandboxes", #"{"name":"fork","from":"\#(target)"}"#, []),
                 ]
@@ -89,18 +104,24 @@ struct TenancyTests {
                     #expect(r.status == 404, "bob \(method) \(path): \(r.status) \(r.text)")
                 }
                 for path in [base + "/shell", base + "/exec/ws"] {
-                    let client = d.client, headers: HTTPHeaders = ["Authorization": "Bearer \(bob)"]
+                    let client = d.client
+                    let headers: HTTPHeaders = ["Authorization": "Bearer \(bob)"]
                     do {
                         let socket = try await Blocking.run { try client.webSocket(path: path, headers: headers) }
                         socket.close()
                         Issue.record("bob opened a WebSocket on \(path)")
                     } catch let error as WebSocketError {
-                        guard case .rejected(let status, _, _) = error else { Issue.record("\(path): \(error)"); continue }
+                        guard case .rejected(let status, _, _) = error else {
+                            Issue.record("\(path): \(error)")
+                            continue
+                        }
                         #expect(status == 404, "bob WebSocket \(path): \(status)")
                     }
                 }
             }
-            for (method, path) in [("POST", "/v1/snapshots/snap/restore"), ("DELETE", "/v1/snapshots/snap"), ("DELETE", "/v1/secrets/TOKEN")] {
+            for (method, path) in [
+                ("POST", "/v1/snapshots/snap/restore"), ("DELETE", "/v1/snapshots/snap"), ("DELETE", "/v1/secrets/TOKEN"),
+            ] {
                 let r = try await call(bob, method, path, method == "POST" ? "{}" : nil)
                 #expect(r.status == 404, "bob \(method) \(path): \(r.status) \(r.text)")
             }
@@ -112,8 +133,10 @@ struct TenancyTests {
             #expect(try await call(ann, "GET", "/v1/sandboxes/dev").text.contains("\"keep_hot\":false"))
 
             // Admin-only routes refuse users with 403.
-            for (method, path, body) in [("GET", "/v1/users", nil), ("POST", "/v1/users", #"{"name":"eve"}"#), ("DELETE", "/v1/users/ann", nil),
-                                         ("POST", "/v1/users/ann/rotate-key", nil), ("GET", "/v1/events", nil)] {
+            for (method, path, body) in [
+                ("GET", "/v1/users", nil), ("POST", "/v1/users", #"{"name":"eve"}"#), ("DELETE", "/v1/users/ann", nil),
+                ("POST", "/v1/users/ann/rotate-key", nil), ("GET", "/v1/events", nil),
+            ] {
                 let r = try await call(bob, method, path, body)
                 #expect(r.status == 403, "bob \(method) \(path): \(r.status)")
             }
@@ -139,7 +162,8 @@ struct TenancyTests {
                 #expect(types.contains(kind), "event \(kind) missing from \(types)")
             }
             #expect(list.first { $0.type == "sandbox.created" }?.user == "ann")
-            let auth = try JSONDecoder().decode([EventDTO].self, from: Data(try await call(admin, "GET", "/v1/events?type=auth&since=1h").body))
+            let auth = try JSONDecoder().decode(
+                [EventDTO].self, from: Data(try await call(admin, "GET", "/v1/events?type=auth&since=1h").body))
             #expect(!auth.isEmpty && auth.allSatisfy { $0.type == "auth.failed" })
             let annsOnly = try JSONDecoder().decode([EventDTO].self, from: Data(try await call(admin, "GET", "/v1/events?user=ann").body))
             #expect(!annsOnly.isEmpty && annsOnly.allSatisfy { $0.user == "ann" })
@@ -155,7 +179,9 @@ struct TenancyTests {
             // No reply and no log line ever carried a secret value or a key.
             let replies = seen.withLock { $0 }
             for secret in [value, other] {
-                #expect(!replies.contains { $0.contains(secret) && !$0.contains("\"stdout\"") }, "a reply other than the exec output carried a secret")
+                #expect(
+                    !replies.contains { $0.contains(secret) && !$0.contains("\"stdout\"") },
+                    "a reply other than the exec output carried a secret")
                 #expect(!d.logEvents.all.contains { $0.contains(secret) }, "a log line carried a secret")
             }
             #expect(!d.logEvents.all.contains { $0.contains(newBob) || $0.contains(admin) }, "a log line carried an API key")
@@ -167,10 +193,13 @@ struct TenancyTests {
         // The buckets refill by a clock only this test moves: however slow the machine, no token comes
         // back between the requests below until the test says a second has passed.
         let clock = ManualClock()
-        try await withDaemon(clock: clock, configure: { config in
-            config.rateLimits.read = try! RateLimit(perMinute: 60, burst: 3)
-            config.rateLimits.create = try! RateLimit(perMinute: 60, burst: 1)
-        }) { d in
+        try await withDaemon(
+            clock: clock,
+            configure: { config in
+                config.rateLimits.read = try! RateLimit(perMinute: 60, burst: 3)
+                config.rateLimits.create = try! RateLimit(perMinute: 60, burst: 1)
+            }
+        ) { d in
             let bob = try await createUser(d, "bob")
             let headers: HTTPHeaders = ["Authorization": "Bearer \(bob)", "Content-Type": "application/json"]
             for _ in 0..<3 { #expect(try await d.raw("GET", "/v1/sandboxes", headers: headers).status == 200) }
@@ -212,7 +241,9 @@ struct TenancyTests {
 
     // MARK: helpers
 
-    private func createUser(_ d: TestDaemon, _ name: String, maxSandboxes: Int = 5, maxCPUs: Int = 4, maxMemory: Int = 4096) async throws -> String {
+    private func createUser(_ d: TestDaemon, _ name: String, maxSandboxes: Int = 5, maxCPUs: Int = 4, maxMemory: Int = 4096) async throws
+        -> String
+    {
         let body = #"{"name":"\#(name)","max_sandboxes":\#(maxSandboxes),"max_cpus":\#(maxCPUs),"max_memory_mb":\#(maxMemory)}"#
         let r = try await d.call("POST", "/v1/users", json: body)
         guard r.status == 201 else { throw Failure("create user \(name): \(r.status) \(r.text)") }
@@ -226,7 +257,8 @@ struct TenancyTests {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: tool)
         p.arguments = args
-        let input = Pipe(), output = Pipe()
+        let input = Pipe()
+        let output = Pipe()
         p.standardInput = input
         p.standardOutput = output
         try p.run()

@@ -1,13 +1,12 @@
 import BhattiAPI
 import BhattiCore
-import BhattiCore
 import BhattiDaemon
+import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Synchronization
 import Testing
-import BhattiEngine
 
 /// A real daemon in this process: its own data directory, the real engine booting real QEMU VMs.
 final class TestDaemon: Sendable {
@@ -70,12 +69,15 @@ final class TestDaemon: Sendable {
     func call(_ method: String, _ path: String, json: String? = nil, headers extra: HTTPHeaders = []) async throws -> HTTPClientResponse {
         var h = authHeaders
         for (n, v) in extra { h.set(n, v) }
-        let client = self.client, headers = h
+        let client = self.client
+        let headers = h
         return try await Blocking.run { try client.send(method: method, path: path, headers: headers, body: Array((json ?? "").utf8)) }
     }
 
     /// A raw request without the admin headers, off the cooperative pool.
-    func raw(_ method: String, _ path: String, headers: HTTPHeaders = [], body: [UInt8] = [], via client: HTTPClient? = nil) async throws -> HTTPClientResponse {
+    func raw(_ method: String, _ path: String, headers: HTTPHeaders = [], body: [UInt8] = [], via client: HTTPClient? = nil) async throws
+        -> HTTPClientResponse
+    {
         let c = client ?? self.client
         return try await Blocking.run { try c.send(method: method, path: path, headers: headers, body: body) }
     }
@@ -88,7 +90,8 @@ final class TestDaemon: Sendable {
 
     func exec(_ sandbox: String, _ cmd: [String], stdin: String? = nil, timeout: Double? = nil) async throws -> ExecResultDTO {
         let body = ExecRequestDTO(cmd: cmd, timeoutSec: timeout, stdin: stdin)
-        let r = try await call("POST", "/v1/sandboxes/\(sandbox)/exec", json: String(decoding: try JSONEncoder().encode(body), as: UTF8.self))
+        let r = try await call(
+            "POST", "/v1/sandboxes/\(sandbox)/exec", json: String(decoding: try JSONEncoder().encode(body), as: UTF8.self))
         guard r.status == 200 else { throw Failure("exec \(cmd): \(r.status) \(r.text)") }
         return try JSONDecoder().decode(ExecResultDTO.self, from: Data(r.body))
     }
@@ -115,8 +118,8 @@ final class LogEvents: Sendable {
     func record(_ line: String) {
         lines.withLock { $0.append(line) }
         guard let data = line.data(using: .utf8),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let event = object["event"] as? String
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let event = object["event"] as? String
         else { return }
         events.withLock { list in
             list.append(event)
@@ -195,7 +198,9 @@ extension TestDaemon {
             if try await get(sandbox).state == state { return start.duration(to: clock.now) }
             if let next, next > clock.now {
                 guard start.duration(to: next) <= limit else {
-                    Issue.record("\(sandbox) would reach \(state) only after \(start.duration(to: next)) of idleness (limit \(limit))", sourceLocation: sourceLocation)
+                    Issue.record(
+                        "\(sandbox) would reach \(state) only after \(start.duration(to: next)) of idleness (limit \(limit))",
+                        sourceLocation: sourceLocation)
                     return start.duration(to: next)
                 }
                 clock.advance(by: clock.now.duration(to: next))
@@ -209,7 +214,9 @@ extension TestDaemon {
 
     /// Moves `clock` from deadline to deadline through `span` of driven time, only while the daemon
     /// waits on it, expecting `sandbox` to stay hot all along (busy, held or kept hot).
-    func driveIdle(_ clock: ManualClock, _ sandbox: String, through span: Duration, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+    func driveIdle(_ clock: ManualClock, _ sandbox: String, through span: Duration, sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
         let start = clock.now
         let hang = ContinuousClock.now + .seconds(120)
         while start.duration(to: clock.now) < span, ContinuousClock.now < hang {
@@ -220,7 +227,9 @@ extension TestDaemon {
             }
             #expect(try await get(sandbox).state == "hot", sourceLocation: sourceLocation)
         }
-        #expect(start.duration(to: clock.now) >= span, "only \(start.duration(to: clock.now)) of \(span) driven", sourceLocation: sourceLocation)
+        #expect(
+            start.duration(to: clock.now) >= span, "only \(start.duration(to: clock.now)) of \(span) driven", sourceLocation: sourceLocation
+        )
     }
 }
 

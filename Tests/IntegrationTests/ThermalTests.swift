@@ -1,9 +1,9 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiDaemon
 
 /// Thermal tiers through the real daemon API on real VMs: explicit pause/stop/start, transparent wake,
 /// a TTY session across cold. The idle timers are driven by a clock in IdleCycleTests.
@@ -69,7 +69,8 @@ struct ThermalTests {
             try first.send(binary: Array("echo BEFORE-$((6*7)); X=held\n".utf8))
             let (out, controls) = try await ShellRoutesTests.collect(first) { text, _ in text.contains("BEFORE-42") }
             #expect(out.contains("BEFORE-42"))
-            let session = try #require(controls.first.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] })
+            let session = try #require(
+                controls.first.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] })
             let id = try #require(session["session_id"] as? String)
             first.close(code: WebSocketCloseCode.normal, reason: "")
             // The session detaches when the daemon has seen the close.

@@ -1,11 +1,11 @@
 import BhattiAPI
 import BhattiCore
+import BhattiDaemon
+import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
 import Foundation
 import Testing
-import BhattiEngine
-import BhattiDaemon
 
 /// Real VMs under QEMU, through the real daemon API. Serialized: two cores cannot boot many at once.
 @Suite("Real VMs", .serialized, .timeLimit(.minutes(10)))
@@ -120,15 +120,19 @@ struct VMLifecycleTests {
             _ = try await d.create("stream")
             var headers = d.authHeaders
             headers.set("Accept", "application/x-ndjson")
-            let client = d.client, h = headers
+            let client = d.client
+            let h = headers
             // The command writes its second line only once the client has had the first: output held
             // back until the end would leave it waiting (for the suite's time limit).
-            let go = Array(#"{"cmd":["touch","/tmp/go"]}"#.utf8), auth = d.authHeaders
+            let go = Array(#"{"cmd":["touch","/tmp/go"]}"#.utf8)
+            let auth = d.authHeaders
             let body = try await Blocking.run { () throws -> [UInt8] in
                 var body: [UInt8] = []
                 _ = try client.stream(
                     method: "POST", path: "/v1/sandboxes/stream/exec", headers: h,
-                    body: Array("{\"cmd\":[\"sh\",\"-c\",\"echo first; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo second >&2; exit 3\"]}".utf8)
+                    body: Array(
+                        "{\"cmd\":[\"sh\",\"-c\",\"echo first; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo second >&2; exit 3\"]}"
+                            .utf8)
                 ) { chunk in
                     if body.isEmpty { _ = try? client.send(method: "POST", path: "/v1/sandboxes/stream/exec", headers: auth, body: go) }
                     body += chunk
@@ -150,15 +154,19 @@ struct VMLifecycleTests {
 /// under a seccomp filter and in its own cgroup.
 @Suite("QEMU confinement")
 struct ConfinementTests {
-    @Test("QEMU's cgroup caps CPU to its vCPUs plus one for the VMM, memory to its RAM plus the VMM overhead, and tasks; it goes with the sandbox")
+    @Test(
+        "QEMU's cgroup caps CPU to its vCPUs plus one for the VMM, memory to its RAM plus the VMM overhead, and tasks; it goes with the sandbox"
+    )
     func cgroup() async throws {
         try await withDaemon { d in
             let sb = try await d.create("limited", cpus: 2, memoryMB: 512)
             let pid = try #require(await d.daemon.engine.pid(of: sb.id))
             let lines = try String(contentsOfFile: "/proc/\(pid)/cgroup", encoding: .utf8).split(separator: "\n").map(String.init)
             func path(_ controller: String) -> String? {
-                lines.first { $0.split(separator: ":").dropFirst().first.map { $0.split(separator: ",").contains(Substring(controller)) } ?? false }
-                    .map { String($0.split(separator: ":", maxSplits: 2).last ?? "") }
+                lines.first {
+                    $0.split(separator: ":").dropFirst().first.map { $0.split(separator: ",").contains(Substring(controller)) } ?? false
+                }
+                .map { String($0.split(separator: ":", maxSplits: 2).last ?? "") }
             }
             func read(_ file: String) throws -> String {
                 try String(contentsOfFile: file, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
@@ -172,7 +180,9 @@ struct ConfinementTests {
                 #expect(try read(groupDirectory + "/cpu.max") == "300000 100000")
                 #expect(try read(groupDirectory + "/pids.max") == "256")
             } else {
-                let memory = try #require(path("memory")), cpu = try #require(path("cpu")), pids = try #require(path("pids"))
+                let memory = try #require(path("memory"))
+                let cpu = try #require(path("cpu"))
+                let pids = try #require(path("pids"))
                 #expect(memory.hasSuffix("/" + sb.id) && cpu.hasSuffix("/" + sb.id) && pids.hasSuffix("/" + sb.id))
                 groupDirectory = "/sys/fs/cgroup/memory" + memory
                 #expect(try read(groupDirectory + "/memory.limit_in_bytes") == String((512 + 384) << 20))
@@ -195,7 +205,9 @@ struct ConfinementTests {
             let sb = try await d.create("hungry", memoryMB: 256)
             let pid = try #require(await d.daemon.engine.pid(of: sb.id))
             // 400 MiB touched page by page in a 256 MiB guest: the guest kernel kills the hog.
-            let hog = try await d.exec("hungry", ["python3", "-c", "b = bytearray(400 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('survived')"], timeout: 120)
+            let hog = try await d.exec(
+                "hungry", ["python3", "-c", "b = bytearray(400 << 20)\nfor i in range(0, len(b), 4096): b[i] = 1\nprint('survived')"],
+                timeout: 120)
             #expect(hog.exitCode != 0 && !hog.stdout.contains("survived"), "exit \(hog.exitCode): \(hog.stdout) \(hog.stderr)")
             #expect(await d.daemon.engine.pid(of: sb.id) == pid && processExists(pid), "QEMU is the same process")
             #expect(try await d.exec("hungry", ["echo", "alive"]).stdout == "alive\n")
@@ -216,14 +228,16 @@ struct ConfinementTests {
             let df = try await d.exec("filler", ["sh", "-c", "df -B1M --output=size / | tail -1"])
             let size = try #require(Int(df.stdout.trimmingCharacters(in: .whitespacesAndNewlines)), "\(df.stdout)")
             #expect((960...1024).contains(size), "root file system \(size) MiB on a 1024 MiB disk")
-            let fill = try await d.exec("filler", ["sh", "-c", "dd if=/dev/zero of=/workspace/fill bs=1M 2>&1; echo exit=$?"], timeout: 300)
+            let fill = try await d.exec(
+                "filler", ["sh", "-c", "dd if=/dev/zero of=/workspace/fill bs=1M 2>&1; echo exit=$?"], timeout: 300)
             #expect(fill.stdout.contains("No space left on device") && !fill.stdout.contains("exit=0"), "\(fill.stdout)")
             #expect(try await d.exec("filler", ["echo", "alive"]).stdout == "alive\n")
             // The overlay holds at most what the guest's disk can (its virtual size, disk_mb), plus qcow2 metadata.
             let overlay = d.dataDirectory + "/sandboxes/\(sb.id)/disk.qcow2"
             let info = try await Blocking.run { try runTool("/usr/bin/qemu-img", ["info", "--output=json", "-U", overlay]) }
             let json = try #require(try JSONSerialization.jsonObject(with: Data(info.utf8)) as? [String: Any])
-            let virtual = try #require(json["virtual-size"] as? Int), actual = try #require(json["actual-size"] as? Int)
+            let virtual = try #require(json["virtual-size"] as? Int)
+            let actual = try #require(json["actual-size"] as? Int)
             #expect(virtual == 1024 << 20)
             #expect(actual <= virtual + (64 << 20), "overlay \(actual) bytes for a \(virtual)-byte disk")
             // The size survives a cold cycle.
@@ -236,13 +250,16 @@ struct ConfinementTests {
             #expect(try await d.call("POST", "/v1/sandboxes/filler/start").status == 200)
             let grown = try await d.call("PATCH", "/v1/sandboxes/filler", json: #"{"disk_mb":1536}"#)
             #expect(grown.status == 200 && grown.text.contains(#""disk_mb":1536"#), "\(grown.text)")
-            let after = try await d.exec("filler", ["sh", "-c", "df -B1M --output=size,avail / | tail -1"]).stdout.split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            let after = try await d.exec("filler", ["sh", "-c", "df -B1M --output=size,avail / | tail -1"]).stdout.split(separator: " ")
+                .compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
             #expect(after.count == 2 && (1440...1536).contains(after[0]) && after[1] >= 400, "size and free MiB after growing: \(after)")
             #expect(try await d.get("filler").diskMB == 1536)
         }
     }
 
-    @Test("a user's disk limits throttle their sandboxes' disks (QEMU's block throttling), kept across a cold cycle; without their own, the daemon's default applies")
+    @Test(
+        "a user's disk limits throttle their sandboxes' disks (QEMU's block throttling), kept across a cold cycle; without their own, the daemon's default applies"
+    )
     func diskThrottle() async throws {
         try await withDaemon(configure: { $0.ioLimits = IOLimits(diskIOPS: 500) }) { d in
             let set = try await d.call("PATCH", "/v1/users/admin", json: #"{"io_limits":{"disk_bytes_per_s":4194304,"disk_iops":400}}"#)
@@ -261,7 +278,9 @@ struct ConfinementTests {
             func write() async throws -> Double {
                 var out: ExecResultDTO?
                 let took = try await ContinuousClock().measure {
-                    out = try await d.exec("slowdisk", ["sh", "-c", "dd if=/dev/zero of=/workspace/t bs=1M count=12 oflag=direct 2>&1; rm -f /workspace/t"], timeout: 120)
+                    out = try await d.exec(
+                        "slowdisk", ["sh", "-c", "dd if=/dev/zero of=/workspace/t bs=1M count=12 oflag=direct 2>&1; rm -f /workspace/t"],
+                        timeout: 120)
                 }
                 #expect(out?.stdout.contains("12582912 bytes") == true, "\(out?.stdout ?? "")")
                 return Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
@@ -281,7 +300,9 @@ struct ConfinementTests {
         }
     }
 
-    @Test("each QEMU runs unprivileged with a uid of its own, in bhatti-vmm's group, with no network of its own and a mount namespace that shows only its sandbox's directory")
+    @Test(
+        "each QEMU runs unprivileged with a uid of its own, in bhatti-vmm's group, with no network of its own and a mount namespace that shows only its sandbox's directory"
+    )
     func unprivileged() async throws {
         try await withDaemon { d in
             let sb = try await d.create("jailed")
@@ -310,7 +331,10 @@ struct ConfinementTests {
                 // Its network namespace has nothing but a loopback that is down: no route to the host's
                 // own services (the tap it was handed lives in the user's namespace).
                 let links = try String(contentsOfFile: "/proc/\(pid)/net/dev", encoding: .utf8)
-                #expect(links.split(separator: "\n").dropFirst(2).map { $0.split(separator: ":")[0].trimmingCharacters(in: .whitespaces) } == ["lo"], "\(links)")
+                #expect(
+                    links.split(separator: "\n").dropFirst(2).map { $0.split(separator: ":")[0].trimmingCharacters(in: .whitespaces) } == [
+                        "lo"
+                    ], "\(links)")
                 // Its view of the data directory: its own sandbox and nothing else (no state.db, no keys,
                 // not the neighbour's RAM file), and the host's temporary directories are empty tmpfs.
                 let root = "/proc/\(pid)/root"
@@ -338,7 +362,10 @@ struct ConfinementTests {
             let sb = try await d.create("plain", memoryMB: 256)
             let pid = try #require(await d.daemon.engine.pid(of: sb.id))
             let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
-            #expect(status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().allSatisfy { $0 == String(getuid()) } == true)
+            #expect(
+                status.split(separator: "\n").first { $0.hasPrefix("Uid:") }?.split(separator: "\t").dropFirst().allSatisfy {
+                    $0 == String(getuid())
+                } == true)
             for kind in ["mnt", "net"] {
                 let ns = { (p: String) in try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(p)/ns/\(kind)") }
                 #expect(try ns(String(pid)) == ns("self"))
@@ -364,7 +391,9 @@ struct ConfinementTests {
             // Nothing the daemon or QEMU wrote under the data directory is readable by other users.
             #expect(try await d.call("POST", "/v1/sandboxes/conf/snapshots", json: #"{"name":"s"}"#).status == 201)
             #expect(try await d.call("POST", "/v1/sandboxes/conf/stop").status == 200)
-            let readable = try await Blocking.run { try runTool("/usr/bin/find", [d.dataDirectory, "-perm", "-o=r", "-not", "-type", "l"]) }
+            let readable = try await Blocking.run {
+                try runTool("/usr/bin/find", [d.dataDirectory, "-perm", "-o=r", "-not", "-type", "l"])
+            }
             #expect(readable.isEmpty, "world-readable under the data directory:\n\(readable)")
         }
     }
@@ -387,7 +416,7 @@ struct NoisyNeighbourTests {
             func cpuSeconds() throws -> Double {
                 let stat = try String(contentsOfFile: "/proc/\(bomberPID)/stat", encoding: .utf8)
                 let fields = stat[stat.range(of: ")")!.upperBound...].split(separator: " ")
-                return Double(Int(fields[11])! + Int(fields[12])!) / tick   // utime + stime
+                return Double(Int(fields[11])! + Int(fields[12])!) / tick  // utime + stime
             }
             /// The bomber's CPU time over about `window` of wall time, and that wall time (never shorter
             /// than the span between the two CPU readings).
@@ -400,7 +429,8 @@ struct NoisyNeighbourTests {
             // Busy loops that fork more busy loops, detached so the exec returns; the guest's own limits
             // (its pids and memory) stop it inside, never the host's.
             let bomb = #"nohup sh -c 'b() { (while :; do :; done) & b & }; b' >/dev/null 2>&1 &"#
-            #expect(try await d.call("POST", "/v1/sandboxes/bomber/exec", json: #"{"cmd":["sh","-c","\#(bomb)"],"detach":true}"#).status < 300)
+            #expect(
+                try await d.call("POST", "/v1/sandboxes/bomber/exec", json: #"{"cmd":["sh","-c","\#(bomb)"],"detach":true}"#).status < 300)
             // The bomb runs: a second in which the bomber's QEMU used a tenth of a CPU (an idle guest's
             // uses a few percent). Waited for, however long the machine takes to give it the CPU; the
             // deadline only turns a bomb that never runs into a failure.

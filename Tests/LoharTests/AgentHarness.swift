@@ -3,6 +3,7 @@ import BhattiSystem
 import BhattiWire
 import Foundation
 import Lohar
+import Synchronization
 
 /// The real agent handlers on one end of a socket pair, the real host client on the other.
 struct AgentHarness {
@@ -23,7 +24,9 @@ struct AgentHarness {
     }
 
     /// Runs argv and collects everything.
-    func run(_ argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: [UInt8]? = nil) async throws -> (ExitStatus, String, String) {
+    func run(_ argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: [UInt8]? = nil) async throws -> (
+        ExitStatus, String, String
+    ) {
         let out = Collector()
         let status = try await connection.exec(ExecRequest(argv: argv, env: env, cwd: cwd), stdin: stdin) { event in
             out.add(event)
@@ -38,8 +41,12 @@ final class Collector: Sendable {
     func add(_ event: ExecEvent) {
         state.with { s in
             switch event {
-            case .stdout(let b): s.out += b; s.order.append("out")
-            case .stderr(let b): s.err += b; s.order.append("err")
+            case .stdout(let b):
+                s.out += b
+                s.order.append("out")
+            case .stderr(let b):
+                s.err += b
+                s.order.append("err")
             case .exit: s.order.append("exit")
             }
         }
@@ -49,7 +56,6 @@ final class Collector: Sendable {
     var stdoutBytes: [UInt8] { state.with { $0.out } }
 }
 
-import Synchronization
 final class Locked<T: Sendable>: Sendable {
     private let m: Mutex<T>
     init(_ v: T) { m = Mutex(v) }

@@ -99,9 +99,10 @@ struct ExecTests {
         let task = Task {
             try await h.run(["sh", "-c", "\(child.joined(separator: " ")) & \(own.joined(separator: " "))"])
         }
-        #expect(try await ExecTimeoutTests.eventually {
-            ExecTimeoutTests.processes(running: child) == 1 && ExecTimeoutTests.processes(running: own) == 1
-        })
+        #expect(
+            try await ExecTimeoutTests.eventually {
+                ExecTimeoutTests.processes(running: child) == 1 && ExecTimeoutTests.processes(running: own) == 1
+            })
         task.cancel()
         _ = try? await task.value
         #expect(try await ExecTimeoutTests.allGone([child, own]))
@@ -134,9 +135,10 @@ struct DisconnectTests {
         let h = try await AgentHarness.start()
         let (child, own) = (ExecTimeoutTests.uniqueSleep(), ExecTimeoutTests.uniqueSleep())
         let task = Task { try await h.run(["sh", "-c", "\(child.joined(separator: " ")) & \(own.joined(separator: " "))"]) }
-        #expect(try await ExecTimeoutTests.eventually {
-            ExecTimeoutTests.processes(running: child) == 1 && ExecTimeoutTests.processes(running: own) == 1
-        })
+        #expect(
+            try await ExecTimeoutTests.eventually {
+                ExecTimeoutTests.processes(running: child) == 1 && ExecTimeoutTests.processes(running: own) == 1
+            })
         h.connection.close()
         _ = try? await task.value
         #expect(try await ExecTimeoutTests.allGone([child, own]))

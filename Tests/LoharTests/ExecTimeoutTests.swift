@@ -40,7 +40,10 @@ struct ExecTimeoutTests {
             _ = try await h.connection.exec(ExecRequest(argv: ["sleep", "30"]), timeout: .milliseconds(100))
             Issue.record("the exec returned")
         } catch let error as AgentError {
-            guard case .timedOut = error else { Issue.record("expected timedOut, got \(error)"); return }
+            guard case .timedOut = error else {
+                Issue.record("expected timedOut, got \(error)")
+                return
+            }
         }
     }
 

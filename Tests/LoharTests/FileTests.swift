@@ -27,12 +27,12 @@ struct FileTests {
             (lines, 2, nil, nil, "l2\nl3\nl4\nl5\n"),
             (lines, nil, 2, nil, "l1\nl2\n"),
             (lines, 2, 2, nil, "l2\nl3\n"),
-            (lines, nil, nil, 4, "l1\nl"),   // max_bytes cuts mid-line
+            (lines, nil, nil, 4, "l1\nl"),  // max_bytes cuts mid-line
             (lines, 3, nil, 4, "l3\nl"),
-            (lines, 2, 3, 5, "l2\nl3"),   // bytes run out before lines
-            (lines, 2, 1, 100, "l2\n"),   // lines run out before bytes
+            (lines, 2, 3, 5, "l2\nl3"),  // bytes run out before lines
+            (lines, 2, 1, 100, "l2\n"),  // lines run out before bytes
             (lines, 5, 10, nil, "l5\n"),
-            (lines, 6, nil, nil, ""),   // offset past EOF: nothing, not an error
+            (lines, 6, nil, nil, ""),  // offset past EOF: nothing, not an error
             (lines, 1000, 5, 5, ""),
             (lines, nil, 0, nil, ""),
             (lines, nil, nil, 0, ""),
@@ -42,8 +42,10 @@ struct FileTests {
             (noNewline, 3, 1, 1, "c"),
         ]
         for (path, offset, limit, maxBytes, expected) in cases {
-            let (info, bytes) = try await h.connection.readFile(FileReadRequest(path: path, offset: offset, limit: limit, maxBytes: maxBytes))
-            #expect(String(decoding: bytes, as: UTF8.self) == expected, "offset \(offset as Any) limit \(limit as Any) max \(maxBytes as Any)")
+            let (info, bytes) = try await h.connection.readFile(
+                FileReadRequest(path: path, offset: offset, limit: limit, maxBytes: maxBytes))
+            #expect(
+                String(decoding: bytes, as: UTF8.self) == expected, "offset \(offset as Any) limit \(limit as Any) max \(maxBytes as Any)")
             #expect(info.size == (path == lines ? 15 : 5))
         }
     }
@@ -52,7 +54,7 @@ struct FileTests {
     func truncationLargeFile() async throws {
         let (h, dir) = try await TransferSupport.setUp()
         defer { dir.remove() }
-        let text = (1...40_000).map { "line \($0)\n" }.joined()   // ~500 KB: eight read chunks
+        let text = (1...40_000).map { "line \($0)\n" }.joined()  // ~500 KB: eight read chunks
         let path = try dir.file("big.txt", text)
         let (info, bytes) = try await h.connection.readFile(FileReadRequest(path: path, offset: 30_000, limit: 3))
         #expect(info.size == text.utf8.count)
@@ -72,10 +74,15 @@ struct FileTests {
         let path = try dir.file("x", "x\n")
         #expect(await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: dir.path)) } == .badRequest)
         #expect(await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: fifo)) } == .badRequest)
-        #expect(await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: dir.path + "/nope")) } == .notFound)
-        #expect(await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: path + "/below")) } == .notFound)
-        #expect(await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: path, offset: 0)) } == .badRequest)
-        #expect(await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: path, limit: -1)) } == .badRequest)
+        #expect(
+            await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: dir.path + "/nope")) } == .notFound
+        )
+        #expect(
+            await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: path + "/below")) } == .notFound)
+        #expect(
+            await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: path, offset: 0)) } == .badRequest)
+        #expect(
+            await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: path, limit: -1)) } == .badRequest)
         #expect(await TransferSupport.remoteCode { _ = try await h.connection.readFile(FileReadRequest(path: "")) } == .badRequest)
         #expect(try await h.run(["true"]).0.code == 0)
     }
@@ -141,7 +148,8 @@ struct FileTests {
         defer { dir.remove() }
         let path = dir.path + "/20m"
         #expect(TransferSupport.sparseFile(path, size: 20 << 20))
-        let received = Locked(0), stalled = Locked(true)
+        let received = Locked(0)
+        let stalled = Locked(true)
         // Once 1 MiB is in, the consumer takes nothing more until the exec has completed.
         let read = Task {
             try await h.connection.readFile(FileReadRequest(path: path), onInfo: { _ in }) { chunk in
@@ -242,7 +250,8 @@ enum TransferSupport {
     /// Byte equality by memcmp: `==` on big arrays runs an unoptimised loop in debug builds and
     /// would hog the test pool's few threads.
     static func same(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        a.count == b.count && a.withUnsafeBytes { x in b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
+        a.count == b.count
+            && a.withUnsafeBytes { x in b.withUnsafeBytes { y in a.isEmpty || memcmp(x.baseAddress!, y.baseAddress!, a.count) == 0 } }
     }
 
     /// A file of `size` zero bytes without writing them (sparse).

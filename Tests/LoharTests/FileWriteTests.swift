@@ -46,8 +46,12 @@ struct FileWriteTests {
             #expect(written.mode == mode)
             #expect(try await h.connection.stat(path).mode == mode)
         }
-        #expect(await TransferSupport.remoteCode { _ = try await h.connection.writeFile(path: dir.path + "/x", mode: "rw-r", bytes: []) } == .badRequest)
-        #expect(await TransferSupport.remoteCode { _ = try await h.connection.writeFile(path: dir.path + "/x", mode: "17777", bytes: []) } == .badRequest)
+        #expect(
+            await TransferSupport.remoteCode { _ = try await h.connection.writeFile(path: dir.path + "/x", mode: "rw-r", bytes: []) }
+                == .badRequest)
+        #expect(
+            await TransferSupport.remoteCode { _ = try await h.connection.writeFile(path: dir.path + "/x", mode: "17777", bytes: []) }
+                == .badRequest)
     }
 
     @Test("more or fewer bytes than announced are refused and leave nothing behind")
@@ -73,12 +77,17 @@ struct FileWriteTests {
         let pulled = Locked(0)
         let code = await TransferSupport.remoteCode {
             _ = try await h.connection.writeFile(path: dir.path + "/new/huge", size: (100 << 20) + 1) {
-                pulled.with { n in n += 1; return n <= 101 ? [UInt8](repeating: 0, count: 1 << 20) : nil }
+                pulled.with { n in
+                    n += 1
+                    return n <= 101 ? [UInt8](repeating: 0, count: 1 << 20) : nil
+                }
             }
         }
         #expect(code == .resourceExhausted)
-        #expect(pulled.with { $0 } <= 2)   // refused on the request, not after 100 MiB
-        #expect(await TransferSupport.remoteCode { _ = try await h.connection.writeFile(path: dir.path + "/neg", size: -1) { nil } } == .badRequest)
+        #expect(pulled.with { $0 } <= 2)  // refused on the request, not after 100 MiB
+        #expect(
+            await TransferSupport.remoteCode { _ = try await h.connection.writeFile(path: dir.path + "/neg", size: -1) { nil } }
+                == .badRequest)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == [])
     }
 
@@ -91,7 +100,12 @@ struct FileWriteTests {
             let sentOne = Locked(false)
             let task = Task {
                 try await h.connection.writeFile(path: dir.path + "/partial", size: 1 << 20) {
-                    if sentOne.with({ s in defer { s = true }; return s }) { try await Task.sleep(for: .seconds(30)) }
+                    if sentOne.with({ s in
+                        defer { s = true }
+                        return s
+                    }) {
+                        try await Task.sleep(for: .seconds(30))
+                    }
                     return [UInt8](repeating: 1, count: 64 * 1024)
                 }
             }
@@ -99,7 +113,9 @@ struct FileWriteTests {
             #expect(await TransferSupport.eventuallyTrue { (try? FileManager.default.contentsOfDirectory(atPath: dir.path).count) == 1 })
             if disconnect { h.connection.close() } else { task.cancel() }
             await #expect(throws: (any Error).self) { _ = try await task.value }
-            #expect(await TransferSupport.eventuallyTrue { (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) == [] }, "disconnect: \(disconnect)")
+            #expect(
+                await TransferSupport.eventuallyTrue { (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) == [] },
+                "disconnect: \(disconnect)")
         }
         let h = try await AgentHarness.start()
         #expect(await TransferSupport.remoteCode { _ = try await h.connection.writeFile(path: dir.path, bytes: [1]) } == .badRequest)
@@ -110,7 +126,8 @@ struct FileWriteTests {
         let (h, dir) = try await TransferSupport.setUp()
         defer { dir.remove() }
         let path = dir.path + "/atomic"
-        let a = [UInt8](repeating: 0x61, count: 300_000), b = [UInt8](repeating: 0x62, count: 200_000)
+        let a = [UInt8](repeating: 0x61, count: 300_000)
+        let b = [UInt8](repeating: 0x62, count: 200_000)
         _ = try await h.connection.writeFile(path: path, bytes: a)
         let done = Locked(false)
         let reader = Task {
@@ -128,7 +145,7 @@ struct FileWriteTests {
         for i in 0..<30 { _ = try await h.connection.writeFile(path: path, bytes: i % 2 == 0 ? b : a) }
         done.with { $0 = true }
         #expect(try await reader.value > 0)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["atomic"])   // no temp files left
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["atomic"])  // no temp files left
     }
 
     @Test("10 MiB round trip is byte for byte")

@@ -1,9 +1,10 @@
-@testable import BhattiEngine
 import BhattiSystem
 import BhattiWire
 import Foundation
 import Lohar
 import Testing
+
+@testable import BhattiEngine
 
 @Suite("Random input never breaks either side")
 struct FuzzTests {
@@ -39,16 +40,22 @@ struct FuzzTests {
     func corruptHeader() async throws {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
-        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        startThread(name: "t") {
+            agent.serve(connection: guest)
+            guest.close()
+        }
         let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         let pending = Task { try await c.exec(ExecRequest(argv: ["sleep", "3600"])) }
         #expect(try await ExecTimeoutTests.eventually(async: { try await c.activity().runningExecs == 1 }))
-        try host.writeAll([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0x10])   // a 4 GiB frame
+        try host.writeAll([0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0x10])  // a 4 GiB frame
         // The in-flight exec fails (the agent dropped the connection) instead of hanging.
         await #expect(throws: (any Error).self) { _ = try await pending.value }
         // A new connection to the same agent works.
         let (h2, g2) = try Pipe.socketPair()
-        startThread(name: "t2") { agent.serve(connection: g2); g2.close() }
+        startThread(name: "t2") {
+            agent.serve(connection: g2)
+            g2.close()
+        }
         let c2 = try await AgentConnection.handshake(fd: h2, timeout: .seconds(60))
         let status = try await c2.exec(ExecRequest(argv: ["true"]))
         #expect(status.code == 0)

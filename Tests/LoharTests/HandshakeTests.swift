@@ -11,7 +11,10 @@ struct HandshakeTests {
     func refusesBeforeHello() async throws {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
-        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        startThread(name: "t") {
+            agent.serve(connection: guest)
+            guest.close()
+        }
         try host.writeAll(Frame(stream: 1, type: .exec, payload: WireJSON.encode(ExecRequest(argv: ["true"]))).encoded())
         var decoder = FrameDecoder()
         var reply: Frame?
@@ -34,7 +37,10 @@ struct HandshakeTests {
             var config = AgentConfiguration.hostTest(path: "/usr/bin:/bin")
             config.token = "s3cret"
             let agent = Agent(configuration: config)
-            startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+            startThread(name: "t") {
+                agent.serve(connection: guest)
+                guest.close()
+            }
             do {
                 let c = try await AgentConnection.handshake(fd: host, token: token, timeout: .seconds(60))
                 #expect(ok)
@@ -73,7 +79,10 @@ struct RegreetTests {
         var config = AgentConfiguration.hostTest(path: "/usr/bin:/bin")
         config.token = "s3cret"
         let agent = Agent(configuration: config)
-        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        startThread(name: "t") {
+            agent.serve(connection: guest)
+            guest.close()
+        }
         var decoder = FrameDecoder()
         func next() throws -> Frame {
             while true {
@@ -107,7 +116,10 @@ struct RegreetTests {
     func helloResets() async throws {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
-        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        startThread(name: "t") {
+            agent.serve(connection: guest)
+            guest.close()
+        }
         let first = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         let running = Task { try await first.exec(ExecRequest(argv: ["sleep", "3600"])) }
         #expect(try await ExecTimeoutTests.eventually(async: { try await first.activity().runningExecs == 1 }))

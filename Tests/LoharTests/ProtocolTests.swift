@@ -1,9 +1,10 @@
-@testable import BhattiEngine
 import BhattiSystem
 import BhattiWire
 import Foundation
-@testable import Lohar
 import Testing
+
+@testable import BhattiEngine
+@testable import Lohar
 
 /// The time limit turns a stream that holds back another (a hang) into a failure.
 @Suite("Credit, limits, detached exec, activity, configuration", .timeLimit(.minutes(10)))
@@ -52,7 +53,8 @@ struct ProtocolTests {
         #expect(status.code == 0)
         let local = Process()
         local.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        let pipeIn = Foundation.Pipe(), pipeOut = Foundation.Pipe()
+        let pipeIn = Foundation.Pipe()
+        let pipeOut = Foundation.Pipe()
         local.standardInput = pipeIn
         local.standardOutput = pipeOut
         try local.run()
@@ -99,7 +101,8 @@ struct ProtocolTests {
         let h = try await AgentHarness.start()
         let file = "/tmp/bhatti-detached-\(UUID().uuidString).log"
         defer { try? FileManager.default.removeItem(atPath: file) }
-        let reply = try await h.connection.execDetached(ExecRequest(argv: ["sh", "-c", "echo started; sleep 0.3; echo finished"], outputFile: file))
+        let reply = try await h.connection.execDetached(
+            ExecRequest(argv: ["sh", "-c", "echo started; sleep 0.3; echo finished"], outputFile: file))
         #expect(reply.pid > 0)
         #expect(reply.outputFile == file)
         var text = ""
@@ -136,14 +139,18 @@ struct ProtocolTests {
     func configure() async throws {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
-        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        startThread(name: "t") {
+            agent.serve(connection: guest)
+            guest.close()
+        }
         let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         let dir = "/tmp/bhatti-cfg-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try await c.configure(GuestConfig(
-            env: ["FOO": "env", "ONLY_ENV": "e"], secrets: ["FOO": "secret"],
-            files: [.init(path: dir + "/a/b.txt", content: Data("hello".utf8).base64EncodedString(), mode: "0600")],
-            token: "tok"))
+        try await c.configure(
+            GuestConfig(
+                env: ["FOO": "env", "ONLY_ENV": "e"], secrets: ["FOO": "secret"],
+                files: [.init(path: dir + "/a/b.txt", content: Data("hello".utf8).base64EncodedString(), mode: "0600")],
+                token: "tok"))
         let out = Collector()
         _ = try await c.exec(ExecRequest(argv: ["sh", "-c", "echo $FOO $ONLY_ENV"])) { out.add($0) }
         #expect(out.stdout == "secret e\n")
@@ -156,7 +163,10 @@ struct ProtocolTests {
         // A new connection now needs the token.
         for (token, ok) in [("", false), ("tok", true)] {
             let (h2, g2) = try Pipe.socketPair()
-            startThread(name: "t2") { agent.serve(connection: g2); g2.close() }
+            startThread(name: "t2") {
+                agent.serve(connection: g2)
+                g2.close()
+            }
             do {
                 _ = try await AgentConnection.handshake(fd: h2, token: token, timeout: .seconds(60))
                 #expect(ok)
@@ -171,7 +181,10 @@ struct ProtocolTests {
     func configureKeepsOrReplacesEnvironment() async throws {
         let (host, guest) = try Pipe.socketPair()
         let agent = Agent(configuration: .hostTest(path: "/usr/bin:/bin"))
-        startThread(name: "t") { agent.serve(connection: guest); guest.close() }
+        startThread(name: "t") {
+            agent.serve(connection: guest)
+            guest.close()
+        }
         let c = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
         func echo() async throws -> String {
             let out = Collector()
@@ -184,7 +197,10 @@ struct ProtocolTests {
         try await c.configure(GuestConfig(token: "new", entropy: Data([1, 2, 3]).base64EncodedString(), replaceEnvironment: false))
         #expect(try await echo() == "parent hush\n")
         let (h2, g2) = try Pipe.socketPair()
-        startThread(name: "t2") { agent.serve(connection: g2); g2.close() }
+        startThread(name: "t2") {
+            agent.serve(connection: g2)
+            g2.close()
+        }
         _ = try await AgentConnection.handshake(fd: h2, token: "new", timeout: .seconds(60))
         // A template create: the environment is the new sandbox's, replacing the template's.
         try await c.configure(GuestConfig(env: ["A": "child"], token: "newer"))
@@ -199,7 +215,10 @@ struct ProtocolTests {
             let (id, frames) = try c.openStream()
             try c.send(Frame(stream: id, type: type, payload: Array("{not json".utf8)))
             var sawError = false
-            for try await f in frames where f.type == .error { sawError = true; break }
+            for try await f in frames where f.type == .error {
+                sawError = true
+                break
+            }
             c.closeStream(id)
             #expect(sawError, "\(type)")
         }

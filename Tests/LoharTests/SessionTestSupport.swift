@@ -63,7 +63,7 @@ final class Transcript: Sendable {
     }
 }
 
-extension Optional<SessionEvent> {
+extension SessionEvent? {
     var isExit: Bool { if case .exit = self { true } else { false } }
 }
 

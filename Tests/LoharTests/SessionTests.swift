@@ -233,7 +233,9 @@ struct SessionTests {
         let c = try await SharedAgent().connect()
         // Sessions that outlive any run of this test, however slow: the limit is what ends the 21st.
         for _ in 0..<20 { try await c.openSession(SessionRequest(argv: ["sleep", "3600"], tty: false)).close() }
-        await #expect { _ = try await c.openSession(SessionRequest(argv: ["true"], tty: false)) } throws: { remoteCode($0) == .resourceExhausted }
+        await #expect { _ = try await c.openSession(SessionRequest(argv: ["true"], tty: false)) } throws: {
+            remoteCode($0) == .resourceExhausted
+        }
         #expect(try await c.activity().runningSessions == 20)
         for info in try await c.listSessions() { try await c.killSession(info.sessionID) }
         #expect(await eventually { try await c.activity().runningSessions == 0 })
@@ -253,7 +255,7 @@ struct SessionTests {
         let ct = Transcript(cat)
         try await cat.write(Array("abc\n".utf8))
         #expect(await ct.waitFor("abc\n"))
-        try await cat.write([])   // end of input
+        try await cat.write([])  // end of input
         #expect(await ct.waitForEnd() == .exit(code: 0))
         #expect(await eventually { try await c.listSessions().isEmpty })
     }

@@ -10,7 +10,8 @@ enum ExecCommand {
     static let command = BhattiCommand.Command(
         names: ["exec"],
         usage: "bhatti exec [--timeout S] [-e K=V]… [--cwd DIR] [-i] [-d] SANDBOX [--] CMD [ARG…]",
-        summary: "Run a command in a sandbox. Output streams as it is produced; the exit code is the command's. Everything after CMD passes to it untouched.",
+        summary:
+            "Run a command in a sandbox. Output streams as it is produced; the exit code is the command's. Everything after CMD passes to it untouched.",
         options: [
             OptionSpec("--timeout", kind: .value, help: "kill the command after S seconds (exit 124)"),
             OptionSpec("--env", "-e", kind: .repeated, help: "set an environment variable for the command"),
@@ -24,9 +25,12 @@ enum ExecCommand {
         let cmd = args.rest ?? []
         guard !cmd.isEmpty else { throw UsageError("exec needs a command after the sandbox") }
         if args.has("--detach") {
-            let body = ExecRequestDTO(cmd: cmd, env: try args.pairs("--env").isEmpty ? nil : try args.pairs("--env"), cwd: args.value("--cwd"), detach: true)
-            let reply = try ctx.decode(DetachedExecDTO.self, try ctx.request(
-                .exec(target), body: Array(try JSONEncoder().encode(body))))
+            let body = ExecRequestDTO(
+                cmd: cmd, env: try args.pairs("--env").isEmpty ? nil : try args.pairs("--env"), cwd: args.value("--cwd"), detach: true)
+            let reply = try ctx.decode(
+                DetachedExecDTO.self,
+                try ctx.request(
+                    .exec(target), body: Array(try JSONEncoder().encode(body))))
             if ctx.json { ctx.printJSON(reply) } else { print("pid: \(reply.pid)\noutput: \(reply.outputFile)") }
             return 0
         }
@@ -59,8 +63,13 @@ enum ExecCommand {
         var pending: [UInt8] = []
         let decoder = JSONDecoder()
         do {
-            _ = try ctx.client().stream(method: route.method, path: route.path, headers: headers, body: payload, onHead: { s, _ in status = s }) { chunk in
-                if status >= 400 { errorBody += chunk; return }
+            _ = try ctx.client().stream(
+                method: route.method, path: route.path, headers: headers, body: payload, onHead: { s, _ in status = s }
+            ) { chunk in
+                if status >= 400 {
+                    errorBody += chunk
+                    return
+                }
                 pending += chunk
                 while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
                     let line = Array(pending[..<nl])

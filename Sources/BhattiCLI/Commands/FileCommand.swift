@@ -7,7 +7,8 @@ import Glibc
 enum FileCommand {
     static let command = BhattiCommand.Command(
         names: ["file"],
-        usage: "bhatti file read SB PATH [--offset N] [--limit N] [--max-bytes N] | file write SB PATH [--mode 0644] < data | file ls SB PATH",
+        usage:
+            "bhatti file read SB PATH [--offset N] [--limit N] [--max-bytes N] | file write SB PATH [--mode 0644] < data | file ls SB PATH",
         summary: "Read a file to stdout (optionally a slice of lines or bytes), write stdin atomically to a file, or list a directory.",
         options: [
             OptionSpec("--offset", kind: .value, help: "read: the first line to print (1 is the first line)"),
@@ -29,7 +30,9 @@ enum FileCommand {
             var status = 0
             var errorBody: [UInt8] = []
             do {
-                _ = try ctx.client().stream(method: route.method, path: route.target(query: query), headers: ctx.headers, onHead: { s, _ in status = s }) { chunk in
+                _ = try ctx.client().stream(
+                    method: route.method, path: route.target(query: query), headers: ctx.headers, onHead: { s, _ in status = s }
+                ) { chunk in
                     if status >= 400 { errorBody += chunk } else { writeAll(to: 1, chunk) }
                 }
             } catch let error as HTTPClientError { throw ctx.transportError(error) }
@@ -38,12 +41,16 @@ enum FileCommand {
         case "write":
             let data = Array(FileHandle.standardInput.readDataToEndOfFile())
             let mode = args.value("--mode") ?? "0644"
-            let info = try ctx.decode(FileInfoDTO.self, try ctx.request(.writeFile(sandbox), query: [("path", path), ("mode", mode)], body: data))
+            let info = try ctx.decode(
+                FileInfoDTO.self, try ctx.request(.writeFile(sandbox), query: [("path", path), ("mode", mode)], body: data))
             if ctx.json { ctx.printJSON(info) } else { printError("wrote \(info.size) bytes to \(path)") }
             return 0
         case "ls":
             let listing = try ctx.decode(FileListingDTO.self, try ctx.request(.readFile(sandbox), query: [("path", path), ("ls", "true")]))
-            if ctx.json { ctx.printJSON(listing); return 0 }
+            if ctx.json {
+                ctx.printJSON(listing)
+                return 0
+            }
             for e in listing.entries { print("\(permissions(e.mode, isDir: e.isDir))  \(String(e.size).leftPad(10))  \(e.name)") }
             if listing.truncated { print("… \(listing.total - listing.entries.count) more (\(listing.total) entries)") }
             return 0
@@ -71,7 +78,10 @@ enum FileCommand {
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("ps takes one sandbox name or id") }
         let sessions = try ctx.decode([SessionDTO].self, try ctx.request(.sessions(args.positionals[0])))
-        if ctx.json { ctx.printJSON(sessions); return 0 }
+        if ctx.json {
+            ctx.printJSON(sessions)
+            return 0
+        }
         let rows = sessions.map { [$0.sessionID, $0.argv, $0.running ? "yes" : "no (\($0.exitCode ?? 0))", $0.attached ? "yes" : "no"] }
         print(SandboxCommands.table(header: ["ID", "COMMAND", "RUNNING", "ATTACHED"], rows: rows))
         return 0

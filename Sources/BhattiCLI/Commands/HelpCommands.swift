@@ -8,10 +8,15 @@ enum HelpCommands {
     static func help(for command: BhattiCommand.Command) -> String {
         var lines = ["usage: \(command.usage)", "", command.summary]
         let options = command.options.map { o in
-            (o.names.joined(separator: ", ") + (o.kind == .flag ? "" : " " + placeholder(o, usage: command.usage)), o.help + (o.kind == .repeated ? " (repeatable)" : ""))
+            (
+                o.names.joined(separator: ", ") + (o.kind == .flag ? "" : " " + placeholder(o, usage: command.usage)),
+                o.help + (o.kind == .repeated ? " (repeatable)" : "")
+            )
         }
         let width = options.map(\.0.count).max() ?? 0
-        if !options.isEmpty { lines += ["", "options:"] + options.map { "  " + $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 } }
+        if !options.isEmpty {
+            lines += ["", "options:"] + options.map { "  " + $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 }
+        }
         lines += ["", "global options: --url URL, --token TOKEN, --json, -y/--yes"]
         return lines.joined(separator: "\n")
     }
@@ -43,7 +48,9 @@ enum HelpCommands {
         summary: "Print a shell completion script (e.g. `bhatti completion bash > /etc/bash_completion.d/bhatti`).", options: [],
         verbs: ["bash", "zsh", "fish"]
     ) { args, _ in
-        guard args.positionals.count == 1, let shell = args.positionals.first else { throw UsageError("completion takes bash, zsh or fish") }
+        guard args.positionals.count == 1, let shell = args.positionals.first else {
+            throw UsageError("completion takes bash, zsh or fish")
+        }
         let commands = BhattiCommand.commands.flatMap(\.names) + ["help"]
         switch shell {
         case "bash": print(bash(commands))
@@ -83,18 +90,25 @@ enum HelpCommands {
     private static func fish() -> String {
         var lines = ["complete -c bhatti -f"]
         for c in BhattiCommand.commands {
-            lines.append("complete -c bhatti -n '__fish_use_subcommand' -a '\(c.names[0])' -d '\(c.summary.prefix(60).replacingOccurrences(of: "'", with: ""))'")
+            lines.append(
+                "complete -c bhatti -n '__fish_use_subcommand' -a '\(c.names[0])' -d '\(c.summary.prefix(60).replacingOccurrences(of: "'", with: ""))'"
+            )
             if !c.verbs.isEmpty {
                 let verbs = c.verbs.joined(separator: " ")
-                lines.append("complete -c bhatti -n '__fish_seen_subcommand_from \(c.names[0]); and not __fish_seen_subcommand_from \(verbs)' -a '\(verbs)'")
+                lines.append(
+                    "complete -c bhatti -n '__fish_seen_subcommand_from \(c.names[0]); and not __fish_seen_subcommand_from \(verbs)' -a '\(verbs)'"
+                )
             }
             for option in c.options {
                 for name in option.names where name.hasPrefix("--") {
-                    lines.append("complete -c bhatti -n '__fish_seen_subcommand_from \(c.names.joined(separator: " "))' -l '\(name.dropFirst(2))'")
+                    lines.append(
+                        "complete -c bhatti -n '__fish_seen_subcommand_from \(c.names.joined(separator: " "))' -l '\(name.dropFirst(2))'")
                 }
             }
         }
-        lines.append("complete -c bhatti -n 'not __fish_use_subcommand' -a '(bhatti list --json 2>/dev/null | string match -r -g \"\\\"name\\\" : \\\"([^\\\"]+)\\\"\")'")
+        lines.append(
+            "complete -c bhatti -n 'not __fish_use_subcommand' -a '(bhatti list --json 2>/dev/null | string match -r -g \"\\\"name\\\" : \\\"([^\\\"]+)\\\"\")'"
+        )
         return lines.joined(separator: "\n")
     }
 
@@ -118,7 +132,11 @@ enum HelpCommands {
         do { path = try ClientConfig.write(url: ctx.url, key: token, home: home) } catch {
             throw CLIError.failure("cannot write \(home)/.bhatti/config.json: \(error)")
         }
-        if ctx.json { ctx.printJSON(["config": path, "url": ctx.url]) } else { print("wrote \(path): \(ctx.url) answers and the key works") }
+        if ctx.json {
+            ctx.printJSON(["config": path, "url": ctx.url])
+        } else {
+            print("wrote \(path): \(ctx.url) answers and the key works")
+        }
         return 0
     }
 }

@@ -6,8 +6,10 @@ import Foundation
 enum HostCommands {
     static let serve = BhattiCommand.Command(
         names: ["serve"],
-        usage: "bhatti serve [--config FILE] [--data-dir DIR] [--image-dir DIR] [--listen HOST:PORT] [--proxy-listen HOST:PORT] [--warm-after DUR] [--cold-after DUR] [--accel auto|kvm|tcg]",
-        summary: "Run the daemon in the foreground. The REST API is on <data-dir>/api.sock and --listen (default 127.0.0.1:8080; empty disables TCP); preview URLs on --proxy-listen (default 127.0.0.1:8081; empty disables it).",
+        usage:
+            "bhatti serve [--config FILE] [--data-dir DIR] [--image-dir DIR] [--listen HOST:PORT] [--proxy-listen HOST:PORT] [--warm-after DUR] [--cold-after DUR] [--accel auto|kvm|tcg]",
+        summary:
+            "Run the daemon in the foreground. The REST API is on <data-dir>/api.sock and --listen (default 127.0.0.1:8080; empty disables TCP); preview URLs on --proxy-listen (default 127.0.0.1:8081; empty disables it).",
         options: [
             OptionSpec("--config", kind: .value, help: "a JSON configuration file (flags override it)"),
             OptionSpec("--data-dir", kind: .value, help: "state, sandboxes and api.sock (default /var/lib/bhatti)"),

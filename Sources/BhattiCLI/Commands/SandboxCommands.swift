@@ -1,13 +1,14 @@
 import BhattiAPI
+import BhattiHTTP
 import Foundation
 import Glibc
-import BhattiHTTP
 
 /// create, list, inspect, destroy.
 enum SandboxCommands {
     static let create = BhattiCommand.Command(
         names: ["create"],
-        usage: "bhatti create [--name NAME] [--cpus N] [--memory MB] [--disk MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init CMD] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
+        usage:
+            "bhatti create [--name NAME] [--cpus N] [--memory MB] [--disk MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init CMD] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
         summary: "Create and boot a sandbox (named sandbox-XXXXXX without --name); an existing sandbox of that name is returned unchanged.",
         options: [
             OptionSpec("--name", kind: .value, help: "its name (default: sandbox- and 6 random hex digits)"),
@@ -28,10 +29,15 @@ enum SandboxCommands {
         guard args.positionals.isEmpty else { throw UsageError("unexpected argument \"\(args.positionals[0])\"") }
         var files: [GuestFileDTO] = []
         for spec in args.all("--file") {
-            guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex else { throw UsageError("--file must be LOCAL:GUEST, got \"\(spec)\"") }
-            let local = String(spec[..<colon]), guest = String(spec[spec.index(after: colon)...])
+            guard let colon = spec.firstIndex(of: ":"), colon != spec.startIndex else {
+                throw UsageError("--file must be LOCAL:GUEST, got \"\(spec)\"")
+            }
+            let local = String(spec[..<colon])
+            let guest = String(spec[spec.index(after: colon)...])
             guard let data = FileManager.default.contents(atPath: local) else { throw CLIError.failure("cannot read \(local)") }
-            let mode = (try? FileManager.default.attributesOfItem(atPath: local)[.posixPermissions] as? Int).map { String(format: "%04o", $0 & 0o777) }
+            let mode = (try? FileManager.default.attributesOfItem(atPath: local)[.posixPermissions] as? Int).map {
+                String(format: "%04o", $0 & 0o777)
+            }
             files.append(GuestFileDTO(path: guest, content: data.base64EncodedString(), mode: mode))
         }
         let env = try args.pairs("--env")
@@ -47,11 +53,17 @@ enum SandboxCommands {
             try ctx.request(.createSandbox, body: encoded)
         }
         let sandbox = try ctx.decode(SandboxDTO.self, response)
-        if ctx.json { ctx.printJSON(sandbox); return 0 }
+        if ctx.json {
+            ctx.printJSON(sandbox)
+            return 0
+        }
         if response.headers[APIVersion.existingHeader] == "true" {
             print("sandbox/\(sandbox.name) unchanged (already exists, \(sandbox.state))")
         } else {
-            print(String(format: "sandbox/%@ created (id %@, %d cpu, %@) in %.1fs", sandbox.name, sandbox.id, sandbox.cpus, mebibytes(sandbox.memoryMB), Date().timeIntervalSince(started)))
+            print(
+                String(
+                    format: "sandbox/%@ created (id %@, %d cpu, %@) in %.1fs", sandbox.name, sandbox.id, sandbox.cpus,
+                    mebibytes(sandbox.memoryMB), Date().timeIntervalSince(started)))
         }
         return 0
     }
@@ -62,7 +74,10 @@ enum SandboxCommands {
     ) { args, ctx in
         let query = try args.pairs("--label").sorted { $0.key < $1.key }.map { ("label", "\($0.key)=\($0.value)") }
         let sandboxes = try ctx.decode([SandboxDTO].self, try ctx.request(.listSandboxes, query: query))
-        if ctx.json { ctx.printJSON(sandboxes); return 0 }
+        if ctx.json {
+            ctx.printJSON(sandboxes)
+            return 0
+        }
         let rows = sandboxes.map { s in
             [s.name, s.state, s.ip ?? "-", String(s.cpus), mebibytes(s.memoryMB), s.diskMB.map(mebibytes) ?? "-", age(s.createdAt)]
         }
@@ -75,16 +90,24 @@ enum SandboxCommands {
     ) { args, ctx in
         guard args.positionals.count == 1 else { throw UsageError("inspect takes one sandbox name or id") }
         let s = try ctx.decode(SandboxDTO.self, try ctx.request(.sandbox(args.positionals[0])))
-        if ctx.json { ctx.printJSON(s); return 0 }
+        if ctx.json {
+            ctx.printJSON(s)
+            return 0
+        }
         var lines = [
             "Name:      \(s.name)", "ID:        \(s.id)", "State:     \(s.state)", "CPUs:      \(s.cpus)",
-            "Memory:    \(mebibytes(s.memoryMB))", "Disk:      \(s.diskMB.map(mebibytes) ?? "the image's size")", "IP:        \(s.ip ?? "-")", "Image:     \(s.image)",
+            "Memory:    \(mebibytes(s.memoryMB))", "Disk:      \(s.diskMB.map(mebibytes) ?? "the image's size")",
+            "IP:        \(s.ip ?? "-")", "Image:     \(s.image)",
             "Keep hot:  \(s.keepHot)", "Created:   \(s.createdAt) (\(age(s.createdAt)) ago)",
         ]
         if let reason = s.stateReason { lines.append("Reason:    \(reason)") }
         if !s.urls.isEmpty { lines.append("URLs:      " + s.urls.joined(separator: ", ")) }
-        if let egress = s.egress { lines.append("Egress:    \(egress)" + (s.allowCIDRs.map { " (allowed: " + $0.joined(separator: ", ") + ")" } ?? "")) }
-        if !s.labels.isEmpty { lines.append("Labels:    " + s.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
+        if let egress = s.egress {
+            lines.append("Egress:    \(egress)" + (s.allowCIDRs.map { " (allowed: " + $0.joined(separator: ", ") + ")" } ?? ""))
+        }
+        if !s.labels.isEmpty {
+            lines.append("Labels:    " + s.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", "))
+        }
         print(lines.joined(separator: "\n"))
         return 0
     }
@@ -146,8 +169,10 @@ extension SandboxCommands {
             name: args.value("--name"), keepHot: keepHot, labelsAdd: add.isEmpty ? nil : add,
             labelsRemove: args.all("--label-delete").isEmpty ? nil : args.all("--label-delete"), diskMB: try args.int("--disk"))
         guard body != EditSandboxRequest() else { throw UsageError("edit needs at least one change") }
-        let s = try ctx.decode(SandboxDTO.self, try ctx.request(
-            .editSandbox(args.positionals[0]), body: Array(try JSONEncoder().encode(body))))
+        let s = try ctx.decode(
+            SandboxDTO.self,
+            try ctx.request(
+                .editSandbox(args.positionals[0]), body: Array(try JSONEncoder().encode(body))))
         if ctx.json { ctx.printJSON(s) } else { print("sandbox/\(s.name) edited") }
         return 0
     }

@@ -112,7 +112,12 @@ final class RawTerminal: Sendable {
     }
 
     func restore() {
-        guard var original = saved.withLock({ s in defer { s = nil }; return s }) else { return }
+        guard
+            var original = saved.withLock({ s in
+                defer { s = nil }
+                return s
+            })
+        else { return }
         tcsetattr(0, TCSANOW, &original)
     }
 }

@@ -21,13 +21,23 @@ enum SnapshotCommand {
                 try ctx.request(.createSnapshot(rest[0]), body: Array(body))
             }
             let snapshot = try ctx.decode(SnapshotDTO.self, response)
-            if ctx.json { ctx.printJSON(snapshot) } else { print("snapshot/\(snapshot.name) created from \(rest[0]) (\(megabytes(snapshot.sizeBytes)))") }
+            if ctx.json {
+                ctx.printJSON(snapshot)
+            } else {
+                print("snapshot/\(snapshot.name) created from \(rest[0]) (\(megabytes(snapshot.sizeBytes)))")
+            }
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("snapshot list takes no arguments") }
             let list = try ctx.decode([SnapshotDTO].self, try ctx.request(.snapshots))
-            if ctx.json { ctx.printJSON(list); return 0 }
+            if ctx.json {
+                ctx.printJSON(list)
+                return 0
+            }
             let rows = list.map { s in
-                [s.name, s.sourceSandboxName ?? s.sourceSandboxID ?? "-", String(s.cpus), SandboxCommands.mebibytes(s.memoryMB), megabytes(s.sizeBytes), s.createdAt]
+                [
+                    s.name, s.sourceSandboxName ?? s.sourceSandboxID ?? "-", String(s.cpus), SandboxCommands.mebibytes(s.memoryMB),
+                    megabytes(s.sizeBytes), s.createdAt,
+                ]
             }
             print(SandboxCommands.table(header: ["NAME", "SOURCE", "CPUS", "MEMORY", "SIZE", "CREATED"], rows: rows))
         case "restore":
@@ -37,7 +47,11 @@ enum SnapshotCommand {
                 try ctx.request(.restoreSnapshot(rest[0]), body: Array(body))
             }
             let sandbox = try ctx.decode(SandboxDTO.self, response)
-            if ctx.json { ctx.printJSON(sandbox) } else { print("sandbox/\(sandbox.name) restored from snapshot/\(rest[0]) (id \(sandbox.id))") }
+            if ctx.json {
+                ctx.printJSON(sandbox)
+            } else {
+                print("sandbox/\(sandbox.name) restored from snapshot/\(rest[0]) (id \(sandbox.id))")
+            }
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("snapshot delete NAME") }
             try ctx.confirm("delete snapshot \(rest[0]) and its files?")

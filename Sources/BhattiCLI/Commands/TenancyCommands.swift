@@ -7,7 +7,8 @@ import Glibc
 enum TenancyCommands {
     static let user = BhattiCommand.Command(
         names: ["user"],
-        usage: "bhatti user create --name N [--max-sandboxes 5] [--max-cpus 4] [--max-memory 4096] [IO] | list | delete N [--force] | rotate-key N | limits N [IO | --default]   (IO: --disk-bytes-per-s B --disk-iops N --net-mbit-per-s M; 0 is unlimited)",
+        usage:
+            "bhatti user create --name N [--max-sandboxes 5] [--max-cpus 4] [--max-memory 4096] [IO] | list | delete N [--force] | rotate-key N | limits N [IO | --default]   (IO: --disk-bytes-per-s B --disk-iops N --net-mbit-per-s M; 0 is unlimited)",
         summary: "Manage users and their API keys (admin only). A key is printed once, when it is made.",
         options: [
             OptionSpec("--name", kind: .value, help: "create: the user's name"),
@@ -37,14 +38,20 @@ enum TenancyCommands {
                 name: name, maxSandboxes: try args.int("--max-sandboxes"), maxCPUs: try args.int("--max-cpus"),
                 maxMemoryMB: try args.int("--max-memory"), ioLimits: try ioLimits())
             let reply = try ctx.decode(UserKeyDTO.self, try ctx.request(.createUser, body: Array(try JSONEncoder().encode(body))))
-            if ctx.json { ctx.printJSON(reply); return 0 }
+            if ctx.json {
+                ctx.printJSON(reply)
+                return 0
+            }
             print("user/\(reply.user.name) created (\(limits(reply.user)))")
             print("API key: \(reply.apiKey)")
             printError("This key is shown once; store it now.")
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("user list takes no arguments") }
             let users = try ctx.decode([UserDTO].self, try ctx.request(.users))
-            if ctx.json { ctx.printJSON(users); return 0 }
+            if ctx.json {
+                ctx.printJSON(users)
+                return 0
+            }
             let rows = users.map { u in
                 [u.name, u.id, u.isAdmin ? "admin" : "user", String(u.sandboxes), limits(u), SandboxCommands.age(u.createdAt)]
             }
@@ -58,11 +65,16 @@ enum TenancyCommands {
         case "rotate-key":
             guard rest.count == 1 else { throw UsageError("user rotate-key NAME") }
             let reply = try ctx.decode(UserKeyDTO.self, try ctx.request(.rotateKey(rest[0])))
-            if ctx.json { ctx.printJSON(reply); return 0 }
+            if ctx.json {
+                ctx.printJSON(reply)
+                return 0
+            }
             print("user/\(reply.user.name): the old key no longer works")
             print("API key: \(reply.apiKey)")
         case "limits":
-            guard rest.count == 1 else { throw UsageError("user limits NAME [--disk-bytes-per-s B] [--disk-iops N] [--net-mbit-per-s M] | --default") }
+            guard rest.count == 1 else {
+                throw UsageError("user limits NAME [--disk-bytes-per-s B] [--disk-iops N] [--net-mbit-per-s M] | --default")
+            }
             let limits = try ioLimits()
             if limits == nil, !args.has("--default") {
                 // No change asked for: show the current ones.
@@ -70,14 +82,22 @@ enum TenancyCommands {
                 guard let user = users.first(where: { $0.name == rest[0] }) else {
                     throw CLIError.server(status: 404, code: "not_found", message: "user \(rest[0]) not found")
                 }
-                if ctx.json { ctx.printJSON(user); return 0 }
+                if ctx.json {
+                    ctx.printJSON(user)
+                    return 0
+                }
                 print("user/\(user.name): \(io(user.ioLimits))")
                 return 0
             }
-            guard limits == nil || !args.has("--default") else { throw UsageError("user limits takes I/O flags or --default, one or the other") }
+            guard limits == nil || !args.has("--default") else {
+                throw UsageError("user limits takes I/O flags or --default, one or the other")
+            }
             let body = UpdateUserRequest(ioLimits: limits)
             let user = try ctx.decode(UserDTO.self, try ctx.request(.editUser(rest[0]), body: Array(try JSONEncoder().encode(body))))
-            if ctx.json { ctx.printJSON(user); return 0 }
+            if ctx.json {
+                ctx.printJSON(user)
+                return 0
+            }
             print("user/\(user.name): \(io(user.ioLimits))")
         default:
             throw UsageError("unknown user command \"\(verb)\": use create, list, delete, rotate-key or limits")
@@ -109,7 +129,10 @@ enum TenancyCommands {
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("secret list takes no arguments") }
             let secrets = try ctx.decode([SecretDTO].self, try ctx.request(.secrets))
-            if ctx.json { ctx.printJSON(secrets); return 0 }
+            if ctx.json {
+                ctx.printJSON(secrets)
+                return 0
+            }
             print(SandboxCommands.table(header: ["NAME", "UPDATED"], rows: secrets.map { [$0.name, $0.updatedAt] }))
         case "delete", "rm":
             guard rest.count == 1 else { throw UsageError("secret delete NAME") }
@@ -124,7 +147,8 @@ enum TenancyCommands {
 
     static func limits(_ u: UserDTO) -> String {
         if u.maxSandboxes == 0 { return "unlimited" }
-        let size = "\(SandboxCommands.count(u.maxSandboxes, "sandbox", "sandboxes")), \(u.maxCPUs) cpu, \(SandboxCommands.mebibytes(u.maxMemoryMB)) each"
+        let size =
+            "\(SandboxCommands.count(u.maxSandboxes, "sandbox", "sandboxes")), \(u.maxCPUs) cpu, \(SandboxCommands.mebibytes(u.maxMemoryMB)) each"
         return u.ioLimits == nil ? size : size + "; " + io(u.ioLimits)
     }
 
@@ -132,7 +156,8 @@ enum TenancyCommands {
     static func io(_ limits: IOLimits?) -> String {
         guard let limits else { return "the daemon's default I/O limits" }
         func rate(_ n: Int, _ unit: String) -> String { n > 0 ? "\(n) \(unit)" : "unlimited" }
-        return "disk \(rate(limits.diskBytesPerSecond, "B/s")), \(rate(limits.diskIOPS, "IOPS")); network \(rate(limits.netMbitPerSecond, "Mbit/s"))"
+        return
+            "disk \(rate(limits.diskBytesPerSecond, "B/s")), \(rate(limits.diskIOPS, "IOPS")); network \(rate(limits.netMbitPerSecond, "Mbit/s"))"
     }
 
 }

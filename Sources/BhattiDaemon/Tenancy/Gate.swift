@@ -117,7 +117,8 @@ public final class Gate: Sendable {
 
     private func authenticate(_ request: HTTPRequest) -> Result<UserRecord, AuthFailure> {
         if request.query.keys.contains(where: { ["token", "access_token", "api_key", "key"].contains($0.lowercased()) }) {
-            return .failure(AuthFailure(message: "tokens in query strings are refused; send Authorization: Bearer <key>", reason: "query token"))
+            return .failure(
+                AuthFailure(message: "tokens in query strings are refused; send Authorization: Bearer <key>", reason: "query token"))
         }
         guard let header = request.headers["Authorization"] else {
             return .failure(AuthFailure(message: "authorization required: send Authorization: Bearer <key>", reason: "no key"))
@@ -142,7 +143,8 @@ public final class Gate: Sendable {
                 error: BhattiError(.rateLimited, "too many failed authentications from \(source); retry in \(wait) s"), retryAfter: wait)
         }
         // Never the key itself: only what was wrong, where, and from where.
-        events.record(EventRetention.authFailed, detail: "\(failure.reason): \(request.method) \(BhattiError.shortened(request.path)) from \(source)")
+        events.record(
+            EventRetention.authFailed, detail: "\(failure.reason): \(request.method) \(BhattiError.shortened(request.path)) from \(source)")
         return GateRefusal(error: BhattiError(.unauthenticated, failure.message), retryAfter: nil)
     }
 }

@@ -25,7 +25,10 @@ public final class SecretBox: Sendable {
         let path = dataDirectory + "/age.key"
         if let data = FileManager.default.contents(atPath: path) {
             do { return SecretBox(identity: try AgeIdentity(parsing: String(decoding: data, as: UTF8.self)), store: store) } catch {
-                throw BhattiError(.internal, "\(path) does not hold an age identity; restore it from a backup (secrets stored with it cannot be read without it)", cause: error)
+                throw BhattiError(
+                    .internal,
+                    "\(path) does not hold an age identity; restore it from a backup (secrets stored with it cannot be read without it)",
+                    cause: error)
             }
         }
         let identity: AgeIdentity
@@ -74,7 +77,10 @@ public final class SecretBox: Sendable {
     /// Environment variable names: what the guest turns a secret into.
     static func validate(name: String) throws {
         guard isEnvironmentName(name) else {
-            throw BhattiError(.invalidArgument, "invalid secret name \(BhattiError.quoted(name)): use letters, digits and '_', not starting with a digit (it becomes an environment variable)")
+            throw BhattiError(
+                .invalidArgument,
+                "invalid secret name \(BhattiError.quoted(name)): use letters, digits and '_', not starting with a digit (it becomes an environment variable)"
+            )
         }
     }
 }

@@ -65,19 +65,29 @@ public final class UserDirectory: Sendable {
     public func list() async throws -> [UserRecord] { try await store.listUsers() }
 
     public func user(named name: String) async throws -> UserRecord {
-        guard let user = try await store.user(named: name) else { throw BhattiError(.notFound, "user \(BhattiError.shortened(name)) not found") }
+        guard let user = try await store.user(named: name) else {
+            throw BhattiError(.notFound, "user \(BhattiError.shortened(name)) not found")
+        }
         return user
     }
 
     /// Creates a user; returns it and its key, which is never shown again.
-    public func create(name: String, maxSandboxes: Int?, maxCPUs: Int?, maxMemoryMB: Int?, ioLimits: IOLimits? = nil) async throws -> (UserRecord, key: String) {
+    public func create(name: String, maxSandboxes: Int?, maxCPUs: Int?, maxMemoryMB: Int?, ioLimits: IOLimits? = nil) async throws -> (
+        UserRecord, key: String
+    ) {
         try ioLimits?.validate()
         guard SandboxName(rawValue: name) != nil else {
-            throw BhattiError(.invalidArgument, "invalid user name \(BhattiError.quoted(name)): use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
+            throw BhattiError(
+                .invalidArgument,
+                "invalid user name \(BhattiError.quoted(name)): use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit")
         }
-        let limits = (maxSandboxes ?? Self.defaultLimits.sandboxes, maxCPUs ?? Self.defaultLimits.cpus, maxMemoryMB ?? Self.defaultLimits.memoryMB)
+        let limits = (
+            maxSandboxes ?? Self.defaultLimits.sandboxes, maxCPUs ?? Self.defaultLimits.cpus, maxMemoryMB ?? Self.defaultLimits.memoryMB
+        )
         guard limits.0 >= 1, (SandboxSpec.cpuRange).contains(limits.1), (SandboxSpec.memoryRange).contains(limits.2) else {
-            throw BhattiError(.invalidArgument, "limits must be at least 1 sandbox, \(SandboxSpec.cpuRange) cpus and \(SandboxSpec.memoryRange) MB of memory")
+            throw BhattiError(
+                .invalidArgument,
+                "limits must be at least 1 sandbox, \(SandboxSpec.cpuRange) cpus and \(SandboxSpec.memoryRange) MB of memory")
         }
         let key = APIKey.generate()
         let user = UserRecord(

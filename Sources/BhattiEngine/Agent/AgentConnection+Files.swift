@@ -55,7 +55,10 @@ extension AgentConnection {
     public func writeFile(path: String, mode: String = "0644", bytes: [UInt8]) async throws -> FileInfo {
         let source = Mutex<[UInt8]?>(bytes)
         return try await writeFile(path: path, mode: mode, size: bytes.count) {
-            source.withLock { s in defer { s = nil }; return s }
+            source.withLock { s in
+                defer { s = nil }
+                return s
+            }
         }
     }
 
@@ -78,7 +81,7 @@ extension AgentConnection {
                     try send(Frame(stream: id, type: .end))
                     return nil
                 } catch let error as AgentError {
-                    return error   // the stream closed under us: the frames below say why
+                    return error  // the stream closed under us: the frames below say why
                 } catch {
                     try? send(Frame(stream: id, type: .kill))
                     closeStream(id)

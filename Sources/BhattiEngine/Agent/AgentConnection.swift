@@ -103,7 +103,10 @@ public final class AgentConnection: Sendable {
     public static func connect(unixPath path: String, token: String = "", timeout: Duration) async throws -> AgentConnection {
         let fd: FileDescriptor
         do { fd = try Socket.connect(unixPath: path) } catch { throw AgentError.connect(path: path, error) }
-        do { return try await handshake(fd: fd, token: token, timeout: timeout) } catch { fd.close(); throw error }
+        do { return try await handshake(fd: fd, token: token, timeout: timeout) } catch {
+            fd.close()
+            throw error
+        }
     }
 
     public var isClosed: Bool { state.withLock { $0.closed } }

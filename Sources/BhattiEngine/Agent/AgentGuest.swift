@@ -92,21 +92,24 @@ extension GuestError {
     /// The agent's refusal codes, and the channel's failures as `unavailable` (or `timedOut`).
     public init(_ error: AgentError) {
         guard case .remote(let m) = error else {
-            if case .timedOut = error { self.init(.timedOut, error.description, cause: error) } else {
+            if case .timedOut = error {
+                self.init(.timedOut, error.description, cause: error)
+            } else {
                 self.init(.unavailable, error.description, cause: error)
             }
             return
         }
-        let kind: Kind = switch m.code {
-        case .badRequest: .badRequest
-        case .notFound: .notFound
-        case .permissionDenied: .permissionDenied
-        // The host's own token was refused: the guest is not at fault, nor the caller.
-        case .unauthenticated: .internal
-        case .resourceExhausted: .resourceExhausted
-        case .insufficientStorage: .insufficientStorage
-        case .internal: .internal
-        }
+        let kind: Kind =
+            switch m.code {
+            case .badRequest: .badRequest
+            case .notFound: .notFound
+            case .permissionDenied: .permissionDenied
+            // The host's own token was refused: the guest is not at fault, nor the caller.
+            case .unauthenticated: .internal
+            case .resourceExhausted: .resourceExhausted
+            case .insufficientStorage: .insufficientStorage
+            case .internal: .internal
+            }
         self.init(kind, m.message, cause: error)
     }
 }
@@ -143,6 +146,8 @@ extension GuestFileInfo {
 
 extension GuestSessionInfo {
     init(_ s: SessionInfo) {
-        self.init(sessionID: s.sessionID, argv: s.argv, tty: s.tty, running: s.running, exitCode: s.exitCode, attached: s.attached, createdAt: s.createdAt)
+        self.init(
+            sessionID: s.sessionID, argv: s.argv, tty: s.tty, running: s.running, exitCode: s.exitCode, attached: s.attached,
+            createdAt: s.createdAt)
     }
 }

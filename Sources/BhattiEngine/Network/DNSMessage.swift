@@ -21,7 +21,8 @@ public struct DNSQuery: Equatable, Sendable {
     /// responder drops.
     public static func parse(_ bytes: [UInt8]) -> DNSQuery? {
         guard bytes.count >= headerSize, bytes[2] & 0x80 == 0, (bytes[2] >> 3) & 0x0F == 0,
-              uint16(bytes, 4) == 1, let (range, name) = question(in: bytes) else { return nil }
+            uint16(bytes, 4) == 1, let (range, name) = question(in: bytes)
+        else { return nil }
         let end = range.upperBound
         return DNSQuery(
             id: uint16(bytes, 0), recursionDesired: bytes[2] & 0x01 != 0, name: name,

@@ -41,7 +41,8 @@ public struct DNSPending<Client: Equatable & Sendable>: Sendable {
         while entries[id] != nil { id = randomID() }
         let sent = DNSQuery.withID(id, packet)
         entries[id] = Entry(
-            client: client, group: group, clientID: query.id, question: query.question, query: sent, upstream: 0, deadline: now + attemptTimeout)
+            client: client, group: group, clientID: query.id, question: query.question, query: sent, upstream: 0,
+            deadline: now + attemptTimeout)
         perGroup[group, default: 0] += 1
         return sent
     }
@@ -59,8 +60,8 @@ public struct DNSPending<Client: Equatable & Sendable>: Sendable {
     /// nothing pending (late, spoofed, malformed).
     public mutating func reply(_ packet: [UInt8], from upstream: Int) -> (Client, [UInt8])? {
         guard let (id, isResponse) = DNSQuery.header(packet), isResponse, let entry = entries[id], upstream <= entry.upstream,
-              packet.count >= DNSQuery.headerSize + 2, DNSQuery.uint16(packet, 4) == 1,
-              let (range, _) = DNSQuery.question(in: packet), packet[range].elementsEqual(entry.question)
+            packet.count >= DNSQuery.headerSize + 2, DNSQuery.uint16(packet, 4) == 1,
+            let (range, _) = DNSQuery.question(in: packet), packet[range].elementsEqual(entry.question)
         else { return nil }
         remove(id)
         return (entry.client, DNSQuery.withID(entry.clientID, packet))

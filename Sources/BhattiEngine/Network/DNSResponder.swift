@@ -53,7 +53,8 @@ public final class DNSResponder: Sendable {
     /// Serves user `index` on `address`:53 in `namespace` (bound once; later calls do nothing).
     public func serve(index: Int, namespace: String, address: String) throws {
         if state.withLock({ $0.networks[index] != nil }) { return }
-        let udp: FileDescriptor, tcp: FileDescriptor
+        let udp: FileDescriptor
+        let tcp: FileDescriptor
         do {
             udp = try NetworkNamespace.bind(namespace: namespace, stream: false, host: address, port: 53)
             do { tcp = try NetworkNamespace.bind(namespace: namespace, stream: true, host: address, port: 53) } catch {
@@ -124,8 +125,10 @@ public final class DNSResponder: Sendable {
                 s.closed ? nil : (s.networks.map { ($0.key, $0.value) }, s.pending.nextDeadline)
             }
             guard let (networks, deadline) = snapshot else { return }
-            var fds = [pollfd(fd: wakeRead.rawValue, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: upstream.rawValue, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: wakeRead.rawValue, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: upstream.rawValue, events: Int16(POLLIN), revents: 0),
+            ]
             for (_, n) in networks {
                 fds.append(pollfd(fd: n.udp.rawValue, events: Int16(POLLIN), revents: 0))
                 fds.append(pollfd(fd: n.tcp.rawValue, events: Int16(POLLIN), revents: 0))
@@ -166,7 +169,9 @@ public final class DNSResponder: Sendable {
                     continue
                 }
                 let client = Client(index: index, endpoint: from)
-                let sent = state.withLock { $0.pending.add(query, packet: packet, from: client, group: index, now: now, randomID: { .random(in: .min ... .max) }) }
+                let sent = state.withLock {
+                    $0.pending.add(query, packet: packet, from: client, group: index, now: now, randomID: { .random(in: .min ... .max) })
+                }
                 if let sent { DNSSockets.send(upstream, sent, to: upstreams[0]) }
             }
         }
@@ -218,7 +223,9 @@ public final class DNSResponder: Sendable {
         // A client's whole stay is bounded: each message must arrive whole before the deadline.
         let leave = ContinuousClock.now + .seconds(30)
         for _ in 0..<64 where ContinuousClock.now < leave {
-            guard let packet = DNSSockets.readFrame(connection, until: leave), let zone = state.withLock({ $0.zones[index] }) else { return }
+            guard let packet = DNSSockets.readFrame(connection, until: leave), let zone = state.withLock({ $0.zones[index] }) else {
+                return
+            }
             let reply: [UInt8]
             switch zone.decide(packet, from: peer.address) {
             case .drop: return
@@ -235,9 +242,9 @@ public final class DNSResponder: Sendable {
             guard let server = DNSSockets.connect(endpoint, timeoutMilliseconds: Int32(Self.tcpDeadlineMilliseconds)) else { continue }
             defer { server.close() }
             guard DNSSockets.writeFrame(server, packet),
-                  let reply = DNSSockets.readFrame(server, until: .now + .milliseconds(Self.tcpDeadlineMilliseconds)),
-                  let (id, isResponse) = DNSQuery.header(reply), isResponse, id == query.id,
-                  let (range, _) = DNSQuery.question(in: reply), reply[range].elementsEqual(query.question)
+                let reply = DNSSockets.readFrame(server, until: .now + .milliseconds(Self.tcpDeadlineMilliseconds)),
+                let (id, isResponse) = DNSQuery.header(reply), isResponse, id == query.id,
+                let (range, _) = DNSQuery.question(in: reply), reply[range].elementsEqual(query.question)
             else { continue }
             return reply
         }

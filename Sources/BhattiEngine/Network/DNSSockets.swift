@@ -27,7 +27,9 @@ enum DNSSockets {
             bytes.withUnsafeBytes { buffer in
                 withUnsafePointer(to: &address) {
                     $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) {
-                        sendto(raw, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL), $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                        sendto(
+                            raw, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT | MSG_NOSIGNAL), $0,
+                            socklen_t(MemoryLayout<sockaddr_in>.size))
                     }
                 }
             }
@@ -66,11 +68,12 @@ enum DNSSockets {
         guard let connection = try? Socket.accept(listener) else { return nil }
         var from = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = (try? connection.withRawValue { fd in
-            withUnsafeMutablePointer(to: &from) {
-                $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
-            }
-        }) == 0
+        let named =
+            (try? connection.withRawValue { fd in
+                withUnsafeMutablePointer(to: &from) {
+                    $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+                }
+            }) == 0
         guard named else {
             connection.close()
             return nil
@@ -89,7 +92,9 @@ enum DNSSockets {
             $0.withMemoryRebound(to: Glibc.sockaddr.self, capacity: 1) { Glibc.connect(raw, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         if rc != 0 {
-            guard errno == EINPROGRESS, (try? fd.poll(events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds)) ?? 0 != 0 else { return nil }
+            guard errno == EINPROGRESS, (try? fd.poll(events: Int16(POLLOUT), timeoutMilliseconds: timeoutMilliseconds)) ?? 0 != 0 else {
+                return nil
+            }
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             guard getsockopt(raw, SOL_SOCKET, SO_ERROR, &error, &length) == 0, error == 0 else { return nil }
@@ -124,7 +129,7 @@ enum DNSSockets {
             guard left > .zero else { return nil }
             let milliseconds = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
             guard (try? fd.poll(events: Int16(POLLIN), timeoutMilliseconds: milliseconds)) ?? 0 != 0,
-                  let chunk = try? fd.read(upTo: count - bytes.count), !chunk.isEmpty
+                let chunk = try? fd.read(upTo: count - bytes.count), !chunk.isEmpty
             else { return nil }
             bytes += chunk
         }

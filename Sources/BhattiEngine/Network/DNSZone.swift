@@ -43,9 +43,11 @@ public struct DNSZone: Equatable, Sendable {
             let suffixed = name.hasSuffix("." + Self.suffix)
             let base = suffixed ? String(name.dropLast(Self.suffix.count + 1)) : name
             if let address = names[base] {
-                let wantsA = (query.type == DNSQuery.typeA || query.type == DNSQuery.typeAny)
+                let wantsA =
+                    (query.type == DNSQuery.typeA || query.type == DNSQuery.typeAny)
                     && (query.qclass == DNSQuery.classIN || query.qclass == DNSQuery.classAny)
-                return .answer(wantsA ? DNSAnswer.address(query, address, ttl: Self.ttl) : DNSAnswer.empty(query, .noError, authoritative: true))
+                return .answer(
+                    wantsA ? DNSAnswer.address(query, address, ttl: Self.ttl) : DNSAnswer.empty(query, .noError, authoritative: true))
             }
             if suffixed || name == Self.suffix { return .answer(DNSAnswer.empty(query, .nameError, authoritative: true)) }
         }

@@ -64,7 +64,9 @@ public actor NetworkManager {
         for index in existing() { try? await ip(["link", "set", "dev", veth(index: index).host, "group", String(Self.vethGroup)]) }
         let veths = "\"bv\(prefix.dropFirst(2))*\""
         let pool = IPv4.format(base) + "/\(32 - Int(log2(Double(capacity))) - 8)"
-        try await nft(namespace: nil, """
+        try await nft(
+            namespace: nil,
+            """
             table ip \(hostTable) {}
             delete table ip \(hostTable)
             table ip \(hostTable) {
@@ -97,7 +99,7 @@ public actor NetworkManager {
         guard index >= 0, index < capacity else { throw EngineError.unsupported("the network pool has no /24 left (\(capacity) users)") }
         let ns = namespace(index: index)
         if !FileManager.default.fileExists(atPath: "/run/netns/" + ns) {
-            dns.stop(index: index, keepZone: true)   // its sockets were in the namespace that is gone
+            dns.stop(index: index, keepZone: true)  // its sockets were in the namespace that is gone
             try await ip(["netns", "add", ns])
         }
         if (try? await ip(["-n", ns, "link", "show", "br0"])) == nil {
@@ -109,7 +111,7 @@ public actor NetworkManager {
         try await prepareHost()
         let v = veth(index: index)
         if (try? await ip(["-n", ns, "link", "show", "up0"])) == nil {
-            shaped[index] = nil   // a new veth has no qdisc yet
+            shaped[index] = nil  // a new veth has no qdisc yet
             try? await ip(["link", "del", v.host])
             try await ip(["link", "add", v.host, "type", "veth", "peer", "name", "up0", "netns", ns])
             try await ip(["link", "set", "dev", v.host, "group", String(Self.vethGroup)])
@@ -145,13 +147,19 @@ public actor NetworkManager {
     /// comes in). Traffic between the user's own sandboxes stays on their bridge, unshaped. 0 removes it.
     public func shape(index: Int, mbitPerSecond: Int) async throws {
         if shaped[index] == mbitPerSecond { return }
-        let ns = namespace(index: index), host = veth(index: index).host
+        let ns = namespace(index: index)
+        let host = veth(index: index).host
         for (namespace, device) in [(Optional(ns), "up0"), (nil, host)] {
             let prefix = namespace.map { ["-n", $0] } ?? []
             if mbitPerSecond > 0 {
                 // Burst: at least 10 ms at the rate, and a full-size packet or a few.
                 let burst = max(mbitPerSecond * 1_250, 16_384)
-                try await runTool("tc", prefix + ["qdisc", "replace", "dev", device, "root", "tbf", "rate", "\(mbitPerSecond)mbit", "burst", String(burst), "latency", "100ms"])
+                try await runTool(
+                    "tc",
+                    prefix + [
+                        "qdisc", "replace", "dev", device, "root", "tbf", "rate", "\(mbitPerSecond)mbit", "burst", String(burst), "latency",
+                        "100ms",
+                    ])
             } else {
                 try? await runTool("tc", prefix + ["qdisc", "del", "dev", device, "root"])
             }
@@ -208,7 +216,9 @@ public actor NetworkManager {
     /// user's DNS forwards for the `public` ones only.
     public func applyEgress(index: Int, rules: [Egress]) async throws {
         let lines = Self.egressRules(rules, allowPrivate: allowPrivateEgress)
-        try await nft(namespace: namespace(index: index), """
+        try await nft(
+            namespace: namespace(index: index),
+            """
             table inet bhatti {}
             delete table inet bhatti
             table inet bhatti {
@@ -228,7 +238,8 @@ public actor NetworkManager {
     /// bridge) when missing.
     public func attach(id: String, index: Int, host: Int) async throws -> NetworkInterface {
         try await ensureUser(index: index)
-        let ns = namespace(index: index), tap = Self.tapName(id)
+        let ns = namespace(index: index)
+        let tap = Self.tapName(id)
         if (try? await ip(["-n", ns, "link", "show", tap])) == nil {
             try await ip(["-n", ns, "tuntap", "add", "dev", tap, "mode", "tap"])
             try await ip(["-n", ns, "link", "set", tap, "master", "br0"])
@@ -303,7 +314,9 @@ public actor NetworkManager {
 
     static func parseCIDR(_ text: String) -> (UInt32, Int)? {
         let parts = text.split(separator: "/")
-        guard parts.count == 2, let length = Int(parts[1]), (0...32).contains(length), let address = IPv4.parse(parts[0]) else { return nil }
+        guard parts.count == 2, let length = Int(parts[1]), (0...32).contains(length), let address = IPv4.parse(parts[0]) else {
+            return nil
+        }
         return (address, length)
     }
 }

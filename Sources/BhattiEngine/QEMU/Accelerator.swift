@@ -32,7 +32,8 @@ public struct AcceleratorProbe: Sendable {
             let cpuinfo = String(decoding: (try? readWholeFile("/proc/cpuinfo")) ?? [], as: UTF8.self)
             var flags = Set<String>()
             if let line = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }),
-               let colon = line.firstIndex(of: ":") {
+                let colon = line.firstIndex(of: ":")
+            {
                 flags = Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
             }
             let pvm = FileManager.default.fileExists(atPath: "/sys/module/kvm_pvm")
@@ -47,15 +48,16 @@ public struct AcceleratorProbe: Sendable {
     public static func decide(_ choice: AcceleratorChoice, facts: HostFacts) throws -> AcceleratorProbe {
         let hardware = facts.cpuFlags.contains("vmx") || facts.cpuFlags.contains("svm")
         let kvmWorks = facts.kvmDeviceUsable && hardware && !facts.pvmLoaded
-        let why: String = if !facts.kvmDeviceUsable {
-            "/dev/kvm is missing or not writable"
-        } else if facts.pvmLoaded {
-            "/dev/kvm is PVM (kvm_pvm), which boots only PVM-enabled guest kernels"
-        } else if !hardware {
-            "the CPU shows neither vmx nor svm"
-        } else {
-            "hardware KVM is available"
-        }
+        let why: String =
+            if !facts.kvmDeviceUsable {
+                "/dev/kvm is missing or not writable"
+            } else if facts.pvmLoaded {
+                "/dev/kvm is PVM (kvm_pvm), which boots only PVM-enabled guest kernels"
+            } else if !hardware {
+                "the CPU shows neither vmx nor svm"
+            } else {
+                "hardware KVM is available"
+            }
         switch choice {
         case .tcg: return AcceleratorProbe(accelerator: .tcg, reason: "tcg requested")
         case .kvm:
@@ -72,8 +74,8 @@ public struct AcceleratorProbe: Sendable {
     public static func hostTSCKilohertz(cpuinfo: String? = nil) -> Int? {
         let text = cpuinfo ?? String(decoding: (try? readWholeFile("/proc/cpuinfo")) ?? [], as: UTF8.self)
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu MHz") }),
-              let colon = line.firstIndex(of: ":"),
-              let mhz = Double(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
+            let colon = line.firstIndex(of: ":"),
+            let mhz = Double(line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces))
         else { return nil }
         return Int((mhz * 1000).rounded())
     }

@@ -61,11 +61,12 @@ public struct QEMUCommandLine: Sendable, Equatable {
 
     /// argv, binary first.
     public var arguments: [String] {
-        let accel: [String] = switch accelerator {
-        // Plain `-cpu host` aborts on some nested hosts (MSR 0x10a): drop arch-capabilities.
-        case .kvm: ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
-        case .tcg: ["-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max"]
-        }
+        let accel: [String] =
+            switch accelerator {
+            // Plain `-cpu host` aborts on some nested hosts (MSR 0x10a): drop arch-capabilities.
+            case .kvm: ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+            case .tcg: ["-accel", "tcg,thread=multi,tb-size=64", "-cpu", "max"]
+            }
         return [binary, "-M", "microvm,memory-backend=mem"] + accel + [
             "-smp", "\(cpus)",
             "-m", "\(memoryMB)M",

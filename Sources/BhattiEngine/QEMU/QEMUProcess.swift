@@ -73,7 +73,9 @@ public final class QEMUProcess: Sendable {
 
     /// Takes over a QEMU started by an earlier daemon (not our child): its exit is seen through a pidfd,
     /// and how it ended is not knowable, so it reads as `exited(-1)`.
-    public static func adopt(pid: Int32, logPath: String, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void) throws -> QEMUProcess {
+    public static func adopt(pid: Int32, logPath: String, onExit: @escaping @Sendable (_ pid: Int32, Termination) -> Void) throws
+        -> QEMUProcess
+    {
         let pidfd: FileDescriptor
         do { pidfd = try ForeignProcess.open(pid: pid) } catch { throw EngineError.io("watch QEMU pid \(pid)", error) }
         let process = QEMUProcess(pid: pid, logPath: logPath, adopted: true)
@@ -163,7 +165,9 @@ func toolOutput(_ name: String, _ arguments: [String]) async throws -> String {
         while let chunk = try? read.read(upTo: 4096), !chunk.isEmpty { output += chunk }
         let t = try waitForExit(pid: pid)
         guard t == .exited(0) else {
-            throw EngineError.io("\(name) \(arguments.joined(separator: " ")) failed (\(t.described))", ToolOutput(text: String(decoding: output, as: UTF8.self)))
+            throw EngineError.io(
+                "\(name) \(arguments.joined(separator: " ")) failed (\(t.described))",
+                ToolOutput(text: String(decoding: output, as: UTF8.self)))
         }
         return String(decoding: output, as: UTF8.self)
     }

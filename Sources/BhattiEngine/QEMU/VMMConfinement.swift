@@ -25,11 +25,13 @@ public struct VMMUser: Sendable, Equatable {
         if lookup(name, accelerator: accelerator) == nil {
             let shell = FileManager.default.fileExists(atPath: "/usr/sbin/nologin") ? "/usr/sbin/nologin" : "/bin/false"
             do {
-                try await runTool("useradd", ["--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", shell, "--user-group", name])
+                try await runTool(
+                    "useradd", ["--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", shell, "--user-group", name])
             } catch {
                 // Another daemon (or test) may have created it meanwhile; only a still-missing user is an error.
                 guard lookup(name, accelerator: accelerator) != nil else {
-                    throw EngineError.unsupported("cannot create the VMM user \(name) (\(error)); create it, or set vmm_user to \"\" to run QEMU as root")
+                    throw EngineError.unsupported(
+                        "cannot create the VMM user \(name) (\(error)); create it, or set vmm_user to \"\" to run QEMU as root")
                 }
             }
         }
@@ -80,7 +82,7 @@ public struct VMMConfinement: Sendable {
     /// hash collision (about 1 in 270 million per pair; then that pair shares a uid, still apart in
     /// their mount namespaces).
     public func uid(for id: String) -> UInt32 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325   // FNV-1a
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
         for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return Self.uidBase + UInt32(hash % UInt64(Self.uidRange))
     }
@@ -90,7 +92,8 @@ public struct VMMConfinement: Sendable {
     /// the way that others may not traverse is masked too, so the bound ones are reachable.
     public func jail(sandbox: String, files: [String]) -> MountJail {
         let readOnly = Set(files.map { ($0 as NSString).deletingLastPathComponent }).subtracting([sandbox]).sorted()
-        let binds = [MountJail.Bind(source: sandbox, target: sandbox, readOnly: false)]
+        let binds =
+            [MountJail.Bind(source: sandbox, target: sandbox, readOnly: false)]
             + readOnly.map { MountJail.Bind(source: $0, target: $0, readOnly: true) }
         var candidates = Self.privateDirectories + [dataDirectory]
         for bind in binds { candidates += Self.closedAncestors(of: bind.target) }

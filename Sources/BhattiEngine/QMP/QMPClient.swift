@@ -64,7 +64,9 @@ public final class QMPClient: Sendable {
 
     /// Runs `command` and returns its `return` value; `passing` rides along as SCM_RIGHTS (`getfd`).
     @discardableResult
-    public func execute(_ command: String, _ arguments: [String: FastJSON.Value] = [:], passing: FileDescriptor? = nil) async throws -> FastJSON.Value {
+    public func execute(_ command: String, _ arguments: [String: FastJSON.Value] = [:], passing: FileDescriptor? = nil) async throws
+        -> FastJSON.Value
+    {
         try await withCheckedThrowingContinuation { continuation in
             let id: Int? = state.withLock { s in
                 if s.closed { return nil }
@@ -102,8 +104,9 @@ public final class QMPClient: Sendable {
             guard case .int(let n)? = value["id"] else { continue }
             let continuation = state.withLock { $0.pending.removeValue(forKey: Int(n)) }
             if let error = value["error"] {
-                continuation?.resume(throwing: QMPError.command(
-                    name: "#\(Int(n))", errorClass: error["class"]?.stringValue ?? "?", description: error["desc"]?.stringValue ?? ""))
+                continuation?.resume(
+                    throwing: QMPError.command(
+                        name: "#\(Int(n))", errorClass: error["class"]?.stringValue ?? "?", description: error["desc"]?.stringValue ?? ""))
             } else {
                 continuation?.resume(returning: value["return"] ?? .null)
             }

@@ -23,7 +23,10 @@ extension VirtualMachine {
                     throw EngineError.io("copy \(source.directory) to \(target.directory)", error)
                 }
                 if durable {
-                    do { try AtomicFile.sync(target.memory); try AtomicFile.sync(target.disk) } catch { throw EngineError.io("sync \(target.directory)", error) }
+                    do {
+                        try AtomicFile.sync(target.memory)
+                        try AtomicFile.sync(target.disk)
+                    } catch { throw EngineError.io("sync \(target.directory)", error) }
                 }
                 return bytes
             }
@@ -66,12 +69,12 @@ extension Engine {
             // A fork checkpoints straight into its own directory: nothing to copy then.
             if source.directory != target.directory {
                 try await Blocking.run(name: "clone-copy") {
-                do {
-                    try SparseCopy.copy(source.memory, to: target.memory)
-                    try SparseCopy.copy(source.disk, to: target.disk)
-                    try SparseCopy.copy(source.deviceState, to: target.deviceState)
-                    try SparseCopy.copy(source.snapshotManifest, to: target.snapshotManifest)
-                } catch { throw EngineError.io("copy \(source.directory) to \(target.directory)", error) }
+                    do {
+                        try SparseCopy.copy(source.memory, to: target.memory)
+                        try SparseCopy.copy(source.disk, to: target.disk)
+                        try SparseCopy.copy(source.deviceState, to: target.deviceState)
+                        try SparseCopy.copy(source.snapshotManifest, to: target.snapshotManifest)
+                    } catch { throw EngineError.io("copy \(source.directory) to \(target.directory)", error) }
                 }
             }
             try record.write(to: target.record)

@@ -1,8 +1,8 @@
+import BhattiJSON
 import BhattiSystem
 import BhattiWire
 import Foundation
 import Glibc
-import BhattiJSON
 
 /// Where a sandbox's VM stands after a daemon restart.
 public enum Recovery: Sendable, Equatable {
@@ -99,9 +99,9 @@ extension Engine {
     /// The pid in the sandbox's pid file, if that process lives and is a QEMU of this sandbox.
     func livingQEMU(_ paths: VMPaths) -> Int32? {
         guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
-              let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
-              let cmdline = try? readWholeFile("/proc/\(pid)/cmdline"),
-              String(decoding: cmdline, as: UTF8.self).contains(paths.directory)
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1,
+            let cmdline = try? readWholeFile("/proc/\(pid)/cmdline"),
+            String(decoding: cmdline, as: UTF8.self).contains(paths.directory)
         else { return nil }
         return pid
     }

@@ -81,7 +81,10 @@ enum RestorePrefetch {
             }
             for line in maps.split(separator: "\n") {
                 let f = line.split(separator: " ", omittingEmptySubsequences: true)
-                if f.count >= 5, f[3] == device, UInt64(f[4]) == inode { mapping = f; break }
+                if f.count >= 5, f[3] == device, UInt64(f[4]) == inode {
+                    mapping = f
+                    break
+                }
             }
         }
         guard let fields = mapping else { return [] }

@@ -1,8 +1,8 @@
+import BhattiJSON
 import BhattiSystem
 import BhattiWire
 import Foundation
 import Glibc
-import BhattiJSON
 
 /// The thermal tiers of one VM: pause and resume (warm), device-state snapshot and restore (cold),
 /// and adoption of a QEMU left running by an earlier daemon.
@@ -100,7 +100,8 @@ extension VirtualMachine {
             switch info["status"]?.stringValue {
             case "completed": return
             case "failed", "cancelled":
-                throw EngineError.snapshotFailed("migration \(info["status"]?.stringValue ?? "?"): \(info["error-desc"]?.stringValue ?? "")")
+                throw EngineError.snapshotFailed(
+                    "migration \(info["status"]?.stringValue ?? "?"): \(info["error-desc"]?.stringValue ?? "")")
             default:
                 guard ContinuousClock.now < deadline else { throw EngineError.snapshotFailed("migration did not finish in \(timeout)") }
                 try await Task.sleep(for: .microseconds(500))
@@ -161,7 +162,8 @@ extension VirtualMachine {
             if status == "paused" || status == "running" { return }
             let migration = try await qmp.execute("query-migrate")
             if migration["status"]?.stringValue == "failed" {
-                throw EngineError.restoreFailed("QEMU could not load the device state: \(migration["error-desc"]?.stringValue ?? process.logTail())")
+                throw EngineError.restoreFailed(
+                    "QEMU could not load the device state: \(migration["error-desc"]?.stringValue ?? process.logTail())")
             }
             guard ContinuousClock.now < deadline else { throw EngineError.restoreFailed("device state not loaded within \(timeout)") }
             try await Task.sleep(for: .microseconds(500))

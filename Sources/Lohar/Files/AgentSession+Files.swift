@@ -28,7 +28,8 @@ extension AgentSession {
             guard request.size >= 0 else { throw WireErrorMessage(code: .badRequest, message: "size must not be negative") }
             guard request.size <= GuestFile.maxWriteBytes else {
                 throw WireErrorMessage(
-                    code: .resourceExhausted, message: "\(request.size) bytes is over the \(GuestFile.maxWriteBytes >> 20) MiB limit for one file write")
+                    code: .resourceExhausted,
+                    message: "\(request.size) bytes is over the \(GuestFile.maxWriteBytes >> 20) MiB limit for one file write")
             }
             guard let mode = mode_t(request.mode, radix: 8), mode <= 0o7777 else {
                 throw WireErrorMessage(code: .badRequest, message: "mode \(request.mode) is not an octal permission like 0644")
@@ -99,7 +100,9 @@ enum GuestFile {
 
     /// `FileInfo` from a stat result.
     static func info(name: String, _ st: stat) -> FileInfo {
-        FileInfo(name: name, size: Int(st.st_size), mode: octalMode(st.st_mode), isDir: st.st_mode & S_IFMT == S_IFDIR, mtime: Int(st.st_mtim.tv_sec))
+        FileInfo(
+            name: name, size: Int(st.st_size), mode: octalMode(st.st_mode), isDir: st.st_mode & S_IFMT == S_IFDIR,
+            mtime: Int(st.st_mtim.tv_sec))
     }
 
     /// Permission bits as four octal digits: "0644", "1777".

@@ -31,7 +31,7 @@ enum DirectoryListing {
                 break
             }
             var name = withUnsafeBytes(of: entry.pointee.d_name) { raw in raw.prefix { $0 != 0 }.map { CChar(bitPattern: $0) } }
-            if name == [46] || name == [46, 46] { continue }   // "." and ".."
+            if name == [46] || name == [46, 46] { continue }  // "." and ".."
             name.append(0)
             names.append(name)
         }
@@ -43,7 +43,7 @@ enum DirectoryListing {
         for name in names.prefix(maxEntries) {
             var st = stat()
             // lstat relative to the open directory: a symlink is listed as itself, never followed.
-            guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }   // removed meanwhile
+            guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }  // removed meanwhile
             entries.append(GuestFile.info(name: String(decoding: name.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self), st))
         }
         return fitting(entries, total: total)

@@ -89,7 +89,7 @@ final class FileReadStream: GuestStream {
             let n: Int
             do { n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<allowed])) } catch { return .failed(error) }
             if n < allowed { window.grant(allowed - n) }
-            if n == 0 { break }   // the file shrank since it was opened: send what there is
+            if n == 0 { break }  // the file shrank since it was opened: send what there is
             if !context.writer.send(Frame(stream: context.id, type: .data, payload: Array(buffer[0..<n]))) { return .stopped }
             remaining -= n
         }
@@ -103,7 +103,9 @@ final class FileReadStream: GuestStream {
         while remaining > 0 && !slicer.isDone {
             if isStopped { return .stopped }
             let n: Int
-            do { n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(FileReadStream.chunkSize, remaining)])) } catch {
+            do {
+                n = try fd.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<min(FileReadStream.chunkSize, remaining)]))
+            } catch {
                 return .failed(error)
             }
             if n == 0 { break }

@@ -32,13 +32,14 @@ extension GuestFile {
     }
 
     static func storageError(_ e: Errno, _ path: String) -> WireErrorMessage {
-        let code: WireErrorCode = switch e.rawValue {
-        case ENOENT, ENOTDIR: .notFound
-        case EACCES, EPERM, EROFS: .permissionDenied
-        case EISDIR: .badRequest
-        case ENOSPC, EDQUOT: .insufficientStorage
-        default: .internal
-        }
+        let code: WireErrorCode =
+            switch e.rawValue {
+            case ENOENT, ENOTDIR: .notFound
+            case EACCES, EPERM, EROFS: .permissionDenied
+            case EISDIR: .badRequest
+            case ENOSPC, EDQUOT: .insufficientStorage
+            default: .internal
+            }
         return WireErrorMessage(code: code, message: "\(path): \(e)")
     }
 

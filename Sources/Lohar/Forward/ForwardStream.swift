@@ -55,7 +55,8 @@ final class ForwardStream: GuestStream {
     private func connectAndWrite() {
         let socket: FileDescriptor
         do { socket = try Socket.connect(host: "127.0.0.1", port: port) } catch {
-            let message = error == .connectionRefused
+            let message =
+                error == .connectionRefused
                 ? WireErrorMessage(code: .notFound, message: "connection refused on port \(port)")
                 : WireErrorMessage(code: .internal, message: "cannot connect to port \(port): \(error)")
             return abort(message)
@@ -66,7 +67,7 @@ final class ForwardStream: GuestStream {
             r.threads = 2
             return true
         }
-        guard proceed else { return socket.close() }   // killed while connecting
+        guard proceed else { return socket.close() }  // killed while connecting
         // The reply goes out before the reader starts: no data can precede it.
         context.sendJSON(.result, Empty())
         startThread(name: "lohar-forward-read") { [self] in readToHost(socket) }
@@ -103,7 +104,7 @@ final class ForwardStream: GuestStream {
         defer { buffer.deallocate() }
         while true {
             let allowed = window.take(upTo: ForwardStream.chunkSize)
-            if allowed == 0 { break }   // aborted
+            if allowed == 0 { break }  // aborted
             let n: Int
             do { n = try socket.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<allowed])) } catch {
                 abort(WireErrorMessage(code: .internal, message: "port \(port): \(error)"))

@@ -160,7 +160,7 @@ final class Session: Sendable {
         let size = 64 * 1024
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: size, alignment: 1)
         defer { buffer.deallocate() }
-        var drainUntil: Int?   // set once reaped: what is left is read, then the loop stops
+        var drainUntil: Int?  // set once reaped: what is left is read, then the loop stops
         while true {
             var fds = [
                 pollfd(fd: fd.rawValue, events: Int16(POLLIN), revents: 0),

@@ -66,9 +66,10 @@ final class SessionAttachment: GuestStream {
         }
         state.withLock { $0.session = session }
         startThread(name: "lohar-session-send") { [self] in drain() }
-        let size: TerminalSize? = if let rows = request.rows, let cols = request.cols, rows > 0, cols > 0 {
-            TerminalSize(rows: rows, cols: cols)
-        } else { nil }
+        let size: TerminalSize? =
+            if let rows = request.rows, let cols = request.cols, rows > 0, cols > 0 {
+                TerminalSize(rows: rows, cols: cols)
+            } else { nil }
         // A finished session was only kept for this: its last client has had everything.
         if !session.attach(self, size: size) { registry.remove(session) }
     }
@@ -107,7 +108,10 @@ final class SessionAttachment: GuestStream {
             s.items.append(.end)
             return true
         }
-        if queued { wake.signal(); wake.signal() }
+        if queued {
+            wake.signal()
+            wake.signal()
+        }
         wakeRoomWaiters()
     }
 

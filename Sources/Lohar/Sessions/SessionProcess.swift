@@ -28,7 +28,8 @@ struct SessionLaunch: Sendable {
         if request.tty && overrides["TERM"] == nil { overrides["TERM"] = "xterm-256color" }
         let env = agent.environment(overriding: overrides)
         let argv = request.argv.isEmpty ? loginShell(searchPath: env["PATH"] ?? "") : request.argv
-        self.init(argv: argv, tty: request.tty, environment: env, cwd: request.cwd ?? agent.base.defaultWorkingDirectory, user: agent.base.user)
+        self.init(
+            argv: argv, tty: request.tty, environment: env, cwd: request.cwd ?? agent.base.defaultWorkingDirectory, user: agent.base.user)
         if let rows = request.rows, rows > 0 { self.rows = rows }
         if let cols = request.cols, cols > 0 { self.cols = cols }
         idleTimeout = request.idleTimeoutSeconds
@@ -91,11 +92,12 @@ struct SessionProcess: Sendable {
             stdin.read.close()
             return SessionProcess(pid: pid, output: out.read, input: stdin.write, control: nil)
         } catch {
-            let code: WireErrorCode = switch error.rawValue {
-            case ENOENT, ENOTDIR: .notFound
-            case EACCES, EPERM: .permissionDenied
-            default: .internal
-            }
+            let code: WireErrorCode =
+                switch error.rawValue {
+                case ENOENT, ENOTDIR: .notFound
+                case EACCES, EPERM: .permissionDenied
+                default: .internal
+                }
             throw WireErrorMessage(code: code, message: "cannot start \(program) in \(launch.cwd): \(error)")
         }
     }
