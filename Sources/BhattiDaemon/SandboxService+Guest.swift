@@ -24,7 +24,7 @@ extension SandboxService {
         do {
             // The duration is the agent's round trip alone, so `duration_ms` is the command's time as
             // the engine saw it, and what a caller waits beyond it is the API's own cost.
-            let (status, ran) = try await held(record.id) {
+            let (status, ran) = try await releasing(record.id) {
                 try await Self.alongside(waking) {
                     let began = ContinuousClock.now
                     let status = try await guest.exec(command, stdin: stdin, timeout: timeout, onEvent: onEvent)
@@ -51,18 +51,22 @@ extension SandboxService {
     /// The guest of a sandbox, waking it first if it is warm or cold (one wake however many
     /// callers ask at once). Counts as use: the idle clock restarts.
     public func guest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, any SandboxGuest) {
-        try await guest(record: try await get(idOrName))
+        try await guest(record: try await get(idOrName), holding: false)
     }
 
-    private func guest(record: SandboxRecord) async throws -> (SandboxRecord, any SandboxGuest) {
+    /// `holding`: the sandbox is held hot for the caller, who ends it with `releasing` (one step on
+    /// the supervisor where a touch, a hold and a release took three).
+    private func guest(record: SandboxRecord, holding: Bool) async throws -> (SandboxRecord, any SandboxGuest) {
         var record = record
         if record.state == .warm || record.state == .cold { record = try await wake(record.id) }
         guard record.state == .hot else {
             throw BhattiError(
                 .invalidState, "sandbox \(record.name) is \(record.state.rawValue)\(record.stateReason.map { ": \($0)" } ?? "")")
         }
-        await touch(record.id)
+        let supervisor = supervisor(record.id)
+        if holding { await supervisor.hold() } else { await supervisor.touch() }
         do { return (record, try await engine.guest(for: record.id.rawValue)) } catch {
+            if holding { await supervisor.release() }
             throw BhattiError(.invalidState, "sandbox \(record.name) has no running VM", cause: error)
         }
     }
@@ -71,13 +75,16 @@ extension SandboxService {
     /// open, so the request goes out while QMP `cont` and the store's update are still in flight and
     /// the guest takes it the moment it runs (the wake's ~0.7 ms then overlaps the request instead of
     /// preceding it). The caller runs its work `alongside` the returned wake, which fails it if the
-    /// wake fails. Cold sandboxes are restored first, as by `guest`.
+    /// wake fails. Cold sandboxes are restored first, as by `guest`. The sandbox is held hot for the
+    /// caller, who ends it with `releasing`.
     func guestOverlappingWake(_ idOrName: SandboxRef) async throws -> (SandboxRecord, any SandboxGuest, Task<SandboxRecord, any Error>?) {
         let record = try await get(idOrName)
         guard record.state == .warm else {
-            let (record, guest) = try await guest(record: record)
+            let (record, guest) = try await guest(record: record, holding: true)
             return (record, guest, nil)
         }
+        let supervisor = supervisor(record.id)
+        await supervisor.hold()
         let waking = Task { try await self.wake(record.id) }
         do {
             let guest = try await engine.guest(for: record.id.rawValue)
@@ -87,9 +94,14 @@ extension SandboxService {
             hot.state = .hot
             return (hot, guest, waking)
         } catch {
-            // No open channel to reuse: wake first, the usual way.
-            let (woken, guest) = try await guest(record: try await waking.value)
-            return (woken, guest, nil)
+            // No open channel to reuse: wake first, the usual way (held already).
+            do {
+                let (woken, guest) = try await guest(record: try await waking.value, holding: false)
+                return (woken, guest, nil)
+            } catch {
+                await supervisor.release()
+                throw error
+            }
         }
     }
 
@@ -119,8 +131,8 @@ extension SandboxService {
 
     /// Runs `body` against the sandbox's guest, mapping the guest's refusals to API errors.
     public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (any SandboxGuest) async throws -> T) async throws -> T {
-        let (record, guest) = try await guest(idOrName)
-        do { return try await held(record.id) { try await body(guest) } } catch let error as GuestError {
+        let (record, guest) = try await guest(record: try await get(idOrName), holding: true)
+        do { return try await releasing(record.id) { try await body(guest) } } catch let error as GuestError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }
     }

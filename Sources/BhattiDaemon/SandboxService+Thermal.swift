@@ -156,6 +156,20 @@ extension SandboxService {
         }
     }
 
+    /// Runs `body` on a sandbox its caller already holds (`guest(record:holding:)`), and releases it
+    /// however `body` ends.
+    func releasing<T: Sendable>(_ id: SandboxID, _ body: () async throws -> T) async throws -> T {
+        let supervisor = supervisor(id)
+        do {
+            let result = try await body()
+            await supervisor.release()
+            return result
+        } catch {
+            await supervisor.release()
+            throw error
+        }
+    }
+
     /// Open holds on a sandbox: tests that drive the idle clock wait for a stream's end through it.
     func holdCount(_ id: SandboxID) async -> Int { await supervisors[id]?.holdCount ?? 0 }
 
