@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "BhattiStore", dependencies: ["BhattiCore", "CSQLite"], swiftSettings: strict),
         // The age file format (X25519 recipients) on libcrypto: secrets at rest, readable by the `age` CLI.
         .target(name: "BhattiAge", dependencies: ["COpenSSL"], swiftSettings: strict),
-        .target(name: "BhattiHTTP", dependencies: ["BhattiSystem", "COpenSSL"], swiftSettings: strict),
+        .target(name: "BhattiHTTP", dependencies: ["CBhattiShim", "BhattiSystem", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiAPI", dependencies: ["BhattiCore", "BhattiSystem"], swiftSettings: strict),
         .target(
             name: "BhattiDaemon",

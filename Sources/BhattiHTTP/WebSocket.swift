@@ -1,4 +1,5 @@
 import BhattiSystem
+import CBhattiShim
 import Dispatch
 import Glibc
 import Synchronization
