@@ -22,6 +22,7 @@ public enum APIRoute: Sendable, Equatable {
     /// upstream path, which the proxy takes from the raw request target.
     case proxy(String, port: String, method: String)
     case snapshots, restoreSnapshot(String), deleteSnapshot(String)
+    case images, image(String), deleteImage(String)
     case users, createUser, editUser(String), deleteUser(String), rotateKey(String)
     case secrets, setSecret, deleteSecret(String)
     case events
@@ -74,6 +75,9 @@ public enum APIRoute: Sendable, Equatable {
         case .snapshots: ("GET", "/v1/snapshots", [])
         case .restoreSnapshot(let name): ("POST", "/v1/snapshots/:snapshot/restore", [name])
         case .deleteSnapshot(let name): ("DELETE", "/v1/snapshots/:snapshot", [name])
+        case .images: ("GET", "/v1/images", [])
+        case .image(let name): ("GET", "/v1/images/:image", [name])
+        case .deleteImage(let name): ("DELETE", "/v1/images/:image", [name])
         case .users: ("GET", "/v1/users", [])
         case .createUser: ("POST", "/v1/users", [])
         case .editUser(let name): ("PATCH", "/v1/users/:user", [name])

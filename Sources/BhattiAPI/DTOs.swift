@@ -76,12 +76,16 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     public var egress: String?
     /// IPv4 CIDRs still reachable with `egress: deny`.
     public var allowCIDRs: [String]?
+    /// The image to boot; absent: the daemon's default.
+    public var image: String?
 
     public init(
         name: String? = nil, cpus: Int? = nil, memoryMB: Int? = nil, diskMB: Int? = nil, labels: [String: String]? = nil,
         keepHot: Bool? = nil, from: String? = nil, env: [String: String]? = nil, secrets: [String]? = nil,
-        files: [GuestFileDTO]? = nil, initScript: String? = nil, egress: String? = nil, allowCIDRs: [String]? = nil
+        files: [GuestFileDTO]? = nil, initScript: String? = nil, egress: String? = nil, allowCIDRs: [String]? = nil,
+        image: String? = nil
     ) {
+        self.image = image
         self.egress = egress
         self.allowCIDRs = allowCIDRs
         self.from = from
@@ -98,7 +102,7 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, cpus, labels, from, env, secrets, files
+        case name, cpus, labels, from, env, secrets, files, image
         case memoryMB = "memory_mb"
         case diskMB = "disk_mb"
         case keepHot = "keep_hot"
@@ -108,9 +112,10 @@ public struct CreateSandboxRequest: Codable, Equatable, Sendable {
     }
 
     /// Fields the contract names that this server does not implement yet: refused, never ignored.
-    public static let notYetSupported: Set<String> = ["image"]
+    public static let notYetSupported: Set<String> = []
     public static let knownFields: Set<String> = [
         "name", "cpus", "memory_mb", "disk_mb", "labels", "keep_hot", "from", "env", "secrets", "files", "init", "egress", "allow_cidrs",
+        "image",
     ]
 }
 

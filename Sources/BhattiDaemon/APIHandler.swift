@@ -172,6 +172,12 @@ public struct APIHandler: HTTPHandler {
         case .deleteSnapshot(let snapshot):
             try await service.deleteSnapshot(snapshot, owner: caller.owner)
             return try json(StatusDTO(status: "deleted"))
+        case .images:
+            return try await ImageHandlers.list(service.images, caller: caller)
+        case .image(let name):
+            return try await ImageHandlers.inspect(name, service.images, caller: caller)
+        case .deleteImage(let name):
+            return try await ImageHandlers.delete(name, service.images, caller: caller)
         case .users, .createUser, .editUser, .deleteUser, .rotateKey:
             return try await tenancy.users(request, route, caller: caller)
         case .secrets, .setSecret, .deleteSecret:

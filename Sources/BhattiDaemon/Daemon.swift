@@ -44,7 +44,7 @@ public final class Daemon: Sendable {
         let probe = try AcceleratorProbe.decide(config.accelerator, facts: .current())
         log.info("daemon.accelerator", ["accel": probe.accelerator.rawValue, "reason": probe.reason])
         var engineConfiguration = EngineConfiguration(
-            dataDirectory: data, imageDirectory: config.resolvedImageDirectory, accelerator: probe,
+            dataDirectory: data, accelerator: probe,
             bootTimeout: .seconds(config.bootTimeoutSeconds))
         engineConfiguration.vmmUser = config.vmmUser.isEmpty ? nil : config.vmmUser
         let engine = try Engine(configuration: engineConfiguration)
@@ -54,15 +54,20 @@ public final class Daemon: Sendable {
             ? try NetworkManager(
                 dataDirectory: data, pool: config.networkPool, upstreams: ResolvConf.nameServers(file: config.resolvConf),
                 allowPrivateEgress: config.allowPrivateEgress) : nil
+        let images = ImageRegistry(
+            dataDirectory: data, configuredDirectory: config.resolvedImageDirectory, defaultName: config.defaultImage, store: store,
+            log: log)
         let service = SandboxService(
-            store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network, defaultIOLimits: config.ioLimits,
-            clock: clock)
+            store: store, engine: engine, log: log, policy: try config.thermalPolicy, network: network, images: images,
+            defaultIOLimits: config.ioLimits, clock: clock)
         // Adopt first; what is left running after that belongs to no sandbox we know.
         try await service.recoverAfterRestart()
         let orphans = await engine.reapOrphans()
         if orphans > 0 { log.warning("daemon.orphans_killed", ["count": String(orphans)]) }
         // Then their files, and any a crash left without a record (each is logged by name).
         try await service.reclaimOrphans()
+        // Only now is every VM directory that names an image's files known (pins nothing names go).
+        await images.collectBases()
         if let network {
             // Namespaces of users who no longer have sandboxes (a crash between the last destroy and its cleanup).
             let removed = await network.removeAll(except: try await store.netIndexesInUse())

@@ -5,7 +5,11 @@ import Foundation
 /// The daemon's settings: defaults, overridden by a JSON file, overridden by flags. Immutable once running.
 public struct DaemonConfiguration: Codable, Equatable, Sendable {
     public var dataDirectory: String = "/var/lib/bhatti"
+    /// The image registered as `default` (built by the admin, seen by every user); other images are
+    /// `<data-dir>/images/<name>/` (see `ImageRegistry`).
     public var imageDirectory: String?
+    /// The image a create without `image` boots.
+    public var defaultImage: String = "default"
     /// `HOST:PORT` for the TCP listener; empty disables it.
     public var listen: String = "127.0.0.1:8080"
     public var accelerator: AcceleratorChoice = .auto
@@ -66,6 +70,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case dataDirectory = "data_dir"
         case imageDirectory = "image_dir"
+        case defaultImage = "default_image"
         case listen
         case accelerator = "accel"
         case bootTimeoutSeconds = "boot_timeout_s"
@@ -116,7 +121,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
         let known = Set([
-            "data_dir", "image_dir", "listen", "accel", "boot_timeout_s", "client_write_timeout_s", "write_client_config", "warm_after",
+            "data_dir", "image_dir", "default_image", "listen", "accel", "boot_timeout_s", "client_write_timeout_s", "write_client_config",
+            "warm_after",
             "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert",
             "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits", "allow_private_egress", "resolv_conf",
         ])
@@ -130,6 +136,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         }
         if let v = decoded.data_dir { merged.dataDirectory = v }
         if let v = decoded.image_dir { merged.imageDirectory = v }
+        if let v = decoded.default_image { merged.defaultImage = v }
         if let v = decoded.listen { merged.listen = v }
         if let v = decoded.accel { merged.accelerator = v }
         if let v = decoded.boot_timeout_s { merged.bootTimeoutSeconds = v }
@@ -193,6 +200,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
 private struct PartialConfiguration: Decodable {
     var data_dir: String?
     var image_dir: String?
+    var default_image: String?
     var listen: String?
     var accel: AcceleratorChoice?
     var boot_timeout_s: Int?

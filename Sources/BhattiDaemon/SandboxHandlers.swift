@@ -19,6 +19,9 @@ enum SandboxHandlers {
         if body.from != nil, body.cpus != nil || body.memoryMB != nil {
             throw BhattiError(.invalidArgument, "a fork takes cpus and memory_mb from its source; leave them out with \"from\"")
         }
+        if body.from != nil, body.image != nil {
+            throw BhattiError(.invalidArgument, "a fork boots its source's image; leave out image with \"from\"")
+        }
         let spec = try SandboxSpec(name: name, cpus: body.cpus ?? 1, memoryMB: body.memoryMB ?? 1024, diskMB: body.diskMB)
         let egress = try EgressPolicy.parse(body.egress, allow: body.allowCIDRs ?? [])
         var setup = GuestSetup(env: body.env ?? [:], initScript: body.initScript)
@@ -40,7 +43,7 @@ enum SandboxHandlers {
         setup.secrets = try await secrets.reveal(owner: caller.owner, names: body.secrets ?? [])
         let (record, existing) = try await service.create(
             spec, owner: caller.owner, limits: caller.limits, labels: body.labels ?? [:], keepHot: body.keepHot ?? false,
-            from: body.from, setup: setup, egress: egress)
+            from: body.from, image: body.image, setup: setup, egress: egress)
         // An existing sandbox may have published ports: its object shows their URLs, as GET does.
         let object = existing ? try await dto(record, owner: caller.owner, service: service, previews: previews) : dto(record)
         var response = try json(object, status: existing ? 200 : 201)

@@ -74,7 +74,8 @@ extension SandboxService {
         let spec = try SandboxSpec(name: sandboxName, cpus: snapshot.cpus, memoryMB: snapshot.memoryMB, diskMB: snapshot.diskMB)
         try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
         return try await create(
-            spec, owner: owner, limits: limits, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory)
+            spec, owner: owner, limits: limits, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory),
+            image: snapshot.image
         ).0
     }
 
@@ -86,5 +87,6 @@ extension SandboxService {
         try? FileManager.default.removeItem(atPath: snapshot.directory)
         log.info("snapshot.deleted", ["snapshot.id": snapshot.id])
         events.record("snapshot.deleted", user: owner, detail: "name=\(name)")
+        spawn { service in await service.images.collectBases() }
     }
 }

@@ -1,6 +1,5 @@
 public import BhattiCore
 public import BhattiEngine
-import BhattiImage
 public import BhattiStore
 import BhattiSystem
 import Foundation
@@ -108,13 +107,20 @@ public actor SandboxService {
 
     /// I/O limits for owners without their own.
     let defaultIOLimits: IOLimits
+    /// The images sandboxes boot from, by name.
+    public nonisolated let images: ImageRegistry
 
     public init(
         store: SandboxStore, engine: any SandboxEngine, log: Logger, policy: ThermalPolicy = ThermalPolicy(),
-        network: NetworkManager? = nil,
+        network: NetworkManager? = nil, images: ImageRegistry? = nil,
         defaultIOLimits: IOLimits = .unlimited, clock: any Clock<Duration> = ContinuousClock()
     ) {
         time = TimeLine(clock)
+        let data = engine.configuration.dataDirectory
+        self.images =
+            images
+            ?? ImageRegistry(
+                dataDirectory: data, configuredDirectory: data + "/images/default", defaultName: "default", store: store, log: log)
         self.defaultIOLimits = defaultIOLimits
         self.network = network
         self.store = store
@@ -125,12 +131,13 @@ public actor SandboxService {
     }
 
     /// Creates and boots a sandbox for `owner`, or returns the owner's existing one of that name
-    /// (`existing: true`). `source` names one of the owner's running sandboxes to fork (its memory and
-    /// disk) instead of a fresh boot. `limits` are checked before anything starts; the count limit is
-    /// checked again atomically with the insert.
+    /// (`existing: true`). `image` names the image to boot (nil: the daemon's default; 404 when the
+    /// owner cannot see it). `source` names one of the owner's running sandboxes to fork (its memory
+    /// and disk, and so its image) instead of a fresh boot. `limits` are checked before anything
+    /// starts; the count limit is checked again atomically with the insert.
     public func create(
         _ spec: SandboxSpec, owner: String, limits: OwnerLimits = .none, labels: [String: String], keepHot: Bool,
-        from source: String? = nil, setup: GuestSetup = GuestSetup(), egress: EgressPolicy = .publicAccess
+        from source: String? = nil, image: String? = nil, setup: GuestSetup = GuestSetup(), egress: EgressPolicy = .publicAccess
     ) async throws -> (SandboxRecord, existing: Bool) {
         let ref = SandboxRef(spec.name.rawValue, owner: owner)
         if let pending = creating[ref] {
@@ -139,42 +146,50 @@ public actor SandboxService {
         if let found = try await store.find(spec.name.rawValue, ownedBy: owner), found.name == spec.name {
             return (found, true)
         }
-        let image = engine.configuration.imageDirectory
-        let opened: GuestImage
-        do { opened = try GuestImage.open(image) } catch {
-            throw BhattiError(.unavailable, "no guest image in \(image): run `bhatti image build --out \(image)` first", cause: error)
-        }
-        // A disk only grows: it holds the image's file system at least.
-        if let diskMB = spec.diskMB, diskMB < Self.diskMB(of: opened) {
-            throw BhattiError(
-                .invalidArgument, "disk must be at least \(Self.diskMB(of: opened)) MiB (the image's root file system), got \(diskMB)")
-        }
         try SandboxLabels.validate(labels)
-        var origin = Origin.boot
-        var spec = spec
         if let source {
+            if image != nil { throw BhattiError(.invalidArgument, "a fork boots its source's image; leave out image with from") }
             let parent = try await get(SandboxRef(source, owner: owner))
             // The fork's RAM is the parent's: its size comes along.
-            spec = try SandboxSpec(name: spec.name, cpus: parent.cpus, memoryMB: parent.memoryMB, diskMB: parent.diskMB)
-            origin = .fork(parent.id)
+            let spec = try SandboxSpec(name: spec.name, cpus: parent.cpus, memoryMB: parent.memoryMB, diskMB: parent.diskMB)
+            try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
+            return try await create(
+                spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: .fork(parent.id), image: parent.image,
+                setup: setup, egress: egress)
         }
-        try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
-        return try await create(
-            spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: origin, setup: setup, egress: egress)
+        // Held until the create ends: by then the store records the sandbox's image, which keeps it.
+        let entry = try await images.acquire(image, for: owner)
+        do {
+            // A disk only grows: it holds the image's file system at least.
+            if let diskMB = spec.diskMB, diskMB < entry.diskMB {
+                throw BhattiError(
+                    .invalidArgument, "disk must be at least \(entry.diskMB) MiB (image \(entry.name)'s root file system), got \(diskMB)")
+            }
+            try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
+            let made = try await create(
+                spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: .boot(imageDirectory: entry.directory),
+                image: entry.name, setup: setup, egress: egress)
+            await images.release(entry.name)
+            return made
+        } catch {
+            await images.release(entry.name)
+            throw error
+        }
     }
     /// Where a new sandbox's first state comes from.
     enum Origin: Sendable {
-        /// A cold boot, or the image's template snapshot when one fits.
-        case boot
+        /// A cold boot of the image in that directory, or its template snapshot when one fits.
+        case boot(imageDirectory: String)
         /// A running sandbox's memory and disk, copied.
         case fork(SandboxID)
         /// A named snapshot's directory.
         case snapshot(directory: String)
     }
 
+    /// `image`: the name the record keeps (the booted image's, or the fork's or snapshot's source's).
     func create(
         _ spec: SandboxSpec, owner: String, limits: OwnerLimits, labels: [String: String], keepHot: Bool, origin: Origin,
-        setup: GuestSetup = GuestSetup(), egress: EgressPolicy = .publicAccess
+        image: String, setup: GuestSetup = GuestSetup(), egress: EgressPolicy = .publicAccess
     ) async throws -> (SandboxRecord, existing: Bool) {
         // Re-check after the callers' awaits: another create of this name may have started meanwhile.
         // From here to registering the task there is no suspension point.
@@ -186,7 +201,7 @@ public actor SandboxService {
         try checkStorage(memoryMB: spec.memoryMB, for: "create \(spec.name)")
         var record = SandboxRecord(
             id: .random(), name: spec.name, state: .creating, cpus: spec.cpus, memoryMB: spec.memoryMB, diskMB: spec.diskMB,
-            image: "default", labels: labels, keepHot: keepHot, createdAt: Date(), userID: owner)
+            image: image, labels: labels, keepHot: keepHot, createdAt: Date(), userID: owner)
         record.egress = egress
         let task = Task { [engine, store, log, events] () throws -> SandboxRecord in
             try await store.insert(record, maxForOwner: limits.maxSandboxes)
@@ -235,8 +250,11 @@ public actor SandboxService {
         let throttle = DiskThrottle(bytesPerSecond: io.diskBytesPerSecond, iops: io.diskIOPS)
         let card = nic != nil
         switch origin {
-        case .boot:
-            if policy.templates, let template = try? await engine.template(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) {
+        case .boot(let imageDirectory):
+            if policy.templates,
+                let template = try? await engine.template(
+                    cpus: record.cpus, memoryMB: record.memoryMB, withCard: card, image: imageDirectory)
+            {
                 do {
                     try await engine.clone(
                         from: template, to: id, hostname: hostname, keepEnvironment: false, nic: nic, diskThrottle: throttle)
@@ -246,8 +264,9 @@ public actor SandboxService {
                 }
             }
             _ = try await engine.boot(
-                id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname, nic: nic, diskThrottle: throttle)
-            if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card) }
+                id: id, cpus: record.cpus, memoryMB: record.memoryMB, hostname: hostname, nic: nic, diskThrottle: throttle,
+                image: imageDirectory)
+            if policy.templates { await buildTemplate(cpus: record.cpus, memoryMB: record.memoryMB, withCard: card, image: record.image) }
             return "boot"
         case .fork(let parentID):
             let (parent, _) = try await guest(SandboxRef(parentID.rawValue, owner: record.userID ?? ""))
@@ -275,24 +294,30 @@ public actor SandboxService {
         }
     }
 
-    /// Builds the template for a size in the background, once: the next create of that size restores
-    /// it instead of booting.
-    private func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool) async {
+    /// Builds the template for a size of an image in the background, once: the next create of that
+    /// image and size restores it instead of booting. The build holds the image (no delete meanwhile).
+    private func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool, image: String) async {
+        guard let entry = await images.retain(image) else { return }
         // Keyed by the template's directory, which changes with the image: a rebuilt image gets new ones.
-        guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard),
+        guard let key = try? await engine.templateDirectory(cpus: cpus, memoryMB: memoryMB, withCard: withCard, image: entry.directory),
             !templateBuilds.contains(key)
-        else { return }
+        else {
+            await images.release(image)
+            return
+        }
         templateBuilds.insert(key)
-        let (engine, log) = (engine, log)
+        let (engine, log, images) = (engine, log, images)
         spawn { _ in
             do {
-                let directory = try await engine.buildTemplate(cpus: cpus, memoryMB: memoryMB, withCard: withCard, settle: .seconds(1))
-                log.info("template.built", ["size": key, "directory": directory])
+                let directory = try await engine.buildTemplate(
+                    cpus: cpus, memoryMB: memoryMB, withCard: withCard, settle: .seconds(1), image: entry.directory)
+                log.info("template.built", ["size": key, "image": image, "directory": directory])
             } catch is CancellationError {
                 log.info("template.cancelled", ["size": key])
             } catch {
                 log.warning("template.failed", ["size": key, "error": "\(error)"])
             }
+            await images.release(image)
         }
     }
 
@@ -384,7 +409,8 @@ public actor SandboxService {
     /// wakes a sandbox: edits are metadata routes, so a warm or cold one must be started first.
     private func growDisk(_ record: SandboxRecord, to megabytes: Int) async throws {
         try SandboxSpec.checkDisk(megabytes)
-        let current = record.diskMB ?? (try? GuestImage.open(engine.configuration.imageDirectory)).map(Self.diskMB(of:)) ?? 0
+        let current: Int
+        if let diskMB = record.diskMB { current = diskMB } else { current = await images.diskMB(of: record.image) ?? 0 }
         guard megabytes >= current else {
             throw BhattiError(.invalidArgument, "a disk only grows: \(record.name) has \(current) MiB, asked for \(megabytes)")
         }
@@ -402,11 +428,6 @@ public actor SandboxService {
         }
         try await store.setDiskMB(record.id, megabytes)
         events.record("sandbox.disk_grown", sandbox: record.id, user: record.userID, detail: "disk_mb=\(megabytes)")
-    }
-
-    /// The size of an image's root file system in MiB, rounded up: a sandbox's disk from that image.
-    static func diskMB(of image: GuestImage) -> Int {
-        image.manifest.files["rootfs.ext4"].map { Int(($0.bytes + (1 << 20) - 1) >> 20) } ?? 0
     }
 
     /// Stops the VM and forgets the sandbox, files and all. A create in flight is told to give up and
@@ -438,5 +459,7 @@ public actor SandboxService {
         await publishHosts(owner: record.userID)
         log.info("sandbox.destroyed", ["sandbox.id": record.id.rawValue])
         events.record("sandbox.destroyed", sandbox: record.id, user: record.userID, detail: "name=\(record.name)")
+        // Its image's pinned files may be named by nothing now (an image rebuilt since it booted).
+        spawn { service in await service.images.collectBases() }
     }
 }

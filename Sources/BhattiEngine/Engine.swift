@@ -14,8 +14,6 @@ public enum EngineEvent: Sendable, Equatable {
 /// Engine-wide settings, fixed at start.
 public struct EngineConfiguration: Sendable {
     public var dataDirectory: String
-    /// The guest image (kernel, initramfs, rootfs); opened at each boot so a rebuilt image is picked up.
-    public var imageDirectory: String
     public var accelerator: AcceleratorProbe
     public var tscKilohertz: Int?
     public var bootTimeout: Duration
@@ -24,9 +22,8 @@ public struct EngineConfiguration: Sendable {
     /// only when the daemon is root.
     public var vmmUser: String? = "bhatti-vmm"
 
-    public init(dataDirectory: String, imageDirectory: String, accelerator: AcceleratorProbe, bootTimeout: Duration = .seconds(90)) {
+    public init(dataDirectory: String, accelerator: AcceleratorProbe, bootTimeout: Duration = .seconds(90)) {
         self.dataDirectory = dataDirectory
-        self.imageDirectory = imageDirectory
         self.accelerator = accelerator
         self.tscKilohertz = AcceleratorProbe.hostTSCKilohertz()
         self.bootTimeout = bootTimeout
@@ -58,15 +55,16 @@ public actor Engine {
         (events, eventSink) = AsyncStream.makeStream(of: EngineEvent.self)
     }
 
-    /// Boots a VM for sandbox `id`; returns once its agent answers.
+    /// Boots a VM for sandbox `id` from the guest image in `image` (a directory: kernel, initramfs,
+    /// rootfs, opened at each boot so a rebuilt image is picked up); returns once its agent answers.
     public func boot(
         id: String, cpus: Int, memoryMB: Int, hostname: String = "bhatti", nic: NetworkInterface? = nil,
-        diskThrottle: DiskThrottle = DiskThrottle()
+        diskThrottle: DiskThrottle = DiskThrottle(), image directory: String
     ) async throws {
         guard !closed else { throw EngineError.notRunning("the engine has shut down") }
         let image: GuestImage
-        do { image = try GuestImage.open(configuration.imageDirectory) } catch {
-            throw EngineError.imageMissing("no guest image in \(configuration.imageDirectory) (\(error)): run `bhatti image build`")
+        do { image = try GuestImage.open(directory) } catch {
+            throw EngineError.imageMissing("no guest image in \(directory) (\(error)): run `bhatti image build`")
         }
         // Pinned by content like the disk's base: a restore must load the very kernel the guest runs.
         let kernelKey = image.manifest.files["vmlinuz"]?.sha256

@@ -5,8 +5,10 @@
 public protocol SandboxEngine: Sendable {
     var configuration: EngineConfiguration { get }
 
-    /// Boots a fresh VM; returns once its agent answers.
-    func boot(id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws
+    /// Boots a fresh VM from the guest image in the directory `image`; returns once its agent answers.
+    func boot(
+        id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle, image: String
+    ) async throws
     /// Boots a VM whose QEMU is gone again from its disk (its RAM's state is lost).
     func reboot(id: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws
     /// Warm: vCPUs stopped, memory kept.
@@ -27,9 +29,10 @@ public protocol SandboxEngine: Sendable {
     func clone(
         from directory: String, to id: String, hostname: String, keepEnvironment: Bool, nic: NetworkInterface?, diskThrottle: DiskThrottle
     ) async throws
-    func template(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String?
-    func templateDirectory(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String
-    func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool, settle: Duration) async throws -> String
+    /// Templates are kept per image (the directory `image`) and size.
+    func template(cpus: Int, memoryMB: Int, withCard: Bool, image: String) async throws -> String?
+    func templateDirectory(cpus: Int, memoryMB: Int, withCard: Bool, image: String) async throws -> String
+    func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool, settle: Duration, image: String) async throws -> String
     /// The guest of a running VM: commands, files, sessions, forwards, activity.
     func guest(for id: String) async throws -> any SandboxGuest
 }

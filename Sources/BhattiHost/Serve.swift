@@ -10,6 +10,7 @@ enum Serve {
         var config = try args.value("--config").map { try DaemonConfiguration.load(file: $0) } ?? DaemonConfiguration()
         if let v = args.value("--data-dir") { config.dataDirectory = absolute(v) }
         if let v = args.value("--image-dir") { config.imageDirectory = absolute(v) }
+        if let v = args.value("--default-image") { config.defaultImage = v }
         if let v = args.value("--listen") { config.listen = v }
         if let v = args.value("--proxy-listen") { config.proxyListen = v }
         if let v = args.value("--warm-after") { config.warmAfter = v }

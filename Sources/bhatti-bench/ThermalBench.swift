@@ -222,7 +222,7 @@ struct ThermalBench {
             let api2 = BenchAPI(second)
             try await api2.expect(201, "POST", "/v1/sandboxes", #"{"name":"seed","memory_mb":512}"#)
             let deadline = ContinuousClock.now + .seconds(180)
-            while try await second.engine.template(cpus: 1, memoryMB: 512) == nil {
+            while try await second.engine.template(cpus: 1, memoryMB: 512, image: config.resolvedImageDirectory) == nil {
                 guard ContinuousClock.now < deadline else { throw BenchError("no template after 180 s") }
                 try await Task.sleep(for: .milliseconds(100))
             }

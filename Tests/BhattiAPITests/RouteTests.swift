@@ -33,6 +33,9 @@ struct RouteTests {
         (.snapshots, "GET", "/v1/snapshots"),
         (.restoreSnapshot("first"), "POST", "/v1/snapshots/first/restore"),
         (.deleteSnapshot("first"), "DELETE", "/v1/snapshots/first"),
+        (.images, "GET", "/v1/images"),
+        (.image("node"), "GET", "/v1/images/node"),
+        (.deleteImage("node"), "DELETE", "/v1/images/node"),
         (.users, "GET", "/v1/users"),
         (.createUser, "POST", "/v1/users"),
         (.editUser("ann"), "PATCH", "/v1/users/ann"),
@@ -62,7 +65,7 @@ struct RouteTests {
             "my snap", "a?b#c", "100%", "naïve", "x+y", "s p/a c e",
         ])
     func encodedNames(name: String) throws {
-        for route in [APIRoute.sandbox(name), .restoreSnapshot(name), .deleteSecret(name), .rotateKey(name)] {
+        for route in [APIRoute.sandbox(name), .restoreSnapshot(name), .deleteSecret(name), .rotateKey(name), .image(name)] {
             let path = route.path
             #expect(path.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }, "\(path)")
             let decoded = try #require(path.removingPercentEncoding)
@@ -98,6 +101,8 @@ struct RouteTests {
             ("GET", "/v1/snapshots/first/restore", ["POST"]),
             ("GET", "/v1/snapshots/first", ["DELETE"]),
             ("DELETE", "/v1/snapshots", ["GET"]),
+            ("POST", "/v1/images", ["GET"]),
+            ("PUT", "/v1/images/node", ["GET", "DELETE"]),
             ("GET", "/v1/users/ann", ["PATCH", "DELETE"]),
             ("GET", "/v1/users/ann/rotate-key", ["POST"]),
             ("PUT", "/v1/secrets", ["GET", "POST"]),
@@ -121,7 +126,8 @@ struct RouteTests {
         arguments: [
             "/", "/v2/whatever", "/v1", "/v1/nope", "/v1/sandboxes/dev/nope", "/v1/sandboxes/dev/exec/nope",
             "/v1/sandboxes/dev/proxy", "/v1/sandboxes/dev/publish/8080/x", "/v1/snapshots/first/nope",
-            "/v1/snapshots/first/restore/x", "/v1/users/ann/nope", "/v1/secrets/a/b", "/v1/events/x", "/health/x", "/sandboxes",
+            "/v1/snapshots/first/restore/x", "/v1/users/ann/nope", "/v1/secrets/a/b", "/v1/images/a/b", "/v1/events/x", "/health/x",
+            "/sandboxes",
         ])
     func unknown(path: String) {
         for method in ["GET", "POST", "DELETE"] {

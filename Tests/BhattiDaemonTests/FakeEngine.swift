@@ -21,7 +21,7 @@ actor FakeEngine: SandboxEngine {
 
     init(dataDirectory: String) throws {
         let probe = try AcceleratorProbe.decide(.tcg, facts: .init(kvmDeviceUsable: false, cpuFlags: [], pvmLoaded: false))
-        configuration = EngineConfiguration(dataDirectory: dataDirectory, imageDirectory: dataDirectory + "/image", accelerator: probe)
+        configuration = EngineConfiguration(dataDirectory: dataDirectory, accelerator: probe)
     }
 
     /// `op` waits, once started, until `release(op)`.
@@ -53,7 +53,9 @@ actor FakeEngine: SandboxEngine {
         if let message = failures[op] { throw Failure(description: message) }
     }
 
-    func boot(id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle) async throws {
+    func boot(
+        id: String, cpus: Int, memoryMB: Int, hostname: String, nic: NetworkInterface?, diskThrottle: DiskThrottle, image: String
+    ) async throws {
         try await step("boot")
         running.insert(id)
     }
@@ -93,9 +95,11 @@ actor FakeEngine: SandboxEngine {
         running.insert(id)
     }
 
-    func template(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String? { nil }
-    func templateDirectory(cpus: Int, memoryMB: Int, withCard: Bool) async throws -> String { configuration.dataDirectory + "/templates/x" }
-    func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool, settle: Duration) async throws -> String {
+    func template(cpus: Int, memoryMB: Int, withCard: Bool, image: String) async throws -> String? { nil }
+    func templateDirectory(cpus: Int, memoryMB: Int, withCard: Bool, image: String) async throws -> String {
+        configuration.dataDirectory + "/templates/x"
+    }
+    func buildTemplate(cpus: Int, memoryMB: Int, withCard: Bool, settle: Duration, image: String) async throws -> String {
         throw Failure(description: "no templates here")
     }
 

@@ -1,0 +1,188 @@
+public import BhattiCore
+import BhattiEngine
+import BhattiImage
+public import BhattiStore
+public import Foundation
+import Glibc
+
+/// The images this daemon boots sandboxes from, by name: the one owner of `<data-dir>/images/`.
+///
+/// An image is a directory: `<data-dir>/images/<name>/`, with the builder's files and `image.json`,
+/// and `registry.json` for its owner and origin (absent: the admin built it, everyone sees it). The
+/// daemon's configured image directory (`--image-dir`) is registered as `default` whatever its path.
+/// The directories are the truth, read on each call, so an image built into place with
+/// `bhatti image build --out <data-dir>/images/<name>` is there at once.
+///
+/// Creates hold a lease on their image while they boot (they are in the store once they end), so a
+/// delete never removes an image a boot is reading; a delete also refuses while a sandbox or snapshot
+/// records the image, or a VM on disk names its files.
+public actor ImageRegistry {
+    public nonisolated let dataDirectory: String
+    /// The directory registered as `default`.
+    public nonisolated let configuredDirectory: String
+    /// What a create without an image boots.
+    public nonisolated let defaultName: String
+    let store: SandboxStore
+    let log: Logger
+    /// Boots and template builds under way, by image name.
+    private var leases: [String: Int] = [:]
+    /// Images a delete is checking: no new lease is given meanwhile.
+    private var deleting: Set<String> = []
+
+    /// How long after being linked a pinned file is kept even if nothing names it yet.
+    static let pinGrace: TimeInterval = 600
+
+    public init(dataDirectory: String, configuredDirectory: String, defaultName: String, store: SandboxStore, log: Logger) {
+        self.dataDirectory = dataDirectory
+        self.configuredDirectory = configuredDirectory
+        self.defaultName = defaultName
+        self.store = store
+        self.log = log
+    }
+
+    nonisolated var root: String { dataDirectory + "/images" }
+
+    /// Every image name with its directory, `default` first; a name a sandbox name's rules refuse is skipped.
+    nonisolated func directories() -> [(name: String, directory: String)] {
+        var found = [(name: "default", directory: configuredDirectory)]
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).sorted()
+        for name in names where name != "default" && SandboxName(rawValue: name) != nil {
+            found.append((name, root + "/" + name))
+        }
+        return found
+    }
+
+    /// The image in `directory`, or nil when it is not a complete image (a build under way, a copy half done).
+    nonisolated func open(_ name: String, _ directory: String) -> ImageEntry? {
+        guard let image = try? GuestImage.open(directory) else { return nil }
+        var registry = RegistryManifest(source: "build")
+        if let data = FileManager.default.contents(atPath: directory + "/" + RegistryManifest.fileName) {
+            guard let decoded = try? JSONDecoder().decode(RegistryManifest.self, from: data) else {
+                log.warning("image.registry_unreadable", ["image": name, "directory": directory])
+                return nil
+            }
+            registry = decoded
+        }
+        let created =
+            registry.createdAt.flatMap { ISO8601DateFormatter().date(from: $0) }
+            ?? ISO8601DateFormatter().date(from: image.manifest.builtAt)
+        return ImageEntry(
+            name: name, directory: directory, owner: registry.owner, source: registry.source, createdAt: created, env: registry.env ?? [:],
+            workingDirectory: registry.workingDir, image: image)
+    }
+
+    /// The images `user` may see, by name.
+    public func list(visibleTo user: String) -> [ImageEntry] {
+        directories().compactMap { open($0.name, $0.directory) }.filter { $0.isVisible(to: user) }
+    }
+
+    /// An image `user` may see, or 404: one that exists but is another user's is missing to them too.
+    /// The configured `default` not built yet is the operator's to fix: 503 saying how.
+    public func find(_ name: String, visibleTo user: String) throws(BhattiError) -> ImageEntry {
+        if name == "default", (try? GuestImage.open(configuredDirectory)) == nil {
+            throw BhattiError(
+                .unavailable, "no guest image in \(configuredDirectory): run `bhatti image build --out \(configuredDirectory)` first")
+        }
+        guard let dir = directories().first(where: { $0.name == name }), let entry = open(dir.name, dir.directory),
+            entry.isVisible(to: user)
+        else {
+            throw BhattiError(.notFound, "no image \(BhattiError.shortened(name)) (see `bhatti image list`)")
+        }
+        return entry
+    }
+
+    /// Finds an image for a boot and holds it until `release`: it cannot be deleted meanwhile. nil: the default.
+    public func acquire(_ name: String?, for user: String) throws(BhattiError) -> ImageEntry {
+        let name = name ?? defaultName
+        let entry = try find(name, visibleTo: user)
+        if deleting.contains(name) {
+            throw BhattiError(.invalidState, "image \(name) is being deleted")
+        }
+        leases[name, default: 0] += 1
+        return entry
+    }
+
+    /// Holds an image for the daemon's own work (a template build), whoever may see it; nil when gone.
+    func retain(_ name: String) -> ImageEntry? {
+        guard !deleting.contains(name), let dir = directories().first(where: { $0.name == name }), let entry = open(dir.name, dir.directory)
+        else { return nil }
+        leases[name, default: 0] += 1
+        return entry
+    }
+
+    public func release(_ name: String) {
+        guard let count = leases[name] else { return }
+        leases[name] = count > 1 ? count - 1 : nil
+    }
+
+    /// The root disk size of the image a sandbox records, for a disk that never grew; nil when it is gone.
+    func diskMB(of name: String) -> Int? {
+        directories().first { $0.name == name }.flatMap { open($0.name, $0.directory) }?.diskMB
+    }
+
+    /// Deletes an image its caller may see: the owner's own, or, for the admin, a public one. Refused
+    /// (409, naming them) while sandboxes, snapshots or boots use it. Its cached templates go with it
+    /// (the daemon made them, and would only make them again); then unused pinned files elsewhere.
+    public func delete(_ name: String, by user: String, isAdmin: Bool) async throws {
+        let entry = try find(name, visibleTo: user)
+        if entry.owner == nil && !isAdmin {
+            throw BhattiError(.permissionDenied, "image \(name) was built by the admin: only the admin can delete it")
+        }
+        if name == "default" || name == defaultName {
+            throw BhattiError(
+                .invalidState, "image \(name) is this daemon's default image (--image-dir / default_image): it cannot be deleted")
+        }
+        guard !deleting.contains(name) else { throw BhattiError(.invalidState, "image \(name) is already being deleted") }
+        deleting.insert(name)
+        defer { deleting.remove(name) }
+        var users: [String] = []
+        if let boots = leases[name] { users.append("\(boots) \(boots == 1 ? "boot" : "boots") or template builds under way") }
+        // Re-entrant from here: `deleting` keeps new leases out while the store is read.
+        let sandboxes = try await store.list().filter { $0.image == name }
+        let snapshots = try await store.allSnapshots().filter { $0.image == name }
+        users += sandboxes.map { "sandbox \($0.name)" } + snapshots.map { "snapshot \($0.name)" }
+        // A VM's files naming the image's own (a sandbox whose record the store lost, say).
+        let prefix = entry.directory + "/"
+        let onDisk = ImageUser.all(dataDirectory: dataDirectory).filter { $0.files.contains { $0.hasPrefix(prefix) } }
+        let recorded = Set(sandboxes.map(\.id.rawValue) + snapshots.map { ($0.directory as NSString).lastPathComponent })
+        users += onDisk.filter { $0.kind != .template && !recorded.contains($0.name) }.map { "\($0.kind.rawValue) files \($0.name)" }
+        guard users.isEmpty else {
+            throw BhattiError(.invalidState, "image \(name) is in use by \(users.joined(separator: ", ")): destroy or delete them first")
+        }
+        for template in onDisk where template.kind == .template {
+            try? FileManager.default.removeItem(atPath: dataDirectory + "/templates/" + template.name)
+        }
+        do { try FileManager.default.removeItem(atPath: entry.directory) } catch {
+            throw BhattiError(.internal, "cannot remove image \(name) at \(entry.directory)", cause: error)
+        }
+        log.info("image.deleted", ["image": name, "directory": entry.directory])
+    }
+
+    /// Removes pinned kernels, initramfs and bases that no VM on disk names any more (left by images
+    /// rebuilt since); returns their paths.
+    @discardableResult
+    public func collectBases(now: Date = Date()) -> [String] {
+        let referenced = Set(ImageUser.all(dataDirectory: dataDirectory).flatMap(\.files))
+        var removed: [String] = []
+        for (name, directory) in directories() {
+            let bases = directory + "/bases"
+            guard let files = try? FileManager.default.contentsOfDirectory(atPath: bases) else { continue }
+            let pinned = files.compactMap { file -> BaseCollection.Pinned? in
+                var info = stat()
+                let path = bases + "/" + file
+                guard stat(path, &info) == 0 else { return nil }
+                return BaseCollection.Pinned(path: path, changed: Date(timeIntervalSince1970: TimeInterval(info.st_ctim.tv_sec)))
+            }
+            // Without a readable manifest nothing is known to be current: keep everything.
+            guard let manifest = try? ImageManifest.read(directory + "/image.json") else { continue }
+            let current = Set(manifest.files.values.map(\.sha256))
+            for path in BaseCollection.unused(pinned, referenced: referenced, currentKeys: current, now: now, grace: Self.pinGrace) {
+                if unlink(path) == 0 {
+                    removed.append(path)
+                    log.info("image.base_collected", ["image": name, "path": path])
+                }
+            }
+        }
+        return removed
+    }
+}
