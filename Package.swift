@@ -81,7 +81,9 @@ let package = Package(
         // routes' answers and refusals over a fake guest.
         .testTarget(
             name: "BhattiDaemonTests",
-            dependencies: ["BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiAPI", "BhattiHTTP", "BhattiSystem"],
+            dependencies: [
+                "BhattiDaemon", "BhattiEngine", "BhattiStore", "BhattiCore", "BhattiAPI", "BhattiHTTP", "BhattiSystem", "BhattiImage",
+            ],
             swiftSettings: strict),
         // The route table as data: the matcher and the client's paths, no server.
         .testTarget(name: "BhattiAPITests", dependencies: ["BhattiAPI"], swiftSettings: strict),

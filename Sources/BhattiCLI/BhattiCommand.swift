@@ -26,7 +26,7 @@ public enum BhattiCommand {
         ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy,
         ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
         SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish,
-        HelpCommands.setup, HelpCommands.completion, HostCommands.image, versionCommand,
+        HelpCommands.setup, HelpCommands.completion, ImageCommand.command, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.
@@ -40,7 +40,7 @@ public enum BhattiCommand {
     }
 
     /// Runs the CLI; returns the process exit code. `local` runs the commands that work on this host
-    /// (`serve`, `image`) by name: the executable passes `BhattiHost`'s.
+    /// by name, or by name and first word (`serve`, `image build`): the executable passes `BhattiHost`'s.
     public static func main(
         _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment, local: [String: Run] = [:]
     ) async -> Int32 {
@@ -96,7 +96,8 @@ public enum BhattiCommand {
         }
         do {
             let context = CLIContext.resolve(parsed, environment: environment)
-            return try await (local[command.names[0]] ?? command.run)(parsed, context)
+            let verb = parsed.positionals.first.map { command.names[0] + " " + $0 }
+            return try await (verb.flatMap { local[$0] } ?? local[command.names[0]] ?? command.run)(parsed, context)
         } catch let error as UsageError {
             return report(.usage(error.message, usage: command.usage))
         } catch let error as CLIError {

@@ -2,8 +2,8 @@ import BhattiCLI
 import BhattiImage
 import Foundation
 
-/// `bhatti image build|list`: the guest kernel, initramfs and rootfs from Debian packages (its usage
-/// is `BhattiCLI`'s `HostCommands.image`).
+/// `bhatti image build`: the guest kernel, initramfs and rootfs from Debian packages (its usage is
+/// `BhattiCLI`'s `ImageCommand`; the other image commands ask the daemon).
 enum ImageBuild {
     static let run: BhattiCommand.Run = { args, ctx in
         let out = args.value("--out").map(Serve.absolute) ?? GuestImage.defaultDirectory
@@ -27,19 +27,8 @@ enum ImageBuild {
             }
             if ctx.json { ctx.printJSON(manifest, snakeCase: true) } else if !shown { print("image ready in \(out)") }
             return 0
-        case "list", "ls":
-            let image: GuestImage
-            do { image = try GuestImage.open(out) } catch {
-                throw CLIError.failure(String(describing: error))
-            }
-            if ctx.json {
-                ctx.printJSON([image.manifest], snakeCase: true)
-            } else {
-                print("default  \(out)  kernel \(image.manifest.kernelVersion)")
-            }
-            return 0
         default:
-            throw UsageError("image needs a subcommand: build or list")
+            throw UsageError("image build is the only image command that runs on this host")
         }
     }
 

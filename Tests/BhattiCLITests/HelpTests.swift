@@ -121,11 +121,11 @@ struct HelpTests {
         #expect(CLIContext.json(Manifest(), snakeCase: true) == "{\n  \"built_at\" : \"t\",\n  \"format_version\" : 1\n}")
     }
 
-    @Test("image list with no image there is an error (exit 1), not an empty success")
-    func imageListMissing() throws {
-        let run = try runBinary(["image", "list", "--out", "/nonexistent-\(UInt32.random(in: 0...UInt32.max))"])
-        #expect(run.status == 1 && run.stderr.contains("no guest image"), "\(run.status) \(run.stderr)")
-        #expect(try runBinary(["--json", "image", "list", "--out", "/nonexistent"]).status == 1)
+    @Test("image list asks the daemon (unreachable: exit 3); --out belongs to build alone")
+    func imageListAsksTheDaemon() throws {
+        let run = try runBinary(["--url", "unix:///nonexistent-\(UInt32.random(in: 0...UInt32.max))", "image", "list"])
+        #expect(run.status == 3, "\(run.status) \(run.stderr)")
+        #expect(try runBinary(["image", "list", "--out", "/nonexistent"]).status == 2)
     }
 
     @Test("shell without a terminal says one is needed and exits 2 (it used to return 0 with nothing done)")

@@ -8,10 +8,11 @@ enum SandboxCommands {
     static let create = BhattiCommand.Command(
         names: ["create"],
         usage:
-            "bhatti create [--name NAME] [--cpus N] [--memory MB] [--disk MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init CMD] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
+            "bhatti create [--name NAME] [--image NAME] [--cpus N] [--memory MB] [--disk MB] [--env K=V]… [--secret NAME]… [--file LOCAL:GUEST]… [--init CMD] [--egress public|deny] [--allow-cidr CIDR]… [--keep-hot] [--label K=V]… [--from SANDBOX]",
         summary: "Create and boot a sandbox (named sandbox-XXXXXX without --name); an existing sandbox of that name is returned unchanged.",
         options: [
             OptionSpec("--name", kind: .value, help: "its name (default: sandbox- and 6 random hex digits)"),
+            OptionSpec("--image", kind: .value, help: "the image it boots (default: the daemon's; see `bhatti image list`)"),
             OptionSpec("--cpus", kind: .value, help: "vCPUs (default 1)"),
             OptionSpec("--memory", kind: .value, help: "memory in MiB (default 1024)"),
             OptionSpec("--keep-hot", kind: .flag, help: "never pause or snapshot it when idle"),
@@ -46,7 +47,7 @@ enum SandboxCommands {
             labels: args.values["--label"] == nil ? nil : try args.pairs("--label"), keepHot: args.has("--keep-hot") ? true : nil,
             from: args.value("--from"), env: env.isEmpty ? nil : env, secrets: args.all("--secret").isEmpty ? nil : args.all("--secret"),
             files: files.isEmpty ? nil : files, initScript: args.value("--init"), egress: args.value("--egress"),
-            allowCIDRs: args.all("--allow-cidr").isEmpty ? nil : args.all("--allow-cidr"))
+            allowCIDRs: args.all("--allow-cidr").isEmpty ? nil : args.all("--allow-cidr"), image: args.value("--image"))
         let started = Date()
         let encoded = Array(try JSONEncoder().encode(body))
         let response = try Progress.run("creating sandbox \(body.name ?? "")", json: ctx.json) {
@@ -79,9 +80,12 @@ enum SandboxCommands {
             return 0
         }
         let rows = sandboxes.map { s in
-            [s.name, s.state, s.ip ?? "-", String(s.cpus), mebibytes(s.memoryMB), s.diskMB.map(mebibytes) ?? "-", age(s.createdAt)]
+            [
+                s.name, s.state, s.image, s.ip ?? "-", String(s.cpus), mebibytes(s.memoryMB), s.diskMB.map(mebibytes) ?? "-",
+                age(s.createdAt),
+            ]
         }
-        print(table(header: ["NAME", "STATE", "IP", "CPUS", "MEMORY", "DISK", "AGE"], rows: rows))
+        print(table(header: ["NAME", "STATE", "IMAGE", "IP", "CPUS", "MEMORY", "DISK", "AGE"], rows: rows))
         return 0
     }
 

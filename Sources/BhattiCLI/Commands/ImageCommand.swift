@@ -1,0 +1,65 @@
+import BhattiAPI
+import Foundation
+
+/// `bhatti image list | inspect NAME | delete NAME` ask the daemon; `bhatti image build` runs the
+/// builder on this host (`BhattiHost`'s, handed in as the local run of "image build").
+enum ImageCommand {
+    static let command = BhattiCommand.Command(
+        names: ["image"],
+        usage: "bhatti image list | inspect NAME | delete NAME | build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose]",
+        summary:
+            "The images sandboxes boot from (`create --image NAME`): list, inspect or delete them. build makes the guest image on this host (needs root, debootstrap, qemu-utils, e2fsprogs); into <data-dir>/images/NAME it is the image NAME.",
+        options: [
+            OptionSpec("--out", kind: .value, help: "build: the image directory (default /var/lib/bhatti/images/default)"),
+            OptionSpec("--lohar", kind: .value, help: "build: the static guest agent to put in it"),
+            OptionSpec("--init-source", kind: .value, help: "build: guest/init.c, the guest's PID 1"),
+            OptionSpec("--verbose", kind: .flag, help: "build: show each step"),
+        ],
+        verbs: ["list", "inspect", "delete", "build"]
+    ) { args, ctx in
+        guard let verb = args.positionals.first else { throw UsageError("image needs list, inspect, delete or build") }
+        let rest = Array(args.positionals.dropFirst())
+        if verb != "build", args.value("--out") != nil { throw UsageError("--out is for image build") }
+        switch verb {
+        case "list", "ls":
+            guard rest.isEmpty else { throw UsageError("image list takes no arguments") }
+            let images = try ctx.decode([ImageDTO].self, try ctx.request(.images))
+            if ctx.json {
+                ctx.printJSON(images)
+                return 0
+            }
+            let rows = images.map { i in
+                [i.name, i.visibility, i.source, SandboxCommands.mebibytes(i.diskMB), i.kernelVersion, i.createdAt ?? "-"]
+            }
+            print(SandboxCommands.table(header: ["NAME", "VISIBILITY", "SOURCE", "DISK", "KERNEL", "CREATED"], rows: rows))
+        case "inspect", "info":
+            guard rest.count == 1 else { throw UsageError("image inspect NAME") }
+            let i = try ctx.decode(ImageDTO.self, try ctx.request(.image(rest[0])))
+            if ctx.json {
+                ctx.printJSON(i)
+                return 0
+            }
+            var lines = [
+                "Name:        \(i.name)", "Visibility:  \(i.visibility)", "Source:      \(i.source)",
+                "Disk:        \(SandboxCommands.mebibytes(i.diskMB))", "Kernel:      \(i.kernelVersion)",
+                "Created:     \(i.createdAt ?? "-")",
+                "Packages:    \(i.packageCount)",
+            ]
+            if let dir = i.workingDir { lines.append("Working dir: \(dir)") }
+            if !i.env.isEmpty {
+                lines.append("Env:         " + i.env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            }
+            print(lines.joined(separator: "\n"))
+        case "delete", "rm":
+            guard rest.count == 1 else { throw UsageError("image delete NAME") }
+            try ctx.confirm("delete image \(rest[0]) and its files?")
+            _ = try ctx.request(.deleteImage(rest[0]))
+            if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("image/\(rest[0]) deleted") }
+        case "build":
+            throw CLIError.failure("`bhatti image build` runs only in the bhatti executable")
+        default:
+            throw UsageError("unknown image command \"\(verb)\": use list, inspect, delete or build")
+        }
+        return 0
+    }
+}
