@@ -43,6 +43,7 @@ final class TarReader {
     func next() throws(ImportError) -> TarEntry? {
         guard !ended else { return nil }
         try skipRest()
+        guard !ended else { return nil }
         var longName: String?
         var longLink: String?
         var pax: [String: [UInt8]] = [:]
@@ -103,11 +104,25 @@ final class TarReader {
         return n
     }
 
+    /// Skips the unread data and the padding after it. A stream that ends inside the final entry's
+    /// padding ends the archive cleanly: umoci writes layers without it (and without the end blocks),
+    /// and Go's archive/tar, which docker and containerd use, reads them the same way.
     private func skipRest() throws(ImportError) {
-        let count = remaining + padding
-        if count > 0 { try source.skip(count, what: "\(what): an entry's data") }
-        position += count
+        if remaining > 0 { try source.skip(remaining, what: "\(what): an entry's data") }
+        position += remaining
         remaining = 0
+        let pad = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(padding), alignment: 8)
+        defer { pad.deallocate() }
+        var done = 0
+        while done < pad.count {
+            let n = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: pad[done...]))
+            if n == 0 {
+                ended = true
+                break
+            }
+            done += n
+        }
+        position += UInt64(done)
         padding = 0
     }
 

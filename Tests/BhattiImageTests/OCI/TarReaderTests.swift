@@ -89,6 +89,14 @@ struct TarReaderTests {
         #expect { try entries(broken) } throws: { if case .corruptTar = $0 as? ImportError { return true } else { return false } }
     }
 
+    @Test("a last entry without its padding or end blocks (as umoci writes layers) ends cleanly")
+    func unpadded() throws {
+        var tar = TarWriter()
+        tar.file("a", "x\n")
+        let got = try entries(Array(tar.bytes[..<514]))
+        #expect(got.map(\.0.path) == ["a"] && got[0].1 == "x\n")
+    }
+
     @Test("gzip: one member, several members, a cut-off stream")
     func gzipStreams() throws {
         let text = Array(String(repeating: "bhatti ", count: 10_000).utf8)
