@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "CLoharInit"),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // zlib's inflate for gzip-compressed OCI and docker image layers.
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "BhattiSystem", dependencies: ["CBhattiShim"], swiftSettings: strict),
         .target(name: "BhattiCore", swiftSettings: strict),
@@ -32,8 +34,9 @@ let package = Package(
         .target(name: "BhattiWire", dependencies: ["BhattiJSON", "BhattiSystem"], swiftSettings: strict),
         .target(name: "Lohar", dependencies: ["BhattiWire", "BhattiJSON", "BhattiSystem"], swiftSettings: strict),
         .executableTarget(name: "lohar", dependencies: ["Lohar", "CLoharInit"], swiftSettings: strict),
-        // Guest image builder (kernel, initramfs, rootfs from Debian packages); no VM knowledge.
-        .target(name: "BhattiImage", dependencies: ["BhattiSystem"], swiftSettings: strict),
+        // Guest image builder (kernel, initramfs, rootfs from Debian packages) and the OCI/docker archive
+        // importer (tar, gzip, sha256 digests, layers applied safely as root); no VM knowledge.
+        .target(name: "BhattiImage", dependencies: ["BhattiSystem", "CBhattiShim", "CZlib", "COpenSSL"], swiftSettings: strict),
         .target(
             name: "BhattiEngine", dependencies: ["BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem", "BhattiImage", "COpenSSL"],
             swiftSettings: strict),
@@ -73,7 +76,7 @@ let package = Package(
         .testTarget(
             name: "BhattiEngineTests", dependencies: ["BhattiEngine", "BhattiCore", "BhattiJSON", "BhattiWire", "BhattiSystem"],
             swiftSettings: strict),
-        .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage", "BhattiSystem"], swiftSettings: strict),
+        .testTarget(name: "BhattiImageTests", dependencies: ["BhattiImage", "BhattiSystem", "CZlib"], swiftSettings: strict),
         .testTarget(name: "BhattiStoreTests", dependencies: ["BhattiStore", "BhattiCore"], swiftSettings: strict),
         .testTarget(name: "BhattiAgeTests", dependencies: ["BhattiAge"], swiftSettings: strict),
         .testTarget(name: "BhattiHTTPTests", dependencies: ["BhattiHTTP", "BhattiSystem"], swiftSettings: strict),

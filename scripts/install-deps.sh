@@ -11,6 +11,7 @@ need=(
   age                                                        # tests: secrets interoperate with the age CLI
   sqlite3                                                    # tests: another connection holds the store's write lock
   iproute2 nftables                                          # per-user networks: namespaces, bridges, taps, NAT, egress policy
+  umoci skopeo zlib1g-dev                                    # image import: gzip layers; tests build real OCI and docker archives
 )
 [ "${1:-}" = "--bench" ] && need+=(wrk)
 missing=()
