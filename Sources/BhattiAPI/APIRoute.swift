@@ -23,6 +23,8 @@ public enum APIRoute: Sendable, Equatable {
     case proxy(String, port: String, method: String)
     case snapshots, restoreSnapshot(String), deleteSnapshot(String)
     case images, image(String), deleteImage(String)
+    /// The body is an `oci-archive` or `docker-archive` tar, streamed.
+    case importImage(String)
     case users, createUser, editUser(String), deleteUser(String), rotateKey(String)
     case secrets, setSecret, deleteSecret(String)
     case events
@@ -78,6 +80,7 @@ public enum APIRoute: Sendable, Equatable {
         case .images: ("GET", "/v1/images", [])
         case .image(let name): ("GET", "/v1/images/:image", [name])
         case .deleteImage(let name): ("DELETE", "/v1/images/:image", [name])
+        case .importImage(let name): ("POST", "/v1/images/:image/import", [name])
         case .users: ("GET", "/v1/users", [])
         case .createUser: ("POST", "/v1/users", [])
         case .editUser(let name): ("PATCH", "/v1/users/:user", [name])

@@ -54,6 +54,7 @@ extension APIRoute {
         Entry(passThrough: true) { p, method in .proxy(p[0], port: p[1], method: method) },
         Entry { _, _ in .snapshots }, Entry { p, _ in .restoreSnapshot(p[0]) }, Entry { p, _ in .deleteSnapshot(p[0]) },
         Entry { _, _ in .images }, Entry { p, _ in .image(p[0]) }, Entry { p, _ in .deleteImage(p[0]) },
+        Entry { p, _ in .importImage(p[0]) },
         Entry { _, _ in .users }, Entry { _, _ in .createUser },
         Entry { p, _ in .editUser(p[0]) }, Entry { p, _ in .deleteUser(p[0]) }, Entry { p, _ in .rotateKey(p[0]) },
         Entry { _, _ in .secrets }, Entry { _, _ in .setSecret }, Entry { p, _ in .deleteSecret(p[0]) },

@@ -178,6 +178,8 @@ public struct APIHandler: HTTPHandler {
             return try await ImageHandlers.inspect(name, service.images, caller: caller)
         case .deleteImage(let name):
             return try await ImageHandlers.delete(name, service.images, caller: caller)
+        case .importImage(let name):
+            return try await ImageHandlers.importImage(name, request, service.images, caller: caller)
         case .users, .createUser, .editUser, .deleteUser, .rotateKey:
             return try await tenancy.users(request, route, caller: caller)
         case .secrets, .setSecret, .deleteSecret:

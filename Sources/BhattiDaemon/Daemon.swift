@@ -132,10 +132,15 @@ public final class Daemon: Sendable {
         let isUpload: @Sendable (String, String) -> Bool = { method, path in
             method == "PUT" && path.hasSuffix("/files") && path.split(separator: "/").count == 4
         }
+        // Image imports (`POST /v1/images/{name}/import`) stream to a file, up to `ImageHandlers.maxImport`.
+        let isImport: @Sendable (String, String) -> Bool = { method, path in
+            method == "POST"
+                && APIRoute.match(method: method, path: path).route.map { if case .importImage = $0 { true } else { false } } ?? false
+        }
         let limits = HTTPLimits(
             writeTimeoutMilliseconds: config.clientWriteTimeoutSeconds * 1000,
-            routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : nil },
-            streamsBody: isUpload)
+            routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : isImport($0, $1) ? ImageHandlers.maxImport : nil },
+            streamsBody: { isUpload($0, $1) || isImport($0, $1) })
         let server = HTTPServer(handler: handler, limits: limits)
         var port: Int?
         var tcp = "off"

@@ -24,14 +24,28 @@ public struct GuestSetup: Sendable, Equatable {
     public var secrets: [String: String] = [:]
     public var files: [GuestFile] = []
     public var initScript: String?
-    public init(env: [String: String] = [:], secrets: [String: String] = [:], files: [GuestFile] = [], initScript: String? = nil) {
+    /// Where commands start when a request names no cwd: the image's `WorkingDir`; nil: /workspace.
+    public var workingDirectory: String?
+    public init(
+        env: [String: String] = [:], secrets: [String: String] = [:], files: [GuestFile] = [], initScript: String? = nil,
+        workingDirectory: String? = nil
+    ) {
+        self.workingDirectory = workingDirectory
         self.env = env
         self.secrets = secrets
         self.files = files
         self.initScript = initScript
     }
-    var isEmpty: Bool { env.isEmpty && secrets.isEmpty && files.isEmpty && initScript == nil }
-    var replacesEnvironment: Bool { !env.isEmpty || !secrets.isEmpty }
+    var isEmpty: Bool { env.isEmpty && secrets.isEmpty && files.isEmpty && initScript == nil && workingDirectory == nil }
+    var replacesEnvironment: Bool { !env.isEmpty || !secrets.isEmpty || workingDirectory != nil }
+
+    /// The image's environment and working directory under the create's own: the create's env wins.
+    func withImageDefaults(env imageEnv: [String: String], workingDirectory imageDirectory: String?) -> GuestSetup {
+        var setup = self
+        setup.env = imageEnv.merging(env) { _, own in own }
+        if let imageDirectory, !imageDirectory.isEmpty { setup.workingDirectory = imageDirectory }
+        return setup
+    }
 }
 
 /// What one owner may have: nil fields are unlimited (the admin).
@@ -168,7 +182,8 @@ public actor SandboxService {
             try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
             let made = try await create(
                 spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: .boot(imageDirectory: entry.directory),
-                image: entry.name, setup: setup, egress: egress)
+                image: entry.name, setup: setup.withImageDefaults(env: entry.env, workingDirectory: entry.workingDirectory),
+                egress: egress)
             await images.release(entry.name)
             return made
         } catch {
@@ -288,7 +303,7 @@ public actor SandboxService {
         let guest = try await engine.guest(for: record.id.rawValue)
         let settings = GuestSettings(
             env: setup.env, secrets: setup.secrets, files: setup.files, initScript: setup.initScript,
-            replaceEnvironment: setup.replacesEnvironment, hosts: nil)
+            replaceEnvironment: setup.replacesEnvironment, hosts: nil, workingDirectory: setup.workingDirectory)
         do { try await guest.configure(settings) } catch let error as GuestError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }

@@ -256,12 +256,16 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     public var replaceEnvironment: Bool
     /// The root disk was enlarged to this many bytes: grow its file system to fill it.
     public var diskBytes: UInt64?
+    /// Where commands start when a request names no `cwd` (an image's `WorkingDir`); nil keeps
+    /// /workspace. Replaced with the environment (`replace_env`).
+    public var workingDir: String?
 
     public init(
         hostname: String? = nil, env: [String: String] = [:], secrets: [String: String] = [:], files: [File] = [],
         address: String? = nil, gateway: String? = nil, dns: [String] = [], initScript: String? = nil, token: String? = nil,
-        entropy: String? = nil, replaceEnvironment: Bool = true, diskBytes: UInt64? = nil
+        entropy: String? = nil, replaceEnvironment: Bool = true, diskBytes: UInt64? = nil, workingDir: String? = nil
     ) {
+        self.workingDir = workingDir
         self.diskBytes = diskBytes
         self.entropy = entropy
         self.replaceEnvironment = replaceEnvironment
@@ -279,6 +283,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case hostname, env, secrets, files, address, gateway, dns, token, entropy, mac, hosts
         case diskBytes = "disk_bytes"
+        case workingDir = "cwd"
         case initScript = "init"
         case replaceEnvironment = "replace_env"
     }
@@ -299,6 +304,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
         entropy = try c.decodeIfPresent(String.self, forKey: .entropy)
         replaceEnvironment = try c.decodeIfPresent(Bool.self, forKey: .replaceEnvironment) ?? true
         diskBytes = try c.decodeIfPresent(UInt64.self, forKey: .diskBytes)
+        workingDir = try c.decodeIfPresent(String.self, forKey: .workingDir)
     }
 }
 

@@ -14,6 +14,7 @@ final class AgentState: Sendable {
     private struct Runtime {
         var env: [String: String] = [:]
         var secrets: [String: String] = [:]
+        var workingDirectory: String?
         var token: String
         var lastActivityMs: Int
         var openOperations = 0
@@ -41,11 +42,16 @@ final class AgentState: Sendable {
         return env
     }
 
-    /// Records the sandbox-wide env, secrets and token from `configure` (kept in memory only).
-    func apply(env: [String: String], secrets: [String: String], token: String?) {
+    /// Where a command starts when its request names no `cwd`: the sandbox's (an image's
+    /// `WorkingDir`), else the configuration's.
+    var workingDirectory: String { runtime.withLock { $0.workingDirectory } ?? base.defaultWorkingDirectory }
+
+    /// Records the sandbox-wide env, secrets, working directory and token from `configure` (kept in memory only).
+    func apply(env: [String: String], secrets: [String: String], workingDirectory: String? = nil, token: String?) {
         runtime.withLock { r in
             r.env = env
             r.secrets = secrets
+            r.workingDirectory = workingDirectory.flatMap { $0.isEmpty ? nil : $0 }
             if let token { r.token = token }
         }
     }

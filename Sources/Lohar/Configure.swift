@@ -28,7 +28,7 @@ extension AgentSession {
             writeHosts()
         }
         if config.replaceEnvironment {
-            state.apply(env: config.env, secrets: config.secrets, token: config.token)
+            state.apply(env: config.env, secrets: config.secrets, workingDirectory: config.workingDir, token: config.token)
         } else {
             state.apply(token: config.token)
         }

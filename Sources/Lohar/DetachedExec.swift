@@ -21,7 +21,7 @@ extension AgentSession {
         if let user = state.base.user { _ = fchown(fd, uid_t(user.uid), gid_t(user.gid)) }
         var spawn = Spawn(
             path: path, arguments: request.argv, environment: env.map { "\($0.key)=\($0.value)" }.sorted(),
-            workingDirectory: request.cwd ?? state.base.defaultWorkingDirectory)
+            workingDirectory: request.cwd ?? state.workingDirectory)
         spawn.standardOutput = fd
         spawn.standardError = fd
         spawn.newSession = true

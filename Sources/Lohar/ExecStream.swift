@@ -44,7 +44,7 @@ final class ExecStream: GuestStream {
         guard let path = resolveExecutable(program, searchPath: env["PATH"] ?? "") else {
             return context.fail(.notFound, "\(program): command not found")
         }
-        let cwd = request.cwd ?? state.base.defaultWorkingDirectory
+        let cwd = request.cwd ?? state.workingDirectory
         // The guest's share of an exec is measured from the frame's arrival (request decoding included).
         let started = context.openedAt
         do {

@@ -36,6 +36,7 @@ struct RouteTests {
         (.images, "GET", "/v1/images"),
         (.image("node"), "GET", "/v1/images/node"),
         (.deleteImage("node"), "DELETE", "/v1/images/node"),
+        (.importImage("node"), "POST", "/v1/images/node/import"),
         (.users, "GET", "/v1/users"),
         (.createUser, "POST", "/v1/users"),
         (.editUser("ann"), "PATCH", "/v1/users/ann"),

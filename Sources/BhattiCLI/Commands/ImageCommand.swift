@@ -6,18 +6,19 @@ import Foundation
 enum ImageCommand {
     static let command = BhattiCommand.Command(
         names: ["image"],
-        usage: "bhatti image list | inspect NAME | delete NAME | build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose]",
+        usage:
+            "bhatti image list | inspect NAME | delete NAME | import NAME FILE | build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose]",
         summary:
-            "The images sandboxes boot from (`create --image NAME`): list, inspect or delete them. build makes the guest image on this host (needs root, debootstrap, qemu-utils, e2fsprogs); into <data-dir>/images/NAME it is the image NAME.",
+            "The images sandboxes boot from (`create --image NAME`): list, inspect or delete them; import makes one from an oci-archive or docker-archive tar (`skopeo copy … oci-archive:FILE`, `docker save`), private to you. build makes the guest image on this host (needs root, debootstrap, qemu-utils, e2fsprogs); into <data-dir>/images/NAME it is the image NAME.",
         options: [
             OptionSpec("--out", kind: .value, help: "build: the image directory (default /var/lib/bhatti/images/default)"),
             OptionSpec("--lohar", kind: .value, help: "build: the static guest agent to put in it"),
             OptionSpec("--init-source", kind: .value, help: "build: guest/init.c, the guest's PID 1"),
             OptionSpec("--verbose", kind: .flag, help: "build: show each step"),
         ],
-        verbs: ["list", "inspect", "delete", "build"]
+        verbs: ["list", "inspect", "delete", "import", "build"]
     ) { args, ctx in
-        guard let verb = args.positionals.first else { throw UsageError("image needs list, inspect, delete or build") }
+        guard let verb = args.positionals.first else { throw UsageError("image needs list, inspect, delete, import or build") }
         let rest = Array(args.positionals.dropFirst())
         if verb != "build", args.value("--out") != nil { throw UsageError("--out is for image build") }
         switch verb {
@@ -55,10 +56,23 @@ enum ImageCommand {
             try ctx.confirm("delete image \(rest[0]) and its files?")
             _ = try ctx.request(.deleteImage(rest[0]))
             if ctx.json { ctx.printJSON(["status": "deleted"]) } else { print("image/\(rest[0]) deleted") }
+        case "import":
+            guard rest.count == 2 else { throw UsageError("image import NAME FILE") }
+            let (name, file) = (rest[0], rest[1])
+            guard let data = FileManager.default.contents(atPath: file) else { throw CLIError.failure("cannot read \(file)") }
+            let label = "importing image \(name) (\(SandboxCommands.mebibytes((data.count + (1 << 20) - 1) >> 20)))"
+            let i = try Progress.run(label, json: ctx.json) {
+                try ctx.decode(ImageDTO.self, try ctx.request(.importImage(name), body: Array(data)))
+            }
+            if ctx.json {
+                ctx.printJSON(i)
+                return 0
+            }
+            print("image/\(i.name) imported (\(i.visibility), \(SandboxCommands.mebibytes(i.diskMB)))")
         case "build":
             throw CLIError.failure("`bhatti image build` runs only in the bhatti executable")
         default:
-            throw UsageError("unknown image command \"\(verb)\": use list, inspect, delete or build")
+            throw UsageError("unknown image command \"\(verb)\": use list, inspect, delete, import or build")
         }
         return 0
     }

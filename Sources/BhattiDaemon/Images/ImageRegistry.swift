@@ -2,6 +2,7 @@ public import BhattiCore
 import BhattiEngine
 import BhattiImage
 public import BhattiStore
+import BhattiSystem
 public import Foundation
 import Glibc
 
@@ -28,6 +29,8 @@ public actor ImageRegistry {
     private var leases: [String: Int] = [:]
     /// Images a delete is checking: no new lease is given meanwhile.
     private var deleting: Set<String> = []
+    /// Names an import is making: a second import of one is refused (409) until it ends.
+    private var importing: Set<String> = []
 
     /// How long after being linked a pinned file is kept even if nothing names it yet.
     static let pinGrace: TimeInterval = 600
@@ -156,6 +159,81 @@ public actor ImageRegistry {
             throw BhattiError(.internal, "cannot remove image \(name) at \(entry.directory)", cause: error)
         }
         log.info("image.deleted", ["image": name, "directory": entry.directory])
+    }
+
+    /// Claims `name` for an import until `endImport`: 400 for a name a sandbox name's rules refuse,
+    /// 409 when an image (anyone's) has it or another import holds it.
+    public func beginImport(_ name: String) throws(BhattiError) {
+        guard SandboxName(rawValue: name) != nil else {
+            throw BhattiError(.invalidArgument, "image name \(BhattiError.shortened(name)) is not valid (the rules of a sandbox name)")
+        }
+        var st = stat()
+        if name == "default" || name == defaultName || importing.contains(name) || lstat(root + "/" + name, &st) == 0 {
+            throw BhattiError(.alreadyExists, "image name \(name) is taken (or being imported): delete it or pick another")
+        }
+        importing.insert(name)
+    }
+
+    public func endImport(_ name: String) { importing.remove(name) }
+
+    /// Makes image `name` from the archive at `archive` (a claim from `beginImport` held): unpacks it
+    /// in a staging directory under `images/`, adds lohar and the default image's boot files, writes
+    /// `image.json` and `registry.json`, and renames the directory into place. Nothing is left on failure.
+    /// Blocking (minutes for a large image): runs on its own thread.
+    public nonisolated func importArchive(
+        _ archive: String, as name: String, owner: String?, progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) async throws -> ImageEntry {
+        let boot: GuestImage
+        do { boot = try GuestImage.open(configuredDirectory) } catch {
+            throw BhattiError(.unavailable, "no default image in \(configuredDirectory) to take the kernel and lohar from", cause: error)
+        }
+        let staging = root + "/.import-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        let destination = root + "/" + name
+        let log = log
+        return try await Blocking.run(name: "bhatti-import") { () throws -> ImageEntry in
+            defer { try? FileManager.default.removeItem(atPath: staging) }
+            do { try FileManager.default.createDirectory(atPath: staging + "/image", withIntermediateDirectories: true) } catch {
+                throw BhattiError(.internal, "cannot create \(staging)", cause: error)
+            }
+            let imported: ImportedImage
+            do {
+                imported = try ImageArchive.importArchive(at: archive, into: staging + "/tree") { p in
+                    progress("\(p.bytesRead) of \(p.totalBytes) bytes, \(p.layersDone) of \(p.layerCount) layers")
+                }
+            } catch let error as ImportError {
+                throw BhattiError(error.isInvalidArchive ? .invalidArgument : .internal, "import \(name): \(error)", cause: error)
+            }
+            do { _ = try BootableImage.make(tree: staging + "/tree", boot: boot, into: staging + "/image", log: progress) } catch {
+                throw BhattiError(.internal, "import \(name): \(error)", cause: error)
+            }
+            let registry = RegistryManifest(
+                owner: owner, source: "import", createdAt: ISO8601DateFormatter().string(from: Date()),
+                env: ImageRegistry.environment(imported.defaults.env),
+                workingDir: imported.defaults.workingDir.isEmpty ? nil : imported.defaults.workingDir)
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                try AtomicFile.write(Array(try encoder.encode(registry)), to: staging + "/image/" + RegistryManifest.fileName, mode: 0o644)
+            } catch {
+                throw BhattiError(.internal, "import \(name): cannot write registry.json", cause: error)
+            }
+            guard rename(staging + "/image", destination) == 0 else {
+                throw BhattiError(.internal, "import \(name): cannot rename into \(destination)", cause: Errno.current)
+            }
+            log.info("image.imported", ["image": name, "owner": owner ?? "", "layers": "\(imported.diffIDs.count)"])
+            guard let entry = self.open(name, destination) else { throw BhattiError(.internal, "imported image \(name) does not open") }
+            return entry
+        }
+    }
+
+    /// An image config's `Env` (`K=V` lines) as a map; a line without `=` is dropped, a later one wins.
+    static func environment(_ lines: [String]) -> [String: String] {
+        var env: [String: String] = [:]
+        for line in lines {
+            guard let eq = line.firstIndex(of: "="), eq != line.startIndex else { continue }
+            env[String(line[..<eq])] = String(line[line.index(after: eq)...])
+        }
+        return env
     }
 
     /// Removes pinned kernels, initramfs and bases that no VM on disk names any more (left by images

@@ -123,7 +123,8 @@ extension GuestConfig {
         self.init(
             env: settings.env, secrets: settings.secrets,
             files: settings.files.map { File(path: $0.path, content: $0.content, mode: $0.mode) },
-            initScript: settings.initScript, replaceEnvironment: settings.replaceEnvironment)
+            initScript: settings.initScript, replaceEnvironment: settings.replaceEnvironment,
+            workingDir: settings.workingDirectory)
         hosts = settings.hosts
     }
 }

@@ -73,10 +73,13 @@ public struct GuestSettings: Sendable, Equatable {
     public var replaceEnvironment: Bool
     /// Names and addresses for /etc/hosts (replacing the last set); nil leaves them.
     public var hosts: [String: String]?
+    /// Where commands start when a request names none (an image's `WorkingDir`); nil: /workspace.
+    public var workingDirectory: String?
     public init(
         env: [String: String], secrets: [String: String], files: [GuestFile], initScript: String?, replaceEnvironment: Bool,
-        hosts: [String: String]?
+        hosts: [String: String]?, workingDirectory: String? = nil
     ) {
+        self.workingDirectory = workingDirectory
         self.env = env
         self.secrets = secrets
         self.files = files
