@@ -166,3 +166,20 @@ struct ImageRegistryTests {
         #expect(unused == (removed ? [path] : []))
     }
 }
+
+@Suite("Image import defaults")
+struct ImageImportDefaultsTests {
+    @Test("an image config's Env lines become a map: no '=' or an empty name is dropped, a later line wins, values keep '='")
+    func environment() {
+        let env = ImageRegistry.environment(["A=1", "B=x=y", "NOEQ", "=v", "A=2", "E="])
+        #expect(env == ["A": "2", "B": "x=y", "E": ""])
+    }
+
+    @Test("the image's env and working dir sit under the create's own env")
+    func imageDefaults() {
+        let setup = GuestSetup(env: ["K": "mine"]).withImageDefaults(env: ["K": "image", "P": "/bin"], workingDirectory: "/app")
+        #expect(setup.env == ["K": "mine", "P": "/bin"] && setup.workingDirectory == "/app" && setup.replacesEnvironment)
+        let plain = GuestSetup().withImageDefaults(env: [:], workingDirectory: "")
+        #expect(plain.isEmpty && plain.workingDirectory == nil)
+    }
+}

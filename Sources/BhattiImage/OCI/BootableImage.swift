@@ -52,7 +52,7 @@ public enum BootableImage {
     }
 
     /// Adds lohar at `/usr/local/bin/lohar`, the `lohar` user (uid and gid 1000) when `/etc/passwd`
-    /// has no such name, and `/home/lohar` and `/workspace` when missing. The tree came from an
+    /// has no such name, and `/home/lohar`, `/workspace` and the mount points when missing. The tree came from an
     /// archive: no symlink in it is followed (a directory on the way that is a symlink is refused).
     static func prepare(tree: String, lohar: String) throws(ImageError) {
         let user = RootfsStep.user
@@ -64,6 +64,8 @@ public enum BootableImage {
         try appendLine(etc + "/group", name: user.name, "\(user.name):x:\(user.gid):")
         _ = try directory(tree, String(user.home.dropFirst()), owner: (user.uid, user.gid))
         _ = try directory(tree, "workspace", owner: (user.uid, user.gid))
+        // Mount points for what the guest's init and lohar mount (they make them too, on a writable root).
+        for mountPoint in ["proc", "sys", "dev", "tmp", "run"] { _ = try directory(tree, mountPoint, owner: nil) }
     }
 
     /// `/bin/bash` when the image has one, else `/bin/sh`.
