@@ -23,6 +23,7 @@ struct ImageImportTests {
     static func makeArchives(in dir: String) throws -> (oci: String, docker: String) {
         try sh(
             """
+            umask 022
             cd \(dir)
             umoci init --layout layout
             umoci new --image layout:t

@@ -195,6 +195,10 @@ public actor ImageRegistry {
             do { try FileManager.default.createDirectory(atPath: staging + "/image", withIntermediateDirectories: true) } catch {
                 throw BhattiError(.internal, "cannot create \(staging)", cause: error)
             }
+            // Whatever the daemon's umask: each sandbox's VMM (not root) opens the image's files.
+            guard chmod(staging + "/image", 0o755) == 0 else {
+                throw BhattiError(.internal, "cannot chmod \(staging)/image", cause: Errno.current)
+            }
             let imported: ImportedImage
             do {
                 imported = try ImageArchive.importArchive(at: archive, into: staging + "/tree") { p in

@@ -87,7 +87,8 @@ public enum BootableImage {
                 }
                 continue
             }
-            guard mkdir(path, 0o755) == 0 else { throw .io("cannot create \(path)", underlying: Errno.current) }
+            // chmod too: the daemon's umask (077) would leave it closed to the guest's user.
+            guard mkdir(path, 0o755) == 0, chmod(path, 0o755) == 0 else { throw .io("cannot create \(path)", underlying: Errno.current) }
             if let owner, chown(path, uid_t(owner.0), gid_t(owner.1)) != 0 {
                 throw .io("cannot chown \(path)", underlying: Errno.current)
             }
