@@ -12,6 +12,7 @@ need=(
   sqlite3                                                    # tests: another connection holds the store's write lock
   iproute2 nftables                                          # per-user networks: namespaces, bridges, taps, NAT, egress policy
   umoci skopeo zlib1g-dev                                    # image import: gzip layers; tests build real OCI and docker archives
+  busybox-static                                             # tests: the static busybox the import test packs into an image
 )
 [ "${1:-}" = "--bench" ] && need+=(wrk)
 missing=()
