@@ -10,6 +10,8 @@ public enum APIRoute: Sendable, Equatable {
     case sandbox(String), editSandbox(String), destroySandbox(String)
     case pause(String), stop(String), start(String)
     case createSnapshot(String)
+    /// A new image (`{"name": …}`) from the sandbox's current disk.
+    case saveImage(String)
     case exec(String)
     /// A piped exec over a WebSocket.
     case execSocket(String)
@@ -63,6 +65,7 @@ public enum APIRoute: Sendable, Equatable {
         case .stop(let s): ("POST", "/v1/sandboxes/:sandbox/stop", [s])
         case .start(let s): ("POST", "/v1/sandboxes/:sandbox/start", [s])
         case .createSnapshot(let s): ("POST", "/v1/sandboxes/:sandbox/snapshots", [s])
+        case .saveImage(let s): ("POST", "/v1/sandboxes/:sandbox/image", [s])
         case .exec(let s): ("POST", "/v1/sandboxes/:sandbox/exec", [s])
         case .execSocket(let s): ("GET", "/v1/sandboxes/:sandbox/exec/ws", [s])
         case .readFile(let s): ("GET", "/v1/sandboxes/:sandbox/files", [s])

@@ -43,3 +43,10 @@ public struct ImageDTO: Codable, Equatable, Sendable {
         case packageCount = "package_count"
     }
 }
+
+/// `POST /v1/sandboxes/{id}/image`: the new image's name.
+public struct SaveImageRequest: Codable, Equatable, Sendable {
+    public var name: String
+    public init(name: String) { self.name = name }
+    public static let knownFields: Set<String> = ["name"]
+}

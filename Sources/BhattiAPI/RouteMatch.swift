@@ -46,7 +46,7 @@ extension APIRoute {
         Entry { _, _ in .listSandboxes }, Entry { _, _ in .createSandbox },
         Entry { p, _ in .sandbox(p[0]) }, Entry { p, _ in .editSandbox(p[0]) }, Entry { p, _ in .destroySandbox(p[0]) },
         Entry { p, _ in .pause(p[0]) }, Entry { p, _ in .stop(p[0]) }, Entry { p, _ in .start(p[0]) },
-        Entry { p, _ in .createSnapshot(p[0]) },
+        Entry { p, _ in .createSnapshot(p[0]) }, Entry { p, _ in .saveImage(p[0]) },
         Entry { p, _ in .exec(p[0]) }, Entry { p, _ in .execSocket(p[0]) },
         Entry { p, _ in .readFile(p[0]) }, Entry { p, _ in .statFile(p[0]) }, Entry { p, _ in .writeFile(p[0]) },
         Entry { p, _ in .shell(p[0]) }, Entry { p, _ in .sessions(p[0]) },

@@ -135,6 +135,10 @@ public struct APIHandler: HTTPHandler {
             try SandboxHandlers.validate(snapshotName: body.name)
             let snapshot = try await service.createSnapshot(of: ref(id), name: body.name)
             return try json(SandboxHandlers.snapshotDTO(snapshot, sourceName: try? await service.get(ref(id)).name.rawValue), status: 201)
+        case .saveImage(let id):
+            let body = try decodeBody(SaveImageRequest.self, from: request, known: SaveImageRequest.knownFields)
+            let entry = try await service.saveImage(of: ref(id), name: body.name)
+            return try json(ImageHandlers.dto(entry, packages: false), status: 201)
         case .exec(let id):
             return try await ExecHandler.exec(request, id: ref(id), service: service)
         case .readFile(let id), .statFile(let id), .writeFile(let id):

@@ -1,5 +1,6 @@
 public import BhattiCore
 import BhattiEngine
+import BhattiImage
 public import BhattiStore
 import BhattiSystem
 import Foundation
@@ -88,5 +89,54 @@ extension SandboxService {
         log.info("snapshot.deleted", ["snapshot.id": snapshot.id])
         events.record("snapshot.deleted", user: owner, detail: "name=\(name)")
         spawn { service in await service.images.collectBases() }
+    }
+}
+
+/// Images saved from sandboxes.
+extension SandboxService {
+    /// Makes image `name`, private to `sandbox`'s owner, from its disk as it is now (waking it first):
+    /// the guest syncs its file systems, the VM pauses while its overlay is copied, and runs again; the
+    /// copy is flattened onto its base. 409 when the name is taken or another import or save holds it.
+    public func saveImage(of sandbox: SandboxRef, name: String) async throws -> ImageEntry {
+        try await images.beginImport(name)
+        do {
+            let entry = try await savingImage(of: sandbox, name: name)
+            await images.endImport(name)
+            return entry
+        } catch {
+            await images.endImport(name)
+            throw error
+        }
+    }
+
+    private func savingImage(of sandbox: SandboxRef, name: String) async throws -> ImageEntry {
+        let owner = sandbox.owner
+        let (record, guest) = try await guest(sandbox)
+        let source = try await images.find(record.image, visibleTo: owner)
+        return try await held(record.id) {
+            // The flattened copy takes up to the base and the overlay: refused up front on a full disk.
+            let paths = VMPaths(dataDirectory: engine.configuration.dataDirectory, id: record.id.rawValue)
+            try StorageBudget.check(
+                free: DiskSpace.freeBytes(images.root),
+                needed: DiskSpace.allocatedBytes(source.image.rootfsPath) + DiskSpace.allocatedBytes(paths.disk)
+                    + StorageBudget.headroomBytes,
+                directory: images.root, for: "image \(name) from \(record.name)")
+            // What the guest's page cache holds goes to its disk first.
+            let code: Int32
+            do { code = try await guest.exec(GuestCommand(argv: ["sync"]), stdin: nil, timeout: .seconds(120)) { _ in } } catch let error
+                as GuestError
+            {
+                throw GuestErrors.map(error, sandbox: record.name.rawValue)
+            }
+            guard code == 0 else { throw BhattiError(.internal, "sync in \(record.name) exited \(code)") }
+            let engine = engine
+            let id = record.id.rawValue
+            let entry = try await images.save(as: name, owner: owner, from: source, sandbox: record.name.rawValue) { path in
+                try await engine.flattenDisk(id: id, to: path)
+            }
+            log.info("image.saved", ["image": name, "sandbox.id": id])
+            events.record("image.saved", sandbox: record.id, user: owner, detail: "name=\(name)")
+            return entry
+        }
     }
 }

@@ -25,6 +25,8 @@ public protocol SandboxEngine: Sendable {
     func growDisk(id: String, megabytes: Int) async throws
     /// A snapshot that keeps the VM running, into `directory`; the bytes copied.
     func checkpoint(id: String, into directory: String, durable: Bool) async throws -> Int
+    /// The VM's disk as it is now, flattened onto its base, written raw to `path` (a brief pause).
+    func flattenDisk(id: String, to path: String) async throws
     /// A new VM from a checkpoint or template directory.
     func clone(
         from directory: String, to id: String, hostname: String, keepEnvironment: Bool, nic: NetworkInterface?, diskThrottle: DiskThrottle

@@ -19,6 +19,7 @@ struct RouteTests {
         (.stop("dev"), "POST", "/v1/sandboxes/dev/stop"),
         (.start("dev"), "POST", "/v1/sandboxes/dev/start"),
         (.createSnapshot("dev"), "POST", "/v1/sandboxes/dev/snapshots"),
+        (.saveImage("dev"), "POST", "/v1/sandboxes/dev/image"),
         (.exec("dev"), "POST", "/v1/sandboxes/dev/exec"),
         (.execSocket("dev"), "GET", "/v1/sandboxes/dev/exec/ws"),
         (.readFile("dev"), "GET", "/v1/sandboxes/dev/files"),

@@ -88,6 +88,8 @@ actor FakeEngine: SandboxEngine {
         return 0
     }
 
+    func flattenDisk(id: String, to path: String) async throws { try await step("flattenDisk") }
+
     func clone(
         from directory: String, to id: String, hostname: String, keepEnvironment: Bool, nic: NetworkInterface?, diskThrottle: DiskThrottle
     ) async throws {

@@ -7,20 +7,22 @@ enum ImageCommand {
     static let command = BhattiCommand.Command(
         names: ["image"],
         usage:
-            "bhatti image list | inspect NAME | delete NAME | import NAME FILE | build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose]",
+            "bhatti image list | inspect NAME | delete NAME | import NAME FILE | save SANDBOX --name NAME | build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose]",
         summary:
-            "The images sandboxes boot from (`create --image NAME`): list, inspect or delete them; import makes one from an oci-archive or docker-archive tar (`skopeo copy … oci-archive:FILE`, `docker save`), private to you. build makes the guest image on this host (needs root, debootstrap, qemu-utils, e2fsprogs); into <data-dir>/images/NAME it is the image NAME.",
+            "The images sandboxes boot from (`create --image NAME`): list, inspect or delete them; import makes one from an oci-archive or docker-archive tar (`skopeo copy … oci-archive:FILE`, `docker save`), private to you; save makes one from a sandbox's disk as it is now (the sandbox pauses briefly and keeps running), private to you. build makes the guest image on this host (needs root, debootstrap, qemu-utils, e2fsprogs); into <data-dir>/images/NAME it is the image NAME.",
         options: [
+            OptionSpec("--name", kind: .value, help: "save: the new image's name"),
             OptionSpec("--out", kind: .value, help: "build: the image directory (default /var/lib/bhatti/images/default)"),
             OptionSpec("--lohar", kind: .value, help: "build: the static guest agent to put in it"),
             OptionSpec("--init-source", kind: .value, help: "build: guest/init.c, the guest's PID 1"),
             OptionSpec("--verbose", kind: .flag, help: "build: show each step"),
         ],
-        verbs: ["list", "inspect", "delete", "import", "build"]
+        verbs: ["list", "inspect", "delete", "import", "save", "build"]
     ) { args, ctx in
-        guard let verb = args.positionals.first else { throw UsageError("image needs list, inspect, delete, import or build") }
+        guard let verb = args.positionals.first else { throw UsageError("image needs list, inspect, delete, import, save or build") }
         let rest = Array(args.positionals.dropFirst())
         if verb != "build", args.value("--out") != nil { throw UsageError("--out is for image build") }
+        if verb != "save", args.value("--name") != nil { throw UsageError("--name is for image save") }
         switch verb {
         case "list", "ls":
             guard rest.isEmpty else { throw UsageError("image list takes no arguments") }
@@ -69,10 +71,21 @@ enum ImageCommand {
                 return 0
             }
             print("image/\(i.name) imported (\(i.visibility), \(SandboxCommands.mebibytes(i.diskMB)))")
+        case "save":
+            guard rest.count == 1, let name = args.value("--name") else { throw UsageError("image save SANDBOX --name NAME") }
+            let body = try JSONEncoder().encode(SaveImageRequest(name: name))
+            let i = try Progress.run("saving \(rest[0]) as image \(name)", json: ctx.json) {
+                try ctx.decode(ImageDTO.self, try ctx.request(.saveImage(rest[0]), body: Array(body)))
+            }
+            if ctx.json {
+                ctx.printJSON(i)
+                return 0
+            }
+            print("image/\(i.name) saved from \(rest[0]) (\(i.visibility), \(SandboxCommands.mebibytes(i.diskMB)))")
         case "build":
             throw CLIError.failure("`bhatti image build` runs only in the bhatti executable")
         default:
-            throw UsageError("unknown image command \"\(verb)\": use list, inspect, delete, import or build")
+            throw UsageError("unknown image command \"\(verb)\": use list, inspect, delete, import, save or build")
         }
         return 0
     }

@@ -35,9 +35,15 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     public var createdAt: String?
     public var env: [String: String]?
     public var workingDir: String?
+    /// For a `save`: the name of the sandbox whose disk it is.
+    public var sandbox: String?
 
-    public init(owner: String? = nil, source: String, createdAt: String? = nil, env: [String: String]? = nil, workingDir: String? = nil) {
+    public init(
+        owner: String? = nil, source: String, createdAt: String? = nil, env: [String: String]? = nil, workingDir: String? = nil,
+        sandbox: String? = nil
+    ) {
         self.owner = owner
+        self.sandbox = sandbox
         self.source = source
         self.createdAt = createdAt
         self.env = env
@@ -45,7 +51,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case owner, source, env
+        case owner, source, env, sandbox
         case createdAt = "created_at"
         case workingDir = "working_dir"
     }

@@ -161,7 +161,7 @@ public actor ImageRegistry {
         log.info("image.deleted", ["image": name, "directory": entry.directory])
     }
 
-    /// Claims `name` for an import until `endImport`: 400 for a name a sandbox name's rules refuse,
+    /// Claims `name` for an import or a save until `endImport`: 400 for a name a sandbox name's rules refuse,
     /// 409 when an image (anyone's) has it or another import holds it.
     public func beginImport(_ name: String) throws(BhattiError) {
         guard SandboxName(rawValue: name) != nil else {
@@ -214,18 +214,60 @@ public actor ImageRegistry {
                 owner: owner, source: "import", createdAt: ISO8601DateFormatter().string(from: Date()),
                 env: ImageRegistry.environment(imported.defaults.env),
                 workingDir: imported.defaults.workingDir.isEmpty ? nil : imported.defaults.workingDir)
-            do {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                try AtomicFile.write(Array(try encoder.encode(registry)), to: staging + "/image/" + RegistryManifest.fileName, mode: 0o644)
-            } catch {
-                throw BhattiError(.internal, "import \(name): cannot write registry.json", cause: error)
-            }
-            guard rename(staging + "/image", destination) == 0 else {
-                throw BhattiError(.internal, "import \(name): cannot rename into \(destination)", cause: Errno.current)
-            }
+            try Self.install(staging + "/image", as: destination, registry: registry)
             log.info("image.imported", ["image": name, "owner": owner ?? "", "layers": "\(imported.diffIDs.count)"])
             guard let entry = self.open(name, destination) else { throw BhattiError(.internal, "imported image \(name) does not open") }
+            return entry
+        }
+    }
+
+    /// Writes `registry.json` into the finished image directory `directory`, then renames it to `destination`.
+    static func install(_ directory: String, as destination: String, registry: RegistryManifest) throws(BhattiError) {
+        let name = (destination as NSString).lastPathComponent
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            try AtomicFile.write(Array(try encoder.encode(registry)), to: directory + "/" + RegistryManifest.fileName, mode: 0o644)
+        } catch {
+            throw BhattiError(.internal, "image \(name): cannot write registry.json", cause: error)
+        }
+        guard rename(directory, destination) == 0 else {
+            throw BhattiError(.internal, "image \(name): cannot rename into \(destination)", cause: Errno.current)
+        }
+    }
+
+    /// Makes image `name` (a claim from `beginImport` held) from sandbox `sandbox`'s disk: `flatten`
+    /// writes its root file system, raw, to the path it is given (in a staging directory under
+    /// `images/`); the kernel and initramfs are `source`'s (the sandbox's image), and so are its
+    /// manifest, env and working directory. `owner`'s alone. Nothing is left on failure.
+    public nonisolated func save(
+        as name: String, owner: String, from source: ImageEntry, sandbox: String,
+        flatten: @Sendable (String) async throws -> Void
+    ) async throws -> ImageEntry {
+        let staging = root + "/.save-\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        let destination = root + "/" + name
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true) } catch {
+            throw BhattiError(.internal, "cannot create \(staging)", cause: error)
+        }
+        // Whatever the daemon's umask: each sandbox's VMM (not root) opens the image's files.
+        guard chmod(staging, 0o755) == 0 else { throw BhattiError(.internal, "cannot chmod \(staging)", cause: Errno.current) }
+        let rootfs = staging + "/rootfs.ext4"
+        do { try await flatten(rootfs) } catch {
+            throw BhattiError(.unavailable, "save \(name): cannot copy the disk of \(sandbox): \(error)", cause: error)
+        }
+        guard chmod(rootfs, 0o644) == 0 else { throw BhattiError(.internal, "cannot chmod \(rootfs)", cause: Errno.current) }
+        let log = log
+        return try await Blocking.run(name: "bhatti-save") { () throws -> ImageEntry in
+            do { _ = try BootableImage.complete(staging, boot: source.image, suite: "save", manifest: source.image.manifest) } catch {
+                throw BhattiError(.internal, "save \(name): \(error)", cause: error)
+            }
+            let registry = RegistryManifest(
+                owner: owner, source: "save", createdAt: ISO8601DateFormatter().string(from: Date()), env: source.env,
+                workingDir: source.workingDirectory, sandbox: sandbox)
+            try Self.install(staging, as: destination, registry: registry)
+            log.info("image.saved", ["image": name, "owner": owner, "sandbox": sandbox])
+            guard let entry = self.open(name, destination) else { throw BhattiError(.internal, "saved image \(name) does not open") }
             return entry
         }
     }

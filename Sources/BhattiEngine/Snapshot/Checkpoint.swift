@@ -104,3 +104,28 @@ extension Engine {
         }
     }
 }
+
+extension Engine {
+    /// Writes sandbox `id`'s disk as it is now, flattened onto its base, to `path` (raw, sparse). The VM
+    /// is paused (QEMU flushes its writes on `stop`) only while its overlay is copied beside `path`,
+    /// then runs again if it ran; the copy, whose backing file is the pinned base, is then converted.
+    /// Whatever the guest has not written back is not in it: sync in the guest first.
+    public func flattenDisk(id: String, to path: String) async throws {
+        let vm = try machine(id)
+        let overlay = path + ".overlay.qcow2"
+        defer { unlink(overlay) }
+        let wasRunning = try await vm.runState() == "running"
+        if wasRunning { try await vm.pause() }
+        do {
+            let source = vm.configuration.paths.disk
+            try await Blocking.run(name: "flatten-copy") {
+                do { _ = try SparseCopy.copy(source, to: overlay) } catch { throw EngineError.io("copy \(source) to \(overlay)", error) }
+            }
+        } catch {
+            if wasRunning { _ = try? await vm.resume() }
+            throw error
+        }
+        if wasRunning { try await vm.resume() }
+        try await runTool("qemu-img", ["convert", "-q", "-O", "raw", overlay, path])
+    }
+}

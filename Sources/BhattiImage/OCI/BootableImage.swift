@@ -31,8 +31,21 @@ public enum BootableImage {
         guard chmod(temp, 0o644) == 0 else { throw .io("cannot chmod \(temp)", underlying: Errno.current) }
         try FileOps.commit(temp, to: layout.rootfs)
 
-        // The boot files: hard links when on one file system (the builder replaces files by rename,
-        // so a rebuild of the default image never changes these), else copies.
+        var manifest = boot.manifest
+        manifest.packages = ImageManifest.installedPackages(tree: tree)
+        manifest.loharSHA256 = try runner.sha256(lohar)
+        return try complete(directory, boot: boot, suite: "import", manifest: manifest)
+    }
+
+    /// Completes `directory`, which holds a new `rootfs.ext4`, into an image booting with `boot`'s
+    /// kernel and initramfs (hard links when on one file system, else copies) and `image.json` (written
+    /// last): `manifest` (by default `boot`'s) with the new root file system's size and checksum.
+    public static func complete(
+        _ directory: String, boot: GuestImage, suite: String, manifest: ImageManifest? = nil
+    ) throws(ImageError) -> ImageManifest {
+        let runner = CommandRunner(tools: HostTools())
+        let layout = ImageLayout(directory)
+        // The builder replaces files by rename, so a rebuild of `boot` never changes these links.
         let bootLayout = ImageLayout(boot.directory)
         for (from, to) in [
             (bootLayout.kernel, layout.kernel), (bootLayout.vmlinux, layout.vmlinux), (bootLayout.initramfs, layout.initramfs),
@@ -40,12 +53,10 @@ public enum BootableImage {
         where FileOps.exists(from) {
             if link(from, to) != 0 { try FileOps.copy(from, to: to, permissions: 0o644) }
         }
-        var manifest = boot.manifest
+        var manifest = manifest ?? boot.manifest
         manifest.builtAt = ISO8601DateFormatter().string(from: Date())
-        manifest.suite = "import"
+        manifest.suite = suite
         manifest.mirror = ""
-        manifest.packages = ImageManifest.installedPackages(tree: tree)
-        manifest.loharSHA256 = try runner.sha256(lohar)
         manifest.files["rootfs.ext4"] = ImageManifest.File(bytes: FileOps.size(layout.rootfs), sha256: try runner.sha256(layout.rootfs))
         try FileOps.writeAtomically(manifest.encoded(), to: layout.manifest)
         return manifest
