@@ -89,6 +89,27 @@ public final class HTTPClient: Sendable {
         try exchange(method: method, path: path, headers: headers, body: body, onHead: onHead, onBody: onChunk)
     }
 
+    /// Sends a request whose body, exactly `length` bytes, is pulled from `next` piece by piece (nil:
+    /// no more) and written as it comes, so a large file never sits in memory; reads the whole
+    /// response. A body that ends short of `length`, or runs past it, fails the request
+    /// (`invalidRequest`) before the server could take it as complete. A server that answers early
+    /// (413) and closes stops the body; its answer is returned.
+    public func send(
+        method: String, path: String, headers: HTTPHeaders = [], length: Int, body next: () -> [UInt8]?
+    ) throws(HTTPClientError) -> HTTPClientResponse {
+        var received: [UInt8] = []
+        let head = try serializeRequest(method: method, path: path, headers: headers, body: [], contentLength: length)
+        let fd = try connect()
+        defer { fd.close() }
+        if timeoutMilliseconds > 0 { fd.setReceiveTimeout(milliseconds: timeoutMilliseconds) }
+        var response = try withoutActuallyEscaping(next) { (next) throws(HTTPClientError) -> HTTPClientResponse in
+            try Self.exchange(on: fd, request: head, body: (length, next), method: method, onHead: { _, _ in }, onBody: { received += $0 })
+                .response
+        }
+        response.body = received
+        return response
+    }
+
     private func exchange(
         method: String, path: String, headers: HTTPHeaders, body: [UInt8],
         onHead: (Int, HTTPHeaders) -> Void, onBody: ([UInt8]) -> Void
@@ -103,15 +124,32 @@ public final class HTTPClient: Sendable {
     /// Writes `request` on `fd` and reads one response. `reusable`: the connection may carry another
     /// request (the response was delimited and the server did not ask to close); `sawBytes`: the server
     /// answered at all (a kept-alive connection the server had already closed answers nothing).
+    /// `body`: the rest of the request after `request`, pulled piece by piece (`length` bytes in all).
     static func exchange(
-        on fd: FileDescriptor, request: [UInt8], method: String,
+        on fd: FileDescriptor, request: [UInt8], body: (length: Int, next: () -> [UInt8]?)? = nil, method: String,
         onHead: (Int, HTTPHeaders) -> Void, onBody: ([UInt8]) -> Void
     ) throws(HTTPClientError) -> (response: HTTPClientResponse, reusable: Bool) {
         var writeError: Errno?
         do {
             try fd.writeAll(request)
+            if let body {
+                var sent = 0
+                while let chunk = body.next() {
+                    guard sent + chunk.count <= body.length else {
+                        throw HTTPClientError.invalidRequest("the body runs past its length, \(body.length) bytes")
+                    }
+                    try fd.writeAll(chunk)
+                    sent += chunk.count
+                }
+                guard sent == body.length else {
+                    throw HTTPClientError.invalidRequest("the body ended after \(sent) of its \(body.length) bytes")
+                }
+            }
+        } catch let error as HTTPClientError {
+            throw error
         } catch {
             // The server may have answered early (413) and closed: its answer can still be read.
+            let error = error as? Errno ?? Errno(rawValue: EIO)
             guard error == .brokenPipe || error == Errno(rawValue: ECONNRESET) else { throw .io(error) }
             writeError = error
         }
@@ -166,8 +204,9 @@ public final class HTTPClient: Sendable {
 
 /// The bytes of a request: request line, `Host`, the caller's headers, `Content-Length`, `Connection`
 /// (`close`: one request per connection), body. Validates what would otherwise let a value split the message.
+/// `contentLength`: the body's length when the body follows separately (`body` is then empty).
 func serializeRequest(
-    method: String, path: String, headers: HTTPHeaders, body: [UInt8], connection: String = "close"
+    method: String, path: String, headers: HTTPHeaders, body: [UInt8], connection: String = "close", contentLength: Int? = nil
 ) throws(HTTPClientError) -> [UInt8] {
     guard !method.isEmpty, method.utf8.allSatisfy(isTokenByte) else { throw .invalidRequest("invalid method") }
     guard path.first == "/", path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
@@ -187,7 +226,11 @@ func serializeRequest(
         }
         text += "\(name): \(value)\r\n"
     }
-    if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) { text += "Content-Length: \(body.count)\r\n" }
+    if let contentLength {
+        text += "Content-Length: \(contentLength)\r\n"
+    } else if !body.isEmpty || ["POST", "PUT", "PATCH"].contains(method) {
+        text += "Content-Length: \(body.count)\r\n"
+    }
     text += "Connection: \(connection)\r\n\r\n"
     return Array(text.utf8) + body
 }

@@ -207,4 +207,44 @@ private func expected(_ body: [UInt8]) -> String {
         #expect(answer == "buffered 5")
         #expect(seen.current.started == false)
     }
+
+    @Test func clientStreamsABodyPulledPieceByPiece() async throws {
+        let seen = Shared(Seen())
+        let (server, endpoint) = try unixServer(summingHandler(seen), limits: streamingLimits())
+        defer { server.shutdown() }
+        let body = pattern(600_000)
+        let (answer, pulls) = try await offPool { () -> (String, Int) in
+            var offset = 0
+            var pulls = 0
+            let response = try HTTPClient(endpoint: endpoint).send(method: "PUT", path: "/up", length: body.count) {
+                guard offset < body.count else { return nil }
+                pulls += 1
+                let piece = Array(body[offset..<min(offset + 7000, body.count)])
+                offset += piece.count
+                return piece
+            }
+            return (response.text, pulls)
+        }
+        #expect(answer == expected(body))
+        #expect(pulls == (body.count + 6999) / 7000)
+    }
+
+    @Test func clientRefusesABodyShortOrLongerThanItsLength() async throws {
+        let seen = Shared(Seen())
+        let (server, endpoint) = try unixServer(summingHandler(seen), limits: streamingLimits())
+        defer { server.shutdown() }
+        for (length, pieces) in [(10, [bytes("abcd")]), (3, [bytes("abcd")])] {
+            let thrown = try await offPool { () -> HTTPClientError? in
+                var left = pieces
+                do {
+                    _ = try HTTPClient(endpoint: endpoint).send(method: "PUT", path: "/up", length: length) { left.popLast() }
+                    return nil
+                } catch { return error as? HTTPClientError }
+            }
+            guard case .invalidRequest = thrown else {
+                Issue.record("length \(length): \(String(describing: thrown))")
+                continue
+            }
+        }
+    }
 }
