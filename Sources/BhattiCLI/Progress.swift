@@ -10,7 +10,8 @@ import Synchronization
 public enum Progress {
     public static func shown(json: Bool) -> Bool { !json && isatty(1) == 1 && isatty(2) == 1 }
 
-    static func run<T>(_ label: String, json: Bool, _ body: () throws -> T) rethrows -> T {
+    /// `detail`: more to show after the label, read at each redraw (bytes sent so far, say).
+    static func run<T>(_ label: String, json: Bool, detail: (@Sendable () -> String)? = nil, _ body: () throws -> T) rethrows -> T {
         guard shown(json: json) else { return try body() }
         let started = ContinuousClock.now
         let frames = Array("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
@@ -21,7 +22,7 @@ public enum Progress {
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let frame = frames[tick.add(1, ordering: .relaxed).oldValue % frames.count]
-            write("\r\u{1B}[2K\(frame) \(label) \(String(format: "%.1fs", seconds))")
+            write("\r\u{1B}[2K\(frame) \(label)\(detail.map { " " + $0() } ?? "") \(String(format: "%.1fs", seconds))")
         }
         timer.resume()
         defer {

@@ -1,5 +1,8 @@
 import BhattiAPI
+import BhattiHTTP
 import Foundation
+import Glibc
+import Synchronization
 
 /// `bhatti image list | inspect NAME | delete NAME` ask the daemon; `bhatti image build` runs the
 /// builder on this host (`BhattiHost`'s, handed in as the local run of "image build").
@@ -61,11 +64,7 @@ enum ImageCommand {
         case "import":
             guard rest.count == 2 else { throw UsageError("image import NAME FILE") }
             let (name, file) = (rest[0], rest[1])
-            guard let data = FileManager.default.contents(atPath: file) else { throw CLIError.failure("cannot read \(file)") }
-            let label = "importing image \(name) (\(SandboxCommands.mebibytes((data.count + (1 << 20) - 1) >> 20)))"
-            let i = try Progress.run(label, json: ctx.json) {
-                try ctx.decode(ImageDTO.self, try ctx.request(.importImage(name), body: Array(data)))
-            }
+            let i = try ctx.decode(ImageDTO.self, try upload(file, to: .importImage(name), ctx: ctx, label: "importing image \(name)"))
             if ctx.json {
                 ctx.printJSON(i)
                 return 0
@@ -89,4 +88,44 @@ enum ImageCommand {
         }
         return 0
     }
+
+    /// Streams `file` as the body of `route`'s request (never whole in memory), showing bytes sent of
+    /// the total on a terminal.
+    static func upload(_ file: String, to route: APIRoute, ctx: CLIContext, label: String) throws -> HTTPClientResponse {
+        let fd = open(file, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw CLIError.failure("cannot read \(file): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw CLIError.failure("\(file) is not a regular file") }
+        let total = Int(info.st_size)
+        let sent = Counter()
+        var failed: Int32 = 0
+        let response: HTTPClientResponse
+        do {
+            response = try Progress.run(
+                label, json: ctx.json, detail: { "\(sent.value.load(ordering: .relaxed) >> 20) of \(total >> 20) MiB" }
+            ) {
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                return try ctx.client().send(method: route.method, path: route.path, headers: ctx.headers, length: total) {
+                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    guard n > 0 else {
+                        if n < 0 { failed = errno }
+                        return nil
+                    }
+                    sent.value.add(n, ordering: .relaxed)
+                    return Array(buffer[0..<n])
+                }
+            }
+        } catch let error as HTTPClientError {
+            if failed != 0 { throw CLIError.failure("reading \(file): \(String(cString: strerror(failed)))") }
+            throw ctx.transportError(error)
+        }
+        if response.status >= 400 { throw ctx.serverError(status: response.status, body: response.body) }
+        return response
+    }
+}
+
+/// Bytes sent so far, read by the progress line's timer.
+private final class Counter: Sendable {
+    let value = Atomic<Int>(0)
 }
