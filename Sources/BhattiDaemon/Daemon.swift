@@ -132,14 +132,15 @@ public final class Daemon: Sendable {
         let isUpload: @Sendable (String, String) -> Bool = { method, path in
             method == "PUT" && path.hasSuffix("/files") && path.split(separator: "/").count == 4
         }
-        // Image imports (`POST /v1/images/{name}/import`) stream to a file, up to `ImageHandlers.maxImport`.
+        // Image imports (`POST /v1/images/{name}/import`) stream to a file, up to `max_import_bytes`.
         let isImport: @Sendable (String, String) -> Bool = { method, path in
             method == "POST"
                 && APIRoute.match(method: method, path: path).route.map { if case .importImage = $0 { true } else { false } } ?? false
         }
+        let maxImport = config.maxImportBytes
         let limits = HTTPLimits(
             writeTimeoutMilliseconds: config.clientWriteTimeoutSeconds * 1000,
-            routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : isImport($0, $1) ? ImageHandlers.maxImport : nil },
+            routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : isImport($0, $1) ? maxImport : nil },
             streamsBody: { isUpload($0, $1) || isImport($0, $1) })
         let server = HTTPServer(handler: handler, limits: limits)
         var port: Int?

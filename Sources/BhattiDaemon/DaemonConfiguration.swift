@@ -18,6 +18,8 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
     /// Seconds a response may go without the client taking a byte before its connection is closed (a
     /// client that stops reading); 0 never closes it.
     public var clientWriteTimeoutSeconds: Int = 60
+    /// The largest archive `POST /v1/images/{name}/import` takes (413 past it).
+    public var maxImportBytes: Int = 16 << 30
     /// Whether to write the client config (~/.bhatti/config.json) on first start when absent.
     public var writeClientConfig: Bool = true
     /// Idle time before a hot sandbox is paused (`30s`, `500ms`, `5m`; `off` never).
@@ -75,6 +77,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         case accelerator = "accel"
         case bootTimeoutSeconds = "boot_timeout_s"
         case clientWriteTimeoutSeconds = "client_write_timeout_s"
+        case maxImportBytes = "max_import_bytes"
         case writeClientConfig = "write_client_config"
         case warmAfter = "warm_after"
         case coldAfter = "cold_after"
@@ -122,7 +125,7 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         guard let object else { throw BhattiError(.invalidArgument, "config file \(path) is not a JSON object") }
         let known = Set([
             "data_dir", "image_dir", "default_image", "listen", "accel", "boot_timeout_s", "client_write_timeout_s", "write_client_config",
-            "warm_after",
+            "warm_after", "max_import_bytes",
             "cold_after", "templates", "rate_limits", "proxy_listen", "proxy_zone", "proxy_url", "proxy_rate_limits", "proxy_tls_cert",
             "proxy_tls_key", "network", "network_pool", "vmm_user", "io_limits", "allow_private_egress", "resolv_conf",
         ])
@@ -140,6 +143,10 @@ public struct DaemonConfiguration: Codable, Equatable, Sendable {
         if let v = decoded.listen { merged.listen = v }
         if let v = decoded.accel { merged.accelerator = v }
         if let v = decoded.boot_timeout_s { merged.bootTimeoutSeconds = v }
+        if let v = decoded.max_import_bytes {
+            guard v > 0 else { throw BhattiError(.invalidArgument, "config file \(path): max_import_bytes must be more than 0, got \(v)") }
+            merged.maxImportBytes = v
+        }
         if let v = decoded.client_write_timeout_s {
             guard v >= 0 else {
                 throw BhattiError(.invalidArgument, "config file \(path): client_write_timeout_s must be 0 or more, got \(v)")
@@ -205,6 +212,7 @@ private struct PartialConfiguration: Decodable {
     var accel: AcceleratorChoice?
     var boot_timeout_s: Int?
     var client_write_timeout_s: Int?
+    var max_import_bytes: Int?
     var write_client_config: Bool?
     var warm_after: String?
     var cold_after: String?

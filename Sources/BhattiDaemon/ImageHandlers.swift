@@ -22,9 +22,6 @@ enum ImageHandlers {
         return try json(StatusDTO(status: "deleted"))
     }
 
-    /// The largest archive an import takes (413 past it).
-    static let maxImport = 16 << 30
-
     /// `POST /v1/images/{name}/import`: the body (an `oci-archive` or `docker-archive` tar, streamed)
     /// goes to a file under `<data-dir>/images/`, then becomes image `name`: private to the caller,
     /// public when the admin imports it. 400 for an archive the import refuses, 409 for a name taken.

@@ -1,4 +1,5 @@
 import BhattiAPI
+import BhattiDaemon
 import BhattiHTTP
 import BhattiSystem
 import Foundation
@@ -91,6 +92,33 @@ struct ImageImportTests {
                 "POST", "/v1/sandboxes/b/exec", json: #"{"cmd":["sh","-c","echo $GREETING; pwd"],"env":{"GREETING":"mine"},"cwd":"/tmp"}"#)
             #expect(own.text.contains("mine") && own.text.contains("/tmp"), "\(own.text)")
             #expect(try await d.call("DELETE", "/v1/sandboxes/b").status == 200)
+        }
+    }
+
+    @Test("an archive over max_import_bytes is 413 and leaves nothing; two concurrent imports of one name: one 201, one 409")
+    func limitAndConcurrency() async throws {
+        let dir = "/tmp/bhi-import-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (oci, _) = try Self.makeArchives(in: dir)
+        let archive = Array(try Data(contentsOf: URL(fileURLWithPath: oci)))
+        // Room for the archive, not for twice it.
+        try await withDaemon(configure: { $0.maxImportBytes = archive.count + 1024 }) { d in
+            func upload(_ name: String, _ body: [UInt8]) async throws -> HTTPClientResponse {
+                try await d.raw("POST", APIRoute.importImage(name).path, headers: d.authHeaders, body: body)
+            }
+            let big = try await upload("big", archive + archive)
+            #expect(big.status == 413, "\(big.text)")
+            #expect(!FileManager.default.fileExists(atPath: d.dataDirectory + "/images/big"))
+            let leftovers = ((try? FileManager.default.contentsOfDirectory(atPath: d.dataDirectory + "/images")) ?? []).filter {
+                $0.hasPrefix(".")
+            }
+            #expect(leftovers.isEmpty, "\(leftovers)")
+
+            async let first = upload("same", archive)
+            async let second = upload("same", archive)
+            let statuses = [try await first.status, try await second.status].sorted()
+            #expect(statuses == [201, 409], "\(statuses)")
         }
     }
 }
