@@ -35,8 +35,14 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     public var createdAt: String?
     public var env: [String: String]?
     public var workingDir: String?
+    /// The packages a recipe asked for (`bhatti image build NAME`); what is installed is `image.json`'s.
+    public var packages: [String]?
 
-    public init(owner: String? = nil, source: String, createdAt: String? = nil, env: [String: String]? = nil, workingDir: String? = nil) {
+    public init(
+        owner: String? = nil, source: String, createdAt: String? = nil, env: [String: String]? = nil, workingDir: String? = nil,
+        packages: [String]? = nil
+    ) {
+        self.packages = packages
         self.owner = owner
         self.source = source
         self.createdAt = createdAt
@@ -45,7 +51,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case owner, source, env
+        case owner, source, env, packages
         case createdAt = "created_at"
         case workingDir = "working_dir"
     }
