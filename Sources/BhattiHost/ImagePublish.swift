@@ -26,7 +26,14 @@ enum ImagePublish {
         let fm = FileManager.default
         try fm.createDirectory(atPath: fresh, withIntermediateDirectories: true)
         var published = false
-        defer { if !published { try? fm.removeItem(atPath: fresh) } }
+        // Entries moved from the old image into the new one: on failure they go back before the new one is removed.
+        var moved: [String] = []
+        defer {
+            if !published {
+                for entry in moved { _ = rename("\(fresh)/\(entry)", "\(destination)/\(entry)") }
+                try? fm.removeItem(atPath: fresh)
+            }
+        }
         // Each sandbox's VMM (not root) reads the image's files, whatever this process's umask.
         guard chmod(fresh, 0o755) == 0 else { throw CLIError.failure("cannot chmod \(fresh): \(Errno.current)") }
         for file in bootFiles where fm.fileExists(atPath: "\(staging)/\(file)") {
@@ -37,11 +44,21 @@ enum ImagePublish {
         var stamped = registry
         stamped.createdAt = ISO8601DateFormatter().string(from: Date())
         try AtomicFile.write(encode(stamped), to: "\(fresh)/\(RegistryManifest.fileName)", mode: 0o644)
-        // Over an older image: move it aside, the new one in, then remove the old (a sandbox booted
-        // from it keeps its own pinned links to its files).
+        // Over an older image: what the daemon keeps in it (`bases/`, the files its sandboxes' VMs
+        // booted from, pinned by content) moves into the new one; then the old moves aside, the new
+        // one in, and the old is removed.
         let old = "\(images)/.old-\(name)-\(suffix)"
         let replacing = fm.fileExists(atPath: destination)
         if replacing {
+            let kept = ((try? fm.contentsOfDirectory(atPath: destination)) ?? []).filter {
+                !bootFiles.contains($0) && $0 != RegistryManifest.fileName
+            }
+            for entry in kept {
+                guard rename("\(destination)/\(entry)", "\(fresh)/\(entry)") == 0 else {
+                    throw CLIError.failure("cannot move \(destination)/\(entry) into the new image: \(Errno.current)")
+                }
+                moved.append(entry)
+            }
             guard rename(destination, old) == 0 else { throw CLIError.failure("cannot move \(destination) aside: \(Errno.current)") }
         }
         guard rename(fresh, destination) == 0 else {
