@@ -41,7 +41,7 @@ struct DevImageTests {
     func registryFacts() async throws {
         let dir = try await Self.devImage()
         let text = String(decoding: try #require(FileManager.default.contents(atPath: dir + "/registry.json")), as: UTF8.self)
-        #expect(text.contains(#""source" : "recipe dev""#) && text.contains(#""nodejs""#) && !text.contains("owner"), "\(text)")
+        #expect(text.contains(#""source" : "recipe dev""#) && text.contains(#""jq""#) && !text.contains("owner"), "\(text)")
         let images = (dir as NSString).deletingLastPathComponent
         let names = try FileManager.default.contentsOfDirectory(atPath: images).sorted()
         #expect(names == [".build-dev", "dev"], "only the image and the builder's staging directory: \(names)")
@@ -71,7 +71,10 @@ struct DevImageTests {
             #expect(npm.hasSuffix("from x\n"), "\(npm)")
             let c = try await run(
                 """
-                cd /tmp && printf '#include <stdio.h>\\nint main(void) { printf("%d\\\\n", 6 * 7); return 0; }\\n' > hello.c
+                cd /tmp && cat > hello.c <<'EOF'
+                #include <stdio.h>
+                int main(void) { printf("%d\\n", 6 * 7); return 0; }
+                EOF
                 cc -o hello hello.c && ./hello
                 """)
             #expect(c == "42\n", "\(c)")
