@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "BhattiCLI", dependencies: ["BhattiAPI", "BhattiHTTP", "BhattiCore", "BhattiSystem"], swiftSettings: strict),
         // The commands that run on this host (`serve`, `image`), which the executable hands to the CLI.
         .target(
-            name: "BhattiHost", dependencies: ["BhattiCLI", "BhattiDaemon", "BhattiEngine", "BhattiImage", "BhattiCore"],
+            name: "BhattiHost", dependencies: ["BhattiCLI", "BhattiDaemon", "BhattiEngine", "BhattiImage", "BhattiCore", "BhattiSystem"],
             swiftSettings: strict),
         .executableTarget(name: "bhatti", dependencies: ["BhattiCLI", "BhattiHost", "BhattiSystem"], swiftSettings: strict),
         // `make bench`: boots real VMs through the real daemon and reports p50/p95/p99.

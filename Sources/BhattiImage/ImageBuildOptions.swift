@@ -22,6 +22,8 @@ public struct ImageBuildOptions: Sendable {
     public var kernelPackage: String = "linux-image-cloud-amd64"
     /// Packages added to the root file system.
     public var packages: [String] = ImageBuildOptions.defaultPackages
+    /// Shell commands run as root in the root file system's chroot after its packages are installed.
+    public var setupCommands: [String] = []
     /// Modules loaded by the initramfs.
     public var modules: [String] = ImageBuildOptions.defaultModules
     /// Root file system size in bytes; nil sizes it from the tree (+30 % + 256 MiB).

@@ -11,16 +11,17 @@ enum RootfsStep {
     static let user = (name: "lohar", uid: 1000, gid: 1000, home: "/home/lohar", shell: "/bin/bash")
     static let loharPath = "usr/local/bin/lohar"
 
-    /// Tree inputs: suite, mirror, package list and the configuration format.
+    /// Tree inputs: suite, mirror, package list, setup commands (when any) and the configuration format.
     static func treeKey(_ options: ImageBuildOptions, mirror: String) -> String {
-        """
-        suite=\(options.suite)
-        mirror=\(mirror)
-        variant=minbase
-        include=\(options.packages.sorted().joined(separator: ","))
-        hostname=\(options.hostname)
-        format=\(treeFormat)
-        """
+        let setup = options.setupCommands.map { "\nsetup=\($0)" }.joined()
+        return """
+            suite=\(options.suite)
+            mirror=\(mirror)
+            variant=minbase
+            include=\(options.packages.sorted().joined(separator: ","))
+            hostname=\(options.hostname)
+            format=\(treeFormat)
+            """ + setup
     }
 
     /// Image inputs: the tree, lohar's hash and the size policy.
@@ -41,6 +42,12 @@ enum RootfsStep {
                     options.suite, temp, mirror,
                 ])
             // debootstrap unmounts what it mounted on success; make sure before anything walks the tree.
+            try FileOps.unmountAll(under: temp)
+            for command in options.setupCommands {
+                log("setup: \(command)")
+                try runner.output("chroot", [temp, "/bin/sh", "-ec", command])
+            }
+            // A setup command may mount (/proc for apt-get); nothing stays mounted in the tree.
             try FileOps.unmountAll(under: temp)
             log("configuring user \(user.name), sudo, /workspace, hosts")
             try configure(tree: temp, hostname: options.hostname, runner: runner)

@@ -10,12 +10,18 @@ enum ImageCommand {
     static let command = BhattiCommand.Command(
         names: ["image"],
         usage:
-            "bhatti image list | inspect NAME | delete NAME | import NAME FILE | save SANDBOX --name NAME | build [--out DIR] [--lohar PATH] [--init-source FILE] [--verbose]",
+            "bhatti image list | inspect NAME | delete NAME | import NAME FILE | save SANDBOX --name NAME | build [NAME] [--recipe FILE | --packages a,b,c] [--size MB] [--data-dir DIR | --out DIR] [--lohar PATH] [--init-source FILE] [--verbose]",
         summary:
-            "The images sandboxes boot from (`create --image NAME`): list, inspect or delete them; import makes one from an oci-archive or docker-archive tar (`skopeo copy … oci-archive:FILE`, `docker save`), private to you; save makes one from a sandbox's disk as it is now (the sandbox pauses briefly and keeps running), private to you. build makes the guest image on this host (needs root, debootstrap, qemu-utils, e2fsprogs); into <data-dir>/images/NAME it is the image NAME.",
+            "The images sandboxes boot from (`create --image NAME`): list, inspect or delete them; import makes one from an oci-archive or docker-archive tar (`skopeo copy … oci-archive:FILE`, `docker save`), private to you; save makes one from a sandbox's disk as it is now (the sandbox pauses briefly and keeps running), private to you. build makes a guest image on this host from a recipe (recipes/*.json; needs root, debootstrap, qemu-utils, e2fsprogs): build NAME puts it into <data-dir>/images/NAME when done, the image NAME; --out builds into a directory in place.",
         options: [
             OptionSpec("--name", kind: .value, help: "save: the new image's name"),
-            OptionSpec("--out", kind: .value, help: "build: the image directory (default /var/lib/bhatti/images/default)"),
+            OptionSpec("--recipe", kind: .value, help: "build: the recipe file (packages, size, env, setup; default: the minimal image)"),
+            OptionSpec("--packages", kind: .value, help: "build: the Debian packages, comma-separated, instead of a recipe"),
+            OptionSpec("--size", kind: .value, help: "build: the root file system in MiB (default: the recipe's, else fitted to it)"),
+            OptionSpec(
+                "--data-dir", kind: .value, help: "build NAME: the daemon's data directory (default: the config's, /var/lib/bhatti)"),
+            OptionSpec("--config", kind: .value, help: "build NAME: the daemon's config file, for its data directory"),
+            OptionSpec("--out", kind: .value, help: "build: the image directory, without NAME (default /var/lib/bhatti/images/default)"),
             OptionSpec("--lohar", kind: .value, help: "build: the static guest agent to put in it"),
             OptionSpec("--init-source", kind: .value, help: "build: guest/init.c, the guest's PID 1"),
             OptionSpec("--verbose", kind: .flag, help: "build: show each step"),
@@ -24,7 +30,9 @@ enum ImageCommand {
     ) { args, ctx in
         guard let verb = args.positionals.first else { throw UsageError("image needs list, inspect, delete, import, save or build") }
         let rest = Array(args.positionals.dropFirst())
-        if verb != "build", args.value("--out") != nil { throw UsageError("--out is for image build") }
+        if verb != "build", let only = ["--out", "--recipe", "--packages", "--size", "--data-dir"].first(where: { args.value($0) != nil }) {
+            throw UsageError("\(only) is for image build")
+        }
         if verb != "save", args.value("--name") != nil { throw UsageError("--name is for image save") }
         switch verb {
         case "list", "ls":

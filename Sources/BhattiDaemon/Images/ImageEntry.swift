@@ -37,11 +37,14 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     public var workingDir: String?
     /// For a `save`: the name of the sandbox whose disk it is.
     public var sandbox: String?
+    /// The packages a recipe asked for (`bhatti image build NAME`); what is installed is `image.json`'s.
+    public var packages: [String]?
 
     public init(
         owner: String? = nil, source: String, createdAt: String? = nil, env: [String: String]? = nil, workingDir: String? = nil,
-        sandbox: String? = nil
+        sandbox: String? = nil, packages: [String]? = nil
     ) {
+        self.packages = packages
         self.owner = owner
         self.sandbox = sandbox
         self.source = source
@@ -51,7 +54,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case owner, source, env, sandbox
+        case owner, source, env, sandbox, packages
         case createdAt = "created_at"
         case workingDir = "working_dir"
     }
