@@ -63,11 +63,11 @@ enum FileHandlers {
         }
         let fileRequest = GuestFileRead(
             path: path, offset: try number("offset"), limit: try number("limit"), maxBytes: try number("max_bytes"))
-        let (record, guest) = try await service.guest(id)
+        // Held from here until the reader ends, however the read goes.
+        let (record, guest) = try await service.heldGuest(id)
         let output = ResponseStream(highWater: maxBuffered)
         let (infos, infoSink) = AsyncThrowingStream<GuestFileReadInfo, any Error>.makeStream()
         // Reads on while the response streams; cancelled when the client goes away.
-        await service.hold(record.id)
         let reader = Task {
             do {
                 _ = try await guest.readFile(

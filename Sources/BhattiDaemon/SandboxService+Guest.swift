@@ -54,6 +54,12 @@ extension SandboxService {
         try await guest(record: try await get(idOrName), holding: false)
     }
 
+    /// `guest`, with the sandbox held hot for the caller, who must `release` it (a stream that
+    /// outlives its handler: a file read).
+    func heldGuest(_ idOrName: SandboxRef) async throws -> (SandboxRecord, any SandboxGuest) {
+        try await guest(record: try await get(idOrName), holding: true)
+    }
+
     /// `holding`: the sandbox is held hot for the caller, who ends it with `releasing` (one step on
     /// the supervisor where a touch, a hold and a release took three).
     private func guest(record: SandboxRecord, holding: Bool) async throws -> (SandboxRecord, any SandboxGuest) {
@@ -131,7 +137,7 @@ extension SandboxService {
 
     /// Runs `body` against the sandbox's guest, mapping the guest's refusals to API errors.
     public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (any SandboxGuest) async throws -> T) async throws -> T {
-        let (record, guest) = try await guest(record: try await get(idOrName), holding: true)
+        let (record, guest) = try await heldGuest(idOrName)
         do { return try await releasing(record.id) { try await body(guest) } } catch let error as GuestError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }

@@ -144,16 +144,8 @@ extension SandboxService {
 
     /// Runs `body` holding the sandbox hot, and releases it however `body` ends.
     func held<T: Sendable>(_ id: SandboxID, _ body: () async throws -> T) async throws -> T {
-        let supervisor = supervisor(id)
-        await supervisor.hold()
-        do {
-            let result = try await body()
-            await supervisor.release()
-            return result
-        } catch {
-            await supervisor.release()
-            throw error
-        }
+        await supervisor(id).hold()
+        return try await releasing(id, body)
     }
 
     /// Runs `body` on a sandbox its caller already holds (`guest(record:holding:)`), and releases it
