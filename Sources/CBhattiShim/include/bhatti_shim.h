@@ -110,3 +110,4 @@ int bh_eventfd(void);
 #include "bhatti_pidfd.h"
 #include "bhatti_fdpass.h"
 #include "bhatti_copy.h"
+#include "bhatti_xattr.h"
