@@ -14,14 +14,17 @@ public struct ImageDTO: Codable, Equatable, Sendable {
     public var createdAt: String?
     public var env: [String: String]
     public var workingDir: String?
+    /// Who its commands run as (an import's `User`); absent: `lohar`.
+    public var user: String?
     /// How many packages it has; `packages` (name → version) only in `GET /v1/images/{name}`.
     public var packageCount: Int
     public var packages: [String: String]?
 
     public init(
         name: String, visibility: String, source: String, diskMB: Int, kernelVersion: String, createdAt: String?,
-        env: [String: String], workingDir: String?, packageCount: Int, packages: [String: String]?
+        env: [String: String], workingDir: String?, user: String? = nil, packageCount: Int, packages: [String: String]?
     ) {
+        self.user = user
         self.name = name
         self.visibility = visibility
         self.source = source
@@ -35,7 +38,7 @@ public struct ImageDTO: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, visibility, source, env, packages
+        case name, visibility, source, env, user, packages
         case diskMB = "disk_mb"
         case kernelVersion = "kernel_version"
         case createdAt = "created_at"
@@ -49,4 +52,43 @@ public struct SaveImageRequest: Codable, Equatable, Sendable {
     public var name: String
     public init(name: String) { self.name = name }
     public static let knownFields: Set<String> = ["name"]
+}
+
+/// One line of `POST /v1/images/{name}/import` with `Accept: application/x-ndjson`, sent once the
+/// upload is in: `progress` (layers being unpacked), `step` (what the import does next), then
+/// exactly one `image` (done: the new image) or `error` (the status and message a plain request
+/// would have had).
+public struct ImportStreamLine: Codable, Equatable, Sendable {
+    public var type: String
+    public var bytesRead: UInt64?
+    public var bytesTotal: UInt64?
+    public var layersDone: Int?
+    public var layers: Int?
+    public var message: String?
+    /// For `error`: the HTTP status and error code a plain request would have had.
+    public var status: Int?
+    public var code: String?
+    public var image: ImageDTO?
+
+    public init(
+        type: String, bytesRead: UInt64? = nil, bytesTotal: UInt64? = nil, layersDone: Int? = nil, layers: Int? = nil,
+        message: String? = nil, status: Int? = nil, code: String? = nil, image: ImageDTO? = nil
+    ) {
+        self.code = code
+        self.type = type
+        self.bytesRead = bytesRead
+        self.bytesTotal = bytesTotal
+        self.layersDone = layersDone
+        self.layers = layers
+        self.message = message
+        self.status = status
+        self.image = image
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case type, layers, message, status, code, image
+        case bytesRead = "bytes_read"
+        case bytesTotal = "bytes_total"
+        case layersDone = "layers_done"
+    }
 }

@@ -26,24 +26,31 @@ public struct GuestSetup: Sendable, Equatable {
     public var initScript: String?
     /// Where commands start when a request names no cwd: the image's `WorkingDir`; nil: /workspace.
     public var workingDirectory: String?
+    /// Who commands run as: the image's `User`; nil: `lohar`.
+    public var user: String?
     public init(
         env: [String: String] = [:], secrets: [String: String] = [:], files: [GuestFile] = [], initScript: String? = nil,
-        workingDirectory: String? = nil
+        workingDirectory: String? = nil, user: String? = nil
     ) {
         self.workingDirectory = workingDirectory
+        self.user = user
         self.env = env
         self.secrets = secrets
         self.files = files
         self.initScript = initScript
     }
-    var isEmpty: Bool { env.isEmpty && secrets.isEmpty && files.isEmpty && initScript == nil && workingDirectory == nil }
-    var replacesEnvironment: Bool { !env.isEmpty || !secrets.isEmpty || workingDirectory != nil }
+    var isEmpty: Bool {
+        env.isEmpty && secrets.isEmpty && files.isEmpty && initScript == nil && workingDirectory == nil && user == nil
+    }
+    var replacesEnvironment: Bool { !env.isEmpty || !secrets.isEmpty || workingDirectory != nil || user != nil }
 
-    /// The image's environment and working directory under the create's own: the create's env wins.
-    func withImageDefaults(env imageEnv: [String: String], workingDirectory imageDirectory: String?) -> GuestSetup {
+    /// The image's environment, working directory and user under the create's own: the create's env wins.
+    func withImageDefaults(env imageEnv: [String: String], workingDirectory imageDirectory: String?, user imageUser: String?) -> GuestSetup
+    {
         var setup = self
         setup.env = imageEnv.merging(env) { _, own in own }
         if let imageDirectory, !imageDirectory.isEmpty { setup.workingDirectory = imageDirectory }
+        if let imageUser, !imageUser.isEmpty { setup.user = imageUser }
         return setup
     }
 }
@@ -167,6 +174,12 @@ public actor SandboxService {
             // The fork's RAM is the parent's: its size comes along.
             let spec = try SandboxSpec(name: spec.name, cpus: parent.cpus, memoryMB: parent.memoryMB, diskMB: parent.diskMB)
             try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
+            // A fork whose create names env or secrets replaces the guest's environment whole: the
+            // image's env, working directory and user go under it, as for a boot of that image.
+            var setup = setup
+            if setup.replacesEnvironment, let entry = try? await images.find(parent.image, visibleTo: owner) {
+                setup = setup.withImageDefaults(env: entry.env, workingDirectory: entry.workingDirectory, user: entry.user)
+            }
             return try await create(
                 spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: .fork(parent.id), image: parent.image,
                 setup: setup, egress: egress)
@@ -182,7 +195,8 @@ public actor SandboxService {
             try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
             let made = try await create(
                 spec, owner: owner, limits: limits, labels: labels, keepHot: keepHot, origin: .boot(imageDirectory: entry.directory),
-                image: entry.name, setup: setup.withImageDefaults(env: entry.env, workingDirectory: entry.workingDirectory),
+                image: entry.name,
+                setup: setup.withImageDefaults(env: entry.env, workingDirectory: entry.workingDirectory, user: entry.user),
                 egress: egress)
             await images.release(entry.name)
             return made
@@ -303,7 +317,8 @@ public actor SandboxService {
         let guest = try await engine.guest(for: record.id.rawValue)
         let settings = GuestSettings(
             env: setup.env, secrets: setup.secrets, files: setup.files, initScript: setup.initScript,
-            replaceEnvironment: setup.replacesEnvironment, hosts: nil, workingDirectory: setup.workingDirectory)
+            replaceEnvironment: setup.replacesEnvironment, hosts: nil, workingDirectory: setup.workingDirectory,
+            user: setup.user)
         do { try await guest.configure(settings) } catch let error as GuestError {
             throw GuestErrors.map(error, sandbox: record.name.rawValue)
         }

@@ -93,9 +93,11 @@ public final class HTTPClient: Sendable {
     /// no more) and written as it comes, so a large file never sits in memory; reads the whole
     /// response. A body that ends short of `length`, or runs past it, fails the request
     /// (`invalidRequest`) before the server could take it as complete. A server that answers early
-    /// (413) and closes stops the body; its answer is returned.
+    /// (413) and closes stops the body; its answer is returned. With `onChunk`, the response body goes
+    /// there piece by piece as it arrives instead of into the returned response.
     public func send(
-        method: String, path: String, headers: HTTPHeaders = [], length: Int, body next: () -> [UInt8]?
+        method: String, path: String, headers: HTTPHeaders = [], length: Int, body next: () -> [UInt8]?,
+        onChunk: (([UInt8]) -> Void)? = nil
     ) throws(HTTPClientError) -> HTTPClientResponse {
         var received: [UInt8] = []
         let head = try serializeRequest(method: method, path: path, headers: headers, body: [], contentLength: length)
@@ -103,8 +105,13 @@ public final class HTTPClient: Sendable {
         defer { fd.close() }
         if timeoutMilliseconds > 0 { fd.setReceiveTimeout(milliseconds: timeoutMilliseconds) }
         var response = try withoutActuallyEscaping(next) { (next) throws(HTTPClientError) -> HTTPClientResponse in
-            try Self.exchange(on: fd, request: head, body: (length, next), method: method, onHead: { _, _ in }, onBody: { received += $0 })
-                .response
+            try Self.exchange(
+                on: fd, request: head, body: (length, next), method: method, onHead: { _, _ in },
+                onBody: { chunk in
+                    if let onChunk { onChunk(chunk) } else { received += chunk }
+                }
+            )
+            .response
         }
         response.body = received
         return response

@@ -259,12 +259,17 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     /// Where commands start when a request names no `cwd` (an image's `WorkingDir`); nil keeps
     /// /workspace. Replaced with the environment (`replace_env`).
     public var workingDir: String?
+    /// Who commands run as (an image's `User`: `name`, `uid`, `name:group`, `uid:gid`), resolved in the
+    /// guest; nil keeps `lohar`. Replaced with the environment (`replace_env`).
+    public var user: String?
 
     public init(
         hostname: String? = nil, env: [String: String] = [:], secrets: [String: String] = [:], files: [File] = [],
         address: String? = nil, gateway: String? = nil, dns: [String] = [], initScript: String? = nil, token: String? = nil,
-        entropy: String? = nil, replaceEnvironment: Bool = true, diskBytes: UInt64? = nil, workingDir: String? = nil
+        entropy: String? = nil, replaceEnvironment: Bool = true, diskBytes: UInt64? = nil, workingDir: String? = nil,
+        user: String? = nil
     ) {
+        self.user = user
         self.workingDir = workingDir
         self.diskBytes = diskBytes
         self.entropy = entropy
@@ -281,7 +286,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case hostname, env, secrets, files, address, gateway, dns, token, entropy, mac, hosts
+        case hostname, env, secrets, files, address, gateway, dns, token, entropy, mac, hosts, user
         case diskBytes = "disk_bytes"
         case workingDir = "cwd"
         case initScript = "init"
@@ -305,6 +310,7 @@ public struct GuestConfig: Codable, Equatable, Sendable {
         replaceEnvironment = try c.decodeIfPresent(Bool.self, forKey: .replaceEnvironment) ?? true
         diskBytes = try c.decodeIfPresent(UInt64.self, forKey: .diskBytes)
         workingDir = try c.decodeIfPresent(String.self, forKey: .workingDir)
+        user = try c.decodeIfPresent(String.self, forKey: .user)
     }
 }
 

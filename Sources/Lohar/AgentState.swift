@@ -15,6 +15,8 @@ final class AgentState: Sendable {
         var env: [String: String] = [:]
         var secrets: [String: String] = [:]
         var workingDirectory: String?
+        /// The image's `User`, resolved in this guest; nil runs commands as `base.user`.
+        var user: UserSpec?
         var token: String
         var lastActivityMs: Int
         var openOperations = 0
@@ -35,6 +37,11 @@ final class AgentState: Sendable {
     func environment(overriding request: [String: String]) -> [String: String] {
         var env = base.defaultEnvironment
         runtime.withLock { r in
+            if let user = r.user {
+                env["HOME"] = user.home
+                env["USER"] = user.name ?? String(user.uid)
+                env["LOGNAME"] = env["USER"]
+            }
             for (k, v) in r.env { env[k] = v }
             for (k, v) in r.secrets { env[k] = v }
         }
@@ -46,12 +53,18 @@ final class AgentState: Sendable {
     /// `WorkingDir`), else the configuration's.
     var workingDirectory: String { runtime.withLock { $0.workingDirectory } ?? base.defaultWorkingDirectory }
 
-    /// Records the sandbox-wide env, secrets, working directory and token from `configure` (kept in memory only).
-    func apply(env: [String: String], secrets: [String: String], workingDirectory: String? = nil, token: String?) {
+    /// The identity commands and written files get: the image's `User` when it has one, else the
+    /// configuration's.
+    var user: (uid: Int32, gid: Int32)? { runtime.withLock { $0.user }.map { ($0.uid, $0.gid) } ?? base.user }
+
+    /// Records the sandbox-wide env, secrets, working directory, user and token from `configure` (kept
+    /// in memory only).
+    func apply(env: [String: String], secrets: [String: String], workingDirectory: String? = nil, user: UserSpec? = nil, token: String?) {
         runtime.withLock { r in
             r.env = env
             r.secrets = secrets
             r.workingDirectory = workingDirectory.flatMap { $0.isEmpty ? nil : $0 }
+            r.user = user
             if let token { r.token = token }
         }
     }

@@ -28,7 +28,9 @@ extension AgentSession {
             writeHosts()
         }
         if config.replaceEnvironment {
-            state.apply(env: config.env, secrets: config.secrets, workingDirectory: config.workingDir, token: config.token)
+            state.apply(
+                env: config.env, secrets: config.secrets, workingDirectory: config.workingDir, user: try config.user.map(resolveUser),
+                token: config.token)
         } else {
             state.apply(token: config.token)
         }
@@ -72,7 +74,7 @@ extension AgentSession {
         guard path.hasPrefix("/"), let perms = mode_t(mode, radix: 8) else {
             throw WireErrorMessage(code: .badRequest, message: "file \(path): need an absolute path and an octal mode")
         }
-        let user = state.base.user
+        let user = state.user
         try GuestFile.write(bytes, to: path, mode: perms, owner: user.map { AtomicFile.Owner(uid: uid_t($0.uid), gid: gid_t($0.gid)) })
     }
 
@@ -104,6 +106,17 @@ extension AgentSession {
             usleep(10_000)
         }
         try runRoot(["resize2fs", "/dev/vda"])
+    }
+
+    /// The image's `User` against this guest's own /etc/passwd and /etc/group, read at each configure:
+    /// a user added since the image was made (a fork of a sandbox that ran `useradd`) is found.
+    private func resolveUser(_ spec: String) throws -> UserSpec {
+        do {
+            func text(_ path: String) -> String { (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+            return try UserSpec.resolve(spec, passwd: text("/etc/passwd"), group: text("/etc/group"))
+        } catch {
+            throw WireErrorMessage(code: .badRequest, message: "user \(spec): \(error)")
+        }
     }
 
     /// Runs a system command as root (network setup, resize2fs); throws with its output when it fails.

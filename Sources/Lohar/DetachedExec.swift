@@ -18,14 +18,14 @@ extension AgentSession {
         guard fd >= 0 else { return context.fail(.permissionDenied, "cannot open \(output): \(Errno.current)") }
         let file = FileDescriptor(rawValue: fd)
         defer { file.close() }
-        if let user = state.base.user { _ = fchown(fd, uid_t(user.uid), gid_t(user.gid)) }
+        if let user = state.user { _ = fchown(fd, uid_t(user.uid), gid_t(user.gid)) }
         var spawn = Spawn(
             path: path, arguments: request.argv, environment: env.map { "\($0.key)=\($0.value)" }.sorted(),
             workingDirectory: request.cwd ?? state.workingDirectory)
         spawn.standardOutput = fd
         spawn.standardError = fd
         spawn.newSession = true
-        if let user = state.base.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
+        if let user = state.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
         do {
             let pid = try spawn.run()
             state.waiter.onExit(of: pid) { _ in }

@@ -56,7 +56,7 @@ final class ExecStream: GuestStream {
             spawn.standardInput = input?.read.rawValue ?? -1
             spawn.standardOutput = out.write.rawValue
             spawn.standardError = err.write.rawValue
-            if let user = state.base.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
+            if let user = state.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
             // Its own process group, so a kill reaches everything it started.
             spawn.newProcessGroup = true
             let pid = try spawn.run()

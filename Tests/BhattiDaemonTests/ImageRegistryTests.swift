@@ -175,11 +175,15 @@ struct ImageImportDefaultsTests {
         #expect(env == ["A": "2", "B": "x=y", "E": ""])
     }
 
-    @Test("the image's env and working dir sit under the create's own env")
+    @Test("the image's env, working dir and user sit under the create's own env")
     func imageDefaults() {
-        let setup = GuestSetup(env: ["K": "mine"]).withImageDefaults(env: ["K": "image", "P": "/bin"], workingDirectory: "/app")
-        #expect(setup.env == ["K": "mine", "P": "/bin"] && setup.workingDirectory == "/app" && setup.replacesEnvironment)
-        let plain = GuestSetup().withImageDefaults(env: [:], workingDirectory: "")
-        #expect(plain.isEmpty && plain.workingDirectory == nil)
+        let setup = GuestSetup(env: ["K": "mine"]).withImageDefaults(
+            env: ["K": "image", "P": "/bin"], workingDirectory: "/app", user: "app")
+        #expect(
+            setup.env == ["K": "mine", "P": "/bin"] && setup.workingDirectory == "/app" && setup.user == "app" && setup.replacesEnvironment)
+        let plain = GuestSetup().withImageDefaults(env: [:], workingDirectory: "", user: "")
+        #expect(plain.isEmpty && plain.workingDirectory == nil && plain.user == nil)
+        let onlyUser = GuestSetup().withImageDefaults(env: [:], workingDirectory: nil, user: "0")
+        #expect(!onlyUser.isEmpty && onlyUser.replacesEnvironment)
     }
 }

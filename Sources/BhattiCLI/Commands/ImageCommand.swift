@@ -60,6 +60,7 @@ enum ImageCommand {
                 "Packages:    \(i.packageCount)",
             ]
             if let dir = i.workingDir { lines.append("Working dir: \(dir)") }
+            if let user = i.user { lines.append("User:        \(user)") }
             if !i.env.isEmpty {
                 lines.append("Env:         " + i.env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
             }
@@ -72,7 +73,7 @@ enum ImageCommand {
         case "import":
             guard rest.count == 2 else { throw UsageError("image import NAME FILE") }
             let (name, file) = (rest[0], rest[1])
-            let i = try ctx.decode(ImageDTO.self, try upload(file, to: .importImage(name), ctx: ctx, label: "importing image \(name)"))
+            let i = try importArchive(file, as: name, ctx: ctx)
             if ctx.json {
                 ctx.printJSON(i)
                 return 0
@@ -97,43 +98,105 @@ enum ImageCommand {
         return 0
     }
 
-    /// Streams `file` as the body of `route`'s request (never whole in memory), showing bytes sent of
-    /// the total on a terminal.
-    static func upload(_ file: String, to route: APIRoute, ctx: CLIContext, label: String) throws -> HTTPClientResponse {
+    /// Streams `file` as the body of an import (never whole in memory), showing on a terminal the
+    /// bytes sent, then the server's progress through the layers and the steps after them (its NDJSON
+    /// lines); returns the new image.
+    static func importArchive(_ file: String, as name: String, ctx: CLIContext) throws -> ImageDTO {
         let fd = open(file, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw CLIError.failure("cannot read \(file): \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { throw CLIError.failure("\(file) is not a regular file") }
         let total = Int(info.st_size)
-        let sent = Counter()
+        let shown = ImportDisplay(total: total)
+        let route = APIRoute.importImage(name)
+        var headers = ctx.headers
+        headers.set("Accept", APIVersion.ndjson)
         var failed: Int32 = 0
+        var lines = NDJSONLines()
+        var outcome: ImportStreamLine?
         let response: HTTPClientResponse
         do {
-            response = try Progress.run(
-                label, json: ctx.json, detail: { "\(sent.value.load(ordering: .relaxed) >> 20) of \(total >> 20) MiB" }
-            ) {
+            response = try Progress.run("importing image \(name)", json: ctx.json, detail: { shown.text }) {
                 var buffer = [UInt8](repeating: 0, count: 1 << 20)
-                return try ctx.client().send(method: route.method, path: route.path, headers: ctx.headers, length: total) {
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    guard n > 0 else {
-                        if n < 0 { failed = errno }
-                        return nil
-                    }
-                    sent.value.add(n, ordering: .relaxed)
-                    return Array(buffer[0..<n])
-                }
+                return try ctx.client().send(
+                    method: route.method, path: route.path, headers: headers, length: total,
+                    body: {
+                        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                        guard n > 0 else {
+                            if n < 0 { failed = errno }
+                            return nil
+                        }
+                        shown.sent(n)
+                        return Array(buffer[0..<n])
+                    },
+                    onChunk: { chunk in
+                        for line in lines.append(chunk) {
+                            guard let decoded = try? JSONDecoder().decode(ImportStreamLine.self, from: Data(line)) else { continue }
+                            if decoded.type == "image" || decoded.type == "error" { outcome = decoded } else { shown.server(decoded) }
+                        }
+                    })
             }
         } catch let error as HTTPClientError {
             if failed != 0 { throw CLIError.failure("reading \(file): \(String(cString: strerror(failed)))") }
             throw ctx.transportError(error)
         }
-        if response.status >= 400 { throw ctx.serverError(status: response.status, body: response.body) }
-        return response
+        // Refused before the import began (409, 413, 401): a plain error reply.
+        if response.status >= 400 { throw ctx.serverError(status: response.status, body: lines.head) }
+        switch outcome {
+        case let line? where line.type == "image":
+            guard let image = line.image else {
+                throw CLIError.failure("unexpected reply from the daemon: an image line without the image")
+            }
+            return image
+        case let line?:
+            let status = line.status ?? 500
+            throw CLIError.server(status: status, code: line.code ?? "http_\(status)", message: line.message ?? "the import failed")
+        case nil:
+            throw CLIError.failure("the daemon ended the import's reply without its outcome")
+        }
     }
 }
 
-/// Bytes sent so far, read by the progress line's timer.
-private final class Counter: Sendable {
-    let value = Atomic<Int>(0)
+/// What the import's progress line shows: bytes sent, then the server's own reports.
+private final class ImportDisplay: Sendable {
+    let total: Int
+    private let state = Mutex((sent: 0, server: String?.none))
+    init(total: Int) { self.total = total }
+
+    func sent(_ n: Int) { state.withLock { $0.sent += n } }
+
+    func server(_ line: ImportStreamLine) {
+        let text: String
+        if line.type == "progress", let done = line.layersDone, let layers = line.layers {
+            let read = (line.bytesRead ?? 0) >> 20
+            let of = (line.bytesTotal ?? 0) >> 20
+            text = "unpacking layer \(min(done + 1, layers)) of \(layers) (\(read) of \(of) MiB)"
+        } else {
+            text = line.message ?? line.type
+        }
+        state.withLock { $0.server = text }
+    }
+
+    var text: String {
+        state.withLock { s in s.server ?? "uploading \(s.sent >> 20) of \(total >> 20) MiB" }
+    }
+}
+
+/// Splits a byte stream into lines. `head` keeps the stream's first 64 KiB as they came: all of a
+/// plain (error) reply.
+struct NDJSONLines {
+    private var rest: [UInt8] = []
+    private(set) var head: [UInt8] = []
+
+    mutating func append(_ chunk: [UInt8]) -> [[UInt8]] {
+        head += chunk.prefix(max(0, 65_536 - head.count))
+        rest += chunk
+        var lines: [[UInt8]] = []
+        while let end = rest.firstIndex(of: UInt8(ascii: "\n")) {
+            lines.append(Array(rest[..<end]))
+            rest.removeSubrange(...end)
+        }
+        return lines
+    }
 }

@@ -14,6 +14,8 @@ public struct ImageEntry: Sendable {
     /// The environment and working directory its commands start with (from an import or a save).
     public var env: [String: String]
     public var workingDirectory: String?
+    /// Who its commands run as (an import's `User`); nil: `lohar`.
+    public var user: String?
     /// The built image: kernel, initramfs, rootfs and what they were made from.
     public var image: GuestImage
 
@@ -35,6 +37,8 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     public var createdAt: String?
     public var env: [String: String]?
     public var workingDir: String?
+    /// An import's `User`, as its config gives it.
+    public var user: String?
     /// For a `save`: the name of the sandbox whose disk it is.
     public var sandbox: String?
     /// The packages a recipe asked for (`bhatti image build NAME`); what is installed is `image.json`'s.
@@ -42,8 +46,9 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
 
     public init(
         owner: String? = nil, source: String, createdAt: String? = nil, env: [String: String]? = nil, workingDir: String? = nil,
-        sandbox: String? = nil, packages: [String]? = nil
+        user: String? = nil, sandbox: String? = nil, packages: [String]? = nil
     ) {
+        self.user = user
         self.packages = packages
         self.owner = owner
         self.sandbox = sandbox
@@ -54,7 +59,7 @@ public struct RegistryManifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case owner, source, env, sandbox, packages
+        case owner, source, env, user, sandbox, packages
         case createdAt = "created_at"
         case workingDir = "working_dir"
     }

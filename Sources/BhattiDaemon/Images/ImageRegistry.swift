@@ -1,6 +1,6 @@
 public import BhattiCore
 import BhattiEngine
-import BhattiImage
+public import BhattiImage
 public import BhattiStore
 import BhattiSystem
 public import Foundation
@@ -71,7 +71,7 @@ public actor ImageRegistry {
             ?? ISO8601DateFormatter().date(from: image.manifest.builtAt)
         return ImageEntry(
             name: name, directory: directory, owner: registry.owner, source: registry.source, createdAt: created, env: registry.env ?? [:],
-            workingDirectory: registry.workingDir, image: image)
+            workingDirectory: registry.workingDir, user: registry.user, image: image)
     }
 
     /// The images `user` may see, by name.
@@ -181,7 +181,7 @@ public actor ImageRegistry {
     /// `image.json` and `registry.json`, and renames the directory into place. Nothing is left on failure.
     /// Blocking (minutes for a large image): runs on its own thread.
     public nonisolated func importArchive(
-        _ archive: String, as name: String, owner: String?, progress: @escaping @Sendable (String) -> Void = { _ in }
+        _ archive: String, as name: String, owner: String?, progress: @escaping @Sendable (ImportEvent) -> Void = { _ in }
     ) async throws -> ImageEntry {
         let boot: GuestImage
         do { boot = try GuestImage.open(configuredDirectory) } catch {
@@ -201,23 +201,34 @@ public actor ImageRegistry {
             }
             let imported: ImportedImage
             do {
-                imported = try ImageArchive.importArchive(at: archive, into: staging + "/tree") { p in
-                    progress("\(p.bytesRead) of \(p.totalBytes) bytes, \(p.layersDone) of \(p.layerCount) layers")
-                }
+                imported = try ImageArchive.importArchive(at: archive, into: staging + "/tree") { progress(.unpacking($0)) }
             } catch let error as ImportError {
                 throw BhattiError(error.isInvalidArchive ? .invalidArgument : .internal, "import \(name): \(error)", cause: error)
             }
-            do { _ = try BootableImage.make(tree: staging + "/tree", boot: boot, into: staging + "/image", log: progress) } catch {
+            do {
+                _ = try BootableImage.make(tree: staging + "/tree", boot: boot, into: staging + "/image", log: { progress(.step($0)) })
+            } catch {
                 throw BhattiError(.internal, "import \(name): \(error)", cause: error)
             }
+            if !imported.defaults.user.isEmpty { try Self.checkUser(imported.defaults.user, tree: staging + "/tree", image: name) }
             let registry = RegistryManifest(
                 owner: owner, source: "import", createdAt: ISO8601DateFormatter().string(from: Date()),
                 env: ImageRegistry.environment(imported.defaults.env),
-                workingDir: imported.defaults.workingDir.isEmpty ? nil : imported.defaults.workingDir)
+                workingDir: imported.defaults.workingDir.isEmpty ? nil : imported.defaults.workingDir,
+                user: imported.defaults.user.isEmpty ? nil : imported.defaults.user)
             try Self.install(staging + "/image", as: destination, registry: registry)
             log.info("image.imported", ["image": name, "owner": owner ?? "", "layers": "\(imported.diffIDs.count)"])
             guard let entry = self.open(name, destination) else { throw BhattiError(.internal, "imported image \(name) does not open") }
             return entry
+        }
+    }
+
+    /// Refuses an import whose `User` its own /etc/passwd and /etc/group (regular files by now: the
+    /// bootable step made them so) do not resolve, so the mistake is the import's, not every exec's.
+    static func checkUser(_ user: String, tree: String, image: String) throws(BhattiError) {
+        func text(_ path: String) -> String { (try? readWholeFile(tree + path)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
+        do { _ = try UserSpec.resolve(user, passwd: text("/etc/passwd"), group: text("/etc/group")) } catch {
+            throw BhattiError(.invalidArgument, "import \(image): the config's User \(user): \(error)", cause: error)
         }
     }
 
@@ -264,7 +275,7 @@ public actor ImageRegistry {
             }
             let registry = RegistryManifest(
                 owner: owner, source: "save", createdAt: ISO8601DateFormatter().string(from: Date()), env: source.env,
-                workingDir: source.workingDirectory, sandbox: sandbox)
+                workingDir: source.workingDirectory, user: source.user, sandbox: sandbox)
             try Self.install(staging, as: destination, registry: registry)
             log.info("image.saved", ["image": name, "owner": owner, "sandbox": sandbox])
             guard let entry = self.open(name, destination) else { throw BhattiError(.internal, "saved image \(name) does not open") }
@@ -309,4 +320,12 @@ public actor ImageRegistry {
         }
         return removed
     }
+}
+
+/// What an import reports while it works, on its own thread.
+public enum ImportEvent: Sendable {
+    /// The layers being read and applied.
+    case unpacking(ImportProgress)
+    /// A step after the layers (adding lohar, making the file system).
+    case step(String)
 }

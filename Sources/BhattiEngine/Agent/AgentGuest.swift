@@ -124,7 +124,7 @@ extension GuestConfig {
             env: settings.env, secrets: settings.secrets,
             files: settings.files.map { File(path: $0.path, content: $0.content, mode: $0.mode) },
             initScript: settings.initScript, replaceEnvironment: settings.replaceEnvironment,
-            workingDir: settings.workingDirectory)
+            workingDir: settings.workingDirectory, user: settings.user)
         hosts = settings.hosts
     }
 }

@@ -75,11 +75,14 @@ public struct GuestSettings: Sendable, Equatable {
     public var hosts: [String: String]?
     /// Where commands start when a request names none (an image's `WorkingDir`); nil: /workspace.
     public var workingDirectory: String?
+    /// Who commands run as (an image's `User`); nil: `lohar`.
+    public var user: String?
     public init(
         env: [String: String], secrets: [String: String], files: [GuestFile], initScript: String?, replaceEnvironment: Bool,
-        hosts: [String: String]?, workingDirectory: String? = nil
+        hosts: [String: String]?, workingDirectory: String? = nil, user: String? = nil
     ) {
         self.workingDirectory = workingDirectory
+        self.user = user
         self.env = env
         self.secrets = secrets
         self.files = files

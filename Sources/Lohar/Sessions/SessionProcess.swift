@@ -29,7 +29,7 @@ struct SessionLaunch: Sendable {
         let env = agent.environment(overriding: overrides)
         let argv = request.argv.isEmpty ? loginShell(searchPath: env["PATH"] ?? "") : request.argv
         self.init(
-            argv: argv, tty: request.tty, environment: env, cwd: request.cwd ?? agent.workingDirectory, user: agent.base.user)
+            argv: argv, tty: request.tty, environment: env, cwd: request.cwd ?? agent.workingDirectory, user: agent.user)
         if let rows = request.rows, rows > 0 { self.rows = rows }
         if let cols = request.cols, cols > 0 { self.cols = cols }
         idleTimeout = request.idleTimeoutSeconds

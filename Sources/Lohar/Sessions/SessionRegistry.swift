@@ -78,7 +78,7 @@ final class SessionRegistry: Sendable {
     func startInit(script: String, state agent: AgentState) throws {
         let env = agent.environment(overriding: ["TERM": "xterm-256color"])
         let launch = SessionLaunch(
-            argv: ["sh", "-c", script], tty: true, environment: env, cwd: agent.workingDirectory, user: agent.base.user)
+            argv: ["sh", "-c", script], tty: true, environment: env, cwd: agent.workingDirectory, user: agent.user)
         _ = try start(launch, id: SessionRegistry.initID, agent: agent)
     }
 
