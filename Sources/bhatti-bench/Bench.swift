@@ -16,6 +16,10 @@ struct Bench {
     let pings: Int
     let cli: String?
     let thermal: ThermalOptions
+    /// Image imports (each with a cold and a template create of the new image); 0 skips them.
+    var imageImports = 0
+    /// Only the image rows (`--images-only`).
+    var imagesOnly = false
     /// Where the bench's daemons keep their data: the daemon's default data directory.
     static let dataRoot = "/var/lib/bhatti"
 
@@ -34,8 +38,8 @@ struct Bench {
         var notes: [String] = []
         var tiers: ThermalReport?
         do {
-            if !thermal.only { (rows, notes) = try await core(daemon, api) }
-            if thermal.enabled, ProcessInfo.processInfo.environment["BHATTI_BENCH_EXEC_ONLY"] == nil {
+            if !thermal.only && !imagesOnly { (rows, notes) = try await core(daemon, api) }
+            if thermal.enabled, !imagesOnly, ProcessInfo.processInfo.environment["BHATTI_BENCH_EXEC_ONLY"] == nil {
                 tiers = try await thermal.bench(daemon, api).run()
             }
         } catch {
@@ -43,7 +47,13 @@ struct Bench {
             throw error
         }
         await daemon.stop()
-        var out = render(rows, thermal: tiers, accelerator: daemon)
+        // On a daemon of their own, after this one, so neither's VMs share the CPUs with the other's.
+        if imageImports > 0, !thermal.only {
+            let (imageRows, note) = try await ImageBench(imageDirectory: imageDirectory, imports: imageImports, cli: cli).run()
+            rows += imageRows
+            notes.append(note)
+        }
+        var out = render(rows, thermal: tiers, accelerator: daemon, seedTable: !imagesOnly)
         let shown = notes.filter { !$0.isEmpty }
         if !shown.isEmpty { out += "\n" + shown.joined(separator: "\n\n") + "\n" }
         if let tiers { out += "\n" + tiers.markdown }
@@ -305,7 +315,7 @@ struct Bench {
         return (rows, [apiNote, targetTable, throughputNote, neighbourNote, wrkNote, tenancyNote])
     }
 
-    func render(_ rows: [Samples], thermal: ThermalReport?, accelerator daemon: Daemon) -> String {
+    func render(_ rows: [Samples], thermal: ThermalReport?, accelerator daemon: Daemon, seedTable withSeed: Bool = true) -> String {
         let probe = try? AcceleratorProbe.decide(daemon.configuration.accelerator, facts: .current())
         let cpu =
             (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
@@ -338,6 +348,7 @@ struct Bench {
 
             """
         out += rows.map(\.row).joined(separator: "\n") + "\n"
+        guard withSeed else { return out }
         out += """
 
             ## Against the seed project

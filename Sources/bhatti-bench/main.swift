@@ -10,6 +10,7 @@ import Foundation
 let usage = """
     usage: bhatti-bench IMAGE_DIR OUT.md [--boots N] [--execs N] [--pings N] [--cli PATH]
            [--cycles N] [--warm-wakes N] [--cold-wakes N] [--fleet N] [--fleet-rounds N] [--thermal-only]
+           [--image-imports N] [--images-only]
     """
 let args = CommandLine.arguments
 guard args.count >= 3 else {
@@ -29,9 +30,11 @@ thermal.fleet = option("--fleet", thermal.fleet)
 thermal.fleetRounds = option("--fleet-rounds", thermal.fleetRounds)
 thermal.templateCreates = option("--template-creates", thermal.templateCreates)
 thermal.only = args.contains("--thermal-only")
-let report = try await Bench(
+var bench = Bench(
     imageDirectory: args[1], boots: option("--boots", 10), execs: option("--execs", 200), pings: option("--pings", 2000), cli: cliPath,
-    thermal: thermal
-).run()
+    thermal: thermal)
+bench.imageImports = option("--image-imports", 6)
+bench.imagesOnly = args.contains("--images-only")
+let report = try await bench.run()
 try report.write(toFile: args[2], atomically: true, encoding: .utf8)
 print(report)
