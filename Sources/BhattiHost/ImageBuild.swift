@@ -28,6 +28,7 @@ enum ImageBuild {
             var config = try args.value("--config").map { try DaemonConfiguration.load(file: $0) } ?? DaemonConfiguration()
             if let v = args.value("--data-dir") { config.dataDirectory = Serve.absolute(v) }
             let images = config.dataDirectory + "/images"
+            try ImagePublish.checkReplaceable(images: images, name: name)
             let staging = ImagePublish.stagingDirectory(images: images, name: name)
             target = (images, name, staging)
             out = staging

@@ -16,6 +16,21 @@ enum ImagePublish {
 
     static func stagingDirectory(images: String, name: String) -> String { "\(images)/.build-\(name)" }
 
+    /// A build replaces only what a build made: an image a user imported or saved (names are one
+    /// namespace across users) is refused before anything is built, as the daemon refuses an import
+    /// of a taken name.
+    static func checkReplaceable(images: String, name: String) throws {
+        guard let data = FileManager.default.contents(atPath: "\(images)/\(name)/\(RegistryManifest.fileName)") else { return }
+        guard let registry = try? JSONDecoder().decode(RegistryManifest.self, from: data) else {
+            throw CLIError.failure(
+                "image \(name) exists and its \(RegistryManifest.fileName) is unreadable: delete it or pick another name")
+        }
+        if registry.owner != nil || registry.source == "import" || registry.source == "save" {
+            let whose = registry.owner.map { "a private \(registry.source) of user \($0)" } ?? "an \(registry.source)"
+            throw CLIError.failure("image \(name) is \(whose), not a build: delete it (`bhatti image delete \(name)`) or pick another name")
+        }
+    }
+
     /// Puts the image built in `staging` into `images/name` with `registry` beside it; returns false
     /// (and changes nothing) when the image there already has the same files and registry facts.
     static func publish(staging: String, images: String, name: String, registry: RegistryManifest) throws -> Bool {

@@ -20,10 +20,12 @@ public enum ImageBuilder {
         }
         let runner = CommandRunner(tools: tools)
         let layout = ImageLayout(options.outputDirectory)
-        try FileOps.makeDirectory(layout.stamps)
-        try FileOps.makeDirectory(layout.cache)
+        // Locked before anything is written in it: a second build of the directory changes nothing.
+        try FileOps.makeDirectory(layout.directory)
         let lock = try DirectoryLock(layout.directory)
         defer { lock.release() }
+        try FileOps.makeDirectory(layout.stamps)
+        try FileOps.makeDirectory(layout.cache)
 
         let previous = try? ImageManifest.read(layout.manifest)
         let mirror = options.mirror ?? AptSources.mirror(for: options.suite)
