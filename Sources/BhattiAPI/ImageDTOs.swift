@@ -7,6 +7,8 @@ public struct ImageDTO: Codable, Equatable, Sendable {
     public var visibility: String
     /// `build`, `import` or `save`.
     public var source: String
+    /// True for the image a create without `image` boots.
+    public var isDefault: Bool
     /// The root file system's size: the smallest `disk_mb` a sandbox of it takes.
     public var diskMB: Int
     public var kernelVersion: String
@@ -22,8 +24,10 @@ public struct ImageDTO: Codable, Equatable, Sendable {
 
     public init(
         name: String, visibility: String, source: String, diskMB: Int, kernelVersion: String, createdAt: String?,
-        env: [String: String], workingDir: String?, user: String? = nil, packageCount: Int, packages: [String: String]?
+        env: [String: String], workingDir: String?, user: String? = nil, packageCount: Int, packages: [String: String]?,
+        isDefault: Bool = false
     ) {
+        self.isDefault = isDefault
         self.user = user
         self.name = name
         self.visibility = visibility
@@ -39,6 +43,7 @@ public struct ImageDTO: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case name, visibility, source, env, user, packages
+        case isDefault = "default"
         case diskMB = "disk_mb"
         case kernelVersion = "kernel_version"
         case createdAt = "created_at"

@@ -138,7 +138,7 @@ public struct APIHandler: HTTPHandler {
         case .saveImage(let id):
             let body = try decodeBody(SaveImageRequest.self, from: request, known: SaveImageRequest.knownFields)
             let entry = try await service.saveImage(of: ref(id), name: body.name)
-            return try json(ImageHandlers.dto(entry, packages: false), status: 201)
+            return try json(ImageHandlers.dto(entry, packages: false, images: service.images), status: 201)
         case .exec(let id):
             return try await ExecHandler.exec(request, id: ref(id), service: service)
         case .readFile(let id), .statFile(let id), .writeFile(let id):

@@ -9,11 +9,11 @@ import Glibc
 /// `/v1/images`: the registry's answers as DTOs. A private image of another user is a 404 (the registry's).
 enum ImageHandlers {
     static func list(_ images: ImageRegistry, caller: Caller) async throws -> HTTPResponse {
-        try json(await images.list(visibleTo: caller.owner).map { dto($0, packages: false) })
+        try json(await images.list(visibleTo: caller.owner).map { dto($0, packages: false, images: images) })
     }
 
     static func inspect(_ name: String, _ images: ImageRegistry, caller: Caller) async throws -> HTTPResponse {
-        try json(dto(try await images.find(name, visibleTo: caller.owner), packages: true))
+        try json(dto(try await images.find(name, visibleTo: caller.owner), packages: true, images: images))
     }
 
     static func delete(_ name: String, _ images: ImageRegistry, caller: Caller) async throws -> HTTPResponse {
@@ -43,7 +43,7 @@ enum ImageHandlers {
             return streamedImport(upload, as: name, owner: owner, images: images)
         }
         let entry = try await finishImport(upload, as: name, owner: owner, images: images)
-        return try json(dto(entry, packages: false), status: 201)
+        return try json(dto(entry, packages: false, images: images), status: 201)
     }
 
     /// Makes the image from the received upload, then removes the upload and the name's claim,
@@ -94,7 +94,7 @@ enum ImageHandlers {
                 }
             }
             switch await outcome {
-            case .success(let entry): await send(ImportStreamLine(type: "image", image: dto(entry, packages: false)))
+            case .success(let entry): await send(ImportStreamLine(type: "image", image: dto(entry, packages: false, images: images)))
             case .failure(let error):
                 let failure = error as? BhattiError ?? BhattiError(.internal, "import \(name)", cause: error)
                 if failure.code == .internal { images.log.error("image.import_failed", ["image": name, "error": failure.description]) }
@@ -126,12 +126,13 @@ enum ImageHandlers {
         }
     }
 
-    static func dto(_ entry: ImageEntry, packages: Bool) -> ImageDTO {
+    static func dto(_ entry: ImageEntry, packages: Bool, images: ImageRegistry) -> ImageDTO {
         let manifest = entry.image.manifest
         return ImageDTO(
             name: entry.name, visibility: entry.owner == nil ? "public" : "private", source: entry.source, diskMB: entry.diskMB,
             kernelVersion: manifest.kernelVersion, createdAt: entry.createdAt.map(iso8601), env: entry.env,
             workingDir: entry.workingDirectory, user: entry.user, packageCount: manifest.packages.count,
-            packages: packages ? manifest.packages : nil)
+            packages: packages ? manifest.packages : nil,
+            isDefault: images.isDefault(entry))
     }
 }

@@ -81,6 +81,21 @@ struct ImageRegistryTests {
         #expect(try await registry.acquire(nil, for: "u2").name == "default")
     }
 
+    @Test("an --image-dir inside the registry (make serve's dev) is listed once, under its name, as the default; default still finds it")
+    func configuredInsideRegistry() async throws {
+        let dev = ImageRegistry(
+            dataDirectory: data, configuredDirectory: data + "/images/shared/", defaultName: "shared", store: store,
+            log: Logger(sink: { _ in }))
+        let listed = await dev.list(visibleTo: "u2")
+        #expect(listed.map(\.name) == ["shared"])
+        #expect(listed.map(dev.isDefault) == [true])
+        let alias = try await dev.find("default", visibleTo: "u2")
+        #expect(dev.isDefault(alias) && alias.directory == data + "/images/shared/")
+        // The usual layout: default is its own directory, and it alone is the default.
+        let plain = await registry.list(visibleTo: "u2")
+        #expect(plain.map(\.name) == ["default", "shared"] && plain.map(registry.isDefault) == [true, false])
+    }
+
     @Test("a half-made image directory is not listed; a missing default says how to build it")
     func incomplete() async throws {
         try FileManager.default.removeItem(atPath: data + "/images/shared/image.json")

@@ -91,7 +91,9 @@ struct ImageImportTests {
                 }
             }
             let lines = try await streamed("bbn", oci)
-            #expect(lines.contains { $0["type"] as? String == "progress" && $0["layers"] as? Int == 2 && $0["layers_done"] as? Int == 2 }, "\(lines)")
+            #expect(
+                lines.contains { $0["type"] as? String == "progress" && $0["layers"] as? Int == 2 && $0["layers_done"] as? Int == 2 },
+                "\(lines)")
             #expect(lines.contains { $0["type"] as? String == "step" })
             let last = try #require(lines.last)
             #expect(last["type"] as? String == "image" && (last["image"] as? [String: Any])?["name"] as? String == "bbn", "\(lines)")

@@ -43,7 +43,11 @@ enum ImageCommand {
                 return 0
             }
             let rows = images.map { i in
-                [i.name, i.visibility, i.source, SandboxCommands.mebibytes(i.diskMB), i.kernelVersion, i.createdAt ?? "-"]
+                [
+                    i.name + (i.isDefault ? " (default)" : ""), i.visibility, i.source, SandboxCommands.mebibytes(i.diskMB),
+                    i.kernelVersion,
+                    i.createdAt ?? "-",
+                ]
             }
             print(SandboxCommands.table(header: ["NAME", "VISIBILITY", "SOURCE", "DISK", "KERNEL", "CREATED"], rows: rows))
         case "inspect", "info":

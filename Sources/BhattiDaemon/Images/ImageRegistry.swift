@@ -74,9 +74,24 @@ public actor ImageRegistry {
             workingDirectory: registry.workingDir, user: registry.user, image: image)
     }
 
-    /// The images `user` may see, by name.
+    /// The images `user` may see, by name. `default` is left out when it is another listed image's
+    /// directory (`--image-dir <data-dir>/images/dev`): one image, listed once, under its own name.
     public func list(visibleTo user: String) -> [ImageEntry] {
-        directories().compactMap { open($0.name, $0.directory) }.filter { $0.isVisible(to: user) }
+        let all = directories()
+        let aliased = all.dropFirst().contains { Self.sameDirectory($0.directory, configuredDirectory) }
+        return all.filter { !(aliased && $0.name == "default") }.compactMap { open($0.name, $0.directory) }.filter {
+            $0.isVisible(to: user)
+        }
+    }
+
+    /// Whether a create without an image boots `entry`: the default name, or the `default` alias of
+    /// the configured directory that the default name also lists.
+    public nonisolated func isDefault(_ entry: ImageEntry) -> Bool {
+        entry.name == defaultName || (entry.name == "default" && Self.sameDirectory(entry.directory, root + "/" + defaultName))
+    }
+
+    nonisolated static func sameDirectory(_ a: String, _ b: String) -> Bool {
+        URL(fileURLWithPath: a).standardizedFileURL.path == URL(fileURLWithPath: b).standardizedFileURL.path
     }
 
     /// An image `user` may see, or 404: one that exists but is another user's is missing to them too.
