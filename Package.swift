@@ -45,6 +45,9 @@ let package = Package(
         .target(name: "BhattiAge", dependencies: ["COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiHTTP", dependencies: ["CBhattiShim", "BhattiSystem", "COpenSSL"], swiftSettings: strict),
         .target(name: "BhattiAPI", dependencies: ["BhattiCore", "BhattiSystem"], swiftSettings: strict),
+        // The E2B wire formats, pure (no I/O): Connect framing and errors, proto3-JSON envd messages,
+        // and the control plane's REST models, for serving the official e2b SDK.
+        .target(name: "BhattiE2B", swiftSettings: strict),
         .target(
             name: "BhattiDaemon",
             dependencies: [
@@ -90,6 +93,8 @@ let package = Package(
             swiftSettings: strict),
         // The route table as data: the matcher and the client's paths, no server.
         .testTarget(name: "BhattiAPITests", dependencies: ["BhattiAPI"], swiftSettings: strict),
+        // The E2B codecs as tables, with fixtures the e2b SDK 2.63.0 itself produced and parsed.
+        .testTarget(name: "BhattiE2BTests", dependencies: ["BhattiE2B"], swiftSettings: strict),
         .testTarget(name: "BhattiCLITests", dependencies: ["BhattiCLI", "BhattiAPI", "BhattiHTTP"], swiftSettings: strict),
         .testTarget(
             name: "IntegrationTests",
