@@ -48,6 +48,20 @@ struct ConnectEnvelopeTests {
         #expect(decoder.bufferedByteCount == 0)
     }
 
+    @Test("the SDK's Start request body, as captured on the wire, is one envelope")
+    func sdkStartRequest() throws {
+        // e2b 2.63.0 `commands.run("echo hi")`: POST /process.Process/Start, chunked body.
+        let json = #"{"process":{"cmd":"/bin/bash","args":["-l","-c","echo hi"]},"stdin":false}"#
+        let wire: [UInt8] = [0x00, 0x00, 0x00, 0x00, 0x4A] + Array(json.utf8)
+        var decoder = ConnectEnvelopeDecoder(direction: .requests, maxMessageBytes: 4096)
+        let out = try decoder.feed(wire)
+        try decoder.finish()
+        #expect(out == [ConnectEnvelope(payload: Array(json.utf8))])
+        let request = try EnvdProcess.StartRequest(envelopePayload: out[0].payload)
+        #expect(request.process?.args == ["-l", "-c", "echo hi"])
+        #expect(request.stdin == false)
+    }
+
     struct Refusal: Sendable, CustomStringConvertible {
         let name: String
         let direction: ConnectEnvelopeDecoder.Direction
@@ -115,5 +129,11 @@ struct ConnectEnvelopeTests {
         var responses = ConnectEnvelopeDecoder(direction: .responses, maxMessageBytes: 16)
         _ = try responses.feed(ConnectEnvelope(payload: Array("{}".utf8)).encoded())
         #expect(throws: ConnectFramingError.missingEndStream) { try responses.finish() }
+    }
+
+    @Test("an empty data envelope decodes to the default message, as connect-go skips the codec for it")
+    func emptyPayload() throws {
+        #expect(try EnvdProcess.ConnectRequest(envelopePayload: []) == EnvdProcess.ConnectRequest())
+        #expect(throws: WireDecodingError.self) { try EnvdProcess.ConnectRequest(protoJSON: [UInt8]()) }
     }
 }

@@ -74,6 +74,18 @@ struct ConnectErrorTests {
         #expect(throws: WireDecodingError.self) { try ConnectEndStream(json: Array(#"{"error":null}"#.utf8)) }
         #expect(throws: WireDecodingError.self) { try ConnectEndStream(json: Array(#"{"error":{}}"#.utf8)) }
     }
+
+    @Test("a message that does not decode answers invalid_argument, as connect-go does")
+    func decodeFailureCode() {
+        #expect(throws: WireDecodingError.self) { try EnvdProcess.SendSignalRequest(protoJSON: Array("{".utf8)) }
+        do {
+            _ = try EnvdProcess.SendSignalRequest(protoJSON: Array(#"{"process":{"pid":"x"}}"#.utf8))
+            Issue.record("decoded a string pid")
+        } catch {
+            #expect(error.connectError.code == .invalidArgument)
+            #expect(error.message.contains("process.pid"))
+        }
+    }
 }
 
 func string(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }

@@ -59,4 +59,14 @@ struct ConnectRequestHeadTests {
         #expect(throws: Never.self) { try ConnectRequestHead.checkProtocolVersion("1") }
         #expect(throws: ConnectError.self) { try ConnectRequestHead.checkProtocolVersion("2") }
     }
+
+    @Test("procedures: paths and which are enveloped")
+    func procedures() {
+        #expect(EnvdProcedure(rawValue: "/process.Process/Start") == .processStart)
+        #expect(EnvdProcedure.allCases.count == 17)
+        let streaming = Set(EnvdProcedure.allCases.filter { $0.kind == .streaming })
+        #expect(streaming == [.processStart, .processConnect, .processStreamInput, .filesystemWatchDir])
+        #expect(EnvdProcedure.allCases.filter(\.isServerStreaming).count == 3)
+        #expect(EnvdProcedure.filesystemListDir.path == "/filesystem.Filesystem/ListDir")
+    }
 }
