@@ -51,6 +51,7 @@ struct HostileInputTests {
                 (try? EnvdProcess.SendSignalRequest(protoJSON: body)) != nil,
                 (try? EnvdProcess.StartResponse(protoJSON: body)) != nil,
                 (try? EnvdFilesystem.StatResponse(protoJSON: body)) != nil,
+                (try? ControlPlaneJSON.decode(NewSandbox.self, from: body)) != nil,
                 (try? ConnectEndStream(json: body)) != nil,
             ]
             decoded += attempts.filter { $0 }.count
