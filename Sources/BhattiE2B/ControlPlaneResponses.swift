@@ -12,8 +12,10 @@ public enum SandboxState: String, Codable, Equatable, Sendable {
 /// Answer of create (201), connect (200 running, 201 resumed) and resume (201).
 ///
 /// Required: templateID, sandboxID, clientID, envdVersion. The SDK then talks to envd with
-/// `X-Access-Token: envdAccessToken` (when given) and `E2b-Sandbox-Id: sandboxID` headers, at
-/// `E2B_SANDBOX_URL` when set, else `https://49983-{sandboxID}.{domain}` (domain null: the SDK's own).
+/// `X-Access-Token: envdAccessToken` (when given), `E2b-Sandbox-Id: sandboxID` and
+/// `E2b-Sandbox-Port: 49983` headers, at `E2B_SANDBOX_URL` when set (one URL for every sandbox, so
+/// the header is what routes), `http://localhost:49983` with `E2B_DEBUG`, `https://sandbox.{domain}`
+/// for E2B's own domains, else `https://49983-{sandboxID}.{domain}` (domain null: the SDK's own).
 public struct Sandbox: Codable, Equatable, Sendable {
     public var templateID: String
     public var sandboxID: String

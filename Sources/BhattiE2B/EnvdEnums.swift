@@ -16,7 +16,8 @@ extension EnvdProcess {
 
 extension EnvdFilesystem {
     /// `filesystem.FileType`. Newer envd reports a symlink's target type here and marks the link with
-    /// `EntryInfo.isSymlink`; older envd reported `symlink` here. The SDK reads both.
+    /// `EntryInfo.isSymlink`; older envd reported `symlink` here. The SDK reads both, and drops ListDir
+    /// entries whose type is unspecified.
     public struct FileType: ProtoEnum {
         public var rawValue: Int32
         public init(rawValue: Int32) { self.rawValue = rawValue }

@@ -29,8 +29,8 @@ public enum EnvdProcedure: String, CaseIterable, Sendable {
         }
     }
 
-    /// The SDK's Python `watch_dir` polls CreateWatcher/GetWatcherEvents/RemoveWatcher; WatchDir is the
-    /// JS SDK's streaming form.
+    /// Answered with a stream of events. The Python SDK's `watch_dir` polls CreateWatcher,
+    /// GetWatcherEvents and RemoveWatcher instead of calling WatchDir.
     public var isServerStreaming: Bool {
         switch self {
         case .processConnect, .processStart, .filesystemWatchDir: true
