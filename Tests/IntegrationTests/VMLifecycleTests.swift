@@ -126,19 +126,28 @@ struct VMLifecycleTests {
             // back until the end would leave it waiting (for the suite's time limit).
             let go = Array(#"{"cmd":["touch","/tmp/go"]}"#.utf8)
             let auth = d.authHeaders
-            let body = try await Blocking.run { () throws -> [UInt8] in
+            let (body, touched) = try await Blocking.run { () throws -> ([UInt8], String) in
                 var body: [UInt8] = []
+                var touched = "not sent"
                 _ = try client.stream(
                     method: "POST", path: "/v1/sandboxes/stream/exec", headers: h,
                     body: Array(
                         "{\"cmd\":[\"sh\",\"-c\",\"echo first; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo second >&2; exit 3\"]}"
                             .utf8)
                 ) { chunk in
-                    if body.isEmpty { _ = try? client.send(method: "POST", path: "/v1/sandboxes/stream/exec", headers: auth, body: go) }
+                    if touched == "not sent" {
+                        do {
+                            let r = try client.send(method: "POST", path: "/v1/sandboxes/stream/exec", headers: auth, body: go)
+                            touched = "\(r.status) \(r.text)"
+                        } catch {
+                            touched = "failed: \(error)"
+                        }
+                    }
                     body += chunk
                 }
-                return body
+                return (body, touched)
             }
+            #expect(touched.hasPrefix("200 "), "the exec that lets the command go on: \(touched)")
             let lines = String(decoding: body, as: UTF8.self).split(separator: "\n").map {
                 try? JSONDecoder().decode(ExecStreamLine.self, from: Data($0.utf8))
             }
