@@ -52,7 +52,7 @@ let package = Package(
             name: "BhattiDaemon",
             dependencies: [
                 "BhattiCore", "BhattiEngine", "BhattiStore", "BhattiHTTP", "BhattiAPI", "BhattiJSON", "BhattiSystem", "BhattiAge",
-                "COpenSSL",
+                "BhattiE2B", "COpenSSL",
             ],
             swiftSettings: strict),
         // The client: commands that talk to a daemon; no daemon, engine or image builder in it.

@@ -15,6 +15,8 @@ public struct APIHandler: HTTPHandler {
     let previews: PreviewURLs
     let health: @Sendable () -> HealthDTO
     let log: Logger
+    /// `/e2b/…`: the E2B-compatible surface, nil when off.
+    var e2b: E2BHandler?
 
     private var tenancy: TenancyHandlers { TenancyHandlers(service: service, users: gate.users, secrets: secrets) }
 
@@ -57,6 +59,9 @@ public struct APIHandler: HTTPHandler {
         let start = ContinuousClock.now
         var response: HTTPResponse
         var user = "-"
+        if let e2b, request.path.hasPrefix(E2BHandler.prefix) {
+            return finish(await e2b.handle(request), request, requestID: requestID, user: user, start: start)
+        }
         do {
             // Matched once; a path nothing serves is refused only after the key check, as before.
             let match = APIRoute.match(method: request.method, path: request.path)

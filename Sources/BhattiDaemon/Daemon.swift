@@ -120,13 +120,16 @@ public final class Daemon: Sendable {
             log.info("daemon.proxy_listening", ["tcp": "\(host):\(bound)", "urls": previews.base ?? ""])
         }
         let started = Date()
-        let handler = APIHandler(
+        var handler = APIHandler(
             service: service, gate: gate, secrets: secrets, previews: previews,
             health: {
                 HealthDTO(
                     status: "ok", version: APIVersion.server, accelerator: probe.accelerator.rawValue,
                     acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
+        let tokens = try EnvdTokens.load(dataDirectory: data)
+        handler.e2b = E2BHandler(
+            controlPlane: E2BControlPlane(service: service, tokens: tokens), envd: E2BEnvd(service: service, tokens: tokens), gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
         let isUpload: @Sendable (String, String) -> Bool = { method, path in

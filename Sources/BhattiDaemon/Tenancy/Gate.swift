@@ -92,9 +92,11 @@ public final class Gate: Sendable {
     public var trackedBuckets: Int { limiters.values.reduce(0) { $0 + $1.trackedKeys } }
 
     /// The caller, or `unauthenticated` (401) / `rateLimited` (429, with the wait in `retryAfter`).
-    public func admit(_ request: HTTPRequest, route: APIRoute?) throws(GateRefusal) -> Caller {
+    /// `apiKeyHeader`: a header that carries the key bare, in place of `Authorization: Bearer`
+    /// (E2B's `X-API-Key`).
+    public func admit(_ request: HTTPRequest, route: APIRoute?, apiKeyHeader: String? = nil) throws(GateRefusal) -> Caller {
         let user: UserRecord
-        switch authenticate(request) {
+        switch authenticate(request, apiKeyHeader: apiKeyHeader) {
         case .success(let found): user = found
         case .failure(let failure): throw refuse(request, failure)
         }
@@ -115,10 +117,19 @@ public final class Gate: Sendable {
         let reason: String
     }
 
-    private func authenticate(_ request: HTTPRequest) -> Result<UserRecord, AuthFailure> {
+    private func authenticate(_ request: HTTPRequest, apiKeyHeader: String?) -> Result<UserRecord, AuthFailure> {
         if request.query.keys.contains(where: { ["token", "access_token", "api_key", "key"].contains($0.lowercased()) }) {
             return .failure(
                 AuthFailure(message: "tokens in query strings are refused; send Authorization: Bearer <key>", reason: "query token"))
+        }
+        if let apiKeyHeader {
+            guard let key = request.headers[apiKeyHeader] else {
+                return .failure(AuthFailure(message: "authorization required: send \(apiKeyHeader): <key>", reason: "no key"))
+            }
+            guard let user = users.authenticate(key: key) else {
+                return .failure(AuthFailure(message: "invalid api key", reason: "invalid key"))
+            }
+            return .success(user)
         }
         guard let header = request.headers["Authorization"] else {
             return .failure(AuthFailure(message: "authorization required: send Authorization: Bearer <key>", reason: "no key"))

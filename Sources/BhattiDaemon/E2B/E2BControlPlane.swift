@@ -1,0 +1,124 @@
+import BhattiCore
+import BhattiE2B
+import BhattiHTTP
+import BhattiStore
+import Foundation
+
+/// The E2B control plane (`E2B_API_URL=<daemon>/e2b`) in bhatti's terms: a sandbox is a bhatti
+/// sandbox of the caller (`X-API-Key` is a bhatti key), its id bhatti's id, its template an image.
+struct E2BControlPlane {
+    let service: SandboxService
+    let tokens: EnvdTokens
+
+    /// E2B's default template; it boots the daemon's default image.
+    static let defaultTemplate = "base"
+
+    func handle(_ request: HTTPRequest, path: [Substring], caller: Caller) async throws -> HTTPResponse {
+        // `/v2/…` and `/…` differ in request and response details the models absorb.
+        var parts = path.map(String.init)
+        if parts.first == "v2" { parts.removeFirst() }
+        guard parts.first == "sandboxes", parts.count <= 3 else { throw Self.unsupported(request) }
+        let id = parts.count > 1 ? parts[1] : nil
+        let action = parts.count > 2 ? parts[2] : nil
+        let ref = { (id: String) in SandboxRef(id, owner: caller.owner) }
+        switch (request.method, id, action) {
+        case ("POST", nil, nil):
+            return try await create(request, caller: caller)
+        case ("GET", nil, nil):
+            return try reply(try await service.list(owner: caller.owner).map(listed))
+        case ("GET", let id?, nil):
+            return try reply(detail(try await service.get(ref(id))))
+        case ("DELETE", let id?, nil):
+            try await service.destroy(ref(id))
+            return HTTPResponse(status: 204)
+        case ("POST", let id?, "connect"?):
+            // Waking is what any call does; connect answers 201 when it had to resume, as E2B does.
+            let before = try await service.get(ref(id))
+            let record = before.state == .hot ? before : try await service.start(ref(id))
+            return try reply(sandbox(record), status: before.state == .hot ? 200 : 201)
+        case ("POST", let id?, "resume"?):
+            return try reply(sandbox(try await service.start(ref(id))), status: 201)
+        case ("POST", let id?, "pause"?):
+            let record = try await service.get(ref(id))
+            guard record.state != .cold else { throw E2BError(409, "sandbox \(record.id) is already paused") }
+            _ = try await service.stop(ref(id))
+            return HTTPResponse(status: 204)
+        default:
+            throw Self.unsupported(request)
+        }
+    }
+
+    static func unsupported(_ request: HTTPRequest) -> E2BError {
+        E2BError(404, "\(request.method) \(BhattiError.shortened(request.path)) is not supported by bhatti's E2B API (see docs/e2b.md)")
+    }
+
+    private func create(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
+        let body: NewSandbox
+        do { body = try ControlPlaneJSON.decode(NewSandbox.self, from: request.body) } catch {
+            throw E2BError(400, "invalid sandbox request: \(error)")
+        }
+        if let first = body.unmodeledFields.first {
+            throw E2BError(400, "\(first) is not supported by bhatti's E2B API")
+        }
+        let name = SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
+        let spec = try SandboxSpec(name: name, cpus: 1, memoryMB: 1024, diskMB: nil)
+        let egress: EgressPolicy = body.allowInternetAccess == false ? EgressPolicy(deny: true) : .publicAccess
+        let setup = GuestSetup(env: body.envVars ?? [:])
+        try CommandInput.validate(env: setup.env)
+        let image = body.templateID == Self.defaultTemplate ? nil : body.templateID
+        let (record, _) = try await service.create(
+            spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image, setup: setup,
+            egress: egress)
+        return try reply(sandbox(record), status: 201)
+    }
+
+    func sandbox(_ r: SandboxRecord) -> Sandbox {
+        Sandbox(
+            templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", envdAccessToken: tokens.token(for: r.id.rawValue))
+    }
+
+    func detail(_ r: SandboxRecord) -> SandboxDetail {
+        SandboxDetail(
+            templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", startedAt: Self.timestamp(r.createdAt),
+            endAt: Self.timestamp(r.createdAt.addingTimeInterval(Self.nominalLifetime)), envdAccessToken: tokens.token(for: r.id.rawValue),
+            allowInternetAccess: !r.egress.deny, cpuCount: r.cpus, memoryMB: r.memoryMB, diskSizeMB: r.diskMB ?? 0, metadata: r.labels,
+            state: Self.state(r.state))
+    }
+
+    func listed(_ r: SandboxRecord) -> ListedSandbox {
+        ListedSandbox(
+            templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", startedAt: Self.timestamp(r.createdAt),
+            endAt: Self.timestamp(r.createdAt.addingTimeInterval(Self.nominalLifetime)), cpuCount: r.cpus, memoryMB: r.memoryMB,
+            diskSizeMB: r.diskMB ?? 0, metadata: r.labels, state: Self.state(r.state))
+    }
+
+    /// Sandboxes have no deadline yet (timeouts are not enforced): `endAt` is a day after the start.
+    static let nominalLifetime: TimeInterval = 86_400
+
+    /// E2B knows running and paused: a cold sandbox (its memory on disk) is paused; warm ones wake
+    /// on any call, as running ones answer.
+    static func state(_ s: BhattiCore.SandboxState) -> BhattiE2B.SandboxState { s == .cold ? .paused : .running }
+
+    static func timestamp(_ date: Date) -> Timestamp {
+        let seconds = date.timeIntervalSince1970
+        return Timestamp(seconds: Int64(seconds.rounded(.down)), nanos: Int32((seconds - seconds.rounded(.down)) * 1e9))
+    }
+
+    private func reply(_ value: some Encodable, status: Int = 200) throws -> HTTPResponse {
+        HTTPResponse.json(status: status, bytes: ControlPlaneJSON.encode(value))
+    }
+}
+
+/// An E2B control-plane error: `{"code": <status>, "message": …}` with that HTTP status.
+struct E2BError: Error {
+    let status: Int
+    let message: String
+    init(_ status: Int, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+
+    var response: HTTPResponse {
+        HTTPResponse.json(status: status, bytes: ControlPlaneJSON.encode(ControlPlaneError(code: status, message: message)))
+    }
+}

@@ -1,0 +1,41 @@
+import BhattiDaemon
+import BhattiSystem
+import Foundation
+import Testing
+
+/// The official `e2b` Python SDK (scripts/e2b-venv.sh pins it) against a real daemon and real VMs:
+/// tests/e2b, run with pytest, pointed at the daemon by the SDK's documented settings only.
+@Suite("E2B SDK", .serialized)
+struct E2BSDKTests {
+    @Test("tests/e2b pass through the e2b SDK: create, commands, list, info, kill, two users kept apart")
+    func sdk() async throws {
+        let root = FileManager.default.currentDirectoryPath
+        let python = try await Blocking.run {
+            try runTool("/bin/sh", [root + "/scripts/e2b-venv.sh"]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try await withDaemon(configure: { $0.listen = "127.0.0.1:0" }) { d in
+            let port = try #require(d.daemon.tcpPort)
+            let ann = try await ImageTests.user(d, "ann")
+            let bob = try await ImageTests.user(d, "bob")
+            let base = "http://127.0.0.1:\(port)/e2b"
+            let environment = [
+                "E2B_API_URL": base, "E2B_SANDBOX_URL": base + "/envd", "E2B_API_KEY": ann.key, "OTHER_API_KEY": bob.key,
+                "E2B_DOMAIN": "127.0.0.1", "PATH": "/usr/bin:/bin", "HOME": "/tmp",
+            ]
+            let (status, output) = try await Blocking.run { () throws -> (Int32, String) in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: python)
+                p.arguments = ["-m", "pytest", "-q", "-p", "no:cacheprovider", root + "/tests/e2b"]
+                p.environment = environment
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardError = out
+                try p.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+            #expect(status == 0, "pytest tests/e2b:\n\(output)")
+        }
+    }
+}

@@ -1,0 +1,55 @@
+"""The official e2b SDK (pinned in scripts/e2b-venv.sh) against a real bhatti daemon with real VMs.
+
+Run by IntegrationTests/E2BSDKTests, which starts the daemon and sets E2B_API_URL, E2B_SANDBOX_URL,
+E2B_API_KEY (a user's key) and OTHER_API_KEY (another user's key).
+"""
+
+import os
+
+import pytest
+from e2b import CommandExitException, Sandbox
+
+
+@pytest.fixture
+def sandbox():
+    sbx = Sandbox.create(metadata={"suite": "e2b"}, envs={"GREETING": "hello"})
+    yield sbx
+    sbx.kill()
+
+
+def test_run_exit_codes_output_and_env(sandbox):
+    result = sandbox.commands.run("echo out; echo err >&2; echo $GREETING $EXTRA", envs={"EXTRA": "x"})
+    assert result.exit_code == 0
+    assert result.stdout == "out\nhello x\n"
+    assert result.stderr == "err\n"
+    with pytest.raises(CommandExitException) as failed:
+        sandbox.commands.run("exit 7")
+    assert failed.value.exit_code == 7
+
+
+def test_streaming_callbacks_and_cwd(sandbox):
+    seen = []
+    result = sandbox.commands.run("pwd; echo two", cwd="/tmp", on_stdout=lambda line: seen.append(line))
+    assert result.stdout == "/tmp\ntwo\n"
+    assert "".join(seen) == "/tmp\ntwo\n"
+
+
+def test_list_get_info_and_kill():
+    sbx = Sandbox.create(metadata={"which": "listed"})
+    try:
+        ids = [s.sandbox_id for s in Sandbox.list().next_items()]
+        assert sbx.sandbox_id in ids
+        info = sbx.get_info()
+        assert info.sandbox_id == sbx.sandbox_id
+        assert info.metadata.get("which") == "listed"
+    finally:
+        assert sbx.kill()
+    assert sbx.sandbox_id not in [s.sandbox_id for s in Sandbox.list().next_items()]
+
+
+def test_another_user_cannot_see_or_use_it(sandbox):
+    other = {"api_key": os.environ["OTHER_API_KEY"]}
+    assert sandbox.sandbox_id not in [s.sandbox_id for s in Sandbox.list(**other).next_items()]
+    with pytest.raises(Exception):
+        Sandbox.connect(sandbox.sandbox_id, **other)
+    assert not Sandbox.kill(sandbox.sandbox_id, **other)
