@@ -55,7 +55,7 @@ enum FileHandlers {
     }
 
     /// Streams the file; `X-File-Size` is the whole file's size even when `offset`/`limit`/`max_bytes` cut it.
-    private static func read(_ request: HTTPRequest, path: String, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
+    static func read(_ request: HTTPRequest, path: String, id: SandboxRef, service: SandboxService) async throws -> HTTPResponse {
         func number(_ name: String) throws -> Int? {
             guard let raw = request.queryValue(name) else { return nil }
             guard let n = Int(raw), n >= 0 else { throw BhattiError(.invalidArgument, "\(name) must be a whole number ≥ 0") }

@@ -36,6 +36,10 @@ struct E2BSDKTests {
                 return (p.terminationStatus, String(decoding: data, as: UTF8.self))
             }
             #expect(status == 0, "pytest tests/e2b:\n\(output)")
+            // Every test in the file ran and passed: none skipped or left uncollected.
+            let source = try String(contentsOfFile: root + "/tests/e2b/test_sdk.py", encoding: .utf8)
+            let count = source.components(separatedBy: "\ndef test_").count - 1
+            #expect(output.contains("\(count) passed") && !output.contains("skipped"), "\(output)")
         }
     }
 }

@@ -53,3 +53,23 @@ def test_another_user_cannot_see_or_use_it(sandbox):
     with pytest.raises(Exception):
         Sandbox.connect(sandbox.sandbox_id, **other)
     assert not Sandbox.kill(sandbox.sandbox_id, **other)
+
+
+def test_files_write_read_list_info(sandbox):
+    info = sandbox.files.write("/tmp/e2b/a.txt", "alpha\n")
+    assert info.path == "/tmp/e2b/a.txt" and info.name == "a.txt"
+    assert sandbox.files.read("/tmp/e2b/a.txt") == "alpha\n"
+    sandbox.files.write("/tmp/e2b/b.bin", b"\x00\x01\xff")
+    assert bytes(sandbox.files.read("/tmp/e2b/b.bin", format="bytes")) == b"\x00\x01\xff"
+    written = sandbox.files.write_files([
+        {"path": "/tmp/e2b/c.txt", "data": "see"},
+        {"path": "/tmp/e2b/d.txt", "data": "dee"},
+    ])
+    assert sorted(w.path for w in written) == ["/tmp/e2b/c.txt", "/tmp/e2b/d.txt"]
+    assert sandbox.commands.run("cat /tmp/e2b/c.txt /tmp/e2b/d.txt").stdout == "seedee"
+    names = sorted(entry.name for entry in sandbox.files.list("/tmp/e2b"))
+    assert names == ["a.txt", "b.bin", "c.txt", "d.txt"]
+    stat = sandbox.files.get_info("/tmp/e2b/a.txt")
+    assert stat.size == 6 and stat.type.value == "file"
+    assert sandbox.files.exists("/tmp/e2b/a.txt")
+    assert not sandbox.files.exists("/tmp/e2b/nope")

@@ -1,3 +1,4 @@
+import BhattiAPI
 import BhattiCore
 import BhattiE2B
 import BhattiEngine
@@ -29,6 +30,14 @@ struct E2BEnvd {
             return HTTPResponse(status: 204)
         case ("POST", "process.Process/Start"):
             return start(request, record)
+        case ("POST", "filesystem.Filesystem/Stat"), ("POST", "filesystem.Filesystem/ListDir"):
+            return await unary(request) { body in try await filesystem(path.last.map(String.init) ?? "", body, record) }
+        case ("GET", "files"), ("POST", "files"):
+            do { return try await files(request, record) } catch let error as BhattiError {
+                return Self.plain(HTTPStatusMapping.status(for: error.code), error.code == .internal ? "internal error" : error.message)
+            } catch {
+                return Self.plain(500, "internal error")
+            }
         default:
             return Self.unary(
                 ConnectError(.unimplemented, "\(request.method) \(BhattiError.shortened(request.path)) is not supported by bhatti's envd"))
@@ -112,6 +121,101 @@ struct E2BEnvd {
         var response = HTTPResponse(status: 200, body: .stream(output))
         response.headers.set("Content-Type", ConnectContentType.streamingJSON)
         return response
+    }
+
+    /// A unary Connect call: JSON in (`application/json`), JSON out, or the Connect error with its status.
+    private func unary(_ request: HTTPRequest, _ body: ([UInt8]) async throws -> [UInt8]) async -> HTTPResponse {
+        guard ConnectContentType.kind(of: request.headers["Content-Type"]) == .unary else {
+            var response = Self.unary(ConnectError(.unknown, "send application/json"))
+            response.status = 415
+            response.headers.set("Accept-Post", ConnectContentType.acceptPost)
+            return response
+        }
+        do { return HTTPResponse.json(status: 200, bytes: try await body(request.body)) } catch let error as ConnectError {
+            return Self.unary(error)
+        } catch let error as WireDecodingError {
+            return Self.unary(error.connectError)
+        } catch let error as BhattiError {
+            let code: ConnectCode =
+                switch error.code {
+                case .notFound: .notFound
+                case .invalidArgument: .invalidArgument
+                case .permissionDenied: .permissionDenied
+                case .unavailable: .unavailable
+                default: .internal
+                }
+            return Self.unary(ConnectError(code, code == .internal ? "internal error" : error.message))
+        } catch {
+            return Self.unary(ConnectError(.internal, "internal error"))
+        }
+    }
+
+    /// `Stat` and `ListDir` (one level, whatever the depth asked) over the guest's stat and list.
+    private func filesystem(_ method: String, _ body: [UInt8], _ record: SandboxRecord) async throws -> [UInt8] {
+        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
+        func entry(_ info: GuestFileInfo, path: String) -> EnvdFilesystem.EntryInfo {
+            EnvdFilesystem.EntryInfo(
+                name: info.name, type: info.isDir ? .directory : .file, path: path, size: Int64(info.size),
+                mode: UInt32(info.mode, radix: 8) ?? 0, permissions: info.mode, modifiedTime: Timestamp(seconds: Int64(info.mtime)))
+        }
+        do {
+            if method == "Stat" {
+                let path = Self.absolute(try EnvdFilesystem.PathRequest(protoJSON: body).path)
+                let info = try await service.withGuest(ref) { try await $0.stat(path) }
+                return EnvdFilesystem.EntryResponse(entry: entry(info, path: path)).protoJSON()
+            }
+            let path = Self.absolute(try EnvdFilesystem.ListDirRequest(protoJSON: body).path)
+            let listing = try await service.withGuest(ref) { try await $0.list(path) }
+            let base = path.hasSuffix("/") ? path : path + "/"
+            return EnvdFilesystem.ListDirResponse(entries: listing.entries.map { entry($0, path: base + $0.name) }).protoJSON()
+        } catch let error as BhattiError where error.code == .notFound {
+            throw ConnectError(.notFound, error.message)
+        }
+    }
+
+    /// envd's plain HTTP `/files`: `GET ?path=` streams the file; `POST` writes a multipart upload
+    /// (a part per file, the part's file name its path unless `?path=` names the one file) or an
+    /// `application/octet-stream` body to `?path=`. Relative paths start in /workspace.
+    private func files(_ request: HTTPRequest, _ record: SandboxRecord) async throws -> HTTPResponse {
+        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
+        let named = request.queryValue("path").map(Self.absolute)
+        if request.method == "GET" {
+            guard let path = named else { throw BhattiError(.invalidArgument, "path is required") }
+            return try await FileHandlers.read(request, path: path, id: ref, service: service)
+        }
+        if request.headers["Content-Encoding"].map({ $0 != "identity" }) == true {
+            throw BhattiError(.invalidArgument, "compressed uploads are not supported by bhatti's envd")
+        }
+        var uploads: [(path: String, bytes: [UInt8])] = []
+        if let boundary = MultipartFormData.boundary(of: request.headers["Content-Type"]) {
+            let parts: [MultipartPart]
+            do { parts = try MultipartFormData.parse(request.body, boundary: boundary) } catch {
+                throw BhattiError(.invalidArgument, "\(error)")
+            }
+            for part in parts where part.filename != nil || parts.count == 1 {
+                guard let path = parts.count == 1 ? (named ?? part.filename.map(Self.absolute)) : part.filename.map(Self.absolute) else {
+                    throw BhattiError(.invalidArgument, "a part names no file: send ?path= or a filename")
+                }
+                uploads.append((path, part.data))
+            }
+        } else {
+            guard let path = named else { throw BhattiError(.invalidArgument, "path is required") }
+            uploads.append((path, request.body))
+        }
+        guard !uploads.isEmpty else { throw BhattiError(.invalidArgument, "the upload holds no file") }
+        var written: [[String: String]] = []
+        for upload in uploads {
+            _ = try await service.withGuest(ref) { try await $0.writeFile(path: upload.path, mode: "0644", bytes: upload.bytes) }
+            written.append(["name": (upload.path as NSString).lastPathComponent, "type": "file", "path": upload.path])
+        }
+        return HTTPResponse.json(status: 200, bytes: Array(try JSONEncoder().encode(written)))
+    }
+
+    static func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : "/workspace/" + path }
+
+    /// envd's plain HTTP error: the status and `{"code":…,"message":…}`.
+    static func plain(_ status: Int, _ message: String) -> HTTPResponse {
+        HTTPResponse.json(status: status, bytes: ControlPlaneJSON.encode(ControlPlaneError(code: status, message: message)))
     }
 
     /// A unary Connect error: its HTTP status, the JSON error body.
