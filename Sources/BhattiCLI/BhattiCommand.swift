@@ -26,7 +26,7 @@ public enum BhattiCommand {
         ExecCommand.command, ShellCommand.command, FileCommand.command, FileCommand.ps, SandboxCommands.edit, SandboxCommands.destroy,
         ThermalCommands.pause, ThermalCommands.stop, ThermalCommands.start,
         SnapshotCommand.command, TenancyCommands.user, TenancyCommands.secret, PublishCommands.publish, PublishCommands.unpublish,
-        HelpCommands.setup, HelpCommands.completion, ImageCommand.command, versionCommand,
+        HelpCommands.setup, HelpCommands.completion, ImageCommand.command, E2BCommand.command, versionCommand,
     ]
 
     /// Contract commands not built yet: refused with a clear message, never faked.

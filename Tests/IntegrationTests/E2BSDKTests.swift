@@ -17,15 +17,20 @@ struct E2BSDKTests {
             let port = try #require(d.daemon.tcpPort)
             let ann = try await ImageTests.user(d, "ann")
             let bob = try await ImageTests.user(d, "bob")
-            let base = "http://127.0.0.1:\(port)/e2b"
+            // The user's way: `eval "$(bhatti e2b env)"`, then the program; only OTHER_API_KEY is the test's.
+            let script = """
+                lines=$("$BHATTI" --url "unix://$SOCKET" --token "$KEY" e2b env --api-url "http://127.0.0.1:$PORT") || exit 9
+                eval "$lines"
+                exec "$PYTHON" -m pytest -q -p no:cacheprovider "$SUITE"
+                """
             let environment = [
-                "E2B_API_URL": base, "E2B_SANDBOX_URL": base + "/envd", "E2B_API_KEY": ann.key, "OTHER_API_KEY": bob.key,
-                "E2B_DOMAIN": "127.0.0.1", "PATH": "/usr/bin:/bin", "HOME": "/tmp",
+                "BHATTI": CLITests.binary, "SOCKET": d.daemon.socketPath, "KEY": ann.key, "PORT": String(port), "PYTHON": python,
+                "SUITE": root + "/tests/e2b", "OTHER_API_KEY": bob.key, "PATH": "/usr/bin:/bin", "HOME": "/tmp",
             ]
             let (status, output) = try await Blocking.run { () throws -> (Int32, String) in
                 let p = Process()
-                p.executableURL = URL(fileURLWithPath: python)
-                p.arguments = ["-m", "pytest", "-q", "-p", "no:cacheprovider", root + "/tests/e2b"]
+                p.executableURL = URL(fileURLWithPath: "/bin/sh")
+                p.arguments = ["-c", script]
                 p.environment = environment
                 let out = Pipe()
                 p.standardOutput = out
