@@ -73,3 +73,24 @@ def test_files_write_read_list_info(sandbox):
     assert stat.size == 6 and stat.type.value == "file"
     assert sandbox.files.exists("/tmp/e2b/a.txt")
     assert not sandbox.files.exists("/tmp/e2b/nope")
+
+
+def test_list_filters_and_refusals(sandbox):
+    from e2b import SandboxQuery, SandboxState
+
+    other = Sandbox.create(metadata={"suite": "other"})
+    try:
+        mine = Sandbox.list(query=SandboxQuery(metadata={"suite": "e2b"})).next_items()
+        assert [s.sandbox_id for s in mine] == [sandbox.sandbox_id]
+        running = Sandbox.list(query=SandboxQuery(state=[SandboxState.RUNNING])).next_items()
+        assert {sandbox.sandbox_id, other.sandbox_id} <= {s.sandbox_id for s in running}
+        pages = Sandbox.list(limit=1)
+        first = pages.next_items()
+        assert len(first) == 1 and pages.has_next
+        second = pages.next_items()
+        assert len(second) == 1 and second[0].sandbox_id != first[0].sandbox_id
+    finally:
+        other.kill()
+    # Not built yet: refused, never silently ignored.
+    with pytest.raises(Exception, match="not supported"):
+        sandbox.commands.run("id -u", user="root")

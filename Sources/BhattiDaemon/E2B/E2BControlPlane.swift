@@ -25,7 +25,7 @@ struct E2BControlPlane {
         case ("POST", nil, nil):
             return try await create(request, caller: caller)
         case ("GET", nil, nil):
-            return try reply(try await service.list(owner: caller.owner).map(listed))
+            return try await list(request, caller: caller)
         case ("GET", let id?, nil):
             return try reply(detail(try await service.get(ref(id))))
         case ("DELETE", let id?, nil):
@@ -48,6 +48,42 @@ struct E2BControlPlane {
         }
     }
 
+    /// `GET /v2/sandboxes`: filtered by `metadata` (a url-encoded `k=v&…`, each side quoted once
+    /// more), `state` (`running,paused`) and `template`; ordered by start (`order=desc` newest first);
+    /// paged by `limit` with `X-Next-Token` (an offset) while more remain.
+    private func list(_ request: HTTPRequest, caller: Caller) async throws -> HTTPResponse {
+        var wanted: [String: String] = [:]
+        for pair in (request.queryValue("metadata") ?? "").split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+            guard kv.count == 2 else { throw E2BError(400, "metadata filter must be key=value pairs") }
+            wanted[kv[0]] = kv[1]
+        }
+        let states = try (request.queryValue("state")?.split(separator: ",") ?? []).map { raw in
+            guard let state = BhattiE2B.SandboxState(rawValue: String(raw)) else { throw E2BError(400, "unknown state \(raw)") }
+            return state
+        }
+        let limit =
+            try request.queryValue("limit").map { raw in
+                guard let n = Int(raw), n > 0 else { throw E2BError(400, "limit must be a positive whole number") }
+                return n
+            } ?? 100
+        let offset =
+            try request.queryValue("nextToken").map { raw in
+                guard let n = Int(raw), n >= 0 else { throw E2BError(400, "invalid nextToken") }
+                return n
+            } ?? 0
+        let template = request.queryValue("template")
+        var records = try await service.list(owner: caller.owner, labels: wanted)
+            .filter { states.isEmpty || states.contains(Self.state($0.state)) }
+            .filter { template == nil || $0.image == template }
+            .sorted { $0.createdAt < $1.createdAt }
+        if request.queryValue("order") == "desc" { records.reverse() }
+        let page = records.dropFirst(offset).prefix(limit)
+        var response = try reply(page.map(listed))
+        if offset + page.count < records.count { response.headers.set("X-Next-Token", String(offset + page.count)) }
+        return response
+    }
+
     static func unsupported(_ request: HTTPRequest) -> E2BError {
         E2BError(404, "\(request.method) \(BhattiError.shortened(request.path)) is not supported by bhatti's E2B API (see docs/e2b.md)")
     }
@@ -59,6 +95,12 @@ struct E2BControlPlane {
         }
         if let first = body.unmodeledFields.first {
             throw E2BError(400, "\(first) is not supported by bhatti's E2B API")
+        }
+        // Accepted but not acted on would be a lie: refused until a timeout pauses instead of killing.
+        if body.autoPause == true || body.autoResume?.enabled == true {
+            throw E2BError(
+                400,
+                "auto-pause and auto-resume are not supported by bhatti's E2B API yet (bhatti's idle tiers cool a sandbox by themselves)")
         }
         let name = SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
         let spec = try SandboxSpec(name: name, cpus: 1, memoryMB: 1024, diskMB: nil)

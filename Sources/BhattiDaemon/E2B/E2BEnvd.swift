@@ -25,6 +25,11 @@ struct E2BEnvd {
         }
         let record: SandboxRecord
         do { record = try await find(id) } catch { return Self.unary(ConnectError(.notFound, "sandbox \(id) not found")) }
+        // The SDK names a user (Basic auth, or `username` on /files) only when asked to; commands run
+        // as lohar, E2B's `user`, until choosing one is built.
+        if let user = Self.requestedUser(request), !["user", "lohar"].contains(user) {
+            return Self.unary(ConnectError(.unimplemented, "running as user \(user) is not supported by bhatti's envd yet"))
+        }
         switch (request.method, path.joined(separator: "/")) {
         case ("GET", "health"):
             return HTTPResponse(status: 204)
@@ -209,6 +214,16 @@ struct E2BEnvd {
             written.append(["name": (upload.path as NSString).lastPathComponent, "type": "file", "path": upload.path])
         }
         return HTTPResponse.json(status: 200, bytes: Array(try JSONEncoder().encode(written)))
+    }
+
+    /// The user a call asks for: `Authorization: Basic base64(user:)` or `?username=`; nil for none.
+    static func requestedUser(_ request: HTTPRequest) -> String? {
+        if let name = request.queryValue("username"), !name.isEmpty { return name }
+        guard let header = request.headers["Authorization"], header.hasPrefix("Basic "),
+            let decoded = Data(base64Encoded: String(header.dropFirst(6))).map({ String(decoding: $0, as: UTF8.self) })
+        else { return nil }
+        let name = String(decoded.prefix { $0 != ":" })
+        return name.isEmpty ? nil : name
     }
 
     static func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : "/workspace/" + path }
