@@ -94,3 +94,13 @@ def test_list_filters_and_refusals(sandbox):
     # Not built yet: refused, never silently ignored.
     with pytest.raises(Exception, match="not supported"):
         sandbox.commands.run("id -u", user="root")
+
+
+def test_pause_then_connect_wakes_it(sandbox):
+    sandbox.files.write("/workspace/kept.txt", "still here")
+    assert sandbox.pause()
+    listed = {s.sandbox_id: s.state.value for s in Sandbox.list().next_items()}
+    assert listed[sandbox.sandbox_id] == "paused"
+    again = Sandbox.connect(sandbox.sandbox_id)
+    assert again.commands.run("cat /workspace/kept.txt").stdout == "still here"
+    assert {s.sandbox_id: s.state.value for s in Sandbox.list().next_items()}[sandbox.sandbox_id] == "running"
