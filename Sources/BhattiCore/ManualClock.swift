@@ -33,6 +33,8 @@ public final class ManualClock: Clock, Sendable {
 
     /// How many sleeps are waiting, and the earliest moment one of them ends.
     public var sleeperCount: Int { state.withLock { $0.sleepers.values.filter { $0.continuation != nil }.count } }
+    /// Every sleeper's deadline, earliest first.
+    public var deadlines: [Instant] { state.withLock { $0.sleepers.values.filter { $0.continuation != nil }.map(\.deadline).sorted() } }
     public var nextDeadline: Instant? { state.withLock { $0.sleepers.values.filter { $0.continuation != nil }.map(\.deadline).min() } }
 
     public func sleep(until deadline: Instant, tolerance: Duration? = nil) async throws {

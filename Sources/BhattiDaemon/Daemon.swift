@@ -23,6 +23,8 @@ public final class Daemon: Sendable {
     public let proxyServer: HTTPServer?
     public let proxyPort: Int?
     private let proxyTLS: TLSTerminator?
+    /// The E2B API's sandbox timeouts (destroys at the deadline).
+    private let e2bDeadlines: E2BDeadlines
     private let log: Logger
     private let events: Task<Void, Never>
 
@@ -128,8 +130,17 @@ public final class Daemon: Sendable {
                     acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
         let tokens = try EnvdTokens.load(dataDirectory: data)
+        let deadlines = E2BDeadlines(time: time) { ref in
+            do {
+                try await service.destroy(ref)
+                log.info("e2b.timeout", ["sandbox.id": ref.key])
+            } catch {
+                // Destroyed meanwhile by other means: nothing left to do.
+            }
+        }
         handler.e2b = E2BHandler(
-            controlPlane: E2BControlPlane(service: service, tokens: tokens), envd: E2BEnvd(service: service, tokens: tokens), gate: gate)
+            controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines),
+            envd: E2BEnvd(service: service, tokens: tokens), gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
         let isUpload: @Sendable (String, String) -> Bool = { method, path in
@@ -169,14 +180,15 @@ public final class Daemon: Sendable {
         return Daemon(
             config: config, service: service, engine: engine, server: server, proxy: proxyServer, proxyPort: proxyPort, tls: terminator,
             key: key, users: users,
-            socket: socketPath, port: port, log: log)
+            socket: socketPath, port: port, deadlines: deadlines, log: log)
     }
 
     private init(
         config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?,
         tls: TLSTerminator?, key: String,
-        users: UserDirectory, socket: String, port: Int?, log: Logger
+        users: UserDirectory, socket: String, port: Int?, deadlines: E2BDeadlines, log: Logger
     ) {
+        e2bDeadlines = deadlines
         proxyServer = proxy
         proxyTLS = tls
         self.proxyPort = proxyPort
@@ -206,6 +218,8 @@ public final class Daemon: Sendable {
         async let proxyDrained: Void = { await self.proxyServer?.shutdown(gracePeriod: .seconds(5)) }()
         await server.shutdown(gracePeriod: .seconds(5))
         await proxyDrained
+        // No timeout destroys from here on (one under way ends first).
+        await e2bDeadlines.stop()
         // No new template VMs from here on; one booting now ends with the engine's shutdown below.
         await service.cancelBackgroundWork()
         // Every running sandbox goes to disk first: the next start finds it cold, memory intact.

@@ -104,3 +104,12 @@ def test_pause_then_connect_wakes_it(sandbox):
     again = Sandbox.connect(sandbox.sandbox_id)
     assert again.commands.run("cat /workspace/kept.txt").stdout == "still here"
     assert {s.sandbox_id: s.state.value for s in Sandbox.list().next_items()}[sandbox.sandbox_id] == "running"
+
+
+def test_set_timeout_moves_end_at(sandbox):
+    import datetime
+
+    sandbox.set_timeout(3600)
+    end = sandbox.get_info().end_at
+    left = (end - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+    assert 3000 < left <= 3600, left

@@ -9,6 +9,7 @@ import Foundation
 struct E2BControlPlane {
     let service: SandboxService
     let tokens: EnvdTokens
+    let deadlines: E2BDeadlines
 
     /// E2B's default template; it boots the daemon's default image.
     static let defaultTemplate = "base"
@@ -27,21 +28,35 @@ struct E2BControlPlane {
         case ("GET", nil, nil):
             return try await list(request, caller: caller)
         case ("GET", let id?, nil):
-            return try reply(detail(try await service.get(ref(id))))
+            return try reply(await detail(try await service.get(ref(id))))
         case ("DELETE", let id?, nil):
+            let record = try await service.get(ref(id))
             try await service.destroy(ref(id))
+            await deadlines.clear(record.id.rawValue)
+            return HTTPResponse(status: 204)
+        case ("POST", let id?, "timeout"?):
+            let body = try Self.decode(SandboxTimeoutRequest.self, request)
+            let record = try await service.get(ref(id))
+            await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout)
             return HTTPResponse(status: 204)
         case ("POST", let id?, "connect"?):
             // Waking is what any call does; connect answers 201 when it had to resume, as E2B does.
+            let body = request.body.isEmpty ? nil : try Self.decode(ConnectSandbox.self, request)
             let before = try await service.get(ref(id))
             let record = before.state == .hot ? before : try await service.start(ref(id))
+            await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body?.timeout ?? Self.defaultTimeout, extendOnly: true)
             return try reply(sandbox(record), status: before.state == .hot ? 200 : 201)
         case ("POST", let id?, "resume"?):
-            return try reply(sandbox(try await service.start(ref(id))), status: 201)
+            let body = request.body.isEmpty ? nil : try Self.decode(ResumedSandbox.self, request)
+            let record = try await service.start(ref(id))
+            await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body?.timeout ?? Self.defaultTimeout, extendOnly: true)
+            return try reply(sandbox(record), status: 201)
         case ("POST", let id?, "pause"?):
             let record = try await service.get(ref(id))
             guard record.state != .cold else { throw E2BError(409, "sandbox \(record.id) is already paused") }
             _ = try await service.stop(ref(id))
+            // A paused E2B sandbox waits to be resumed: no deadline until then.
+            await deadlines.clear(record.id.rawValue)
             return HTTPResponse(status: 204)
         default:
             throw Self.unsupported(request)
@@ -79,7 +94,9 @@ struct E2BControlPlane {
             .sorted { $0.createdAt < $1.createdAt }
         if request.queryValue("order") == "desc" { records.reverse() }
         let page = records.dropFirst(offset).prefix(limit)
-        var response = try reply(page.map(listed))
+        var objects: [ListedSandbox] = []
+        for record in page { objects.append(await listed(record)) }
+        var response = try reply(objects)
         if offset + page.count < records.count { response.headers.set("X-Next-Token", String(offset + page.count)) }
         return response
     }
@@ -111,7 +128,27 @@ struct E2BControlPlane {
         let (record, _) = try await service.create(
             spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image, setup: setup,
             egress: egress)
+        await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout ?? Self.defaultTimeout)
         return try reply(sandbox(record), status: 201)
+    }
+
+    /// E2B's default sandbox timeout, in seconds, when a request names none.
+    static let defaultTimeout = 15
+
+    static func decode<T: Decodable>(_ type: T.Type, _ request: HTTPRequest) throws -> T {
+        do { return try ControlPlaneJSON.decode(T.self, from: request.body) } catch {
+            throw E2BError(400, "invalid request body: \(error)")
+        }
+    }
+
+    /// When the sandbox ends: its deadline, or (without one: paused, or made before a restart) a day
+    /// after its start.
+    func endAt(_ r: SandboxRecord) async -> Timestamp {
+        guard let left = await deadlines.remaining(r.id.rawValue) else {
+            return Self.timestamp(r.createdAt.addingTimeInterval(Self.nominalLifetime))
+        }
+        let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+        return Self.timestamp(Date().addingTimeInterval(seconds))
     }
 
     func sandbox(_ r: SandboxRecord) -> Sandbox {
@@ -119,22 +156,24 @@ struct E2BControlPlane {
             templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", envdAccessToken: tokens.token(for: r.id.rawValue))
     }
 
-    func detail(_ r: SandboxRecord) -> SandboxDetail {
-        SandboxDetail(
+    func detail(_ r: SandboxRecord) async -> SandboxDetail {
+        let end = await endAt(r)
+        return SandboxDetail(
             templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", startedAt: Self.timestamp(r.createdAt),
-            endAt: Self.timestamp(r.createdAt.addingTimeInterval(Self.nominalLifetime)), envdAccessToken: tokens.token(for: r.id.rawValue),
+            endAt: end, envdAccessToken: tokens.token(for: r.id.rawValue),
             allowInternetAccess: !r.egress.deny, cpuCount: r.cpus, memoryMB: r.memoryMB, diskSizeMB: r.diskMB ?? 0, metadata: r.labels,
             state: Self.state(r.state))
     }
 
-    func listed(_ r: SandboxRecord) -> ListedSandbox {
-        ListedSandbox(
+    func listed(_ r: SandboxRecord) async -> ListedSandbox {
+        let end = await endAt(r)
+        return ListedSandbox(
             templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", startedAt: Self.timestamp(r.createdAt),
-            endAt: Self.timestamp(r.createdAt.addingTimeInterval(Self.nominalLifetime)), cpuCount: r.cpus, memoryMB: r.memoryMB,
+            endAt: end, cpuCount: r.cpus, memoryMB: r.memoryMB,
             diskSizeMB: r.diskMB ?? 0, metadata: r.labels, state: Self.state(r.state))
     }
 
-    /// Sandboxes have no deadline yet (timeouts are not enforced): `endAt` is a day after the start.
+    /// `endAt` of a sandbox without a deadline.
     static let nominalLifetime: TimeInterval = 86_400
 
     /// E2B knows running and paused: a cold sandbox (its memory on disk) is paused; warm ones wake

@@ -1,0 +1,76 @@
+import BhattiCore
+import Foundation
+
+/// E2B's sandbox timeouts: a sandbox made through the E2B API is destroyed when its timeout passes
+/// (`timeout` at create, `set_timeout`, and a connect's own, which only extends it). bhatti's idle
+/// tiers go on meanwhile: a sandbox may cool long before its deadline. An E2B pause clears the
+/// deadline, as a paused E2B sandbox waits to be resumed. Deadlines live in memory: a daemon restart
+/// forgets them (the sandboxes then live on).
+actor E2BDeadlines {
+    struct Entry {
+        var at: Duration
+        var owner: String
+    }
+
+    private let time: TimeLine
+    private let expire: @Sendable (SandboxRef) async -> Void
+    private var entries: [String: Entry] = [:]
+    /// The sleep until the earliest deadline; replaced when an earlier one arrives.
+    private var sleeper: Task<Void, Never>?
+    private var sleepingUntil: Duration?
+    private var stopped = false
+
+    /// `expire` destroys the sandbox (a missing one is not an error).
+    init(time: TimeLine, expire: @escaping @Sendable (SandboxRef) async -> Void) {
+        self.time = time
+        self.expire = expire
+    }
+
+    /// The sandbox ends `seconds` from now. `extendOnly`: a later deadline already set stays.
+    func set(_ id: String, owner: String, seconds: Int, extendOnly: Bool = false) {
+        let at = time.now + .seconds(max(0, seconds))
+        if extendOnly, let current = entries[id], current.at >= at { return }
+        entries[id] = Entry(at: at, owner: owner)
+        reschedule()
+    }
+
+    func clear(_ id: String) { entries[id] = nil }
+
+    /// How long until the sandbox's deadline; nil when it has none.
+    func remaining(_ id: String) -> Duration? { entries[id].map { $0.at - time.now } }
+
+    /// Destroys every sandbox whose deadline has passed, then sleeps until the next one.
+    private func reschedule() {
+        guard !stopped, let next = entries.values.map(\.at).min() else { return }
+        if let sleepingUntil, sleepingUntil <= next, sleeper != nil { return }
+        sleeper?.cancel()
+        sleepingUntil = next
+        let time = self.time
+        sleeper = Task {
+            do { try await time.sleep(until: next) } catch { return }
+            await self.fire()
+        }
+    }
+
+    /// Runs on the sleeper itself, which stays `sleeper` until the next one replaces it, so `stop`
+    /// waits for a destroy under way.
+    private func fire() async {
+        sleepingUntil = nil
+        let now = time.now
+        let due = entries.filter { $0.value.at <= now }
+        for (id, entry) in due {
+            entries[id] = nil
+            await expire(SandboxRef(id, owner: entry.owner))
+        }
+        reschedule()
+    }
+
+    /// Stops the sleeper and waits for it: the daemon's stop leaves no task behind.
+    func stop() async {
+        stopped = true
+        let task = sleeper
+        task?.cancel()
+        await task?.value
+        sleeper = nil
+    }
+}

@@ -1,0 +1,68 @@
+import BhattiAPI
+import BhattiCore
+import BhattiDaemon
+import BhattiHTTP
+import Foundation
+import Testing
+
+/// E2B timeouts on a clock the test moves, at the values the SDK sends (300 s, then 600 s), through
+/// bhatti's own idle tiers: the sandbox lives to its deadline, no longer; `set_timeout` moves it; an
+/// E2B pause clears it.
+@Suite("E2B timeouts", .serialized)
+struct E2BTimeoutTests {
+    /// Moves `clock` to `target`, deadline by deadline, letting the daemon act at each.
+    static func advance(_ clock: ManualClock, to target: ManualClock.Instant) async throws {
+        while clock.now < target {
+            let next = min(clock.nextDeadline.map { max($0, clock.now) } ?? target, target)
+            clock.advance(by: clock.now.duration(to: next))
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    func e2b(_ d: TestDaemon, _ method: String, _ path: String, _ body: String = "") async throws -> HTTPClientResponse {
+        try await d.raw(
+            method, "/e2b" + path, headers: ["X-API-Key": d.daemon.adminKey, "Content-Type": "application/json"], body: Array(body.utf8))
+    }
+
+    func create(_ d: TestDaemon, timeout: Int) async throws -> String {
+        let r = try await e2b(d, "POST", "/v2/sandboxes", #"{"templateID":"base","timeout":\#(timeout)}"#)
+        #expect(r.status == 201, "\(r.text)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.body)) as? [String: Any])
+        return try #require(object["sandboxID"] as? String)
+    }
+
+    func exists(_ d: TestDaemon, _ id: String) async throws -> Bool {
+        try await d.call("GET", "/v1/sandboxes/\(id)").status == 200
+    }
+
+    @Test("a 300 s timeout: alive at 299 s; set_timeout 600 there: alive at 898 s, destroyed at 899 s; a paused one outlives its timeout")
+    func timeouts() async throws {
+        let clock = ManualClock()
+        try await withDaemon(clock: clock) { d in
+            let t0 = clock.now
+            let id = try await create(d, timeout: 300)
+            // Its deadline is on the clock before the clock moves at all.
+            #expect(try await eventually { clock.deadlines.contains(t0.advanced(by: .seconds(300))) })
+            try await Self.advance(clock, to: t0.advanced(by: .seconds(299)))
+            #expect(try await exists(d, id))
+
+            #expect(try await e2b(d, "POST", "/sandboxes/\(id)/timeout", #"{"timeout":600}"#).status == 204)
+            try await Self.advance(clock, to: t0.advanced(by: .seconds(898)))
+            #expect(try await exists(d, id))
+            try await Self.advance(clock, to: t0.advanced(by: .seconds(899)))
+            #expect(try await eventually { try await !exists(d, id) }, "destroyed at its deadline")
+
+            // Paused through the E2B API: no deadline until it is resumed.
+            let t1 = clock.now
+            let paused = try await create(d, timeout: 300)
+            #expect(try await e2b(d, "POST", "/sandboxes/\(paused)/pause").status == 204)
+            try await Self.advance(clock, to: t1.advanced(by: .seconds(900)))
+            #expect(try await exists(d, paused), "a paused sandbox waits to be resumed")
+            let resumed = try await e2b(d, "POST", "/sandboxes/\(paused)/connect", #"{"timeout":60}"#)
+            #expect(resumed.status == 201, "\(resumed.text)")
+            let t2 = clock.now
+            try await Self.advance(clock, to: t2.advanced(by: .seconds(60)))
+            #expect(try await eventually { try await !exists(d, paused) }, "destroyed at the deadline its connect set")
+        }
+    }
+}
