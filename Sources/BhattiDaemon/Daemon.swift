@@ -25,6 +25,8 @@ public final class Daemon: Sendable {
     private let proxyTLS: TLSTerminator?
     /// The E2B API's sandbox timeouts (destroys at the deadline).
     private let e2bDeadlines: E2BDeadlines
+    /// Commands started through E2B's envd, owned past their requests.
+    private let e2bProcesses: E2BProcesses
     private let log: Logger
     private let events: Task<Void, Never>
 
@@ -130,6 +132,7 @@ public final class Daemon: Sendable {
                     acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
         let tokens = try EnvdTokens.load(dataDirectory: data)
+        let processes = E2BProcesses()
         let deadlines = E2BDeadlines(time: time) { ref in
             do {
                 try await service.destroy(ref)
@@ -140,7 +143,7 @@ public final class Daemon: Sendable {
         }
         handler.e2b = E2BHandler(
             controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines),
-            envd: E2BEnvd(service: service, tokens: tokens), gate: gate)
+            envd: E2BEnvd(service: service, tokens: tokens, processes: processes), gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
         let isUpload: @Sendable (String, String) -> Bool = { method, path in
@@ -180,15 +183,16 @@ public final class Daemon: Sendable {
         return Daemon(
             config: config, service: service, engine: engine, server: server, proxy: proxyServer, proxyPort: proxyPort, tls: terminator,
             key: key, users: users,
-            socket: socketPath, port: port, deadlines: deadlines, log: log)
+            socket: socketPath, port: port, deadlines: deadlines, processes: processes, log: log)
     }
 
     private init(
         config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?,
         tls: TLSTerminator?, key: String,
-        users: UserDirectory, socket: String, port: Int?, deadlines: E2BDeadlines, log: Logger
+        users: UserDirectory, socket: String, port: Int?, deadlines: E2BDeadlines, processes: E2BProcesses, log: Logger
     ) {
         e2bDeadlines = deadlines
+        e2bProcesses = processes
         proxyServer = proxy
         proxyTLS = tls
         self.proxyPort = proxyPort
@@ -220,6 +224,7 @@ public final class Daemon: Sendable {
         await proxyDrained
         // No timeout destroys from here on (one under way ends first).
         await e2bDeadlines.stop()
+        await e2bProcesses.stop()
         // No new template VMs from here on; one booting now ends with the engine's shutdown below.
         await service.cancelBackgroundWork()
         // Every running sandbox goes to disk first: the next start finds it cold, memory intact.

@@ -113,3 +113,31 @@ def test_set_timeout_moves_end_at(sandbox):
     end = sandbox.get_info().end_at
     left = (end - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
     assert 3000 < left <= 3600, left
+
+
+def test_background_wait_list_kill_and_connect(sandbox):
+    done = sandbox.commands.run("sleep 1; echo finished", background=True)
+    assert done.pid > 0
+    result = done.wait()
+    assert result.exit_code == 0 and result.stdout == "finished\n"
+
+    import time
+
+    server = sandbox.commands.run("echo ready; touch /tmp/ready; sleep 600", background=True)
+    # The SDK reads a background command's events only in wait(): the file says it has begun. The
+    # deadline only turns a hang into a failure.
+    give_up = time.monotonic() + 120
+    while not sandbox.files.exists("/tmp/ready"):
+        assert time.monotonic() < give_up, "the background command never began"
+        time.sleep(0.1)
+    listed = {p.pid: p for p in sandbox.commands.list()}
+    assert server.pid in listed and listed[server.pid].cmd == "/bin/bash"
+    again = sandbox.commands.connect(server.pid)
+    assert sandbox.commands.kill(server.pid)
+    with pytest.raises(CommandExitException) as killed:
+        server.wait()
+    assert killed.value.stdout == "ready\n"
+    with pytest.raises(CommandExitException):
+        again.wait()
+    assert server.pid not in [p.pid for p in sandbox.commands.list()]
+    assert not sandbox.commands.kill(server.pid)

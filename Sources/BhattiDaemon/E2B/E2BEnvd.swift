@@ -13,10 +13,9 @@ import Synchronization
 struct E2BEnvd {
     let service: SandboxService
     let tokens: EnvdTokens
+    let processes: E2BProcesses
     /// Largest request message taken, in bytes.
     static let maxMessageBytes = 4 << 20
-    /// E2B pids are per envd; here they number the streams this daemon started.
-    static let pids = Atomic<UInt32>(1000)
 
     func handle(_ request: HTTPRequest, path: [Substring]) async -> HTTPResponse {
         let id = request.headers["E2b-Sandbox-Id"] ?? ""
@@ -35,6 +34,23 @@ struct E2BEnvd {
             return HTTPResponse(status: 204)
         case ("POST", "process.Process/Start"):
             return start(request, record)
+        case ("POST", "process.Process/Connect"):
+            return connect(request, record)
+        case ("POST", "process.Process/List"):
+            return await unary(request) { _ in
+                EnvdProcess.ListResponse(processes: await processes.list(sandbox: record.id.rawValue)).protoJSON()
+            }
+        case ("POST", "process.Process/SendSignal"):
+            return await unary(request) { body in
+                let message = try EnvdProcess.SendSignalRequest(protoJSON: body)
+                guard message.signal == .sigkill || message.signal == .sigterm else {
+                    throw ConnectError(.invalidArgument, "signal must be SIGNAL_SIGTERM or SIGNAL_SIGKILL")
+                }
+                guard await processes.kill(sandbox: record.id.rawValue, message.process?.selector) else {
+                    throw ConnectError(.notFound, "no such process")
+                }
+                return EnvdProcess.SendSignalResponse().protoJSON()
+            }
         case ("POST", "filesystem.Filesystem/Stat"), ("POST", "filesystem.Filesystem/ListDir"):
             return await unary(request) { body in try await filesystem(path.last.map(String.init) ?? "", body, record) }
         case ("GET", "files"), ("POST", "files"):
@@ -100,28 +116,67 @@ struct E2BEnvd {
         }
         let command = GuestCommand(argv: [process.cmd] + process.args, env: process.envs, cwd: process.cwd)
         let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
-        let service = self.service
-        let pid = Self.pids.add(1, ordering: .relaxed).newValue
+        let (service, processes) = (self.service, self.processes)
+        let info = EnvdProcess.ProcessInfo(config: process, pid: 0, tag: message.tag)
         let output = ResponseStream { output in
-            let send: @Sendable (EnvdProcess.ProcessEvent.Event) async -> Void = { event in
-                _ = await output.send(ConnectEnvelope(message: EnvdProcess.StartResponse(event)).encoded())
-            }
-            await send(.start(.init(pid: pid)))
-            do {
-                let outcome = try await service.exec(ref, command: command, stdin: nil, timeout: timeout) { event in
-                    switch event {
-                    case .stdout(let bytes): await send(.data(.init(.stdout(bytes))))
-                    case .stderr(let bytes): await send(.data(.init(.stderr(bytes))))
-                    case .exit: break
+            let started = await processes.start(sandbox: record.id.rawValue, info: info, output: output) { publish in
+                do {
+                    let outcome = try await service.exec(ref, command: command, stdin: nil, timeout: timeout) { event in
+                        switch event {
+                        case .stdout(let bytes): await publish(.data(.init(.stdout(bytes))))
+                        case .stderr(let bytes): await publish(.data(.init(.stderr(bytes))))
+                        case .exit: break
+                        }
                     }
+                    return .init(exitCode: outcome.exitCode, exited: true, status: "exit status \(outcome.exitCode)")
+                } catch is CancellationError {
+                    return .init(exitCode: -1, exited: false, status: "signal: killed")
+                } catch {
+                    if Task.isCancelled { return .init(exitCode: -1, exited: false, status: "signal: killed") }
+                    let message = (error as? BhattiError)?.message ?? "internal error"
+                    return .init(exitCode: -1, exited: false, status: "error", error: message)
                 }
-                let code = outcome.exitCode
-                await send(.end(.init(exitCode: code, exited: true, status: "exit status \(code)")))
-                _ = await output.send(ConnectEndStream().envelope().encoded())
-            } catch {
-                let message = (error as? BhattiError)?.message ?? "internal error"
-                _ = await output.send(ConnectEndStream(error: ConnectError(.unavailable, message)).envelope().encoded())
             }
+            guard let started else {
+                _ = await output.send(ConnectEndStream(error: ConnectError(.unavailable, "the daemon is stopping")).envelope().encoded())
+                return
+            }
+            // Until the process ends, or this client goes away (the process runs on).
+            for await _ in started.done {}
+            _ = await output.send(ConnectEndStream().envelope().encoded())
+        }
+        var response = HTTPResponse(status: 200, body: .stream(output))
+        response.headers.set("Content-Type", ConnectContentType.streamingJSON)
+        return response
+    }
+
+    /// `Connect`: the running process's events from now on, until it ends.
+    private func connect(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
+        let selector: EnvdProcess.ProcessSelector.Selector?
+        do {
+            var decoder = ConnectEnvelopeDecoder(direction: .requests, maxMessageBytes: Self.maxMessageBytes)
+            let envelopes = try decoder.feed(request.body)
+            try decoder.finish()
+            guard envelopes.count == 1, let envelope = envelopes.first else {
+                return Self.stream(error: ConnectError(.invalidArgument, "Connect takes exactly one message"))
+            }
+            selector = try EnvdProcess.ConnectRequest(envelopePayload: envelope.payload).process?.selector
+        } catch let error as ConnectFramingError {
+            return Self.stream(error: error.connectError)
+        } catch let error as WireDecodingError {
+            return Self.stream(error: error.connectError)
+        } catch {
+            return Self.stream(error: ConnectError(.internal, "\(error)"))
+        }
+        let processes = self.processes
+        let output = ResponseStream { output in
+            guard let attached = await processes.attach(sandbox: record.id.rawValue, selector, output: output) else {
+                _ = await output.send(ConnectEndStream(error: ConnectError(.notFound, "no such process")).envelope().encoded())
+                return
+            }
+            _ = await output.send(ConnectEnvelope(message: EnvdProcess.ConnectResponse(.start(.init(pid: attached.pid)))).encoded())
+            for await _ in attached.done {}
+            _ = await output.send(ConnectEndStream().envelope().encoded())
         }
         var response = HTTPResponse(status: 200, body: .stream(output))
         response.headers.set("Content-Type", ConnectContentType.streamingJSON)
