@@ -83,21 +83,7 @@ struct E2BEnvd {
             return response
         }
         let message: EnvdProcess.StartRequest
-        do {
-            var decoder = ConnectEnvelopeDecoder(direction: .requests, maxMessageBytes: Self.maxMessageBytes)
-            let envelopes = try decoder.feed(request.body)
-            try decoder.finish()
-            guard envelopes.count == 1, let envelope = envelopes.first else {
-                return Self.stream(error: ConnectError(.invalidArgument, "Start takes exactly one message, got \(envelopes.count)"))
-            }
-            message = try EnvdProcess.StartRequest(envelopePayload: envelope.payload)
-        } catch let error as ConnectFramingError {
-            return Self.stream(error: error.connectError)
-        } catch let error as WireDecodingError {
-            return Self.stream(error: error.connectError)
-        } catch {
-            return Self.stream(error: ConnectError(.internal, "\(error)"))
-        }
+        do { message = try Self.onlyMessage(EnvdProcess.StartRequest.self, of: request) } catch { return Self.stream(error: error) }
         guard let process = message.process, !process.cmd.isEmpty else {
             return Self.stream(error: ConnectError(.invalidArgument, "process.cmd is required"))
         }
@@ -153,20 +139,8 @@ struct E2BEnvd {
     /// `Connect`: the running process's events from now on, until it ends.
     private func connect(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
         let selector: EnvdProcess.ProcessSelector.Selector?
-        do {
-            var decoder = ConnectEnvelopeDecoder(direction: .requests, maxMessageBytes: Self.maxMessageBytes)
-            let envelopes = try decoder.feed(request.body)
-            try decoder.finish()
-            guard envelopes.count == 1, let envelope = envelopes.first else {
-                return Self.stream(error: ConnectError(.invalidArgument, "Connect takes exactly one message"))
-            }
-            selector = try EnvdProcess.ConnectRequest(envelopePayload: envelope.payload).process?.selector
-        } catch let error as ConnectFramingError {
-            return Self.stream(error: error.connectError)
-        } catch let error as WireDecodingError {
-            return Self.stream(error: error.connectError)
-        } catch {
-            return Self.stream(error: ConnectError(.internal, "\(error)"))
+        do { selector = try Self.onlyMessage(EnvdProcess.ConnectRequest.self, of: request).process?.selector } catch {
+            return Self.stream(error: error)
         }
         let processes = self.processes
         let output = ResponseStream { output in
@@ -286,6 +260,27 @@ struct E2BEnvd {
     /// envd's plain HTTP error: the status and `{"code":…,"message":…}`.
     static func plain(_ status: Int, _ message: String) -> HTTPResponse {
         HTTPResponse.json(status: status, bytes: ControlPlaneJSON.encode(ControlPlaneError(code: status, message: message)))
+    }
+
+    /// The one message a server-streaming call's request carries, enveloped.
+    static func onlyMessage<M: ProtoMessage>(_ type: M.Type, of request: HTTPRequest) throws(ConnectError) -> M {
+        do {
+            var decoder = ConnectEnvelopeDecoder(direction: .requests, maxMessageBytes: maxMessageBytes)
+            let envelopes = try decoder.feed(request.body)
+            try decoder.finish()
+            guard envelopes.count == 1, let envelope = envelopes.first else {
+                throw ConnectError(.invalidArgument, "the request must carry exactly one message, got \(envelopes.count)")
+            }
+            return try M(envelopePayload: envelope.payload)
+        } catch let error as ConnectError {
+            throw error
+        } catch let error as ConnectFramingError {
+            throw error.connectError
+        } catch let error as WireDecodingError {
+            throw error.connectError
+        } catch {
+            throw ConnectError(.internal, "\(error)")
+        }
     }
 
     /// A unary Connect error: its HTTP status, the JSON error body.
