@@ -114,14 +114,11 @@ enum ImageHandlers {
         try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw BhattiError(.internal, "cannot create \(path)", cause: Errno.current) }
-        defer { close(fd) }
+        let file = FileDescriptor(rawValue: fd)
+        defer { file.close() }
         while let chunk = try await stream.next() {
-            var done = 0
-            while done < chunk.count {
-                let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw BhattiError(.insufficientStorage, "cannot write the upload to \(path)", cause: Errno.current) }
-                done += n
+            do { try chunk.withUnsafeBytes { try file.writeAllFile($0) } } catch {
+                throw BhattiError(.insufficientStorage, "cannot write the upload to \(path)", cause: error)
             }
         }
     }

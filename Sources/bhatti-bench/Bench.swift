@@ -277,7 +277,7 @@ struct Bench {
             var cliRow = Samples("exec `true`, CLI", how: "`bhatti exec hot -- true` as a new process (process start dominates)")
             for i in 0..<min(execs, 100) {
                 if i == 0 { log("cli execs") }
-                cliRow.add(try await Blocking.run { try runCLI(cli, socket: daemon.socketPath, key: daemon.adminKey) })
+                cliRow.add(try await Blocking.run { try runCLI(cli, ["exec", "hot", "--", "true"], daemon: daemon) })
             }
             rows.append(cliRow)
         }
@@ -436,15 +436,15 @@ extension Samples {
     static func ms(_ d: Duration) -> Double { Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 }
 }
 
-/// One `bhatti exec hot -- true` as a child process; returns its wall time.
-func runCLI(_ path: String, socket: String, key: String) throws -> Duration {
+/// Runs the CLI against `daemon` (output to /dev/null) and times the whole process; a failure throws.
+func runCLI(_ path: String, _ args: [String], daemon: Daemon) throws -> Duration {
     let start = ContinuousClock.now
     let spawn = Spawn(
-        path: path, arguments: [path, "--url", "unix://" + socket, "--token", key, "exec", "hot", "--", "true"],
+        path: path, arguments: [path, "--url", "unix://" + daemon.socketPath, "--token", daemon.adminKey] + args,
         environment: ["HOME=/nonexistent"])
     let pid = try spawn.run()
     let t = try waitForExit(pid: pid)
-    guard t == .exited(0) else { throw BenchError("cli exec ended with \(t)") }
+    guard t == .exited(0) else { throw BenchError("bhatti \(args.joined(separator: " ")) ended with \(t)") }
     return ContinuousClock.now - start
 }
 

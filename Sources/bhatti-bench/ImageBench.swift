@@ -135,18 +135,6 @@ struct ImageBench {
     private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
 }
 
-/// Runs the CLI against `daemon` (output to /dev/null) and times the whole process; a failure throws.
-func runCLI(_ path: String, _ args: [String], daemon: Daemon) throws -> Duration {
-    let start = ContinuousClock.now
-    let spawn = Spawn(
-        path: path, arguments: [path, "--url", "unix://" + daemon.socketPath, "--token", daemon.adminKey] + args,
-        environment: ["HOME=/nonexistent"])
-    let pid = try spawn.run()
-    let t = try waitForExit(pid: pid)
-    guard t == .exited(0) else { throw BenchError("bhatti \(args.joined(separator: " ")) ended with \(t)") }
-    return ContinuousClock.now - start
-}
-
 func fileSize(_ path: String) -> UInt64 {
     var st = stat()
     return stat(path, &st) == 0 ? UInt64(st.st_size) : 0

@@ -59,21 +59,14 @@ enum ExecCommand {
         var exitCode: Int32?
         var failure: String?
         var status = 0
-        var errorBody: [UInt8] = []
-        var pending: [UInt8] = []
+        var lines = NDJSONLines()
         let decoder = JSONDecoder()
         do {
             _ = try ctx.client().stream(
                 method: route.method, path: route.path, headers: headers, body: payload, onHead: { s, _ in status = s }
             ) { chunk in
-                if status >= 400 {
-                    errorBody += chunk
-                    return
-                }
-                pending += chunk
-                while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = Array(pending[..<nl])
-                    pending.removeSubrange(...nl)
+                // An error reply is one JSON object: it stays whole in `lines.head`.
+                for line in lines.append(chunk) where status < 400 {
                     guard let event = try? decoder.decode(ExecStreamLine.self, from: Data(line)) else { continue }
                     switch event.type {
                     case "stdout": writeAll(to: 1, Array((event.data ?? "").utf8))
@@ -87,7 +80,7 @@ enum ExecCommand {
         } catch let error as HTTPClientError {
             throw ctx.transportError(error)
         }
-        if status >= 400 { throw ctx.serverError(status: status, body: errorBody) }
+        if status >= 400 { throw ctx.serverError(status: status, body: lines.head) }
         if let failure { throw CLIError.failure(failure) }
         guard let exitCode else { throw CLIError.failure("the daemon closed the stream before the command finished") }
         return exitCode
