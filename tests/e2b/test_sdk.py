@@ -141,3 +141,55 @@ def test_background_wait_list_kill_and_connect(sandbox):
         again.wait()
     assert server.pid not in [p.pid for p in sandbox.commands.list()]
     assert not sandbox.commands.kill(server.pid)
+
+
+def wait_for(condition, what):
+    """Polls `condition`; the deadline only turns a hang into a failure."""
+    import time
+
+    give_up = time.monotonic() + 120
+    while not condition():
+        assert time.monotonic() < give_up, what
+        time.sleep(0.05)
+
+
+def test_stdin_send_then_close(sandbox):
+    handle = sandbox.commands.run("cat; echo done", background=True, stdin=True)
+    sandbox.commands.send_stdin(handle.pid, "line one\n")
+    sandbox.commands.send_stdin(handle.pid, b"line two\n")
+    sandbox.commands.close_stdin(handle.pid)
+    result = handle.wait()
+    assert result.exit_code == 0 and result.stdout == "line one\nline two\ndone\n"
+    # Without stdin=True there is nothing to send to.
+    plain = sandbox.commands.run("sleep 600", background=True)
+    with pytest.raises(Exception):
+        sandbox.commands.send_stdin(plain.pid, "x")
+    assert sandbox.commands.kill(plain.pid)
+
+
+def test_pty_input_resize_and_kill(sandbox):
+    import threading
+
+    from e2b import PtySize
+
+    output = bytearray()
+    terminal = sandbox.pty.create(PtySize(rows=24, cols=80), timeout=0)
+    reader = threading.Thread(target=lambda: _drain(terminal, output), daemon=True)
+    reader.start()
+    sandbox.pty.send_stdin(terminal.pid, b"stty size; echo mark-$((6*7))\n")
+    wait_for(lambda: b"mark-42" in output and b"24 80" in output, f"no answer from the terminal: {bytes(output)!r}")
+    sandbox.pty.resize(terminal.pid, PtySize(rows=30, cols=100))
+    sandbox.pty.send_stdin(terminal.pid, b"stty size\n")
+    wait_for(lambda: b"30 100" in output, f"the resize never showed: {bytes(output)!r}")
+    assert terminal.pid in [p.pid for p in sandbox.commands.list()]
+    assert sandbox.pty.kill(terminal.pid)
+    reader.join(timeout=120)
+    assert not reader.is_alive()
+    assert terminal.pid not in [p.pid for p in sandbox.commands.list()]
+
+
+def _drain(terminal, output):
+    try:
+        terminal.wait(on_pty=lambda data: output.extend(data))
+    except Exception:
+        pass

@@ -8,8 +8,8 @@ import Foundation
 import Synchronization
 
 /// envd (`E2B_SANDBOX_URL=<daemon>/e2b/envd`): the sandbox is named by `E2b-Sandbox-Id` and proven
-/// by its `X-Access-Token`; Connect calls with the JSON codec become guest calls. So far only
-/// `process.Process/Start` without a PTY or stdin, and `GET /health`.
+/// by its `X-Access-Token`; Connect calls with the JSON codec become guest calls (the process
+/// service in `E2BEnvd+Process`, the file system's here).
 struct E2BEnvd {
     let service: SandboxService
     let tokens: EnvdTokens
@@ -40,6 +40,15 @@ struct E2BEnvd {
             return await unary(request) { _ in
                 EnvdProcess.ListResponse(processes: await processes.list(sandbox: record.id.rawValue)).protoJSON()
             }
+        case ("POST", "process.Process/SendInput"):
+            return await unary(request) { body in try await sendInput(body, record) }
+        case ("POST", "process.Process/CloseStdin"):
+            return await unary(request) { body in try await closeStdin(body, record) }
+        case ("POST", "process.Process/Update"):
+            return await unary(request) { body in try await update(body, record) }
+        case ("POST", "process.Process/StreamInput"):
+            return Self.stream(
+                error: ConnectError(.unimplemented, "StreamInput needs HTTP/2, which bhatti's envd does not speak: use SendInput"))
         case ("POST", "process.Process/SendSignal"):
             return await unary(request) { body in
                 let message = try EnvdProcess.SendSignalRequest(protoJSON: body)
@@ -73,92 +82,8 @@ struct E2BEnvd {
         return record
     }
 
-    /// `Start` as a server stream: one request envelope in; start, data and end events out, then the
-    /// end of the stream.
-    private func start(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
-        guard ConnectContentType.kind(of: request.headers["Content-Type"]) == .streaming else {
-            var response = Self.unary(ConnectError(.unknown, "Start is a server stream: send application/connect+json"))
-            response.status = 415
-            response.headers.set("Accept-Post", ConnectContentType.acceptPost)
-            return response
-        }
-        let message: EnvdProcess.StartRequest
-        do { message = try Self.onlyMessage(EnvdProcess.StartRequest.self, of: request) } catch { return Self.stream(error: error) }
-        guard let process = message.process, !process.cmd.isEmpty else {
-            return Self.stream(error: ConnectError(.invalidArgument, "process.cmd is required"))
-        }
-        if message.pty != nil {
-            return Self.stream(error: ConnectError(.unimplemented, "PTY processes are not supported by bhatti's envd yet"))
-        }
-        if message.stdinEnabled {
-            return Self.stream(error: ConnectError(.unimplemented, "processes with stdin are not supported by bhatti's envd yet"))
-        }
-        let timeout: Duration
-        do {
-            let ms = try ConnectRequestHead.timeoutMilliseconds(request.headers["Connect-Timeout-Ms"])
-            timeout = .milliseconds(Int64(ms ?? 86_400_000))
-        } catch {
-            return Self.stream(error: error)
-        }
-        let command = GuestCommand(argv: [process.cmd] + process.args, env: process.envs, cwd: process.cwd)
-        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
-        let (service, processes) = (self.service, self.processes)
-        let info = EnvdProcess.ProcessInfo(config: process, pid: 0, tag: message.tag)
-        let output = ResponseStream { output in
-            let started = await processes.start(sandbox: record.id.rawValue, info: info, output: output) { publish in
-                do {
-                    let outcome = try await service.exec(ref, command: command, stdin: nil, timeout: timeout) { event in
-                        switch event {
-                        case .stdout(let bytes): await publish(.data(.init(.stdout(bytes))))
-                        case .stderr(let bytes): await publish(.data(.init(.stderr(bytes))))
-                        case .exit: break
-                        }
-                    }
-                    return .init(exitCode: outcome.exitCode, exited: true, status: "exit status \(outcome.exitCode)")
-                } catch is CancellationError {
-                    return .init(exitCode: -1, exited: false, status: "signal: killed")
-                } catch {
-                    if Task.isCancelled { return .init(exitCode: -1, exited: false, status: "signal: killed") }
-                    let message = (error as? BhattiError)?.message ?? "internal error"
-                    return .init(exitCode: -1, exited: false, status: "error", error: message)
-                }
-            }
-            guard let started else {
-                _ = await output.send(ConnectEndStream(error: ConnectError(.unavailable, "the daemon is stopping")).envelope().encoded())
-                return
-            }
-            // Until the process ends, or this client goes away (the process runs on).
-            for await _ in started.done {}
-            _ = await output.send(ConnectEndStream().envelope().encoded())
-        }
-        var response = HTTPResponse(status: 200, body: .stream(output))
-        response.headers.set("Content-Type", ConnectContentType.streamingJSON)
-        return response
-    }
-
-    /// `Connect`: the running process's events from now on, until it ends.
-    private func connect(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
-        let selector: EnvdProcess.ProcessSelector.Selector?
-        do { selector = try Self.onlyMessage(EnvdProcess.ConnectRequest.self, of: request).process?.selector } catch {
-            return Self.stream(error: error)
-        }
-        let processes = self.processes
-        let output = ResponseStream { output in
-            guard let attached = await processes.attach(sandbox: record.id.rawValue, selector, output: output) else {
-                _ = await output.send(ConnectEndStream(error: ConnectError(.notFound, "no such process")).envelope().encoded())
-                return
-            }
-            _ = await output.send(ConnectEnvelope(message: EnvdProcess.ConnectResponse(.start(.init(pid: attached.pid)))).encoded())
-            for await _ in attached.done {}
-            _ = await output.send(ConnectEndStream().envelope().encoded())
-        }
-        var response = HTTPResponse(status: 200, body: .stream(output))
-        response.headers.set("Content-Type", ConnectContentType.streamingJSON)
-        return response
-    }
-
     /// A unary Connect call: JSON in (`application/json`), JSON out, or the Connect error with its status.
-    private func unary(_ request: HTTPRequest, _ body: ([UInt8]) async throws -> [UInt8]) async -> HTTPResponse {
+    func unary(_ request: HTTPRequest, _ body: ([UInt8]) async throws -> [UInt8]) async -> HTTPResponse {
         guard ConnectContentType.kind(of: request.headers["Content-Type"]) == .unary else {
             var response = Self.unary(ConnectError(.unknown, "send application/json"))
             response.status = 415

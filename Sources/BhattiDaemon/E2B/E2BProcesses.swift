@@ -8,7 +8,8 @@ import Foundation
 /// request that started it, so a background command runs on after its client stops reading, and
 /// `List`, `Connect` and `SendSignal` find it by pid or tag. Output goes to every stream attached
 /// (the starting one, then any `Connect`); each send waits for its reader, so a slow reader slows
-/// the command, as on the native API. A finished process leaves the table.
+/// the command, as on the native API. A process started with a PTY or stdin runs as a guest session,
+/// whose handle takes `SendInput`, `CloseStdin` and `Update`. A finished process leaves the table.
 actor E2BProcesses {
     typealias Event = EnvdProcess.ProcessEvent.Event
 
@@ -17,6 +18,11 @@ actor E2BProcesses {
         let info: EnvdProcess.ProcessInfo
         var readers: [Int: Reader] = [:]
         var task: Task<Void, Never>?
+        /// A PTY or stdin process: its session, once open (input sent earlier waits for it).
+        let takesInput: Bool
+        var session: (any GuestSession)?
+        var pty = false
+        var sessionWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// One attached stream and the signal that ends its wait.
@@ -33,21 +39,23 @@ actor E2BProcesses {
     /// Registers the process, attaches `output`, sends its start event and runs it; returns what
     /// the caller waits on until the process ends (or the caller is cancelled).
     func start(
-        sandbox: String, info: EnvdProcess.ProcessInfo, output: ResponseStream,
-        run: @escaping @Sendable (_ publish: @escaping @Sendable (Event) async -> Void) async -> EnvdProcess.ProcessEvent.EndEvent
+        sandbox: String, info: EnvdProcess.ProcessInfo, takesInput: Bool, output: ResponseStream,
+        run:
+            @escaping @Sendable (_ pid: UInt32, _ publish: @escaping @Sendable (Event) async -> Void) async ->
+            EnvdProcess.ProcessEvent.EndEvent
     ) -> (pid: UInt32, done: AsyncStream<Never>)? {
         guard !stopped else { return nil }
         nextPid += 1
         let pid = nextPid
         var withPid = info
         withPid.pid = pid
-        var process = Process(sandbox: sandbox, info: withPid)
+        var process = Process(sandbox: sandbox, info: withPid, takesInput: takesInput)
         let (done, reader) = newReader(output)
         process.readers[reader.0] = reader.1
         processes[pid] = process
         process.task = Task {
             await self.publish(pid, .start(.init(pid: pid)))
-            let end = await run { event in await self.publish(pid, event) }
+            let end = await run(pid) { event in await self.publish(pid, event) }
             await self.publish(pid, .end(end))
             self.finish(pid)
         }
@@ -65,11 +73,41 @@ actor E2BProcesses {
         return (pid, done)
     }
 
-    /// Kills the process (its whole process group, as a cancelled exec does); false when none matches.
+    /// Kills the process: a session is ended in the guest (its output then ends with the exit),
+    /// an exec's task is cancelled (its whole process group killed); false when none matches.
     func kill(sandbox: String, _ selector: EnvdProcess.ProcessSelector.Selector?) -> Bool {
         guard let pid = find(sandbox: sandbox, selector) else { return false }
+        if let session = processes[pid]?.session, (try? session.kill()) != nil { return true }
         processes[pid]?.task?.cancel()
         return true
+    }
+
+    /// The process's input once its session is open: `SendInput`, `CloseStdin` and `Update` use it.
+    func attachSession(_ session: any GuestSession, pty: Bool, to pid: UInt32) {
+        processes[pid]?.session = session
+        processes[pid]?.pty = pty
+        resumeSessionWaiters(pid)
+    }
+
+    /// The session of a process that takes input (waiting while it opens: the start event goes out
+    /// first), or why there is none.
+    func session(sandbox: String, _ selector: EnvdProcess.ProcessSelector.Selector?) async throws(ConnectError) -> (
+        session: any GuestSession, pty: Bool
+    ) {
+        guard let pid = find(sandbox: sandbox, selector), let process = processes[pid] else {
+            throw ConnectError(.notFound, "no such process")
+        }
+        guard process.takesInput else { throw ConnectError(.failedPrecondition, "the process was started without stdin or a PTY") }
+        while let opening = processes[pid], opening.session == nil {
+            await withCheckedContinuation { processes[pid]?.sessionWaiters.append($0) }
+        }
+        guard let open = processes[pid], let session = open.session else { throw ConnectError(.notFound, "the process has ended") }
+        return (session, open.pty)
+    }
+
+    private func resumeSessionWaiters(_ pid: UInt32) {
+        for waiter in processes[pid]?.sessionWaiters ?? [] { waiter.resume() }
+        processes[pid]?.sessionWaiters = []
     }
 
     func list(sandbox: String) -> [EnvdProcess.ProcessInfo] {
@@ -112,6 +150,7 @@ actor E2BProcesses {
     }
 
     private func finish(_ pid: UInt32) {
+        resumeSessionWaiters(pid)
         if let readers = processes[pid]?.readers {
             for reader in readers.values { reader.done.finish() }
         }

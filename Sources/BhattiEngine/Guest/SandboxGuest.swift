@@ -57,6 +57,9 @@ public protocol GuestSession: Sendable {
     func resize(rows: UInt16, cols: UInt16) throws
     /// Leaves the session running; `output` ends with `.detached(reason: nil)`.
     func detach() throws
+    /// Ends the session (its process group: SIGTERM, a terminal's SIGHUP, then SIGKILL after a
+    /// grace); `output` ends with `.exit`.
+    func kill() throws
     /// Stops listening (detaches) and ends `output` at once.
     func close()
 }
