@@ -7,7 +7,7 @@ import Testing
 /// tests/e2b, run with pytest, pointed at the daemon by the SDK's documented settings only.
 @Suite("E2B SDK", .serialized)
 struct E2BSDKTests {
-    @Test("tests/e2b pass through the e2b SDK: create, commands, list, info, kill, two users kept apart")
+    @Test("tests/e2b pass through the sync and async e2b SDK: sandboxes, commands, PTY, stdin, files, two users kept apart")
     func sdk() async throws {
         let root = FileManager.default.currentDirectoryPath
         let python = try await Blocking.run {
@@ -41,9 +41,14 @@ struct E2BSDKTests {
                 return (p.terminationStatus, String(decoding: data, as: UTF8.self))
             }
             #expect(status == 0, "pytest tests/e2b:\n\(output)")
-            // Every test in the file ran and passed: none skipped or left uncollected.
-            let source = try String(contentsOfFile: root + "/tests/e2b/test_sdk.py", encoding: .utf8)
-            let count = source.components(separatedBy: "\ndef test_").count - 1
+            // Every test in the suite's files ran and passed: none skipped or left uncollected.
+            let files = try FileManager.default.contentsOfDirectory(atPath: root + "/tests/e2b").filter {
+                $0.hasPrefix("test_") && $0.hasSuffix(".py")
+            }
+            let count = try files.reduce(0) { total, file in
+                let source = try String(contentsOfFile: root + "/tests/e2b/" + file, encoding: .utf8)
+                return total + source.components(separatedBy: "\ndef test_").count - 1
+            }
             #expect(output.contains("\(count) passed") && !output.contains("skipped"), "\(output)")
         }
     }
