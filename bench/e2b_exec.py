@@ -1,5 +1,6 @@
 """Exec `true` through the e2b SDK against the same command through bhatti's native API, both over
-kept-alive connections to one sandbox, interleaved; prints p50/p95/p99 in ms as JSON.
+kept-alive connections to one sandbox, interleaved; prints every sample in ms as JSON (bhatti-bench's
+E2BBench turns them into RESULTS.md rows).
 
 Usage: E2B_API_URL=… E2B_SANDBOX_URL=… E2B_API_KEY=… python e2b_exec.py HOST PORT [N]
 (`eval "$(bhatti e2b env)"` sets the E2B_ variables; HOST PORT are the daemon's TCP listener.)
@@ -14,16 +15,11 @@ import time
 from e2b import Sandbox
 
 
-def percentiles(samples):
-    s = sorted(samples)
-    pick = lambda p: s[max(1, -(-int(p * len(s) * 1000) // 1000)) - 1]
-    return {"n": len(s), "p50": pick(0.5), "p95": pick(0.95), "p99": pick(0.99)}
-
-
 def main():
     host, port = sys.argv[1], int(sys.argv[2])
     n = int(sys.argv[3]) if len(sys.argv) > 3 else 200
-    sbx = Sandbox.create()
+    # E2B's API default is 15 s, shorter than the run.
+    sbx = Sandbox.create(timeout=3600)
     try:
         native = http.client.HTTPConnection(host, port)
         headers = {"Authorization": "Bearer " + os.environ["E2B_API_KEY"], "Content-Type": "application/json"}
@@ -53,7 +49,7 @@ def main():
             nat.append((time.perf_counter() - start) * 1000)
         # Each pair ran back to back: their difference leaves out most of the guest's varying spawn time.
         paired = [a - b for a, b in zip(sdk, nat)]
-        print(json.dumps({"sdk": percentiles(sdk), "native": percentiles(nat), "sdk_minus_native_paired": percentiles(paired)}))
+        print(json.dumps({"sdk": sdk, "native": nat, "paired": paired}))
     finally:
         sbx.kill()
 

@@ -20,6 +20,10 @@ struct Bench {
     var imageImports = 0
     /// Only the image rows (`--images-only`).
     var imagesOnly = false
+    /// Commands through the e2b SDK against the native API, each; 0 skips them.
+    var e2bExecs = 0
+    /// Only the e2b rows (`--e2b-only`).
+    var e2bOnly = false
     /// Where the bench's daemons keep their data: the daemon's default data directory.
     static let dataRoot = "/var/lib/bhatti"
 
@@ -38,8 +42,9 @@ struct Bench {
         var notes: [String] = []
         var tiers: ThermalReport?
         do {
-            if !thermal.only && !imagesOnly { (rows, notes) = try await core(daemon, api) }
-            if thermal.enabled, !imagesOnly, ProcessInfo.processInfo.environment["BHATTI_BENCH_EXEC_ONLY"] == nil {
+            if !thermal.only && !imagesOnly && !e2bOnly { (rows, notes) = try await core(daemon, api) }
+            if e2bExecs > 0, !thermal.only, !imagesOnly, let cli { rows += try await E2BBench(execs: e2bExecs, cli: cli).run(daemon, api) }
+            if thermal.enabled, !imagesOnly, !e2bOnly, ProcessInfo.processInfo.environment["BHATTI_BENCH_EXEC_ONLY"] == nil {
                 tiers = try await thermal.bench(daemon, api).run()
             }
         } catch {
@@ -48,12 +53,12 @@ struct Bench {
         }
         await daemon.stop()
         // On a daemon of their own, after this one, so neither's VMs share the CPUs with the other's.
-        if imageImports > 0, !thermal.only {
+        if imageImports > 0, !thermal.only, !e2bOnly {
             let (imageRows, note) = try await ImageBench(imageDirectory: imageDirectory, imports: imageImports, cli: cli).run()
             rows += imageRows
             notes.append(note)
         }
-        var out = render(rows, thermal: tiers, accelerator: daemon, seedTable: !imagesOnly)
+        var out = render(rows, thermal: tiers, accelerator: daemon, seedTable: !imagesOnly && !e2bOnly)
         let shown = notes.filter { !$0.isEmpty }
         if !shown.isEmpty { out += "\n" + shown.joined(separator: "\n\n") + "\n" }
         if let tiers { out += "\n" + tiers.markdown }
@@ -424,7 +429,6 @@ struct Bench {
         return table.map { "| \($0.0) | \($0.1) | \($0.2) | \($0.3) |" }.joined(separator: "\n")
     }
 
-    func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -132,7 +132,6 @@ struct ImageBench {
         return dir + "/image.tar"
     }
 
-    private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
 }
 
 func fileSize(_ path: String) -> UInt64 {

@@ -42,3 +42,6 @@ func measure(_ body: () async throws -> Void) async rethrows -> Duration {
     try await body()
     return ContinuousClock.now - start
 }
+
+/// Progress on stderr (RESULTS.md is the output).
+func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }

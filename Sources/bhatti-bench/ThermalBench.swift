@@ -273,5 +273,4 @@ struct ThermalBench {
         return nil
     }
 
-    private func log(_ s: String) { FileHandle.standardError.write(Data("bench: \(s)\n".utf8)) }
 }

@@ -10,7 +10,7 @@ import Foundation
 let usage = """
     usage: bhatti-bench IMAGE_DIR OUT.md [--boots N] [--execs N] [--pings N] [--cli PATH]
            [--cycles N] [--warm-wakes N] [--cold-wakes N] [--fleet N] [--fleet-rounds N] [--thermal-only]
-           [--image-imports N] [--images-only]
+           [--image-imports N] [--images-only] [--e2b-execs N] [--e2b-only]
     """
 let args = CommandLine.arguments
 guard args.count >= 3 else {
@@ -35,6 +35,8 @@ var bench = Bench(
     thermal: thermal)
 bench.imageImports = option("--image-imports", 6)
 bench.imagesOnly = args.contains("--images-only")
+bench.e2bExecs = option("--e2b-execs", 200)
+bench.e2bOnly = args.contains("--e2b-only")
 let report = try await bench.run()
 try report.write(toFile: args[2], atomically: true, encoding: .utf8)
 print(report)
