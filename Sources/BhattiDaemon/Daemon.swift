@@ -133,7 +133,7 @@ public final class Daemon: Sendable {
             }, log: log)
         let tokens = try EnvdTokens.load(dataDirectory: data)
         let processes = E2BProcesses()
-        let deadlines = E2BDeadlines(time: time) { ref in
+        let deadlines = E2BDeadlines(time: time, store: store) { ref in
             do {
                 try await service.destroy(ref)
                 log.info("e2b.timeout", ["sandbox.id": ref.key])
@@ -141,8 +141,10 @@ public final class Daemon: Sendable {
                 // Destroyed meanwhile by other means: nothing left to do.
             }
         }
+        // Deadlines of E2B sandboxes from before a restart (one that passed meanwhile fires now).
+        try await deadlines.restore()
         handler.e2b = E2BHandler(
-            controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines),
+            controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines, domain: previews.e2bDomain),
             envd: E2BEnvd(service: service, tokens: tokens, processes: processes), gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
@@ -177,6 +179,7 @@ public final class Daemon: Sendable {
             terminator?.stop()
             proxyServer?.shutdown()
             server.shutdown()
+            await deadlines.stop()
             throw error
         }
         log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])

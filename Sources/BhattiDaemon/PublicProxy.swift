@@ -11,6 +11,15 @@ public struct PreviewURLs: Sendable {
     public var base: String?
     public var zone: String?
 
+    /// The domain E2B's `get_host(port)` puts after `<port>-<sandbox id>.`: the zone, or `localhost`
+    /// (which resolves to the loopback by itself), with the proxy's port when it is not the scheme's
+    /// own; nil without a public proxy.
+    public var e2bDomain: String? {
+        guard let base, let url = URL(string: base) else { return zone }
+        let port = url.port.map { ":\($0)" } ?? ""
+        return (zone ?? "localhost") + port
+    }
+
     public func url(alias: String) -> String? {
         if let zone {
             let scheme = base.flatMap { URL(string: $0)?.scheme } ?? "http"
@@ -60,6 +69,7 @@ struct PublicProxy: HTTPHandler {
     }
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
+        if let (port, id) = e2bHost(request), let response = await e2bPort(request, port: port, id: id) { return response }
         guard let (alias, target, prefix) = locate(request) else {
             return Self.text(404, "no preview at this address")
         }
@@ -79,16 +89,54 @@ struct PublicProxy: HTTPHandler {
                 return limited
             }
         }
+        return await relay(request, ref: ref, port: rule.port, target: target, prefix: prefix)
+    }
+
+    /// `<port>-<sandbox id>.<zone>` (or `.localhost`, which resolves to the loopback by itself), the
+    /// host E2B's `get_host(port)` names: any port of a sandbox made through the E2B API, whose ports
+    /// are public as E2B's are. Every other sandbox is reached only through its published aliases:
+    /// nil, and the host is taken as an alias.
+    private func e2bPort(_ request: HTTPRequest, port: Int, id: String) async -> HTTPResponse? {
+        guard let sandboxID = SandboxID(rawValue: id), (try? await service.store.isE2BSandbox(sandboxID)) == true,
+            let record = try? await service.sandbox(sandboxID)
+        else { return nil }
+        for decision in [perAddress.take(request.remoteAddress ?? "unix"), perAlias.take("\(port)-\(id)")] {
+            if case .limited = decision {
+                var limited = Self.text(429, "too many requests")
+                limited.headers.set("Retry-After", String(decision.retryAfterSeconds))
+                return limited
+            }
+        }
+        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
+        return await relay(request, ref: ref, port: port, target: request.target.isEmpty ? "/" : request.target, prefix: nil)
+    }
+
+    private func relay(_ request: HTTPRequest, ref: SandboxRef, port: Int, target: String, prefix: String?) async -> HTTPResponse {
         do {
-            return try await ProxyHandler.open(request, ref: ref, port: rule.port, target: target, prefix: prefix, service: service)
+            return try await ProxyHandler.open(request, ref: ref, port: port, target: target, prefix: prefix, service: service)
         } catch let error as BhattiError {
             let status = HTTPStatusMapping.status(for: error.code)
             // The guest's own words only for a gateway failure; nothing internal leaks to the public.
-            return Self.text(
-                status, error.code == .badGateway ? "bad gateway: nothing answers on port \(rule.port)" : "preview unavailable")
+            return Self.text(status, error.code == .badGateway ? "bad gateway: nothing answers on port \(port)" : "preview unavailable")
         } catch {
             return Self.text(500, "preview unavailable")
         }
+    }
+
+    /// The port and sandbox id of an E2B host, `<port>-<id>.<zone or localhost>[:port]`.
+    func e2bHost(_ request: HTTPRequest) -> (port: Int, id: String)? {
+        guard let host = request.headers["Host"]?.lowercased() else { return nil }
+        let name = host.split(separator: ":").first.map(String.init) ?? host
+        guard
+            let label = [zone, "localhost"].compactMap({ $0 }).lazy.compactMap({ zone in
+                name.hasSuffix("." + zone) ? String(name.dropLast(zone.count + 1)) : nil
+            }).first
+        else { return nil }
+        let parts = label.split(separator: "-", maxSplits: 1)
+        guard parts.count == 2, let port = Int(parts[0]), (1...65535).contains(port), parts[0].allSatisfy(\.isASCII),
+            parts[1].count == 16, parts[1].allSatisfy(\.isHexDigit)
+        else { return nil }
+        return (port, String(parts[1]))
     }
 
     /// The alias and the upstream target; `prefix` is set for a path-based URL.

@@ -117,5 +117,13 @@ extension SandboxStore {
         """
         ALTER TABLE users ADD COLUMN io_limits TEXT;
         """,
+        // Sandboxes made through the E2B API: their ports are public as E2B's are, and their deadline
+        // (epoch ms; NULL while paused) outlives a restart.
+        """
+        CREATE TABLE e2b_sandboxes (
+            sandbox_id TEXT PRIMARY KEY REFERENCES sandboxes(id) ON DELETE CASCADE,
+            deadline INTEGER
+        );
+        """,
     ]
 }

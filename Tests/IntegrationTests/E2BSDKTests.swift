@@ -13,7 +13,11 @@ struct E2BSDKTests {
         let python = try await Blocking.run {
             try runTool("/bin/sh", [root + "/scripts/e2b-venv.sh"]).trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        try await withDaemon(configure: { $0.listen = "127.0.0.1:0" }) { d in
+        try await withDaemon(configure: {
+            $0.listen = "127.0.0.1:0"
+            // get_host(port) is served by the public proxy.
+            $0.proxyListen = "127.0.0.1:0"
+        }) { d in
             let port = try #require(d.daemon.tcpPort)
             let ann = try await ImageTests.user(d, "ann")
             let bob = try await ImageTests.user(d, "bob")

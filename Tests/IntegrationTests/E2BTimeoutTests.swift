@@ -2,6 +2,7 @@ import BhattiAPI
 import BhattiCore
 import BhattiDaemon
 import BhattiHTTP
+import BhattiStore
 import Foundation
 import Testing
 
@@ -64,5 +65,33 @@ struct E2BTimeoutTests {
             try await Self.advance(clock, to: t2.advanced(by: .seconds(60)))
             #expect(try await eventually { try await !exists(d, paused) }, "destroyed at the deadline its connect set")
         }
+    }
+    @Test("deadlines outlive a restart: one still ahead is kept, one that passed while the daemon was down fires at start")
+    func acrossRestart() async throws {
+        let d = try await TestDaemon.start()
+        let kept = try await create(d, timeout: 3600)
+        let lapsed = try await create(d, timeout: 3600)
+        let data = d.dataDirectory
+        await d.stop(keepData: true)
+        // An hour passing while the daemon is down, for the second only: its stored deadline is now behind.
+        try await SandboxStore(path: data + "/state.db").setE2BDeadline(
+            try #require(SandboxID(rawValue: lapsed)), Date(timeIntervalSinceNow: -5))
+        let again = try await TestDaemon.start(dataDirectory: data)
+        do {
+            #expect(try await eventually { try await !exists(again, lapsed) }, "destroyed at the start, its deadline gone by")
+            #expect(try await exists(again, kept))
+            let detail = try await e2b(again, "GET", "/sandboxes/\(kept)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(detail.body)) as? [String: Any])
+            let text = try #require(object["endAt"] as? String)
+            let parser = ISO8601DateFormatter()
+            parser.formatOptions = text.contains(".") ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
+            let end = try #require(parser.date(from: text), "endAt \(text)")
+            let left = end.timeIntervalSinceNow
+            #expect(left > 3000 && left <= 3600, "\(left) s left of the kept deadline")
+        } catch {
+            await again.stop()
+            throw error
+        }
+        await again.stop()
     }
 }

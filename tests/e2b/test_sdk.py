@@ -193,3 +193,32 @@ def _drain(terminal, output):
         terminal.wait(on_pty=lambda data: output.extend(data))
     except Exception:
         pass
+
+
+def _curl(*args):
+    import subprocess
+
+    return subprocess.run(["curl", "-s", "-m", "20", *args], capture_output=True, text=True).stdout
+
+
+def test_get_host_serves_e2b_ports_and_no_others(sandbox):
+    import json
+    import urllib.request
+
+    sandbox.commands.run("cd /tmp && echo served-by-port > index.html && exec python3 -m http.server 3000", background=True)
+    host = sandbox.get_host(3000)
+    # The daemon's public proxy: `localhost` resolves to the loopback by itself (curl does so).
+    assert host.startswith(f"3000-{sandbox.sandbox_id}.localhost:"), host
+    wait_for(lambda: "served-by-port" in _curl(f"http://{host}/index.html"), "get_host(3000) never served the page")
+    # A sandbox made through the native API keeps its ports private: the proxy refuses the host (404)
+    # before it tries the port, where an E2B sandbox with nothing listening is a 502.
+    base = os.environ["E2B_API_URL"].removesuffix("/e2b")
+    headers = {"Authorization": "Bearer " + os.environ["E2B_API_KEY"], "Content-Type": "application/json"}
+    request = urllib.request.Request(base + "/v1/sandboxes", data=b'{"name":"native-one"}', headers=headers, method="POST")
+    native = json.load(urllib.request.urlopen(request))["id"]
+    try:
+        domain = host.split(".", 1)[1]
+        assert _curl("-o", "/dev/null", "-w", "%{http_code}", f"http://3000-{native}.{domain}/") == "404"
+        assert _curl("-o", "/dev/null", "-w", "%{http_code}", f"http://4000-{sandbox.sandbox_id}.{domain}/") == "502"
+    finally:
+        urllib.request.urlopen(urllib.request.Request(base + "/v1/sandboxes/native-one", headers=headers, method="DELETE"))

@@ -10,6 +10,8 @@ struct E2BControlPlane {
     let service: SandboxService
     let tokens: EnvdTokens
     let deadlines: E2BDeadlines
+    /// What `get_host(port)` names after `<port>-<id>.`: the public proxy's (`PreviewURLs.e2bDomain`).
+    let domain: String?
 
     /// E2B's default template; it boots the daemon's default image.
     static let defaultTemplate = "base"
@@ -32,31 +34,33 @@ struct E2BControlPlane {
         case ("DELETE", let id?, nil):
             let record = try await service.get(ref(id))
             try await service.destroy(ref(id))
-            await deadlines.clear(record.id.rawValue)
+            try await deadlines.clear(record.id.rawValue)
             return HTTPResponse(status: 204)
         case ("POST", let id?, "timeout"?):
             let body = try Self.decode(SandboxTimeoutRequest.self, request)
             let record = try await service.get(ref(id))
-            await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout)
+            try await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout)
             return HTTPResponse(status: 204)
         case ("POST", let id?, "connect"?):
             // Waking is what any call does; connect answers 201 when it had to resume, as E2B does.
             let body = request.body.isEmpty ? nil : try Self.decode(ConnectSandbox.self, request)
             let before = try await service.get(ref(id))
             let record = before.state == .hot ? before : try await service.start(ref(id))
-            await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body?.timeout ?? Self.defaultTimeout, extendOnly: true)
+            try await deadlines.set(
+                record.id.rawValue, owner: caller.owner, seconds: body?.timeout ?? Self.defaultTimeout, extendOnly: true)
             return try reply(sandbox(record), status: before.state == .hot ? 200 : 201)
         case ("POST", let id?, "resume"?):
             let body = request.body.isEmpty ? nil : try Self.decode(ResumedSandbox.self, request)
             let record = try await service.start(ref(id))
-            await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body?.timeout ?? Self.defaultTimeout, extendOnly: true)
+            try await deadlines.set(
+                record.id.rawValue, owner: caller.owner, seconds: body?.timeout ?? Self.defaultTimeout, extendOnly: true)
             return try reply(sandbox(record), status: 201)
         case ("POST", let id?, "pause"?):
             let record = try await service.get(ref(id))
             guard record.state != .cold else { throw E2BError(409, "sandbox \(record.id) is already paused") }
             _ = try await service.stop(ref(id))
             // A paused E2B sandbox waits to be resumed: no deadline until then.
-            await deadlines.clear(record.id.rawValue)
+            try await deadlines.clear(record.id.rawValue)
             return HTTPResponse(status: 204)
         default:
             throw Self.unsupported(request)
@@ -128,7 +132,8 @@ struct E2BControlPlane {
         let (record, _) = try await service.create(
             spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image, setup: setup,
             egress: egress)
-        await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout ?? Self.defaultTimeout)
+        try await service.store.insertE2BSandbox(record.id, deadline: nil)
+        try await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout ?? Self.defaultTimeout)
         return try reply(sandbox(record), status: 201)
     }
 
@@ -153,7 +158,8 @@ struct E2BControlPlane {
 
     func sandbox(_ r: SandboxRecord) -> Sandbox {
         Sandbox(
-            templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", envdAccessToken: tokens.token(for: r.id.rawValue))
+            templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", envdAccessToken: tokens.token(for: r.id.rawValue),
+            domain: domain)
     }
 
     func detail(_ r: SandboxRecord) async -> SandboxDetail {
@@ -161,8 +167,8 @@ struct E2BControlPlane {
         return SandboxDetail(
             templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", startedAt: Self.timestamp(r.createdAt),
             endAt: end, envdAccessToken: tokens.token(for: r.id.rawValue),
-            allowInternetAccess: !r.egress.deny, cpuCount: r.cpus, memoryMB: r.memoryMB, diskSizeMB: r.diskMB ?? 0, metadata: r.labels,
-            state: Self.state(r.state))
+            allowInternetAccess: !r.egress.deny, domain: domain, cpuCount: r.cpus, memoryMB: r.memoryMB, diskSizeMB: r.diskMB ?? 0,
+            metadata: r.labels, state: Self.state(r.state))
     }
 
     func listed(_ r: SandboxRecord) async -> ListedSandbox {

@@ -1,11 +1,13 @@
 import BhattiCore
+import BhattiStore
 import Foundation
 
 /// E2B's sandbox timeouts: a sandbox made through the E2B API is destroyed when its timeout passes
 /// (`timeout` at create, `set_timeout`, and a connect's own, which only extends it). bhatti's idle
 /// tiers go on meanwhile: a sandbox may cool long before its deadline. An E2B pause clears the
-/// deadline, as a paused E2B sandbox waits to be resumed. Deadlines live in memory: a daemon restart
-/// forgets them (the sandboxes then live on).
+/// deadline, as a paused E2B sandbox waits to be resumed. Each deadline is also written to the
+/// store as a wall-clock time, so a restarted daemon keeps it (`restore`); one that passed while the
+/// daemon was down fires at once.
 actor E2BDeadlines {
     struct Entry {
         var at: Duration
@@ -13,6 +15,7 @@ actor E2BDeadlines {
     }
 
     private let time: TimeLine
+    private let store: SandboxStore
     private let expire: @Sendable (SandboxRef) async -> Void
     private var entries: [String: Entry] = [:]
     /// The sleep until the earliest deadline; replaced when an earlier one arrives.
@@ -21,20 +24,39 @@ actor E2BDeadlines {
     private var stopped = false
 
     /// `expire` destroys the sandbox (a missing one is not an error).
-    init(time: TimeLine, expire: @escaping @Sendable (SandboxRef) async -> Void) {
+    init(time: TimeLine, store: SandboxStore, expire: @escaping @Sendable (SandboxRef) async -> Void) {
         self.time = time
+        self.store = store
         self.expire = expire
     }
 
+    /// Schedules the deadlines the store kept from before a restart.
+    func restore() async throws {
+        for row in try await store.e2bDeadlines() {
+            let left = max(0, row.deadline.timeIntervalSinceNow)
+            entries[row.id.rawValue] = Entry(at: time.now + .milliseconds(Int64(left * 1000)), owner: row.owner ?? "")
+        }
+        reschedule()
+    }
+
     /// The sandbox ends `seconds` from now. `extendOnly`: a later deadline already set stays.
-    func set(_ id: String, owner: String, seconds: Int, extendOnly: Bool = false) {
+    func set(_ id: String, owner: String, seconds: Int, extendOnly: Bool = false) async throws {
         let at = time.now + .seconds(max(0, seconds))
         if extendOnly, let current = entries[id], current.at >= at { return }
+        try await persist(id, Date().addingTimeInterval(TimeInterval(max(0, seconds))))
         entries[id] = Entry(at: at, owner: owner)
         reschedule()
     }
 
-    func clear(_ id: String) { entries[id] = nil }
+    func clear(_ id: String) async throws {
+        try await persist(id, nil)
+        entries[id] = nil
+    }
+
+    private func persist(_ id: String, _ deadline: Date?) async throws {
+        guard let sandbox = SandboxID(rawValue: id) else { return }
+        try await store.setE2BDeadline(sandbox, deadline)
+    }
 
     /// How long until the sandbox's deadline; nil when it has none.
     func remaining(_ id: String) -> Duration? { entries[id].map { $0.at - time.now } }
