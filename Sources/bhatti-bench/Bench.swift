@@ -43,7 +43,7 @@ struct Bench {
         var tiers: ThermalReport?
         do {
             if !thermal.only && !imagesOnly && !e2bOnly { (rows, notes) = try await core(daemon, api) }
-            if e2bExecs > 0, !thermal.only, !imagesOnly, let cli { rows += try await E2BBench(execs: e2bExecs, cli: cli).run(daemon, api) }
+            if e2bExecs > 0, !thermal.only, !imagesOnly, let cli { rows += try await E2BBench(execs: e2bExecs, cli: cli).run(daemon) }
             if thermal.enabled, !imagesOnly, !e2bOnly, ProcessInfo.processInfo.environment["BHATTI_BENCH_EXEC_ONLY"] == nil {
                 tiers = try await thermal.bench(daemon, api).run()
             }
