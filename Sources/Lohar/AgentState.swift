@@ -33,11 +33,12 @@ final class AgentState: Sendable {
 
     var token: String { runtime.withLock { $0.token } }
 
-    /// The environment for a new process: defaults ← sandbox env ← secrets ← the request's own.
-    func environment(overriding request: [String: String]) -> [String: String] {
+    /// The environment for a new process: defaults ← its user's HOME, USER and LOGNAME (`command`'s
+    /// when it names one, else the sandbox's) ← sandbox env ← secrets ← the request's own.
+    func environment(overriding request: [String: String], for command: CommandUser? = nil) -> [String: String] {
         var env = base.defaultEnvironment
         runtime.withLock { r in
-            if let user = r.user {
+            if let user = command?.named ?? r.user {
                 env["HOME"] = user.home
                 env["USER"] = user.name ?? String(user.uid)
                 env["LOGNAME"] = env["USER"]

@@ -108,13 +108,9 @@ extension AgentSession {
         try runRoot(["resize2fs", "/dev/vda"])
     }
 
-    /// The image's `User` against this guest's own /etc/passwd and /etc/group, read at each configure:
-    /// a user added since the image was made (a fork of a sandbox that ran `useradd`) is found.
+    /// The image's `User`, resolved in this guest (see `UserSpec.inGuest`).
     private func resolveUser(_ spec: String) throws -> UserSpec {
-        do {
-            func text(_ path: String) -> String { (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-            return try UserSpec.resolve(spec, passwd: text("/etc/passwd"), group: text("/etc/group"))
-        } catch {
+        do { return try UserSpec.inGuest(spec) } catch {
             throw WireErrorMessage(code: .badRequest, message: "user \(spec): \(error)")
         }
     }

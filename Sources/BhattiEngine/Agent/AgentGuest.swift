@@ -63,7 +63,7 @@ public struct AgentGuest: SandboxGuest {
     public func openSession(_ request: GuestSessionRequest) async throws -> any GuestSession {
         let wire = SessionRequest(
             argv: request.argv, tty: request.tty, rows: request.rows, cols: request.cols, env: request.env,
-            sessionID: request.sessionID, reuseDetached: request.reuseDetached)
+            sessionID: request.sessionID, reuseDetached: request.reuseDetached, user: request.user)
         return try await translating { try await connection.openSession(wire) }
     }
 
@@ -92,10 +92,11 @@ extension GuestError {
     /// The agent's refusal codes, and the channel's failures as `unavailable` (or `timedOut`).
     public init(_ error: AgentError) {
         guard case .remote(let m) = error else {
-            if case .timedOut = error {
-                self.init(.timedOut, error.description, cause: error)
-            } else {
-                self.init(.unavailable, error.description, cause: error)
+            switch error {
+            case .timedOut: self.init(.timedOut, error.description, cause: error)
+            // The guest answers for itself; it cannot do what was asked (an older lohar).
+            case .unsupported: self.init(.badRequest, error.description, cause: error)
+            default: self.init(.unavailable, error.description, cause: error)
             }
             return
         }
@@ -115,7 +116,7 @@ extension GuestError {
 }
 
 extension ExecRequest {
-    init(_ command: GuestCommand) { self.init(argv: command.argv, env: command.env, cwd: command.cwd) }
+    init(_ command: GuestCommand) { self.init(argv: command.argv, env: command.env, cwd: command.cwd, user: command.user) }
 }
 
 extension GuestConfig {
