@@ -155,6 +155,22 @@ public struct FileInfo: Codable, Equatable, Sendable {
     }
 }
 
+/// The reply to `file_make_directory`: false when the directory was already there.
+public struct MakeDirectoryReply: Codable, Equatable, Sendable {
+    public var created: Bool
+    public init(created: Bool) { self.created = created }
+}
+
+/// Renames `source` to `destination` (both in the guest; relative paths from /workspace).
+public struct MoveRequest: Codable, Equatable, Sendable {
+    public var source: String
+    public var destination: String
+    public init(source: String, destination: String) {
+        self.source = source
+        self.destination = destination
+    }
+}
+
 /// A directory listing, capped (`truncated` says so, `total` counts every entry).
 public struct FileListing: Codable, Equatable, Sendable {
     public var entries: [FileInfo]

@@ -77,7 +77,7 @@ final class AgentSession: Sendable {
         }
         let reply = HelloReply(
             version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds(),
-            capabilities: [AgentCapability.clock, AgentCapability.commandUser])
+            capabilities: [AgentCapability.clock, AgentCapability.commandUser, AgentCapability.fileOperations])
         writer.send(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON))
         return true
     }
@@ -102,7 +102,7 @@ final class AgentSession: Sendable {
             streams.withLock { $0[frame.stream] }?.window.grant(bytes)
         case .exec, .session, .fileRead, .fileWrite, .forward:
             open(frame)
-        case .sessionList, .sessionKill, .fileStat, .fileList, .activity, .configure:
+        case .sessionList, .sessionKill, .fileStat, .fileList, .fileMakeDirectory, .fileMove, .fileRemove, .activity, .configure:
             // One-shot requests: answered off the reader thread (they may touch the disk).
             let request = frame
             startThread(name: "lohar-request") { [self] in respond(to: request) }
@@ -164,6 +164,9 @@ final class AgentSession: Sendable {
                 case .sessionKill: try killSession(frame)
                 case .fileStat: try statFile(frame)
                 case .fileList: try listFiles(frame)
+                case .fileMakeDirectory: try makeDirectory(frame)
+                case .fileMove: try moveFile(frame)
+                case .fileRemove: try removeFile(frame)
                 default: throw WireErrorMessage(code: .badRequest, message: "\(frame.type) is not a request")
                 }
             writer.send(Frame(stream: frame.stream, type: .result, payload: reply))

@@ -58,6 +58,9 @@ final class AgentState: Sendable {
     /// configuration's.
     var user: (uid: Int32, gid: Int32)? { runtime.withLock { $0.user }.map { ($0.uid, $0.gid) } ?? base.user }
 
+    /// Who owns what the host writes (files, their parents, directories it makes): the sandbox's user.
+    var fileOwner: AtomicFile.Owner? { user.map { AtomicFile.Owner(uid: uid_t(bitPattern: $0.uid), gid: gid_t(bitPattern: $0.gid)) } }
+
     /// Records the sandbox-wide env, secrets, working directory, user and token from `configure` (kept
     /// in memory only).
     func apply(env: [String: String], secrets: [String: String], workingDirectory: String? = nil, user: UserSpec? = nil, token: String?) {

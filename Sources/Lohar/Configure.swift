@@ -74,8 +74,7 @@ extension AgentSession {
         guard path.hasPrefix("/"), let perms = mode_t(mode, radix: 8) else {
             throw WireErrorMessage(code: .badRequest, message: "file \(path): need an absolute path and an octal mode")
         }
-        let user = state.user
-        try GuestFile.write(bytes, to: path, mode: perms, owner: user.map { AtomicFile.Owner(uid: uid_t($0.uid), gid: gid_t($0.gid)) })
+        try GuestFile.write(bytes, to: path, mode: perms, owner: state.fileOwner)
     }
 
     /// /etc/hosts: localhost, this guest's name, and the user's other sandboxes.

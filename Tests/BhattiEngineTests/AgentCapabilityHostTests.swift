@@ -52,4 +52,17 @@ struct AgentCapabilityHostTests {
         let frames = try await Self.sent(to: guest)
         #expect(frames.allSatisfy { $0.type == .hello || $0.type == .clock }, "\(frames.map(\.type))")
     }
+
+    @Test("make a directory, move, remove: refused without `file_ops`, and no frame of a type it does not know goes out")
+    func fileOperations() async throws {
+        let (connection, guest) = try await Self.fakeAgent(capabilities: [GuestClock.capability, AgentCapability.commandUser])
+        defer { guest.close() }
+        let agent = AgentGuest(connection)
+        await #expect { _ = try await agent.makeDirectory("/workspace/d") } throws: { Self.isUnsupported($0) }
+        await #expect { try await agent.move(from: "/workspace/a", to: "/workspace/b") } throws: { Self.isUnsupported($0) }
+        await #expect { try await agent.remove("/workspace/a") } throws: { Self.isUnsupported($0) }
+        connection.close()
+        let frames = try await Self.sent(to: guest)
+        #expect(frames.allSatisfy { $0.type == .hello || $0.type == .clock }, "\(frames.map(\.type))")
+    }
 }

@@ -60,6 +60,18 @@ public struct AgentGuest: SandboxGuest {
         return GuestFileListing(entries: listing.entries.map(GuestFileInfo.init), truncated: listing.truncated, total: listing.total)
     }
 
+    public func makeDirectory(_ path: String) async throws -> Bool {
+        try await translating { try await connection.makeDirectory(path) }
+    }
+
+    public func move(from source: String, to destination: String) async throws {
+        try await translating { try await connection.move(from: source, to: destination) }
+    }
+
+    public func remove(_ path: String) async throws {
+        try await translating { try await connection.remove(path) }
+    }
+
     public func openSession(_ request: GuestSessionRequest) async throws -> any GuestSession {
         let wire = SessionRequest(
             argv: request.argv, tty: request.tty, rows: request.rows, cols: request.cols, env: request.env,

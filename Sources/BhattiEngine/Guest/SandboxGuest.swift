@@ -34,6 +34,16 @@ public protocol SandboxGuest: Sendable {
     /// A final symlink is followed.
     func stat(_ path: String) async throws -> GuestFileInfo
     func list(_ path: String) async throws -> GuestFileListing
+    /// mkdir -p: missing parents too, each owned by the sandbox's user. False when `path` already was a
+    /// directory; `.badRequest` when something else is in the way.
+    func makeDirectory(_ path: String) async throws -> Bool
+    /// rename(2): a destination that is there is replaced as rename replaces it; its missing parents
+    /// are made first. A missing source is `.notFound`; a move across file systems, of a directory
+    /// onto a file or a non-empty directory, or into itself is `.badRequest`.
+    func move(from source: String, to destination: String) async throws
+    /// rm -r, following no symlink (one is removed itself); a missing path is `.notFound`, `/`
+    /// `.badRequest`.
+    func remove(_ path: String) async throws
 
     /// Opens a session, or attaches to one; returns once the guest has answered.
     func openSession(_ request: GuestSessionRequest) async throws -> any GuestSession
