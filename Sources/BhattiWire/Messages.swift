@@ -54,6 +54,8 @@ public enum AgentCapability {
     public static let commandUser = "command_user"
     /// The `file_make_directory`, `file_move` and `file_remove` requests.
     public static let fileOperations = "file_ops"
+    /// The `watch` stream.
+    public static let watch = "watch"
 }
 
 /// The host's wall clock for the guest to take: after a restore or a resume the guest's clock is as

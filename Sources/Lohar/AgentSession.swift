@@ -77,7 +77,7 @@ final class AgentSession: Sendable {
         }
         let reply = HelloReply(
             version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds(),
-            capabilities: [AgentCapability.clock, AgentCapability.commandUser, AgentCapability.fileOperations])
+            capabilities: [AgentCapability.clock, AgentCapability.commandUser, AgentCapability.fileOperations, AgentCapability.watch])
         writer.send(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON))
         return true
     }
@@ -100,7 +100,7 @@ final class AgentSession: Sendable {
         case .credit:
             guard let bytes = try? Credit.decode(frame) else { return }
             streams.withLock { $0[frame.stream] }?.window.grant(bytes)
-        case .exec, .session, .fileRead, .fileWrite, .forward:
+        case .exec, .session, .fileRead, .fileWrite, .forward, .watch:
             open(frame)
         case .sessionList, .sessionKill, .fileStat, .fileList, .fileMakeDirectory, .fileMove, .fileRemove, .activity, .configure:
             // One-shot requests: answered off the reader thread (they may touch the disk).
@@ -146,6 +146,7 @@ final class AgentSession: Sendable {
             case .fileRead: openFileRead(frame, context)
             case .fileWrite: openFileWrite(frame, context)
             case .forward: openForward(frame, context)
+            case .watch: openWatch(frame, context)
             default: nil
             }
         guard let stream = made else { return context.finished() }

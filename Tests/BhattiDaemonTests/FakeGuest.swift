@@ -100,4 +100,9 @@ struct FakeGuest: SandboxGuest {
         try answer()
         throw GuestError(.notFound, "connection refused on port \(port)")
     }
+
+    func watch(path: String, recursive: Bool) async throws -> any GuestWatch {
+        try answer()
+        throw GuestError(.notFound, "\(path): no such file or directory")
+    }
 }

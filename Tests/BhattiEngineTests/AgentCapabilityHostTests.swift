@@ -53,7 +53,7 @@ struct AgentCapabilityHostTests {
         #expect(frames.allSatisfy { $0.type == .hello || $0.type == .clock }, "\(frames.map(\.type))")
     }
 
-    @Test("make a directory, move, remove: refused without `file_ops`, and no frame of a type it does not know goes out")
+    @Test("make a directory, move, remove, watch: refused without `file_ops` and `watch`; no frame of a type it does not know goes out")
     func fileOperations() async throws {
         let (connection, guest) = try await Self.fakeAgent(capabilities: [GuestClock.capability, AgentCapability.commandUser])
         defer { guest.close() }
@@ -61,6 +61,7 @@ struct AgentCapabilityHostTests {
         await #expect { _ = try await agent.makeDirectory("/workspace/d") } throws: { Self.isUnsupported($0) }
         await #expect { try await agent.move(from: "/workspace/a", to: "/workspace/b") } throws: { Self.isUnsupported($0) }
         await #expect { try await agent.remove("/workspace/a") } throws: { Self.isUnsupported($0) }
+        await #expect { _ = try await agent.watch(path: "/workspace", recursive: true) } throws: { Self.isUnsupported($0) }
         connection.close()
         let frames = try await Self.sent(to: guest)
         #expect(frames.allSatisfy { $0.type == .hello || $0.type == .clock }, "\(frames.map(\.type))")

@@ -1,3 +1,4 @@
+import BhattiSystem
 import BhattiWire
 
 /// `SandboxGuest` over the agent's channel: engine values in, wire messages out, and the agent's
@@ -87,6 +88,10 @@ public struct AgentGuest: SandboxGuest {
         try await translating { try await connection.forward(port: port) }
     }
 
+    public func watch(path: String, recursive: Bool) async throws -> any GuestWatch {
+        AgentGuestWatch(try await translating { try await connection.watch(WatchRequest(path: path, recursive: recursive)) })
+    }
+
     /// Runs `body`, its `AgentError`s as `GuestError`s; anything else (cancellation, a caller's own
     /// throw) passes as it is.
     private func translating<T>(_ body: () async throws -> T) async throws -> T {
@@ -99,6 +104,25 @@ extension AgentSessionAttachment: GuestSession {
 }
 
 extension AgentForward: GuestPortForward {}
+
+/// An `AgentWatch` in engine terms: its events as `GuestWatchEvent`s, its failures as `GuestError`s.
+struct AgentGuestWatch: GuestWatch {
+    let watch: AgentWatch
+    let events: AsyncThrowingStream<GuestWatchEvent, any Error>
+
+    init(_ watch: AgentWatch) {
+        self.watch = watch
+        // The stream holds the watch with its cursor: a consumer that kept only `events` still has it.
+        let source = (watch: watch, cursor: StreamCursor(watch.events))
+        events = AsyncThrowingStream(unfolding: {
+            do { return try await source.cursor.next().map(GuestWatchEvent.init) } catch let error as AgentError {
+                throw GuestError(error)
+            }
+        })
+    }
+
+    func close() { watch.close() }
+}
 
 extension GuestError {
     /// The agent's refusal codes, and the channel's failures as `unavailable` (or `timedOut`).
@@ -163,5 +187,19 @@ extension GuestSessionInfo {
         self.init(
             sessionID: s.sessionID, argv: s.argv, tty: s.tty, running: s.running, exitCode: s.exitCode, attached: s.attached,
             createdAt: s.createdAt)
+    }
+}
+
+extension GuestWatchEvent {
+    init(_ e: WatchEvent) {
+        let kind: Kind =
+            switch e.kind {
+            case .create: .create
+            case .write: .write
+            case .remove: .remove
+            case .rename: .rename
+            case .chmod: .chmod
+            }
+        self.init(kind: kind, name: e.name)
     }
 }

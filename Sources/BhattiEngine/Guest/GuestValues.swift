@@ -200,3 +200,25 @@ public struct GuestSessionInfo: Sendable, Equatable {
         self.createdAt = createdAt
     }
 }
+
+/// One change in a watched directory, as E2B's envd reports it (its `EventType` and `name`).
+public struct GuestWatchEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// Made, or moved in (a rename's new name).
+        case create
+        /// Its content changed.
+        case write
+        case remove
+        /// Moved away (a rename's old name).
+        case rename
+        /// Its permissions, owner or times changed.
+        case chmod
+    }
+    public var kind: Kind
+    /// Relative to the watched directory: `a.txt`, `sub/a.txt`.
+    public var name: String
+    public init(kind: Kind, name: String) {
+        self.kind = kind
+        self.name = name
+    }
+}

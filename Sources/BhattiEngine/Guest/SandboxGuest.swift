@@ -52,6 +52,11 @@ public protocol SandboxGuest: Sendable {
 
     /// A TCP connection to 127.0.0.1:`port` inside the guest (`.notFound` when nothing listens).
     func forward(port: Int) async throws -> any GuestPortForward
+
+    /// Watches directory `path` (and, `recursive`, every directory below it, those made later too);
+    /// returns once the guest is watching. A missing path is `.notFound`, one that is not a directory
+    /// `.badRequest`.
+    func watch(path: String, recursive: Bool) async throws -> any GuestWatch
 }
 
 /// One client's attachment to a guest session. Consume `output` to its end or call `close()`.
@@ -79,5 +84,16 @@ public protocol GuestPortForward: Sendable {
     func send(_ bytes: [UInt8]) async throws
     /// Half-closes: the program behind the port reads end of file.
     func finishSending() throws
+    func close()
+}
+
+/// A directory watch in the guest. Call `close()` when done with it: the guest then removes its
+/// inotify watches (it does so too when the channel goes).
+public protocol GuestWatch: Sendable {
+    /// The changes, in order; credit goes back as they are taken, so a consumer that stops reading
+    /// holds back only this watch. Finishes when the watched directory is deleted or `close()` is
+    /// called; throws `GuestError` when the watch fails (`.resourceExhausted`: the guest lost events
+    /// while it was not read) or the channel drops.
+    var events: AsyncThrowingStream<GuestWatchEvent, any Error> { get }
     func close()
 }
