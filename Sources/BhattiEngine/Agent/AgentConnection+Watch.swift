@@ -69,7 +69,12 @@ public final class AgentWatch: Sendable {
                 }
                 switch frame.type {
                 case .data:
-                    let decoded = try WireJSON.decode([WatchEvent].self, from: frame)
+                    let decoded: [WatchEvent]
+                    do throws(WireError) { decoded = try WireJSON.decode([WatchEvent].self, from: frame) } catch {
+                        // Nothing after a batch we cannot read can be trusted to be in order: stop.
+                        AgentWatch.stop(connection, id)
+                        throw AgentError.protocolError(error)
+                    }
                     connection.consumed(id, frame.payload.count)
                     guard let first = decoded.first else { continue }
                     batch.events = decoded
