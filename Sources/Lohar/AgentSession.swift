@@ -193,7 +193,7 @@ final class AgentSession: Sendable {
 }
 
 /// The agent's own version, reported in hello.
-public let loharVersion = "0.2.0"
+public let loharVersion = "0.3.0"
 
 func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8)
