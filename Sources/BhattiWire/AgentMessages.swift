@@ -16,10 +16,14 @@ public struct SessionRequest: Codable, Equatable, Sendable {
     public var reuseDetached: Bool
     /// A detached session idle this long is killed; nil keeps it for ever.
     public var idleTimeoutSeconds: Int?
+    /// Who a new session runs as: a user of the guest's /etc/passwd; nil is the sandbox's user. Only
+    /// for agents listing `AgentCapability.commandUser`.
+    public var user: String?
 
     public init(
         argv: [String] = [], tty: Bool = true, rows: UInt16? = nil, cols: UInt16? = nil, env: [String: String] = [:],
-        cwd: String? = nil, sessionID: String? = nil, reuseDetached: Bool = false, idleTimeoutSeconds: Int? = nil
+        cwd: String? = nil, sessionID: String? = nil, reuseDetached: Bool = false, idleTimeoutSeconds: Int? = nil,
+        user: String? = nil
     ) {
         self.argv = argv
         self.tty = tty
@@ -30,10 +34,11 @@ public struct SessionRequest: Codable, Equatable, Sendable {
         self.sessionID = sessionID
         self.reuseDetached = reuseDetached
         self.idleTimeoutSeconds = idleTimeoutSeconds
+        self.user = user
     }
 
     enum CodingKeys: String, CodingKey {
-        case argv, tty, rows, cols, env, cwd
+        case argv, tty, rows, cols, env, cwd, user
         case sessionID = "session_id"
         case reuseDetached = "reuse_detached"
         case idleTimeoutSeconds = "idle_timeout_s"
@@ -147,6 +152,22 @@ public struct FileInfo: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case name, size, mode, mtime
         case isDir = "is_dir"
+    }
+}
+
+/// The reply to `file_make_directory`: false when the directory was already there.
+public struct MakeDirectoryReply: Codable, Equatable, Sendable {
+    public var created: Bool
+    public init(created: Bool) { self.created = created }
+}
+
+/// Renames `source` to `destination` (both in the guest; relative paths from /workspace).
+public struct MoveRequest: Codable, Equatable, Sendable {
+    public var source: String
+    public var destination: String
+    public init(source: String, destination: String) {
+        self.source = source
+        self.destination = destination
     }
 }
 

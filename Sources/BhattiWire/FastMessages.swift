@@ -44,6 +44,7 @@ extension ExecRequest {
         w.add("stdin", stdin)
         if let detach { w.add("detach", detach) }
         if let outputFile { w.add("output_file", outputFile) }
+        if let user { w.add("user", user) }
         return w.finished()
     }
 
@@ -51,7 +52,7 @@ extension ExecRequest {
         let o = try FastJSONObject(bytes)
         self.init(
             argv: try o.strings("argv"), env: try o.stringMap("env"), cwd: try o.optionalString("cwd"), stdin: try o.bool("stdin"),
-            detach: try o.optionalBool("detach"), outputFile: try o.optionalString("output_file"))
+            detach: try o.optionalBool("detach"), outputFile: try o.optionalString("output_file"), user: try o.optionalString("user"))
     }
 }
 

@@ -90,6 +90,15 @@ public enum FrameType: UInt8, Sendable, CaseIterable {
     case fileStat = 0x32
     /// H→G: JSON `PathRequest`; `result` `FileListing`.
     case fileList = 0x33
+    /// H→G: JSON `PathRequest`; mkdir -p; `result` `MakeDirectoryReply`. Only to agents listing `file_ops`.
+    case fileMakeDirectory = 0x34
+    /// H→G: JSON `MoveRequest`; rename(2); `result` `{}`. Only to agents listing `file_ops`.
+    case fileMove = 0x35
+    /// H→G: JSON `PathRequest`; rm -r; `result` `{}`. Only to agents listing `file_ops`.
+    case fileRemove = 0x36
+    /// H→G: JSON `WatchRequest`; `result` `{}` once watching, then `data` frames of JSON `[WatchEvent]`
+    /// until `end` (the directory is gone), `error`, or the host's `kill`. Only to agents listing `watch`.
+    case watch = 0x37
     /// H→G: JSON `ForwardRequest`; `result` `{}` once connected, then `data`/`end` both ways.
     case forward = 0x40
     /// H→G: empty; `result` `Activity`.

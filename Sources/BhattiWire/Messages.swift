@@ -43,6 +43,21 @@ public struct HelloReply: Codable, Equatable, Sendable {
     public func can(_ capability: String) -> Bool { capabilities?.contains(capability) == true }
 }
 
+/// The optional parts of the protocol, as an agent lists them in its hello reply. The host uses none
+/// that the agent does not list: a frame type it does not know ends the whole connection, and a field
+/// it does not know is ignored (a command would run as the wrong user), so a cold sandbox of an older
+/// image still wakes and works, and refuses only what its agent cannot do.
+public enum AgentCapability {
+    /// The `clock` frame.
+    public static let clock = GuestClock.capability
+    /// `user` in exec and session requests.
+    public static let commandUser = "command_user"
+    /// The `file_make_directory`, `file_move` and `file_remove` requests.
+    public static let fileOperations = "file_ops"
+    /// The `watch` stream.
+    public static let watch = "watch"
+}
+
 /// The host's wall clock for the guest to take: after a restore or a resume the guest's clock is as
 /// old as its snapshot, and TLS, package signatures and `make` need the real time.
 public struct GuestClock: Equatable, Sendable {
@@ -72,9 +87,13 @@ public struct ExecRequest: Codable, Equatable, Sendable {
     public var detach: Bool?
     /// Where a detached command's stdout and stderr go (default `/tmp/bhatti-exec-<id>.log`).
     public var outputFile: String?
+    /// Who it runs as: a user of the guest's /etc/passwd; nil is the sandbox's user. Only for agents
+    /// listing `AgentCapability.commandUser` (an older one ignores the field).
+    public var user: String?
 
     public init(
-        argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: Bool = false, detach: Bool? = nil, outputFile: String? = nil
+        argv: [String], env: [String: String] = [:], cwd: String? = nil, stdin: Bool = false, detach: Bool? = nil,
+        outputFile: String? = nil, user: String? = nil
     ) {
         self.argv = argv
         self.env = env
@@ -82,10 +101,11 @@ public struct ExecRequest: Codable, Equatable, Sendable {
         self.stdin = stdin
         self.detach = detach
         self.outputFile = outputFile
+        self.user = user
     }
 
     enum CodingKeys: String, CodingKey {
-        case argv, env, cwd, stdin, detach
+        case argv, env, cwd, stdin, detach, user
         case outputFile = "output_file"
     }
 }

@@ -77,7 +77,7 @@ final class AgentSession: Sendable {
         }
         let reply = HelloReply(
             version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds(),
-            capabilities: [GuestClock.capability])
+            capabilities: [AgentCapability.clock, AgentCapability.commandUser, AgentCapability.fileOperations, AgentCapability.watch])
         writer.send(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON))
         return true
     }
@@ -100,9 +100,9 @@ final class AgentSession: Sendable {
         case .credit:
             guard let bytes = try? Credit.decode(frame) else { return }
             streams.withLock { $0[frame.stream] }?.window.grant(bytes)
-        case .exec, .session, .fileRead, .fileWrite, .forward:
+        case .exec, .session, .fileRead, .fileWrite, .forward, .watch:
             open(frame)
-        case .sessionList, .sessionKill, .fileStat, .fileList, .activity, .configure:
+        case .sessionList, .sessionKill, .fileStat, .fileList, .fileMakeDirectory, .fileMove, .fileRemove, .activity, .configure:
             // One-shot requests: answered off the reader thread (they may touch the disk).
             let request = frame
             startThread(name: "lohar-request") { [self] in respond(to: request) }
@@ -146,6 +146,7 @@ final class AgentSession: Sendable {
             case .fileRead: openFileRead(frame, context)
             case .fileWrite: openFileWrite(frame, context)
             case .forward: openForward(frame, context)
+            case .watch: openWatch(frame, context)
             default: nil
             }
         guard let stream = made else { return context.finished() }
@@ -164,6 +165,9 @@ final class AgentSession: Sendable {
                 case .sessionKill: try killSession(frame)
                 case .fileStat: try statFile(frame)
                 case .fileList: try listFiles(frame)
+                case .fileMakeDirectory: try makeDirectory(frame)
+                case .fileMove: try moveFile(frame)
+                case .fileRemove: try removeFile(frame)
                 default: throw WireErrorMessage(code: .badRequest, message: "\(frame.type) is not a request")
                 }
             writer.send(Frame(stream: frame.stream, type: .result, payload: reply))
@@ -189,7 +193,7 @@ final class AgentSession: Sendable {
 }
 
 /// The agent's own version, reported in hello.
-public let loharVersion = "0.2.0"
+public let loharVersion = "0.3.0"
 
 func constantTimeEqual(_ a: String, _ b: String) -> Bool {
     let x = Array(a.utf8)

@@ -33,11 +33,12 @@ final class AgentState: Sendable {
 
     var token: String { runtime.withLock { $0.token } }
 
-    /// The environment for a new process: defaults ← sandbox env ← secrets ← the request's own.
-    func environment(overriding request: [String: String]) -> [String: String] {
+    /// The environment for a new process: defaults ← its user's HOME, USER and LOGNAME (`command`'s
+    /// when it names one, else the sandbox's) ← sandbox env ← secrets ← the request's own.
+    func environment(overriding request: [String: String], for command: CommandUser? = nil) -> [String: String] {
         var env = base.defaultEnvironment
         runtime.withLock { r in
-            if let user = r.user {
+            if let user = command?.named ?? r.user {
                 env["HOME"] = user.home
                 env["USER"] = user.name ?? String(user.uid)
                 env["LOGNAME"] = env["USER"]
@@ -56,6 +57,9 @@ final class AgentState: Sendable {
     /// The identity commands and written files get: the image's `User` when it has one, else the
     /// configuration's.
     var user: (uid: Int32, gid: Int32)? { runtime.withLock { $0.user }.map { ($0.uid, $0.gid) } ?? base.user }
+
+    /// Who owns what the host writes (files, their parents, directories it makes): the sandbox's user.
+    var fileOwner: AtomicFile.Owner? { user.map { AtomicFile.Owner(uid: uid_t(bitPattern: $0.uid), gid: gid_t(bitPattern: $0.gid)) } }
 
     /// Records the sandbox-wide env, secrets, working directory, user and token from `configure` (kept
     /// in memory only).

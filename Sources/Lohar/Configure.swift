@@ -74,8 +74,7 @@ extension AgentSession {
         guard path.hasPrefix("/"), let perms = mode_t(mode, radix: 8) else {
             throw WireErrorMessage(code: .badRequest, message: "file \(path): need an absolute path and an octal mode")
         }
-        let user = state.user
-        try GuestFile.write(bytes, to: path, mode: perms, owner: user.map { AtomicFile.Owner(uid: uid_t($0.uid), gid: gid_t($0.gid)) })
+        try GuestFile.write(bytes, to: path, mode: perms, owner: state.fileOwner)
     }
 
     /// /etc/hosts: localhost, this guest's name, and the user's other sandboxes.
@@ -108,13 +107,9 @@ extension AgentSession {
         try runRoot(["resize2fs", "/dev/vda"])
     }
 
-    /// The image's `User` against this guest's own /etc/passwd and /etc/group, read at each configure:
-    /// a user added since the image was made (a fork of a sandbox that ran `useradd`) is found.
+    /// The image's `User`, resolved in this guest (see `UserSpec.inGuest`).
     private func resolveUser(_ spec: String) throws -> UserSpec {
-        do {
-            func text(_ path: String) -> String { (try? readWholeFile(path)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-            return try UserSpec.resolve(spec, passwd: text("/etc/passwd"), group: text("/etc/group"))
-        } catch {
+        do { return try UserSpec.inGuest(spec) } catch {
             throw WireErrorMessage(code: .badRequest, message: "user \(spec): \(error)")
         }
     }

@@ -9,7 +9,9 @@ extension AgentSession {
         guard let program = request.argv.first, !program.isEmpty else {
             return context.fail(.badRequest, "exec needs a command (argv is empty)")
         }
-        let env = state.environment(overriding: request.env)
+        let user: CommandUser
+        do { user = try state.commandUser(request.user) } catch { return context.fail(error.code, error.message) }
+        let env = state.environment(overriding: request.env, for: user)
         guard let path = resolveExecutable(program, searchPath: env["PATH"] ?? "") else {
             return context.fail(.notFound, "\(program): command not found")
         }
@@ -18,14 +20,14 @@ extension AgentSession {
         guard fd >= 0 else { return context.fail(.permissionDenied, "cannot open \(output): \(Errno.current)") }
         let file = FileDescriptor(rawValue: fd)
         defer { file.close() }
-        if let user = state.user { _ = fchown(fd, uid_t(user.uid), gid_t(user.gid)) }
+        if let ids = user.ids { _ = fchown(fd, uid_t(ids.uid), gid_t(ids.gid)) }
         var spawn = Spawn(
             path: path, arguments: request.argv, environment: env.map { "\($0.key)=\($0.value)" }.sorted(),
             workingDirectory: request.cwd ?? state.workingDirectory)
         spawn.standardOutput = fd
         spawn.standardError = fd
         spawn.newSession = true
-        if let user = state.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
+        spawn.user = user.spawnUser
         do {
             let pid = try spawn.run()
             state.waiter.onExit(of: pid) { _ in }

@@ -40,7 +40,9 @@ final class ExecStream: GuestStream {
         guard let program = request.argv.first, !program.isEmpty else {
             return context.fail(.badRequest, "exec needs a command (argv is empty)")
         }
-        let env = state.environment(overriding: request.env)
+        let user: CommandUser
+        do { user = try state.commandUser(request.user) } catch { return context.fail(error.code, error.message) }
+        let env = state.environment(overriding: request.env, for: user)
         guard let path = resolveExecutable(program, searchPath: env["PATH"] ?? "") else {
             return context.fail(.notFound, "\(program): command not found")
         }
@@ -56,7 +58,7 @@ final class ExecStream: GuestStream {
             spawn.standardInput = input?.read.rawValue ?? -1
             spawn.standardOutput = out.write.rawValue
             spawn.standardError = err.write.rawValue
-            if let user = state.user { spawn.user = (user.uid, user.gid, [UInt32(user.gid)]) }
+            spawn.user = user.spawnUser
             // Its own process group, so a kill reaches everything it started.
             spawn.newProcessGroup = true
             let pid = try spawn.run()

@@ -77,6 +77,15 @@ struct FakeGuest: SandboxGuest {
         return GuestFileListing(entries: entries, truncated: false, total: entries.count)
     }
 
+    func makeDirectory(_ path: String) async throws -> Bool {
+        try answer()
+        return true
+    }
+
+    func move(from source: String, to destination: String) async throws { _ = try file(source) }
+
+    func remove(_ path: String) async throws { _ = try file(path) }
+
     func openSession(_ request: GuestSessionRequest) async throws -> any GuestSession {
         try answer()
         throw GuestError(.internal, "the fake guest has no sessions")
@@ -90,5 +99,10 @@ struct FakeGuest: SandboxGuest {
     func forward(port: Int) async throws -> any GuestPortForward {
         try answer()
         throw GuestError(.notFound, "connection refused on port \(port)")
+    }
+
+    func watch(path: String, recursive: Bool) async throws -> any GuestWatch {
+        try answer()
+        throw GuestError(.notFound, "\(path): no such file or directory")
     }
 }

@@ -22,7 +22,8 @@ struct FastJSONTests {
                 env: Dictionary(
                     (0..<rng.next(upTo: 4)).map { _ in (rng.word() + "_K", rng.pick(Self.awkward)) }, uniquingKeysWith: { a, _ in a }),
                 cwd: rng.coin() ? "/work/" + rng.pick(Self.awkward) : nil, stdin: rng.coin(),
-                detach: rng.coin() ? rng.coin() : nil, outputFile: rng.coin() ? "/tmp/" + rng.word() : nil)
+                detach: rng.coin() ? rng.coin() : nil, outputFile: rng.coin() ? "/tmp/" + rng.word() : nil,
+                user: rng.coin() ? rng.pick(Self.awkward) : nil)
             #expect(try JSONDecoder().decode(ExecRequest.self, from: Data(request.fastJSON)) == request)
             #expect(try ExecRequest(fastJSON: Array(JSONEncoder().encode(request))) == request)
         }

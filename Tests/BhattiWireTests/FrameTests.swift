@@ -20,7 +20,8 @@ struct FrameTests {
             .hello: 0x01, .helloReply: 0x02, .ping: 0x03, .pong: 0x04, .credit: 0x05, .data: 0x06, .end: 0x07,
             .result: 0x08, .exec: 0x10, .stdin: 0x11, .stdout: 0x12, .stderr: 0x13, .exit: 0x14, .kill: 0x15,
             .resize: 0x16, .detach: 0x18, .session: 0x20, .sessionInfo: 0x21, .sessionList: 0x22, .sessionKill: 0x23,
-            .fileRead: 0x30, .fileWrite: 0x31, .fileStat: 0x32, .fileList: 0x33, .forward: 0x40, .activity: 0x50,
+            .fileRead: 0x30, .fileWrite: 0x31, .fileStat: 0x32, .fileList: 0x33, .fileMakeDirectory: 0x34, .fileMove: 0x35,
+            .fileRemove: 0x36, .watch: 0x37, .forward: 0x40, .activity: 0x50,
             .configure: 0x60, .clock: 0x61, .error: 0x1f,
         ]
         for t in FrameType.allCases { #expect(pinned[t] == t.rawValue) }

@@ -13,6 +13,7 @@ public enum ExecEvent: Sendable, Equatable {
 extension AgentConnection {
     /// Starts a detached command (its own session, output to a file); returns its pid and output file.
     public func execDetached(_ request: ExecRequest) async throws -> DetachedExec {
+        if request.user != nil { try require(AgentCapability.commandUser, for: "run a command as another user") }
         var request = request
         request.detach = true
         return try await self.request(.exec, WireJSON.encode(request), as: DetachedExec.self)
@@ -33,13 +34,15 @@ extension AgentConnection {
     /// process group. Output is credited back to the guest only once `onEvent` returns, so a consumer
     /// that waits (a client not reading) holds the command back at the stream's window.
     ///
-    /// - Throws: `AgentError.remote` when the agent could not start the command (e.g. not found),
-    ///   `.timedOut` when `timeout` passed first, `.disconnected` when the channel dropped,
-    ///   `CancellationError` when cancelled.
+    /// - Throws: `AgentError.remote` when the agent could not start the command (e.g. not found, an
+    ///   unknown `user`), `.unsupported` for a `user` an older agent would ignore, `.timedOut` when
+    ///   `timeout` passed first, `.disconnected` when the channel dropped, `CancellationError` when
+    ///   cancelled.
     public func exec(
         _ request: ExecRequest, stdin: [UInt8]? = nil, timeout: Duration? = nil,
         onEvent: @Sendable (ExecEvent) async -> Void = { _ in }
     ) async throws -> ExitStatus {
+        if request.user != nil { try require(AgentCapability.commandUser, for: "run a command as another user") }
         var request = request
         request.stdin = stdin != nil
         return try await withStream(.exec, request.fastJSON) { id, frames in

@@ -112,4 +112,32 @@ extension AgentConnection {
     public func list(_ path: String) async throws -> FileListing {
         try await request(.fileList, WireJSON.encode(PathRequest(path: path)), as: FileListing.self)
     }
+
+    /// mkdir -p in the guest; false when `path` already was a directory.
+    ///
+    /// - Throws: `AgentError.remote` (bad_request when something else is in the way),
+    ///   `.unsupported` for an agent without `file_ops`, `.disconnected`, `CancellationError`.
+    public func makeDirectory(_ path: String) async throws -> Bool {
+        try require(AgentCapability.fileOperations, for: "make directories")
+        return try await request(.fileMakeDirectory, WireJSON.encode(PathRequest(path: path)), as: MakeDirectoryReply.self).created
+    }
+
+    /// Renames `source` to `destination` in the guest (rename(2); the destination's parents are made).
+    ///
+    /// - Throws: `AgentError.remote` (not_found for a missing source, bad_request for a move across
+    ///   file systems or onto a non-empty directory), `.unsupported`, `.disconnected`, `CancellationError`.
+    public func move(from source: String, to destination: String) async throws {
+        try require(AgentCapability.fileOperations, for: "move files")
+        let request = MoveRequest(source: source, destination: destination)
+        _ = try await self.request(.fileMove, WireJSON.encode(request), as: Empty.self)
+    }
+
+    /// Removes `path` in the guest, and everything below it when it is a directory.
+    ///
+    /// - Throws: `AgentError.remote` (not_found when missing), `.unsupported`, `.disconnected`,
+    ///   `CancellationError`.
+    public func remove(_ path: String) async throws {
+        try require(AgentCapability.fileOperations, for: "remove files")
+        _ = try await request(.fileRemove, WireJSON.encode(PathRequest(path: path)), as: Empty.self)
+    }
 }

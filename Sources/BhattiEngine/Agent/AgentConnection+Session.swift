@@ -73,8 +73,9 @@ extension AgentConnection {
     /// - Throws: `AgentError.remote` (`not_found` for an unknown id or command, `resource_exhausted`
     ///   past the session limit), `.disconnected` when the channel dropped.
     public func openSession(_ request: SessionRequest) async throws -> AgentSessionAttachment {
+        if request.user != nil { try require(AgentCapability.commandUser, for: "run a session as another user") }
         // Cancelled or malformed: `detach` leaves the session running, as a client that goes away would.
-        try await withStream(.session, WireJSON.encode(request), stop: .detach, keepOpen: true) { id, frames in
+        return try await withStream(.session, WireJSON.encode(request), stop: .detach, keepOpen: true) { id, frames in
             var iterator = frames.makeAsyncIterator()
             guard let first = try await iterator.next() else {
                 try Task.checkCancellation()

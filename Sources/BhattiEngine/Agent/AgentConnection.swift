@@ -12,6 +12,8 @@ public enum AgentError: Error, Sendable, CustomStringConvertible {
     case protocolError(WireError)
     /// The agent refused or failed the request.
     case remote(WireErrorMessage)
+    /// The agent does not list the capability the request needs (an older lohar): nothing was sent.
+    case unsupported(String)
 
     public var description: String {
         switch self {
@@ -20,6 +22,7 @@ public enum AgentError: Error, Sendable, CustomStringConvertible {
         case .timedOut(let what): "timed out waiting for \(what)"
         case .protocolError(let e): "agent protocol error: \(e)"
         case .remote(let m): m.message
+        case .unsupported(let what): what
         }
     }
 }
@@ -120,6 +123,15 @@ public final class AgentConnection: Sendable {
         clock_gettime(CLOCK_REALTIME, &now)
         let clock = GuestClock(nanosecondsSinceEpoch: Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec))
         try? send(Frame(stream: 0, type: .clock, payload: clock.payload))
+    }
+
+    /// Throws `.unsupported` unless the agent's hello listed `capability`: a request it does not know
+    /// would be misread (a field ignored) or end the whole channel (a frame type).
+    func require(_ capability: String, for what: String) throws(AgentError) {
+        guard hello.can(capability) else {
+            throw .unsupported(
+                "the guest agent in this sandbox (lohar \(hello.agentVersion)) cannot \(what); a sandbox from a newer image can")
+        }
     }
 
     /// Drops the channel; open streams end with `.disconnected`.

@@ -1,3 +1,4 @@
+import BhattiSystem
 import BhattiWire
 
 /// `SandboxGuest` over the agent's channel: engine values in, wire messages out, and the agent's
@@ -60,10 +61,22 @@ public struct AgentGuest: SandboxGuest {
         return GuestFileListing(entries: listing.entries.map(GuestFileInfo.init), truncated: listing.truncated, total: listing.total)
     }
 
+    public func makeDirectory(_ path: String) async throws -> Bool {
+        try await translating { try await connection.makeDirectory(path) }
+    }
+
+    public func move(from source: String, to destination: String) async throws {
+        try await translating { try await connection.move(from: source, to: destination) }
+    }
+
+    public func remove(_ path: String) async throws {
+        try await translating { try await connection.remove(path) }
+    }
+
     public func openSession(_ request: GuestSessionRequest) async throws -> any GuestSession {
         let wire = SessionRequest(
             argv: request.argv, tty: request.tty, rows: request.rows, cols: request.cols, env: request.env,
-            sessionID: request.sessionID, reuseDetached: request.reuseDetached)
+            sessionID: request.sessionID, reuseDetached: request.reuseDetached, user: request.user)
         return try await translating { try await connection.openSession(wire) }
     }
 
@@ -73,6 +86,10 @@ public struct AgentGuest: SandboxGuest {
 
     public func forward(port: Int) async throws -> any GuestPortForward {
         try await translating { try await connection.forward(port: port) }
+    }
+
+    public func watch(path: String, recursive: Bool) async throws -> any GuestWatch {
+        AgentGuestWatch(try await translating { try await connection.watch(WatchRequest(path: path, recursive: recursive)) })
     }
 
     /// Runs `body`, its `AgentError`s as `GuestError`s; anything else (cancellation, a caller's own
@@ -88,14 +105,34 @@ extension AgentSessionAttachment: GuestSession {
 
 extension AgentForward: GuestPortForward {}
 
+/// An `AgentWatch` in engine terms: its events as `GuestWatchEvent`s, its failures as `GuestError`s.
+struct AgentGuestWatch: GuestWatch {
+    let watch: AgentWatch
+    let events: AsyncThrowingStream<GuestWatchEvent, any Error>
+
+    init(_ watch: AgentWatch) {
+        self.watch = watch
+        // The stream holds the watch with its cursor: a consumer that kept only `events` still has it.
+        let source = (watch: watch, cursor: StreamCursor(watch.events))
+        events = AsyncThrowingStream(unfolding: {
+            do { return try await source.cursor.next().map(GuestWatchEvent.init) } catch let error as AgentError {
+                throw GuestError(error)
+            }
+        })
+    }
+
+    func close() { watch.close() }
+}
+
 extension GuestError {
     /// The agent's refusal codes, and the channel's failures as `unavailable` (or `timedOut`).
     public init(_ error: AgentError) {
         guard case .remote(let m) = error else {
-            if case .timedOut = error {
-                self.init(.timedOut, error.description, cause: error)
-            } else {
-                self.init(.unavailable, error.description, cause: error)
+            switch error {
+            case .timedOut: self.init(.timedOut, error.description, cause: error)
+            // The guest answers for itself; it cannot do what was asked (an older lohar).
+            case .unsupported: self.init(.badRequest, error.description, cause: error)
+            default: self.init(.unavailable, error.description, cause: error)
             }
             return
         }
@@ -115,7 +152,7 @@ extension GuestError {
 }
 
 extension ExecRequest {
-    init(_ command: GuestCommand) { self.init(argv: command.argv, env: command.env, cwd: command.cwd) }
+    init(_ command: GuestCommand) { self.init(argv: command.argv, env: command.env, cwd: command.cwd, user: command.user) }
 }
 
 extension GuestConfig {
@@ -150,5 +187,19 @@ extension GuestSessionInfo {
         self.init(
             sessionID: s.sessionID, argv: s.argv, tty: s.tty, running: s.running, exitCode: s.exitCode, attached: s.attached,
             createdAt: s.createdAt)
+    }
+}
+
+extension GuestWatchEvent {
+    init(_ e: WatchEvent) {
+        let kind: Kind =
+            switch e.kind {
+            case .create: .create
+            case .write: .write
+            case .remove: .remove
+            case .rename: .rename
+            case .chmod: .chmod
+            }
+        self.init(kind: kind, name: e.name)
     }
 }

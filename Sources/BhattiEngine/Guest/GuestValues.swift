@@ -8,10 +8,14 @@ public struct GuestCommand: Sendable, Equatable {
     public var env: [String: String]
     /// The guest's default (`/workspace`) when nil.
     public var cwd: String?
-    public init(argv: [String], env: [String: String] = [:], cwd: String? = nil) {
+    /// A user of the guest's /etc/passwd (`root`), resolved when the command starts: it runs with
+    /// that user's ids, HOME, USER and LOGNAME. Nil: the sandbox's user. Unknown: `.badRequest`.
+    public var user: String?
+    public init(argv: [String], env: [String: String] = [:], cwd: String? = nil, user: String? = nil) {
         self.argv = argv
         self.env = env
         self.cwd = cwd
+        self.user = user
     }
 }
 
@@ -158,10 +162,13 @@ public struct GuestSessionRequest: Sendable, Equatable {
     public var cols: UInt16?
     public var env: [String: String]
     public var sessionID: String?
-    /// With `sessionID` nil: attach to the newest detached running session of this kind if any.
+    /// With `sessionID` nil: attach to the newest detached running session of this kind and user if any.
     public var reuseDetached: Bool
+    /// Who a new session runs as, as `GuestCommand.user`; nil: the sandbox's user.
+    public var user: String?
     public init(
-        argv: [String], tty: Bool, rows: UInt16?, cols: UInt16?, env: [String: String], sessionID: String?, reuseDetached: Bool
+        argv: [String], tty: Bool, rows: UInt16?, cols: UInt16?, env: [String: String], sessionID: String?, reuseDetached: Bool,
+        user: String? = nil
     ) {
         self.argv = argv
         self.tty = tty
@@ -170,6 +177,7 @@ public struct GuestSessionRequest: Sendable, Equatable {
         self.env = env
         self.sessionID = sessionID
         self.reuseDetached = reuseDetached
+        self.user = user
     }
 }
 
@@ -190,5 +198,27 @@ public struct GuestSessionInfo: Sendable, Equatable {
         self.exitCode = exitCode
         self.attached = attached
         self.createdAt = createdAt
+    }
+}
+
+/// One change in a watched directory, as E2B's envd reports it (its `EventType` and `name`).
+public struct GuestWatchEvent: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, CaseIterable {
+        /// Made, or moved in (a rename's new name).
+        case create
+        /// Its content changed.
+        case write
+        case remove
+        /// Moved away (a rename's old name).
+        case rename
+        /// Its permissions, owner or times changed.
+        case chmod
+    }
+    public var kind: Kind
+    /// Relative to the watched directory: `a.txt`, `sub/a.txt`.
+    public var name: String
+    public init(kind: Kind, name: String) {
+        self.kind = kind
+        self.name = name
     }
 }

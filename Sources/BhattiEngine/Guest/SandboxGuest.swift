@@ -34,6 +34,16 @@ public protocol SandboxGuest: Sendable {
     /// A final symlink is followed.
     func stat(_ path: String) async throws -> GuestFileInfo
     func list(_ path: String) async throws -> GuestFileListing
+    /// mkdir -p: missing parents too, each owned by the sandbox's user. False when `path` already was a
+    /// directory; `.badRequest` when something else is in the way.
+    func makeDirectory(_ path: String) async throws -> Bool
+    /// rename(2): a destination that is there is replaced as rename replaces it; its missing parents
+    /// are made first. A missing source is `.notFound`; a move across file systems, of a directory
+    /// onto a file or a non-empty directory, or into itself is `.badRequest`.
+    func move(from source: String, to destination: String) async throws
+    /// rm -r, following no symlink (one is removed itself); a missing path is `.notFound`, `/`
+    /// `.badRequest`.
+    func remove(_ path: String) async throws
 
     /// Opens a session, or attaches to one; returns once the guest has answered.
     func openSession(_ request: GuestSessionRequest) async throws -> any GuestSession
@@ -42,6 +52,11 @@ public protocol SandboxGuest: Sendable {
 
     /// A TCP connection to 127.0.0.1:`port` inside the guest (`.notFound` when nothing listens).
     func forward(port: Int) async throws -> any GuestPortForward
+
+    /// Watches directory `path` (and, `recursive`, every directory below it, those made later too);
+    /// returns once the guest is watching. A missing path is `.notFound`, one that is not a directory
+    /// `.badRequest`.
+    func watch(path: String, recursive: Bool) async throws -> any GuestWatch
 }
 
 /// One client's attachment to a guest session. Consume `output` to its end or call `close()`.
@@ -72,5 +87,16 @@ public protocol GuestPortForward: Sendable {
     func send(_ bytes: [UInt8]) async throws
     /// Half-closes: the program behind the port reads end of file.
     func finishSending() throws
+    func close()
+}
+
+/// A directory watch in the guest. Call `close()` when done with it: the guest then removes its
+/// inotify watches (it does so too when the channel goes).
+public protocol GuestWatch: Sendable {
+    /// The changes, in order; credit goes back as they are taken, so a consumer that stops reading
+    /// holds back only this watch. Finishes when the watched directory is deleted or `close()` is
+    /// called; throws `GuestError` when the watch fails (`.resourceExhausted`: the guest lost events
+    /// while it was not read) or the channel drops.
+    var events: AsyncThrowingStream<GuestWatchEvent, any Error> { get }
     func close()
 }

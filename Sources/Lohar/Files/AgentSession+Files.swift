@@ -36,8 +36,7 @@ extension AgentSession {
             }
             let path = try guestPath(request.path)
             guard !path.hasSuffix("/") else { throw WireErrorMessage(code: .badRequest, message: "\(path) names a directory, not a file") }
-            let owner = state.user.map { AtomicFile.Owner(uid: uid_t(bitPattern: $0.uid), gid: gid_t(bitPattern: $0.gid)) }
-            return FileWriteStream(path: path, mode: mode, size: request.size, owner: owner, context: context)
+            return FileWriteStream(path: path, mode: mode, size: request.size, owner: state.fileOwner, context: context)
         } catch {
             context.fail(error)
             return nil

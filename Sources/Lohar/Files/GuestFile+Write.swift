@@ -43,16 +43,30 @@ extension GuestFile {
         return WireErrorMessage(code: code, message: "\(path): \(e)")
     }
 
-    /// mkdir -p, giving new directories to `owner`.
-    static func makeDirectories(_ dir: String, owner: AtomicFile.Owner?) throws(WireErrorMessage) {
-        var st = stat()
-        if stat(dir, &st) == 0 {
-            guard st.st_mode & S_IFMT == S_IFDIR else { throw WireErrorMessage(code: .badRequest, message: "\(dir) is not a directory") }
-            return
-        }
+    /// mkdir -p, giving new directories to `owner`; whether `dir` itself was made (false: it was
+    /// already a directory). Something else in the way is `bad_request`.
+    @discardableResult
+    static func makeDirectories(_ dir: String, owner: AtomicFile.Owner?) throws(WireErrorMessage) -> Bool {
+        if try isDirectory(dir) { return false }
         let parent = String(dir[..<(dir.lastIndex(of: "/") ?? dir.startIndex)])
         if !parent.isEmpty { try makeDirectories(parent, owner: owner) }
-        if mkdir(dir, 0o755) != 0 && errno != EEXIST { throw storageError(Errno.current, dir) }
+        guard mkdir(dir, 0o755) == 0 else {
+            let e = Errno.current
+            guard e.rawValue == EEXIST else { throw storageError(e, dir) }
+            // Made meanwhile by someone else (there now, but not made here), or a dangling symlink.
+            if try isDirectory(dir) { return false }
+            throw WireErrorMessage(code: .badRequest, message: "\(dir) is not a directory")
+        }
         if let owner { _ = chown(dir, owner.uid, owner.gid) }
+        return true
+    }
+
+    /// Whether `path` is a directory (following symlinks); false when nothing is there, `bad_request`
+    /// when something else is.
+    private static func isDirectory(_ path: String) throws(WireErrorMessage) -> Bool {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return false }
+        guard st.st_mode & S_IFMT == S_IFDIR else { throw WireErrorMessage(code: .badRequest, message: "\(path) is not a directory") }
+        return true
     }
 }

@@ -23,6 +23,8 @@ final class Session: Sendable {
     let createdAt: Int
     let pid: Int32
     let idleTimeout: Int?
+    /// Who it runs as (nil: the agent's own identity); a reuse finds only a session of the same user.
+    let uid: Int32?
     private let input: SessionInput
     /// Wakes the output thread when the process has been reaped (it then drains and stops).
     private let reapedEvent: FileDescriptor
@@ -49,6 +51,7 @@ final class Session: Sendable {
         createdAt = unixMilliseconds() / 1000
         pid = process.pid
         idleTimeout = launch.idleTimeout
+        uid = launch.user?.uid
         input = SessionInput(fd: process.input)
         reapedEvent = event
         self.onFinish = onFinish

@@ -56,10 +56,13 @@ final class SessionAttachment: GuestStream {
             if let id = request.sessionID {
                 guard let found = registry.find(id) else { return context.fail(.notFound, "no session \(id)") }
                 session = found
-            } else if request.reuseDetached, let found = registry.newestDetached(tty: request.tty) {
-                session = found
             } else {
-                session = try registry.start(SessionLaunch(request, agent: agent), agent: agent)
+                let launch = try SessionLaunch(request, agent: agent)
+                if request.reuseDetached, let found = registry.newestDetached(tty: request.tty, uid: launch.user?.uid) {
+                    session = found
+                } else {
+                    session = try registry.start(launch, agent: agent)
+                }
             }
         } catch {
             return context.fail(error.code, error.message)

@@ -22,14 +22,16 @@ struct SessionLaunch: Sendable {
         self.user = user
     }
 
-    /// The request's command (a login shell when empty), on a terminal of the requested size.
-    init(_ request: SessionRequest, agent: AgentState) {
+    /// The request's command (a login shell when empty) as its user, on a terminal of the requested
+    /// size. An unknown user is refused.
+    init(_ request: SessionRequest, agent: AgentState) throws(WireErrorMessage) {
         var overrides = request.env
         if request.tty && overrides["TERM"] == nil { overrides["TERM"] = "xterm-256color" }
-        let env = agent.environment(overriding: overrides)
+        let user = try agent.commandUser(request.user)
+        let env = agent.environment(overriding: overrides, for: user)
         let argv = request.argv.isEmpty ? loginShell(searchPath: env["PATH"] ?? "") : request.argv
         self.init(
-            argv: argv, tty: request.tty, environment: env, cwd: request.cwd ?? agent.workingDirectory, user: agent.user)
+            argv: argv, tty: request.tty, environment: env, cwd: request.cwd ?? agent.workingDirectory, user: user.ids)
         if let rows = request.rows, rows > 0 { self.rows = rows }
         if let cols = request.cols, cols > 0 { self.cols = cols }
         idleTimeout = request.idleTimeoutSeconds

@@ -29,11 +29,11 @@ final class SessionRegistry: Sendable {
 
     func find(_ id: String) -> Session? { state.withLock { s in s.sessions.last { $0.id == id } } }
 
-    /// The newest running session of this kind that has no client (never `init`: it runs the boot
-    /// script, it is not a client's shell).
-    func newestDetached(tty: Bool) -> Session? {
+    /// The newest running session of this kind and user that has no client (never `init`: it runs the
+    /// boot script, it is not a client's shell).
+    func newestDetached(tty: Bool, uid: Int32?) -> Session? {
         let all = state.withLock { $0.sessions }
-        return all.last { $0.id != SessionRegistry.initID && $0.tty == tty && $0.isRunning && !$0.isAttached }
+        return all.last { $0.id != SessionRegistry.initID && $0.tty == tty && $0.uid == uid && $0.isRunning && !$0.isAttached }
     }
 
     /// Every session, oldest first.
