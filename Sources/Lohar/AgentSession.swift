@@ -77,7 +77,7 @@ final class AgentSession: Sendable {
         }
         let reply = HelloReply(
             version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds(),
-            capabilities: [GuestClock.capability])
+            capabilities: [GuestClock.capability], lapicMult: GuestTimer.lapicMult)
         writer.send(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON))
         return true
     }
