@@ -214,6 +214,8 @@ public final class Daemon: Sendable {
                 switch event {
                 case .vmmExited(let id, let termination, let log):
                     await service.vmDied(id: id, termination: termination, log: log)
+                case .timerMiscalibrated(let id, let mult, let attempt):
+                    log.warning("vm.timer_miscalibrated", ["sandbox.id": id, "mult": String(mult), "attempt": String(attempt)])
                 }
             }
         }

@@ -9,6 +9,9 @@ public enum EngineEvent: Sendable, Equatable {
     /// QEMU ended without being asked to: the VM is gone. `termination` is nil for a QEMU adopted
     /// from an earlier daemon (not our child: how it ended cannot be known).
     case vmmExited(id: String, termination: Termination?, log: String)
+    /// A boot's guest came up with its LAPIC timer miscalibrated (`LapicCalibration`) and was booted
+    /// again; `attempt` is the boot that failed the check.
+    case timerMiscalibrated(id: String, mult: Int, attempt: Int)
 }
 
 /// Engine-wide settings, fixed at start.
@@ -89,7 +92,10 @@ public actor Engine {
         config.diskThrottle = diskThrottle
         config.cgroups = cgroups
         config.vmm = try await vmmConfinement()
-        let vm = try await VirtualMachine.boot(config, keepDisk: keepDisk, onExit: exitHandler(id: config.id))
+        let sink = eventSink
+        let vm = try await VirtualMachine.boot(config, keepDisk: keepDisk, onExit: exitHandler(id: config.id)) { mult, attempt in
+            sink.yield(.timerMiscalibrated(id: config.id, mult: mult, attempt: attempt))
+        }
         machines[config.id] = vm
     }
 

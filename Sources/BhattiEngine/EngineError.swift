@@ -7,6 +7,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
     case spawn(String, Errno)
     case io(String, any Error)
     case bootFailed(String)
+    /// The guest booted with a LAPIC timer too far off to keep time (`LapicCalibration`); retried.
+    case timerMiscalibrated(mult: Int)
     case vmmDied(String)
     case notRunning(String)
     /// Writing a snapshot failed; the VM was left running.
@@ -25,6 +27,8 @@ public enum EngineError: Error, Sendable, CustomStringConvertible {
         case .spawn(let what, let e): "cannot start \(what): \(e)"
         case .io(let what, let e): "\(what): \(e)"
         case .bootFailed(let s): "boot failed: \(s)"
+        case .timerMiscalibrated(let mult):
+            "boot failed: the guest's LAPIC timer calibrated to mult \(mult), not ~\(LapicCalibration.expectedUnderTCG)"
         case .vmmDied(let s): "QEMU exited: \(s)"
         case .notRunning(let s): s
         case .snapshotFailed(let s): "snapshot failed: \(s)"

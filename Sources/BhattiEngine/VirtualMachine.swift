@@ -146,7 +146,27 @@ public final class VirtualMachine: Sendable {
     /// `keepDisk` boots on the overlay already there (a sandbox brought back after its QEMU died):
     /// a failure then leaves the directory as it was, so the disk is never lost to a failed try.
     public static func boot(
-        _ config: VMConfiguration, keepDisk: Bool = false, onExit: @escaping VMExitHandler
+        _ config: VMConfiguration, keepDisk: Bool = false, onExit: @escaping VMExitHandler,
+        onMiscalibrated: (_ mult: Int, _ attempt: Int) -> Void = { _, _ in }
+    ) async throws -> VirtualMachine {
+        // A guest whose LAPIC timer came out of its boot miscalibrated (a host stall during the
+        // kernel's measurement; see `LapicCalibration`) is booted again: the next boot measures anew.
+        var attempt = 1
+        while true {
+            do { return try await bootOnce(config, keepDisk: keepDisk, onExit: onExit) } catch EngineError.timerMiscalibrated(let mult)
+                where attempt < maxCalibrationAttempts
+            {
+                onMiscalibrated(mult, attempt)
+                attempt += 1
+            }
+        }
+    }
+
+    /// Boots a guest whose timer is off this many times in a row before the boot is given up.
+    static let maxCalibrationAttempts = 5
+
+    private static func bootOnce(
+        _ config: VMConfiguration, keepDisk: Bool, onExit: @escaping VMExitHandler
     ) async throws -> VirtualMachine {
         let paths = config.paths
         do {
@@ -168,6 +188,11 @@ public final class VirtualMachine: Sendable {
             // If the guest panics it powers off and QEMU closes the socket: the handshake fails fast.
             let agent = try await whenListening(paths.agentSocket, process: started) {
                 try await AgentConnection.connect(unixPath: paths.agentSocket, timeout: config.bootTimeout)
+            }
+            guard LapicCalibration.acceptable(mult: agent.hello.lapicMult, accelerator: config.accelerator) else {
+                agent.close()
+                qmp.close()
+                throw EngineError.timerMiscalibrated(mult: agent.hello.lapicMult ?? 0)
             }
             let token = randomToken()
             // Before the guest learns the token, so a daemon that dies now can still adopt this VM.
@@ -191,6 +216,8 @@ public final class VirtualMachine: Sendable {
             }
             if !keepDisk { try? FileManager.default.removeItem(atPath: paths.directory) }
             if let exitedEarly { throw EngineError.bootFailed("QEMU \(exitedEarly.described): \(log)") }
+            // As it is, for `boot` to try again.
+            if case EngineError.timerMiscalibrated = error { throw error }
             if process != nil, !log.isEmpty { throw EngineError.bootFailed("\(error); console: \(log)") }
             throw error
         }

@@ -24,6 +24,7 @@ extension HelloReply {
         w.add("boot_id", bootID)
         w.add("uptime_ms", uptimeMilliseconds)
         if let capabilities { w.add("capabilities", capabilities) }
+        if let lapicMult { w.add("lapic_mult", lapicMult) }
         return w.finished()
     }
 
@@ -31,7 +32,8 @@ extension HelloReply {
         let o = try FastJSONObject(bytes)
         self.init(
             version: try o.int("version"), agentVersion: try o.string("agent_version"), bootID: try o.string("boot_id"),
-            uptimeMilliseconds: try o.int("uptime_ms"), capabilities: o.keys.contains("capabilities") ? try o.strings("capabilities") : nil)
+            uptimeMilliseconds: try o.int("uptime_ms"), capabilities: o.keys.contains("capabilities") ? try o.strings("capabilities") : nil,
+            lapicMult: o.keys.contains("lapic_mult") ? try o.int("lapic_mult") : nil)
     }
 }
 

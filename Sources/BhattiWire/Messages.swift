@@ -25,12 +25,19 @@ public struct HelloReply: Codable, Equatable, Sendable {
     /// sends none of them to an agent that does not list them, so a cold sandbox of an older image
     /// still wakes under a newer daemon.
     public var capabilities: [String]?
-    public init(version: Int, agentVersion: String, bootID: String, uptimeMilliseconds: Int, capabilities: [String]? = nil) {
+    /// The `mult` of the guest kernel's `lapic` clock event device (`/proc/timer_list`): how it
+    /// converts nanoseconds to timer counts, i.e. its boot-time calibration of the LAPIC timer. 0 when
+    /// the kernel has no such device; nil from an agent that does not report it.
+    public var lapicMult: Int?
+    public init(
+        version: Int, agentVersion: String, bootID: String, uptimeMilliseconds: Int, capabilities: [String]? = nil, lapicMult: Int? = nil
+    ) {
         self.version = version
         self.agentVersion = agentVersion
         self.bootID = bootID
         self.uptimeMilliseconds = uptimeMilliseconds
         self.capabilities = capabilities
+        self.lapicMult = lapicMult
     }
     enum CodingKeys: String, CodingKey {
         case version
@@ -38,6 +45,7 @@ public struct HelloReply: Codable, Equatable, Sendable {
         case bootID = "boot_id"
         case uptimeMilliseconds = "uptime_ms"
         case capabilities
+        case lapicMult = "lapic_mult"
     }
 
     public func can(_ capability: String) -> Bool { capabilities?.contains(capability) == true }

@@ -77,7 +77,8 @@ final class AgentSession: Sendable {
         }
         let reply = HelloReply(
             version: wireProtocolVersion, agentVersion: loharVersion, bootID: Machine.bootID(), uptimeMilliseconds: uptimeMilliseconds(),
-            capabilities: [AgentCapability.clock, AgentCapability.commandUser, AgentCapability.fileOperations, AgentCapability.watch])
+            capabilities: [AgentCapability.clock, AgentCapability.commandUser, AgentCapability.fileOperations, AgentCapability.watch],
+            lapicMult: GuestTimer.lapicMult)
         writer.send(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON))
         return true
     }

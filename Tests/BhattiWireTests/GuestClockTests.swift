@@ -32,4 +32,14 @@ struct GuestClockWireTests {
         #expect(!String(decoding: without.fastJSON, as: UTF8.self).contains("capabilities"))
         #expect(with.can(GuestClock.capability) && !without.can(GuestClock.capability))
     }
+
+    @Test("hello reply lapic_mult: carried when reported, absent (an older agent) reads as nil; both coders agree")
+    func lapicMult() throws {
+        for mult in [nil, 0, 268_435_456] as [Int?] {
+            let reply = HelloReply(version: 1, agentVersion: "x", bootID: "b", uptimeMilliseconds: 5, lapicMult: mult)
+            #expect(try HelloReply(fastJSON: reply.fastJSON) == reply)
+            #expect(try JSONDecoder().decode(HelloReply.self, from: Data(reply.fastJSON)) == reply)
+            #expect(String(decoding: reply.fastJSON, as: UTF8.self).contains("lapic_mult") == (mult != nil))
+        }
+    }
 }

@@ -4,6 +4,7 @@ import BhattiDaemon
 import BhattiEngine
 import BhattiHTTP
 import BhattiSystem
+import BhattiWire
 import Foundation
 import Synchronization
 import Testing
@@ -85,7 +86,13 @@ final class TestDaemon: Sendable {
     func create(_ name: String, cpus: Int = 1, memoryMB: Int = 512) async throws -> SandboxDTO {
         let r = try await call("POST", "/v1/sandboxes", json: "{\"name\":\"\(name)\",\"cpus\":\(cpus),\"memory_mb\":\(memoryMB)}")
         #expect(r.status == 201, "create \(name): \(r.status) \(r.text)")
-        return try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body))
+        let sandbox = try JSONDecoder().decode(SandboxDTO.self, from: Data(r.body))
+        // Every booted guest keeps time: its LAPIC timer calibration was checked (and the boot
+        // retried when it was off), whatever the host's load during its boot.
+        let hello = try await daemon.engine.agent(for: sandbox.id).hello
+        let accelerator = daemon.engine.configuration.accelerator.accelerator
+        #expect(hello.lapicMult != nil && LapicCalibration.acceptable(mult: hello.lapicMult, accelerator: accelerator), "\(hello)")
+        return sandbox
     }
 
     func exec(_ sandbox: String, _ cmd: [String], stdin: String? = nil, timeout: Double? = nil) async throws -> ExecResultDTO {

@@ -239,7 +239,9 @@ struct ConfinementTests {
             #expect((960...1024).contains(size), "root file system \(size) MiB on a 1024 MiB disk")
             let fill = try await d.exec(
                 "filler", ["sh", "-c", "dd if=/dev/zero of=/workspace/fill bs=1M 2>&1; echo exit=$?"], timeout: 300)
-            #expect(fill.stdout.contains("No space left on device") && !fill.stdout.contains("exit=0"), "\(fill.stdout)")
+            #expect(
+                fill.stdout.contains("No space left on device") && !fill.stdout.contains("exit=0"),
+                "exit \(fill.exitCode) after \(fill.durationMs) ms: \(fill.stdout) \(fill.stderr)")
             #expect(try await d.exec("filler", ["echo", "alive"]).stdout == "alive\n")
             // The overlay holds at most what the guest's disk can (its virtual size, disk_mb), plus qcow2 metadata.
             let overlay = d.dataDirectory + "/sandboxes/\(sb.id)/disk.qcow2"
