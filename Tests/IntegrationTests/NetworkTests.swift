@@ -287,4 +287,26 @@ struct NetworkTests {
         let out = (try? runTool("/usr/bin/hostname", ["-I"])) ?? ""
         return out.split(separator: " ").map(String.init).first { $0.contains(".") && !$0.hasPrefix("127.") }
     }
+
+    @Test("a new user's first sandboxes, created at once, all boot: the user's network is set up once, not raced")
+    func concurrentFirstCreates() async throws {
+        try await withDaemon(configure: { Self.networked(&$0) }) { d in
+            let users = try await d.call("POST", "/v1/users", json: #"{"name":"eve"}"#)
+            let eve = try JSONDecoder().decode(UserKeyDTO.self, from: Data(users.body)).apiKey
+            let socket = d.daemon.socketPath
+            let answers = try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<3 {
+                    group.addTask {
+                        // A connection each, so the creates reach the daemon together.
+                        let r = try await d.raw(
+                            "POST", "/v1/sandboxes", headers: ["Authorization": "Bearer \(eve)"],
+                            body: Array(#"{"name":"e\#(i)","memory_mb":256}"#.utf8), via: HTTPClient(endpoint: .unix(path: socket)))
+                        return "\(r.status) \(r.text)"
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+            #expect(answers.count == 3 && answers.allSatisfy { $0.hasPrefix("201") }, "\(answers)")
+        }
+    }
 }

@@ -54,6 +54,8 @@ public actor NetworkManager {
 
     /// Whether the host side (forwarding, the NAT and filter table) is set up in this process.
     private var hostReady = false
+    /// The user set-up under way, by pool index (`ensureUser`).
+    private var settingUp: [Int: Task<Void, any Error>] = [:]
 
     /// The host's part, once per daemon: IPv4 forwarding on, and this daemon's nftables table (made
     /// afresh, atomically).
@@ -94,8 +96,22 @@ public actor NetworkManager {
         return ("bv" + prefix.dropFirst(2) + String(index), IPv4.format(transfer + 1), IPv4.format(transfer + 2))
     }
 
-    /// Creates the user's namespace, bridge and veth to the host when missing.
+    /// Creates the user's namespace, bridge and veth to the host when missing. One set-up per user
+    /// at a time: the actor runs others while one waits on `ip`, and two first creates of a user
+    /// both adding its namespace made the second fail ("File exists").
     public func ensureUser(index: Int) async throws {
+        while let running = settingUp[index] { _ = try? await running.value }
+        // The task clears its own entry before it completes, so a waiter that wakes when it does
+        // finds none (the caller clearing it later let waiters spin on a finished task).
+        let setUp = Task {
+            defer { settingUp[index] = nil }
+            try await setUpUser(index: index)
+        }
+        settingUp[index] = setUp
+        try await setUp.value
+    }
+
+    private func setUpUser(index: Int) async throws {
         guard index >= 0, index < capacity else { throw EngineError.unsupported("the network pool has no /24 left (\(capacity) users)") }
         let ns = namespace(index: index)
         if !FileManager.default.fileExists(atPath: "/run/netns/" + ns) {
