@@ -25,6 +25,7 @@ public final class Daemon: Sendable {
     private let proxyTLS: TLSTerminator?
     /// The E2B API's sandbox timeouts (destroys at the deadline).
     private let e2bDeadlines: E2BDeadlines
+    private let e2bWatchers: E2BWatchers
     /// Commands started through E2B's envd, owned past their requests.
     private let e2bProcesses: E2BProcesses
     private let log: Logger
@@ -133,6 +134,7 @@ public final class Daemon: Sendable {
             }, log: log)
         let tokens = try EnvdTokens.load(dataDirectory: data)
         let processes = E2BProcesses()
+        let watchers = E2BWatchers()
         let deadlines = E2BDeadlines(time: time, store: store) { ref in
             do {
                 try await service.destroy(ref)
@@ -145,7 +147,7 @@ public final class Daemon: Sendable {
         try await deadlines.restore()
         handler.e2b = E2BHandler(
             controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines, domain: previews.e2bDomain),
-            envd: E2BEnvd(service: service, tokens: tokens, processes: processes), gate: gate)
+            envd: E2BEnvd(service: service, tokens: tokens, processes: processes, watchers: watchers), gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
         let isUpload: @Sendable (String, String) -> Bool = { method, path in
@@ -180,22 +182,25 @@ public final class Daemon: Sendable {
             proxyServer?.shutdown()
             server.shutdown()
             await deadlines.stop()
+            await watchers.stop()
             throw error
         }
         log.info("daemon.listening", ["unix": socketPath, "tcp": tcp])
         return Daemon(
             config: config, service: service, engine: engine, server: server, proxy: proxyServer, proxyPort: proxyPort, tls: terminator,
             key: key, users: users,
-            socket: socketPath, port: port, deadlines: deadlines, processes: processes, log: log)
+            socket: socketPath, port: port, deadlines: deadlines, processes: processes, watchers: watchers, log: log)
     }
 
     private init(
         config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?,
         tls: TLSTerminator?, key: String,
-        users: UserDirectory, socket: String, port: Int?, deadlines: E2BDeadlines, processes: E2BProcesses, log: Logger
+        users: UserDirectory, socket: String, port: Int?, deadlines: E2BDeadlines, processes: E2BProcesses, watchers: E2BWatchers,
+        log: Logger
     ) {
         e2bDeadlines = deadlines
         e2bProcesses = processes
+        e2bWatchers = watchers
         proxyServer = proxy
         proxyTLS = tls
         self.proxyPort = proxyPort
@@ -230,6 +235,7 @@ public final class Daemon: Sendable {
         // No timeout destroys from here on (one under way ends first).
         await e2bDeadlines.stop()
         await e2bProcesses.stop()
+        await e2bWatchers.stop()
         // No new template VMs from here on; one booting now ends with the engine's shutdown below.
         await service.cancelBackgroundWork()
         // Every running sandbox goes to disk first: the next start finds it cold, memory intact.

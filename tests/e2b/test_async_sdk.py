@@ -61,6 +61,31 @@ def test_async_background_stdin_files_and_pause():
     run(body())
 
 
+def test_async_watch_dir_streams_events():
+    async def body():
+        from e2b import FilesystemEventType
+
+        sbx = await AsyncSandbox.create()
+        try:
+            await sbx.files.make_dir("/tmp/streamed")
+            events = []
+            handle = await sbx.files.watch_dir("/tmp/streamed", on_event=events.append)
+            await sbx.files.write("/tmp/streamed/new.txt", "n")
+            await sbx.files.remove("/tmp/streamed/new.txt")
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 120
+            while not {("new.txt", FilesystemEventType.CREATE), ("new.txt", FilesystemEventType.REMOVE)} <= {
+                (e.name, e.type) for e in events
+            }:
+                assert loop.time() < give_up, f"events so far: {events}"
+                await asyncio.sleep(0.05)
+            await handle.stop()
+        finally:
+            await sbx.kill()
+
+    run(body())
+
+
 async def _all(paginator):
     while paginator.has_next:
         for item in await paginator.next_items():

@@ -12,7 +12,8 @@ from e2b import CommandExitException, Sandbox
 
 @pytest.fixture
 def sandbox():
-    sbx = Sandbox.create(metadata={"suite": "e2b"}, envs={"GREETING": "hello"})
+    # E2B's API gives a sandbox 15 s when the create names no timeout; a test may take longer.
+    sbx = Sandbox.create(metadata={"suite": "e2b"}, envs={"GREETING": "hello"}, timeout=600)
     yield sbx
     sbx.kill()
 
@@ -91,9 +92,9 @@ def test_list_filters_and_refusals(sandbox):
         assert len(second) == 1 and second[0].sandbox_id != first[0].sandbox_id
     finally:
         other.kill()
-    # Not built yet: refused, never silently ignored.
+    # Files are written by the sandbox's user: another user is refused, never silently ignored.
     with pytest.raises(Exception, match="not supported"):
-        sandbox.commands.run("id -u", user="root")
+        sandbox.files.write("/tmp/as-root.txt", "x", user="root")
 
 
 def test_pause_then_connect_wakes_it(sandbox):
@@ -222,3 +223,48 @@ def test_get_host_serves_e2b_ports_and_no_others(sandbox):
         assert _curl("-o", "/dev/null", "-w", "%{http_code}", f"http://4000-{sandbox.sandbox_id}.{domain}/") == "502"
     finally:
         urllib.request.urlopen(urllib.request.Request(base + "/v1/sandboxes/native-one", headers=headers, method="DELETE"))
+
+
+def test_commands_as_root_and_as_the_default_user(sandbox):
+    assert sandbox.commands.run("id -u; echo $HOME", user="root").stdout == "0\n/root\n"
+    assert sandbox.commands.run("id -un", user="user").stdout == sandbox.commands.run("id -un").stdout
+    with pytest.raises(CommandExitException) as unknown:
+        sandbox.commands.run("true", user="nobody-here")
+    assert "nobody-here" in unknown.value.stderr
+
+
+def test_make_dir_rename_remove(sandbox):
+    assert sandbox.files.make_dir("/tmp/tree/a/b")
+    assert not sandbox.files.make_dir("/tmp/tree/a/b")
+    sandbox.files.write("/tmp/tree/a/b/f.txt", "moved")
+    info = sandbox.files.rename("/tmp/tree/a/b/f.txt", "/tmp/tree/g.txt")
+    assert info.path == "/tmp/tree/g.txt" and info.name == "g.txt"
+    assert sandbox.files.read("/tmp/tree/g.txt") == "moved"
+    assert not sandbox.files.exists("/tmp/tree/a/b/f.txt")
+    sandbox.files.remove("/tmp/tree/a")
+    assert not sandbox.files.exists("/tmp/tree/a")
+    with pytest.raises(Exception):
+        sandbox.files.rename("/tmp/tree/none", "/tmp/tree/other")
+
+
+def test_watch_dir_sees_write_rename_and_delete(sandbox):
+    from e2b import FilesystemEventType
+
+    sandbox.files.make_dir("/tmp/watched")
+    handle = sandbox.files.watch_dir("/tmp/watched", recursive=True)
+    try:
+        sandbox.files.write("/tmp/watched/one.txt", "1")
+        sandbox.files.rename("/tmp/watched/one.txt", "/tmp/watched/two.txt")
+        sandbox.files.remove("/tmp/watched/two.txt")
+        seen = []
+
+        def saw_all():
+            seen.extend((e.name, e.type) for e in handle.get_new_events())
+            kinds = {(name, kind) for name, kind in seen}
+            # A write lands atomically (a temporary file renamed over the name): the name is created.
+            return {("one.txt", FilesystemEventType.CREATE), ("one.txt", FilesystemEventType.RENAME),
+                    ("two.txt", FilesystemEventType.CREATE), ("two.txt", FilesystemEventType.REMOVE)} <= kinds
+
+        wait_for(saw_all, f"events so far: {seen}")
+    finally:
+        handle.stop()

@@ -11,7 +11,8 @@ import Foundation
 extension E2BEnvd {
     /// `Start` as a server stream: one request envelope in; start, data and end events out, then the
     /// end of the stream.
-    func start(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
+    /// `user`: the guest user to run as; nil is the sandbox's own.
+    func start(_ request: HTTPRequest, _ record: SandboxRecord, user: String?) -> HTTPResponse {
         guard ConnectContentType.kind(of: request.headers["Content-Type"]) == .streaming else {
             var response = Self.unary(ConnectError(.unknown, "Start is a server stream: send application/connect+json"))
             response.status = 415
@@ -38,13 +39,13 @@ extension E2BEnvd {
                 EnvdProcess.ProcessEvent.EndEvent
         let takesInput = message.pty != nil || message.stdinEnabled
         if takesInput {
-            let session = Self.sessionRequest(process, pty: message.pty)
+            let session = Self.sessionRequest(process, pty: message.pty, user: user)
             run = { pid, publish in
                 await Self.runSession(
                     session, pid: pid, in: ref, timeout: timeout, service: service, processes: processes, publish: publish)
             }
         } else {
-            let command = GuestCommand(argv: [process.cmd] + process.args, env: process.envs, cwd: process.cwd)
+            let command = GuestCommand(argv: [process.cmd] + process.args, env: process.envs, cwd: process.cwd, user: user)
             run = { _, publish in await Self.runExec(command, in: ref, timeout: timeout, service: service, publish: publish) }
         }
         let output = ResponseStream { output in
@@ -122,14 +123,14 @@ extension E2BEnvd {
 
     /// A session for `process`: its working directory (sessions start in the user's default) set by
     /// a shell in front of it.
-    static func sessionRequest(_ process: EnvdProcess.ProcessConfig, pty: EnvdProcess.PTY?) -> GuestSessionRequest {
+    static func sessionRequest(_ process: EnvdProcess.ProcessConfig, pty: EnvdProcess.PTY?, user: String?) -> GuestSessionRequest {
         var argv = [process.cmd] + process.args
         if let cwd = process.cwd, !cwd.isEmpty { argv = ["/bin/sh", "-c", "cd -- \"$1\" && shift && exec \"$@\"", "sh", cwd] + argv }
         let rows = pty?.size.map { UInt16(clamping: max(1, $0.rows)) } ?? 24
         let cols = pty?.size.map { UInt16(clamping: max(1, $0.cols)) } ?? 80
         return GuestSessionRequest(
             argv: argv, tty: pty != nil, rows: pty == nil ? nil : rows, cols: pty == nil ? nil : cols, env: process.envs, sessionID: nil,
-            reuseDetached: false)
+            reuseDetached: false, user: user)
     }
 
     /// A command without input, to its end: its output as data events, then its end event.

@@ -14,6 +14,7 @@ struct E2BEnvd {
     let service: SandboxService
     let tokens: EnvdTokens
     let processes: E2BProcesses
+    let watchers: E2BWatchers
     /// Largest request message taken, in bytes.
     static let maxMessageBytes = 4 << 20
 
@@ -24,16 +25,19 @@ struct E2BEnvd {
         }
         let record: SandboxRecord
         do { record = try await find(id) } catch { return Self.unary(ConnectError(.notFound, "sandbox \(id) not found")) }
-        // The SDK names a user (Basic auth, or `username` on /files) only when asked to; commands run
-        // as lohar, E2B's `user`, until choosing one is built.
-        if let user = Self.requestedUser(request), !["user", "lohar"].contains(user) {
-            return Self.unary(ConnectError(.unimplemented, "running as user \(user) is not supported by bhatti's envd yet"))
+        // The SDK names a user (Basic auth, or `username` on /files) only when asked to. Commands and
+        // terminals run as the user named (E2B's `user` is the sandbox's own); files are written by
+        // the sandbox's user, so another user is refused there rather than ignored.
+        let user = Self.requestedUser(request).flatMap { Self.defaultUsers.contains($0) ? nil : $0 }
+        let route = path.joined(separator: "/")
+        if let user, !route.hasPrefix("process.") {
+            return Self.unary(ConnectError(.unimplemented, "file operations as user \(user) are not supported by bhatti's envd"))
         }
-        switch (request.method, path.joined(separator: "/")) {
+        switch (request.method, route) {
         case ("GET", "health"):
             return HTTPResponse(status: 204)
         case ("POST", "process.Process/Start"):
-            return start(request, record)
+            return start(request, record, user: user)
         case ("POST", "process.Process/Connect"):
             return connect(request, record)
         case ("POST", "process.Process/List"):
@@ -60,8 +64,12 @@ struct E2BEnvd {
                 }
                 return EnvdProcess.SendSignalResponse().protoJSON()
             }
-        case ("POST", "filesystem.Filesystem/Stat"), ("POST", "filesystem.Filesystem/ListDir"):
-            return await unary(request) { body in try await filesystem(path.last.map(String.init) ?? "", body, record) }
+        case ("POST", "filesystem.Filesystem/WatchDir"):
+            return watchDir(request, record)
+        case ("POST", let method) where method.hasPrefix("filesystem.Filesystem/"):
+            return await unary(request) { body in
+                try await filesystem(String(method.dropFirst("filesystem.Filesystem/".count)), body, record)
+            }
         case ("GET", "files"), ("POST", "files"):
             do { return try await files(request, record) } catch let error as BhattiError {
                 return Self.plain(HTTPStatusMapping.status(for: error.code), error.code == .internal ? "internal error" : error.message)
@@ -106,29 +114,6 @@ struct E2BEnvd {
             return Self.unary(ConnectError(code, code == .internal ? "internal error" : error.message))
         } catch {
             return Self.unary(ConnectError(.internal, "internal error"))
-        }
-    }
-
-    /// `Stat` and `ListDir` (one level, whatever the depth asked) over the guest's stat and list.
-    private func filesystem(_ method: String, _ body: [UInt8], _ record: SandboxRecord) async throws -> [UInt8] {
-        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
-        func entry(_ info: GuestFileInfo, path: String) -> EnvdFilesystem.EntryInfo {
-            EnvdFilesystem.EntryInfo(
-                name: info.name, type: info.isDir ? .directory : .file, path: path, size: Int64(info.size),
-                mode: UInt32(info.mode, radix: 8) ?? 0, permissions: info.mode, modifiedTime: Timestamp(seconds: Int64(info.mtime)))
-        }
-        do {
-            if method == "Stat" {
-                let path = Self.absolute(try EnvdFilesystem.PathRequest(protoJSON: body).path)
-                let info = try await service.withGuest(ref) { try await $0.stat(path) }
-                return EnvdFilesystem.EntryResponse(entry: entry(info, path: path)).protoJSON()
-            }
-            let path = Self.absolute(try EnvdFilesystem.ListDirRequest(protoJSON: body).path)
-            let listing = try await service.withGuest(ref) { try await $0.list(path) }
-            let base = path.hasSuffix("/") ? path : path + "/"
-            return EnvdFilesystem.ListDirResponse(entries: listing.entries.map { entry($0, path: base + $0.name) }).protoJSON()
-        } catch let error as BhattiError where error.code == .notFound {
-            throw ConnectError(.notFound, error.message)
         }
     }
 
@@ -179,6 +164,9 @@ struct E2BEnvd {
         let name = String(decoded.prefix { $0 != ":" })
         return name.isEmpty ? nil : name
     }
+
+    /// Names that mean the sandbox's own user: E2B's default, and bhatti's.
+    static let defaultUsers: Set<String> = ["user", "lohar"]
 
     static func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : "/workspace/" + path }
 

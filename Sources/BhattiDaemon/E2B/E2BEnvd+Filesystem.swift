@@ -1,0 +1,151 @@
+import BhattiCore
+import BhattiE2B
+import BhattiEngine
+import BhattiHTTP
+import BhattiStore
+import Foundation
+
+/// envd's `filesystem.Filesystem` over the guest's file operations, as the sandbox's user. Relative
+/// paths start in /workspace.
+extension E2BEnvd {
+    /// The unary calls: Stat, ListDir (one level, whatever the depth asked), MakeDir, Move, Remove, and
+    /// the polling watchers.
+    func filesystem(_ method: String, _ body: [UInt8], _ record: SandboxRecord) async throws -> [UInt8] {
+        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
+        let sandbox = record.id.rawValue
+        do {
+            switch method {
+            case "Stat":
+                let path = Self.absolute(try EnvdFilesystem.PathRequest(protoJSON: body).path)
+                return try await entry(at: path, ref)
+            case "ListDir":
+                let path = Self.absolute(try EnvdFilesystem.ListDirRequest(protoJSON: body).path)
+                let listing = try await service.withGuest(ref) { try await $0.list(path) }
+                let base = path.hasSuffix("/") ? path : path + "/"
+                return EnvdFilesystem.ListDirResponse(entries: listing.entries.map { Self.entry($0, path: base + $0.name) }).protoJSON()
+            case "MakeDir":
+                let path = Self.absolute(try EnvdFilesystem.MakeDirRequest(protoJSON: body).path)
+                guard try await service.withGuest(ref, { try await $0.makeDirectory(path) }) else {
+                    throw ConnectError(.alreadyExists, "\(path) already exists")
+                }
+                return try await entry(at: path, ref)
+            case "Move":
+                let message = try EnvdFilesystem.MoveRequest(protoJSON: body)
+                let (source, destination) = (Self.absolute(message.source), Self.absolute(message.destination))
+                try await service.withGuest(ref) { try await $0.move(from: source, to: destination) }
+                return try await entry(at: destination, ref)
+            case "Remove":
+                let path = Self.absolute(try EnvdFilesystem.RemoveRequest(protoJSON: body).path)
+                try await service.withGuest(ref) { try await $0.remove(path) }
+                return EnvdFilesystem.RemoveResponse().protoJSON()
+            case "CreateWatcher":
+                let message = try EnvdFilesystem.CreateWatcherRequest(protoJSON: body)
+                let (watch, release) = try await openWatch(message, ref)
+                guard let id = await watchers.add(sandbox: sandbox, watch: watch, release: release) else {
+                    throw ConnectError(.unavailable, "the daemon is stopping")
+                }
+                return EnvdFilesystem.CreateWatcherResponse(watcherID: id).protoJSON()
+            case "GetWatcherEvents":
+                let id = try EnvdFilesystem.GetWatcherEventsRequest(protoJSON: body).watcherID
+                return EnvdFilesystem.GetWatcherEventsResponse(events: try await watchers.take(sandbox: sandbox, id: id)).protoJSON()
+            case "RemoveWatcher":
+                let id = try EnvdFilesystem.RemoveWatcherRequest(protoJSON: body).watcherID
+                guard await watchers.remove(sandbox: sandbox, id: id) else { throw ConnectError(.notFound, "no watcher \(id)") }
+                return EnvdFilesystem.RemoveWatcherResponse().protoJSON()
+            default:
+                throw ConnectError(.unimplemented, "filesystem.Filesystem/\(method) is not supported by bhatti's envd")
+            }
+        } catch let error as BhattiError where error.code == .notFound {
+            throw ConnectError(.notFound, error.message)
+        }
+    }
+
+    /// `WatchDir` (server streaming, the async SDK's `watch_dir`): a start event, then each change,
+    /// until the client goes away or the watch ends; the sandbox is held hot meanwhile.
+    func watchDir(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
+        let message: EnvdFilesystem.WatchDirRequest
+        do { message = try Self.onlyMessage(EnvdFilesystem.WatchDirRequest.self, of: request) } catch { return Self.stream(error: error) }
+        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
+        let env = self
+        let output = ResponseStream { output in
+            let watch: any GuestWatch
+            let release: @Sendable () async -> Void
+            do { (watch, release) = try await env.openWatch(message, ref) } catch {
+                _ = await output.send(ConnectEndStream(error: Self.connectError(error)).envelope().encoded())
+                return
+            }
+            var ending = ConnectEndStream()
+            if await output.send(ConnectEnvelope(message: EnvdFilesystem.WatchDirResponse(.start)).encoded()) {
+                do {
+                    for try await event in watch.events {
+                        let envelope = ConnectEnvelope(message: EnvdFilesystem.WatchDirResponse(.filesystem(Self.filesystemEvent(event))))
+                        guard await output.send(envelope.encoded()) else { break }
+                    }
+                } catch {
+                    ending = ConnectEndStream(error: Self.connectError(error))
+                }
+            }
+            watch.close()
+            await release()
+            _ = await output.send(ending.envelope().encoded())
+        }
+        var response = HTTPResponse(status: 200, body: .stream(output))
+        response.headers.set("Content-Type", ConnectContentType.streamingJSON)
+        return response
+    }
+
+    /// A guest watch, the sandbox woken and held hot until `release` is called.
+    private func openWatch(_ message: EnvdFilesystem.WatchRequest, _ ref: SandboxRef) async throws -> (
+        any GuestWatch, @Sendable () async -> Void
+    ) {
+        let path = Self.absolute(message.path)
+        let (record, guest) = try await service.heldGuest(ref)
+        let service = self.service
+        let release: @Sendable () async -> Void = { await service.release(record.id) }
+        do { return (try await guest.watch(path: path, recursive: message.recursive), release) } catch {
+            await release()
+            guard let refusal = error as? GuestError else { throw error }
+            throw GuestErrors.map(refusal, sandbox: record.name.rawValue)
+        }
+    }
+
+    private func entry(at path: String, _ ref: SandboxRef) async throws -> [UInt8] {
+        let info = try await service.withGuest(ref) { try await $0.stat(path) }
+        return EnvdFilesystem.EntryResponse(entry: Self.entry(info, path: path)).protoJSON()
+    }
+
+    static func entry(_ info: GuestFileInfo, path: String) -> EnvdFilesystem.EntryInfo {
+        EnvdFilesystem.EntryInfo(
+            name: info.name, type: info.isDir ? .directory : .file, path: path, size: Int64(info.size),
+            mode: UInt32(info.mode, radix: 8) ?? 0, permissions: info.mode, modifiedTime: Timestamp(seconds: Int64(info.mtime)))
+    }
+
+    static func filesystemEvent(_ event: GuestWatchEvent) -> EnvdFilesystem.FilesystemEvent {
+        let type: EnvdFilesystem.EventType =
+            switch event.kind {
+            case .create: .create
+            case .write: .write
+            case .remove: .remove
+            case .rename: .rename
+            case .chmod: .chmod
+            }
+        return EnvdFilesystem.FilesystemEvent(name: event.name, type: type)
+    }
+
+    static func connectError(_ error: any Error) -> ConnectError {
+        if let error = error as? ConnectError { return error }
+        if let error = error as? BhattiError {
+            let code: ConnectCode =
+                switch error.code {
+                case .notFound: .notFound
+                case .invalidArgument: .invalidArgument
+                case .resourceExhausted: .resourceExhausted
+                case .unavailable: .unavailable
+                default: .internal
+                }
+            return ConnectError(code, code == .internal ? "internal error" : error.message)
+        }
+        if let error = error as? GuestError { return ConnectError(error.kind == .notFound ? .notFound : .unavailable, error.message) }
+        return ConnectError(.internal, "internal error")
+    }
+}
