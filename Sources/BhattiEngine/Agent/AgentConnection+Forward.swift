@@ -9,18 +9,8 @@ extension AgentConnection {
     /// - Throws: `AgentError.remote` (not_found "connection refused on port N", bad_request for a port
     ///   outside 1...65535), `.disconnected`, or `CancellationError`.
     public func forward(port: Int) async throws -> AgentForward {
-        // Cancelled or failed before the relay began: `withStream` makes the guest let go of the socket.
-        try await withStream(.forward, WireJSON.encode(ForwardRequest(port: port)), keepOpen: true) { id, frames in
-            var iterator = frames.makeAsyncIterator()
-            while let frame = try await iterator.next() {
-                switch frame.type {
-                case .result: return AgentForward(connection: self, id: id, frames: iterator)
-                case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
-                default: continue
-                }
-            }
-            try Task.checkCancellation()
-            throw AgentError.disconnected
+        try await openAccepted(.forward, WireJSON.encode(ForwardRequest(port: port))) { id, frames in
+            AgentForward(connection: self, id: id, frames: frames)
         }
     }
 }

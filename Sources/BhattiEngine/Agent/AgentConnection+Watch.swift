@@ -11,18 +11,8 @@ extension AgentConnection {
     ///   without `watch`, `.disconnected`, or `CancellationError`.
     public func watch(_ request: WatchRequest) async throws -> AgentWatch {
         try require(AgentCapability.watch, for: "watch directories")
-        // Cancelled or failed before it was handed out: `withStream` makes the guest drop its watch.
-        return try await withStream(.watch, WireJSON.encode(request), keepOpen: true) { id, frames in
-            var iterator = frames.makeAsyncIterator()
-            while let frame = try await iterator.next() {
-                switch frame.type {
-                case .result: return AgentWatch(connection: self, id: id, frames: iterator)
-                case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
-                default: continue
-                }
-            }
-            try Task.checkCancellation()
-            throw AgentError.disconnected
+        return try await openAccepted(.watch, WireJSON.encode(request)) { id, frames in
+            AgentWatch(connection: self, id: id, frames: frames)
         }
     }
 }

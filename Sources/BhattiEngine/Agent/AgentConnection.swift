@@ -232,6 +232,26 @@ public final class AgentConnection: Sendable {
         }
     }
 
+    /// Opens a long-lived stream (a relay, a watch): sends `type` with `payload`, waits for the guest's
+    /// `result`, then hands the stream (its id, and its frames from there on) to `make`, whose value
+    /// owns it. Cancelled or failed before then, `withStream` makes the guest let go.
+    func openAccepted<T>(
+        _ type: FrameType, _ payload: [UInt8], _ make: (_ id: UInt32, _ frames: AsyncThrowingStream<Frame, any Error>.Iterator) -> T
+    ) async throws -> T {
+        try await withStream(type, payload, keepOpen: true) { id, frames in
+            var iterator = frames.makeAsyncIterator()
+            while let frame = try await iterator.next() {
+                switch frame.type {
+                case .result: return make(id, iterator)
+                case .error: throw AgentError.remote(try WireJSON.decode(WireErrorMessage.self, from: frame))
+                default: continue
+                }
+            }
+            try Task.checkCancellation()
+            throw AgentError.disconnected
+        }
+    }
+
     /// Sends one frame, or queues it behind those the guest has not taken yet; never waits for the
     /// guest. Throws `.disconnected` when the channel is gone.
     func send(_ frame: Frame) throws {
