@@ -9,29 +9,6 @@ import Testing
 /// unknown field would be ignored, an unknown frame type would end the channel).
 @Suite("Requests an older agent cannot serve", .timeLimit(.minutes(10)))
 struct AgentCapabilityHostTests {
-    /// A channel to a fake agent that lists `capabilities`, and a reader of what the host sends it.
-    static func fakeAgent(capabilities: [String]?) async throws -> (AgentConnection, FileDescriptor) {
-        let (host, guest) = try Pipe.socketPair()
-        let reply = HelloReply(
-            version: wireProtocolVersion, agentVersion: "0.2.0", bootID: "b", uptimeMilliseconds: 1, capabilities: capabilities)
-        try guest.writeAll(Frame(stream: 0, type: .helloReply, payload: reply.fastJSON).encoded())
-        return (try await AgentConnection.handshake(fd: host, timeout: .seconds(300)), guest)
-    }
-
-    /// Every frame the host sent, up to its close.
-    static func sent(to guest: FileDescriptor) async throws -> [Frame] {
-        try await Blocking.run { () throws -> [Frame] in
-            var decoder = FrameDecoder()
-            var frames: [Frame] = []
-            while true {
-                let bytes = try guest.read(upTo: 64 * 1024)
-                if bytes.isEmpty { return frames }
-                decoder.append(bytes)
-                while let frame = try decoder.next() { frames.append(frame) }
-            }
-        }
-    }
-
     static func isUnsupported(_ error: any Error) -> Bool {
         guard let error = error as? GuestError else { return false }
         return error.kind == .badRequest && error.message.contains("lohar 0.2.0")
@@ -39,7 +16,7 @@ struct AgentCapabilityHostTests {
 
     @Test("a command or session as another user: refused as a bad request naming the agent's version")
     func commandUser() async throws {
-        let (connection, guest) = try await Self.fakeAgent(capabilities: [GuestClock.capability])
+        let (connection, guest) = try await FakeAgentChannel.open(agentVersion: "0.2.0", capabilities: [GuestClock.capability])
         defer { guest.close() }
         let agent = AgentGuest(connection)
         let asRoot = GuestCommand(argv: ["id"], user: "root")
@@ -49,13 +26,14 @@ struct AgentCapabilityHostTests {
             argv: [], tty: true, rows: nil, cols: nil, env: [:], sessionID: nil, reuseDetached: false, user: "root")
         await #expect { _ = try await agent.openSession(session) } throws: { Self.isUnsupported($0) }
         connection.close()
-        let frames = try await Self.sent(to: guest)
+        let frames = try await FakeAgentChannel.sent(to: guest)
         #expect(frames.allSatisfy { $0.type == .hello || $0.type == .clock }, "\(frames.map(\.type))")
     }
 
     @Test("make a directory, move, remove, watch: refused without `file_ops` and `watch`; no frame of a type it does not know goes out")
     func fileOperations() async throws {
-        let (connection, guest) = try await Self.fakeAgent(capabilities: [GuestClock.capability, AgentCapability.commandUser])
+        let (connection, guest) = try await FakeAgentChannel.open(
+            agentVersion: "0.2.0", capabilities: [GuestClock.capability, AgentCapability.commandUser])
         defer { guest.close() }
         let agent = AgentGuest(connection)
         await #expect { _ = try await agent.makeDirectory("/workspace/d") } throws: { Self.isUnsupported($0) }
@@ -63,7 +41,7 @@ struct AgentCapabilityHostTests {
         await #expect { try await agent.remove("/workspace/a") } throws: { Self.isUnsupported($0) }
         await #expect { _ = try await agent.watch(path: "/workspace", recursive: true) } throws: { Self.isUnsupported($0) }
         connection.close()
-        let frames = try await Self.sent(to: guest)
+        let frames = try await FakeAgentChannel.sent(to: guest)
         #expect(frames.allSatisfy { $0.type == .hello || $0.type == .clock }, "\(frames.map(\.type))")
     }
 }

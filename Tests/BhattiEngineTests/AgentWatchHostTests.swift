@@ -16,13 +16,7 @@ struct AgentWatchHostTests {
         let connection: AgentConnection
 
         init() async throws {
-            let (host, guest) = try Pipe.socketPair()
-            let hello = HelloReply(
-                version: wireProtocolVersion, agentVersion: "fake", bootID: "b", uptimeMilliseconds: 1,
-                capabilities: [AgentCapability.watch])
-            try guest.writeAll(Frame(stream: 0, type: .helloReply, payload: hello.fastJSON).encoded())
-            self.guest = guest
-            connection = try await AgentConnection.handshake(fd: host, timeout: .seconds(300))
+            (connection, guest) = try await FakeAgentChannel.open(capabilities: [AgentCapability.watch])
         }
 
         /// Reads the host's frames until `until` holds for one (or the channel closes); returns them.
