@@ -155,12 +155,13 @@ def wait_for(condition, what):
 
 
 def test_stdin_send_then_close(sandbox):
-    handle = sandbox.commands.run("cat; echo done", background=True, stdin=True)
+    # A command with stdin runs as a guest session: its working directory is the one asked for.
+    handle = sandbox.commands.run("pwd; cat; echo done", background=True, stdin=True, cwd="/tmp")
     sandbox.commands.send_stdin(handle.pid, "line one\n")
     sandbox.commands.send_stdin(handle.pid, b"line two\n")
     sandbox.commands.close_stdin(handle.pid)
     result = handle.wait()
-    assert result.exit_code == 0 and result.stdout == "line one\nline two\ndone\n"
+    assert result.exit_code == 0 and result.stdout == "/tmp\nline one\nline two\ndone\n"
     # Without stdin=True there is nothing to send to.
     plain = sandbox.commands.run("sleep 600", background=True)
     with pytest.raises(Exception):

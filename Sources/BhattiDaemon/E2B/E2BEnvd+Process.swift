@@ -121,16 +121,13 @@ extension E2BEnvd {
         return EnvdProcess.UpdateResponse().protoJSON()
     }
 
-    /// A session for `process`: its working directory (sessions start in the user's default) set by
-    /// a shell in front of it.
+    /// A session for `process`.
     static func sessionRequest(_ process: EnvdProcess.ProcessConfig, pty: EnvdProcess.PTY?, user: String?) -> GuestSessionRequest {
-        var argv = [process.cmd] + process.args
-        if let cwd = process.cwd, !cwd.isEmpty { argv = ["/bin/sh", "-c", "cd -- \"$1\" && shift && exec \"$@\"", "sh", cwd] + argv }
         let rows = pty?.size.map { UInt16(clamping: max(1, $0.rows)) } ?? 24
         let cols = pty?.size.map { UInt16(clamping: max(1, $0.cols)) } ?? 80
         return GuestSessionRequest(
-            argv: argv, tty: pty != nil, rows: pty == nil ? nil : rows, cols: pty == nil ? nil : cols, env: process.envs, sessionID: nil,
-            reuseDetached: false, user: user)
+            argv: [process.cmd] + process.args, tty: pty != nil, rows: pty == nil ? nil : rows, cols: pty == nil ? nil : cols,
+            env: process.envs, sessionID: nil, reuseDetached: false, user: user, cwd: process.cwd.flatMap { $0.isEmpty ? nil : $0 })
     }
 
     /// A command without input, to its end: its output as data events, then its end event.

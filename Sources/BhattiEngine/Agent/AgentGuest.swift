@@ -75,7 +75,7 @@ public struct AgentGuest: SandboxGuest {
 
     public func openSession(_ request: GuestSessionRequest) async throws -> any GuestSession {
         let wire = SessionRequest(
-            argv: request.argv, tty: request.tty, rows: request.rows, cols: request.cols, env: request.env,
+            argv: request.argv, tty: request.tty, rows: request.rows, cols: request.cols, env: request.env, cwd: request.cwd,
             sessionID: request.sessionID, reuseDetached: request.reuseDetached, user: request.user)
         return try await translating { try await connection.openSession(wire) }
     }

@@ -166,9 +166,11 @@ public struct GuestSessionRequest: Sendable, Equatable {
     public var reuseDetached: Bool
     /// Who a new session runs as, as `GuestCommand.user`; nil: the sandbox's user.
     public var user: String?
+    /// Where a new session starts; nil: the guest's default (`/workspace`).
+    public var cwd: String?
     public init(
         argv: [String], tty: Bool, rows: UInt16?, cols: UInt16?, env: [String: String], sessionID: String?, reuseDetached: Bool,
-        user: String? = nil
+        user: String? = nil, cwd: String? = nil
     ) {
         self.argv = argv
         self.tty = tty
@@ -178,6 +180,7 @@ public struct GuestSessionRequest: Sendable, Equatable {
         self.sessionID = sessionID
         self.reuseDetached = reuseDetached
         self.user = user
+        self.cwd = cwd
     }
 }
 
