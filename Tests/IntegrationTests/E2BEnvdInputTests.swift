@@ -8,7 +8,9 @@ import Testing
 /// the sandbox still answers afterwards.
 @Suite("E2B envd bad input", .serialized)
 struct E2BEnvdInputTests {
-    @Test("no or a wrong token, an unknown method, a wrong content type, a huge or truncated envelope, bad JSON: Connect errors")
+    @Test(
+        "no or a wrong token, an unknown method, a wrong content type, a huge or truncated envelope, bad JSON, names of nothing: Connect errors"
+    )
     func refusals() async throws {
         try await withDaemon { d in
             let made = try await d.raw(
@@ -52,6 +54,28 @@ struct E2BEnvdInputTests {
             #expect(notJSON.status == 200 && notJSON.text.contains("invalid_argument"), "\(notJSON.text)")
             let badUnary = try await envd("filesystem.Filesystem/Stat", token: token, type: "application/json", body: Array("[1]".utf8))
             #expect(badUnary.status == 400 && badUnary.text.contains("invalid_argument"), "\(badUnary.text)")
+
+            // The other server streams refuse the unary codec too.
+            for call in ["process.Process/Connect", "filesystem.Filesystem/WatchDir"] {
+                let asUnary = try await envd(call, token: token, type: "application/json", body: Array("{}".utf8))
+                #expect(asUnary.status == 415, "\(call): \(asUnary.text)")
+            }
+            // Names of nothing: a Connect not_found each, the stream's in its end message.
+            let json = "application/json"
+            for (call, body) in [
+                ("filesystem.Filesystem/GetWatcherEvents", #"{"watcherId":"nope"}"#),
+                ("filesystem.Filesystem/RemoveWatcher", #"{"watcherId":"nope"}"#),
+                ("filesystem.Filesystem/Move", #"{"source":"/nope","destination":"/tmp/x"}"#),
+                ("filesystem.Filesystem/Remove", #"{"path":"/nope"}"#),
+                ("process.Process/SendInput", #"{"process":{"pid":4242},"input":{"stdin":"eA=="}}"#),
+                ("process.Process/SendSignal", #"{"process":{"pid":4242},"signal":"SIGNAL_SIGKILL"}"#),
+            ] {
+                let r = try await envd(call, token: token, type: json, body: Array(body.utf8))
+                #expect(r.status == 404 && r.text.contains("not_found"), "\(call): \(r.status) \(r.text)")
+            }
+            let watchMissing = try await envd(
+                "filesystem.Filesystem/WatchDir", token: token, type: "application/connect+json", body: envelope(#"{"path":"/nope"}"#))
+            #expect(watchMissing.status == 200 && watchMissing.text.contains("not_found"), "\(watchMissing.text)")
 
             // Still serving: the same sandbox runs a command through the same surface.
             let ran = try await envd(start, token: token, type: "application/connect+json", body: good)

@@ -13,56 +13,58 @@ extension E2BEnvd {
     func filesystem(_ method: String, _ body: [UInt8], _ record: SandboxRecord) async throws -> [UInt8] {
         let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
         let sandbox = record.id.rawValue
-        do {
-            switch method {
-            case "Stat":
-                let path = Self.absolute(try EnvdFilesystem.PathRequest(protoJSON: body).path)
-                return try await entry(at: path, ref)
-            case "ListDir":
-                let path = Self.absolute(try EnvdFilesystem.ListDirRequest(protoJSON: body).path)
-                let listing = try await service.withGuest(ref) { try await $0.list(path) }
-                let base = path.hasSuffix("/") ? path : path + "/"
-                return EnvdFilesystem.ListDirResponse(entries: listing.entries.map { Self.entry($0, path: base + $0.name) }).protoJSON()
-            case "MakeDir":
-                let path = Self.absolute(try EnvdFilesystem.MakeDirRequest(protoJSON: body).path)
-                guard try await service.withGuest(ref, { try await $0.makeDirectory(path) }) else {
-                    throw ConnectError(.alreadyExists, "\(path) already exists")
-                }
-                return try await entry(at: path, ref)
-            case "Move":
-                let message = try EnvdFilesystem.MoveRequest(protoJSON: body)
-                let (source, destination) = (Self.absolute(message.source), Self.absolute(message.destination))
-                try await service.withGuest(ref) { try await $0.move(from: source, to: destination) }
-                return try await entry(at: destination, ref)
-            case "Remove":
-                let path = Self.absolute(try EnvdFilesystem.RemoveRequest(protoJSON: body).path)
-                try await service.withGuest(ref) { try await $0.remove(path) }
-                return EnvdFilesystem.RemoveResponse().protoJSON()
-            case "CreateWatcher":
-                let message = try EnvdFilesystem.CreateWatcherRequest(protoJSON: body)
-                let (watch, release) = try await openWatch(message, ref)
-                guard let id = await watchers.add(sandbox: sandbox, watch: watch, release: release) else {
-                    throw ConnectError(.unavailable, "the daemon is stopping")
-                }
-                return EnvdFilesystem.CreateWatcherResponse(watcherID: id).protoJSON()
-            case "GetWatcherEvents":
-                let id = try EnvdFilesystem.GetWatcherEventsRequest(protoJSON: body).watcherID
-                return EnvdFilesystem.GetWatcherEventsResponse(events: try await watchers.take(sandbox: sandbox, id: id)).protoJSON()
-            case "RemoveWatcher":
-                let id = try EnvdFilesystem.RemoveWatcherRequest(protoJSON: body).watcherID
-                guard await watchers.remove(sandbox: sandbox, id: id) else { throw ConnectError(.notFound, "no watcher \(id)") }
-                return EnvdFilesystem.RemoveWatcherResponse().protoJSON()
-            default:
-                throw ConnectError(.unimplemented, "filesystem.Filesystem/\(method) is not supported by bhatti's envd")
+        switch method {
+        case "Stat":
+            let path = Self.absolute(try EnvdFilesystem.PathRequest(protoJSON: body).path)
+            let info = try await service.withGuest(ref) { try await $0.stat(path) }
+            return Self.entryResponse(info, path: path)
+        case "ListDir":
+            let path = Self.absolute(try EnvdFilesystem.ListDirRequest(protoJSON: body).path)
+            let listing = try await service.withGuest(ref) { try await $0.list(path) }
+            let base = path.hasSuffix("/") ? path : path + "/"
+            return EnvdFilesystem.ListDirResponse(entries: listing.entries.map { Self.entry($0, path: base + $0.name) }).protoJSON()
+        case "MakeDir":
+            let path = Self.absolute(try EnvdFilesystem.MakeDirRequest(protoJSON: body).path)
+            let info = try await service.withGuest(ref) { guest in
+                guard try await guest.makeDirectory(path) else { throw ConnectError(.alreadyExists, "\(path) already exists") }
+                return try await guest.stat(path)
             }
-        } catch let error as BhattiError where error.code == .notFound {
-            throw ConnectError(.notFound, error.message)
+            return Self.entryResponse(info, path: path)
+        case "Move":
+            let message = try EnvdFilesystem.MoveRequest(protoJSON: body)
+            let (source, destination) = (Self.absolute(message.source), Self.absolute(message.destination))
+            let info = try await service.withGuest(ref) { guest in
+                try await guest.move(from: source, to: destination)
+                return try await guest.stat(destination)
+            }
+            return Self.entryResponse(info, path: destination)
+        case "Remove":
+            let path = Self.absolute(try EnvdFilesystem.RemoveRequest(protoJSON: body).path)
+            try await service.withGuest(ref) { try await $0.remove(path) }
+            return EnvdFilesystem.RemoveResponse().protoJSON()
+        case "CreateWatcher":
+            let message = try EnvdFilesystem.CreateWatcherRequest(protoJSON: body)
+            let (watch, release) = try await openWatch(message, ref)
+            guard let id = await watchers.add(sandbox: sandbox, watch: watch, release: release) else {
+                throw ConnectError(.unavailable, "the daemon is stopping")
+            }
+            return EnvdFilesystem.CreateWatcherResponse(watcherID: id).protoJSON()
+        case "GetWatcherEvents":
+            let id = try EnvdFilesystem.GetWatcherEventsRequest(protoJSON: body).watcherID
+            return EnvdFilesystem.GetWatcherEventsResponse(events: try await watchers.take(sandbox: sandbox, id: id)).protoJSON()
+        case "RemoveWatcher":
+            let id = try EnvdFilesystem.RemoveWatcherRequest(protoJSON: body).watcherID
+            guard await watchers.remove(sandbox: sandbox, id: id) else { throw ConnectError(.notFound, "no watcher \(id)") }
+            return EnvdFilesystem.RemoveWatcherResponse().protoJSON()
+        default:
+            throw ConnectError(.unimplemented, "filesystem.Filesystem/\(method) is not supported by bhatti's envd")
         }
     }
 
     /// `WatchDir` (server streaming, the async SDK's `watch_dir`): a start event, then each change,
     /// until the client goes away or the watch ends; the sandbox is held hot meanwhile.
     func watchDir(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
+        if let refusal = Self.refusingUnary(request, "WatchDir") { return refusal }
         let message: EnvdFilesystem.WatchDirRequest
         do { message = try Self.onlyMessage(EnvdFilesystem.WatchDirRequest.self, of: request) } catch { return Self.stream(error: error) }
         let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
@@ -109,9 +111,9 @@ extension E2BEnvd {
         }
     }
 
-    private func entry(at path: String, _ ref: SandboxRef) async throws -> [UInt8] {
-        let info = try await service.withGuest(ref) { try await $0.stat(path) }
-        return EnvdFilesystem.EntryResponse(entry: Self.entry(info, path: path)).protoJSON()
+    /// Stat's, MakeDir's and Move's answer: `{"entry":{…}}`.
+    static func entryResponse(_ info: GuestFileInfo, path: String) -> [UInt8] {
+        EnvdFilesystem.EntryResponse(entry: entry(info, path: path)).protoJSON()
     }
 
     static func entry(_ info: GuestFileInfo, path: String) -> EnvdFilesystem.EntryInfo {
@@ -130,22 +132,5 @@ extension E2BEnvd {
             case .chmod: .chmod
             }
         return EnvdFilesystem.FilesystemEvent(name: event.name, type: type)
-    }
-
-    static func connectError(_ error: any Error) -> ConnectError {
-        if let error = error as? ConnectError { return error }
-        if let error = error as? BhattiError {
-            let code: ConnectCode =
-                switch error.code {
-                case .notFound: .notFound
-                case .invalidArgument: .invalidArgument
-                case .resourceExhausted: .resourceExhausted
-                case .unavailable: .unavailable
-                default: .internal
-                }
-            return ConnectError(code, code == .internal ? "internal error" : error.message)
-        }
-        if let error = error as? GuestError { return ConnectError(error.kind == .notFound ? .notFound : .unavailable, error.message) }
-        return ConnectError(.internal, "internal error")
     }
 }

@@ -13,12 +13,7 @@ extension E2BEnvd {
     /// end of the stream.
     /// `user`: the guest user to run as; nil is the sandbox's own.
     func start(_ request: HTTPRequest, _ record: SandboxRecord, user: String?) -> HTTPResponse {
-        guard ConnectContentType.kind(of: request.headers["Content-Type"]) == .streaming else {
-            var response = Self.unary(ConnectError(.unknown, "Start is a server stream: send application/connect+json"))
-            response.status = 415
-            response.headers.set("Accept-Post", ConnectContentType.acceptPost)
-            return response
-        }
+        if let refusal = Self.refusingUnary(request, "Start") { return refusal }
         let message: EnvdProcess.StartRequest
         do { message = try Self.onlyMessage(EnvdProcess.StartRequest.self, of: request) } catch { return Self.stream(error: error) }
         guard let process = message.process, !process.cmd.isEmpty else {
@@ -67,6 +62,7 @@ extension E2BEnvd {
 
     /// `Connect`: the running process's events from now on, until it ends.
     func connect(_ request: HTTPRequest, _ record: SandboxRecord) -> HTTPResponse {
+        if let refusal = Self.refusingUnary(request, "Connect") { return refusal }
         let selector: EnvdProcess.ProcessSelector.Selector?
         do { selector = try Self.onlyMessage(EnvdProcess.ConnectRequest.self, of: request).process?.selector } catch {
             return Self.stream(error: error)
@@ -96,7 +92,7 @@ extension E2BEnvd {
             case .stdin(let bytes), .pty(let bytes): bytes
             case nil: []
             }
-        if !bytes.isEmpty { try await Self.guestCall { try await session.write(bytes) } }
+        if !bytes.isEmpty { try await session.write(bytes) }
         return EnvdProcess.SendInputResponse().protoJSON()
     }
 
@@ -105,7 +101,7 @@ extension E2BEnvd {
         let message = try EnvdProcess.CloseStdinRequest(protoJSON: body)
         let (session, pty) = try await processes.session(sandbox: record.id.rawValue, message.process?.selector)
         guard !pty else { throw ConnectError(.failedPrecondition, "a PTY process has no stdin pipe to close: send Ctrl-D") }
-        try await Self.guestCall { try await session.write([]) }
+        try await session.write([])
         return EnvdProcess.CloseStdinResponse().protoJSON()
     }
 
@@ -117,7 +113,7 @@ extension E2BEnvd {
         guard (1...1000).contains(size.rows), (1...1000).contains(size.cols) else {
             throw ConnectError(.invalidArgument, "rows and cols must be between 1 and 1000")
         }
-        try await Self.guestCall { try session.resize(rows: UInt16(size.rows), cols: UInt16(size.cols)) }
+        try session.resize(rows: UInt16(size.rows), cols: UInt16(size.cols))
         return EnvdProcess.UpdateResponse().protoJSON()
     }
 
@@ -213,12 +209,5 @@ extension E2BEnvd {
         if error is CancellationError || Task.isCancelled { return .init(exitCode: -1, exited: false, status: "signal: killed") }
         let message = (error as? BhattiError)?.message ?? (error as? GuestError)?.message ?? "internal error"
         return .init(exitCode: -1, exited: false, status: "error", error: message)
-    }
-
-    /// A call on a session, its guest refusal as a Connect error.
-    static func guestCall(_ body: () async throws -> Void) async throws {
-        do { try await body() } catch let error as GuestError {
-            throw ConnectError(error.kind == .notFound ? .notFound : .unavailable, error.message)
-        }
     }
 }

@@ -93,27 +93,43 @@ struct E2BEnvd {
     /// A unary Connect call: JSON in (`application/json`), JSON out, or the Connect error with its status.
     func unary(_ request: HTTPRequest, _ body: ([UInt8]) async throws -> [UInt8]) async -> HTTPResponse {
         guard ConnectContentType.kind(of: request.headers["Content-Type"]) == .unary else {
-            var response = Self.unary(ConnectError(.unknown, "send application/json"))
-            response.status = 415
-            response.headers.set("Accept-Post", ConnectContentType.acceptPost)
-            return response
+            return Self.unsupportedMediaType("send application/json")
         }
-        do { return HTTPResponse.json(status: 200, bytes: try await body(request.body)) } catch let error as ConnectError {
-            return Self.unary(error)
-        } catch let error as WireDecodingError {
-            return Self.unary(error.connectError)
-        } catch let error as BhattiError {
+        do { return HTTPResponse.json(status: 200, bytes: try await body(request.body)) } catch {
+            return Self.unary(Self.connectError(error))
+        }
+    }
+
+    /// Any failure as the Connect error a client sees: the API's and the guest's refusals keep their
+    /// message; what would only be internal detail does not.
+    static func connectError(_ error: any Error) -> ConnectError {
+        switch error {
+        case let error as ConnectError: return error
+        case let error as WireDecodingError: return error.connectError
+        case let error as BhattiError:
             let code: ConnectCode =
                 switch error.code {
                 case .notFound: .notFound
                 case .invalidArgument: .invalidArgument
                 case .permissionDenied: .permissionDenied
+                case .resourceExhausted: .resourceExhausted
                 case .unavailable: .unavailable
                 default: .internal
                 }
-            return Self.unary(ConnectError(code, code == .internal ? "internal error" : error.message))
-        } catch {
-            return Self.unary(ConnectError(.internal, "internal error"))
+            return ConnectError(code, code == .internal ? "internal error" : error.message)
+        case let error as GuestError:
+            let code: ConnectCode =
+                switch error.kind {
+                case .notFound: .notFound
+                case .badRequest: .invalidArgument
+                case .permissionDenied: .permissionDenied
+                case .resourceExhausted, .insufficientStorage: .resourceExhausted
+                case .timedOut: .deadlineExceeded
+                case .unavailable: .unavailable
+                case .internal: .internal
+                }
+            return ConnectError(code, code == .internal ? "internal error" : error.message)
+        default: return ConnectError(.internal, "internal error")
         }
     }
 
@@ -194,6 +210,21 @@ struct E2BEnvd {
         } catch {
             throw ConnectError(.internal, "\(error)")
         }
+    }
+
+    /// 415 for a server-streaming call (`Start`, `Connect`, `WatchDir`) not sent as a stream; nil
+    /// when it was.
+    static func refusingUnary(_ request: HTTPRequest, _ call: String) -> HTTPResponse? {
+        guard ConnectContentType.kind(of: request.headers["Content-Type"]) != .streaming else { return nil }
+        return unsupportedMediaType("\(call) is a server stream: send application/connect+json")
+    }
+
+    /// 415 for a call sent with the other codec's content type, naming the ones taken.
+    static func unsupportedMediaType(_ message: String) -> HTTPResponse {
+        var response = unary(ConnectError(.unknown, message))
+        response.status = 415
+        response.headers.set("Accept-Post", ConnectContentType.acceptPost)
+        return response
     }
 
     /// A unary Connect error: its HTTP status, the JSON error body.
