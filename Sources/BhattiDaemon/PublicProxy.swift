@@ -82,13 +82,7 @@ struct PublicProxy: HTTPHandler {
         guard let (rule, ref) = (try? await service.route(alias: alias)) ?? nil else {
             return Self.text(404, "no preview at this address")
         }
-        for decision in [perAddress.take(request.remoteAddress ?? "unix"), perAlias.take(alias)] {
-            if case .limited = decision {
-                var limited = Self.text(429, "too many requests")
-                limited.headers.set("Retry-After", String(decision.retryAfterSeconds))
-                return limited
-            }
-        }
+        if let limited = limited(request, alias: alias) { return limited }
         return await relay(request, ref: ref, port: rule.port, target: target, prefix: prefix)
     }
 
@@ -100,15 +94,21 @@ struct PublicProxy: HTTPHandler {
         guard let sandboxID = SandboxID(rawValue: id), (try? await service.store.isE2BSandbox(sandboxID)) == true,
             let record = try? await service.sandbox(sandboxID)
         else { return nil }
-        for decision in [perAddress.take(request.remoteAddress ?? "unix"), perAlias.take("\(port)-\(id)")] {
+        if let limited = limited(request, alias: "\(port)-\(id)") { return limited }
+        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
+        return await relay(request, ref: ref, port: port, target: request.target.isEmpty ? "/" : request.target, prefix: nil)
+    }
+
+    /// 429 with `Retry-After` when the client's address or the alias has run out of requests.
+    private func limited(_ request: HTTPRequest, alias: String) -> HTTPResponse? {
+        for decision in [perAddress.take(request.remoteAddress ?? "unix"), perAlias.take(alias)] {
             if case .limited = decision {
                 var limited = Self.text(429, "too many requests")
                 limited.headers.set("Retry-After", String(decision.retryAfterSeconds))
                 return limited
             }
         }
-        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
-        return await relay(request, ref: ref, port: port, target: request.target.isEmpty ? "/" : request.target, prefix: nil)
+        return nil
     }
 
     private func relay(_ request: HTTPRequest, ref: SandboxRef, port: Int, target: String, prefix: String?) async -> HTTPResponse {
