@@ -15,26 +15,9 @@ enum DirectoryListing {
             if e.rawValue == ENOTDIR { throw WireErrorMessage(code: .badRequest, message: "\(path) is not a directory") }
             throw GuestFile.error(e, path)
         }
-        // fdopendir owns the descriptor from here on: closedir closes it.
-        guard let dir = fdopendir(dirFD) else {
-            let e = Errno.current
-            close(dirFD)
-            throw GuestFile.error(e, path)
-        }
-        defer { closedir(dir) }
-        // Raw bytes, NUL-terminated: a name that is not UTF-8 must still reach fstatat unchanged.
-        var names: [[CChar]] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(dir) else {
-                if errno != 0 { throw GuestFile.error(Errno.current, path) }
-                break
-            }
-            var name = withUnsafeBytes(of: entry.pointee.d_name) { raw in raw.prefix { $0 != 0 }.map { CChar(bitPattern: $0) } }
-            if name == [46] || name == [46, 46] { continue }  // "." and ".."
-            name.append(0)
-            names.append(name)
-        }
+        defer { close(dirFD) }
+        var names: [[CChar]]
+        do { names = try GuestFile.entryNames(in: dirFD) } catch { throw GuestFile.error(error, path) }
         let total = names.count
         // Byte order, the same on every machine whatever its locale or Unicode tables.
         names.sort { $0.lexicographicallyPrecedes($1) { UInt8(bitPattern: $0) < UInt8(bitPattern: $1) } }
@@ -44,7 +27,7 @@ enum DirectoryListing {
             var st = stat()
             // lstat relative to the open directory: a symlink is listed as itself, never followed.
             guard fstatat(dirFD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }  // removed meanwhile
-            entries.append(GuestFile.info(name: String(decoding: name.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self), st))
+            entries.append(GuestFile.info(name: String(decoding: GuestFile.bytes(name), as: UTF8.self), st))
         }
         return fitting(entries, total: total)
     }

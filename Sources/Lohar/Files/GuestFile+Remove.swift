@@ -24,8 +24,10 @@ extension GuestFile {
 
     /// Empties the directory open as `dir` (at `path`, for messages). One descriptor per level.
     private static func removeChildren(of dir: Int32, path: String) throws(WireErrorMessage) {
-        for name in try names(in: dir, path: path) {
-            let childPath = path + "/" + String(decoding: name.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let names: [[CChar]]
+        do { names = try entryNames(in: dir) } catch { throw storageError(error, path) }
+        for name in names {
+            let childPath = path + "/" + String(decoding: bytes(name), as: UTF8.self)
             var st = stat()
             guard fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else {
                 if errno == ENOENT { continue }  // removed meanwhile
@@ -40,30 +42,6 @@ extension GuestFile {
                 flags = AT_REMOVEDIR
             }
             guard unlinkat(dir, name, flags) == 0 || errno == ENOENT else { throw storageError(Errno.current, childPath) }
-        }
-    }
-
-    /// The names in a directory as NUL-terminated bytes (a name that is not UTF-8 must reach the
-    /// `*at` calls unchanged), read through a duplicate of its descriptor.
-    private static func names(in dir: Int32, path: String) throws(WireErrorMessage) -> [[CChar]] {
-        let dup = fcntl(dir, F_DUPFD_CLOEXEC, 0)
-        guard dup >= 0, let stream = fdopendir(dup) else {
-            let e = Errno.current
-            if dup >= 0 { close(dup) }
-            throw storageError(e, path)
-        }
-        defer { closedir(stream) }
-        var names: [[CChar]] = []
-        while true {
-            errno = 0
-            guard let entry = readdir(stream) else {
-                if errno != 0 { throw storageError(Errno.current, path) }
-                return names
-            }
-            var name = withUnsafeBytes(of: entry.pointee.d_name) { raw in raw.prefix { $0 != 0 }.map { CChar(bitPattern: $0) } }
-            if name == [46] || name == [46, 46] { continue }  // "." and ".."
-            name.append(0)
-            names.append(name)
         }
     }
 }

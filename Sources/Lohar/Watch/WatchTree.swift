@@ -151,24 +151,13 @@ final class WatchTree {
     private static func entries(_ path: [UInt8], following: Bool) -> [(name: [UInt8], isDirectory: Bool)] {
         let fd = open(path.map { CChar(bitPattern: $0) } + [0], O_RDONLY | O_DIRECTORY | O_CLOEXEC | (following ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { return [] }
-        guard let stream = fdopendir(fd) else {
-            Glibc.close(fd)
-            return []
+        defer { Glibc.close(fd) }
+        let names = (try? GuestFile.entryNames(in: fd)) ?? []
+        return names.map { name in
+            var st = stat()
+            let isDirectory = fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFDIR
+            return (GuestFile.bytes(name), isDirectory)
         }
-        defer { closedir(stream) }
-        var out: [(name: [UInt8], isDirectory: Bool)] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if name == [46] || name == [46, 46] { continue }  // "." and ".."
-            var isDirectory = entry.pointee.d_type == UInt8(DT_DIR)
-            if entry.pointee.d_type == UInt8(DT_UNKNOWN) {
-                var st = stat()
-                isDirectory =
-                    fstatat(fd, name.map { CChar(bitPattern: $0) } + [0], &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mode & S_IFMT == S_IFDIR
-            }
-            out.append((name, isDirectory))
-        }
-        return out
     }
 
     /// A name for the host: the guest's bytes as UTF-8 (one that is not UTF-8 gets replacement characters).
