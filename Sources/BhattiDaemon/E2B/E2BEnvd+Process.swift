@@ -41,7 +41,7 @@ extension E2BEnvd {
             }
         } else {
             let command = GuestCommand(argv: [process.cmd] + process.args, env: process.envs, cwd: process.cwd, user: user)
-            run = { _, publish in await Self.runExec(command, in: ref, timeout: timeout, service: service, publish: publish) }
+            run = { pid, publish in await Self.runExec(command, pid: pid, in: ref, timeout: timeout, service: service, publish: publish) }
         }
         let output = ResponseStream { output in
             guard
@@ -128,9 +128,10 @@ extension E2BEnvd {
 
     /// A command without input, to its end: its output as data events, then its end event.
     static func runExec(
-        _ command: GuestCommand, in ref: SandboxRef, timeout: Duration, service: SandboxService,
+        _ command: GuestCommand, pid: UInt32, in ref: SandboxRef, timeout: Duration, service: SandboxService,
         publish: @escaping @Sendable (EnvdProcess.ProcessEvent.Event) async -> Void
     ) async -> EnvdProcess.ProcessEvent.EndEvent {
+        await publish(.start(.init(pid: pid)))
         do {
             let outcome = try await service.exec(ref, command: command, stdin: nil, timeout: timeout) { event in
                 switch event {
@@ -155,18 +156,21 @@ extension E2BEnvd {
         let record: SandboxRecord
         let session: any GuestSession
         do {
-            let (found, guest) = try await service.guest(ref)
+            let (found, guest) = try await service.heldGuest(ref)
             record = found
-            await service.hold(record.id)
             do { session = try await guest.openSession(request) } catch {
                 await service.release(record.id)
                 guard let refusal = error as? GuestError else { throw error }
                 throw GuestErrors.map(refusal, sandbox: record.name.rawValue)
             }
         } catch {
+            // The client learns of the failure as it would of any process: started, then ended.
+            await publish(.start(.init(pid: pid)))
             return failed(error)
         }
         await processes.attachSession(session, pty: request.tty, to: pid)
+        // Only now: a client that has the pid can send input at once.
+        await publish(.start(.init(pid: pid)))
         let code: Int32? = await withTaskCancellationHandler {
             await withTaskGroup(of: Int32?.self) { group in
                 group.addTask {

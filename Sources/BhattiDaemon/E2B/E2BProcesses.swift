@@ -18,11 +18,11 @@ actor E2BProcesses {
         let info: EnvdProcess.ProcessInfo
         var readers: [Int: Reader] = [:]
         var task: Task<Void, Never>?
-        /// A PTY or stdin process: its session, once open (input sent earlier waits for it).
+        /// A PTY or stdin process: its session, once open (its start event goes out only then, so a
+        /// client knows its pid only once it takes input).
         let takesInput: Bool
         var session: (any GuestSession)?
         var pty = false
-        var sessionWaiters: [CheckedContinuation<Void, Never>] = []
     }
 
     /// One attached stream and the signal that ends its wait.
@@ -36,7 +36,8 @@ actor E2BProcesses {
     private var nextReader = 0
     private var stopped = false
 
-    /// Registers the process, attaches `output`, sends its start event and runs it; returns what
+    /// Registers the process, attaches `output` and runs it (`run` sends its start event, once it can
+    /// take input, and its output; its end is sent here); returns what
     /// the caller waits on until the process ends (or the caller is cancelled).
     func start(
         sandbox: String, info: EnvdProcess.ProcessInfo, takesInput: Bool, output: ResponseStream,
@@ -54,7 +55,6 @@ actor E2BProcesses {
         process.readers[reader.0] = reader.1
         processes[pid] = process
         process.task = Task {
-            await self.publish(pid, .start(.init(pid: pid)))
             let end = await run(pid) { event in await self.publish(pid, event) }
             await self.publish(pid, .end(end))
             self.finish(pid)
@@ -86,28 +86,19 @@ actor E2BProcesses {
     func attachSession(_ session: any GuestSession, pty: Bool, to pid: UInt32) {
         processes[pid]?.session = session
         processes[pid]?.pty = pty
-        resumeSessionWaiters(pid)
     }
 
-    /// The session of a process that takes input (waiting while it opens: the start event goes out
-    /// first), or why there is none.
-    func session(sandbox: String, _ selector: EnvdProcess.ProcessSelector.Selector?) async throws(ConnectError) -> (
+    /// The session of a process that takes input, or why there is none.
+    func session(sandbox: String, _ selector: EnvdProcess.ProcessSelector.Selector?) throws(ConnectError) -> (
         session: any GuestSession, pty: Bool
     ) {
         guard let pid = find(sandbox: sandbox, selector), let process = processes[pid] else {
             throw ConnectError(.notFound, "no such process")
         }
         guard process.takesInput else { throw ConnectError(.failedPrecondition, "the process was started without stdin or a PTY") }
-        while let opening = processes[pid], opening.session == nil {
-            await withCheckedContinuation { processes[pid]?.sessionWaiters.append($0) }
-        }
-        guard let open = processes[pid], let session = open.session else { throw ConnectError(.notFound, "the process has ended") }
-        return (session, open.pty)
-    }
-
-    private func resumeSessionWaiters(_ pid: UInt32) {
-        for waiter in processes[pid]?.sessionWaiters ?? [] { waiter.resume() }
-        processes[pid]?.sessionWaiters = []
+        // Named by its tag before its start event: its session is still opening.
+        guard let session = process.session else { throw ConnectError(.unavailable, "the process has not started yet") }
+        return (session, process.pty)
     }
 
     func list(sandbox: String) -> [EnvdProcess.ProcessInfo] {
@@ -150,7 +141,6 @@ actor E2BProcesses {
     }
 
     private func finish(_ pid: UInt32) {
-        resumeSessionWaiters(pid)
         if let readers = processes[pid]?.readers {
             for reader in readers.values { reader.done.finish() }
         }
