@@ -69,7 +69,9 @@ struct PublicProxy: HTTPHandler {
     }
 
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        if let (port, id) = e2bHost(request), let response = await e2bPort(request, port: port, id: id) { return response }
+        if let (port, id) = Self.e2bHost(request.headers["Host"], zone: zone), let response = await e2bPort(request, port: port, id: id) {
+            return response
+        }
         guard let (alias, target, prefix) = locate(request) else {
             return Self.text(404, "no preview at this address")
         }
@@ -124,8 +126,8 @@ struct PublicProxy: HTTPHandler {
     }
 
     /// The port and sandbox id of an E2B host, `<port>-<id>.<zone or localhost>[:port]`.
-    func e2bHost(_ request: HTTPRequest) -> (port: Int, id: String)? {
-        guard let host = request.headers["Host"]?.lowercased() else { return nil }
+    static func e2bHost(_ host: String?, zone: String?) -> (port: Int, id: String)? {
+        guard let host = host?.lowercased() else { return nil }
         let name = host.split(separator: ":").first.map(String.init) ?? host
         guard
             let label = [zone, "localhost"].compactMap({ $0 }).lazy.compactMap({ zone in
@@ -133,7 +135,7 @@ struct PublicProxy: HTTPHandler {
             }).first
         else { return nil }
         let parts = label.split(separator: "-", maxSplits: 1)
-        guard parts.count == 2, let port = Int(parts[0]), (1...65535).contains(port), parts[0].allSatisfy(\.isASCII),
+        guard parts.count == 2, parts[0].allSatisfy({ $0.isASCII && $0.isNumber }), let port = Int(parts[0]), (1...65535).contains(port),
             parts[1].count == 16, parts[1].allSatisfy(\.isHexDigit)
         else { return nil }
         return (port, String(parts[1]))
