@@ -1,10 +1,11 @@
 import BhattiAPI
 import BhattiCore
-import BhattiDaemon
 import BhattiHTTP
 import BhattiStore
 import Foundation
 import Testing
+
+@testable import BhattiDaemon
 
 /// E2B timeouts on a clock the test moves, at the values the SDK sends (300 s, then 600 s), through
 /// bhatti's own idle tiers: the sandbox lives to its deadline, no longer; `set_timeout` moves it; an
@@ -93,5 +94,37 @@ struct E2BTimeoutTests {
             throw error
         }
         await again.stop()
+    }
+
+    @Test("an open E2B watcher holds its sandbox hot through ten idle minutes; removed, the sandbox cools to warm")
+    func watcherHoldsHot() async throws {
+        let clock = ManualClock()
+        try await withDaemon(clock: clock) { d in
+            // Made natively, so no E2B deadline shares the clock with its idle timer; the E2B API
+            // hands out its envd token all the same.
+            let id = try await d.create("watched").id
+            let detail = try await e2b(d, "GET", "/sandboxes/\(id)")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(detail.body)) as? [String: Any])
+            let token = try #require(object["envdAccessToken"] as? String)
+            func envd(_ call: String, _ body: String) async throws -> HTTPClientResponse {
+                try await d.raw(
+                    "POST", "/e2b/envd/filesystem.Filesystem/" + call,
+                    headers: ["E2b-Sandbox-Id": id, "X-Access-Token": token, "Content-Type": "application/json"], body: Array(body.utf8))
+            }
+            let created = try await envd("CreateWatcher", #"{"path":"/workspace"}"#)
+            #expect(created.status == 200, "\(created.text)")
+            let watcher = try #require(
+                (try JSONSerialization.jsonObject(with: Data(created.body)) as? [String: Any])?["watcherId"] as? String)
+            try await d.driveIdle(clock, id, through: .seconds(600))
+            #expect(try await d.get(id).state == "hot", "a watched sandbox cooled")
+            #expect(try await envd("RemoveWatcher", #"{"watcherId":"\#(watcher)"}"#).status == 200)
+            // The hold gone and the idle timer asleep again before the clock moves.
+            let sandbox = try #require(SandboxID(rawValue: id))
+            let settled = ContinuousClock.now + .seconds(60)
+            while await d.daemon.service.holdCount(sandbox) > 0 || clock.sleeperCount == 0, ContinuousClock.now < settled {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            _ = try await d.driveIdle(clock, id, to: "warm", limit: .seconds(600))
+        }
     }
 }
