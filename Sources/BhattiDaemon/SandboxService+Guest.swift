@@ -135,6 +135,18 @@ extension SandboxService {
         }
     }
 
+    /// Opens something long-lived on the guest (a session, a watch) with the sandbox held hot: on
+    /// success the hold stays with what `open` returned, and the caller releases it (`release`) when
+    /// that ends; a failure releases it at once, the guest's refusal mapped to an API error.
+    func holding<T: Sendable>(_ idOrName: SandboxRef, _ open: (any SandboxGuest) async throws -> T) async throws -> (SandboxRecord, T) {
+        let (record, guest) = try await heldGuest(idOrName)
+        do { return (record, try await open(guest)) } catch {
+            await release(record.id)
+            guard let refusal = error as? GuestError else { throw error }
+            throw GuestErrors.map(refusal, sandbox: record.name.rawValue)
+        }
+    }
+
     /// Runs `body` against the sandbox's guest, mapping the guest's refusals to API errors.
     public func withGuest<T: Sendable>(_ idOrName: SandboxRef, _ body: (any SandboxGuest) async throws -> T) async throws -> T {
         let (record, guest) = try await heldGuest(idOrName)

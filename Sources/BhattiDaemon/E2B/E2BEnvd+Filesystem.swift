@@ -101,14 +101,9 @@ extension E2BEnvd {
         any GuestWatch, @Sendable () async -> Void
     ) {
         let path = Self.absolute(message.path)
-        let (record, guest) = try await service.heldGuest(ref)
+        let (record, watch) = try await service.holding(ref) { try await $0.watch(path: path, recursive: message.recursive) }
         let service = self.service
-        let release: @Sendable () async -> Void = { await service.release(record.id) }
-        do { return (try await guest.watch(path: path, recursive: message.recursive), release) } catch {
-            await release()
-            guard let refusal = error as? GuestError else { throw error }
-            throw GuestErrors.map(refusal, sandbox: record.name.rawValue)
-        }
+        return (watch, { await service.release(record.id) })
     }
 
     /// Stat's, MakeDir's and Move's answer: `{"entry":{…}}`.

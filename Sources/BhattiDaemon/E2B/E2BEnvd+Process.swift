@@ -155,15 +155,7 @@ extension E2BEnvd {
     ) async -> EnvdProcess.ProcessEvent.EndEvent {
         let record: SandboxRecord
         let session: any GuestSession
-        do {
-            let (found, guest) = try await service.heldGuest(ref)
-            record = found
-            do { session = try await guest.openSession(request) } catch {
-                await service.release(record.id)
-                guard let refusal = error as? GuestError else { throw error }
-                throw GuestErrors.map(refusal, sandbox: record.name.rawValue)
-            }
-        } catch {
+        do { (record, session) = try await service.holding(ref) { try await $0.openSession(request) } } catch {
             // The client learns of the failure as it would of any process: started, then ended.
             await publish(.start(.init(pid: pid)))
             return failed(error)
