@@ -102,6 +102,8 @@ def test_pause_then_connect_wakes_it(sandbox):
     assert sandbox.pause()
     listed = {s.sandbox_id: s.state.value for s in Sandbox.list().next_items()}
     assert listed[sandbox.sandbox_id] == "paused"
+    # An envd call on the paused sandbox wakes it by itself, as native calls do: no connect needed.
+    assert sandbox.files.read("/workspace/kept.txt") == "still here"
     again = Sandbox.connect(sandbox.sandbox_id)
     assert again.commands.run("cat /workspace/kept.txt").stdout == "still here"
     assert {s.sandbox_id: s.state.value for s in Sandbox.list().next_items()}[sandbox.sandbox_id] == "running"
