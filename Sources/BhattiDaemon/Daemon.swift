@@ -136,12 +136,7 @@ public final class Daemon: Sendable {
         let processes = E2BProcesses()
         let watchers = E2BWatchers()
         let deadlines = E2BDeadlines(time: time, store: store) { ref in
-            do {
-                try await service.destroy(ref)
-                log.info("e2b.timeout", ["sandbox.id": ref.key])
-            } catch {
-                // Destroyed meanwhile by other means: nothing left to do.
-            }
+            await E2BControlPlane.timedOut(ref, service: service, log: log)
         }
         // Deadlines of E2B sandboxes from before a restart (one that passed meanwhile fires now).
         try await deadlines.restore()

@@ -126,3 +126,11 @@ public struct SandboxPauseRequest: Codable, Equatable, Sendable {
         self.requireHealthyGuest = requireHealthyGuest
     }
 }
+
+/// `POST /sandboxes/{id}/refreshes`: `{"duration":60}` seconds more to live (0–3600), answered 204.
+/// It only ever extends; an absent body or duration means the server's default.
+public struct SandboxRefreshRequest: Codable, Equatable, Sendable {
+    public var duration: Int?
+
+    public init(duration: Int? = nil) { self.duration = duration }
+}

@@ -125,5 +125,9 @@ extension SandboxStore {
             deadline INTEGER
         );
         """,
+        // What an E2B sandbox's timeout does: 'kill' (E2B's default) or 'pause' (its `autoPause`).
+        """
+        ALTER TABLE e2b_sandboxes ADD COLUMN on_timeout TEXT NOT NULL DEFAULT 'kill';
+        """,
     ]
 }

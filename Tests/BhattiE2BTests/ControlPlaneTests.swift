@@ -148,3 +148,32 @@ struct ControlPlaneTests {
             ])
     }
 }
+
+/// Lifecycle settings as bhatti takes them: what a timeout does, and what is refused.
+@Suite("E2B lifecycle policy")
+struct LifecyclePolicyTests {
+    @Test(
+        "autoPause and autoPauseMemory → what the timeout does",
+        arguments: [
+            (nil, nil, SandboxLifecycle.OnTimeout.kill), (false, nil, .kill), (false, false, .kill), (false, true, .kill),
+            (true, nil, .pause), (true, true, .pause),
+        ] as [(Bool?, Bool?, SandboxLifecycle.OnTimeout)])
+    func onTimeout(autoPause: Bool?, memory: Bool?, expected: SandboxLifecycle.OnTimeout) throws {
+        #expect(try LifecyclePolicy.onTimeout(autoPause: autoPause, autoPauseMemory: memory) == expected)
+    }
+
+    @Test("a filesystem-only pause is refused, at create and at pause")
+    func filesystemOnly() {
+        #expect(throws: LifecycleRefusal.filesystemOnlyPause) { try LifecyclePolicy.onTimeout(autoPause: true, autoPauseMemory: false) }
+        #expect(throws: LifecycleRefusal.filesystemOnlyPause) { try LifecyclePolicy.pause(memory: false) }
+        #expect(throws: Never.self) { try LifecyclePolicy.pause(memory: nil) }
+        #expect(throws: Never.self) { try LifecyclePolicy.pause(memory: true) }
+        #expect("\(LifecycleRefusal.filesystemOnlyPause)".contains("not supported by bhatti"))
+    }
+
+    @Test("get_info's lifecycle: every sandbox resumes on use")
+    func reported() {
+        #expect(LifecyclePolicy.reported(.pause) == SandboxLifecycle(autoResume: true, onTimeout: .pause))
+        #expect(LifecyclePolicy.reported(.kill) == SandboxLifecycle(autoResume: true, onTimeout: .kill))
+    }
+}

@@ -67,6 +67,53 @@ struct E2BTimeoutTests {
             #expect(try await eventually { try await !exists(d, paused) }, "destroyed at the deadline its connect set")
         }
     }
+    @Test(
+        "autoPause: at its 300 s deadline the sandbox goes cold with its memory, no longer timed; connect wakes it with a new deadline; refreshes extends it; a filesystem-only pause is refused"
+    )
+    func autoPause() async throws {
+        let clock = ManualClock()
+        try await withDaemon(clock: clock) { d in
+            let t0 = clock.now
+            let made = try await e2b(d, "POST", "/v2/sandboxes", #"{"templateID":"base","timeout":300,"autoPause":true}"#)
+            #expect(made.status == 201, "\(made.text)")
+            let id = try #require((try JSONSerialization.jsonObject(with: Data(made.body)) as? [String: Any])?["sandboxID"] as? String)
+            let info = try JSONSerialization.jsonObject(with: Data(try await e2b(d, "GET", "/sandboxes/\(id)").body)) as? [String: Any]
+            let lifecycle = try #require(info?["lifecycle"] as? [String: Any])
+            #expect(lifecycle["onTimeout"] as? String == "pause")
+            #expect(lifecycle["autoResume"] as? Bool == true)
+            // A process whose memory only a kept-memory pause keeps.
+            _ = try await d.exec(id, ["sh", "-c", "sleep 100000 </dev/null >/dev/null 2>&1 & echo $! > /tmp/sleeper"])
+            let pid = try await d.exec(id, ["cat", "/tmp/sleeper"]).stdout
+
+            #expect(try await eventually { clock.deadlines.contains(t0.advanced(by: .seconds(300))) })
+            try await Self.advance(clock, to: t0.advanced(by: .seconds(300)))
+            #expect(try await eventually { try await d.get(id).state == "cold" }, "paused (cold) at its deadline")
+            let paused = try JSONSerialization.jsonObject(with: Data(try await e2b(d, "GET", "/sandboxes/\(id)").body)) as? [String: Any]
+            #expect(paused?["state"] as? String == "paused")
+            // No deadline while paused: an hour later it is still there, still cold.
+            try await Self.advance(clock, to: t0.advanced(by: .seconds(3900)))
+            #expect(try await d.get(id).state == "cold")
+
+            let t1 = clock.now
+            let woken = try await e2b(d, "POST", "/sandboxes/\(id)/connect", #"{"timeout":60}"#)
+            #expect(woken.status == 201, "\(woken.text)")
+            #expect(try await d.exec(id, ["sh", "-c", "kill -0 $(cat /tmp/sleeper) && cat /tmp/sleeper"]).stdout == pid)
+            // refreshes only extends: 10 s asks for less than the 60 s left (and counts as E2B's 15 s).
+            #expect(try await e2b(d, "POST", "/sandboxes/\(id)/refreshes", #"{"duration":10}"#).status == 204)
+            #expect(try await e2b(d, "POST", "/sandboxes/\(id)/refreshes", #"{"duration":3601}"#).status == 400)
+            try await Self.advance(clock, to: t1.advanced(by: .seconds(30)))
+            #expect(try await e2b(d, "POST", "/sandboxes/\(id)/refreshes", #"{"duration":120}"#).status == 204)
+            try await Self.advance(clock, to: t1.advanced(by: .seconds(149)))
+            #expect(try await d.get(id).state != "cold", "paused before the deadline refreshes set")
+            try await Self.advance(clock, to: t1.advanced(by: .seconds(150)))
+            #expect(try await eventually { try await d.get(id).state == "cold" }, "paused at the refreshed deadline")
+
+            let refused = try await e2b(d, "POST", "/v2/sandboxes", #"{"templateID":"base","autoPause":true,"autoPauseMemory":false}"#)
+            #expect(refused.status == 400 && refused.text.contains("filesystem-only"), "\(refused.text)")
+            #expect(try await e2b(d, "POST", "/sandboxes/\(id)/pause", #"{"memory":false}"#).status == 400)
+        }
+    }
+
     @Test("deadlines outlive a restart: one still ahead is kept, one that passed while the daemon was down fires at start")
     func acrossRestart() async throws {
         let d = try await TestDaemon.start()

@@ -109,6 +109,26 @@ def test_pause_then_connect_wakes_it(sandbox):
     assert {s.sandbox_id: s.state.value for s in Sandbox.list().next_items()}[sandbox.sandbox_id] == "running"
 
 
+def test_lifecycle_auto_pause_is_reported_and_a_filesystem_pause_refused():
+    sbx = Sandbox.create(lifecycle={"on_timeout": "pause", "auto_resume": True}, timeout=600)
+    try:
+        assert sbx.get_info().lifecycle == {"on_timeout": "pause", "auto_resume": True}
+        # A pause that drops memory is refused, not silently kept whole.
+        with pytest.raises(Exception, match="filesystem-only"):
+            sbx.pause(mode="filesystem")
+        assert sbx.pause()
+        assert not sbx.pause(), "a second pause is a 409, which the SDK reports as False"
+    finally:
+        sbx.kill()
+    with pytest.raises(Exception, match="filesystem-only"):
+        Sandbox.create(lifecycle={"on_timeout": {"action": "pause", "mode": "filesystem"}})
+    plain = Sandbox.create(timeout=600)
+    try:
+        assert plain.get_info().lifecycle == {"on_timeout": "kill", "auto_resume": True}
+    finally:
+        plain.kill()
+
+
 def test_set_timeout_moves_end_at(sandbox):
     import datetime
 

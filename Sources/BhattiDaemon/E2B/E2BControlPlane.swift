@@ -30,7 +30,7 @@ struct E2BControlPlane {
         case ("GET", nil, nil):
             return try await list(request, caller: caller)
         case ("GET", let id?, nil):
-            return try reply(await detail(try await service.get(ref(id))))
+            return try reply(try await detail(try await service.get(ref(id))))
         case ("DELETE", let id?, nil):
             let record = try await service.get(ref(id))
             try await service.destroy(ref(id))
@@ -51,16 +51,30 @@ struct E2BControlPlane {
             return try reply(sandbox(record), status: before.state == .hot ? 200 : 201)
         case ("POST", let id?, "resume"?):
             let body = request.body.isEmpty ? nil : try Self.decode(ResumedSandbox.self, request)
+            // The deprecated resume may change what the timeout does, as at create.
+            let action = try body?.autoPause.map { try Self.timeoutAction(autoPause: $0, memory: body?.memory) }
             let record = try await service.start(ref(id))
+            if let action { try await service.store.setE2BTimeoutAction(record.id, action) }
             try await deadlines.set(
                 record.id.rawValue, owner: caller.owner, seconds: body?.timeout ?? Self.defaultTimeout, extendOnly: true)
             return try reply(sandbox(record), status: 201)
         case ("POST", let id?, "pause"?):
+            let body = request.body.isEmpty ? nil : try Self.decode(SandboxPauseRequest.self, request)
+            do { try LifecyclePolicy.pause(memory: body?.memory) } catch { throw E2BError(400, "\(error)") }
             let record = try await service.get(ref(id))
             guard record.state != .cold else { throw E2BError(409, "sandbox \(record.id) is already paused") }
-            _ = try await service.stop(ref(id))
-            // A paused E2B sandbox waits to be resumed: no deadline until then.
-            try await deadlines.clear(record.id.rawValue)
+            try await Self.pause(ref(id), service: service, deadlines: deadlines)
+            return HTTPResponse(status: 204)
+        case ("POST", let id?, "refreshes"?):
+            let body = request.body.isEmpty ? nil : try Self.decode(SandboxRefreshRequest.self, request)
+            let asked = body?.duration ?? Self.defaultTimeout
+            guard (0...Self.maxRefreshSeconds).contains(asked) else {
+                throw E2BError(400, "duration must be between 0 and \(Self.maxRefreshSeconds) seconds")
+            }
+            // As E2B's API: less than the default counts as the default.
+            let seconds = max(asked, Self.defaultTimeout)
+            let record = try await service.get(ref(id))
+            try await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: seconds, extendOnly: true)
             return HTTPResponse(status: 204)
         default:
             throw Self.unsupported(request)
@@ -117,12 +131,7 @@ struct E2BControlPlane {
         if let first = body.unmodeledFields.first {
             throw E2BError(400, "\(first) is not supported by bhatti's E2B API")
         }
-        // Accepted but not acted on would be a lie: refused until a timeout pauses instead of killing.
-        if body.autoPause == true || body.autoResume?.enabled == true {
-            throw E2BError(
-                400,
-                "auto-pause and auto-resume are not supported by bhatti's E2B API yet (bhatti's idle tiers cool a sandbox by themselves)")
-        }
+        let action = try Self.timeoutAction(autoPause: body.autoPause, memory: body.autoPauseMemory)
         let name = SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
         let spec = try SandboxSpec(name: name, cpus: 1, memoryMB: 1024, diskMB: nil)
         let egress: EgressPolicy = body.allowInternetAccess == false ? EgressPolicy(deny: true) : .publicAccess
@@ -132,7 +141,7 @@ struct E2BControlPlane {
         let (record, _) = try await service.create(
             spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image, setup: setup,
             egress: egress)
-        try await service.store.insertE2BSandbox(record.id, deadline: nil)
+        try await service.store.insertE2BSandbox(record.id, deadline: nil, onTimeout: action)
         try await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout ?? Self.defaultTimeout)
         return try reply(sandbox(record), status: 201)
     }
@@ -162,13 +171,14 @@ struct E2BControlPlane {
             domain: domain)
     }
 
-    func detail(_ r: SandboxRecord) async -> SandboxDetail {
+    func detail(_ r: SandboxRecord) async throws -> SandboxDetail {
         let end = await endAt(r)
+        let lifecycle = try await service.store.e2bTimeoutAction(r.id).map { LifecyclePolicy.reported(Self.onTimeout($0)) }
         return SandboxDetail(
             templateID: r.image, sandboxID: r.id.rawValue, clientID: "bhatti", startedAt: Self.timestamp(r.createdAt),
             endAt: end, envdAccessToken: tokens.token(for: r.id.rawValue),
             allowInternetAccess: !r.egress.deny, domain: domain, cpuCount: r.cpus, memoryMB: r.memoryMB, diskSizeMB: r.diskMB ?? 0,
-            metadata: r.labels, state: Self.state(r.state))
+            metadata: r.labels, state: Self.state(r.state), lifecycle: lifecycle)
     }
 
     func listed(_ r: SandboxRecord) async -> ListedSandbox {
