@@ -63,7 +63,8 @@ extension SandboxService {
 
     /// A new sandbox from the owner's snapshot `name`, with its own identity; `newName` or `<snapshot>-<n>`.
     public func restoreSnapshot(
-        _ name: String, owner: String, limits: OwnerLimits = .none, as newName: SandboxName?, labels: [String: String] = [:]
+        _ name: String, owner: String, limits: OwnerLimits = .none, as newName: SandboxName?, labels: [String: String] = [:],
+        setup: GuestSetup = GuestSetup(), egress: EgressPolicy = .publicAccess
     ) async throws -> SandboxRecord {
         guard let snapshot = try await store.snapshot(ownedBy: owner, named: name) else {
             throw BhattiError(.notFound, "snapshot \(BhattiError.shortened(name)) not found")
@@ -74,9 +75,14 @@ extension SandboxService {
         }
         let spec = try SandboxSpec(name: sandboxName, cpus: snapshot.cpus, memoryMB: snapshot.memoryMB, diskMB: snapshot.diskMB)
         try limits.check(cpus: spec.cpus, memoryMB: spec.memoryMB)
+        // As for a fork: an environment named here replaces the snapshot's whole, over the image's defaults.
+        var setup = setup
+        if setup.replacesEnvironment, let entry = try? await images.find(snapshot.image, visibleTo: owner) {
+            setup = setup.withImageDefaults(env: entry.env, workingDirectory: entry.workingDirectory, user: entry.user)
+        }
         return try await create(
             spec, owner: owner, limits: limits, labels: labels, keepHot: false, origin: .snapshot(directory: snapshot.directory),
-            image: snapshot.image
+            image: snapshot.image, setup: setup, egress: egress
         ).0
     }
 

@@ -177,3 +177,33 @@ struct LifecyclePolicyTests {
         #expect(LifecyclePolicy.reported(.kill) == SandboxLifecycle(autoResume: true, onTimeout: .kill))
     }
 }
+
+/// Snapshot and fork bodies as e2b 2.63.0 sends them, and our answers as its models read them.
+@Suite("E2B snapshots and forks (wire)")
+struct ControlPlaneSnapshotTests {
+    @Test("create_snapshot() and create_snapshot(\"n\", mode=\"filesystem\"); fork() and fork(count=3, timeout=60)")
+    func requests() throws {
+        #expect(try ControlPlaneJSON.decode(SandboxSnapshotRequest.self, from: Array("{}".utf8)) == SandboxSnapshotRequest())
+        #expect(
+            try ControlPlaneJSON.decode(SandboxSnapshotRequest.self, from: Array(#"{"name":"n","memory":false}"#.utf8))
+                == SandboxSnapshotRequest(name: "n", memory: false))
+        #expect(try ControlPlaneJSON.decode(SandboxForkRequest.self, from: Array("{}".utf8)) == SandboxForkRequest())
+        #expect(
+            try ControlPlaneJSON.decode(SandboxForkRequest.self, from: Array(#"{"count":3,"timeout":60}"#.utf8))
+                == SandboxForkRequest(timeout: 60, count: 3))
+        #expect(throws: WireDecodingError.self) {
+            try ControlPlaneJSON.decode(SandboxForkRequest.self, from: Array(#"{"count":"3"}"#.utf8))
+        }
+    }
+
+    @Test("SnapshotInfo always carries names (the SDK requires it); a fork result carries one of sandbox or error")
+    func answers() {
+        #expect(
+            String(decoding: ControlPlaneJSON.encode(SnapshotInfo(snapshotID: "s", names: [])), as: UTF8.self)
+                == #"{"names":[],"snapshotID":"s"}"#)
+        let failed = SandboxForkResult(error: ControlPlaneError(code: 429, message: "quota"))
+        #expect(String(decoding: ControlPlaneJSON.encode(failed), as: UTF8.self) == #"{"error":{"code":429,"message":"quota"}}"#)
+        let made = SandboxForkResult(sandbox: Sandbox(templateID: "base", sandboxID: "1", clientID: "bhatti"))
+        #expect(String(decoding: ControlPlaneJSON.encode(made), as: UTF8.self).hasPrefix(#"{"sandbox":{"clientID":"bhatti""#))
+    }
+}

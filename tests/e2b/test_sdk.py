@@ -129,6 +129,68 @@ def test_lifecycle_auto_pause_is_reported_and_a_filesystem_pause_refused():
         plain.kill()
 
 
+def test_snapshots_create_list_restore_delete(sandbox):
+    import uuid
+
+    sandbox.files.write("/workspace/snap.txt", "from the snapshot")
+    named = sandbox.create_snapshot(name="snap-" + uuid.uuid4().hex[:8])
+    assert named.names == [named.snapshot_id]
+    unnamed = sandbox.create_snapshot()
+    assert unnamed.names == [] and unnamed.snapshot_id
+    try:
+        # The source keeps running; its snapshots are listed under it, and not for another user.
+        assert sandbox.commands.run("cat /workspace/snap.txt").stdout == "from the snapshot"
+        listed = [s.snapshot_id for s in sandbox.list_snapshots(limit=1).next_items()]
+        assert len(listed) == 1 and listed[0] in (named.snapshot_id, unnamed.snapshot_id)
+        paginator = Sandbox.list_snapshots(sandbox_id=sandbox.sandbox_id, limit=1)
+        seen = []
+        while paginator.has_next:
+            seen += [s.snapshot_id for s in paginator.next_items()]
+        assert sorted(seen) == sorted([named.snapshot_id, unnamed.snapshot_id])
+        other = Sandbox.list_snapshots(api_key=os.environ["OTHER_API_KEY"]).next_items()
+        assert named.snapshot_id not in [s.snapshot_id for s in other]
+        with pytest.raises(Exception, match="filesystem-only"):
+            sandbox.create_snapshot(mode="filesystem")
+
+        restored = Sandbox.create(template=named.snapshot_id, timeout=600)
+        try:
+            assert restored.sandbox_id != sandbox.sandbox_id
+            assert restored.files.read("/workspace/snap.txt") == "from the snapshot"
+            restored.files.write("/workspace/snap.txt", "changed in the copy")
+            assert sandbox.files.read("/workspace/snap.txt") == "from the snapshot"
+        finally:
+            restored.kill()
+    finally:
+        assert Sandbox.delete_snapshot(named.snapshot_id)
+        assert Sandbox.delete_snapshot(unnamed.snapshot_id)
+    assert not Sandbox.delete_snapshot(named.snapshot_id), "a second delete finds nothing"
+
+
+def test_fork_copies_memory_and_disk_into_independent_sandboxes(sandbox):
+    sandbox.commands.run("echo parent > /workspace/p.txt")
+    # A process of its own (a command the SDK runs ends with its stream, which stays with the source).
+    sandbox.commands.run("setsid sleep 100000 </dev/null >/dev/null 2>&1 &")
+    forks = sandbox.fork(count=2, timeout=600)
+    try:
+        assert len(forks) == 2 and all(isinstance(f, Sandbox) for f in forks), forks
+        assert len({f.sandbox_id for f in forks} | {sandbox.sandbox_id}) == 3
+        for f in forks:
+            assert f.files.read("/workspace/p.txt") == "parent\n"
+            # The running process came along in memory.
+            find = "for c in /proc/[0-9]*/cmdline; do [ \"$(tr '\\0' ' ' < $c)\" = 'sleep 100000 ' ] && exit 0; done; exit 1"
+            assert f.commands.run(find).exit_code == 0
+            assert sandbox.commands.run(find).exit_code == 0
+            with pytest.raises(CommandExitException):
+                sandbox.commands.run(find.replace("100000", "100001"))
+        forks[0].files.write("/workspace/p.txt", "changed")
+        assert forks[1].files.read("/workspace/p.txt") == "parent\n"
+        assert sandbox.files.read("/workspace/p.txt") == "parent\n"
+    finally:
+        for f in forks:
+            if isinstance(f, Sandbox):
+                f.kill()
+
+
 def test_set_timeout_moves_end_at(sandbox):
     import datetime
 

@@ -20,6 +20,11 @@ struct E2BControlPlane {
         // `/v2/…` and `/…` differ in request and response details the models absorb.
         var parts = path.map(String.init)
         if parts.first == "v2" { parts.removeFirst() }
+        switch (request.method, parts.first, parts.count) {
+        case ("GET", "snapshots", 1): return try await listSnapshots(request, caller: caller)
+        case ("DELETE", "templates", 2): return try await deleteSnapshot(parts[1], caller: caller)
+        default: break
+        }
         guard parts.first == "sandboxes", parts.count <= 3 else { throw Self.unsupported(request) }
         let id = parts.count > 1 ? parts[1] : nil
         let action = parts.count > 2 ? parts[2] : nil
@@ -65,6 +70,10 @@ struct E2BControlPlane {
             guard record.state != .cold else { throw E2BError(409, "sandbox \(record.id) is already paused") }
             try await Self.pause(ref(id), service: service, deadlines: deadlines)
             return HTTPResponse(status: 204)
+        case ("POST", let id?, "snapshots"?):
+            return try await createSnapshot(request, sandbox: ref(id))
+        case ("POST", let id?, "fork"?):
+            return try await fork(request, of: ref(id), caller: caller)
         case ("POST", let id?, "refreshes"?):
             let body = request.body.isEmpty ? nil : try Self.decode(SandboxRefreshRequest.self, request)
             let asked = body?.duration ?? Self.defaultTimeout
@@ -95,16 +104,7 @@ struct E2BControlPlane {
             guard let state = BhattiE2B.SandboxState(rawValue: String(raw)) else { throw E2BError(400, "unknown state \(raw)") }
             return state
         }
-        let limit =
-            try request.queryValue("limit").map { raw in
-                guard let n = Int(raw), n > 0 else { throw E2BError(400, "limit must be a positive whole number") }
-                return n
-            } ?? 100
-        let offset =
-            try request.queryValue("nextToken").map { raw in
-                guard let n = Int(raw), n >= 0 else { throw E2BError(400, "invalid nextToken") }
-                return n
-            } ?? 0
+        let (limit, offset) = try Self.page(request)
         let template = request.queryValue("template")
         var records = try await service.list(owner: caller.owner, labels: wanted)
             .filter { states.isEmpty || states.contains(Self.state($0.state)) }
@@ -117,6 +117,21 @@ struct E2BControlPlane {
         var response = try reply(objects)
         if offset + page.count < records.count { response.headers.set("X-Next-Token", String(offset + page.count)) }
         return response
+    }
+
+    /// A list's `limit` (default 100) and `nextToken` (the offset the previous page's `X-Next-Token` gave).
+    static func page(_ request: HTTPRequest) throws -> (limit: Int, offset: Int) {
+        let limit =
+            try request.queryValue("limit").map { raw in
+                guard let n = Int(raw), n > 0 else { throw E2BError(400, "limit must be a positive whole number") }
+                return n
+            } ?? 100
+        let offset =
+            try request.queryValue("nextToken").map { raw in
+                guard let n = Int(raw), n >= 0 else { throw E2BError(400, "invalid nextToken") }
+                return n
+            } ?? 0
+        return (limit, offset)
     }
 
     static func unsupported(_ request: HTTPRequest) -> E2BError {
@@ -132,18 +147,20 @@ struct E2BControlPlane {
             throw E2BError(400, "\(first) is not supported by bhatti's E2B API")
         }
         let action = try Self.timeoutAction(autoPause: body.autoPause, memory: body.autoPauseMemory)
+        try CommandInput.validate(env: body.envVars ?? [:])
+        // The caller's own snapshot of that name comes before an image of it.
+        if let snapshot = try await service.store.snapshot(ownedBy: caller.owner, named: body.templateID) {
+            return try await restore(snapshot, body, caller: caller, action: action)
+        }
         let name = SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
         let spec = try SandboxSpec(name: name, cpus: 1, memoryMB: 1024, diskMB: nil)
         let egress: EgressPolicy = body.allowInternetAccess == false ? EgressPolicy(deny: true) : .publicAccess
         let setup = GuestSetup(env: body.envVars ?? [:])
-        try CommandInput.validate(env: setup.env)
         let image = body.templateID == Self.defaultTemplate ? nil : body.templateID
         let (record, _) = try await service.create(
             spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image, setup: setup,
             egress: egress)
-        try await service.store.insertE2BSandbox(record.id, deadline: nil, onTimeout: action)
-        try await deadlines.set(record.id.rawValue, owner: caller.owner, seconds: body.timeout ?? Self.defaultTimeout)
-        return try reply(sandbox(record), status: 201)
+        return try await adopt(record, caller: caller, seconds: body.timeout ?? Self.defaultTimeout, action: action)
     }
 
     /// E2B's default sandbox timeout, in seconds, when a request names none.
@@ -201,7 +218,7 @@ struct E2BControlPlane {
         return Timestamp(seconds: Int64(seconds.rounded(.down)), nanos: Int32((seconds - seconds.rounded(.down)) * 1e9))
     }
 
-    private func reply(_ value: some Encodable, status: Int = 200) throws -> HTTPResponse {
+    func reply(_ value: some Encodable, status: Int = 200) throws -> HTTPResponse {
         HTTPResponse.json(status: status, bytes: ControlPlaneJSON.encode(value))
     }
 }
