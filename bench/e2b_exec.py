@@ -2,6 +2,10 @@
 kept-alive connections to one sandbox, interleaved; prints every sample in ms as JSON (bhatti-bench's
 E2BBench turns them into RESULTS.md rows).
 
+Then the same pair with a working directory that does not exist, which the guest refuses before it
+forks: every hop of both protocols (client, daemon, guest agent and back) without the guest's spawn
+time, which under TCG varies by tens of ms from one command to the next and drowns a 1 ms difference.
+
 Usage: E2B_API_URL=… E2B_SANDBOX_URL=… E2B_API_KEY=… python e2b_exec.py HOST PORT [N]
 (`eval "$(bhatti e2b env)"` sets the E2B_ variables; HOST PORT are the daemon's TCP listener.)
 """
@@ -12,7 +16,7 @@ import os
 import sys
 import time
 
-from e2b import Sandbox
+from e2b import CommandExitException, Sandbox
 
 
 def main():
@@ -27,6 +31,9 @@ def main():
         body = json.dumps({"cmd": ["/bin/bash", "-l", "-c", "true"]})
         path = f"/v1/sandboxes/{sbx.sandbox_id}/exec"
 
+        missing = "/nonexistent"
+        refused = json.dumps({"cmd": ["/bin/bash", "-l", "-c", "true"], "cwd": missing})
+
         def run_native():
             native.request("POST", path, body=body, headers=headers)
             reply = native.getresponse()
@@ -36,20 +43,55 @@ def main():
         def run_sdk():
             assert sbx.commands.run("true").exit_code == 0
 
-        for _ in range(10):
-            run_native()
-            run_sdk()
-        sdk, nat = [], []
-        for _ in range(n):
-            start = time.perf_counter()
-            run_sdk()
-            sdk.append((time.perf_counter() - start) * 1000)
-            start = time.perf_counter()
-            run_native()
-            nat.append((time.perf_counter() - start) * 1000)
-        # Each pair ran back to back: their difference leaves out most of the guest's varying spawn time.
-        paired = [a - b for a, b in zip(sdk, nat)]
-        print(json.dumps({"sdk": sdk, "native": nat, "paired": paired}))
+        def run_native_refused():
+            native.request("POST", path, body=refused, headers=headers)
+            reply = native.getresponse()
+            data = reply.read()
+            assert reply.status == 200 and json.loads(data)["exit_code"] == 127, data
+
+        def run_sdk_refused():
+            try:
+                sbx.commands.run("true", cwd=missing)
+            except CommandExitException as e:
+                assert e.exit_code == 127, e
+            else:
+                raise AssertionError("a command in a missing directory ran")
+
+        def interleaved(sdk_call, native_call):
+            for _ in range(10):
+                native_call()
+                sdk_call()
+            def timed(call):
+                start = time.perf_counter()
+                call()
+                return (time.perf_counter() - start) * 1000
+
+            sdk, nat = [], []
+            for i in range(n):
+                # Each pair runs back to back, the SDK first in one and second in the next: whichever
+                # runs second was seen to be faster by about a millisecond (the guest's caches).
+                if i % 2 == 0:
+                    sdk.append(timed(sdk_call))
+                    nat.append(timed(native_call))
+                else:
+                    nat.append(timed(native_call))
+                    sdk.append(timed(sdk_call))
+            return sdk, nat, [a - b for a, b in zip(sdk, nat)]
+
+        sdk, nat, paired = interleaved(run_sdk, run_native)
+        sdk_r, nat_r, paired_r = interleaved(run_sdk_refused, run_native_refused)
+        print(
+            json.dumps(
+                {
+                    "sdk": sdk,
+                    "native": nat,
+                    "paired": paired,
+                    "sdk_refused": sdk_r,
+                    "native_refused": nat_r,
+                    "paired_refused": paired_r,
+                }
+            )
+        )
     finally:
         sbx.kill()
 

@@ -49,8 +49,9 @@ final class HandOff: Sendable {
 
     // MARK: On the lent thread
 
-    /// Writes the head, then the body chunk by chunk as the producer queues it; whether the connection
-    /// may serve another request afterwards. `chunked` false: the body runs until the connection closes.
+    /// Starts the producer, writes the head, then the body chunk by chunk as the producer queues it;
+    /// whether the connection may serve another request afterwards. `chunked` false: the body runs
+    /// until the connection closes.
     func serveStream(_ stream: ResponseStream, head: [UInt8], chunked: Bool, keepAlive: Bool) -> Bool {
         let registered = state.withLock { state -> Bool in
             guard !state.aborted else { return false }
@@ -58,29 +59,52 @@ final class HandOff: Sendable {
             return true
         }
         defer { state.withLock { $0.stream = nil } }
-        guard registered, write(head) else {
+        guard registered else {
             stream.cancel()
             return false
         }
         stream.start()
+        // The head goes out with whatever the producer has queued already (often its first event),
+        // so a short stream costs the client fewer reads.
+        var unsent = head
         while true {
-            switch stream.next(timeoutMilliseconds: Self.hangupCheckMilliseconds) {
-            case .data(let data):
-                guard write(chunked ? chunkFrame(data) : data) else {
+            let item = stream.next(timeoutMilliseconds: unsent.isEmpty ? Self.hangupCheckMilliseconds : 0)
+            switch item {
+            case .data(let data), .last(let data):
+                unsent += chunked ? chunkFrame(data) : data
+                if case .last = item { return finish(unsent, chunked: chunked, keepAlive: keepAlive, stream) }
+                guard write(unsent) else {
                     stream.cancel()
                     return false
                 }
+                unsent = []
             case .finished:
-                return chunked && write(lastChunk) && keepAlive
+                return finish(unsent, chunked: chunked, keepAlive: keepAlive, stream)
             case .cancelled:
                 return false
             case .idle:
-                if fd.peerHungUp() {
+                if !unsent.isEmpty {
+                    guard write(unsent) else {
+                        stream.cancel()
+                        return false
+                    }
+                    unsent = []
+                } else if fd.peerHungUp() {
                     stream.cancel()
                     return false
                 }
             }
         }
+    }
+
+    /// Writes the body's last bytes and its end in one write; whether the connection stays open.
+    private func finish(_ unsent: [UInt8], chunked: Bool, keepAlive: Bool, _ stream: ResponseStream) -> Bool {
+        let bytes = chunked ? unsent + lastChunk : unsent
+        guard bytes.isEmpty || write(bytes) else {
+            stream.cancel()
+            return false
+        }
+        return chunked && keepAlive
     }
 
     /// Sends the 101 head, then serves the socket until it closes, with the handler in a task.

@@ -180,6 +180,9 @@ public final class ResponseStream: Sendable {
     enum Item: Equatable {
         /// Every chunk queued since the last call, joined (one write, one chunk frame).
         case data([UInt8])
+        /// The same, the producer having finished: the body's last bytes, which go out with its end in
+        /// one write (a client reads the end of a short stream at once, not after another packet).
+        case last([UInt8])
         /// The producer finished and everything queued was taken.
         case finished
         /// The stream was cancelled.
@@ -199,13 +202,16 @@ public final class ResponseStream: Sendable {
                     let data = state.chunks.count == 1 ? state.chunks[0] : Array(state.chunks.joined())
                     state.chunks = []
                     state.pendingBytes = 0
-                    return .data(data)
+                    return state.finished ? .last(data) : .data(data)
                 }
                 return state.finished ? .finished : nil
             }
             if let item {
                 // The queue was taken: producers held back by `send` may queue again.
-                if case .data = item { resumeSpaceWaiters() }
+                switch item {
+                case .data, .last: resumeSpaceWaiters()
+                default: break
+                }
                 return item
             }
             if wake.wait(timeout: deadline) == .timedOut { return .idle }

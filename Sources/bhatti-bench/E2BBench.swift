@@ -37,12 +37,34 @@ struct E2BBench {
         sdk.values = json.sdk
         native.values = json.native
         paired.values = json.paired
-        return [sdk, native, paired]
+        let refused = "a missing working directory, which the guest refuses before it forks"
+        var sdkRefused = Samples(
+            "exec refused by the guest, e2b SDK", how: "`commands.run(\"true\", cwd=\"/nonexistent\")`: \(refused); exit 127")
+        var nativeRefused = Samples(
+            "exec refused by the guest, native API from Python",
+            how: "the same argv and cwd through POST …/exec, interleaved with the row above")
+        var pairedRefused = Samples(
+            "e2b SDK minus native, refused, paired",
+            how: "each SDK sample less the native one right after it: the protocols' difference (ms)")
+        sdkRefused.values = json.sdkRefused
+        nativeRefused.values = json.nativeRefused
+        pairedRefused.values = json.pairedRefused
+        return [sdk, native, paired, sdkRefused, nativeRefused, pairedRefused]
     }
 
     private struct Output: Decodable {
         var sdk: [Double]
         var native: [Double]
         var paired: [Double]
+        var sdkRefused: [Double]
+        var nativeRefused: [Double]
+        var pairedRefused: [Double]
+
+        enum CodingKeys: String, CodingKey {
+            case sdk, native, paired
+            case sdkRefused = "sdk_refused"
+            case nativeRefused = "native_refused"
+            case pairedRefused = "paired_refused"
+        }
     }
 }

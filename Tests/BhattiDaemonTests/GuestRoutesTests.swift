@@ -52,6 +52,7 @@ struct GuestRoutesTests {
             while ContinuousClock.now < giveUp {
                 switch stream.next(timeoutMilliseconds: 1000) {
                 case .data(let chunk): all += chunk
+                case .last(let chunk): return all + chunk
                 case .finished, .cancelled: return all
                 case .idle: continue
                 }

@@ -184,6 +184,13 @@ import Testing
         #expect(stream.write("b"))
         #expect(stream.pendingBytes == 2)
         #expect(stream.next(timeoutMilliseconds: 1) == .data(bytes("ab")))
+        // What is queued when the producer has finished is the last of it, to go out with the end.
+        let short = ResponseStream()
+        short.write("x")
+        short.write("y")
+        short.finish()
+        #expect(short.next(timeoutMilliseconds: 1) == .last(bytes("xy")))
+        #expect(short.next(timeoutMilliseconds: 1) == .finished)
         stream.finish()
         #expect(!stream.write("late"))
         #expect(stream.next(timeoutMilliseconds: 1) == .finished)

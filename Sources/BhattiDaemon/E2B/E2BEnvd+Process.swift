@@ -43,18 +43,25 @@ extension E2BEnvd {
             let command = GuestCommand(argv: [process.cmd] + process.args, env: process.envs, cwd: process.cwd, user: user)
             run = { pid, publish in await Self.runExec(command, pid: pid, in: ref, timeout: timeout, service: service, publish: publish) }
         }
-        let output = ResponseStream { output in
-            guard
-                let started = await processes.start(
-                    sandbox: record.id.rawValue, info: info, takesInput: takesInput, output: output, run: run)
-            else {
-                _ = await output.send(ConnectEndStream(error: ConnectError(.unavailable, "the daemon is stopping")).envelope().encoded())
-                return
-            }
-            // Until the process ends, or this client goes away (the process runs on).
-            for await _ in started.done {}
-            _ = await output.send(ConnectEndStream().envelope().encoded())
-        }
+        // The command starts now, while the connection is handed to the thread that writes the
+        // response, not once the head is out: a short command's whole answer is then often ready
+        // to go with the head.
+        let output = ResponseStream()
+        output.adopt(
+            Task {
+                defer { output.finish() }
+                guard
+                    let started = await processes.start(
+                        sandbox: record.id.rawValue, info: info, takesInput: takesInput, output: output, run: run)
+                else {
+                    _ = await output.send(
+                        ConnectEndStream(error: ConnectError(.unavailable, "the daemon is stopping")).envelope().encoded())
+                    return
+                }
+                // Until the process ends, or this client goes away (the process runs on).
+                for await _ in started.done {}
+                _ = await output.send(ConnectEndStream().envelope().encoded())
+            })
         var response = HTTPResponse(status: 200, body: .stream(output))
         response.headers.set("Content-Type", ConnectContentType.streamingJSON)
         return response
