@@ -332,6 +332,19 @@ def test_make_dir_rename_remove(sandbox):
         sandbox.files.rename("/tmp/tree/none", "/tmp/tree/other")
 
 
+def test_list_to_a_depth(sandbox):
+    sandbox.commands.run("mkdir -p /tmp/deep/a/b/c && touch /tmp/deep/top /tmp/deep/a/one /tmp/deep/a/b/two /tmp/deep/a/b/c/three")
+    def listed(depth):
+        return [e.path for e in sandbox.files.list("/tmp/deep", depth=depth)]
+    assert listed(1) == ["/tmp/deep/a", "/tmp/deep/top"]
+    assert listed(2) == ["/tmp/deep/a", "/tmp/deep/a/b", "/tmp/deep/a/one", "/tmp/deep/top"]
+    assert listed(10) == [
+        "/tmp/deep/a", "/tmp/deep/a/b", "/tmp/deep/a/b/c", "/tmp/deep/a/b/c/three", "/tmp/deep/a/b/two",
+        "/tmp/deep/a/one", "/tmp/deep/top",
+    ]
+    assert [e.type.value for e in sandbox.files.list("/tmp/deep", depth=2)] == ["dir", "dir", "file", "file"]
+
+
 def test_watch_dir_sees_write_rename_and_delete(sandbox):
     from e2b import FilesystemEventType
 

@@ -8,8 +8,8 @@ import Foundation
 /// envd's `filesystem.Filesystem` over the guest's file operations, as the sandbox's user. Relative
 /// paths start in /workspace.
 extension E2BEnvd {
-    /// The unary calls: Stat, ListDir (one level, whatever the depth asked), MakeDir, Move, Remove, and
-    /// the polling watchers.
+    /// The unary calls: Stat, ListDir (to the depth asked), MakeDir, Move, Remove, and the polling
+    /// watchers.
     func filesystem(_ method: String, _ body: [UInt8], _ record: SandboxRecord) async throws -> [UInt8] {
         let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
         let sandbox = record.id.rawValue
@@ -19,10 +19,10 @@ extension E2BEnvd {
             let info = try await service.withGuest(ref) { try await $0.stat(path) }
             return Self.entryResponse(info, path: path)
         case "ListDir":
-            let path = Self.absolute(try EnvdFilesystem.ListDirRequest(protoJSON: body).path)
-            let listing = try await service.withGuest(ref) { try await $0.list(path) }
-            let base = path.hasSuffix("/") ? path : path + "/"
-            return EnvdFilesystem.ListDirResponse(entries: listing.entries.map { Self.entry($0, path: base + $0.name) }).protoJSON()
+            let message = try EnvdFilesystem.ListDirRequest(protoJSON: body)
+            let path = Self.absolute(message.path)
+            let entries = try await service.withGuest(ref) { try await Self.walk(path, depth: max(1, Int(message.depth)), in: $0) }
+            return EnvdFilesystem.ListDirResponse(entries: entries).protoJSON()
         case "MakeDir":
             let path = Self.absolute(try EnvdFilesystem.MakeDirRequest(protoJSON: body).path)
             let info = try await service.withGuest(ref) { guest in
@@ -109,6 +109,29 @@ extension E2BEnvd {
     /// Stat's, MakeDir's and Move's answer: `{"entry":{…}}`.
     static func entryResponse(_ info: GuestFileInfo, path: String) -> [UInt8] {
         EnvdFilesystem.EntryResponse(entry: entry(info, path: path)).protoJSON()
+    }
+
+    /// The most entries one ListDir answers; a deeper walk than that is refused, not cut short.
+    static let maxListedEntries = 10_000
+
+    /// `path`'s entries to `depth` levels (1: its own), depth first in name order, each directory's
+    /// entries right after it, as envd walks. A directory reached through a symlink is walked too (the
+    /// guest's listing follows links): `depth` and the entry limit bound a loop.
+    static func walk(_ path: String, depth: Int, in guest: any SandboxGuest) async throws -> [EnvdFilesystem.EntryInfo] {
+        var entries: [EnvdFilesystem.EntryInfo] = []
+        func visit(_ directory: String, level: Int) async throws {
+            let base = directory.hasSuffix("/") ? directory : directory + "/"
+            for info in try await guest.list(directory).entries {
+                guard entries.count < maxListedEntries else {
+                    throw ConnectError(
+                        .resourceExhausted, "\(path) holds more than \(maxListedEntries) entries to depth \(depth): ask for less")
+                }
+                entries.append(entry(info, path: base + info.name))
+                if info.isDir, level < depth { try await visit(base + info.name, level: level + 1) }
+            }
+        }
+        try await visit(path, level: 1)
+        return entries
     }
 
     static func entry(_ info: GuestFileInfo, path: String) -> EnvdFilesystem.EntryInfo {
