@@ -116,8 +116,12 @@ def test_lifecycle_auto_pause_is_reported_and_a_filesystem_pause_refused():
         # A pause that drops memory is refused, not silently kept whole.
         with pytest.raises(Exception, match="filesystem-only"):
             sbx.pause(mode="filesystem")
+        with pytest.raises(Exception, match="strict pause"):
+            sbx.pause(strict=True)
         assert sbx.pause()
         assert not sbx.pause(), "a second pause is a 409, which the SDK reports as False"
+        with pytest.raises(Exception, match="reboot"):
+            Sandbox.connect(sbx.sandbox_id, on_resume="reboot")
     finally:
         sbx.kill()
     with pytest.raises(Exception, match="filesystem-only"):

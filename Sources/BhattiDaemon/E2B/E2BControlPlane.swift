@@ -49,6 +49,9 @@ struct E2BControlPlane {
         case ("POST", let id?, "connect"?):
             // Waking is what any call does; connect answers 201 when it had to resume, as E2B does.
             let body = request.body.isEmpty ? nil : try Self.decode(ConnectSandbox.self, request)
+            if body?.memory == false {
+                throw E2BError(400, "resuming by a reboot (on_resume=\"reboot\") is not supported by bhatti: a resume keeps memory")
+            }
             let before = try await service.get(ref(id))
             let record = before.state == .hot ? before : try await service.start(ref(id))
             try await deadlines.set(
@@ -66,6 +69,11 @@ struct E2BControlPlane {
         case ("POST", let id?, "pause"?):
             let body = request.body.isEmpty ? nil : try Self.decode(SandboxPauseRequest.self, request)
             do { try LifecyclePolicy.pause(memory: body?.memory) } catch { throw E2BError(400, "\(error)") }
+            // Taken through QEMU, a pause does not ask the guest agent, so it cannot promise to
+            // refuse when the agent is stuck: refused rather than promised.
+            if body?.requireHealthyGuest == true {
+                throw E2BError(400, "a strict pause (requireHealthyGuest) is not supported by bhatti yet")
+            }
             let record = try await service.get(ref(id))
             guard record.state != .cold else { throw E2BError(409, "sandbox \(record.id) is already paused") }
             try await Self.pause(ref(id), service: service, deadlines: deadlines)
