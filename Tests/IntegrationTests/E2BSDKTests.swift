@@ -17,6 +17,9 @@ struct E2BSDKTests {
             $0.listen = "127.0.0.1:0"
             // get_host(port) is served by the public proxy.
             $0.proxyListen = "127.0.0.1:0"
+            // The suite makes a sandbox per test, sync and async: more than a user's default 10
+            // creates a minute. Rate limits are TenancyTests' subject, not this suite's.
+            $0.rateLimits.create = try! RateLimit(perMinute: 600, burst: 100)
         }) { d in
             let port = try #require(d.daemon.tcpPort)
             let ann = try await ImageTests.user(d, "ann")
