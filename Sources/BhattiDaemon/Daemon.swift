@@ -133,6 +133,7 @@ public final class Daemon: Sendable {
                     acceleratorReason: probe.reason, uptimeSeconds: Date().timeIntervalSince(started))
             }, log: log)
         let tokens = try EnvdTokens.load(dataDirectory: data)
+        let spool = try UploadSpool.open(dataDirectory: data)
         let processes = E2BProcesses()
         let watchers = E2BWatchers()
         let deadlines = E2BDeadlines(time: time, store: store) { ref in
@@ -142,12 +143,15 @@ public final class Daemon: Sendable {
         try await deadlines.restore()
         handler.e2b = E2BHandler(
             controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines, domain: previews.e2bDomain),
-            envd: E2BEnvd(service: service, tokens: tokens, processes: processes, watchers: watchers), gate: gate)
+            envd: E2BEnvd(service: service, tokens: tokens, processes: processes, watchers: watchers, spool: spool), gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
         let isUpload: @Sendable (String, String) -> Bool = { method, path in
             method == "PUT" && path.hasSuffix("/files") && path.split(separator: "/").count == 4
         }
+        // envd's uploads, that path exactly. Chunked ones stream too (the SDK sends an iterator's data
+        // chunked): the handler spools a body whose size it does not know; the native PUT refuses one.
+        let isEnvdUpload: @Sendable (String, String) -> Bool = { method, path in method == "POST" && path == "/e2b/envd/files" }
         // Image imports (`POST /v1/images/{name}/import`) stream to a file, up to `max_import_bytes`.
         let isImport: @Sendable (String, String) -> Bool = { method, path in
             method == "POST"
@@ -156,8 +160,9 @@ public final class Daemon: Sendable {
         let maxImport = config.maxImportBytes
         let limits = HTTPLimits(
             writeTimeoutMilliseconds: config.clientWriteTimeoutSeconds * 1000,
-            routeBodyLimit: { isUpload($0, $1) ? FileHandlers.maxUpload : isImport($0, $1) ? maxImport : nil },
-            streamsBody: { isUpload($0, $1) || isImport($0, $1) })
+            routeBodyLimit: { isUpload($0, $1) || isEnvdUpload($0, $1) ? FileHandlers.maxUpload : isImport($0, $1) ? maxImport : nil },
+            streamsBody: { isUpload($0, $1) || isEnvdUpload($0, $1) || isImport($0, $1) },
+            streamsChunkedBody: isEnvdUpload)
         let server = HTTPServer(handler: handler, limits: limits)
         var port: Int?
         var tcp = "off"

@@ -39,10 +39,12 @@ enum FileHandlers {
             }
             let info: GuestFileInfo
             if let stream = request.bodyStream {
+                // The parser refuses a chunked body here (the route does not take one): the size is known.
+                guard let size = stream.length else { throw BhattiError(.invalidArgument, "file uploads need Content-Length") }
                 // Streamed (Daemon.start turns it on): chunks go to the guest as they arrive, and the
                 // socket is read only as fast as the guest takes them.
                 info = try await service.withGuest(id) {
-                    try await $0.writeFile(path: path, mode: mode, size: stream.length) { try await stream.next() }
+                    try await $0.writeFile(path: path, mode: mode, size: size) { try await stream.next() }
                 }
             } else {
                 let body = request.body

@@ -1,5 +1,5 @@
 /// `multipart/form-data` (RFC 7578), as envd's `POST /files` takes uploads: each part's field name,
-/// file name and bytes. The whole body is in memory (the daemon's body limit bounds it).
+/// file name and bytes, for a body already in memory (`MultipartSplitter` takes one as it arrives).
 public struct MultipartPart: Equatable, Sendable {
     public var name: String
     public var filename: String?
@@ -15,11 +15,16 @@ public struct MultipartPart: Equatable, Sendable {
 public enum MultipartError: Error, Equatable, CustomStringConvertible {
     case noBoundary
     case malformed(String)
+    /// A part's header block ran past the limit without ending.
+    case headersTooLarge(limit: Int)
+    case tooManyParts(limit: Int)
 
     public var description: String {
         switch self {
         case .noBoundary: "multipart/form-data needs a boundary parameter"
         case .malformed(let why): "malformed multipart body: \(why)"
+        case .headersTooLarge(let limit): "malformed multipart body: a part's headers are longer than \(limit) bytes"
+        case .tooManyParts(let limit): "a multipart body may hold at most \(limit) parts"
         }
     }
 }
@@ -41,26 +46,16 @@ public enum MultipartFormData {
     }
 
     public static func parse(_ body: [UInt8], boundary: String) throws(MultipartError) -> [MultipartPart] {
-        let delimiter = Array(("--" + boundary).utf8)
-        guard var position = find(delimiter, in: body, from: 0) else { throw .malformed("no opening boundary") }
+        var splitter = MultipartSplitter(boundary: boundary)
         var parts: [MultipartPart] = []
-        while true {
-            position += delimiter.count
-            if body[position...].starts(with: Array("--".utf8)) { return parts }
-            guard body[position...].starts(with: Array("\r\n".utf8)) else { throw .malformed("a boundary line does not end in CRLF") }
-            position += 2
-            guard let headerEnd = find(Array("\r\n\r\n".utf8), in: body, from: position) else {
-                throw .malformed("a part's headers do not end")
+        for event in try splitter.feed(body) {
+            switch event {
+            case .part(let name, let filename): parts.append(MultipartPart(name: name, filename: filename, data: []))
+            case .data(let bytes): parts[parts.count - 1].data += bytes
             }
-            let headers = String(decoding: body[position..<headerEnd], as: UTF8.self)
-            let dataStart = headerEnd + 4
-            guard let next = find(Array("\r\n".utf8) + delimiter, in: body, from: dataStart) else {
-                throw .malformed("a part does not end with the boundary")
-            }
-            let (name, filename) = try disposition(headers)
-            parts.append(MultipartPart(name: name, filename: filename, data: Array(body[dataStart..<next])))
-            position = next + 2
         }
+        try splitter.finish()
+        return parts
     }
 
     /// The `name` and `filename` of a part's `Content-Disposition: form-data` header.
@@ -87,15 +82,32 @@ public enum MultipartFormData {
         throw .malformed("a part has no Content-Disposition")
     }
 
+    /// Where `needle` first occurs in `haystack` at or after `start`.
     static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
         guard !needle.isEmpty, haystack.count >= needle.count, start <= haystack.count - needle.count else { return nil }
-        let first = needle[0]
-        var i = start
-        while i <= haystack.count - needle.count {
-            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return i }
-            i += 1
+        // Over raw buffers: the body of an upload passes through here byte by byte, debug builds included.
+        return haystack.withUnsafeBufferPointer { hay in
+            needle.withUnsafeBufferPointer { pin in
+                let first = pin[0]
+                var i = start
+                let last = hay.count - pin.count
+                outer: while i <= last {
+                    if hay[i] == first {
+                        var j = 1
+                        while j < pin.count {
+                            if hay[i + j] != pin[j] {
+                                i += 1
+                                continue outer
+                            }
+                            j += 1
+                        }
+                        return i
+                    }
+                    i += 1
+                }
+                return nil
+            }
         }
-        return nil
     }
 
     static func trimmed(_ text: some StringProtocol) -> String {

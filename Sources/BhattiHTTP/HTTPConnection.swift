@@ -47,13 +47,16 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         var pipelined: Bool
         /// A streamed body still arriving; nil once its last byte is read (or without one).
         var upload: Upload?
+        /// A chunked body broke its framing midway: what follows on the socket cannot be parsed, so the
+        /// connection closes after the answer.
+        var bodyBroken = false
     }
 
     /// A streamed request body being read from the socket into the handler's stream.
     struct Upload {
         let stream: RequestBodyStream
-        /// Body bytes still in the socket.
-        var remaining: Int
+        /// Body bytes still in the socket; nil for a chunked body, which the parser de-chunks to its end.
+        var remaining: Int?
         /// The stream is full: the socket is not read until the handler takes a chunk.
         var paused: Bool
     }
@@ -146,7 +149,7 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         }
         let request = exchange.head
         // Answered before its body was all read: what is left must not be parsed as a request.
-        let unread = exchange.upload != nil
+        let unread = exchange.upload != nil || exchange.bodyBroken
         exchange.upload?.stream.fail(.abandoned)
         let keepAlive = answer.keepAlive && !draining && !peerGone && !unread
         let headOnly = request.method == "HEAD"
@@ -289,14 +292,21 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
             let stream = RequestBodyStream(length: length, capacity: limits.maxQueuedBodyBytes)
             let (loop, connection) = (loop, self)
             stream.onSpace { loop.execute { connection.resumeBody() } }
-            let buffered = parser.takeBody(upTo: length)
-            let room = buffered.isEmpty || stream.push(buffered)
-            if buffered.count == length { stream.finish() }
             request.bodyStream = stream
-            let upload =
-                buffered.count < length
-                ? Upload(stream: stream, remaining: length - buffered.count, paused: !room) : nil
-            startHandler(request, upload: upload)
+            var upload = Upload(stream: stream, remaining: length, paused: false)
+            let complete: Bool
+            do {
+                // What came with the head: a Content-Length body's start, or chunks the parser holds.
+                complete = try deliver(length.map { parser.takeBody(upTo: $0) } ?? [], to: &upload)
+            } catch {
+                // Broken before any handler ran: refused like any request the parser cannot read.
+                stream.fail(.invalid(error))
+                headDeadline = nil
+                phase = .writing(
+                    OutputBuffer(HTTPResponse.serializedRejection(core.handler.rejection(error), for: error)), then: .linger)
+                return true
+            }
+            startHandler(request, upload: complete ? nil : upload)
             return false
         case nil:
             if peerGone || (draining && !parser.isMidRequest) {
@@ -345,15 +355,26 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
     private func receiveBody() {
         guard case .handling(let task, var exchange) = phase, var upload = exchange.upload else { return }
         let buffer = core.readBuffer
-        let n = Glibc.recv(fd.rawValue, buffer.baseAddress, min(buffer.count, upload.remaining), 0)
+        // A Content-Length body is never read past its end; a chunked one's end is found by the parser,
+        // which keeps whatever follows it for the next request.
+        let n = Glibc.recv(fd.rawValue, buffer.baseAddress, min(buffer.count, upload.remaining ?? buffer.count), 0)
         guard n > 0 else {
             if n == 0 || (errno != EAGAIN && errno != EINTR) { uploadBroke(.disconnected) }
             return
         }
-        upload.remaining -= n
-        upload.paused = !upload.stream.push(Array(UnsafeBufferPointer(rebasing: buffer[0..<n])))
-        if upload.remaining == 0 {
-            upload.stream.finish()
+        let complete: Bool
+        do {
+            complete = try deliver(Array(UnsafeBufferPointer(rebasing: buffer[0..<n])), to: &upload)
+        } catch {
+            // The handler's stream throws the error, for it to answer; nothing more is read.
+            upload.stream.fail(.invalid(error))
+            exchange.upload = nil
+            exchange.bodyBroken = true
+            phase = .handling(task, exchange)
+            watch([])
+            return
+        }
+        if complete {
             exchange.upload = nil
             phase = .handling(task, exchange)
             // Now it waits like any handler: readable interest on, no deadline.
@@ -367,6 +388,23 @@ final class HTTPConnection: LoopSource, @unchecked Sendable {
         } else if let token {
             loop.setDeadline(token, after(limits.idleTimeoutMilliseconds))
         }
+    }
+
+    /// Hands `received` body bytes (a chunked body's go through the parser first) to the handler's
+    /// stream; whether the body is now complete.
+    private func deliver(_ received: [UInt8], to upload: inout Upload) throws(HTTPParseError) -> Bool {
+        var bytes = received
+        let complete: Bool
+        if let remaining = upload.remaining {
+            upload.remaining = remaining - received.count
+            complete = remaining == received.count
+        } else {
+            parser.feed(received)
+            (bytes, complete) = try parser.takeChunkedBody()
+        }
+        if !bytes.isEmpty { upload.paused = !upload.stream.push(bytes) }
+        if complete { upload.stream.finish() }
+        return complete
     }
 
     /// The handler took a chunk out of a full stream: read on.

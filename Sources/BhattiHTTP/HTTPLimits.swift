@@ -10,9 +10,13 @@ public struct HTTPLimits: Sendable {
     /// A route's own body limit (uploads), asked once per request after the head is read; nil keeps `maxBodyBytes`.
     public var routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)?
     /// Routes whose handler starts once the head is read and pulls the body from `request.bodyStream`
-    /// (uploads), asked after the head is read. Only Content-Length bodies stream: a chunked body on
-    /// such a route is refused with 400, since the handler could not know its size up front.
+    /// (uploads), asked after the head is read. Only Content-Length bodies stream unless
+    /// `streamsChunkedBody` also names the route: a chunked body is refused there with 400, since
+    /// the handler could not know its size up front.
     public var streamsBody: (@Sendable (_ method: String, _ path: String) -> Bool)?
+    /// Streamed routes whose handler copes with a body of unknown size (it spools it): a chunked body
+    /// streams there too, de-chunked, with `RequestBodyStream.length` nil. Asked only of streamed routes.
+    public var streamsChunkedBody: (@Sendable (_ method: String, _ path: String) -> Bool)?
     /// How many bytes of a streamed body may wait for the handler before the socket stops being read.
     public var maxQueuedBodyBytes: Int
     /// How long a connection may sit without sending a byte before it is closed; 0 waits forever.
@@ -35,6 +39,7 @@ public struct HTTPLimits: Sendable {
         writeTimeoutMilliseconds: Int = 60_000,
         routeBodyLimit: (@Sendable (_ method: String, _ path: String) -> Int?)? = nil,
         streamsBody: (@Sendable (_ method: String, _ path: String) -> Bool)? = nil,
+        streamsChunkedBody: (@Sendable (_ method: String, _ path: String) -> Bool)? = nil,
         maxQueuedBodyBytes: Int = 1 << 20
     ) {
         self.maxHeaderBytes = maxHeaderBytes
@@ -45,6 +50,7 @@ public struct HTTPLimits: Sendable {
         self.writeTimeoutMilliseconds = writeTimeoutMilliseconds
         self.routeBodyLimit = routeBodyLimit
         self.streamsBody = streamsBody
+        self.streamsChunkedBody = streamsChunkedBody
         self.maxQueuedBodyBytes = maxQueuedBodyBytes
     }
 

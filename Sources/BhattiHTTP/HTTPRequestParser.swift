@@ -12,16 +12,20 @@ public struct HTTPRequestParser: Sendable {
         case expectContinue
         /// The head of a request on a streamed route (`HTTPLimits.streamsBody`) with `length` body bytes
         /// to come: take what is buffered with `takeBody(upTo:)` and read the rest from the socket
-        /// yourself; the parser expects the next request after it.
-        case streamedRequest(HTTPRequest, length: Int)
+        /// yourself; the parser expects the next request after it. `length` is nil for a chunked body
+        /// (`HTTPLimits.streamsChunkedBody`): keep feeding the parser and take the body de-chunked with
+        /// `takeChunkedBody()` until it says the body ended.
+        case streamedRequest(HTTPRequest, length: Int?)
     }
 
     private enum State {
         case head
         case body(remaining: Int)
         case chunked(ChunkedDecoder)
-        /// A streamed request's head, held back while `100 Continue` is answered.
-        case streamed(length: Int)
+        /// A streamed request's head, held back while `100 Continue` is answered; nil length: chunked.
+        case streamed(length: Int?, limit: Int)
+        /// A streamed chunked body, de-chunked as `takeChunkedBody()` is called.
+        case streamingChunks(ChunkedDecoder)
     }
 
     private let limits: HTTPLimits
@@ -49,6 +53,22 @@ public struct HTTPRequestParser: Sendable {
     /// Takes up to `count` buffered bytes: the start of a streamed body, which the caller reads on from the socket.
     public mutating func takeBody(upTo count: Int) -> [UInt8] {
         buffer.take(min(count, buffer.count))
+    }
+
+    /// De-chunks what is buffered of a streamed chunked body: its next bytes (perhaps none yet), and
+    /// whether the body ended there (the parser then expects the next request, already buffered or not).
+    public mutating func takeChunkedBody() throws(HTTPParseError) -> (bytes: [UInt8], ended: Bool) {
+        if let failure { throw failure }
+        guard case .streamingChunks(var decoder) = state else { return ([], true) }
+        var bytes: [UInt8] = []
+        do {
+            let ended = try decoder.decode(&buffer, into: &bytes)
+            state = ended ? .head : .streamingChunks(decoder)
+            return (bytes, ended)
+        } catch {
+            failure = error
+            throw error
+        }
     }
 
     /// Whether a request has started arriving but is not complete (its bytes would be lost at end of input).
@@ -88,11 +108,14 @@ public struct HTTPRequestParser: Sendable {
                 case .length(0):
                     return .request(request)
                 case .length(let length) where streams:
-                    state = .streamed(length: length)
+                    state = .streamed(length: length, limit: limit)
                 case .length(let length):
                     state = .body(remaining: length)
                 case .chunked where streams:
-                    throw .malformed("this route needs a Content-Length body, not a chunked one")
+                    guard limits.streamsChunkedBody?(request.method, request.path) == true else {
+                        throw .malformed("this route needs a Content-Length body, not a chunked one")
+                    }
+                    state = .streamed(length: nil, limit: limit)
                 case .chunked:
                     state = .chunked(
                         ChunkedDecoder(
@@ -104,8 +127,12 @@ public struct HTTPRequestParser: Sendable {
                 if request.version == .http1_1, expectation == "100-continue", buffer.isEmpty {
                     return .expectContinue
                 }
-            case .streamed(let length):
-                state = .head
+            case .streamed(let length, let limit):
+                state =
+                    length == nil
+                    ? .streamingChunks(
+                        ChunkedDecoder(limit: limit, trailerBytes: limits.maxHeaderBytes, trailerCount: limits.maxHeaderCount))
+                    : .head
                 guard let request = pending else { return nil }
                 pending = nil
                 return .streamedRequest(request, length: length)
@@ -113,6 +140,9 @@ public struct HTTPRequestParser: Sendable {
                 guard buffer.count >= remaining else { return nil }
                 pendingBody = buffer.take(remaining)
                 return completePending()
+            case .streamingChunks:
+                // The body is taken with `takeChunkedBody()`; nothing else comes before its end.
+                return nil
             case .chunked(var decoder):
                 let done = try decoder.decode(&buffer, into: &pendingBody)
                 state = .chunked(decoder)

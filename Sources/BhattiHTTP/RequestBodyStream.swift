@@ -8,6 +8,8 @@ public enum RequestBodyError: Error, Equatable, Sendable {
     case timedOut
     /// The connection is gone for another reason (the handler already answered, the server stopped).
     case abandoned
+    /// A chunked body broke its framing or outgrew the route's limit: answer `error.status`.
+    case invalid(HTTPParseError)
 }
 
 /// A request body handed to the handler while it still arrives (routes chosen by
@@ -30,13 +32,14 @@ public final class RequestBodyStream: Sendable {
         var onSpace: (@Sendable () -> Void)?
     }
 
-    /// The declared length of the whole body.
-    public let length: Int
+    /// The declared length of the whole body; nil for a chunked one (`HTTPLimits.streamsChunkedBody`),
+    /// whose size is known only at its end.
+    public let length: Int?
     /// How many bytes may wait before the socket stops being read.
     public let capacity: Int
     private let state = Mutex(State())
 
-    init(length: Int, capacity: Int) {
+    init(length: Int?, capacity: Int) {
         self.length = length
         self.capacity = capacity
     }

@@ -4,6 +4,7 @@ Run by IntegrationTests/E2BSDKTests, which starts the daemon and sets E2B_API_UR
 E2B_API_KEY (a user's key) and OTHER_API_KEY (another user's key).
 """
 
+import io
 import os
 
 import pytest
@@ -74,6 +75,21 @@ def test_files_write_read_list_info(sandbox):
     assert stat.size == 6 and stat.type.value == "file"
     assert sandbox.files.exists("/tmp/e2b/a.txt")
     assert not sandbox.files.exists("/tmp/e2b/nope")
+
+
+def test_files_write_past_one_mib(sandbox):
+    # Past the 1 MiB every other request body is held to. bytes go as multipart, a binary file
+    # object as octet-stream with a Content-Length, an iterator as chunked octet-stream: all stream
+    # through the daemon, none is held whole.
+    data = os.urandom(3 << 20)
+    sandbox.files.write("/tmp/big/bytes.bin", data)
+    assert bytes(sandbox.files.read("/tmp/big/bytes.bin", format="bytes")) == data
+    other = os.urandom(3 << 20)
+    sandbox.files.write("/tmp/big/file.bin", io.BytesIO(other))
+    assert bytes(sandbox.files.read("/tmp/big/file.bin", format="bytes")) == other
+    pieces = (other[i : i + (1 << 20)] for i in range(0, len(other), 1 << 20))
+    sandbox.files.write("/tmp/big/iter.bin", pieces)
+    assert bytes(sandbox.files.read("/tmp/big/iter.bin", format="bytes")) == other
 
 
 def test_list_filters_and_refusals(sandbox):

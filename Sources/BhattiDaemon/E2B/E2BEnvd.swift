@@ -15,6 +15,8 @@ struct E2BEnvd {
     let tokens: EnvdTokens
     let processes: E2BProcesses
     let watchers: E2BWatchers
+    /// Where uploads of unknown size wait before they go to the guest (`E2BEnvd+Files`).
+    let spool: UploadSpool
     /// Largest request message taken, in bytes.
     static let maxMessageBytes = 4 << 20
 
@@ -73,6 +75,9 @@ struct E2BEnvd {
         case ("GET", "files"), ("POST", "files"):
             do { return try await files(request, record) } catch let error as BhattiError {
                 return Self.plain(HTTPStatusMapping.status(for: error.code), error.code == .internal ? "internal error" : error.message)
+            } catch RequestBodyError.invalid(let error) {
+                // A chunked upload that broke its framing or outgrew the limit midway.
+                return Self.plain(error.status, error.message)
             } catch {
                 return Self.plain(500, "internal error")
             }
@@ -131,44 +136,6 @@ struct E2BEnvd {
             return ConnectError(code, code == .internal ? "internal error" : error.message)
         default: return ConnectError(.internal, "internal error")
         }
-    }
-
-    /// envd's plain HTTP `/files`: `GET ?path=` streams the file; `POST` writes a multipart upload
-    /// (a part per file, the part's file name its path unless `?path=` names the one file) or an
-    /// `application/octet-stream` body to `?path=`. Relative paths start in /workspace.
-    private func files(_ request: HTTPRequest, _ record: SandboxRecord) async throws -> HTTPResponse {
-        let ref = SandboxRef(record.id.rawValue, owner: record.userID ?? "")
-        let named = request.queryValue("path").map(Self.absolute)
-        if request.method == "GET" {
-            guard let path = named else { throw BhattiError(.invalidArgument, "path is required") }
-            return try await FileHandlers.read(request, path: path, id: ref, service: service)
-        }
-        if request.headers["Content-Encoding"].map({ $0 != "identity" }) == true {
-            throw BhattiError(.invalidArgument, "compressed uploads are not supported by bhatti's envd")
-        }
-        var uploads: [(path: String, bytes: [UInt8])] = []
-        if let boundary = MultipartFormData.boundary(of: request.headers["Content-Type"]) {
-            let parts: [MultipartPart]
-            do { parts = try MultipartFormData.parse(request.body, boundary: boundary) } catch {
-                throw BhattiError(.invalidArgument, "\(error)")
-            }
-            for part in parts where part.filename != nil || parts.count == 1 {
-                guard let path = parts.count == 1 ? (named ?? part.filename.map(Self.absolute)) : part.filename.map(Self.absolute) else {
-                    throw BhattiError(.invalidArgument, "a part names no file: send ?path= or a filename")
-                }
-                uploads.append((path, part.data))
-            }
-        } else {
-            guard let path = named else { throw BhattiError(.invalidArgument, "path is required") }
-            uploads.append((path, request.body))
-        }
-        guard !uploads.isEmpty else { throw BhattiError(.invalidArgument, "the upload holds no file") }
-        var written: [[String: String]] = []
-        for upload in uploads {
-            _ = try await service.withGuest(ref) { try await $0.writeFile(path: upload.path, mode: "0644", bytes: upload.bytes) }
-            written.append(["name": (upload.path as NSString).lastPathComponent, "type": "file", "path": upload.path])
-        }
-        return HTTPResponse.json(status: 200, bytes: Array(try JSONEncoder().encode(written)))
     }
 
     /// The user a call asks for: `Authorization: Basic base64(user:)` or `?username=`; nil for none.
