@@ -1,3 +1,4 @@
+import BhattiCore
 import BhattiDaemon
 import BhattiSystem
 import Foundation

@@ -45,7 +45,7 @@ extension E2BEnvd {
         }
         let file = try spool.file()
         defer { file.remove() }
-        while let chunk = try await body.next() { try file.append(chunk) }
+        while let chunk = try await body.next() { try await file.append(chunk) }
         try await write(file, 0..<file.count, to: path, ref)
         return path
     }
@@ -62,7 +62,7 @@ extension E2BEnvd {
                     switch event {
                     case .part(_, let filename): parts.append((filename, file.count..<file.count))
                     case .data(let bytes):
-                        try file.append(bytes)
+                        try await file.append(bytes)
                         parts[parts.count - 1].range = parts[parts.count - 1].range.lowerBound..<file.count
                     }
                 }

@@ -49,15 +49,26 @@ final class SpoolFile: Sendable {
     /// Bytes written so far: where the next append lands.
     var count: Int { written.withLock { $0 } }
 
-    func append(_ bytes: [UInt8]) throws {
+    /// Appends `bytes` on a thread of its own: a write to a disk the kernel is throttling may block.
+    func append(_ bytes: [UInt8]) async throws {
+        try await Blocking.run(name: "bhatti-spool") { try self.appendNow(bytes) }
+    }
+
+    private func appendNow(_ bytes: [UInt8]) throws {
         do { try fd.writeAllFile(bytes) } catch {
             throw BhattiError(.insufficientStorage, "cannot spool the upload to \(path)", cause: error)
         }
         written.withLock { $0 += bytes.count }
     }
 
-    /// Pulls `range` out in pieces of at most 1 MiB; nil after its last byte.
-    func reader(_ range: Range<Int>) -> @Sendable () throws -> [UInt8]? {
+    /// Pulls `range` out in pieces of at most 1 MiB, each read on a thread of its own; nil after its
+    /// last byte.
+    func reader(_ range: Range<Int>) -> @Sendable () async throws -> [UInt8]? {
+        let read = blockingReader(range)
+        return { try await Blocking.run(name: "bhatti-spool", read) }
+    }
+
+    private func blockingReader(_ range: Range<Int>) -> @Sendable () throws -> [UInt8]? {
         let cursor = SpoolCursor(range.lowerBound)
         let fd = fd
         let path = path
