@@ -143,7 +143,8 @@ public final class Daemon: Sendable {
         try await deadlines.restore()
         handler.e2b = E2BHandler(
             controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines, domain: previews.e2bDomain),
-            envd: E2BEnvd(service: service, tokens: tokens, processes: processes, watchers: watchers, spool: spool), gate: gate)
+            envd: E2BEnvd(service: service, tokens: tokens, processes: processes, watchers: watchers, spool: spool, gate: gate),
+            gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
         // Only `/v1/sandboxes/{id}/files`: a proxied path that happens to end in /files is not one.
         let isUpload: @Sendable (String, String) -> Bool = { method, path in

@@ -18,9 +18,11 @@ struct E2BSDKTests {
             $0.listen = "127.0.0.1:0"
             // get_host(port) is served by the public proxy.
             $0.proxyListen = "127.0.0.1:0"
-            // The suite makes a sandbox per test, sync and async: more than a user's default 10
-            // creates a minute. Rate limits are TenancyTests' subject, not this suite's.
-            $0.rateLimits.create = try! RateLimit(perMinute: 600, burst: 100)
+            // The suite makes a sandbox per test, sync and async, and hundreds of calls, on a clock
+            // that stands still: no bucket would refill. Rate limits are E2BRateLimitTests' subject.
+            $0.rateLimits.create = try! RateLimit(perMinute: 600, burst: 1000)
+            $0.rateLimits.exec = try! RateLimit(perMinute: 600, burst: 10_000)
+            $0.rateLimits.read = try! RateLimit(perMinute: 600, burst: 10_000)
         }) { d in
             let port = try #require(d.daemon.tcpPort)
             let ann = try await ImageTests.user(d, "ann")

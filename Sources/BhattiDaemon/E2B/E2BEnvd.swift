@@ -17,6 +17,25 @@ struct E2BEnvd {
     let watchers: E2BWatchers
     /// Where uploads of unknown size wait before they go to the guest (`E2BEnvd+Files`).
     let spool: UploadSpool
+    /// Charges each call to the sandbox owner's rate-limit buckets, as the native API's routes are.
+    let gate: Gate
+    /// The rate-limit bucket of an envd call, as its native counterpart's: starting a command and
+    /// uploading are `exec`; input to a running one (each keystroke of a terminal is a call) is not
+    /// charged, as a native shell's messages are not; the rest is `read`.
+    static func requestClass(_ method: String, _ route: String) -> RequestClass? {
+        switch (method, route) {
+        case ("POST", "process.Process/Start"), ("POST", "files"): .exec
+        case ("POST", "process.Process/SendInput"), ("POST", "process.Process/Update"), ("POST", "process.Process/CloseStdin"): nil
+        default: .read
+        }
+    }
+
+    /// The server-streaming calls, whose errors travel in the stream's end.
+    static func streams(_ route: String) -> Bool {
+        ["process.Process/Start", "process.Process/Connect", "filesystem.Filesystem/WatchDir", "process.Process/StreamInput"].contains(
+            route)
+    }
+
     /// Largest request message taken, in bytes.
     static let maxMessageBytes = 4 << 20
 
@@ -32,6 +51,14 @@ struct E2BEnvd {
         // the sandbox's user, so another user is refused there rather than ignored.
         let user = Self.requestedUser(request).flatMap { Self.defaultUsers.contains($0) ? nil : $0 }
         let route = path.joined(separator: "/")
+        if let kind = Self.requestClass(request.method, route), let owner = record.userID {
+            do { try gate.charge(owner, kind) } catch {
+                let refusal = ConnectError(.resourceExhausted, error.error.message)
+                var response = Self.streams(route) ? Self.stream(error: refusal) : Self.unary(refusal)
+                if let wait = error.retryAfter { response.headers.set("Retry-After", String(wait)) }
+                return response
+            }
+        }
         if let user, !route.hasPrefix("process.") {
             return Self.unary(ConnectError(.unimplemented, "file operations as user \(user) are not supported by bhatti's envd"))
         }

@@ -12,11 +12,19 @@ struct E2BHandler {
 
     static let prefix = "/e2b/"
 
+    /// The rate-limit bucket of a control-plane call, as the native API's: a create (from a template
+    /// or a snapshot) or a fork makes sandboxes; everything else reads or changes one.
+    static func requestClass(_ request: HTTPRequest, _ path: [Substring]) -> RequestClass {
+        guard request.method == "POST" else { return .read }
+        let parts = path.first == "v2" ? Array(path.dropFirst()) : path
+        return parts == ["sandboxes"] || (parts.count == 3 && parts[0] == "sandboxes" && parts[2] == "fork") ? .create : .read
+    }
+
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let path = request.path.dropFirst(Self.prefix.count).split(separator: "/")
         if path.first == "envd" { return await envd.handle(request, path: Array(path.dropFirst())) }
         let caller: Caller
-        do { caller = try gate.admit(request, route: nil, apiKeyHeader: "X-API-Key") } catch {
+        do { caller = try gate.admit(request, as: Self.requestClass(request, path), apiKeyHeader: "X-API-Key") } catch {
             var response = E2BError(HTTPStatusMapping.status(for: error.error.code), error.error.message).response
             if let wait = error.retryAfter { response.headers.set("Retry-After", String(wait)) }
             return response

@@ -95,20 +95,30 @@ public final class Gate: Sendable {
     /// `apiKeyHeader`: a header that carries the key bare, in place of `Authorization: Bearer`
     /// (E2B's `X-API-Key`).
     public func admit(_ request: HTTPRequest, route: APIRoute?, apiKeyHeader: String? = nil) throws(GateRefusal) -> Caller {
+        try admit(request, as: RequestClass.of(route), apiKeyHeader: apiKeyHeader)
+    }
+
+    /// The same for a request classed by its caller (the E2B API, whose routes are not `APIRoute`s).
+    public func admit(_ request: HTTPRequest, as kind: RequestClass, apiKeyHeader: String? = nil) throws(GateRefusal) -> Caller {
         let user: UserRecord
         switch authenticate(request, apiKeyHeader: apiKeyHeader) {
         case .success(let found): user = found
         case .failure(let failure): throw refuse(request, failure)
         }
-        let caller = Caller(user: user)
-        if !user.isAdmin, let limiter = limiters[RequestClass.of(route)] {
-            let decision = limiter.take(user.id)
-            if decision != .allowed {
-                let wait = decision.retryAfterSeconds
-                throw GateRefusal(error: BhattiError(.rateLimited, "rate limit exceeded; retry in \(wait) s"), retryAfter: wait)
-            }
+        if !user.isAdmin { try charge(user.id, kind) }
+        return Caller(user: user)
+    }
+
+    /// Takes a token from the user's bucket for `kind`, or `rateLimited` (429). For requests that
+    /// prove themselves some other way than a key (E2B's envd, by a sandbox's token), charged to the
+    /// sandbox's owner; the admin is not charged.
+    public func charge(_ userID: String, _ kind: RequestClass) throws(GateRefusal) {
+        guard userID != users.adminID, let limiter = limiters[kind] else { return }
+        let decision = limiter.take(userID)
+        if decision != .allowed {
+            let wait = decision.retryAfterSeconds
+            throw GateRefusal(error: BhattiError(.rateLimited, "rate limit exceeded; retry in \(wait) s"), retryAfter: wait)
         }
-        return caller
     }
 
     /// Why a request names no user; `message` is for the client, `reason` for the audit log.

@@ -26,10 +26,13 @@ public final class UserDirectory: Sendable {
     private let store: SandboxStore
     private let adminKeyPath: String
     private let byKeyHash: Mutex<[String: UserRecord]>
+    /// The admin's user id: its sandboxes are the operator's, never rate limited.
+    public let adminID: String
 
-    private init(store: SandboxStore, adminKeyPath: String, users: [UserRecord]) {
+    private init(store: SandboxStore, adminKeyPath: String, users: [UserRecord], adminID: String) {
         self.store = store
         self.adminKeyPath = adminKeyPath
+        self.adminID = adminID
         byKeyHash = Mutex(Dictionary(users.map { ($0.keySHA256, $0) }, uniquingKeysWith: { a, _ in a }))
     }
 
@@ -38,7 +41,9 @@ public final class UserDirectory: Sendable {
     /// existed become the admin's.
     static func load(store: SandboxStore, adminKey: String, adminKeyPath: String) async throws -> UserDirectory {
         let hash = APIKey.hash(adminKey)
+        let adminID: String
         if var admin = try await store.user(named: adminName) {
+            adminID = admin.id
             if admin.keySHA256 != hash {
                 try await store.rotateUserKey(named: adminName, keySHA256: hash)
                 admin.keySHA256 = hash
@@ -50,8 +55,9 @@ public final class UserDirectory: Sendable {
                 createdAt: Date())
             try await store.insertUser(admin)
             _ = try await store.adoptUnowned(by: admin.id)
+            adminID = admin.id
         }
-        return UserDirectory(store: store, adminKeyPath: adminKeyPath, users: try await store.listUsers())
+        return UserDirectory(store: store, adminKeyPath: adminKeyPath, users: try await store.listUsers(), adminID: adminID)
     }
 
     /// The user a key belongs to, or nil. The lookup is by the key's SHA-256; the digests are then
