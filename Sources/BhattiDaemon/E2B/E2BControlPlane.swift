@@ -10,6 +10,7 @@ struct E2BControlPlane {
     let service: SandboxService
     let tokens: EnvdTokens
     let deadlines: E2BDeadlines
+    let metrics: E2BMetrics
     /// What `get_host(port)` names after `<port>-<id>.`: the public proxy's (`PreviewURLs.e2bDomain`).
     let domain: String?
 
@@ -65,6 +66,8 @@ struct E2BControlPlane {
             guard record.state != .cold else { throw E2BError(409, "sandbox \(record.id) is already paused") }
             try await Self.pause(ref(id), service: service, deadlines: deadlines)
             return HTTPResponse(status: 204)
+        case ("GET", let id?, "metrics"?):
+            return try await sandboxMetrics(request, ref(id))
         case ("POST", let id?, "refreshes"?):
             let body = request.body.isEmpty ? nil : try Self.decode(SandboxRefreshRequest.self, request)
             let asked = body?.duration ?? Self.defaultTimeout
