@@ -25,6 +25,8 @@ public final class Daemon: Sendable {
     private let proxyTLS: TLSTerminator?
     /// The E2B API's sandbox timeouts (destroys at the deadline).
     private let e2bDeadlines: E2BDeadlines
+    /// Recent metrics of E2B sandboxes, sampled while they are hot.
+    private let e2bMetrics: E2BMetrics
     private let e2bWatchers: E2BWatchers
     /// Commands started through E2B's envd, owned past their requests.
     private let e2bProcesses: E2BProcesses
@@ -136,13 +138,16 @@ public final class Daemon: Sendable {
         let spool = try UploadSpool.open(dataDirectory: data)
         let processes = E2BProcesses()
         let watchers = E2BWatchers()
-        let deadlines = E2BDeadlines(time: time, store: store) { ref in
+        let metrics = E2BMetrics(service: service, time: time, log: log)
+        // A new E2B sandbox is hot before it is recorded as one; its deadline follows the record.
+        let deadlines = E2BDeadlines(time: time, store: store, scheduled: { _ in metrics.kick() }) { ref in
             await E2BControlPlane.timedOut(ref, service: service, log: log)
         }
         // Deadlines of E2B sandboxes from before a restart (one that passed meanwhile fires now).
         try await deadlines.restore()
         handler.e2b = E2BHandler(
-            controlPlane: E2BControlPlane(service: service, tokens: tokens, deadlines: deadlines, domain: previews.e2bDomain),
+            controlPlane: E2BControlPlane(
+                service: service, tokens: tokens, deadlines: deadlines, metrics: metrics, domain: previews.e2bDomain),
             envd: E2BEnvd(service: service, tokens: tokens, processes: processes, watchers: watchers, spool: spool, gate: gate),
             gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.
@@ -167,6 +172,8 @@ public final class Daemon: Sendable {
         let server = HTTPServer(handler: handler, limits: limits)
         var port: Int?
         var tcp = "off"
+        // Started here, where a failure to listen stops it again.
+        await metrics.start()
         do {
             try ListenError.opening(socketPath, for: .apiSocket) { () throws(Errno) in try server.listen(unixPath: socketPath, mode: 0o600)
             }
@@ -183,6 +190,7 @@ public final class Daemon: Sendable {
             proxyServer?.shutdown()
             server.shutdown()
             await deadlines.stop()
+            await metrics.stop()
             await watchers.stop()
             throw error
         }
@@ -190,16 +198,17 @@ public final class Daemon: Sendable {
         return Daemon(
             config: config, service: service, engine: engine, server: server, proxy: proxyServer, proxyPort: proxyPort, tls: terminator,
             key: key, users: users,
-            socket: socketPath, port: port, deadlines: deadlines, processes: processes, watchers: watchers, log: log)
+            socket: socketPath, port: port, deadlines: deadlines, metrics: metrics, processes: processes, watchers: watchers, log: log)
     }
 
     private init(
         config: DaemonConfiguration, service: SandboxService, engine: Engine, server: HTTPServer, proxy: HTTPServer?, proxyPort: Int?,
         tls: TLSTerminator?, key: String,
-        users: UserDirectory, socket: String, port: Int?, deadlines: E2BDeadlines, processes: E2BProcesses, watchers: E2BWatchers,
-        log: Logger
+        users: UserDirectory, socket: String, port: Int?, deadlines: E2BDeadlines, metrics: E2BMetrics, processes: E2BProcesses,
+        watchers: E2BWatchers, log: Logger
     ) {
         e2bDeadlines = deadlines
+        e2bMetrics = metrics
         e2bProcesses = processes
         e2bWatchers = watchers
         proxyServer = proxy
@@ -235,6 +244,7 @@ public final class Daemon: Sendable {
         await proxyDrained
         // No timeout destroys from here on (one under way ends first).
         await e2bDeadlines.stop()
+        await e2bMetrics.stop()
         await e2bProcesses.stop()
         await e2bWatchers.stop()
         // No new template VMs from here on; one booting now ends with the engine's shutdown below.

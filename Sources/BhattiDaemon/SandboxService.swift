@@ -123,6 +123,9 @@ public actor SandboxService {
     var backgroundWorkCount = 0
     /// The audit log: lifecycle moves are recorded here.
     public nonisolated let events: EventLog
+    /// Raised whenever a sandbox goes hot (booted, resumed, restored, adopted): the E2B metrics
+    /// sampler, idle while nothing it samples runs, looks again.
+    nonisolated let wentHot = WakeSignal()
     /// Holds ended where nothing can wait (a proxy relay's lease dropped unrun), released in order.
     nonisolated let releases = SerialWork()
 

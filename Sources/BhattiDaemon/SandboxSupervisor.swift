@@ -157,6 +157,7 @@ actor SandboxSupervisor {
     /// The one write of this sandbox's state to the store.
     func write(_ state: SandboxState, reason: String?) async throws {
         try await store.setState(id, state, reason: reason)
+        if state == .hot { service?.wentHot.raise() }
     }
 
     /// The sandbox's phase: the one recorded with its last state change, or, when the store's state

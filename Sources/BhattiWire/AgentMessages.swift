@@ -188,7 +188,7 @@ public struct ForwardRequest: Codable, Equatable, Sendable {
     public init(port: Int) { self.port = port }
 }
 
-/// What the thermal manager needs to know.
+/// What the thermal manager needs to know, and what a sandbox's metrics show.
 public struct Activity: Codable, Equatable, Sendable {
     /// Unix milliseconds of the last request or process output.
     public var lastActivityMs: Int
@@ -199,10 +199,19 @@ public struct Activity: Codable, Equatable, Sendable {
     /// Two readings give the guest's CPU use in between; nil from an agent that predates them.
     public var cpuBusyTicks: Int?
     public var cpuTotalTicks: Int?
+    /// Memory in bytes (/proc/meminfo): `MemTotal`, `MemTotal - MemAvailable`, `Cached + Buffers`.
+    /// Nil from an agent that predates them, or when it could not read them.
+    public var memTotalBytes: Int?
+    public var memUsedBytes: Int?
+    public var memCacheBytes: Int?
+    /// The root file system in bytes (statvfs of `/`, as `df` counts); nil as the memory fields.
+    public var diskTotalBytes: Int?
+    public var diskUsedBytes: Int?
 
     public init(
         lastActivityMs: Int, runningSessions: Int, attachedSessions: Int, runningExecs: Int,
-        cpuBusyTicks: Int? = nil, cpuTotalTicks: Int? = nil
+        cpuBusyTicks: Int? = nil, cpuTotalTicks: Int? = nil, memTotalBytes: Int? = nil, memUsedBytes: Int? = nil,
+        memCacheBytes: Int? = nil, diskTotalBytes: Int? = nil, diskUsedBytes: Int? = nil
     ) {
         self.lastActivityMs = lastActivityMs
         self.runningSessions = runningSessions
@@ -210,6 +219,11 @@ public struct Activity: Codable, Equatable, Sendable {
         self.runningExecs = runningExecs
         self.cpuBusyTicks = cpuBusyTicks
         self.cpuTotalTicks = cpuTotalTicks
+        self.memTotalBytes = memTotalBytes
+        self.memUsedBytes = memUsedBytes
+        self.memCacheBytes = memCacheBytes
+        self.diskTotalBytes = diskTotalBytes
+        self.diskUsedBytes = diskUsedBytes
     }
 
     enum CodingKeys: String, CodingKey {
@@ -219,6 +233,11 @@ public struct Activity: Codable, Equatable, Sendable {
         case runningExecs = "running_execs"
         case cpuBusyTicks = "cpu_busy_ticks"
         case cpuTotalTicks = "cpu_total_ticks"
+        case memTotalBytes = "mem_total_bytes"
+        case memUsedBytes = "mem_used_bytes"
+        case memCacheBytes = "mem_cache_bytes"
+        case diskTotalBytes = "disk_total_bytes"
+        case diskUsedBytes = "disk_used_bytes"
     }
 }
 

@@ -94,13 +94,19 @@ final class AgentState: Sendable {
     func execStarted() { runtime.withLock { $0.runningExecs += 1 } }
     func execEnded() { runtime.withLock { $0.runningExecs = max(0, $0.runningExecs - 1) } }
 
+    /// Read when asked (a thermal probe, a metrics sample), never kept up to date in between: an idle
+    /// guest does nothing for them.
     func activity() -> Activity {
         let (last, execs) = runtime.withLock { ($0.lastActivityMs, $0.runningExecs) }
         let (running, attached) = sessions.counts()
         let cpu = cpuTicks()
+        let memory = (try? readWholeFile("/proc/meminfo")).flatMap { MemInfo.parse(String(decoding: $0, as: UTF8.self)) }
+        let disk = DiskSpace.usage("/")
         return Activity(
             lastActivityMs: last, runningSessions: running, attachedSessions: attached, runningExecs: execs,
-            cpuBusyTicks: cpu?.busy, cpuTotalTicks: cpu?.total)
+            cpuBusyTicks: cpu?.busy, cpuTotalTicks: cpu?.total, memTotalBytes: memory?.total, memUsedBytes: memory?.used,
+            memCacheBytes: memory?.cache, diskTotalBytes: disk.map { Int(clamping: $0.total) },
+            diskUsedBytes: disk.map { Int(clamping: $0.used) })
     }
 }
 

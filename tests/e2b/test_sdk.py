@@ -386,3 +386,16 @@ def test_watch_dir_sees_write_rename_and_delete(sandbox):
         wait_for(saw_all, f"events so far: {seen}")
     finally:
         handle.stop()
+
+
+def test_get_metrics_reports_the_guest(sandbox):
+    # A hot sandbox with no sample yet is read when asked: the first call has one.
+    metrics = sandbox.get_metrics()
+    assert metrics, "no metrics for a running sandbox"
+    first = metrics[0]
+    assert first.cpu_count == 1
+    assert 0 <= first.cpu_used_pct <= 100
+    assert first.mem_total > 0 and 0 < first.mem_used <= first.mem_total
+    assert first.disk_total > 0 and 0 < first.disk_used <= first.disk_total
+    assert first.timestamp.tzinfo is not None
+    assert Sandbox.get_metrics(sandbox.sandbox_id) != []

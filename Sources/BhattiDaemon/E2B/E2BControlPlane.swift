@@ -10,6 +10,7 @@ struct E2BControlPlane {
     let service: SandboxService
     let tokens: EnvdTokens
     let deadlines: E2BDeadlines
+    let metrics: E2BMetrics
     /// What `get_host(port)` names after `<port>-<id>.`: the public proxy's (`PreviewURLs.e2bDomain`).
     let domain: String?
 
@@ -82,6 +83,8 @@ struct E2BControlPlane {
             return try await createSnapshot(request, sandbox: ref(id))
         case ("POST", let id?, "fork"?):
             return try await fork(request, of: ref(id), caller: caller)
+        case ("GET", let id?, "metrics"?):
+            return try await sandboxMetrics(request, ref(id))
         case ("POST", let id?, "refreshes"?):
             let body = request.body.isEmpty ? nil : try Self.decode(SandboxRefreshRequest.self, request)
             let asked = body?.duration ?? Self.defaultTimeout

@@ -17,16 +17,22 @@ actor E2BDeadlines {
     private let time: TimeLine
     private let store: SandboxStore
     private let expire: @Sendable (SandboxRef) async -> Void
+    private let scheduled: @Sendable (String) -> Void
     private var entries: [String: Entry] = [:]
     /// The sleep until the earliest deadline; replaced when an earlier one arrives.
     private var sleeper: Task<Void, Never>?
     private var sleepingUntil: Duration?
     private var stopped = false
 
-    /// `expire` destroys the sandbox (a missing one is not an error).
-    init(time: TimeLine, store: SandboxStore, expire: @escaping @Sendable (SandboxRef) async -> Void) {
+    /// `expire` destroys the sandbox (a missing one is not an error). `scheduled` hears of each
+    /// sandbox given a deadline (E2B considers it running: its metrics are sampled).
+    init(
+        time: TimeLine, store: SandboxStore, scheduled: @escaping @Sendable (String) -> Void = { _ in },
+        expire: @escaping @Sendable (SandboxRef) async -> Void
+    ) {
         self.time = time
         self.store = store
+        self.scheduled = scheduled
         self.expire = expire
     }
 
@@ -46,6 +52,7 @@ actor E2BDeadlines {
         try await persist(id, Date().addingTimeInterval(TimeInterval(max(0, seconds))))
         entries[id] = Entry(at: at, owner: owner)
         reschedule()
+        scheduled(id)
     }
 
     func clear(_ id: String) async throws {

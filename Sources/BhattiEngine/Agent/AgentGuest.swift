@@ -170,7 +170,8 @@ extension GuestActivity {
     init(_ a: Activity) {
         self.init(
             lastActivityMs: a.lastActivityMs, runningSessions: a.runningSessions, attachedSessions: a.attachedSessions,
-            runningExecs: a.runningExecs, cpuBusyTicks: a.cpuBusyTicks, cpuTotalTicks: a.cpuTotalTicks)
+            runningExecs: a.runningExecs, cpuBusyTicks: a.cpuBusyTicks, cpuTotalTicks: a.cpuTotalTicks, memTotalBytes: a.memTotalBytes,
+            memUsedBytes: a.memUsedBytes, memCacheBytes: a.memCacheBytes, diskTotalBytes: a.diskTotalBytes, diskUsedBytes: a.diskUsedBytes)
     }
 }
 

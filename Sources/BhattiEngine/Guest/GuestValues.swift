@@ -29,7 +29,7 @@ public struct DetachedCommand: Sendable, Equatable {
     }
 }
 
-/// What the guest is doing, for the idle check.
+/// What the guest is doing, for the idle check and a sandbox's metrics.
 public struct GuestActivity: Sendable, Equatable {
     /// Unix milliseconds of the last request or process output.
     public var lastActivityMs: Int
@@ -39,8 +39,17 @@ public struct GuestActivity: Sendable, Equatable {
     /// CPU time so far in clock ticks, busy and total; nil from a guest that does not say.
     public var cpuBusyTicks: Int?
     public var cpuTotalTicks: Int?
+    /// Memory in bytes: all, in use (not available), page cache; nil from a guest that does not say.
+    public var memTotalBytes: Int?
+    public var memUsedBytes: Int?
+    public var memCacheBytes: Int?
+    /// The root file system in bytes; nil from a guest that does not say.
+    public var diskTotalBytes: Int?
+    public var diskUsedBytes: Int?
     public init(
-        lastActivityMs: Int, runningSessions: Int, attachedSessions: Int, runningExecs: Int, cpuBusyTicks: Int?, cpuTotalTicks: Int?
+        lastActivityMs: Int, runningSessions: Int, attachedSessions: Int, runningExecs: Int, cpuBusyTicks: Int?, cpuTotalTicks: Int?,
+        memTotalBytes: Int? = nil, memUsedBytes: Int? = nil, memCacheBytes: Int? = nil, diskTotalBytes: Int? = nil,
+        diskUsedBytes: Int? = nil
     ) {
         self.lastActivityMs = lastActivityMs
         self.runningSessions = runningSessions
@@ -48,6 +57,11 @@ public struct GuestActivity: Sendable, Equatable {
         self.runningExecs = runningExecs
         self.cpuBusyTicks = cpuBusyTicks
         self.cpuTotalTicks = cpuTotalTicks
+        self.memTotalBytes = memTotalBytes
+        self.memUsedBytes = memUsedBytes
+        self.memCacheBytes = memCacheBytes
+        self.diskTotalBytes = diskTotalBytes
+        self.diskUsedBytes = diskUsedBytes
     }
 }
 

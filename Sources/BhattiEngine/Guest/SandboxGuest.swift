@@ -12,7 +12,7 @@ public protocol SandboxGuest: Sendable {
     ) async throws -> Int32
     /// Starts a command in its own session with its output to a file, and does not wait for it.
     func execDetached(_ command: GuestCommand) async throws -> DetachedCommand
-    /// What the idle check needs: running commands, attached sessions, CPU time.
+    /// What the idle check and metrics need: running commands, attached sessions, CPU time, memory, disk.
     func activity() async throws -> GuestActivity
     /// Hands the guest part of its configuration (what is nil or empty is left as it is).
     func configure(_ settings: GuestSettings) async throws
