@@ -188,8 +188,13 @@ def test_snapshots_create_list_restore_delete(sandbox):
 
 def test_fork_copies_memory_and_disk_into_independent_sandboxes(sandbox):
     sandbox.commands.run("echo parent > /workspace/p.txt")
-    # A process of its own (a command the SDK runs ends with its stream, which stays with the source).
-    sandbox.commands.run("setsid sleep 100000 </dev/null >/dev/null 2>&1 &")
+    # A process in a session of its own: a command's process group is killed when it ends, and a
+    # command the SDK runs ends in the fork with its stream, which stays with the source. The command
+    # returns once the sleep has left its group (its session id is its own pid).
+    sandbox.commands.run(
+        "setsid sleep 100000 </dev/null >/dev/null 2>&1 & p=$!; "
+        "until [ \"$(cut -d' ' -f6 /proc/$p/stat 2>/dev/null)\" = \"$p\" ]; do :; done"
+    )
     forks = sandbox.fork(count=2, timeout=600)
     try:
         assert len(forks) == 2 and all(isinstance(f, Sandbox) for f in forks), forks
