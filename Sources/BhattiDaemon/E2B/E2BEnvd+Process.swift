@@ -12,7 +12,7 @@ extension E2BEnvd {
     /// `Start` as a server stream: one request envelope in; start, data and end events out, then the
     /// end of the stream.
     /// `user`: the guest user to run as; nil is the sandbox's own.
-    func start(_ request: HTTPRequest, _ record: SandboxRecord, user: String?) -> HTTPResponse {
+    func start(_ request: HTTPRequest, _ record: SandboxRecord, user: String?) async -> HTTPResponse {
         if let refusal = Self.refusingUnary(request, "Start") { return refusal }
         let message: EnvdProcess.StartRequest
         do { message = try Self.onlyMessage(EnvdProcess.StartRequest.self, of: request) } catch { return Self.stream(error: error) }
@@ -43,25 +43,14 @@ extension E2BEnvd {
             let command = GuestCommand(argv: [process.cmd] + process.args, env: process.envs, cwd: process.cwd, user: user)
             run = { pid, publish in await Self.runExec(command, pid: pid, in: ref, timeout: timeout, service: service, publish: publish) }
         }
-        // The command starts now, while the connection is handed to the thread that writes the
-        // response, not once the head is out: a short command's whole answer is then often ready
-        // to go with the head.
+        // The command starts before the answer's head is out, so a short command's whole answer is
+        // often ready to go with it. The process table owns the command and ends this stream when it
+        // ends; a client that goes away leaves the command running.
         let output = ResponseStream()
-        output.adopt(
-            Task {
-                defer { output.finish() }
-                guard
-                    let started = await processes.start(
-                        sandbox: record.id.rawValue, info: info, takesInput: takesInput, output: output, run: run)
-                else {
-                    _ = await output.send(
-                        ConnectEndStream(error: ConnectError(.unavailable, "the daemon is stopping")).envelope().encoded())
-                    return
-                }
-                // Until the process ends, or this client goes away (the process runs on).
-                for await _ in started.done {}
-                _ = await output.send(ConnectEndStream().envelope().encoded())
-            })
+        guard await processes.start(sandbox: record.id.rawValue, info: info, takesInput: takesInput, output: output, run: run) != nil
+        else {
+            return Self.stream(error: ConnectError(.unavailable, "the daemon is stopping"))
+        }
         var response = HTTPResponse(status: 200, body: .stream(output))
         response.headers.set("Content-Type", ConnectContentType.streamingJSON)
         return response
@@ -81,8 +70,8 @@ extension E2BEnvd {
                 return
             }
             _ = await output.send(ConnectEnvelope(message: EnvdProcess.ConnectResponse(.start(.init(pid: attached.pid)))).encoded())
+            // Until the process ends, which closes this stream too.
             for await _ in attached.done {}
-            _ = await output.send(ConnectEndStream().envelope().encoded())
         }
         var response = HTTPResponse(status: 200, body: .stream(output))
         response.headers.set("Content-Type", ConnectContentType.streamingJSON)

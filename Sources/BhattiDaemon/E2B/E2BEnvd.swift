@@ -66,7 +66,7 @@ struct E2BEnvd {
         case ("GET", "health"):
             return HTTPResponse(status: 204)
         case ("POST", "process.Process/Start"):
-            return start(request, record, user: user)
+            return await start(request, record, user: user)
         case ("POST", "process.Process/Connect"):
             return connect(request, record)
         case ("POST", "process.Process/List"):

@@ -37,8 +37,8 @@ actor E2BProcesses {
     private var stopped = false
 
     /// Registers the process, attaches `output` and runs it (`run` sends its start event, once it can
-    /// take input, and its output; its end is sent here); returns what
-    /// the caller waits on until the process ends (or the caller is cancelled).
+    /// take input, and its output; its end, and the end of each attached stream, are sent here);
+    /// returns what the caller waits on until the process ends (or the caller is cancelled).
     func start(
         sandbox: String, info: EnvdProcess.ProcessInfo, takesInput: Bool, output: ResponseStream,
         run:
@@ -56,8 +56,7 @@ actor E2BProcesses {
         processes[pid] = process
         process.task = Task {
             let end = await run(pid) { event in await self.publish(pid, event) }
-            await self.publish(pid, .end(end))
-            self.finish(pid)
+            self.finish(pid, end)
         }
         processes[pid]?.task = process.task
         return (pid, done)
@@ -140,9 +139,14 @@ actor E2BProcesses {
         }
     }
 
-    private func finish(_ pid: UInt32) {
-        if let readers = processes[pid]?.readers {
-            for reader in readers.values { reader.done.finish() }
+    /// Sends the end event with the end of each attached stream, as one chunk (a short command's
+    /// client reads its end in one piece), and finishes the streams.
+    private func finish(_ pid: UInt32, _ end: EnvdProcess.ProcessEvent.EndEvent) {
+        let bytes = ConnectEnvelope(message: EnvdProcess.StartResponse(.end(end))).encoded() + ConnectEndStream().envelope().encoded()
+        for reader in processes[pid]?.readers.values ?? [:].values {
+            reader.output.write(bytes)
+            reader.output.finish()
+            reader.done.finish()
         }
         processes[pid] = nil
     }
