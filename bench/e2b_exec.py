@@ -34,20 +34,20 @@ def main():
         missing = "/nonexistent"
         refused = json.dumps({"cmd": ["/bin/bash", "-l", "-c", "true"], "cwd": missing})
 
-        def run_native():
-            native.request("POST", path, body=body, headers=headers)
+        def native_exec(request, exit_code):
+            native.request("POST", path, body=request, headers=headers)
             reply = native.getresponse()
             data = reply.read()
-            assert reply.status == 200 and json.loads(data)["exit_code"] == 0, data
+            assert reply.status == 200 and json.loads(data)["exit_code"] == exit_code, data
+
+        def run_native():
+            native_exec(body, 0)
 
         def run_sdk():
             assert sbx.commands.run("true").exit_code == 0
 
         def run_native_refused():
-            native.request("POST", path, body=refused, headers=headers)
-            reply = native.getresponse()
-            data = reply.read()
-            assert reply.status == 200 and json.loads(data)["exit_code"] == 127, data
+            native_exec(refused, 127)
 
         def run_sdk_refused():
             try:
