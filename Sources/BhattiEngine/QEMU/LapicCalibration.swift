@@ -13,7 +13,9 @@ public enum LapicCalibration {
     public static func acceptable(mult: Int?, accelerator: Accelerator) -> Bool {
         guard accelerator == .tcg, let mult else { return true }
         // Too low fires early, which costs interrupts, not accuracy (the kernel programs the rest);
-        // too high fires late, which delays every timer in the guest.
-        return mult >= expectedUnderTCG / 2 && mult <= expectedUnderTCG + expectedUnderTCG / 50
+        // too high fires late, which delays every timer in the guest. A quarter late is taken: a busy
+        // host gave every boot of one sandbox about 6% late, and refusing those fails the create,
+        // while the counts that break a guest were 1.8× and more, or near zero.
+        return mult >= expectedUnderTCG / 2 && mult <= expectedUnderTCG + expectedUnderTCG / 4
     }
 }
