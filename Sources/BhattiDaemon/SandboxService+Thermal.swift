@@ -169,12 +169,12 @@ extension SandboxService {
     /// for the API. A guest that cannot be asked counts as idle.
     func guestIsBusy(_ id: SandboxID) async -> Bool {
         guard let guest = try? await engine.guest(for: id.rawValue),
-            let first = try? await guest.activity()
+            let first = try? await guest.activity(usage: false)
         else { return false }
         if first.runningExecs > 0 || first.attachedSessions > 0 { return true }
         // The guest's CPU runs in real time, so its window is real time, whatever drives the timers.
         try? await Task.sleep(for: policy.probeWindow)
-        guard let second = try? await guest.activity(),
+        guard let second = try? await guest.activity(usage: false),
             let b0 = first.cpuBusyTicks, let t0 = first.cpuTotalTicks, let b1 = second.cpuBusyTicks, let t1 = second.cpuTotalTicks,
             t1 > t0
         else { return false }

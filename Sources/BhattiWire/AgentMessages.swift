@@ -188,6 +188,13 @@ public struct ForwardRequest: Codable, Equatable, Sendable {
     public init(port: Int) { self.port = port }
 }
 
+/// The `activity` request's payload: `usage` asks for the memory and disk figures too (a metrics
+/// sample). Empty (the thermal manager's idle probes, and hosts that predate it) leaves them out.
+public struct ActivityRequest: Codable, Equatable, Sendable {
+    public var usage: Bool
+    public init(usage: Bool) { self.usage = usage }
+}
+
 /// What the thermal manager needs to know, and what a sandbox's metrics show.
 public struct Activity: Codable, Equatable, Sendable {
     /// Unix milliseconds of the last request or process output.
@@ -200,7 +207,8 @@ public struct Activity: Codable, Equatable, Sendable {
     public var cpuBusyTicks: Int?
     public var cpuTotalTicks: Int?
     /// Memory in bytes (/proc/meminfo): `MemTotal`, `MemTotal - MemAvailable`, `Cached + Buffers`.
-    /// Nil from an agent that predates them, or when it could not read them.
+    /// Only when the request asked for `usage`; nil from an agent that predates them, or when it
+    /// could not read them.
     public var memTotalBytes: Int?
     public var memUsedBytes: Int?
     public var memCacheBytes: Int?

@@ -160,7 +160,10 @@ final class AgentSession: Sendable {
         do {
             let reply: [UInt8] =
                 switch frame.type {
-                case .activity: WireJSON.encode(state.activity())
+                case .activity:
+                    // An empty payload (the idle probes) leaves out the figures only metrics want.
+                    WireJSON.encode(
+                        state.activity(usage: (try? WireJSON.decode(ActivityRequest.self, from: frame))?.usage ?? false))
                 case .configure: try configure(frame)
                 case .sessionList: try listSessions(frame)
                 case .sessionKill: try killSession(frame)

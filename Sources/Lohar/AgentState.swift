@@ -95,13 +95,14 @@ final class AgentState: Sendable {
     func execEnded() { runtime.withLock { $0.runningExecs = max(0, $0.runningExecs - 1) } }
 
     /// Read when asked (a thermal probe, a metrics sample), never kept up to date in between: an idle
-    /// guest does nothing for them.
-    func activity() -> Activity {
+    /// guest does nothing for them. Memory and disk only with `usage`: the idle probes, which come
+    /// often, do not need them.
+    func activity(usage: Bool = false) -> Activity {
         let (last, execs) = runtime.withLock { ($0.lastActivityMs, $0.runningExecs) }
         let (running, attached) = sessions.counts()
         let cpu = cpuTicks()
-        let memory = (try? readWholeFile("/proc/meminfo")).flatMap { MemInfo.parse(String(decoding: $0, as: UTF8.self)) }
-        let disk = DiskSpace.usage("/")
+        let memory = usage ? (try? readWholeFile("/proc/meminfo")).flatMap { MemInfo.parse(String(decoding: $0, as: UTF8.self)) } : nil
+        let disk = usage ? DiskSpace.usage("/") : nil
         return Activity(
             lastActivityMs: last, runningSessions: running, attachedSessions: attached, runningExecs: execs,
             cpuBusyTicks: cpu?.busy, cpuTotalTicks: cpu?.total, memTotalBytes: memory?.total, memUsedBytes: memory?.used,

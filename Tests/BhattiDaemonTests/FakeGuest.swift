@@ -36,7 +36,7 @@ struct FakeGuest: SandboxGuest {
         return DetachedCommand(pid: 42, outputFile: "/tmp/fake.log")
     }
 
-    func activity() async throws -> GuestActivity {
+    func activity(usage: Bool) async throws -> GuestActivity {
         try answer()
         return GuestActivity(
             lastActivityMs: 0, runningSessions: 0, attachedSessions: 0, runningExecs: 0, cpuBusyTicks: nil, cpuTotalTicks: nil)

@@ -4,10 +4,15 @@ import Testing
 
 @Suite("The agent's activity reply carries memory and disk")
 struct ActivityMetricsTests {
-    @Test("memory (used within total, cache within total) and the root file system's size, from this machine's /proc and /")
+    @Test(
+        "asked for usage: memory (used within total, cache within total) and the root file system's size, from this machine's /proc and /; not asked: neither"
+    )
     func memoryAndDisk() async throws {
         let h = try await AgentHarness.start()
-        let activity = try await h.connection.activity()
+        // The idle probes' plain request leaves them out: the guest reads them only when asked.
+        let plain = try await h.connection.activity()
+        #expect(plain.memTotalBytes == nil && plain.diskTotalBytes == nil, "\(plain)")
+        let activity = try await h.connection.activity(usage: true)
         let total = try #require(activity.memTotalBytes)
         let used = try #require(activity.memUsedBytes)
         let cache = try #require(activity.memCacheBytes)

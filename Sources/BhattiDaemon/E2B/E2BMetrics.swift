@@ -146,7 +146,7 @@ actor E2BMetrics {
         await withTaskGroup(of: Result<GuestReading, MetricsReadError>?.self) { group in
             group.addTask {
                 do {
-                    let activity = try await engine.guest(for: id.rawValue).activity()
+                    let activity = try await engine.guest(for: id.rawValue).activity(usage: true)
                     return .success(GuestReading(activity, at: Date()))
                 } catch {
                     return .failure(.guest(error))

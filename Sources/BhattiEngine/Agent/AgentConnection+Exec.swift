@@ -20,8 +20,9 @@ extension AgentConnection {
     }
 
     /// What the thermal manager needs: last activity, running and attached sessions.
-    public func activity() async throws -> Activity {
-        try await request(.activity, as: Activity.self)
+    /// `usage`: the memory and disk figures too, which the guest reads only when asked.
+    public func activity(usage: Bool = false) async throws -> Activity {
+        try await request(.activity, usage ? WireJSON.encode(ActivityRequest(usage: true)) : [], as: Activity.self)
     }
 
     /// Delivers the boot configuration (hostname, env, secrets, files, network, DNS, init, token).

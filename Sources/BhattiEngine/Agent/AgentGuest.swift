@@ -21,8 +21,8 @@ public struct AgentGuest: SandboxGuest {
         return DetachedCommand(pid: reply.pid, outputFile: reply.outputFile)
     }
 
-    public func activity() async throws -> GuestActivity {
-        GuestActivity(try await translating { try await connection.activity() })
+    public func activity(usage: Bool) async throws -> GuestActivity {
+        GuestActivity(try await translating { try await connection.activity(usage: usage) })
     }
 
     public func configure(_ settings: GuestSettings) async throws {

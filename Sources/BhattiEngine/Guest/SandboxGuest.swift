@@ -13,7 +13,8 @@ public protocol SandboxGuest: Sendable {
     /// Starts a command in its own session with its output to a file, and does not wait for it.
     func execDetached(_ command: GuestCommand) async throws -> DetachedCommand
     /// What the idle check and metrics need: running commands, attached sessions, CPU time, memory, disk.
-    func activity() async throws -> GuestActivity
+    /// `usage`: memory and disk figures too (a metrics sample); the idle probes leave them out.
+    func activity(usage: Bool) async throws -> GuestActivity
     /// Hands the guest part of its configuration (what is nil or empty is left as it is).
     func configure(_ settings: GuestSettings) async throws
     /// Hands the guest the host's wall clock ahead of whatever is sent next; no reply.
