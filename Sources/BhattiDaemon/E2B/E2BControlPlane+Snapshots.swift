@@ -45,7 +45,7 @@ extension E2BControlPlane {
 
     /// A create whose template is one of the caller's snapshots: a new sandbox restored from it.
     func restore(_ snapshot: SnapshotRecord, _ body: NewSandbox, caller: Caller, action: E2BTimeoutAction) async throws -> HTTPResponse {
-        let name = SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
+        let name = Self.newSandboxName()
         let record = try await service.restoreSnapshot(
             snapshot.name, owner: caller.owner, limits: caller.limits, as: name, labels: body.metadata ?? [:],
             setup: GuestSetup(env: body.envVars ?? [:]),
@@ -66,7 +66,7 @@ extension E2BControlPlane {
         var results: [SandboxForkResult] = []
         for _ in 0..<count {
             do {
-                let name = SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
+                let name = Self.newSandboxName()
                 let spec = try SandboxSpec(name: name, cpus: parent.cpus, memoryMB: parent.memoryMB, diskMB: parent.diskMB)
                 let (record, _) = try await service.create(
                     spec, owner: caller.owner, limits: caller.limits, labels: parent.labels, keepHot: false, from: parent.id.rawValue,

@@ -163,7 +163,7 @@ struct E2BControlPlane {
         if let snapshot = try await service.store.snapshot(ownedBy: caller.owner, named: body.templateID) {
             return try await restore(snapshot, body, caller: caller, action: action)
         }
-        let name = SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
+        let name = Self.newSandboxName()
         let spec = try SandboxSpec(name: name, cpus: 1, memoryMB: 1024, diskMB: nil)
         let egress: EgressPolicy = body.allowInternetAccess == false ? EgressPolicy(deny: true) : .publicAccess
         let setup = GuestSetup(env: body.envVars ?? [:])
@@ -172,6 +172,11 @@ struct E2BControlPlane {
             spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image, setup: setup,
             egress: egress)
         return try await adopt(record, caller: caller, seconds: body.timeout ?? Self.defaultTimeout, action: action)
+    }
+
+    /// What a sandbox made through the E2B API is called (`bhatti list` shows it): `e2b-<8 hex>`.
+    static func newSandboxName() -> SandboxName {
+        SandboxName(rawValue: "e2b-" + String(SandboxID.random().rawValue.prefix(8)))!
     }
 
     /// E2B's default sandbox timeout, in seconds, when a request names none.
