@@ -48,8 +48,7 @@ extension E2BControlPlane {
         let name = Self.newSandboxName()
         let record = try await service.restoreSnapshot(
             snapshot.name, owner: caller.owner, limits: caller.limits, as: name, labels: body.metadata ?? [:],
-            setup: GuestSetup(env: body.envVars ?? [:]),
-            egress: body.allowInternetAccess == false ? EgressPolicy(deny: true) : .publicAccess)
+            setup: GuestSetup(env: body.envVars ?? [:]), egress: Self.egress(body))
         return try await adopt(record, caller: caller, seconds: body.timeout ?? Self.defaultTimeout, action: action)
     }
 

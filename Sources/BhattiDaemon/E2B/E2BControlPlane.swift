@@ -165,13 +165,16 @@ struct E2BControlPlane {
         }
         let name = Self.newSandboxName()
         let spec = try SandboxSpec(name: name, cpus: 1, memoryMB: 1024, diskMB: nil)
-        let egress: EgressPolicy = body.allowInternetAccess == false ? EgressPolicy(deny: true) : .publicAccess
-        let setup = GuestSetup(env: body.envVars ?? [:])
         let image = body.templateID == Self.defaultTemplate ? nil : body.templateID
         let (record, _) = try await service.create(
-            spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image, setup: setup,
-            egress: egress)
+            spec, owner: caller.owner, limits: caller.limits, labels: body.metadata ?? [:], keepHot: false, image: image,
+            setup: GuestSetup(env: body.envVars ?? [:]), egress: Self.egress(body))
         return try await adopt(record, caller: caller, seconds: body.timeout ?? Self.defaultTimeout, action: action)
+    }
+
+    /// `allow_internet_access=False` is egress `deny`; anything else the public default.
+    static func egress(_ body: NewSandbox) -> EgressPolicy {
+        body.allowInternetAccess == false ? EgressPolicy(deny: true) : .publicAccess
     }
 
     /// What a sandbox made through the E2B API is called (`bhatti list` shows it): `e2b-<8 hex>`.
