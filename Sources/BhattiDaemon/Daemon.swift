@@ -147,7 +147,7 @@ public final class Daemon: Sendable {
         try await deadlines.restore()
         handler.e2b = E2BHandler(
             controlPlane: E2BControlPlane(
-                service: service, tokens: tokens, deadlines: deadlines, metrics: metrics, domain: previews.e2bDomain),
+                service: service, tokens: tokens, deadlines: deadlines, gate: gate, metrics: metrics, domain: previews.e2bDomain),
             envd: E2BEnvd(service: service, tokens: tokens, processes: processes, watchers: watchers, spool: spool, gate: gate),
             gate: gate)
         // File uploads may be larger than the 1 MiB every other body is held to.

@@ -83,4 +83,26 @@ struct E2BRateLimitTests {
             }
         }
     }
+
+    @Test("a fork of three spends a create token for each sandbox past the first: one fork, then two 429 entries")
+    func forkCount() async throws {
+        try await withDaemon(configure: { $0.rateLimits.create = try! RateLimit(perMinute: 1, burst: 2) }) { d in
+            let ann = try await ImageTests.user(d, "ann")
+            func control(_ path: String, _ body: String) async throws -> HTTPClientResponse {
+                try await d.raw(
+                    "POST", "/e2b" + path, headers: ["X-API-Key": ann.key, "Content-Type": "application/json"], body: Array(body.utf8))
+            }
+            let made = try await control("/v2/sandboxes", #"{"templateID":"base","timeout":600}"#)
+            #expect(made.status == 201, "\(made.text)")
+            let id = try #require((try JSONSerialization.jsonObject(with: Data(made.body)) as? [String: Any])?["sandboxID"] as? String)
+            let forked = try await control("/sandboxes/\(id)/fork", #"{"count":3,"timeout":600}"#)
+            #expect(forked.status == 201, "\(forked.text)")
+            let entries = try #require(try JSONSerialization.jsonObject(with: Data(forked.body)) as? [[String: Any]])
+            #expect(entries.count == 3)
+            #expect(entries.first?["sandbox"] != nil, "\(forked.text)")
+            #expect(entries.dropFirst().allSatisfy { ($0["error"] as? [String: Any])?["code"] as? Int == 429 }, "\(forked.text)")
+            let listed = try await d.raw("GET", "/e2b/v2/sandboxes", headers: ["X-API-Key": ann.key])
+            #expect((try JSONSerialization.jsonObject(with: Data(listed.body)) as? [Any])?.count == 2, "the source and one fork")
+        }
+    }
 }

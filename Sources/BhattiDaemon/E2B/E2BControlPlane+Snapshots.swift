@@ -63,22 +63,37 @@ extension E2BControlPlane {
         let parent = try await service.get(source)
         let action = try await service.store.e2bTimeoutAction(parent.id) ?? .kill
         var results: [SandboxForkResult] = []
-        for _ in 0..<count {
+        for index in 0..<count {
             do {
+                // The request itself paid for the first, as a create does; each further fork is one more.
+                if index > 0 { try gate.charge(caller.owner, .create) }
                 let name = Self.newSandboxName()
                 let spec = try SandboxSpec(name: name, cpus: parent.cpus, memoryMB: parent.memoryMB, diskMB: parent.diskMB)
                 let (record, _) = try await service.create(
                     spec, owner: caller.owner, limits: caller.limits, labels: parent.labels, keepHot: false, from: parent.id.rawValue,
                     egress: parent.egress)
-                try await register(record, caller: caller, seconds: body.timeout ?? Self.defaultTimeout, action: action)
+                do { try await register(record, caller: caller, seconds: body.timeout ?? Self.defaultTimeout, action: action) } catch {
+                    // Unregistered, it would run with no deadline: it is not one of the forks.
+                    try? await service.destroy(SandboxRef(record.id.rawValue, owner: caller.owner))
+                    throw error
+                }
                 results.append(SandboxForkResult(sandbox: sandbox(record)))
-            } catch let error as BhattiError {
-                let message = error.code == .internal ? "internal error" : error.message
-                results.append(
-                    SandboxForkResult(error: ControlPlaneError(code: HTTPStatusMapping.status(for: error.code), message: message)))
+            } catch {
+                results.append(SandboxForkResult(error: Self.forkError(error)))
             }
         }
         return try reply(results, status: 201)
+    }
+
+    /// A failed fork's entry: its status and message as the whole request would have had them.
+    static func forkError(_ error: any Error) -> ControlPlaneError {
+        switch error {
+        case let refusal as GateRefusal: ControlPlaneError(code: 429, message: refusal.error.message)
+        case let error as BhattiError:
+            ControlPlaneError(
+                code: HTTPStatusMapping.status(for: error.code), message: error.code == .internal ? "internal error" : error.message)
+        default: ControlPlaneError(code: 500, message: "internal error")
+        }
     }
 
     /// The most forks one request makes, as the SDK allows.

@@ -10,6 +10,8 @@ struct E2BControlPlane {
     let service: SandboxService
     let tokens: EnvdTokens
     let deadlines: E2BDeadlines
+    /// Charges a fork's sandboxes past the first to the caller's `create` bucket.
+    let gate: Gate
     let metrics: E2BMetrics
     /// What `get_host(port)` names after `<port>-<id>.`: the public proxy's (`PreviewURLs.e2bDomain`).
     let domain: String?
