@@ -71,7 +71,9 @@ final class HandOff: Sendable {
             let item = stream.next(timeoutMilliseconds: unsent.isEmpty ? Self.hangupCheckMilliseconds : 0)
             switch item {
             case .data(let data), .last(let data):
-                unsent += chunked ? chunkFrame(data) : data
+                let frame = chunked ? chunkFrame(data) : data
+                // Only the head waits to be joined: later chunks go out as they are, uncopied.
+                unsent = unsent.isEmpty ? frame : unsent + frame
                 if case .last = item { return finish(unsent, chunked: chunked, keepAlive: keepAlive, stream) }
                 guard write(unsent) else {
                     stream.cancel()
