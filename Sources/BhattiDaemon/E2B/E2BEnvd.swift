@@ -30,12 +30,6 @@ struct E2BEnvd {
         }
     }
 
-    /// The server-streaming calls, whose errors travel in the stream's end.
-    static func streams(_ route: String) -> Bool {
-        ["process.Process/Start", "process.Process/Connect", "filesystem.Filesystem/WatchDir", "process.Process/StreamInput"].contains(
-            route)
-    }
-
     /// Largest request message taken, in bytes.
     static let maxMessageBytes = 4 << 20
 
@@ -54,7 +48,8 @@ struct E2BEnvd {
         if let kind = Self.requestClass(request.method, route), let owner = record.userID {
             do { try gate.charge(owner, kind) } catch {
                 let refusal = ConnectError(.resourceExhausted, error.error.message)
-                var response = Self.streams(route) ? Self.stream(error: refusal) : Self.unary(refusal)
+                var response =
+                    EnvdProcedure(rawValue: "/" + route)?.kind == .streaming ? Self.stream(error: refusal) : Self.unary(refusal)
                 if let wait = error.retryAfter { response.headers.set("Retry-After", String(wait)) }
                 return response
             }
