@@ -15,6 +15,11 @@ public enum LifecyclePolicy {
         if memory == false { throw .filesystemOnlyPause }
     }
 
+    /// Whether a snapshot request can be honoured: the same rule as a pause's.
+    public static func snapshot(memory: Bool?) throws(LifecycleRefusal) {
+        if memory == false { throw .filesystemOnlySnapshot }
+    }
+
     /// The lifecycle `get_info` reports.
     public static func reported(_ onTimeout: SandboxLifecycle.OnTimeout) -> SandboxLifecycle {
         SandboxLifecycle(autoResume: true, onTimeout: onTimeout)
@@ -25,11 +30,15 @@ public enum LifecyclePolicy {
 public enum LifecycleRefusal: Error, Equatable, Sendable, CustomStringConvertible {
     /// E2B's `mode: "filesystem"` (`memory: false`): drop memory, keep the disk.
     case filesystemOnlyPause
+    /// The same for a snapshot.
+    case filesystemOnlySnapshot
 
     public var description: String {
         switch self {
         case .filesystemOnlyPause:
             "a filesystem-only pause (mode \"filesystem\") is not supported by bhatti: its pause keeps the sandbox's memory (mode \"full\")"
+        case .filesystemOnlySnapshot:
+            "a filesystem-only snapshot (mode \"filesystem\") is not supported by bhatti: its snapshots keep the sandbox's memory (mode \"full\")"
         }
     }
 }

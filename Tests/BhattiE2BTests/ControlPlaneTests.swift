@@ -166,6 +166,8 @@ struct LifecyclePolicyTests {
     func filesystemOnly() {
         #expect(throws: LifecycleRefusal.filesystemOnlyPause) { try LifecyclePolicy.onTimeout(autoPause: true, autoPauseMemory: false) }
         #expect(throws: LifecycleRefusal.filesystemOnlyPause) { try LifecyclePolicy.pause(memory: false) }
+        #expect(throws: LifecycleRefusal.filesystemOnlySnapshot) { try LifecyclePolicy.snapshot(memory: false) }
+        #expect(throws: Never.self) { try LifecyclePolicy.snapshot(memory: nil) }
         #expect(throws: Never.self) { try LifecyclePolicy.pause(memory: nil) }
         #expect(throws: Never.self) { try LifecyclePolicy.pause(memory: true) }
         #expect("\(LifecycleRefusal.filesystemOnlyPause)".contains("not supported by bhatti"))

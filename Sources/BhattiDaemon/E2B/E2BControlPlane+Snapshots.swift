@@ -13,9 +13,7 @@ extension E2BControlPlane {
     /// `e2b-snap-<8 hex>` and reports no `names`, as E2B's.
     func createSnapshot(_ request: HTTPRequest, sandbox: SandboxRef) async throws -> HTTPResponse {
         let body = request.body.isEmpty ? SandboxSnapshotRequest() : try Self.decode(SandboxSnapshotRequest.self, request)
-        do { try LifecyclePolicy.pause(memory: body.memory) } catch {
-            throw E2BError(400, "\(error)".replacingOccurrences(of: "pause", with: "snapshot"))
-        }
+        do { try LifecyclePolicy.snapshot(memory: body.memory) } catch { throw E2BError(400, "\(error)") }
         let name = body.name ?? "e2b-snap-" + String(SandboxID.random().rawValue.prefix(8))
         let snapshot = try await service.createSnapshot(of: sandbox, name: name)
         return try reply(SnapshotInfo(snapshotID: snapshot.name, names: body.name == nil ? [] : [snapshot.name]), status: 201)
