@@ -28,6 +28,20 @@ struct SandboxStoreTests {
         #expect(try await store.list().isEmpty)
     }
 
+    @Test("sandboxHeat: every sandbox once, hot or not, made through E2B or not")
+    func heat() async throws {
+        let store = try SandboxStore(path: ":memory:")
+        let (hotE2B, hotNative, coldE2B) = (record("a"), record("b"), record("c"))
+        for r in [hotE2B, hotNative, coldE2B] { try await store.insert(r) }
+        try await store.setState(hotE2B.id, .hot, reason: nil)
+        try await store.setState(hotNative.id, .hot, reason: nil)
+        try await store.setState(coldE2B.id, .cold, reason: nil)
+        try await store.insertE2BSandbox(hotE2B.id, deadline: nil)
+        try await store.insertE2BSandbox(coldE2B.id, deadline: nil)
+        let heat = Dictionary(uniqueKeysWithValues: try await store.sandboxHeat().map { ($0.id, [$0.hot, $0.e2b]) })
+        #expect(heat == [hotE2B.id: [true, true], hotNative.id: [true, false], coldE2B.id: [false, true]])
+    }
+
     @Test("update renames, pins and relabels; a taken name is refused")
     func update() async throws {
         let store = try SandboxStore(path: ":memory:")

@@ -95,22 +95,15 @@ actor E2BMetrics {
     /// The hot sandboxes to read: those made through E2B, and those with a history. Histories of
     /// sandboxes that are gone are dropped.
     private func sampled() async throws -> [SandboxID] {
-        let records = try await service.store.list()
-        let present = Set(records.map(\.id))
+        // One query every round: the store's actor is on the exec and wake paths too.
+        let sandboxes = try await service.store.sandboxHeat()
+        let present = Set(sandboxes.map(\.id))
         for id in histories.keys where !present.contains(id) {
             histories[id] = nil
             readAt[id] = nil
             failing.remove(id)
         }
-        var hot: [SandboxID] = []
-        for record in records where record.state == .hot {
-            if histories[record.id] != nil {
-                hot.append(record.id)
-            } else if try await service.store.isE2BSandbox(record.id) {
-                hot.append(record.id)
-            }
-        }
-        return hot
+        return sandboxes.filter { $0.hot && ($0.e2b || histories[$0.id] != nil) }.map(\.id)
     }
 
     /// Reads `ids`, `width` at a time, and records what each answered.
