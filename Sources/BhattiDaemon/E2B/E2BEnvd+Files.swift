@@ -55,21 +55,26 @@ extension E2BEnvd {
         let file = try spool.file()
         defer { file.remove() }
         var splitter = MultipartSplitter(boundary: boundary)
-        var parts: [(filename: String?, range: Range<Int>)] = []
+        // Where each part's data starts in the spool; it ends where the next starts, or at the end.
+        var starts: [(filename: String?, offset: Int)] = []
         do {
             while let chunk = try await body.next() {
+                // One write per chunk of the body, however many parts' bytes it holds.
+                var bytes: [UInt8] = []
                 for event in try splitter.feed(chunk) {
                     switch event {
-                    case .part(_, let filename): parts.append((filename, file.count..<file.count))
-                    case .data(let bytes):
-                        try await file.append(bytes)
-                        parts[parts.count - 1].range = parts[parts.count - 1].range.lowerBound..<file.count
+                    case .part(_, let filename): starts.append((filename, file.count + bytes.count))
+                    case .data(let data): bytes += data
                     }
                 }
+                if !bytes.isEmpty { try await file.append(bytes) }
             }
             try splitter.finish()
         } catch let error as MultipartError {
             throw BhattiError(.invalidArgument, "\(error)")
+        }
+        let parts = starts.indices.map { i in
+            (filename: starts[i].filename, range: starts[i].offset..<(i + 1 < starts.count ? starts[i + 1].offset : file.count))
         }
         var written: [String] = []
         for (index, path) in try Self.uploadTargets(parts.map(\.filename), named: named) {
