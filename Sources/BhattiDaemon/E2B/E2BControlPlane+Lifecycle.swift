@@ -33,9 +33,9 @@ extension E2BControlPlane {
     }
 
     /// A deadline passed (the deadlines have dropped it): the sandbox is destroyed, or paused when it
-    /// was made with `autoPause`. One already gone is nothing to do; any other failure is logged, and
-    /// the sandbox is left as it was.
-    static func timedOut(_ ref: SandboxRef, service: SandboxService, log: Logger) async {
+    /// was made with `autoPause`. One already gone is done with; any other failure is logged and
+    /// answered false, so the deadline fires again.
+    static func timedOut(_ ref: SandboxRef, service: SandboxService, log: Logger) async -> Bool {
         do {
             let id = try await service.get(ref).id
             if try await service.store.e2bTimeoutAction(id) == .pause {
@@ -46,10 +46,12 @@ extension E2BControlPlane {
                 try await service.destroy(ref)
                 log.info("e2b.timeout", ["sandbox.id": id.rawValue, "action": "kill"])
             }
+            return true
         } catch let error as BhattiError where error.code == .notFound {
-            // Destroyed meanwhile by other means.
+            return true  // destroyed meanwhile by other means
         } catch {
             log.warning("e2b.timeout_failed", ["sandbox.id": ref.key, "error": "\(error)"])
+            return false
         }
     }
 }

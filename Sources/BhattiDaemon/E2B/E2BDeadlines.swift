@@ -16,7 +16,7 @@ actor E2BDeadlines {
 
     private let time: TimeLine
     private let store: SandboxStore
-    private let expire: @Sendable (SandboxRef) async -> Void
+    private let expire: @Sendable (SandboxRef) async -> Bool
     private let scheduled: @Sendable (String) -> Void
     private var entries: [String: Entry] = [:]
     /// The sleep until the earliest deadline; replaced when an earlier one arrives.
@@ -24,17 +24,22 @@ actor E2BDeadlines {
     private var sleepingUntil: Duration?
     private var stopped = false
 
-    /// `expire` destroys the sandbox (a missing one is not an error). `scheduled` hears of each
-    /// sandbox given a deadline (E2B considers it running: its metrics are sampled).
+    /// `expire` destroys or pauses the sandbox (a missing one is done with); false when it could
+    /// not, and the deadline fires again `retryDelay` later rather than leaving it to run untimed.
+    /// `scheduled` hears of each sandbox given a deadline (E2B considers it running: its metrics are
+    /// sampled).
     init(
         time: TimeLine, store: SandboxStore, scheduled: @escaping @Sendable (String) -> Void = { _ in },
-        expire: @escaping @Sendable (SandboxRef) async -> Void
+        expire: @escaping @Sendable (SandboxRef) async -> Bool
     ) {
         self.time = time
         self.store = store
         self.scheduled = scheduled
         self.expire = expire
     }
+
+    /// How long after a failed expiry it is tried again.
+    static let retryDelay: Duration = .seconds(60)
 
     /// Schedules the deadlines the store kept from before a restart.
     func restore() async throws {
@@ -89,7 +94,9 @@ actor E2BDeadlines {
         let due = entries.filter { $0.value.at <= now }
         for (id, entry) in due {
             entries[id] = nil
-            await expire(SandboxRef(id, owner: entry.owner))
+            if !(await expire(SandboxRef(id, owner: entry.owner))), entries[id] == nil {
+                entries[id] = Entry(at: time.now + Self.retryDelay, owner: entry.owner)
+            }
         }
         reschedule()
     }
